@@ -1,0 +1,296 @@
+"""The world as a Mesa model over clone arrays: the tick lives here.
+
+:class:`World` is a ``mesa.Model`` seeded the Mesa way (``seed=``); its
+``model.rng`` is the ``numpy.random.Generator`` passed into the kernels.
+:class:`AgentView` objects are ``mesa.Agent`` instances that hold no state of
+their own: each reads its agent's row of the arrays. ``World.step`` is one
+tick: two kernel calls (:mod:`simulation.kernels`) and a handful of array
+operations per agent, never a Python loop over clones or subcomponents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from . import kernels as K
+from .scenario import TRAITS, Scenario
+
+KERNEL_CODES = {"normal": K.KERNEL_NORMAL, "cauchy": K.KERNEL_CAUCHY,
+                "step": K.KERNEL_STEP, "uniform": K.KERNEL_UNIFORM}
+DIRECTION_CODES = {"both": K.DIRECTION_BOTH, "up": K.DIRECTION_UP,
+                   "down": K.DIRECTION_DOWN}
+
+
+def trait_vector(traits) -> np.ndarray:
+    return np.array([getattr(traits, name) for name in TRAITS], dtype=np.float64)
+
+
+def pack_params(scenario: Scenario) -> np.ndarray:
+    """The scalar parameters of the tick as the kernels' float vector."""
+    a, c, kern = scenario.agent, scenario.copy, scenario.copy.kernel
+    p = np.zeros(K.N_PARAMS)
+    p[K.P_BIRTH_RATE] = a.birth_rate
+    p[K.P_DEATH_RATE] = a.death_rate
+    p[K.P_DRIVE_ADVANTAGE] = a.drive_advantage
+    p[K.P_LOYALTY_COST] = a.loyalty_cost
+    p[K.P_ESCAPE_THRESHOLD] = a.escape_threshold
+    p[K.P_ESCAPE_HEADROOM] = a.escape_headroom
+    p[K.P_RUGGEDNESS] = scenario.landscape.ruggedness
+    p[K.P_PEAKS] = scenario.landscape.peaks
+    p[K.P_ERROR_RATE_R] = K.effective_error_rate(c.error_rate, c.redundancy,
+                                                 c.error_correlation)
+    p[K.P_REDUNDANCY_DIVISOR] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
+    p[K.P_MUTATOR_STRENGTH] = c.mutator_strength
+    p[K.P_KERNEL_TYPE] = KERNEL_CODES[kern.type]
+    p[K.P_KERNEL_SD] = kern.sd
+    p[K.P_KERNEL_BIAS] = kern.bias
+    p[K.P_KERNEL_SCALE] = kern.scale
+    p[K.P_KERNEL_SIZE] = kern.size
+    p[K.P_KERNEL_DIRECTION] = DIRECTION_CODES[kern.direction]
+    p[K.P_IMPROVEMENT] = scenario.immune.improvement
+    p[K.P_FALSE_POSITIVE] = scenario.immune.false_positive
+    p[K.P_REPAIR_RATE] = scenario.repair.rate
+    p[K.P_REPAIR_TOLERANCE] = scenario.repair.tolerance
+    return p
+
+
+class CloneState:
+    """Clone-based state in arrays, with slot recycling.
+
+    A slot holds one clone: ``agent``, ``traits`` (drive, loyalty, stealth,
+    fidelity), ``count`` (-1 marks a free slot), ``clone_id`` and ``seeded``
+    (descends from ``agent.seed_clones``). Free slots sit on the ``free``
+    stack, so memory follows the number of clones alive, not of clones that
+    ever existed. The lineage of every clone ever founded (parent, agent,
+    origin and end tick, traits) is kept by clone id.
+    """
+
+    def __init__(self, slots: int = 256, lineage: int = 256):
+        self.n_slots = 0
+        self.n_free = 0
+        self.next_id = 0
+        self.count = np.full(slots, -1, dtype=np.int64)
+        self.agent = np.zeros(slots, dtype=np.int64)
+        self.traits = np.zeros((slots, K.N_TRAITS))
+        self.clone_id = np.zeros(slots, dtype=np.int64)
+        self.seeded = np.zeros(slots, dtype=np.bool_)
+        self.free = np.zeros(slots, dtype=np.int64)
+        self.lineage_parent = np.zeros(lineage, dtype=np.int64)
+        self.lineage_agent = np.zeros(lineage, dtype=np.int64)
+        self.lineage_origin = np.zeros(lineage, dtype=np.int64)
+        self.lineage_end = np.zeros(lineage, dtype=np.int64)
+        self.lineage_traits = np.zeros((lineage, K.N_TRAITS))
+        self.lineage_seeded = np.zeros(lineage, dtype=np.bool_)
+        # Per-slot event buffers for draw_events.
+        self._events = np.zeros((5, slots), dtype=np.int64)
+
+    @property
+    def capacity(self) -> int:
+        return self.count.shape[0]
+
+    def reserve(self, new_clones: int) -> None:
+        """Make room for ``new_clones`` more clones (amortised doubling)."""
+        need = self.n_slots - self.n_free + new_clones
+        if need > self.capacity:
+            size = max(need, 2 * self.capacity)
+            grow = size - self.capacity
+            self.count = np.concatenate([self.count, np.full(grow, -1, np.int64)])
+            for name in ("agent", "clone_id", "free"):
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.zeros(grow, arr.dtype)]))
+            self.seeded = np.concatenate([self.seeded, np.zeros(grow, np.bool_)])
+            self.traits = np.vstack([self.traits, np.zeros((grow, K.N_TRAITS))])
+            self._events = np.zeros((5, size), dtype=np.int64)
+        need_ids = self.next_id + new_clones
+        if need_ids > self.lineage_parent.shape[0]:
+            size = max(need_ids, 2 * self.lineage_parent.shape[0])
+            grow = size - self.lineage_parent.shape[0]
+            for name in ("lineage_parent", "lineage_agent", "lineage_origin",
+                         "lineage_end"):
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.zeros(grow, arr.dtype)]))
+            self.lineage_seeded = np.concatenate(
+                [self.lineage_seeded, np.zeros(grow, np.bool_)])
+            self.lineage_traits = np.vstack(
+                [self.lineage_traits, np.zeros((grow, K.N_TRAITS))])
+
+    def found(self, agent: int, traits: np.ndarray, count: int, seeded: bool,
+              tick: int = 0, parent: int = -1) -> int:
+        """Found one clone at set-up (outside the tick); returns its slot."""
+        self.reserve(1)
+        if self.n_free:
+            self.n_free -= 1
+            slot = int(self.free[self.n_free])
+        else:
+            slot = self.n_slots
+            self.n_slots += 1
+        cid = self.next_id
+        self.next_id += 1
+        self.count[slot] = count
+        self.agent[slot] = agent
+        self.traits[slot] = traits
+        self.clone_id[slot] = cid
+        self.seeded[slot] = seeded
+        self.lineage_parent[cid] = parent
+        self.lineage_agent[cid] = agent
+        self.lineage_origin[cid] = tick
+        self.lineage_end[cid] = -1
+        self.lineage_traits[cid] = traits
+        self.lineage_seeded[cid] = seeded
+        return slot
+
+    def alive(self) -> np.ndarray:
+        """Slots of the clones alive now."""
+        return np.flatnonzero(self.count[: self.n_slots] > 0)
+
+
+class AgentView(mesa.Agent):
+    """A ``mesa.Agent`` that is a view of one agent's row of the arrays."""
+
+    def __init__(self, model: "World", index: int):
+        super().__init__(model)
+        self.index = index
+
+    def _row(self, column):
+        return self.model.reduced[self.index, column]
+
+    @property
+    def size(self) -> int:
+        return int(self._row(K.R_SIZE))
+
+    @property
+    def clones(self) -> int:
+        return int(self._row(K.R_CLONES))
+
+    @property
+    def defector_fraction(self) -> float:
+        size = self._row(K.R_SIZE)
+        return float(self._row(K.R_DEFECTORS) / size) if size else 0.0
+
+    def mean_trait(self, name: str) -> float:
+        size = self._row(K.R_SIZE)
+        total = self._row(K.R_SUM_DRIVE + TRAITS.index(name))
+        return float(total / size) if size else math.nan
+
+    @property
+    def mean_drive(self) -> float:
+        return self.mean_trait("drive")
+
+    @property
+    def goal_output(self) -> float:
+        return float(self._row(K.R_GOAL_OUTPUT))
+
+    @property
+    def z_ref(self) -> np.ndarray:
+        return self.model.zref[self.index]
+
+
+class World(mesa.Model):
+    """A world of agents made of replicating subcomponents.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (:func:`simulation.load_scenario`).
+    seed : int
+        This replicate's seed; ``self.rng`` is ``numpy.random.default_rng(seed)``.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int):
+        super().__init__(seed=seed)
+        self.scenario = scenario
+        self.params = pack_params(scenario)
+        self.tick = 0
+        n_agents = scenario.world.agents
+        a = scenario.agent
+        self.n_agents = n_agents
+        self.capacity = np.full(n_agents, float(a.capacity))
+        resident = trait_vector(a.initial_traits)
+        self.zref = np.tile(resident, (n_agents, 1))
+        self.surveillance = np.full(n_agents, scenario.immune.surveillance)
+        self.efficacy = np.full(n_agents, scenario.immune.efficacy)
+        self.tolerance = np.full(n_agents, scenario.immune.tolerance)
+        self.copy_traits = np.array([TRAITS.index(t) for t in scenario.copy.traits],
+                                    dtype=np.int64)
+        self.immune_mask = np.array([t in scenario.immune.traits for t in TRAITS])
+        self.ref_slot = np.full(n_agents, -1, dtype=np.int64)
+        self.state = CloneState()
+        n_seeded = sum(c.count for c in a.seed_clones)
+        for index in range(n_agents):
+            if a.initial_size - n_seeded > 0:
+                self.ref_slot[index] = self.state.found(
+                    index, resident, a.initial_size - n_seeded, seeded=False)
+            for clone in a.seed_clones:
+                traits = resident.copy()
+                for name, value in clone.traits.items():
+                    traits[TRAITS.index(name)] = value
+                self.state.found(index, traits, clone.count, seeded=True)
+        self.reduced = np.zeros((n_agents, K.N_REDUCE))
+        self.totals = np.zeros(K.N_EVENTS, dtype=np.int64)
+        self._reduce_now()
+        self.views = [AgentView(self, index) for index in range(n_agents)]
+
+    def _reduce_now(self):
+        """Per-agent sums of the current state (used at set-up)."""
+        s = self.state
+        alive = s.alive()
+        agent, count, traits = s.agent[alive], s.count[alive], s.traits[alive]
+        r = np.zeros((self.n_agents, K.N_REDUCE))
+        r[:, K.R_SIZE] = np.bincount(agent, count, self.n_agents)
+        defect = traits[:, K.DRIVE] > self.params[K.P_ESCAPE_THRESHOLD]
+        r[:, K.R_DEFECTORS] = np.bincount(agent, count * defect, self.n_agents)
+        for k in range(K.N_TRAITS):
+            r[:, K.R_SUM_DRIVE + k] = np.bincount(agent, count * traits[:, k],
+                                                  self.n_agents)
+        r[:, K.R_GOAL_OUTPUT] = r[:, K.R_SUM_DRIVE + K.LOYALTY]
+        r[:, K.R_SEEDED] = np.bincount(agent, count * s.seeded[alive], self.n_agents)
+        r[:, K.R_CLONES] = np.bincount(agent, minlength=self.n_agents)
+        self.reduced = r
+
+    def step(self):
+        """One tick of the birth_death dynamics (MODEL.md section 3)."""
+        self.tick += 1
+        s = self.state
+        size = self.reduced[:, K.R_SIZE].copy()
+        ev = s._events
+        K.draw_events(
+            s.n_slots, s.count, s.agent, s.traits, size, self.capacity,
+            self.zref, self.surveillance, self.efficacy, self.tolerance,
+            self.copy_traits.shape[0], self.immune_mask, self.params,
+            self.tick, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
+        new = int(ev[1, : s.n_slots].sum()) + self.n_agents
+        if s.n_slots - s.n_free + new > s.capacity or s.next_id + new > s.lineage_parent.shape[0]:
+            s.reserve(new)
+            # reserve() reallocates the event buffers: copy the draws over.
+            s._events[:, : ev.shape[1]] = ev
+            ev = s._events
+        s.n_slots, s.n_free, s.next_id = K.apply_events(
+            s.n_slots, s.n_free, s.next_id, s.count, s.agent, s.traits,
+            s.clone_id, s.seeded, s.free, self.ref_slot, self.zref,
+            self.copy_traits, self.params, self.tick, self.rng,
+            ev[0], ev[1], ev[2], ev[3], ev[4],
+            s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
+            s.lineage_traits, s.lineage_seeded, self.n_agents, self.totals,
+            self.reduced)
+
+    # World-level aggregates of the current state.
+    @property
+    def size(self) -> int:
+        return int(self.reduced[:, K.R_SIZE].sum())
+
+    def mean_traits(self) -> np.ndarray:
+        total = self.reduced[:, K.R_SIZE].sum()
+        sums = self.reduced[:, K.R_SUM_DRIVE:K.R_SUM_DRIVE + K.N_TRAITS].sum(axis=0)
+        return sums / total if total else np.full(K.N_TRAITS, np.nan)
+
+    def agent_defector_fractions(self) -> np.ndarray:
+        size = self.reduced[:, K.R_SIZE]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(size > 0, self.reduced[:, K.R_DEFECTORS] / size, 0.0)
+
+    @property
+    def living_agents(self) -> int:
+        return int((self.reduced[:, K.R_SIZE] > 0).sum())

@@ -1,0 +1,397 @@
+"""The scenario schema: every key a scenario file may hold, typed, bounded and
+documented, with its default (MODEL.md section 7).
+
+:func:`load_scenario` reads a YAML file, applies ``--set`` overrides and
+validates it; every mistake becomes a :class:`ScenarioError` whose message is
+one line naming the file, the key path, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import difflib
+import secrets
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
+
+TRAITS = ("drive", "loyalty", "stealth", "fidelity")
+EVENTS = ("takeover", "convergence", "extinction", "fixation")
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class ScenarioError(ValueError):
+    """A user mistake in a scenario, an override or a command-line value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True,
+                              use_attribute_docstrings=True)
+
+
+class Traits(_Section):
+    """A phenotype: four traits in [0, 1]."""
+
+    drive: Rate = 0.1
+    """Drive to replicate: the substrate need."""
+    loyalty: Rate = 0.9
+    """Share of effort given to the agent's goal."""
+    stealth: Rate = 0.0
+    """How well the subcomponent evades the immune system."""
+    fidelity: Rate = 1.0
+    """Own copy fidelity; below the reference it is a mutator."""
+
+
+class SeedClone(_Section):
+    count: Annotated[int, Field(ge=1)]
+    """Members of this seeded clone (part of ``agent.initial_size``)."""
+    traits: dict[str, Rate] = Field(default_factory=dict)
+    """Traits that differ from ``agent.initial_traits``."""
+
+    @field_validator("traits")
+    @classmethod
+    def _known_traits(cls, value):
+        for name in value:
+            if name not in TRAITS:
+                raise ValueError(f"unknown trait {name!r}; allowed: {', '.join(TRAITS)}")
+        return value
+
+
+class World(_Section):
+    agents: Annotated[int, Field(ge=1)] = 1
+    """Number of agents at the start; 1 is a singleton world."""
+
+
+class Agent(_Section):
+    dynamics: Literal["birth_death"] = "birth_death"
+    """Within-agent update rule (MODEL.md section 3)."""
+    capacity: Annotated[int, Field(ge=1)] = 2000
+    """K: the agent's physical size limit."""
+    initial_size: Annotated[int, Field(ge=1)] = 1000
+    """Subcomponents at tick 0, seeded clones included."""
+    initial_traits: Traits = Field(default_factory=Traits)
+    """Traits of the resident clone; also the agent's reference phenotype z_ref."""
+    seed_clones: list[SeedClone] = Field(default_factory=list)
+    """Clones placed at tick 0 whose lineage is tracked for fixation and loss."""
+    birth_rate: NonNegative = 0.1
+    """Base birth probability per subcomponent per tick."""
+    death_rate: Rate = 0.05
+    """Death probability per subcomponent per tick."""
+    drive_advantage: NonNegative = 1.0
+    """Slope of the linear landscape L(d) = 1 + drive_advantage * d."""
+    loyalty_cost: Rate = 0.2
+    """Birth cost of loyalty: factor (1 - loyalty_cost * loyalty)."""
+    escape_threshold: Rate = 0.5
+    """theta: a clone with drive above it is a defector."""
+    escape_headroom: Annotated[float, Field(ge=1.0)] = 10.0
+    """H: a defector's growth is limited only at H * K."""
+    takeover_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    """Defector fraction of an agent at which AI cancer has taken over."""
+
+    @model_validator(mode="after")
+    def _seeds_fit(self):
+        seeded = sum(c.count for c in self.seed_clones)
+        if seeded > self.initial_size:
+            raise ValueError(
+                f"seed_clones hold {seeded} subcomponents, more than "
+                f"initial_size {self.initial_size}; initial_size counts them")
+        return self
+
+
+class Kernel(_Section):
+    type: Literal["normal", "cauchy", "step", "uniform"] = "normal"
+    """Distribution of a mutated trait's step."""
+    sd: Annotated[float, Field(gt=0.0)] = 0.05
+    """normal: standard deviation of the step."""
+    bias: float = 0.0
+    """normal: mean of the step (non-zero: systematic error)."""
+    scale: Annotated[float, Field(gt=0.0)] = 0.05
+    """cauchy: scale of the step."""
+    size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    """step: size of the step."""
+    direction: Literal["up", "down", "both"] = "both"
+    """step: direction of the step."""
+
+    _USES = {"normal": {"sd", "bias"}, "cauchy": {"scale"},
+             "step": {"size", "direction"}, "uniform": set()}
+
+    @model_validator(mode="after")
+    def _only_used_keys(self):
+        unused = sorted(self.model_fields_set - self._USES[self.type] - {"type"})
+        if unused:
+            uses = ", ".join(sorted(self._USES[self.type])) or "no other key"
+            raise ValueError(
+                f"key {unused[0]!r} is not used by kernel type {self.type!r} "
+                f"(it uses: {uses})")
+        return self
+
+
+class Copy(_Section):
+    error_rate: Rate = 1e-4
+    """mu: per-trait copy error probability of one copy."""
+    traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
+        default_factory=lambda: list(TRAITS), min_length=1)
+    """Traits that copy errors can change."""
+    kernel: Kernel = Field(default_factory=Kernel)
+    """How a mutated trait moves."""
+    redundancy: Annotated[int, Field(ge=1)] = 1
+    """r: copies voted on (odd); 1 means no error correction."""
+    error_correlation: Rate = 0.0
+    """rho: share of errors common to all copies (not correctable)."""
+    redundancy_cost: NonNegative = 0.0
+    """Birth cost per extra copy: divisor 1 + redundancy_cost * (r - 1)."""
+    mutator_strength: NonNegative = 0.0
+    """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
+
+    @field_validator("redundancy")
+    @classmethod
+    def _odd(cls, value):
+        if value % 2 == 0:
+            raise ValueError("must be odd (majority vote needs an odd number of copies)")
+        return value
+
+    @field_validator("traits")
+    @classmethod
+    def _unique(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError("lists a trait twice")
+        return value
+
+
+class Immune(_Section):
+    surveillance: Rate = 0.5
+    """q: probability per tick that a subcomponent is inspected."""
+    tolerance: Rate = 0.2
+    """Deviation max|z - z_ref| above which a part is deviant."""
+    efficacy: Rate = 0.5
+    """Kill probability of an inspected deviant at tick 0 (before stealth)."""
+    improvement: NonNegative = 0.0
+    """Rate at which efficacy approaches 1: e(t) = 1 - (1 - e0) exp(-improvement t)."""
+    false_positive: Rate = 0.0
+    """Kill probability of an inspected non-deviant part."""
+    traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
+        default_factory=lambda: list(TRAITS), min_length=1)
+    """Traits the immune system monitors."""
+
+
+class Repair(_Section):
+    rate: Rate = 0.0
+    """Probability per tick that a deviant part is reset to z_ref."""
+    tolerance: Rate = 0.1
+    """Deviation above which repair acts."""
+
+
+class Landscape(_Section):
+    type: Literal["linear", "rugged"] = "linear"
+    """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d)."""
+    ruggedness: NonNegative = 0.0
+    """Amplitude of the rugged term."""
+    peaks: Annotated[int, Field(ge=1)] = 1
+    """Number of sine periods over [0, 1]."""
+
+    @model_validator(mode="after")
+    def _rugged_only(self):
+        if self.type == "linear" and self.ruggedness != 0.0:
+            raise ValueError("ruggedness needs landscape.type 'rugged'")
+        return self
+
+
+class Stop(_Section):
+    on: list[Literal["takeover", "convergence", "extinction", "fixation"]] = Field(
+        default_factory=list)
+    """Events that end a replicate early."""
+    convergence_drive: Rate = 0.9
+    """World mean drive at which substrate-needs convergence is reached."""
+
+
+# The section is called ``copy`` in MODEL.md; pydantic warns that the name
+# shadows the deprecated ``BaseModel.copy`` method, which we never use.
+warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarning)
+
+
+class Scenario(_Section):
+    name: str = "scenario"
+    """Short name; defaults to the file's stem."""
+    description: str = ""
+    """What the scenario asks (free text)."""
+    seed: Optional[Annotated[int, Field(ge=0, lt=2**63)]] = None
+    """Master seed; a missing seed is drawn and recorded in the output."""
+    replicates: Annotated[int, Field(ge=1)] = 20
+    """Independent replicates."""
+    horizon: Annotated[int, Field(ge=1)] = 1000
+    """Ticks per replicate; every event time is censored here."""
+    record_every: Annotated[int, Field(ge=1)] = 10
+    """Ticks between time-series records."""
+    record_clones: bool = True
+    """Write clones.parquet and clone_counts.parquet (lineages, Muller data)."""
+    world: World = Field(default_factory=World)
+    agent: Agent = Field(default_factory=Agent)
+    copy: Copy = Field(default_factory=Copy)
+    immune: Immune = Field(default_factory=Immune)
+    repair: Repair = Field(default_factory=Repair)
+    landscape: Landscape = Field(default_factory=Landscape)
+    stop: Stop = Field(default_factory=Stop)
+
+    @model_validator(mode="after")
+    def _fixation_needs_seeds(self):
+        if "fixation" in self.stop.on and not self.agent.seed_clones:
+            raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        return self
+
+
+# Keys of MODEL.md section 7 that later issues implement: a clear message
+# rather than a generic "unknown key".
+NOT_YET = {
+    "sweep": "sweeps are run by 'substrate sweep' (not available in this version)",
+}
+for _key in ("max_agents", "income", "upkeep", "acquisition_bias", "oversight",
+             "oversight_threshold", "transmission", "takeover_kills",
+             "reproduction"):
+    NOT_YET[f"world.{_key}"] = "multi-agent dynamics are not available in this version"
+NOT_YET["immune.cost"] = ("immune cost acts through the world economy "
+                          "(world.income), not available in this version")
+
+
+def _model_for_path(parts):
+    model = Scenario
+    for part in parts:
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return None
+    return model
+
+
+def _describe_error(err, source) -> str:
+    loc = [str(p) for p in err["loc"]]
+    path = ".".join(loc) if loc else "(top level)"
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        if path in NOT_YET:
+            return f"{source}: {path}: {NOT_YET[path]}"
+        parent = _model_for_path(loc[:-1])
+        allowed = sorted(parent.model_fields) if parent is not None else []
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean {'.'.join(loc[:-1] + [close[0]])!r}?" if close else ""
+        return (f"{source}: {path}: unknown key{hint} "
+                f"(allowed here: {', '.join(allowed)})")
+    if kind == "missing":
+        return f"{source}: {path}: required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if isinstance(value, dict) and kind in ("value_error", "assertion_error"):
+        return f"{source}: {path}: {msg}"
+    return f"{source}: {path} = {value!r}: {msg}"
+
+
+def validate(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario mapping; raise ScenarioError with one line."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: the file must be a mapping of keys "
+                            f"(name, horizon, agent, ...), not {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        line = _describe_error(errors[0], source)
+        if len(errors) > 1:
+            line += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
+        raise ScenarioError(line) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``key.path=value`` (the value is read as YAML)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key.path=value, "
+                            "for example copy.error_rate=1e-3")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not p for p in key.split(".")):
+        raise ScenarioError(f"--set {text!r}: empty key path")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ScenarioError(f"--set {text!r}: the value is not valid YAML") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
+    """Return a copy of ``data`` with each ``key.path=value`` set."""
+    data = _copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError(
+                    f"{source}: --set {text}: {'.'.join(parts[:depth + 1])} is "
+                    f"{child!r}, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def read_yaml(path: Path) -> dict:
+    """Read a YAML mapping, turning every failure into a ScenarioError."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file")
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder, not a scenario file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the file ({exc.__class__.__name__}: "
+                            f"{getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def load_scenario(path, overrides: list[str] | None = None,
+                  **top_level: Any) -> Scenario:
+    """Load, override and validate a scenario file.
+
+    ``top_level`` values that are not None replace top-level keys (the CLI's
+    ``--seed``, ``--replicates`` and ``--horizon``). A missing seed is drawn
+    from the operating system and recorded, so that the run can be repeated.
+    """
+    path = Path(path)
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
+        data = apply_overrides(data, overrides or [], str(path))
+        for key, value in top_level.items():
+            if value is not None:
+                data[key] = value
+    scenario = validate(data, str(path))
+    if scenario.seed is None:
+        scenario.seed = secrets.randbits(63)
+    return scenario
+
+
+def to_yaml(scenario: Scenario) -> str:
+    """The resolved scenario (every default filled in) as YAML."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)

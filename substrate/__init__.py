@@ -1,0 +1,1 @@
+"""The ``substrate`` command line (see :mod:`substrate.cli`)."""

@@ -1,0 +1,75 @@
+"""What each command does, above the library: resolve inputs, run, write, report.
+
+Kept apart from :mod:`substrate.cli` (argument parsing only) and below no
+library module: it may import both :mod:`simulation` and :mod:`analysis`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+import scenarios as bundled
+from simulation import load_scenario, run_scenario
+from simulation.output import prepare_folder, write_run
+from simulation.scenario import ScenarioError
+
+
+def resolve_scenario(name_or_path: str) -> Path:
+    """A scenario file path, or the bundled scenario of that name."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
+        return path
+    found = bundled.path(name_or_path)
+    if found is None:
+        raise ScenarioError(
+            f"{name_or_path}: no such scenario file or bundled scenario "
+            f"(bundled: {', '.join(bundled.names())})")
+    return found
+
+
+def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
+                horizon=None, overrides=(), out=None, figure=True,
+                command=None) -> str:
+    """``substrate run``: returns the summary text to print."""
+    from analysis import summarize_run
+
+    started = _dt.datetime.now(_dt.timezone.utc)
+    sc = load_scenario(resolve_scenario(scenario), list(overrides), seed=seed,
+                       replicates=replicates, horizon=horizon)
+    if replicate is not None and replicate >= sc.replicates:
+        raise ScenarioError(f"--replicate {replicate}: the scenario has "
+                            f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
+    if out is None:
+        Path("results").mkdir(exist_ok=True)
+        out = Path("results") / sc.name
+    folder = prepare_folder(out)  # fail before running, not after
+    result = run_scenario(sc, replicates=None if replicate is None else [replicate])
+    try:
+        write_run(result, folder, command=command, started=started)
+        if figure:
+            from analysis.plots import overview_figure
+
+            overview_figure(result.runs, result.timeseries, sc.horizon,
+                            folder / "overview.png", title=sc.name)
+    except OSError as exc:
+        raise ScenarioError(f"--out {folder}: cannot write outputs "
+                            f"({exc.strerror or exc})") from None
+    return format_summary(summarize_run(result.runs, sc.horizon), sc, folder,
+                          result.seconds)
+
+
+def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
+    median = s["median_takeover_tick"]
+    median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
+    return "\n".join([
+        f"{sc.name}: {s['replicates']} replicate(s), horizon {sc.horizon} ticks, "
+        f"seed {sc.seed}, {seconds:.1f} s",
+        f"  P(takeover by {sc.horizon})       {s['p_takeover']:.3f}  "
+        f"(95% Wilson CI {s['p_takeover_low']:.3f} - {s['p_takeover_high']:.3f})",
+        f"  median takeover tick (K-M)  {median_text}",
+        f"  P(convergence by {sc.horizon})    {s['p_convergence']:.3f}",
+        f"  mean final drive            {s['mean_final_drive']:.4f}",
+        f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
+        f"outputs: {folder}/",
+    ])
