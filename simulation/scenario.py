@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy as _copy
 import difflib
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -313,6 +314,26 @@ def validate(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(line) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader with YAML 1.2 booleans: only true/false, so that the
+    key ``stop.on`` (and values like ``no``) are not read as booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def safe_load(text: str):
+    """Parse YAML text with :class:`_Loader`."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse ``key.path=value`` (the value is read as YAML)."""
     if "=" not in text:
@@ -323,7 +344,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not p for p in key.split(".")):
         raise ScenarioError(f"--set {text!r}: empty key path")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         raise ScenarioError(f"--set {text!r}: the value is not valid YAML") from None
     return key.split("."), value
@@ -360,7 +381,7 @@ def read_yaml(path: Path) -> dict:
         raise ScenarioError(f"{path}: cannot read the file ({exc.__class__.__name__}: "
                             f"{getattr(exc, 'strerror', None) or exc})") from None
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
