@@ -1,0 +1,188 @@
+"""Naive reference implementations of the kernels, for testing only.
+
+Written from MODEL.md section 3 in plain Python, one clone at a time, with
+dictionaries instead of slot arrays. They make the same random draws in the
+same order as :mod:`simulation.kernels` (numba's Generator draws the NumPy
+stream), so a test can demand identical results, not just similar ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+TRAITS = ("drive", "loyalty", "stealth", "fidelity")
+
+
+def error_rate_after_vote(mu, r, rho):
+    """mu_r by brute force: enumerate every pattern of errors over r copies."""
+    wrong = 0.0
+    for pattern in itertools.product((0, 1), repeat=r):
+        errors = sum(pattern)
+        if errors > r // 2:
+            wrong += mu**errors * (1 - mu) ** (r - errors)
+    return rho * mu + (1 - rho) * wrong
+
+
+@dataclass
+class Clone:
+    id: int
+    agent: int
+    count: int
+    traits: list  # [drive, loyalty, stealth, fidelity]
+    parent: int
+    origin: int
+    seeded: bool = False
+    is_ref: bool = False  # the agent's reference clone: repaired parts join it
+
+
+@dataclass
+class Params:
+    birth_rate: float = 0.2
+    death_rate: float = 0.1
+    drive_advantage: float = 1.0
+    loyalty_cost: float = 0.2
+    escape_threshold: float = 0.5
+    escape_headroom: float = 10.0
+    landscape: str = "linear"
+    ruggedness: float = 0.0
+    peaks: int = 1
+    error_rate: float = 1e-3
+    redundancy: int = 1
+    error_correlation: float = 0.0
+    redundancy_cost: float = 0.0
+    mutator_strength: float = 0.0
+    copy_traits: tuple = (0, 1, 2, 3)
+    kernel: str = "normal"
+    sd: float = 0.05
+    bias: float = 0.0
+    scale: float = 0.05
+    size: float = 0.1
+    direction: str = "both"
+    improvement: float = 0.0
+    false_positive: float = 0.0
+    repair_rate: float = 0.0
+    repair_tolerance: float = 0.1
+    immune_traits: tuple = (0, 1, 2, 3)
+
+
+@dataclass
+class AgentParams:
+    capacity: float
+    zref: list
+    surveillance: float
+    efficacy: float
+    tolerance: float
+
+
+@dataclass
+class Totals:
+    births: int = 0
+    deaths: int = 0
+    kills: int = 0
+    repairs: int = 0
+    mutations: int = 0
+    mutants: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def binomial(rng, n, p):
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    return int(rng.binomial(n, p))
+
+
+def step_trait(rng, value, p: Params):
+    if p.kernel == "normal":
+        value += rng.normal(p.bias, p.sd)
+    elif p.kernel == "cauchy":
+        value += p.scale * rng.standard_cauchy()
+    elif p.kernel == "step":
+        if p.direction == "up":
+            value += p.size
+        elif p.direction == "down":
+            value -= p.size
+        else:
+            value += p.size if rng.random() < 0.5 else -p.size
+    else:
+        value = rng.random()
+    return min(max(value, 0.0), 1.0)
+
+
+def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
+         rng, next_id: int):
+    """One birth_death tick. ``clones`` in slot order; returns
+    (clones after the tick, in creation order; totals; next_id)."""
+    size = [sum(c.count for c in clones if c.agent == a) for a in range(len(agents))]
+    mu_r = error_rate_after_vote(p.error_rate, p.redundancy, p.error_correlation)
+    events = {}
+    for c in clones:
+        ag = agents[c.agent]
+        d, l, s, f = c.traits
+        if d > p.escape_threshold:
+            g = max(0.0, 1 - size[c.agent] / (p.escape_headroom * ag.capacity))
+        else:
+            g = max(0.0, 1 - size[c.agent] / ag.capacity)
+        fit = 1 + p.drive_advantage * d
+        if p.landscape == "rugged":
+            fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
+        fit = max(fit, 0.0)
+        p_birth = min(1.0, p.birth_rate * fit * (1 - p.loyalty_cost * l) * g
+                      / (1 + p.redundancy_cost * (p.redundancy - 1)))
+        births = binomial(rng, c.count, p_birth)
+        mu = min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - f)))
+        p_any = 1 - (1 - mu) ** len(p.copy_traits)
+        mutants = binomial(rng, births, p_any)
+        deaths = binomial(rng, c.count, p.death_rate)
+        dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
+        if dev > ag.tolerance:
+            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * t)
+            p_kill = ag.surveillance * e_t * (1 - s)
+        else:
+            p_kill = ag.surveillance * p.false_positive
+        kills = binomial(rng, c.count - deaths, p_kill)
+        repairs = 0
+        if dev > p.repair_tolerance:
+            repairs = binomial(rng, c.count - deaths - kills, p.repair_rate)
+        events[c.id] = (births, mutants, deaths, kills, repairs, mu)
+    totals = Totals()
+    repaired = [0] * len(agents)
+    new = []
+    for c in clones:
+        births, mutants, deaths, kills, repairs, _ = events[c.id]
+        c.count += births - mutants - deaths - kills - repairs
+        repaired[c.agent] += repairs
+        totals.births += births
+        totals.deaths += deaths
+        totals.kills += kills
+        totals.repairs += repairs
+        totals.mutants += mutants
+    for c in clones:
+        mutants, mu = events[c.id][1], events[c.id][5]
+        for _ in range(mutants):
+            traits = list(c.traits)
+            # Rejection-free draw of which traits mutate, given at least one.
+            hit = False
+            for pos, k in enumerate(p.copy_traits):
+                remaining = len(p.copy_traits) - pos
+                prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
+                if rng.random() < prob:
+                    hit = True
+                    traits[k] = step_trait(rng, traits[k], p)
+                    totals.mutations += 1
+            new.append(Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded))
+            next_id += 1
+    for a, n in enumerate(repaired):
+        if n == 0:
+            continue
+        ref = [c for c in clones + new if c.agent == a and c.is_ref]
+        if ref:
+            ref[0].count += n
+        else:
+            new.append(Clone(next_id, a, n, list(agents[a].zref), -1, t,
+                             seeded=False, is_ref=True))
+            next_id += 1
+    return clones + new, totals, next_id
