@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+                      field_validator, model_serializer, model_validator)
 
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 EVENTS = ("takeover", "convergence", "extinction", "fixation")
@@ -131,6 +131,14 @@ class Kernel(_Section):
                 f"key {unused[0]!r} is not used by kernel type {self.type!r} "
                 f"(it uses: {uses})")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump_used_keys(self, handler):
+        # The resolved scenario lists only the keys this kernel type uses, so
+        # that it validates again when loaded.
+        data = handler(self)
+        return {k: v for k, v in data.items()
+                if k == "type" or k in self._USES[self.type]}
 
 
 class Copy(_Section):
@@ -273,6 +281,27 @@ def _model_for_path(parts):
     return model
 
 
+def _allowed_range(loc) -> str | None:
+    """'0 <= value <= 1' for a bounded field at ``loc``, from its schema."""
+    model = _model_for_path(loc[:-1])
+    field = model.model_fields.get(loc[-1]) if model is not None else None
+    if field is None:
+        return None
+    low = high = None
+    for meta in field.metadata:
+        for attr, side in (("ge", "low"), ("gt", "low"), ("le", "high"), ("lt", "high")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                op = "<=" if attr in ("ge", "le") else "<"
+                if side == "low":
+                    low = f"{value} {op} "
+                else:
+                    high = f" {op} {value}"
+    if low is None and high is None:
+        return None
+    return f"{low or ''}value{high or ''}"
+
+
 def _describe_error(err, source) -> str:
     loc = [str(p) for p in err["loc"]]
     path = ".".join(loc) if loc else "(top level)"
@@ -290,6 +319,10 @@ def _describe_error(err, source) -> str:
     if kind == "missing":
         return f"{source}: {path}: required key is missing"
     msg = err["msg"]
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        allowed = _allowed_range(loc)
+        if allowed:
+            msg = f"out of range (allowed: {allowed})"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if isinstance(value, dict) and kind in ("value_error", "assertion_error"):

@@ -1,0 +1,193 @@
+"""The command line: outputs, reproducibility, and one clear line per mistake."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from substrate.cli import cli
+
+SMALL = """\
+name: small
+seed: 5
+replicates: 3
+horizon: 40
+record_every: 10
+agent: {capacity: 400, initial_size: 200}
+copy: {error_rate: 0.01}
+"""
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_run_writes_outputs_and_summary(small, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", small, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "P(takeover by 40)" in result.output and "Wilson" in result.output
+    assert "median takeover tick" in result.output
+    for name in ("runs.parquet", "timeseries.parquet", "clones.parquet",
+                 "clone_counts.parquet", "scenario.yaml", "manifest.json", "overview.png"):
+        assert (out / name).is_file(), name
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(runs.replicate) == [0, 1, 2]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 5 and len(manifest["replicates"]) == 3
+    assert manifest["versions"]["numba"] and manifest["command"][0] == "substrate"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    # The resolved scenario runs again to the same result.
+    again = tmp_path / "again"
+    assert invoke("run", out / "scenario.yaml", "--out", again, "--no-figure").exit_code == 0
+    assert (again / "runs.parquet").read_bytes() == (out / "runs.parquet").read_bytes()
+
+
+def test_same_seed_gives_byte_identical_tables(small, tmp_path):
+    for name in ("a", "b"):
+        assert invoke("run", small, "--out", tmp_path / name, "--no-figure").exit_code == 0
+    for table in ("runs.parquet", "timeseries.parquet", "clones.parquet"):
+        assert (tmp_path / "a" / table).read_bytes() == (tmp_path / "b" / table).read_bytes()
+    assert invoke("run", small, "--out", tmp_path / "c", "--seed", 6, "--no-figure").exit_code == 0
+    assert (tmp_path / "c" / "timeseries.parquet").read_bytes() != (
+        tmp_path / "a" / "timeseries.parquet").read_bytes()
+
+
+def test_replicate_reruns_one_replicate_identically(small, tmp_path):
+    invoke("run", small, "--out", tmp_path / "all", "--no-figure")
+    result = invoke("run", small, "--out", tmp_path / "one", "--replicate", 1, "--no-figure")
+    assert result.exit_code == 0, result.output
+    full = pd.read_parquet(tmp_path / "all" / "runs.parquet")
+    one = pd.read_parquet(tmp_path / "one" / "runs.parquet")
+    pd.testing.assert_frame_equal(full[full.replicate == 1].reset_index(drop=True), one)
+    ts_full = pd.read_parquet(tmp_path / "all" / "timeseries.parquet")
+    ts_one = pd.read_parquet(tmp_path / "one" / "timeseries.parquet")
+    pd.testing.assert_frame_equal(ts_full[ts_full.replicate == 1].reset_index(drop=True), ts_one)
+
+
+def test_overrides_and_top_level_options(small, tmp_path):
+    out = tmp_path / "o"
+    result = invoke("run", small, "--out", out, "--no-figure", "--horizon", 12,
+                    "--replicates", 2, "--set", "copy.kernel.type=cauchy",
+                    "--set", "stop.on=[takeover]")
+    assert result.exit_code == 0, result.output
+    text = (out / "scenario.yaml").read_text()
+    assert "horizon: 12" in text and "type: cauchy" in text and "- takeover" in text
+    assert len(pd.read_parquet(out / "runs.parquet")) == 2
+
+
+BAD_FILES = {
+    "typo_key": ("agent:\n  capacty: 10\n", "agent.capacty: unknown key; did you mean 'agent.capacity'?"),
+    "wrong_type": ("horizon: many\n", "horizon = 'many'"),
+    "rate_above_one": ("copy:\n  error_rate: 1.5\n",
+                       "copy.error_rate = 1.5: out of range (allowed: 0.0 <= value <= 1.0)"),
+    "negative_rate": ("agent:\n  death_rate: -0.1\n", "agent.death_rate = -0.1"),
+    "negative_size": ("agent:\n  initial_size: -5\n", "agent.initial_size = -5"),
+    "even_redundancy": ("copy:\n  redundancy: 4\n", "copy.redundancy = 4: must be odd"),
+    "zero_horizon": ("horizon: 0\n", "horizon = 0: out of range (allowed: 1 <= value)"),
+    "unknown_kernel": ("copy:\n  kernel: {type: gaussian}\n", "copy.kernel.type = 'gaussian'"),
+    "unknown_trait": ("copy:\n  traits: [drive, greed]\n", "copy.traits.1 = 'greed'"),
+    "unknown_seed_trait": ("agent:\n  seed_clones: [{count: 1, traits: {greed: 1}}]\n",
+                           "unknown trait 'greed'"),
+    "unused_kernel_key": ("copy:\n  kernel: {type: cauchy, sd: 0.1}\n",
+                          "key 'sd' is not used by kernel type 'cauchy'"),
+    "bad_yaml": ("agent: [1, 2\n", "not valid YAML at line"),
+    "not_a_mapping": ("- 1\n- 2\n", "must be a mapping"),
+    "future_key": ("world:\n  transmission: 0.1\n", "world.transmission: multi-agent"),
+    "stop_event": ("stop:\n  on: [armageddon]\n", "stop.on.0 = 'armageddon'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_scenario_gives_one_line_and_exit_2(case, tmp_path):
+    text, expected = BAD_FILES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    result = invoke("run", path, "--out", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: {path}"), lines[0]
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--set", "copy.error_rate=2"], "copy.error_rate = 2"),
+    (["--set", "nonsense"], "expected key.path=value"),
+    (["--set", "horizon.x=1"], "horizon is 40, not a section"),
+    (["--replicate", "7"], "--replicate 7: the scenario has 3 replicates"),
+])
+def test_bad_options(small, tmp_path, args, expected):
+    result = invoke("run", small, "--out", tmp_path / "o", *args)
+    assert result.exit_code == 2
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_scenario_file(tmp_path):
+    result = invoke("run", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {tmp_path / 'nope.yaml'}: no such scenario file"
+
+
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    result = invoke("run", path)
+    assert result.exit_code == 2 and "cannot read the file" in result.output
+
+
+def test_missing_output_parent(small, tmp_path):
+    result = invoke("run", small, "--out", tmp_path / "no" / "such" / "dir")
+    assert result.exit_code == 2
+    assert "parent folder" in result.output and "does not exist" in result.output
+
+
+def test_unwritable_output_folder(small):
+    # /proc refuses new files even to root, unlike a chmod-ed folder.
+    result = invoke("run", small, "--out", "/proc")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --out /proc: the folder is not writable")
+
+
+def test_output_path_is_a_file(small, tmp_path):
+    result = invoke("run", small, "--out", small)
+    assert result.exit_code == 2 and "not a folder" in result.output
+
+
+def test_scenarios_lists_bundled_with_questions():
+    import scenarios
+
+    result = invoke("scenarios")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(scenarios.names()) >= 6
+    assert all("?" in line for line in lines)
+    assert any(line.startswith("singleton_baseline ") for line in lines)
+
+
+def test_console_script_end_to_end(small, tmp_path):
+    """The installed ``substrate`` command, in a real process: no traceback."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    bad = subprocess.run([sys.executable, "-m", "substrate", "run", str(small), "--set",
+                          "agent.escape_threshold=7"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        f"error: {small}: agent.escape_threshold = 7: "
+        "out of range (allowed: 0.0 <= value <= 1.0)"]
+    ok = subprocess.run([sys.executable, "-m", "substrate", "run", str(small), "--horizon",
+                         "5"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "results" / "small" / "manifest.json").is_file()

@@ -1,0 +1,123 @@
+"""Invariants that hold for every valid scenario (hypothesis) and seeding rules."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulation import kernels as K
+from simulation import run_replicate, run_scenario, validate
+from simulation.model import World
+
+rate = st.floats(0.0, 1.0)
+trait_values = st.fixed_dictionaries({t: rate for t in ("drive", "loyalty", "stealth", "fidelity")})
+
+
+@st.composite
+def scenarios(draw):
+    kernel = draw(st.sampled_from([
+        {"type": "normal", "sd": draw(st.floats(0.01, 0.5)), "bias": draw(st.floats(-0.2, 0.2))},
+        {"type": "cauchy", "scale": draw(st.floats(0.01, 0.5))},
+        {"type": "step", "size": draw(st.floats(0.01, 1.0)),
+         "direction": draw(st.sampled_from(["up", "down", "both"]))},
+        {"type": "uniform"}]))
+    capacity = draw(st.integers(1, 500))
+    return validate({
+        "seed": draw(st.integers(0, 2**32)), "horizon": draw(st.integers(1, 25)),
+        "record_every": draw(st.integers(1, 7)),
+        "world": {"agents": draw(st.integers(1, 3))},
+        "agent": {"capacity": capacity, "initial_size": draw(st.integers(1, 600)),
+                  "initial_traits": draw(trait_values),
+                  "birth_rate": draw(st.floats(0.0, 2.0)), "death_rate": draw(rate),
+                  "drive_advantage": draw(st.floats(0.0, 5.0)),
+                  "loyalty_cost": draw(rate), "escape_threshold": draw(rate),
+                  "escape_headroom": draw(st.floats(1.0, 20.0))},
+        "copy": {"error_rate": draw(rate), "kernel": kernel,
+                 "redundancy": draw(st.sampled_from([1, 3, 5])),
+                 "error_correlation": draw(rate),
+                 "mutator_strength": draw(st.floats(0.0, 5.0))},
+        "immune": {"surveillance": draw(rate), "tolerance": draw(rate),
+                   "efficacy": draw(rate), "improvement": draw(st.floats(0.0, 1.0)),
+                   "false_positive": draw(rate)},
+        "repair": {"rate": draw(rate), "tolerance": draw(rate)},
+        "landscape": draw(st.sampled_from([
+            {"type": "linear"},
+            {"type": "rugged", "ruggedness": draw(st.floats(0.0, 3.0)),
+             "peaks": draw(st.integers(1, 5))}])),
+    })
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_counts_and_fractions_stay_valid(sc):
+    world = World(sc, seed=sc.seed)
+    for _ in range(sc.horizon):
+        world.step()
+        s = world.state
+        live = s.count[: s.n_slots]
+        assert np.all((live > 0) | (live == -1))  # a clone is alive or its slot is free
+        assert np.all((s.traits[: s.n_slots][live > 0] >= 0)
+                      & (s.traits[: s.n_slots][live > 0] <= 1))
+        assert world.reduced[:, K.R_SIZE].sum() == live[live > 0].sum()
+        fractions = world.agent_defector_fractions()
+        assert np.all((fractions >= 0) & (fractions <= 1))
+        assert np.all(world.totals >= 0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_run_tables_are_valid(sc):
+    result = run_replicate(sc, 0)
+    ts = result.timeseries
+    assert np.all(ts["size"] >= 0)
+    for col in ("mean_drive", "mean_loyalty", "mean_stealth", "mean_fidelity"):
+        vals = ts[col][ts["size"] > 0]
+        assert np.all((vals >= -1e-12) & (vals <= 1 + 1e-12))
+    assert np.all((ts["defector_fraction"] >= 0) & (ts["defector_fraction"] <= 1))
+    run = result.run
+    assert 0 <= run["max_defector_fraction"] <= 1
+    assert run["ticks"] <= sc.horizon
+    for key in ("takeover_tick", "convergence_tick", "first_defector_tick", "extinction_tick"):
+        assert run[key] is None or 0 <= run[key] <= run["ticks"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_same_seed_same_result(sc):
+    a, b = run_replicate(sc, 0), run_replicate(sc, 0)
+    assert pd.Series(a.run).equals(pd.Series(b.run))  # NaN-aware equality
+    for key in a.timeseries:
+        np.testing.assert_array_equal(a.timeseries[key], b.timeseries[key])
+
+
+def test_extinction_absorbs():
+    sc = validate({"seed": 4, "horizon": 500, "agent": {"initial_size": 30, "birth_rate": 0.0,
+                                                        "death_rate": 0.2}})
+    result = run_replicate(sc, 0)
+    assert result.run["extinct"] and result.run["stop_reason"] == "extinction"
+    assert result.run["final_size"] == 0
+    assert result.run["extinction_tick"] == result.run["ticks"]
+
+
+def test_different_seeds_differ():
+    sc = validate({"seed": 1, "replicates": 2, "horizon": 50,
+                   "copy": {"error_rate": 0.01}})
+    runs = run_scenario(sc).runs
+    assert runs.seed.nunique() == 2
+    ts = run_scenario(sc).timeseries
+    first, second = (g.drop(columns="replicate").reset_index(drop=True)
+                     for _, g in ts.groupby("replicate"))
+    assert not first.equals(second)
+    other = run_scenario(validate({**sc.model_dump(), "seed": 2})).timeseries
+    assert not other.equals(ts)
+
+
+def test_replicate_alone_equals_replicate_in_full_run():
+    sc = validate({"seed": 99, "replicates": 4, "horizon": 40, "copy": {"error_rate": 0.01}})
+    full = run_scenario(sc)
+    alone = run_scenario(sc, replicates=[2])
+    pd.testing.assert_frame_equal(
+        full.runs[full.runs.replicate == 2].reset_index(drop=True), alone.runs)
+    pd.testing.assert_frame_equal(
+        full.timeseries[full.timeseries.replicate == 2].reset_index(drop=True),
+        alone.timeseries)
