@@ -32,8 +32,9 @@ def cli():
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key, e.g. --set copy.error_rate=1e-3 (repeatable).")
 @click.option("--out", type=click.Path(), help="Output folder [default: results/NAME].")
-@click.option("--figure/--no-figure", default=True, show_default=True,
-              help="Write overview.png (takeover survival and mean traits).")
+@click.option("--figure/--no-figure", default=False, show_default=True,
+              help="Also write overview.png: takeover survival and mean traits "
+                   "(costs ~0.7 s of matplotlib start-up).")
 def run(scenario, seed, replicates, replicate, horizon, overrides, out, figure):
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command

@@ -29,7 +29,7 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
-                horizon=None, overrides=(), out=None, figure=True,
+                horizon=None, overrides=(), out=None, figure=False,
                 command=None) -> str:
     """``substrate run``: returns the summary text to print."""
     from analysis import summarize_run

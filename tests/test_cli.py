@@ -35,7 +35,7 @@ def invoke(*args):
 
 def test_run_writes_outputs_and_summary(small, tmp_path):
     out = tmp_path / "out"
-    result = invoke("run", small, "--out", out)
+    result = invoke("run", small, "--out", out, "--figure")
     assert result.exit_code == 0, result.output
     assert "P(takeover by 40)" in result.output and "Wilson" in result.output
     assert "median takeover tick" in result.output

@@ -1,0 +1,34 @@
+"""Shared helpers of the benchmark scripts: timing, peak memory, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(),
+            "platform": platform.platform()}
+
+
+def report(name: str, result: dict, out: str | None) -> None:
+    """Print the result and write it as JSON (default benchmarks/results/NAME.json)."""
+    result = {"benchmark": name, **result, "machine": machine()}
+    path = Path(out) if out else HERE / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        if key != "machine":
+            print(f"{key:>28}: {value}")
+    print(f"{'written':>28}: {path}", file=sys.stderr)

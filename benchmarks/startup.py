@@ -1,0 +1,53 @@
+"""Benchmark: wall time of `substrate run` on a small scenario, cold and warm.
+
+    python benchmarks/startup.py [--repeat 5]
+
+Cold: a fresh numba cache folder (NUMBA_CACHE_DIR), so the kernels compile.
+Warm: the same command again, the kernels loaded from that cache. Each is a
+new process, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _common import report
+
+SMALL = "name: small\nseed: 1\nreplicates: 2\nhorizon: 100\n"
+
+
+def timed(cmd, env, cwd):
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "small.yaml").write_text(SMALL)
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp, "numba-cache")))
+        cmd = ["substrate", "run", "small.yaml", "--out", "out"]
+        cold = timed(cmd, env, tmp)
+        warm = [timed(cmd, env, tmp) for _ in range(args.repeat)]
+        figure = [timed(cmd + ["--figure"], env, tmp) for _ in range(args.repeat)]
+    report("startup", {
+        "cold_seconds": round(cold, 2),
+        "warm_seconds_median": round(statistics.median(warm), 2),
+        "warm_seconds_max": round(max(warm), 2),
+        "warm_with_figure_seconds_median": round(statistics.median(figure), 2),
+        "repeat": args.repeat,
+    }, args.out)
+
+
+if __name__ == "__main__":
+    main()
