@@ -11,8 +11,13 @@ from matplotlib.figure import Figure
 from .survival import kaplan_meier
 
 
-def overview_figure(runs, timeseries, horizon, path, title=""):
-    """Takeover survival (Kaplan-Meier, 95% band) and mean traits over time."""
+def overview_figure(runs, timeseries, horizon, path, title="", record_every=None):
+    """Takeover survival (Kaplan-Meier, 95% band) and mean traits over time.
+
+    The trait panel uses the rows on the record grid (multiples of
+    ``record_every``) only: a replicate's extra final row, at its stop tick,
+    would otherwise stand alone at that tick.
+    """
     # Figure() without pyplot: no global state, no GUI backend, faster import.
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
@@ -36,6 +41,8 @@ def overview_figure(runs, timeseries, horizon, path, title=""):
     ax_sf.set(xlabel="tick", ylabel="P(no takeover yet)", ylim=(-0.02, 1.02),
               xlim=(0, horizon), title=f"takeover survival ({len(runs)} replicates)")
     ax_sf.legend(loc="lower left")
+    if record_every:
+        timeseries = timeseries[timeseries["tick"] % record_every == 0]
     grouped = timeseries.groupby("tick")
     for column, color in (("mean_drive", "C3"), ("mean_loyalty", "C2"),
                           ("mean_stealth", "C4"), ("defector_fraction", "k")):
@@ -44,7 +51,7 @@ def overview_figure(runs, timeseries, horizon, path, title=""):
         if len(runs) > 1:
             lo, hi = grouped[column].quantile(0.1), grouped[column].quantile(0.9)
             ax_tr.fill_between(lo.index, lo.values, hi.values, color=color, alpha=0.15)
-    ax_tr.set(xlabel="tick", ylabel="value (mean; band: 10-90% of replicates)",
+    ax_tr.set(xlabel="tick", ylabel="mean over running replicates (band: 10-90%)",
               ylim=(-0.02, 1.02), title="traits over time")
     ax_tr.legend(loc="best", fontsize="small")
     if title:

@@ -449,3 +449,28 @@ def load_scenario(path, overrides: list[str] | None = None,
 def to_yaml(scenario: Scenario) -> str:
     """The resolved scenario (every default filled in) as YAML."""
     return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+
+
+def key_rows(model=Scenario, prefix=""):
+    """(key path, allowed values, default, description) of every scenario key,
+    from the schema itself: the README's key table is generated from this."""
+    rows = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(key_rows(ann, f"{path}."))
+            continue
+        allowed = _allowed_range([*path.split(".")]) or ""
+        args = getattr(ann, "__args__", ())
+        if getattr(ann, "__origin__", None) is Literal:
+            allowed = " | ".join(args)
+        elif args and getattr(args[0], "__origin__", None) is Literal:
+            allowed = "list of " + " | ".join(args[0].__args__)
+        if not allowed:
+            allowed = getattr(ann, "__name__", str(ann)).replace("typing.", "")
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        rows.append((path, allowed, default, field.description or ""))
+    return rows

@@ -51,7 +51,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             from analysis.plots import overview_figure
 
             overview_figure(result.runs, result.timeseries, sc.horizon,
-                            folder / "overview.png", title=sc.name)
+                            folder / "overview.png", title=sc.name,
+                            record_every=sc.record_every)
     except OSError as exc:
         raise ScenarioError(f"--out {folder}: cannot write outputs "
                             f"({exc.strerror or exc})") from None

@@ -26,3 +26,11 @@ def test_bundled_scenario_runs(name):
     result = run_scenario(sc, show_progress=False)
     assert len(result.runs) == 2 and result.runs.ticks.max() <= 5
     assert result.timeseries["size"].iloc[0] == sc.agent.initial_size
+
+
+def test_readme_documents_every_key(root):
+    from simulation.scenario import key_rows
+
+    readme = (root / "README.md").read_text()
+    for path, *_ in key_rows():
+        assert f"| `{path}` |" in readme, path
