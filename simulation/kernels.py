@@ -111,6 +111,41 @@ def _binomial(rng, n, p):
 
 
 @njit(cache=True)
+def _mutation_rate(mu_r, mutator, f_ref, f):
+    """mu_eff = min(1, mu_r exp(mutator (f_ref - f))): the mutator effect."""
+    return min(mu_r * math.exp(mutator * (f_ref - f)), 1.0)
+
+
+@njit(cache=True)
+def _p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
+    """Probability that a newborn carries at least one copy error."""
+    mu = _mutation_rate(mu_r, mutator, f_ref, f)
+    return -math.expm1(n_copy_traits * math.log1p(-mu)) if mu < 1.0 else 1.0
+
+
+@njit(cache=True)
+def _immune_and_repair(rng, i, a, n_avail, traits, zref, surveillance, efficacy,
+                       tolerance, immune_mask, params, tick):
+    """Immune kills then repairs among ``n_avail`` members of clone ``i``
+    (MODEL.md section 3, items 8-9). Returns (kills, repairs)."""
+    dev = 0.0
+    for k in range(N_TRAITS):
+        if immune_mask[k]:
+            dev = max(dev, abs(traits[i, k] - zref[a, k]))
+    q = surveillance[a]
+    if dev > tolerance[a]:
+        e_t = immune_efficacy(efficacy[a], params[P_IMPROVEMENT], tick)
+        p_kill = q * e_t * (1.0 - traits[i, STEALTH])
+    else:
+        p_kill = q * params[P_FALSE_POSITIVE]
+    kills = _binomial(rng, n_avail, p_kill)
+    repairs = 0
+    if dev > params[P_REPAIR_TOLERANCE]:
+        repairs = _binomial(rng, n_avail - kills, params[P_REPAIR_RATE])
+    return kills, repairs
+
+
+@njit(cache=True)
 def draw_events(
     n_slots, count, agent, traits, size, capacity, zref, surveillance,
     efficacy, tolerance, n_copy_traits, immune_mask, params, tick, rng,
@@ -128,9 +163,6 @@ def draw_events(
     headroom = params[P_ESCAPE_HEADROOM]
     mu_r = params[P_ERROR_RATE_R]
     mutator = params[P_MUTATOR_STRENGTH]
-    false_positive = params[P_FALSE_POSITIVE]
-    repair_rate = params[P_REPAIR_RATE]
-    repair_tolerance = params[P_REPAIR_TOLERANCE]
     for i in range(n_slots):
         n = count[i]
         births[i] = 0
@@ -157,28 +189,13 @@ def draw_events(
         p_birth = min(p_birth, 1.0)
         b = _binomial(rng, n, p_birth)
         # 5-6. newborns carrying at least one copy error
-        mu = mu_r * math.exp(mutator * (zref[a, FIDELITY] - traits[i, FIDELITY]))
-        mu = min(mu, 1.0)
-        p_any = -math.expm1(n_copy_traits * math.log1p(-mu)) if mu < 1.0 else 1.0
-        m = _binomial(rng, b, p_any)
+        m = _binomial(rng, b, _p_any_error(mu_r, mutator, zref[a, FIDELITY],
+                                           traits[i, FIDELITY], n_copy_traits))
         # 7. deaths among the members present at the start of the tick
         d = _binomial(rng, n, death_rate)
-        # 8. immune system
-        dev = 0.0
-        for k in range(N_TRAITS):
-            if immune_mask[k]:
-                dev = max(dev, abs(traits[i, k] - zref[a, k]))
-        q = surveillance[a]
-        if dev > tolerance[a]:
-            e_t = immune_efficacy(efficacy[a], params[P_IMPROVEMENT], tick)
-            p_kill = q * e_t * (1.0 - traits[i, STEALTH])
-        else:
-            p_kill = q * false_positive
-        kl = _binomial(rng, n - d, p_kill)
-        # 9. repair
-        r = 0
-        if dev > repair_tolerance:
-            r = _binomial(rng, n - d - kl, repair_rate)
+        # 8-9. immune system and repair, among the members that did not die
+        kl, r = _immune_and_repair(rng, i, a, n - d, traits, zref, surveillance,
+                                   efficacy, tolerance, immune_mask, params, tick)
         births[i] = b
         mutants[i] = m
         deaths[i] = d
@@ -218,105 +235,57 @@ def _new_slot(free, n_free, n_slots):
 
 
 @njit(cache=True)
-def apply_events(
-    n_slots, n_free, next_id, count, agent, traits, clone_id, seeded, free,
-    ref_slot, zref, copy_traits, params, tick, rng,
-    births, mutants, deaths, kills, repairs,
-    lineage_parent, lineage_agent, lineage_origin, lineage_end, lineage_traits,
-    lineage_seeded, n_agents, totals, reduce,
-):
-    """Apply one tick's drawn events and reduce the state per agent.
+def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
+                  copy_traits, params, tick, lineage_parent, lineage_agent,
+                  lineage_origin, lineage_end, lineage_traits, lineage_seeded):
+    """Found in slot ``j`` a one-member mutant clone of clone ``i``.
 
-    Returns ``(n_slots, n_free, next_id)``: the new slot high-water mark,
-    free-stack height and next clone id. ``totals`` receives the tick's event
-    counts (``E_*``); ``reduce`` (``n_agents x N_REDUCE``) the per-agent sums
-    (``R_*``) after the tick.
+    Which traits mutate is drawn from k independent Bernoulli(mu) trials
+    conditioned on at least one success, without rejection: while none has
+    mutated, trait c of the k' remaining mutates with probability
+    mu / (1 - (1 - mu)^k'); after the first, each with probability mu.
+    Returns the number of traits mutated.
     """
-    mu_r = params[P_ERROR_RATE_R]
-    mutator = params[P_MUTATOR_STRENGTH]
-    kernel_type = int(params[P_KERNEL_TYPE])
-    direction = int(params[P_KERNEL_DIRECTION])
     n_copy = copy_traits.shape[0]
-    for j in range(N_EVENTS):
-        totals[j] = 0
-    repaired = np.zeros(n_agents, dtype=np.int64)
-    start_slots = n_slots
-    # Existing clones: survivors plus newborns that carry no copy error.
-    for i in range(start_slots):
-        if count[i] <= 0:
-            continue
-        count[i] += births[i] - mutants[i] - deaths[i] - kills[i] - repairs[i]
-        repaired[agent[i]] += repairs[i]
-        totals[E_BIRTHS] += births[i]
-        totals[E_DEATHS] += deaths[i]
-        totals[E_KILLS] += kills[i]
-        totals[E_REPAIRS] += repairs[i]
-        totals[E_MUTANTS] += mutants[i]
-    # Mutant newborns: each founds a clone. Which traits mutate is drawn
-    # conditionally on at least one doing so (exact for independent errors).
-    for i in range(start_slots):
-        m = mutants[i]
-        if m == 0:
-            continue
-        a = agent[i]
-        mu = mu_r * math.exp(mutator * (zref[a, FIDELITY] - traits[i, FIDELITY]))
-        mu = min(mu, 1.0)
-        log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
-        for _ in range(m):
-            j, n_free, n_slots = _new_slot(free, n_free, n_slots)
-            for k in range(N_TRAITS):
-                traits[j, k] = traits[i, k]
-            any_yet = False
-            for c in range(n_copy):
-                if any_yet:
-                    p = mu
-                else:
-                    remaining = n_copy - c
-                    p = mu / -math.expm1(remaining * log_keep)
-                if rng.random() < p:
-                    any_yet = True
-                    k = copy_traits[c]
-                    traits[j, k] = mutation_step(
-                        rng, traits[j, k], kernel_type, params[P_KERNEL_SD],
-                        params[P_KERNEL_BIAS], params[P_KERNEL_SCALE],
-                        params[P_KERNEL_SIZE], direction)
-                    totals[E_MUTATIONS] += 1
-            count[j] = 1
-            agent[j] = a
-            seeded[j] = seeded[i]
-            clone_id[j] = next_id
-            lineage_parent[next_id] = clone_id[i]
-            lineage_agent[next_id] = a
-            lineage_origin[next_id] = tick
-            lineage_end[next_id] = -1
-            lineage_seeded[next_id] = seeded[i]
-            for k in range(N_TRAITS):
-                lineage_traits[next_id, k] = traits[j, k]
-            next_id += 1
-    # Repaired members are reset to z_ref: they join the agent's reference
-    # clone, founded (as a root, parent -1) if the agent has none alive.
-    for a in range(n_agents):
-        if repaired[a] == 0:
-            continue
-        j = ref_slot[a]
-        if j < 0:
-            j, n_free, n_slots = _new_slot(free, n_free, n_slots)
-            for k in range(N_TRAITS):
-                traits[j, k] = zref[a, k]
-                lineage_traits[next_id, k] = zref[a, k]
-            count[j] = 0
-            agent[j] = a
-            seeded[j] = False
-            clone_id[j] = next_id
-            lineage_parent[next_id] = -1
-            lineage_agent[next_id] = a
-            lineage_origin[next_id] = tick
-            lineage_end[next_id] = -1
-            lineage_seeded[next_id] = False
-            next_id += 1
-            ref_slot[a] = j
-        count[j] += repaired[a]
-    # Free extinct clones and reduce per agent.
+    log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
+    for k in range(N_TRAITS):
+        traits[j, k] = traits[i, k]
+    hits = 0
+    for c in range(n_copy):
+        if hits > 0:
+            p = mu
+        else:
+            p = mu / -math.expm1((n_copy - c) * log_keep)
+        if rng.random() < p:
+            hits += 1
+            k = copy_traits[c]
+            traits[j, k] = mutation_step(
+                rng, traits[j, k], int(params[P_KERNEL_TYPE]), params[P_KERNEL_SD],
+                params[P_KERNEL_BIAS], params[P_KERNEL_SCALE], params[P_KERNEL_SIZE],
+                int(params[P_KERNEL_DIRECTION]))
+    a = agent[i]
+    count[j] = 1
+    agent[j] = a
+    seeded[j] = seeded[i]
+    clone_id[j] = next_id
+    lineage_parent[next_id] = clone_id[i]
+    lineage_agent[next_id] = a
+    lineage_origin[next_id] = tick
+    lineage_end[next_id] = -1
+    lineage_seeded[next_id] = seeded[i]
+    for k in range(N_TRAITS):
+        lineage_traits[next_id, k] = traits[j, k]
+    return hits
+
+
+@njit(cache=True)
+def free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded, free,
+                    ref_slot, params, tick, lineage_end, n_agents, reduce):
+    """Free the slots of extinct clones and reduce the state per agent.
+
+    Returns the new free-stack height. ``reduce`` (n_agents x N_REDUCE)
+    receives the per-agent sums ``R_*``.
+    """
     for a in range(n_agents):
         for c in range(N_REDUCE):
             reduce[a, c] = 0.0
@@ -344,4 +313,256 @@ def apply_events(
         reduce[a, R_CLONES] += 1
     for a in range(n_agents):
         reduce[a, R_GOAL_OUTPUT] = reduce[a, R_SUM_DRIVE + LOYALTY]
+    return n_free
+
+
+@njit(cache=True)
+def apply_events(
+    n_slots, n_free, next_id, count, agent, traits, clone_id, seeded, free,
+    ref_slot, zref, copy_traits, params, tick, rng,
+    births, mutants, deaths, kills, repairs,
+    lineage_parent, lineage_agent, lineage_origin, lineage_end, lineage_traits,
+    lineage_seeded, n_agents, totals, reduce,
+):
+    """Apply drawn events, found mutant clones, and reduce per agent.
+
+    Each clone's count becomes ``n + births - mutants - deaths - kills -
+    repairs``; each mutant newborn founds a clone; repaired members join
+    their agent's reference clone (founded, as a root with parent -1, if the
+    agent has none alive). Returns ``(n_slots, n_free, next_id)``; ``totals``
+    receives the event counts (``E_*``), ``reduce`` the per-agent sums.
+    """
+    mu_r = params[P_ERROR_RATE_R]
+    mutator = params[P_MUTATOR_STRENGTH]
+    for j in range(N_EVENTS):
+        totals[j] = 0
+    repaired = np.zeros(n_agents, dtype=np.int64)
+    start_slots = n_slots
+    # Existing clones: survivors plus newborns that carry no copy error.
+    for i in range(start_slots):
+        if count[i] <= 0:
+            continue
+        count[i] += births[i] - mutants[i] - deaths[i] - kills[i] - repairs[i]
+        repaired[agent[i]] += repairs[i]
+        totals[E_BIRTHS] += births[i]
+        totals[E_DEATHS] += deaths[i]
+        totals[E_KILLS] += kills[i]
+        totals[E_REPAIRS] += repairs[i]
+        totals[E_MUTANTS] += mutants[i]
+    # Mutant newborns: each founds a clone.
+    for i in range(start_slots):
+        m = mutants[i]
+        if m == 0:
+            continue
+        mu = _mutation_rate(mu_r, mutator, zref[agent[i], FIDELITY], traits[i, FIDELITY])
+        for _ in range(m):
+            j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+            totals[E_MUTATIONS] += _found_mutant(
+                rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
+                copy_traits, params, tick, lineage_parent, lineage_agent,
+                lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+            next_id += 1
+    # Repaired members are reset to z_ref: they join the agent's reference clone.
+    for a in range(n_agents):
+        if repaired[a] == 0:
+            continue
+        j = ref_slot[a]
+        if j < 0:
+            j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+            for k in range(N_TRAITS):
+                traits[j, k] = zref[a, k]
+                lineage_traits[next_id, k] = zref[a, k]
+            count[j] = 0
+            agent[j] = a
+            seeded[j] = False
+            clone_id[j] = next_id
+            lineage_parent[next_id] = -1
+            lineage_agent[next_id] = a
+            lineage_origin[next_id] = tick
+            lineage_end[next_id] = -1
+            lineage_seeded[next_id] = False
+            next_id += 1
+            ref_slot[a] = j
+        count[j] += repaired[a]
+    n_free = free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded,
+                             free, ref_slot, params, tick, lineage_end, n_agents, reduce)
     return n_slots, n_free, next_id
+
+
+@njit(cache=True)
+def draw_immune(n_slots, count, agent, traits, zref, surveillance, efficacy,
+                tolerance, immune_mask, params, tick, rng,
+                births, mutants, deaths, kills, repairs):
+    """Immune kills and repairs only (the first phase of a ``wright_fisher``
+    or ``moran`` tick); births, mutants and deaths are set to 0."""
+    for i in range(n_slots):
+        births[i] = 0
+        mutants[i] = 0
+        deaths[i] = 0
+        kills[i] = 0
+        repairs[i] = 0
+        n = count[i]
+        if n <= 0:
+            continue
+        kl, r = _immune_and_repair(rng, i, agent[i], n, traits, zref, surveillance,
+                                   efficacy, tolerance, immune_mask, params, tick)
+        kills[i] = kl
+        repairs[i] = r
+
+
+@njit(cache=True)
+def fitness(drive, loyalty, params):
+    """Relative fitness ``w = L(d) (1 - loyalty_cost l)`` of WF and Moran."""
+    return landscape(drive, params[P_DRIVE_ADVANTAGE], params[P_RUGGEDNESS],
+                     params[P_PEAKS]) * (1.0 - params[P_LOYALTY_COST] * loyalty)
+
+
+@njit(cache=True)
+def draw_wright_fisher(n_slots, count, agent, traits, capacity, zref, n_copy_traits,
+                       params, n_agents, rng, births, mutants, deaths, kills, repairs):
+    """Draw the next Wright-Fisher generation (MODEL.md section 3).
+
+    Each agent's next generation has ``capacity[a]`` members drawn
+    multinomially with weights ``n w``, by conditional binomials in slot
+    order: clone i gets ``Binomial(remaining, n_i w_i / remaining weight)``
+    and the last clone of positive weight gets all that remain. Every parent
+    dies (``deaths = n``); ``mutants`` are the newborns with a copy error.
+    """
+    weight = np.zeros(n_agents)
+    positive_left = np.zeros(n_agents, dtype=np.int64)
+    for i in range(n_slots):
+        if count[i] > 0:
+            w = count[i] * fitness(traits[i, DRIVE], traits[i, LOYALTY], params)
+            if w > 0.0:
+                weight[agent[i]] += w
+                positive_left[agent[i]] += 1
+    remaining = np.zeros(n_agents, dtype=np.int64)
+    for a in range(n_agents):
+        if weight[a] > 0.0:
+            remaining[a] = int(capacity[a])
+    mu_r = params[P_ERROR_RATE_R]
+    mutator = params[P_MUTATOR_STRENGTH]
+    for i in range(n_slots):
+        births[i] = 0
+        mutants[i] = 0
+        deaths[i] = 0
+        kills[i] = 0
+        repairs[i] = 0
+        n = count[i]
+        if n <= 0:
+            continue
+        a = agent[i]
+        deaths[i] = n
+        w = n * fitness(traits[i, DRIVE], traits[i, LOYALTY], params)
+        if w <= 0.0:
+            continue
+        positive_left[a] -= 1
+        if positive_left[a] == 0:
+            x = remaining[a]
+        else:
+            x = _binomial(rng, remaining[a], min(w / weight[a], 1.0))
+        remaining[a] -= x
+        weight[a] -= w
+        births[i] = x
+        mutants[i] = _binomial(rng, x, _p_any_error(mu_r, mutator, zref[a, FIDELITY],
+                                                    traits[i, FIDELITY], n_copy_traits))
+
+
+@njit(cache=True)
+def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
+                 traits, clone_id, seeded, free, zref, copy_traits, params, tick,
+                 rng, refill, lineage_parent, lineage_agent, lineage_origin,
+                 lineage_end, lineage_traits, lineage_seeded, totals):
+    """One Moran tick for agents ``start_agent..``: ``refill[a]`` births, then
+    N birth-death events (N = the agent's size at the start of the tick).
+
+    An event picks a parent in proportion to ``n w`` and, from the same
+    state, a uniform victim among the agent's members; the newborn (which may
+    carry copy errors and found a clone) replaces the victim. Refill births
+    replace the members the immune system removed, so the size is constant.
+    Returns ``(next_agent, n_slots, n_free, next_id)``: when the free slots or
+    lineage rows could run out for agent a, it stops before a's first draw
+    and returns a, so the engine can grow the arrays and call again.
+    """
+    mu_r = params[P_ERROR_RATE_R]
+    mutator = params[P_MUTATOR_STRENGTH]
+    n_copy = copy_traits.shape[0]
+    size = np.zeros(n_agents, dtype=np.int64)
+    n_clones = np.zeros(n_agents, dtype=np.int64)
+    for i in range(n_slots):
+        if count[i] > 0:
+            size[agent[i]] += count[i]
+            n_clones[agent[i]] += 1
+    # The agents' live slots, grouped by agent in slot order (counting sort).
+    start = np.zeros(n_agents + 1, dtype=np.int64)
+    for a in range(n_agents):
+        start[a + 1] = start[a] + n_clones[a]
+    grouped = np.empty(start[n_agents], dtype=np.int64)
+    fill = start[:n_agents].copy()
+    for i in range(n_slots):
+        if count[i] > 0:
+            grouped[fill[agent[i]]] = i
+            fill[agent[i]] += 1
+    capacity = count.shape[0]
+    for a in range(start_agent, n_agents):
+        n_events = refill[a] + size[a]
+        if n_events == 0:
+            continue
+        if (n_free + capacity - n_slots < n_events
+                or lineage_parent.shape[0] - next_id < n_events):
+            return a, n_slots, n_free, next_id
+        local = np.empty(n_clones[a] + n_events, dtype=np.int64)
+        w = np.empty(n_clones[a] + n_events)
+        n_local = n_clones[a]
+        for c in range(n_local):
+            i = grouped[start[a] + c]
+            local[c] = i
+            w[c] = fitness(traits[i, DRIVE], traits[i, LOYALTY], params)
+        current = size[a]
+        for e in range(n_events):
+            total = 0.0
+            for c in range(n_local):
+                total += count[local[c]] * w[c]
+            if total <= 0.0:
+                break  # no member can reproduce
+            u = rng.random() * total
+            parent = n_local - 1
+            acc = 0.0
+            for c in range(n_local):
+                acc += count[local[c]] * w[c]
+                if u < acc:
+                    parent = c
+                    break
+            victim = -1
+            if e >= refill[a]:
+                v = rng.integers(0, current)
+                acc_n = 0
+                for c in range(n_local):
+                    acc_n += count[local[c]]
+                    if v < acc_n:
+                        victim = c
+                        break
+            i = local[parent]
+            p_any = _p_any_error(mu_r, mutator, zref[a, FIDELITY], traits[i, FIDELITY],
+                                 n_copy)
+            if p_any > 0.0 and rng.random() < p_any:
+                mu = _mutation_rate(mu_r, mutator, zref[a, FIDELITY], traits[i, FIDELITY])
+                j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+                totals[E_MUTATIONS] += _found_mutant(
+                    rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
+                    copy_traits, params, tick, lineage_parent, lineage_agent,
+                    lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+                next_id += 1
+                local[n_local] = j
+                w[n_local] = fitness(traits[j, DRIVE], traits[j, LOYALTY], params)
+                n_local += 1
+                totals[E_MUTANTS] += 1
+            else:
+                count[i] += 1
+            totals[E_BIRTHS] += 1
+            if victim >= 0:
+                count[local[victim]] -= 1
+                totals[E_DEATHS] += 1
+            else:
+                current += 1
+    return n_agents, n_slots, n_free, next_id

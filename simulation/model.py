@@ -230,6 +230,10 @@ class World(mesa.Model):
                 self.state.found(index, traits, clone.count, seeded=True)
         self.reduced = np.zeros((n_agents, K.N_REDUCE))
         self.totals = np.zeros(K.N_EVENTS, dtype=np.int64)
+        self._tick_totals = np.zeros(K.N_EVENTS, dtype=np.int64)
+        self._step = {"birth_death": self._step_birth_death,
+                      "wright_fisher": self._step_wright_fisher,
+                      "moran": self._step_moran}[a.dynamics]
         self._reduce_now()
         self.views = [AgentView(self, index) for index in range(n_agents)]
 
@@ -251,21 +255,18 @@ class World(mesa.Model):
         self.reduced = r
 
     def step(self):
-        """One tick of the birth_death dynamics (MODEL.md section 3)."""
+        """One tick of the scenario's ``agent.dynamics`` (MODEL.md section 3)."""
         self.tick += 1
+        self._step()
+
+    def _apply(self, new_clones: int):
+        """Make room for ``new_clones``, then apply the drawn events."""
         s = self.state
-        size = self.reduced[:, K.R_SIZE].copy()
         ev = s._events
-        K.draw_events(
-            s.n_slots, s.count, s.agent, s.traits, size, self.capacity,
-            self.zref, self.surveillance, self.efficacy, self.tolerance,
-            self.copy_traits.shape[0], self.immune_mask, self.params,
-            self.tick, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
-        new = int(ev[1, : s.n_slots].sum()) + self.n_agents
-        if s.n_slots - s.n_free + new > s.capacity or s.next_id + new > s.lineage_parent.shape[0]:
-            s.reserve(new)
-            # reserve() reallocates the event buffers: copy the draws over.
-            s._events[:, : ev.shape[1]] = ev
+        if (s.n_slots - s.n_free + new_clones > s.capacity
+                or s.next_id + new_clones > s.lineage_parent.shape[0]):
+            s.reserve(new_clones)
+            s._events[:, : ev.shape[1]] = ev  # reserve() reallocated the buffers
             ev = s._events
         s.n_slots, s.n_free, s.next_id = K.apply_events(
             s.n_slots, s.n_free, s.next_id, s.count, s.agent, s.traits,
@@ -273,8 +274,73 @@ class World(mesa.Model):
             self.copy_traits, self.params, self.tick, self.rng,
             ev[0], ev[1], ev[2], ev[3], ev[4],
             s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
-            s.lineage_traits, s.lineage_seeded, self.n_agents, self.totals,
+            s.lineage_traits, s.lineage_seeded, self.n_agents, self._tick_totals,
             self.reduced)
+        self.totals += self._tick_totals
+
+    def _step_birth_death(self):
+        s = self.state
+        ev = s._events
+        self.totals[:] = 0
+        K.draw_events(
+            s.n_slots, s.count, s.agent, s.traits, self.reduced[:, K.R_SIZE].copy(),
+            self.capacity, self.zref, self.surveillance, self.efficacy,
+            self.tolerance, self.copy_traits.shape[0], self.immune_mask,
+            self.params, self.tick, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
+        # Room for every mutant, plus one reference clone per agent.
+        self._apply(int(ev[1, : s.n_slots].sum()) + self.n_agents)
+
+    def _immune_phase(self):
+        """Immune kills and repairs on the current generation (WF, Moran)."""
+        s = self.state
+        ev = s._events
+        K.draw_immune(s.n_slots, s.count, s.agent, s.traits, self.zref,
+                      self.surveillance, self.efficacy, self.tolerance,
+                      self.immune_mask, self.params, self.tick, self.rng,
+                      ev[0], ev[1], ev[2], ev[3], ev[4])
+        kills = np.bincount(s.agent[: s.n_slots], ev[3, : s.n_slots], self.n_agents)
+        self._apply(self.n_agents)
+        return kills.astype(np.int64)
+
+    def _step_wright_fisher(self):
+        self.totals[:] = 0
+        self._immune_phase()
+        self._reproduce_wright_fisher()
+
+    def _reproduce_wright_fisher(self):
+        """The next generation, drawn from the current one (after immune)."""
+        s = self.state
+        ev = s._events
+        K.draw_wright_fisher(s.n_slots, s.count, s.agent, s.traits, self.capacity,
+                             self.zref, self.copy_traits.shape[0], self.params,
+                             self.n_agents, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
+        self._apply(int(ev[1, : s.n_slots].sum()))
+
+    def _step_moran(self):
+        self.totals[:] = 0
+        self._moran_events(self._immune_phase())
+
+    def _moran_events(self, refill):
+        """Refill births, then N Moran birth-death events per agent."""
+        s = self.state
+        next_agent = 0
+        self._tick_totals[:] = 0
+        while next_agent < self.n_agents:
+            next_agent, s.n_slots, s.n_free, s.next_id = K.moran_events(
+                next_agent, self.n_agents, s.n_slots, s.n_free, s.next_id, s.count,
+                s.agent, s.traits, s.clone_id, s.seeded, s.free, self.zref,
+                self.copy_traits, self.params, self.tick, self.rng, refill,
+                s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
+                s.lineage_traits, s.lineage_seeded, self._tick_totals)
+            if next_agent < self.n_agents:
+                # Room for the worst case of agent next_agent: every event a mutant.
+                a = next_agent
+                s.reserve(int(self.reduced[a, K.R_SIZE]) + int(refill[a]))
+        self.totals += self._tick_totals
+        s.n_free = K.free_and_reduce(
+            s.n_slots, s.n_free, s.count, s.agent, s.traits, s.clone_id, s.seeded,
+            s.free, self.ref_slot, self.params, self.tick, s.lineage_end,
+            self.n_agents, self.reduced)
 
     # World-level aggregates of the current state.
     @property

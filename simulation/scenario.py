@@ -70,8 +70,9 @@ class World(_Section):
 
 
 class Agent(_Section):
-    dynamics: Literal["birth_death"] = "birth_death"
-    """Within-agent update rule (MODEL.md section 3)."""
+    dynamics: Literal["birth_death", "wright_fisher", "moran"] = "birth_death"
+    """Within-agent update rule: birth_death (logistic, overlapping), wright_fisher
+    (a generation of size capacity per tick) or moran (N birth-death events per tick)."""
     capacity: Annotated[int, Field(ge=1)] = 2000
     """K: the agent's physical size limit."""
     initial_size: Annotated[int, Field(ge=1)] = 1000

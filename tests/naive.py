@@ -112,6 +112,162 @@ def step_trait(rng, value, p: Params):
     return min(max(value, 0.0), 1.0)
 
 
+def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
+    """A one-member mutant of clone c: which traits mutate is drawn given
+    that at least one does (without rejection, as the kernel does)."""
+    traits = list(c.traits)
+    hit = False
+    for pos, k in enumerate(p.copy_traits):
+        remaining = len(p.copy_traits) - pos
+        prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
+        if rng.random() < prob:
+            hit = True
+            traits[k] = step_trait(rng, traits[k], p)
+            totals.mutations += 1
+    return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded)
+
+
+def mutation_rate(p: Params, ag: AgentParams, c: Clone):
+    mu_r = error_rate_after_vote(p.error_rate, p.redundancy, p.error_correlation)
+    return min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - c.traits[3])))
+
+
+def fitness(c: Clone, p: Params):
+    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
+    d, l = c.traits[0], c.traits[1]
+    fit = 1 + p.drive_advantage * d
+    if p.landscape == "rugged":
+        fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
+    return max(fit, 0.0) * (1 - p.loyalty_cost * l)
+
+
+def wright_fisher(clones, agents, p: Params, t, rng, next_id):
+    """Next WF generation of size capacity per agent; clones in slot order."""
+    weight = [0.0] * len(agents)
+    positive = [0] * len(agents)
+    for c in clones:
+        if c.count * fitness(c, p) > 0:
+            weight[c.agent] += c.count * fitness(c, p)
+            positive[c.agent] += 1
+    remaining = [int(ag.capacity) if weight[a] > 0 else 0 for a, ag in enumerate(agents)]
+    totals = Totals()
+    offspring = {}
+    for c in clones:
+        w = c.count * fitness(c, p)
+        x = m = 0
+        if w > 0:
+            positive[c.agent] -= 1
+            if positive[c.agent] == 0:
+                x = remaining[c.agent]
+            else:
+                x = binomial(rng, remaining[c.agent], min(w / weight[c.agent], 1.0))
+            remaining[c.agent] -= x
+            weight[c.agent] -= w
+            mu = mutation_rate(p, agents[c.agent], c)
+            m = binomial(rng, x, 1 - (1 - mu) ** len(p.copy_traits))
+        offspring[c.id] = (x, m)
+        totals.births += x
+        totals.deaths += c.count
+        totals.mutants += m
+    new = []
+    for c in clones:
+        x, m = offspring[c.id]
+        c.count = x - m
+    for c in clones:
+        for _ in range(offspring[c.id][1]):
+            new.append(found_mutant(c, mutation_rate(p, agents[c.agent], c), p, t,
+                                    rng, next_id, totals))
+            next_id += 1
+    return clones + new, totals, next_id
+
+
+def moran(clones, agents, p: Params, t, rng, next_id, refill):
+    """refill[a] births then N birth-death events per agent; slot order."""
+    totals = Totals()
+    out = list(clones)
+    for a in range(len(agents)):
+        local = [c for c in clones if c.agent == a]
+        size = sum(c.count for c in local)
+        current = size
+        for e in range(refill[a] + size):
+            weights = [c.count * fitness(c, p) for c in local]
+            total = 0.0
+            for w in weights:
+                total += w
+            if total <= 0:
+                break
+            u = rng.random() * total
+            parent, acc = local[-1], 0.0
+            for c, w in zip(local, weights):
+                acc += w
+                if u < acc:
+                    parent = c
+                    break
+            victim = None
+            if e >= refill[a]:
+                v = int(rng.integers(0, current))
+                acc_n = 0
+                for c in local:
+                    acc_n += c.count
+                    if v < acc_n:
+                        victim = c
+                        break
+            mu = mutation_rate(p, agents[a], parent)
+            p_any = 1 - (1 - mu) ** len(p.copy_traits)
+            if p_any > 0 and rng.random() < p_any:
+                child = found_mutant(parent, mu, p, t, rng, next_id, totals)
+                next_id += 1
+                local.append(child)
+                out.append(child)
+                totals.mutants += 1
+            else:
+                parent.count += 1
+            totals.births += 1
+            if victim is not None:
+                victim.count -= 1
+                totals.deaths += 1
+            else:
+                current += 1
+    return out, totals, next_id
+
+
+def immune_phase(clones, agents, p: Params, t, rng, next_id):
+    """Immune kills and repairs only (the first phase of WF and Moran ticks)."""
+    totals = Totals()
+    repaired = [0] * len(agents)
+    kills_by_agent = [0] * len(agents)
+    for c in clones:
+        ag = agents[c.agent]
+        dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
+        if dev > ag.tolerance:
+            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * t)
+            p_kill = ag.surveillance * e_t * (1 - c.traits[2])
+        else:
+            p_kill = ag.surveillance * p.false_positive
+        kills = binomial(rng, c.count, p_kill)
+        repairs = 0
+        if dev > p.repair_tolerance:
+            repairs = binomial(rng, c.count - kills, p.repair_rate)
+        c.count -= kills + repairs
+        repaired[c.agent] += repairs
+        kills_by_agent[c.agent] += kills
+        totals.kills += kills
+        totals.repairs += repairs
+    new = []
+    for a, n in enumerate(repaired):
+        if n == 0:
+            continue
+        ref = [c for c in clones + new if c.agent == a and c.is_ref]
+        if ref:
+            ref[0].count += n
+        else:
+            new.append(Clone(next_id, a, n, list(agents[a].zref), -1, t,
+                             seeded=False, is_ref=True))
+            next_id += 1
+    totals.extra["kills_by_agent"] = kills_by_agent
+    return clones + new, totals, next_id
+
+
 def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
          rng, next_id: int):
     """One birth_death tick. ``clones`` in slot order; returns
@@ -163,17 +319,7 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
     for c in clones:
         mutants, mu = events[c.id][1], events[c.id][5]
         for _ in range(mutants):
-            traits = list(c.traits)
-            # Rejection-free draw of which traits mutate, given at least one.
-            hit = False
-            for pos, k in enumerate(p.copy_traits):
-                remaining = len(p.copy_traits) - pos
-                prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
-                if rng.random() < prob:
-                    hit = True
-                    traits[k] = step_trait(rng, traits[k], p)
-                    totals.mutations += 1
-            new.append(Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded))
+            new.append(found_mutant(c, mu, p, t, rng, next_id, totals))
             next_id += 1
     for a, n in enumerate(repaired):
         if n == 0:

@@ -161,3 +161,75 @@ def test_slots_are_recycled():
     assert s.next_id > 4 * s.capacity  # many more clones founded than slots
     assert (s.count[: s.n_slots] > 0).sum() == world.reduced[:, K.R_CLONES].sum()
     assert s.n_free == (s.count[: s.n_slots] < 0).sum()
+
+
+def _copy_rng(world):
+    rng = np.random.default_rng()
+    rng.bit_generator.state = world.rng.bit_generator.state
+    return rng
+
+
+def _assert_same(world, after, next_id, totals, rng, events=True):
+    expected = {c.id: (c.agent, c.count, c.traits, c.parent, c.seeded)
+                for c in after if c.count > 0}
+    assert engine_clones(world) == expected
+    assert world.state.next_id == next_id
+    assert rng.bit_generator.state == world.rng.bit_generator.state
+    if events:
+        assert list(world._tick_totals) == [totals.births, totals.deaths, totals.kills,
+                                            totals.repairs, totals.mutations, totals.mutants]
+
+
+@pytest.mark.parametrize("dynamics", ["wright_fisher", "moran"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_generation_matches_naive(dynamics, case):
+    """Both phases of a WF or Moran tick, each from the engine's own state."""
+    overrides = {k: dict(v) for k, v in CASES[case].items()}
+    overrides.setdefault("agent", {})["dynamics"] = dynamics
+    sc = scenario(overrides)
+    world = World(sc, seed=777)
+    params = naive_params(sc)
+    agents = [naive.AgentParams(world.capacity[a], list(world.zref[a]),
+                                world.surveillance[a], world.efficacy[a],
+                                world.tolerance[a]) for a in range(world.n_agents)]
+    mutations = kills = 0
+    for _ in range(8):
+        world.tick += 1
+        # Phase 1: immune system and repair.
+        before, rng = naive_clones(world), _copy_rng(world)
+        after, totals, next_id = naive.immune_phase(before, agents, params, world.tick,
+                                                    rng, world.state.next_id)
+        refill = world._immune_phase()
+        _assert_same(world, after, next_id, totals, rng)
+        assert list(refill) == totals.extra["kills_by_agent"]
+        kills += totals.kills
+        # Phase 2: reproduction.
+        before, rng = naive_clones(world), _copy_rng(world)
+        if dynamics == "wright_fisher":
+            after, totals, next_id = naive.wright_fisher(before, agents, params, world.tick,
+                                                         rng, world.state.next_id)
+            world._reproduce_wright_fisher()
+            for a in range(world.n_agents):
+                assert world.reduced[a, K.R_SIZE] in (0, sc.agent.capacity)
+        else:
+            after, totals, next_id = naive.moran(before, agents, params, world.tick, rng,
+                                                 world.state.next_id, list(refill))
+            sizes = world.reduced[:, K.R_SIZE].copy() + refill
+            world._moran_events(refill)
+            np.testing.assert_array_equal(world.reduced[:, K.R_SIZE], sizes)
+        _assert_same(world, after, next_id, totals, rng)
+        mutations += totals.mutations
+    assert mutations > 0
+
+
+def test_moran_grows_arrays_mid_tick():
+    """moran_events stops before an agent it has no room for; the engine
+    grows the arrays and resumes it: same result as with room to spare."""
+    sc = scenario({"agent": {"dynamics": "moran"}, "copy": {"error_rate": 0.3}})
+    small, roomy = World(sc, seed=5), World(sc, seed=5)
+    roomy.state.reserve(20000)
+    for _ in range(5):
+        small.step()
+        roomy.step()
+    assert engine_clones(small) == engine_clones(roomy)
+    assert small.state.capacity < roomy.state.capacity
