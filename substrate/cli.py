@@ -50,6 +50,22 @@ def run(scenario, seed, replicates, replicate, horizon, overrides, out, figure):
 
 
 @cli.command()
+@click.option("--tier", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: a few seconds; full: every check, ~4 minutes on 2 cores.")
+@click.option("--out", type=click.Path(), help="Output folder [default: results/validation-TIER].")
+def validate(tier, out):
+    """Check the engine against population-genetics theory; exit 1 if a check fails."""
+    from substrate.commands import validate_command
+
+    try:
+        text, ok = validate_command(tier, out)
+    except ScenarioError as exc:
+        fail(str(exc))
+    click.echo(text)
+    sys.exit(0 if ok else 1)
+
+
+@cli.command()
 def scenarios():
     """List the bundled scenarios and the question each asks."""
     import scenarios as bundled

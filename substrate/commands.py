@@ -74,3 +74,35 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
         f"outputs: {folder}/",
     ])
+
+
+def validate_command(tier: str, out=None) -> tuple[str, bool]:
+    """``substrate validate``: returns (the table to print, all passed)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from analysis import validation
+    from simulation.output import write_parquet
+
+    if out is None:
+        Path("results").mkdir(exist_ok=True)
+        out = Path("results") / f"validation-{tier}"
+    folder = prepare_folder(out)
+    checks = validation.plan(tier)
+    with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
+              leave=False) as bar:
+        results = validation.run(tier, progress=lambda r: bar.update())
+    df = validation.table(results)
+    try:
+        write_parquet(df, folder / "validation.parquet")
+        df.to_csv(folder / "validation.csv", index=False)
+        validation.figures(df, folder)
+    except OSError as exc:
+        raise ScenarioError(f"--out {folder}: cannot write outputs "
+                            f"({exc.strerror or exc})") from None
+    failed = int((~df.passed).sum())
+    summary = (f"{len(df)} checks, {len(df) - failed} passed, {failed} failed "
+               f"(tolerance: {validation.TOLERANCE_SE:g} standard errors); "
+               f"outputs: {folder}/")
+    return validation.format_table(df) + "\n" + summary, failed == 0
