@@ -475,3 +475,26 @@ def key_rows(model=Scenario, prefix=""):
             default = default.model_dump(mode="json")
         rows.append((path, allowed, default, field.description or ""))
     return rows
+
+
+_SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
+            "agent.seed_clones": "list of {count, traits}", "name": "text",
+            "description": "text", "record_clones": "true | false",
+            "copy.kernel.bias": "any number"}
+
+
+def key_table_markdown() -> str:
+    """The README's table of scenario keys (a test keeps the two identical)."""
+    import json
+
+    lines = ["| key | allowed | default | meaning |", "|---|---|---|---|"]
+    for path, allowed, default, desc in key_rows():
+        allowed = _SPECIAL.get(path, allowed)
+        if path == "name":
+            shown = "file stem"
+        elif default is None:
+            shown = "drawn, recorded"
+        else:
+            shown = default if isinstance(default, str) else json.dumps(default)
+        lines.append(f"| `{path}` | {allowed} | {shown} | {' '.join(desc.split())} |")
+    return "\n".join(lines) + "\n"
