@@ -465,9 +465,9 @@ def key_rows(model=Scenario, prefix=""):
         allowed = _allowed_range([*path.split(".")]) or ""
         args = getattr(ann, "__args__", ())
         if getattr(ann, "__origin__", None) is Literal:
-            allowed = " | ".join(args)
+            allowed = "one of " + ", ".join(args)
         elif args and getattr(args[0], "__origin__", None) is Literal:
-            allowed = "list of " + " | ".join(args[0].__args__)
+            allowed = "list of " + ", ".join(args[0].__args__)
         if not allowed:
             allowed = getattr(ann, "__name__", str(ann)).replace("typing.", "")
         default = field.get_default(call_default_factory=True)
@@ -479,7 +479,7 @@ def key_rows(model=Scenario, prefix=""):
 
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
             "agent.seed_clones": "list of {count, traits}", "name": "text",
-            "description": "text", "record_clones": "true | false",
+            "description": "text", "record_clones": "true or false",
             "copy.kernel.bias": "any number"}
 
 
