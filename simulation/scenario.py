@@ -178,7 +178,7 @@ class Immune(_Section):
     surveillance: Rate = 0.5
     """q: probability per tick that a subcomponent is inspected."""
     tolerance: Rate = 0.2
-    """Deviation max|z - z_ref| above which a part is deviant."""
+    """Deviation max_k abs(z_k - z_ref,k) above which a part is deviant."""
     efficacy: Rate = 0.5
     """Kill probability of an inspected deviant at tick 0 (before stealth)."""
     improvement: NonNegative = 0.0
