@@ -225,6 +225,48 @@ class Stop(_Section):
 warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarning)
 
 
+class Range(_Section):
+    low: float
+    """Lowest value."""
+    high: float
+    """Highest value."""
+    log: bool = False
+    """Sample uniformly in log space (low must be > 0)."""
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log: true needs low > 0 (got {self.low})")
+        return self
+
+
+class Sampled(_Section):
+    n: Annotated[int, Field(ge=1)]
+    """Number of sweep points."""
+    ranges: dict[str, Range] = Field(min_length=1)
+    """Dotted parameter path -> {low, high, log}."""
+
+
+class Sweep(_Section):
+    grid: Optional[dict[str, Annotated[list[Any], Field(min_length=1)]]] = Field(
+        default=None, min_length=1)
+    """Dotted parameter path -> list of values; the points are their Cartesian product."""
+    random: Optional[Sampled] = None
+    """n points drawn uniformly (or log-uniformly) over the ranges."""
+    latin_hypercube: Optional[Sampled] = None
+    """n points of a Latin hypercube over the ranges (scipy.stats.qmc)."""
+
+    @model_validator(mode="after")
+    def _one_design(self):
+        given = [k for k in ("grid", "random", "latin_hypercube") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one design: grid, random or latin_hypercube"
+                             f" (got {', '.join(given) or 'none'})")
+        return self
+
+
 class Scenario(_Section):
     name: str = "scenario"
     """Short name; defaults to the file's stem."""
@@ -247,6 +289,8 @@ class Scenario(_Section):
     repair: Repair = Field(default_factory=Repair)
     landscape: Landscape = Field(default_factory=Landscape)
     stop: Stop = Field(default_factory=Stop)
+    sweep: Optional[Sweep] = None
+    """Parameter sweep run by 'substrate sweep' (ignored by 'substrate run')."""
 
     @model_validator(mode="after")
     def _fixation_needs_seeds(self):
@@ -257,9 +301,7 @@ class Scenario(_Section):
 
 # Keys of MODEL.md section 7 that later issues implement: a clear message
 # rather than a generic "unknown key".
-NOT_YET = {
-    "sweep": "sweeps are run by 'substrate sweep' (not available in this version)",
-}
+NOT_YET = {}
 for _key in ("max_agents", "income", "upkeep", "acquisition_bias", "oversight",
              "oversight_threshold", "transmission", "takeover_kills",
              "reproduction"):
@@ -339,13 +381,84 @@ def validate(data: Any, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{source}: the file must be a mapping of keys "
                             f"(name, horizon, agent, ...), not {type(data).__name__}")
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         line = _describe_error(errors[0], source)
         if len(errors) > 1:
             line += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
         raise ScenarioError(line) from None
+    if scenario.sweep is not None:
+        _check_sweep(scenario, source)
+    return scenario
+
+
+def parameter_field(path: str):
+    """The schema field of a dotted parameter path, or None if there is none
+    (or it names a section rather than a parameter)."""
+    parts = path.split(".")
+    model = _model_for_path(parts[:-1])
+    if model is None or parts[-1] not in model.model_fields:
+        return None
+    field = model.model_fields[parts[-1]]
+    ann = field.annotation
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return None
+    return field
+
+
+def parameter_paths() -> list[str]:
+    """Every dotted parameter path a sweep may vary."""
+    return [path for path, *_ in key_rows() if path not in ("name", "description")]
+
+
+def _check_sweep(scenario: Scenario, source: str) -> None:
+    """Unknown paths and grid values that make an invalid scenario are errors
+    now, before anything runs (sampled points are checked when drawn)."""
+    sweep = scenario.sweep
+    design = next(k for k in ("grid", "random", "latin_hypercube") if getattr(sweep, k))
+    paths = sweep.grid if design == "grid" else getattr(sweep, design).ranges
+    known = parameter_paths()
+    for path in paths:
+        where = f"sweep.{design}{'.ranges' if design != 'grid' else ''}.{path}"
+        if path in ("seed", "replicates", "name", "description", "sweep") or \
+                parameter_field(path) is None:
+            close = difflib.get_close_matches(path, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ScenarioError(f"{source}: {where}: not a sweepable parameter path{hint}")
+    base = scenario.model_dump(mode="json", exclude={"sweep"})
+    if design == "grid":
+        for path, values in sweep.grid.items():
+            for value in values:
+                point_scenario(base, {path: value}, source, f"sweep.grid.{path}")
+    else:
+        for path, rng in paths.items():
+            for value in (rng.low, rng.high):
+                point_scenario(base, {path: value}, source, f"sweep.{design}.ranges.{path}")
+
+
+def point_scenario(base: dict, overrides: dict, source: str, where: str = "sweep point"):
+    """The scenario of one sweep point: ``base`` (a resolved scenario's dump)
+    with ``overrides`` (dotted path -> value), validated."""
+    data = _copy.deepcopy(base)
+    data.pop("sweep", None)
+    kernel = data.get("copy", {}).get("kernel", {})
+    if "copy.kernel.type" in overrides and overrides["copy.kernel.type"] != kernel.get("type"):
+        # Another kernel type: its own keys take their defaults, not the
+        # base kernel's (which it would reject as unused).
+        data.setdefault("copy", {})["kernel"] = {}
+    for path, value in overrides.items():
+        node = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ScenarioError(f"{source}: {where}: {_describe_error(err, 'value').split(': ', 1)[1]}"
+                            ) from None
 
 
 class _Loader(yaml.SafeLoader):
@@ -480,7 +593,8 @@ def key_rows(model=Scenario, prefix=""):
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
             "agent.seed_clones": "list of {count, traits}", "name": "text",
             "description": "text", "record_clones": "true or false",
-            "copy.kernel.bias": "any number"}
+            "copy.kernel.bias": "any number",
+            "sweep": "a design: grid, random or latin_hypercube (see Sweeps)"}
 
 
 def key_table_markdown() -> str:
@@ -493,7 +607,7 @@ def key_table_markdown() -> str:
         if path == "name":
             shown = "file stem"
         elif default is None:
-            shown = "drawn, recorded"
+            shown = "drawn, recorded" if path == "seed" else "none"
         else:
             shown = default if isinstance(default, str) else json.dumps(default)
         lines.append(f"| `{path}` | {allowed} | {shown} | {' '.join(desc.split())} |")

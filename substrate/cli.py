@@ -28,6 +28,7 @@ def cli():
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Master seed (overrides the file's).")
 @click.option("--replicates", type=click.IntRange(1), help="Number of replicates.")
 @click.option("--replicate", type=click.IntRange(0), help="Run only replicate K (0-based), exactly as in the full run.")
+@click.option("--point", type=click.IntRange(0), help="Run sweep point P of the scenario's sweep (with its seeds).")
 @click.option("--horizon", type=click.IntRange(1), help="Ticks per replicate.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key, e.g. --set copy.error_rate=1e-3 (repeatable).")
@@ -35,18 +36,68 @@ def cli():
 @click.option("--figure/--no-figure", default=False, show_default=True,
               help="Also write overview.png: takeover survival and mean traits "
                    "(costs ~0.7 s of matplotlib start-up).")
-def run(scenario, seed, replicates, replicate, horizon, overrides, out, figure):
+def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, figure):
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command
 
     try:
         summary = run_command(scenario, seed=seed, replicates=replicates,
-                              replicate=replicate, horizon=horizon,
+                              replicate=replicate, point=point, horizon=horizon,
                               overrides=list(overrides), out=out, figure=figure,
                               command=["substrate"] + sys.argv[1:])
     except ScenarioError as exc:
         fail(str(exc))
     click.echo(summary)
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Worker processes of the local Dask cluster [default: 1].")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Use the Dask scheduler at ADDRESS (e.g. tcp://10.0.0.5:8786) instead.")
+@click.option("--out", type=click.Path(), help="Output folder [default: results/NAME].")
+@click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Master seed.")
+@click.option("--replicates", type=click.IntRange(1), help="Replicates per point.")
+@click.option("--horizon", type=click.IntRange(1), help="Ticks per replicate.")
+@click.option("--block-size", type=click.IntRange(1), default=10, show_default=True,
+              help="Replicates per unit of work (one Parquet part each).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a scenario key (repeatable).")
+def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
+          block_size, overrides):
+    """Run the sweep of SCENARIO on Dask and summarise each point."""
+    from substrate.commands import sweep_command
+
+    if workers and scheduler:
+        fail("--workers and --scheduler exclude each other: the scheduler's "
+             "cluster has its own workers")
+    try:
+        text = sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
+                             resume=resume, seed=seed, replicates=replicates,
+                             horizon=horizon, block_size=block_size,
+                             overrides=list(overrides),
+                             command=["substrate"] + sys.argv[1:])
+    except ScenarioError as exc:
+        fail(str(exc))
+    click.echo(text)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path())
+@click.option("--by", multiple=True, metavar="PARAM",
+              help="Group by this column (repeatable) [default: the swept parameters].")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table", show_default=True)
+def summarize(folder, by, fmt):
+    """Survival statistics per sweep point (or group) of an output FOLDER."""
+    from substrate.commands import summarize_command
+
+    try:
+        click.echo(summarize_command(folder, list(by) or None, fmt))
+    except ScenarioError as exc:
+        fail(str(exc))
 
 
 @cli.command()

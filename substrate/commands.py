@@ -29,14 +29,27 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
-                horizon=None, overrides=(), out=None, figure=False,
+                point=None, horizon=None, overrides=(), out=None, figure=False,
                 command=None) -> str:
     """``substrate run``: returns the summary text to print."""
     from analysis import summarize_run
+    from simulation.sweep import design, point_scenarios
 
     started = _dt.datetime.now(_dt.timezone.utc)
-    sc = load_scenario(resolve_scenario(scenario), list(overrides), seed=seed,
+    path = resolve_scenario(scenario)
+    sc = load_scenario(path, list(overrides), seed=seed,
                        replicates=replicates, horizon=horizon)
+    parameters = {}
+    if point is not None:
+        if sc.sweep is None:
+            raise ScenarioError(f"--point {point}: {path} has no sweep section")
+        points = design(sc)
+        if point >= len(points):
+            raise ScenarioError(f"--point {point}: the sweep has {len(points)} points "
+                                f"(0 to {len(points) - 1})")
+        parameters = points[point]
+        sc = point_scenarios(sc, str(path))[point]
+    point = point or 0
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
@@ -44,7 +57,11 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
         Path("results").mkdir(exist_ok=True)
         out = Path("results") / sc.name
     folder = prepare_folder(out)  # fail before running, not after
-    result = run_scenario(sc, replicates=None if replicate is None else [replicate])
+    result = run_scenario(sc, replicates=None if replicate is None else [replicate],
+                          point=point)
+    for name, value in parameters.items():
+        result.runs[name] = value
+        result.timeseries[name] = value
     try:
         write_run(result, folder, command=command, started=started)
         if figure:
@@ -106,3 +123,69 @@ def validate_command(tier: str, out=None) -> tuple[str, bool]:
                f"(tolerance: {validation.TOLERANCE_SE:g} standard errors); "
                f"outputs: {folder}/")
     return validation.format_table(df) + "\n" + summary, failed == 0
+
+
+def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resume=False,
+                  seed=None, replicates=None, horizon=None, block_size=10, overrides=(),
+                  command=None) -> str:
+    """``substrate sweep``: returns the per-point summary to print."""
+    import analysis
+    from simulation.sweep import run_sweep
+
+    path = resolve_scenario(scenario)
+    sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
+                       horizon=horizon)
+    if sc.sweep is None:
+        raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
+                            "{copy.error_rate: [...]}, or use 'substrate run')")
+    if out is None:
+        Path("results").mkdir(exist_ok=True)
+        out = Path("results") / sc.name
+    folder = prepare_folder(out)
+    try:
+        report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
+                           resume=resume, block_size=block_size, command=command,
+                           source=str(path))
+    except KeyboardInterrupt:
+        raise ScenarioError(f"interrupted: finished units are kept in {folder}/parts; "
+                            "run the same command with --resume to finish") from None
+    table = format_sweep_summary(analysis.summarize(analysis.load(folder)))
+    return (f"{sc.name}: {report['points']} points x {sc.replicates} replicates, "
+            f"horizon {sc.horizon}, seed {sc.seed}; {report['units_run']} of "
+            f"{report['units']} units run now, {report['seconds']:.1f} s\n"
+            f"{table}\noutputs: {folder}/")
+
+
+def format_sweep_summary(df) -> str:
+    """The summary table as text: parameters, P(takeover) [CI], median tick."""
+    params = [c for c in df.columns if "." in c]
+    lines = []
+    header = "  ".join(f"{p:>16}" for p in params)
+    lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
+                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge)':>11}")
+    for row in df.itertuples(index=False):
+        values = dict(zip(df.columns, row))
+        cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
+                          else f"{str(values[p]):>16}" for p in params)
+        median = values["median_takeover_tick"]
+        median = ">horizon" if median != median else f"{median:.0f}"
+        ci = (f"{values['p_takeover']:.3f} [{values['p_takeover_low']:.3f}, "
+              f"{values['p_takeover_high']:.3f}]")
+        lines.append(f"{cells}  {values['replicates']:>5}  {ci:>24}  {median:>11}  "
+                     f"{values['takeover_hazard']:>11.3g}  {values['p_convergence']:>11.3f}")
+    return "\n".join(lines)
+
+
+def summarize_command(folder, by=None, fmt="table") -> str:
+    """``substrate summarize``."""
+    import analysis
+
+    results = analysis.load(folder)
+    df = analysis.summarize(results, by=by)
+    if fmt == "csv":
+        return df.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return df.to_json(orient="records", indent=2)
+    if not [c for c in df.columns if "." in c] and by:
+        return df.to_string(index=False)
+    return format_sweep_summary(df)

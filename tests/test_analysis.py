@@ -1,0 +1,101 @@
+"""Statistics against small cases computed by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import analysis
+from analysis.summary import hazard_rate
+from substrate.cli import cli
+
+
+def test_wilson_interval_known_values():
+    # 3 of 10: p = 0.3, Wilson 95%: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    p, low, high = analysis.wilson_interval(3, 10)
+    z = 1.959963984540054
+    centre = (0.3 + z * z / 20) / (1 + z * z / 10)
+    half = z * math.sqrt(0.3 * 0.7 / 10 + z * z / 400) / (1 + z * z / 10)
+    assert p == 0.3
+    assert low == pytest.approx(centre - half, rel=1e-9)
+    assert high == pytest.approx(centre + half, rel=1e-9)
+    assert analysis.wilson_interval(0, 5)[1] == 0.0
+    assert all(math.isnan(v) for v in analysis.wilson_interval(0, 0))
+
+
+# Four replicates: events at ticks 2, 5 and 8; one censored at tick 6.
+EVENTS = pd.array([2, 5, None, 8], dtype="Int64")
+CENSOR = [2, 5, 6, 8]
+
+
+def test_kaplan_meier_by_hand():
+    # S(2) = 3/4; S(5) = 3/4 * 2/3 = 1/2; unchanged at the censoring at 6;
+    # S(8) = 1/2 * 0/1 = 0. (SciPy lists censoring times among the steps.)
+    km = analysis.kaplan_meier(EVENTS, CENSOR)
+    np.testing.assert_allclose(km.sf.quantiles, [2, 5, 6, 8])
+    np.testing.assert_allclose(km.sf.probabilities, [0.75, 0.5, 0.5, 0.0])
+    assert analysis.median_event_tick(EVENTS, CENSOR) == 5
+    assert analysis.median_event_tick(pd.array([None, None], dtype="Int64"), [9, 9]) is None
+    assert analysis.median_event_tick(pd.array([3, None, None], dtype="Int64"), [3, 9, 9]) is None
+
+
+def test_hazard_rate_by_hand():
+    # 3 events over 2 + 5 + 6 + 8 = 21 replicate-ticks at risk.
+    rate, low, high = hazard_rate(EVENTS, CENSOR)
+    assert rate == pytest.approx(3 / 21)
+    # Garwood's exact Poisson interval for 3 events: chi2(0.025, 6)/2 and chi2(0.975, 8)/2.
+    assert low == pytest.approx(0.618672 / 21, rel=1e-5)
+    assert high == pytest.approx(8.767273 / 21, rel=1e-5)
+    assert hazard_rate(pd.array([None], dtype="Int64"), [10])[0] == 0.0
+
+
+def _runs():
+    return pd.DataFrame({
+        "point": [0, 0, 0, 0, 1, 1], "replicate": [0, 1, 2, 3, 0, 1],
+        "copy.error_rate": [0.1, 0.1, 0.1, 0.1, 0.2, 0.2],
+        "ticks": CENSOR + [10, 4],
+        "takeover_tick": pd.array([2, 5, None, 8, None, 4], dtype="Int64"),
+        "convergence_tick": pd.array([None] * 6, dtype="Int64"),
+        "takeover": [True, True, False, True, False, True],
+        "converged": [False] * 6,
+        "final_mean_drive": [0.1, 0.2, 0.3, 0.4, 0.5, 0.7],
+        "final_mean_loyalty": [0.9] * 6})
+
+
+def test_summarize_groups():
+    df = analysis.summarize(_runs(), by=["copy.error_rate"], horizon=10)
+    assert list(df["copy.error_rate"]) == [0.1, 0.2]
+    assert list(df.replicates) == [4, 2]
+    assert list(df.p_takeover) == [0.75, 0.5]
+    assert df.median_takeover_tick[0] == 5
+    assert df.takeover_hazard[1] == pytest.approx(1 / 14)
+    assert list(df.p_convergence) == [0.0, 0.0]
+    assert df.mean_final_drive[1] == pytest.approx(0.6)
+    whole = analysis.summarize(_runs(), horizon=10)
+    assert len(whole) == 1 and whole.replicates[0] == 6
+
+
+def test_survival_curves_long_form():
+    curves = analysis.survival_curves(_runs(), by=["copy.error_rate"])
+    first = curves[curves["copy.error_rate"] == 0.1]
+    assert list(first.tick) == [0, 2, 5, 6, 8]
+    np.testing.assert_allclose(first.survival, [1, 0.75, 0.5, 0.5, 0.0])
+    assert (first.low <= first.survival + 1e-12).all()
+
+
+def test_summarize_command_on_a_run_folder(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("seed: 2\nreplicates: 4\nhorizon: 30\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(path), "--out", str(tmp_path / "r")]).exit_code == 0
+    table = runner.invoke(cli, ["summarize", str(tmp_path / "r")])
+    assert table.exit_code == 0 and "P(takeover)" in table.output
+    as_json = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--format", "json"])
+    import json
+    assert json.loads(as_json.output)[0]["replicates"] == 4
+    bad = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--by", "nonsense"])
+    assert bad.exit_code == 2 and "--by nonsense: not a column" in bad.output
+    missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no runs.parquet here" in missing.output

@@ -1,0 +1,240 @@
+"""Sweeps: designs, bad input, Dask execution, worker-count invariance,
+a real scheduler with worker processes on loopback, and kill -9 then resume."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from simulation import ScenarioError, validate
+from simulation.sweep import design, point_scenarios
+from substrate.cli import cli
+
+SWEEP = """\
+name: sw
+seed: 3
+replicates: 5
+horizon: 60
+record_every: 20
+agent: {capacity: 1000, initial_size: 500, birth_rate: 0.2, death_rate: 0.1}
+copy: {error_rate: 0.003}
+sweep:
+  grid:
+    copy.error_rate: [0.001, 0.01]
+    immune.efficacy: [0.3, 0.6, 0.9]
+"""
+
+
+@pytest.fixture
+def sweep_file(tmp_path):
+    path = tmp_path / "sw.yaml"
+    path.write_text(SWEEP)
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_grid_design_is_the_product_first_key_slowest():
+    sc = validate({"seed": 1, "sweep": {"grid": {"copy.error_rate": [0.1, 0.2],
+                                                 "copy.kernel.type": ["normal", "cauchy"]}}})
+    assert design(sc) == [
+        {"copy.error_rate": 0.1, "copy.kernel.type": "normal"},
+        {"copy.error_rate": 0.1, "copy.kernel.type": "cauchy"},
+        {"copy.error_rate": 0.2, "copy.kernel.type": "normal"},
+        {"copy.error_rate": 0.2, "copy.kernel.type": "cauchy"}]
+    kernels = [s.copy.kernel.type for s in point_scenarios(sc)]
+    assert kernels == ["normal", "cauchy", "normal", "cauchy"]
+
+
+@pytest.mark.parametrize("kind", ["random", "latin_hypercube"])
+def test_sampled_designs_respect_ranges_and_seed(kind):
+    spec = {kind: {"n": 40, "ranges": {
+        "copy.error_rate": {"low": 1e-5, "high": 1e-2, "log": True},
+        "agent.capacity": {"low": 100, "high": 200},
+        "immune.efficacy": {"low": 0.2, "high": 0.4}}}}
+    points = design(validate({"seed": 7, "sweep": spec}))
+    again = design(validate({"seed": 7, "sweep": spec}))
+    other = design(validate({"seed": 8, "sweep": spec}))
+    assert points == again and points != other and len(points) == 40
+    rates = [p["copy.error_rate"] for p in points]
+    assert all(1e-5 <= r <= 1e-2 for r in rates)
+    assert sum(r < 3.2e-4 for r in rates) >= 10  # log-uniform: half below the geometric middle
+    assert all(isinstance(p["agent.capacity"], int) and 100 <= p["agent.capacity"] <= 200
+               for p in points)
+    if kind == "latin_hypercube":  # one point in each of the 40 strata of each axis
+        strata = sorted(int((p["immune.efficacy"] - 0.2) / 0.2 * 40) for p in points)
+        assert strata == list(range(40))
+
+
+@pytest.mark.parametrize("sweep,expected", [
+    ({"grid": {"copy.eror_rate": [0.1]}}, "sweep.grid.copy.eror_rate: not a sweepable "
+                                          "parameter path; did you mean 'copy.error_rate'?"),
+    ({"grid": {"copy.error_rate": [0.1, 3]}}, "sweep.grid.copy.error_rate: copy.error_rate = 3"),
+    ({"grid": {"copy.error_rate": []}}, "sweep.grid.copy.error_rate"),
+    ({"random": {"n": 3, "ranges": {"immune.efficacy": {"low": 0.9, "high": 0.1}}}},
+     "low (0.9) must be below high (0.1)"),
+    ({"random": {"n": 3, "ranges": {"immune.efficacy": {"low": 0.5, "high": 2}}}},
+     "sweep.random.ranges.immune.efficacy: immune.efficacy = 2"),
+    ({"latin_hypercube": {"n": 3, "ranges": {"copy.error_rate": {"low": 0, "high": 1,
+                                                                 "log": True}}}},
+     "log: true needs low > 0"),
+    ({"grid": {"seed": [1, 2]}}, "sweep.grid.seed: not a sweepable parameter path"),
+    ({"grid": {"x": [1]}, "random": {"n": 1, "ranges": {"immune.efficacy": {"low": 0, "high": 1}}}},
+     "give exactly one design"),
+])
+def test_bad_sweeps_are_one_line_errors(tmp_path, sweep, expected):
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"seed": 1, "sweep": sweep}))
+    result = invoke("sweep", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_sweep_without_sweep_section(tmp_path):
+    path = tmp_path / "plain.yaml"
+    path.write_text("seed: 1\n")
+    result = invoke("sweep", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "has no sweep section" in result.output
+
+
+def test_sweep_outputs_and_worker_invariance(sweep_file, tmp_path):
+    one = invoke("sweep", sweep_file, "--workers", 1, "--out", tmp_path / "one")
+    assert one.exit_code == 0, one.output
+    assert "6 points x 5 replicates" in one.output and "P(takeover)" in one.output
+    two = invoke("sweep", sweep_file, "--workers", 2, "--block-size", 2,
+                 "--out", tmp_path / "two")
+    assert two.exit_code == 0, two.output
+    for table in ("runs.parquet", "timeseries.parquet"):
+        assert (tmp_path / "one" / table).read_bytes() == (tmp_path / "two" / table).read_bytes()
+    runs = pd.read_parquet(tmp_path / "one" / "runs.parquet")
+    assert len(runs) == 30 and not runs.duplicated(["point", "replicate"]).any()
+    assert {"copy.error_rate", "immune.efficacy"} <= set(runs.columns)
+    assert runs.groupby("point")["immune.efficacy"].nunique().eq(1).all()
+    ts = pd.read_parquet(tmp_path / "one" / "timeseries.parquet")
+    assert "copy.error_rate" in ts.columns
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["parameters"] == ["copy.error_rate", "immune.efficacy"]
+    # A (point, replicate) re-run alone with 'substrate run' is the same row.
+    alone = invoke("run", sweep_file, "--point", 4, "--replicate", 3, "--out", tmp_path / "a")
+    assert alone.exit_code == 0, alone.output
+    row = runs[(runs.point == 4) & (runs.replicate == 3)].reset_index(drop=True)
+    again = pd.read_parquet(tmp_path / "a" / "runs.parquet")[row.columns]
+    pd.testing.assert_frame_equal(row, again)
+    # The folder is this sweep's: a different one is refused, this one needs --resume.
+    other = invoke("sweep", sweep_file, "--seed", 4, "--out", tmp_path / "one")
+    assert other.exit_code == 2 and "holds a different sweep" in other.output
+    same = invoke("sweep", sweep_file, "--out", tmp_path / "one")
+    assert same.exit_code == 2 and "--resume" in same.output
+    done = invoke("sweep", sweep_file, "--out", tmp_path / "one", "--resume")
+    assert done.exit_code == 0 and "0 of 6 units run now" in done.output
+    block = invoke("sweep", sweep_file, "--out", tmp_path / "two", "--resume")
+    assert block.exit_code == 2 and "--block-size 2" in block.output
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_scheduler_and_worker_processes_on_loopback(sweep_file, tmp_path):
+    """`dask scheduler` and `dask worker` as separate processes, as on a cluster."""
+    dask = shutil.which("dask") or os.path.join(os.path.dirname(sys.executable), "dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)]
+    try:
+        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2",
+                                       "--nthreads", "1", "--no-dashboard"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      env=env, cwd=tmp_path))
+        from distributed import Client
+
+        deadline = time.time() + 60
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    if len(client.scheduler_info()["workers"]) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "scheduler and workers did not come up"
+            time.sleep(0.5)
+        result = invoke("sweep", sweep_file, "--scheduler", address, "--out", tmp_path / "c")
+        assert result.exit_code == 0, result.output
+        local = invoke("sweep", sweep_file, "--out", tmp_path / "l")
+        assert (tmp_path / "c" / "runs.parquet").read_bytes() == \
+            (tmp_path / "l" / "runs.parquet").read_bytes()
+    finally:
+        for proc in procs[::-1]:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def test_bad_scheduler_address(sweep_file, tmp_path):
+    result = invoke("sweep", sweep_file, "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
+                    "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "cannot connect" in result.output
+
+
+SLOW_SWEEP = """\
+name: slow
+seed: 11
+replicates: 2
+horizon: 1500
+record_every: 100
+agent: {capacity: 20000, initial_size: 10000, birth_rate: 0.2, death_rate: 0.1}
+copy: {error_rate: 0.001}
+sweep:
+  grid:
+    immune.efficacy: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+"""
+
+
+def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW_SWEEP)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "substrate", "sweep", str(path), "--workers", "1",
+           "--block-size", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, cwd=tmp_path)
+    parts = out / "parts"
+    deadline = time.time() + 120
+    while len(list(parts.glob("*-runs.parquet"))) < 3 if parts.exists() else True:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the client and its worker processes
+    proc.wait()
+    finished = {p.name for p in parts.glob("*-runs.parquet")}
+    assert 3 <= len(finished) < 20, "kill the sweep mid-way, not before or after"
+    stamps = {name: (parts / name).stat().st_mtime_ns for name in finished}
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{20 - len(finished)} of 20 units run now" in resumed.stdout
+    for name, stamp in stamps.items():  # finished units were not run again
+        assert (parts / name).stat().st_mtime_ns == stamp
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 20 and not runs.duplicated(["point", "replicate"]).any()
+    clean = subprocess.run(cmd[:-1] + [str(tmp_path / "clean")], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    for table in ("runs.parquet", "timeseries.parquet"):
+        assert (out / table).read_bytes() == (tmp_path / "clean" / table).read_bytes()
