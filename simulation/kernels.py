@@ -279,8 +279,8 @@ def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu
 
 
 @njit(cache=True)
-def free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded, free,
-                    ref_slot, params, tick, lineage_end, n_agents, reduce):
+def free_and_reduce(n_slots, n_free, count, agent, traits, seeded, free, params,
+                    tick, clone_id, lineage_end, n_agents, reduce):
     """Free the slots of extinct clones and reduce the state per agent.
 
     Returns the new free-stack height. ``reduce`` (n_agents x N_REDUCE)
@@ -300,8 +300,6 @@ def free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded, fre
             free[n_free] = i
             n_free += 1
             lineage_end[clone_id[i]] = tick
-            if ref_slot[a] == i:
-                ref_slot[a] = -1
             continue
         reduce[a, R_SIZE] += n
         if traits[i, DRIVE] > theta:
@@ -319,7 +317,7 @@ def free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded, fre
 @njit(cache=True)
 def apply_events(
     n_slots, n_free, next_id, count, agent, traits, clone_id, seeded, free,
-    ref_slot, zref, copy_traits, params, tick, rng,
+    repair_slot, repair_id, ancestor, zref, copy_traits, params, tick, rng,
     births, mutants, deaths, kills, repairs,
     lineage_parent, lineage_agent, lineage_origin, lineage_end, lineage_traits,
     lineage_seeded, n_agents, totals, reduce,
@@ -327,23 +325,23 @@ def apply_events(
     """Apply drawn events, found mutant clones, and reduce per agent.
 
     Each clone's count becomes ``n + births - mutants - deaths - kills -
-    repairs``; each mutant newborn founds a clone; repaired members join
-    their agent's reference clone (founded, as a root with parent -1, if the
-    agent has none alive). Returns ``(n_slots, n_free, next_id)``; ``totals``
-    receives the event counts (``E_*``), ``reduce`` the per-agent sums.
+    repairs``; each mutant newborn founds a clone; a clone's repaired members
+    are reset to z_ref and join its *repair child*, a clone with traits z_ref
+    whose parent it is (founded the first time, reused while it lives), so
+    lineages stay exact. New clones inherit their parent's ``ancestor``.
+    Returns ``(n_slots, n_free, next_id)``; ``totals`` receives the event
+    counts (``E_*``), ``reduce`` the per-agent sums.
     """
     mu_r = params[P_ERROR_RATE_R]
     mutator = params[P_MUTATOR_STRENGTH]
     for j in range(N_EVENTS):
         totals[j] = 0
-    repaired = np.zeros(n_agents, dtype=np.int64)
     start_slots = n_slots
     # Existing clones: survivors plus newborns that carry no copy error.
     for i in range(start_slots):
         if count[i] <= 0:
             continue
         count[i] += births[i] - mutants[i] - deaths[i] - kills[i] - repairs[i]
-        repaired[agent[i]] += repairs[i]
         totals[E_BIRTHS] += births[i]
         totals[E_DEATHS] += deaths[i]
         totals[E_KILLS] += kills[i]
@@ -361,31 +359,38 @@ def apply_events(
                 rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
                 copy_traits, params, tick, lineage_parent, lineage_agent,
                 lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+            repair_slot[j] = -1
+            ancestor[j] = ancestor[i]
             next_id += 1
-    # Repaired members are reset to z_ref: they join the agent's reference clone.
-    for a in range(n_agents):
-        if repaired[a] == 0:
+    # Repaired members: reset to z_ref, into the clone's repair child.
+    for i in range(start_slots):
+        r = repairs[i]
+        if r == 0:
             continue
-        j = ref_slot[a]
-        if j < 0:
+        j = repair_slot[i]
+        if j < 0 or clone_id[j] != repair_id[i] or count[j] < 0:
+            a = agent[i]
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
             for k in range(N_TRAITS):
                 traits[j, k] = zref[a, k]
                 lineage_traits[next_id, k] = zref[a, k]
             count[j] = 0
             agent[j] = a
-            seeded[j] = False
+            seeded[j] = seeded[i]
             clone_id[j] = next_id
-            lineage_parent[next_id] = -1
+            repair_slot[j] = -1
+            ancestor[j] = ancestor[i]
+            lineage_parent[next_id] = clone_id[i]
             lineage_agent[next_id] = a
             lineage_origin[next_id] = tick
             lineage_end[next_id] = -1
-            lineage_seeded[next_id] = False
+            lineage_seeded[next_id] = seeded[i]
+            repair_slot[i] = j
+            repair_id[i] = next_id
             next_id += 1
-            ref_slot[a] = j
-        count[j] += repaired[a]
-    n_free = free_and_reduce(n_slots, n_free, count, agent, traits, clone_id, seeded,
-                             free, ref_slot, params, tick, lineage_end, n_agents, reduce)
+        count[j] += r
+    n_free = free_and_reduce(n_slots, n_free, count, agent, traits, seeded, free,
+                             params, tick, clone_id, lineage_end, n_agents, reduce)
     return n_slots, n_free, next_id
 
 
@@ -470,8 +475,8 @@ def draw_wright_fisher(n_slots, count, agent, traits, capacity, zref, n_copy_tra
 
 @njit(cache=True)
 def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
-                 traits, clone_id, seeded, free, zref, copy_traits, params, tick,
-                 rng, refill, lineage_parent, lineage_agent, lineage_origin,
+                 traits, clone_id, seeded, free, repair_slot, ancestor, zref,
+                 copy_traits, params, tick, rng, refill, lineage_parent, lineage_agent, lineage_origin,
                  lineage_end, lineage_traits, lineage_seeded, totals):
     """One Moran tick for agents ``start_agent..``: ``refill[a]`` births, then
     N birth-death events (N = the agent's size at the start of the tick).
@@ -552,6 +557,8 @@ def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
                     rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
                     copy_traits, params, tick, lineage_parent, lineage_agent,
                     lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+                repair_slot[j] = -1
+                ancestor[j] = ancestor[i]
                 next_id += 1
                 local[n_local] = j
                 w[n_local] = fitness(traits[j, DRIVE], traits[j, LOYALTY], params)

@@ -78,6 +78,11 @@ class CloneState:
         self.clone_id = np.zeros(slots, dtype=np.int64)
         self.seeded = np.zeros(slots, dtype=np.bool_)
         self.free = np.zeros(slots, dtype=np.int64)
+        # The slot and clone id of each clone's repair child (-1: none yet).
+        self.repair_slot = np.full(slots, -1, dtype=np.int64)
+        self.repair_id = np.full(slots, -1, dtype=np.int64)
+        # Slot (at the last record) of each clone's ancestor: Price equation.
+        self.ancestor = np.arange(slots, dtype=np.int64)
         self.lineage_parent = np.zeros(lineage, dtype=np.int64)
         self.lineage_agent = np.zeros(lineage, dtype=np.int64)
         self.lineage_origin = np.zeros(lineage, dtype=np.int64)
@@ -98,9 +103,12 @@ class CloneState:
             size = max(need, 2 * self.capacity)
             grow = size - self.capacity
             self.count = np.concatenate([self.count, np.full(grow, -1, np.int64)])
-            for name in ("agent", "clone_id", "free"):
+            for name in ("agent", "clone_id", "free", "ancestor"):
                 arr = getattr(self, name)
                 setattr(self, name, np.concatenate([arr, np.zeros(grow, arr.dtype)]))
+            for name in ("repair_slot", "repair_id"):
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.full(grow, -1, arr.dtype)]))
             self.seeded = np.concatenate([self.seeded, np.zeros(grow, np.bool_)])
             self.traits = np.vstack([self.traits, np.zeros((grow, K.N_TRAITS))])
             self._events = np.zeros((5, size), dtype=np.int64)
@@ -134,6 +142,8 @@ class CloneState:
         self.traits[slot] = traits
         self.clone_id[slot] = cid
         self.seeded[slot] = seeded
+        self.repair_slot[slot] = -1
+        self.ancestor[slot] = slot
         self.lineage_parent[cid] = parent
         self.lineage_agent[cid] = agent
         self.lineage_origin[cid] = tick
@@ -216,13 +226,11 @@ class World(mesa.Model):
         self.copy_traits = np.array([TRAITS.index(t) for t in scenario.copy.traits],
                                     dtype=np.int64)
         self.immune_mask = np.array([t in scenario.immune.traits for t in TRAITS])
-        self.ref_slot = np.full(n_agents, -1, dtype=np.int64)
         self.state = CloneState()
         n_seeded = sum(c.count for c in a.seed_clones)
         for index in range(n_agents):
             if a.initial_size - n_seeded > 0:
-                self.ref_slot[index] = self.state.found(
-                    index, resident, a.initial_size - n_seeded, seeded=False)
+                self.state.found(index, resident, a.initial_size - n_seeded, seeded=False)
             for clone in a.seed_clones:
                 traits = resident.copy()
                 for name, value in clone.traits.items():
@@ -235,6 +243,7 @@ class World(mesa.Model):
                       "wright_fisher": self._step_wright_fisher,
                       "moran": self._step_moran}[a.dynamics]
         self._reduce_now()
+        self._snapshot()
         self.views = [AgentView(self, index) for index in range(n_agents)]
 
     def _reduce_now(self):
@@ -259,6 +268,12 @@ class World(mesa.Model):
         self.tick += 1
         self._step()
 
+    def _new_clones_bound(self) -> int:
+        """Clones the drawn events can found: one per mutant, one repair
+        child per repaired clone."""
+        ev, n = self.state._events, self.state.n_slots
+        return int(ev[1, :n].sum()) + int(np.count_nonzero(ev[4, :n]))
+
     def _apply(self, new_clones: int):
         """Make room for ``new_clones``, then apply the drawn events."""
         s = self.state
@@ -270,7 +285,8 @@ class World(mesa.Model):
             ev = s._events
         s.n_slots, s.n_free, s.next_id = K.apply_events(
             s.n_slots, s.n_free, s.next_id, s.count, s.agent, s.traits,
-            s.clone_id, s.seeded, s.free, self.ref_slot, self.zref,
+            s.clone_id, s.seeded, s.free, s.repair_slot, s.repair_id, s.ancestor,
+            self.zref,
             self.copy_traits, self.params, self.tick, self.rng,
             ev[0], ev[1], ev[2], ev[3], ev[4],
             s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
@@ -287,8 +303,7 @@ class World(mesa.Model):
             self.capacity, self.zref, self.surveillance, self.efficacy,
             self.tolerance, self.copy_traits.shape[0], self.immune_mask,
             self.params, self.tick, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
-        # Room for every mutant, plus one reference clone per agent.
-        self._apply(int(ev[1, : s.n_slots].sum()) + self.n_agents)
+        self._apply(self._new_clones_bound())
 
     def _immune_phase(self):
         """Immune kills and repairs on the current generation (WF, Moran)."""
@@ -299,7 +314,7 @@ class World(mesa.Model):
                       self.immune_mask, self.params, self.tick, self.rng,
                       ev[0], ev[1], ev[2], ev[3], ev[4])
         kills = np.bincount(s.agent[: s.n_slots], ev[3, : s.n_slots], self.n_agents)
-        self._apply(self.n_agents)
+        self._apply(self._new_clones_bound())
         return kills.astype(np.int64)
 
     def _step_wright_fisher(self):
@@ -314,7 +329,7 @@ class World(mesa.Model):
         K.draw_wright_fisher(s.n_slots, s.count, s.agent, s.traits, self.capacity,
                              self.zref, self.copy_traits.shape[0], self.params,
                              self.n_agents, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
-        self._apply(int(ev[1, : s.n_slots].sum()))
+        self._apply(self._new_clones_bound())
 
     def _step_moran(self):
         self.totals[:] = 0
@@ -328,8 +343,8 @@ class World(mesa.Model):
         while next_agent < self.n_agents:
             next_agent, s.n_slots, s.n_free, s.next_id = K.moran_events(
                 next_agent, self.n_agents, s.n_slots, s.n_free, s.next_id, s.count,
-                s.agent, s.traits, s.clone_id, s.seeded, s.free, self.zref,
-                self.copy_traits, self.params, self.tick, self.rng, refill,
+                s.agent, s.traits, s.clone_id, s.seeded, s.free, s.repair_slot,
+                s.ancestor, self.zref, self.copy_traits, self.params, self.tick, self.rng, refill,
                 s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
                 s.lineage_traits, s.lineage_seeded, self._tick_totals)
             if next_agent < self.n_agents:
@@ -338,9 +353,65 @@ class World(mesa.Model):
                 s.reserve(int(self.reduced[a, K.R_SIZE]) + int(refill[a]))
         self.totals += self._tick_totals
         s.n_free = K.free_and_reduce(
-            s.n_slots, s.n_free, s.count, s.agent, s.traits, s.clone_id, s.seeded,
-            s.free, self.ref_slot, self.params, self.tick, s.lineage_end,
-            self.n_agents, self.reduced)
+            s.n_slots, s.n_free, s.count, s.agent, s.traits, s.seeded, s.free,
+            self.params, self.tick, s.clone_id, s.lineage_end, self.n_agents,
+            self.reduced)
+
+    def _snapshot(self):
+        """Remember the state at a record: each live clone is its own ancestor."""
+        s = self.state
+        n = s.n_slots
+        self._snap_count = np.where(s.count[:n] > 0, s.count[:n], 0).astype(float)
+        self._snap_agent = s.agent[:n].copy()
+        self._snap_traits = s.traits[:n, [K.DRIVE, K.LOYALTY]].copy()
+        s.ancestor[:n] = np.arange(n)
+
+    def price_terms(self) -> dict:
+        """Price decomposition of the change in mean drive and mean loyalty
+        since the previous call (or set-up), then a new snapshot.
+
+        Every subcomponent alive now descends from exactly one clone c alive
+        then (``ancestor``), in agent a(c). With n_c members then, w_c
+        descendants now whose trait sum is S_c, N = sum n_c, W = sum w_c,
+        agent sums N_a, w_a and means zbar_a = sum_{c in a} n_c z_c / N_a:
+
+        - between = sum_a w_a zbar_a / W - zbar (between-agent selection)
+        - within = sum_c w_c (z_c - zbar_a(c)) / W (within-agent selection)
+        - transmission = sum_c (S_c - w_c z_c) / W (copy error, repair)
+
+        and between + within + transmission = S/W - zbar = zbar' - zbar
+        exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). Migrants
+        and a child agent's founders count as descendants of their ancestor
+        in its agent of then. NaN when the world was or is empty.
+        """
+        s = self.state
+        n0 = self._snap_count
+        n_anc = n0.shape[0]
+        live = s.alive()
+        anc = s.ancestor[live]
+        count = s.count[live].astype(float)
+        w = np.bincount(anc, count, n_anc)
+        total0, total1 = n0.sum(), w.sum()
+        terms = {}
+        for k, name in ((0, "drive"), (1, "loyalty")):
+            if total0 == 0 or total1 == 0:
+                terms.update({f"{name}_between": np.nan, f"{name}_within": np.nan,
+                              f"{name}_transmission": np.nan})
+                continue
+            z0 = self._snap_traits[:, k]
+            zsum1 = np.bincount(anc, count * s.traits[live, K.DRIVE if k == 0 else K.LOYALTY],
+                                n_anc)
+            groups = self._snap_agent
+            n_a = np.bincount(groups, n0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                zbar_a = np.where(n_a > 0, np.bincount(groups, n0 * z0) / n_a, 0.0)
+            w_a = np.bincount(groups, w, n_a.shape[0])
+            zbar0 = (n0 * z0).sum() / total0
+            terms[f"{name}_between"] = float((w_a * zbar_a).sum() / total1 - zbar0)
+            terms[f"{name}_within"] = float((w * (z0 - zbar_a[groups])).sum() / total1)
+            terms[f"{name}_transmission"] = float((zsum1 - w * z0).sum() / total1)
+        self._snapshot()
+        return terms
 
     # World-level aggregates of the current state.
     @property

@@ -24,7 +24,9 @@ EVENT_COLUMNS = ("takeover_tick", "convergence_tick", "first_defector_tick",
 TIMESERIES_COLUMNS = (
     "point", "replicate", "tick", "agents", "size", "mean_drive", "mean_loyalty",
     "mean_stealth", "mean_fidelity", "defector_fraction", "clones", "births",
-    "deaths", "immune_kills", "repairs", "mutations", "goal_output")
+    "deaths", "immune_kills", "repairs", "mutations", "goal_output",
+    "price_between", "price_within", "price_transmission",
+    "price_loyalty_between", "price_loyalty_within", "price_loyalty_transmission")
 
 
 def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
@@ -105,12 +107,18 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         r = world.reduced
         size = r[:, K.R_SIZE].sum()
         means = world.mean_traits()
+        price = world.price_terms()
+        if tick == 0:
+            price = dict.fromkeys(price, np.nan)
         rows.append((tick, world.living_agents, size, *means,
                      r[:, K.R_DEFECTORS].sum() / size if size else 0.0,
                      r[:, K.R_CLONES].sum(), *interval[[K.E_BIRTHS, K.E_DEATHS,
                                                         K.E_KILLS, K.E_REPAIRS,
                                                         K.E_MUTATIONS]],
-                     r[:, K.R_GOAL_OUTPUT].sum()))
+                     r[:, K.R_GOAL_OUTPUT].sum(),
+                     price["drive_between"], price["drive_within"],
+                     price["drive_transmission"], price["loyalty_between"],
+                     price["loyalty_within"], price["loyalty_transmission"]))
         interval[:] = 0
         if record_clones:
             alive = world.state.alive()

@@ -34,7 +34,7 @@ class Clone:
     parent: int
     origin: int
     seeded: bool = False
-    is_ref: bool = False  # the agent's reference clone: repaired parts join it
+    repair_child: int = -1  # id of the clone its repaired members join
 
 
 @dataclass
@@ -110,6 +110,26 @@ def step_trait(rng, value, p: Params):
     else:
         value = rng.random()
     return min(max(value, 0.0), 1.0)
+
+
+def repair_into_children(clones, new, repaired, agents, t, next_id):
+    """Repaired members of each clone (slot order) are reset to z_ref and join
+    its repair child, founded (parent: the clone) if it has none alive."""
+    alive = {c.id: c for c in clones}
+    for c in clones:
+        r = repaired.get(c.id, 0)
+        if r == 0:
+            continue
+        child = alive.get(c.repair_child)
+        if child is None:
+            child = Clone(next_id, c.agent, 0, list(agents[c.agent].zref), c.id, t,
+                          c.seeded)
+            c.repair_child = next_id
+            alive[next_id] = child
+            new.append(child)
+            next_id += 1
+        child.count += r
+    return next_id
 
 
 def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
@@ -234,7 +254,7 @@ def moran(clones, agents, p: Params, t, rng, next_id, refill):
 def immune_phase(clones, agents, p: Params, t, rng, next_id):
     """Immune kills and repairs only (the first phase of WF and Moran ticks)."""
     totals = Totals()
-    repaired = [0] * len(agents)
+    repaired = {}
     kills_by_agent = [0] * len(agents)
     for c in clones:
         ag = agents[c.agent]
@@ -249,21 +269,12 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id):
         if dev > p.repair_tolerance:
             repairs = binomial(rng, c.count - kills, p.repair_rate)
         c.count -= kills + repairs
-        repaired[c.agent] += repairs
+        repaired[c.id] = repairs
         kills_by_agent[c.agent] += kills
         totals.kills += kills
         totals.repairs += repairs
     new = []
-    for a, n in enumerate(repaired):
-        if n == 0:
-            continue
-        ref = [c for c in clones + new if c.agent == a and c.is_ref]
-        if ref:
-            ref[0].count += n
-        else:
-            new.append(Clone(next_id, a, n, list(agents[a].zref), -1, t,
-                             seeded=False, is_ref=True))
-            next_id += 1
+    next_id = repair_into_children(clones, new, repaired, agents, t, next_id)
     totals.extra["kills_by_agent"] = kills_by_agent
     return clones + new, totals, next_id
 
@@ -305,12 +316,10 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
             repairs = binomial(rng, c.count - deaths - kills, p.repair_rate)
         events[c.id] = (births, mutants, deaths, kills, repairs, mu)
     totals = Totals()
-    repaired = [0] * len(agents)
     new = []
     for c in clones:
         births, mutants, deaths, kills, repairs, _ = events[c.id]
         c.count += births - mutants - deaths - kills - repairs
-        repaired[c.agent] += repairs
         totals.births += births
         totals.deaths += deaths
         totals.kills += kills
@@ -321,14 +330,6 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         for _ in range(mutants):
             new.append(found_mutant(c, mu, p, t, rng, next_id, totals))
             next_id += 1
-    for a, n in enumerate(repaired):
-        if n == 0:
-            continue
-        ref = [c for c in clones + new if c.agent == a and c.is_ref]
-        if ref:
-            ref[0].count += n
-        else:
-            new.append(Clone(next_id, a, n, list(agents[a].zref), -1, t,
-                             seeded=False, is_ref=True))
-            next_id += 1
+    next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
+                                   agents, t, next_id)
     return clones + new, totals, next_id

@@ -81,10 +81,12 @@ def naive_clones(world):
         if s.count[slot] <= 0:
             continue
         cid = int(s.clone_id[slot])
+        child = int(s.repair_slot[slot])
+        alive_child = child >= 0 and s.clone_id[child] == s.repair_id[slot] and s.count[child] > 0
         out.append(naive.Clone(
             cid, int(s.agent[slot]), int(s.count[slot]), [float(v) for v in s.traits[slot]],
             int(s.lineage_parent[cid]), int(s.lineage_origin[cid]), bool(s.seeded[slot]),
-            is_ref=bool(world.ref_slot[s.agent[slot]] == slot)))
+            repair_child=int(s.repair_id[slot]) if alive_child else -1))
     return out
 
 
