@@ -54,9 +54,10 @@ N_PARAMS = 21
 KERNEL_NORMAL, KERNEL_CAUCHY, KERNEL_STEP, KERNEL_UNIFORM = 0, 1, 2, 3
 DIRECTION_BOTH, DIRECTION_UP, DIRECTION_DOWN = 0, 1, 2
 
-# Columns of the per-tick event totals returned by apply_events.
+# Columns of the per-tick event totals (apply_events and the world step).
 E_BIRTHS, E_DEATHS, E_KILLS, E_REPAIRS, E_MUTATIONS, E_MUTANTS = 0, 1, 2, 3, 4, 5
-N_EVENTS = 6
+E_MIGRANTS = 6
+N_EVENTS = 7
 
 # Columns of the per-agent reduction returned by apply_events.
 R_SIZE = 0
@@ -573,3 +574,185 @@ def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
             else:
                 current += 1
     return n_agents, n_slots, n_free, next_id
+
+
+@njit(cache=True)
+def draw_migrants(n_slots, count, agent, traits, agent_alive, n_alive, params,
+                  transmission, rng, movers):
+    """Per defector clone (drive > theta) of a live agent, the members that
+    leave this tick: ``Binomial(n, transmission)`` (none if no other agent
+    is alive). Returns the number of clones the moves can found."""
+    theta = params[P_ESCAPE_THRESHOLD]
+    bound = 0
+    for i in range(n_slots):
+        movers[i] = 0
+        if count[i] <= 0 or traits[i, DRIVE] <= theta or n_alive < 2:
+            continue
+        if not agent_alive[agent[i]]:
+            continue
+        m = _binomial(rng, count[i], transmission)
+        movers[i] = m
+        bound += min(m, n_alive - 1)
+    return bound
+
+
+@njit(cache=True)
+def move_migrants(n_slots, n_free, next_id, count, agent, traits, clone_id, seeded,
+                  free, repair_slot, ancestor, alive_agents, movers, tick, rng,
+                  lineage_parent, lineage_agent, lineage_origin, lineage_end,
+                  lineage_traits, lineage_seeded):
+    """Move each clone's migrants to uniformly chosen other live agents.
+
+    The m movers of clone i (in agent a) are spread over the other live
+    agents (``alive_agents`` in increasing order, a skipped) by conditional
+    binomials: agent b gets ``Binomial(remaining, 1 / agents left)``. Those
+    arriving in b found a clone there with i's traits, parent i and i's
+    ancestor: subcomponents are moved, never created or lost.
+    Returns ``(n_slots, n_free, next_id)``.
+    """
+    start_slots = n_slots
+    for i in range(start_slots):
+        m = movers[i]
+        if m == 0:
+            continue
+        a = agent[i]
+        count[i] -= m
+        remaining = m
+        others = alive_agents.shape[0] - 1
+        for b in alive_agents:
+            if b == a:
+                continue
+            if others == 1:
+                x = remaining
+            else:
+                x = _binomial(rng, remaining, 1.0 / others)
+            others -= 1
+            remaining -= x
+            if x == 0:
+                continue
+            j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+            for k in range(N_TRAITS):
+                traits[j, k] = traits[i, k]
+                lineage_traits[next_id, k] = traits[i, k]
+            count[j] = x
+            agent[j] = b
+            seeded[j] = seeded[i]
+            clone_id[j] = next_id
+            repair_slot[j] = -1
+            ancestor[j] = ancestor[i]
+            lineage_parent[next_id] = clone_id[i]
+            lineage_agent[next_id] = b
+            lineage_origin[next_id] = tick
+            lineage_end[next_id] = -1
+            lineage_seeded[next_id] = seeded[i]
+            next_id += 1
+            if remaining == 0:
+                break
+    return n_slots, n_free, next_id
+
+
+@njit(cache=True)
+def found_children(parents, children, bottleneck, n_slots, n_free, next_id, count,
+                   agent, traits, clone_id, seeded, free, repair_slot, ancestor, zref,
+                   copy_traits, params, tick, rng, founder_reference, agent_mutation,
+                   surveillance, efficacy, tolerance, lineage_parent, lineage_agent,
+                   lineage_origin, lineage_end, lineage_traits, lineage_seeded, totals):
+    """Found child agent ``children[p]`` of each parent agent ``parents[p]``.
+
+    ``min(bottleneck, N)`` of the parent's members are chosen in proportion
+    to clone counts (a multinomial by conditional binomials over the
+    parent's clones in slot order) and *copied* (the parent keeps them):
+    each copy carries copy errors with the parent clone's error rate. Copies
+    without error found one clone per parent clone in the child; each
+    mutant copy founds its own. The child's z_ref is its founders' mean
+    traits (``founder_reference``) or the parent's z_ref; its surveillance,
+    efficacy and tolerance are the parent's, each mutated with probability
+    ``agent_mutation`` by a step of copy.kernel. Returns
+    ``(n_slots, n_free, next_id)``.
+    """
+    mu_r = params[P_ERROR_RATE_R]
+    mutator = params[P_MUTATOR_STRENGTH]
+    n_copy = copy_traits.shape[0]
+    for p in range(parents.shape[0]):
+        a = parents[p]
+        c = children[p]
+        size = 0
+        for i in range(n_slots):
+            if count[i] > 0 and agent[i] == a:
+                size += count[i]
+        remaining = min(bottleneck, size)
+        left = size
+        sums = np.zeros(N_TRAITS)
+        founders = 0
+        start_slots = n_slots
+        for i in range(start_slots):
+            if remaining == 0:
+                break
+            n = count[i]
+            if n <= 0 or agent[i] != a:
+                continue
+            if left == n:
+                x = remaining
+            else:
+                x = _binomial(rng, remaining, n / left)
+            left -= n
+            remaining -= x
+            if x == 0:
+                continue
+            mu = _mutation_rate(mu_r, mutator, zref[a, FIDELITY], traits[i, FIDELITY])
+            m = _binomial(rng, x, _p_any_error(mu_r, mutator, zref[a, FIDELITY],
+                                               traits[i, FIDELITY], n_copy))
+            if x - m > 0:
+                j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+                for k in range(N_TRAITS):
+                    traits[j, k] = traits[i, k]
+                    lineage_traits[next_id, k] = traits[i, k]
+                    sums[k] += (x - m) * traits[i, k]
+                count[j] = x - m
+                agent[j] = c
+                seeded[j] = seeded[i]
+                clone_id[j] = next_id
+                repair_slot[j] = -1
+                ancestor[j] = ancestor[i]
+                lineage_parent[next_id] = clone_id[i]
+                lineage_agent[next_id] = c
+                lineage_origin[next_id] = tick
+                lineage_end[next_id] = -1
+                lineage_seeded[next_id] = seeded[i]
+                next_id += 1
+            for _ in range(m):
+                j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+                totals[E_MUTATIONS] += _found_mutant(
+                    rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
+                    copy_traits, params, tick, lineage_parent, lineage_agent,
+                    lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+                agent[j] = c
+                lineage_agent[next_id] = c
+                repair_slot[j] = -1
+                ancestor[j] = ancestor[i]
+                for k in range(N_TRAITS):
+                    sums[k] += traits[j, k]
+                next_id += 1
+            founders += x
+        for k in range(N_TRAITS):
+            if founder_reference and founders > 0:
+                zref[c, k] = sums[k] / founders
+            else:
+                zref[c, k] = zref[a, k]
+        surveillance[c] = surveillance[a]
+        efficacy[c] = efficacy[a]
+        tolerance[c] = tolerance[a]
+        if rng.random() < agent_mutation:
+            surveillance[c] = _heritable_step(rng, surveillance[c], params)
+        if rng.random() < agent_mutation:
+            efficacy[c] = _heritable_step(rng, efficacy[c], params)
+        if rng.random() < agent_mutation:
+            tolerance[c] = _heritable_step(rng, tolerance[c], params)
+    return n_slots, n_free, next_id
+
+
+@njit(cache=True)
+def _heritable_step(rng, value, params):
+    return mutation_step(rng, value, int(params[P_KERNEL_TYPE]), params[P_KERNEL_SD],
+                         params[P_KERNEL_BIAS], params[P_KERNEL_SCALE],
+                         params[P_KERNEL_SIZE], int(params[P_KERNEL_DIRECTION]))

@@ -18,6 +18,11 @@ import numpy as np
 from . import kernels as K
 from .scenario import TRAITS, Scenario
 
+# World.death_cause codes (0: alive).
+DEATH_EMPTY, DEATH_STARVED, DEATH_OVERSIGHT, DEATH_TAKEOVER = 1, 2, 3, 4
+DEATH_CAUSES = {0: "", DEATH_EMPTY: "empty", DEATH_STARVED: "starved",
+                DEATH_OVERSIGHT: "oversight", DEATH_TAKEOVER: "takeover"}
+
 KERNEL_CODES = {"normal": K.KERNEL_NORMAL, "cauchy": K.KERNEL_CAUCHY,
                 "step": K.KERNEL_STEP, "uniform": K.KERNEL_UNIFORM}
 DIRECTION_CODES = {"both": K.DIRECTION_BOTH, "up": K.DIRECTION_UP,
@@ -216,8 +221,21 @@ class World(mesa.Model):
         self.tick = 0
         n_agents = scenario.world.agents
         a = scenario.agent
+        w = scenario.world
         self.n_agents = n_agents
+        self.economy = w.income is not None
+        self.max_capacity = float(a.capacity)
+        # Per-agent state (one row per agent ever founded; dead ones stay).
         self.capacity = np.full(n_agents, float(a.capacity))
+        self.reserve = np.zeros(n_agents)
+        self.agent_alive = np.ones(n_agents, dtype=np.bool_)
+        self.parent_agent = np.full(n_agents, -1, dtype=np.int64)
+        self.born_tick = np.zeros(n_agents, dtype=np.int64)
+        self.death_tick = np.full(n_agents, -1, dtype=np.int64)
+        self.death_cause = np.zeros(n_agents, dtype=np.int64)
+        self.agents_born = 0
+        self.agents_lost_to_takeover = 0
+        self.tick_takeovers = 0
         resident = trait_vector(a.initial_traits)
         self.zref = np.tile(resident, (n_agents, 1))
         self.surveillance = np.full(n_agents, scenario.immune.surveillance)
@@ -245,6 +263,7 @@ class World(mesa.Model):
         self._reduce_now()
         self._snapshot()
         self.views = [AgentView(self, index) for index in range(n_agents)]
+        self._fates(kill=False)
 
     def _reduce_now(self):
         """Per-agent sums of the current state (used at set-up)."""
@@ -264,9 +283,155 @@ class World(mesa.Model):
         self.reduced = r
 
     def step(self):
-        """One tick of the scenario's ``agent.dynamics`` (MODEL.md section 3)."""
+        """One tick: economy, within-agent dynamics (``agent.dynamics``,
+        MODEL.md section 3), transmission, agent deaths and reproduction
+        (section 4). docs/model.md gives the order and the equations."""
         self.tick += 1
+        if self.economy:
+            self._economy()
         self._step()
+        w = self.scenario.world
+        if w.transmission > 0:
+            self._transmission(w.transmission)
+        self._fates()
+        if w.reproduction.threshold is not None:
+            self._reproduce()
+
+    # --- world level (MODEL.md section 4) ---------------------------------
+
+    def _economy(self):
+        """Income shares, capacities K_a and reserves from the tick's start."""
+        w = self.scenario.world
+        size = self.reduced[:, K.R_SIZE]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drive = np.where(size > 0, self.reduced[:, K.R_SUM_DRIVE] / size, 0.0)
+        weight = np.where(self.agent_alive, size * (1 + w.acquisition_bias * drive), 0.0)
+        total = weight.sum()
+        share = w.income * weight / total if total > 0 else np.zeros(self.n_agents)
+        upkeep = w.upkeep + self.scenario.immune.cost * self.surveillance
+        # A floor keeps g = 1 - N/K finite for an agent with no income.
+        self.capacity = np.maximum(np.minimum(self.max_capacity, share / upkeep), 1e-9)
+        self.reserve += np.where(self.agent_alive, share - upkeep * size, 0.0)
+
+    def _free_and_reduce(self):
+        s = self.state
+        s.n_free = K.free_and_reduce(
+            s.n_slots, s.n_free, s.count, s.agent, s.traits, s.seeded, s.free,
+            self.params, self.tick, s.clone_id, s.lineage_end, self.n_agents,
+            self.reduced)
+
+    def _transmission(self, rate):
+        s = self.state
+        alive = np.flatnonzero(self.agent_alive)
+        movers = s._events[0]
+        bound = K.draw_migrants(s.n_slots, s.count, s.agent, s.traits, self.agent_alive,
+                                alive.shape[0], self.params, rate, self.rng, movers)
+        if bound == 0:
+            return
+        if (s.n_slots - s.n_free + bound > s.capacity
+                or s.next_id + bound > s.lineage_parent.shape[0]):
+            kept = movers[: s.n_slots].copy()
+            s.reserve(bound)
+            movers = s._events[0]
+            movers[: kept.shape[0]] = kept
+        s.n_slots, s.n_free, s.next_id = K.move_migrants(
+            s.n_slots, s.n_free, s.next_id, s.count, s.agent, s.traits, s.clone_id,
+            s.seeded, s.free, s.repair_slot, s.ancestor, alive, movers, self.tick,
+            self.rng, s.lineage_parent, s.lineage_agent, s.lineage_origin,
+            s.lineage_end, s.lineage_traits, s.lineage_seeded)
+        self.totals[K.E_MIGRANTS] = int(movers[: s.n_slots].sum())
+        self._free_and_reduce()
+
+    def _fates(self, kill: bool = True):
+        """Takeovers this tick, then agent deaths: no subcomponents, reserve
+        below 0, oversight shutdown, takeover (with world.takeover_kills)."""
+        w = self.scenario.world
+        size = self.reduced[:, K.R_SIZE]
+        alive = self.agent_alive
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = np.where(size > 0, self.reduced[:, K.R_DEFECTORS] / size, 0.0)
+            goal = np.where(size > 0, self.reduced[:, K.R_GOAL_OUTPUT] / size, 0.0)
+        taken = alive & (size > 0) & (fraction >= self.scenario.agent.takeover_fraction)
+        self.tick_takeovers = int(taken.sum())
+        if not kill:
+            return
+        cause = np.zeros(self.n_agents, dtype=np.int64)
+        cause[alive & (size == 0)] = DEATH_EMPTY
+        if self.economy:
+            cause[alive & (cause == 0) & (self.reserve < 0)] = DEATH_STARVED
+        if w.oversight > 0:
+            low = np.flatnonzero(alive & (cause == 0) & (goal < w.oversight_threshold))
+            if low.size:
+                shut = low[self.rng.random(low.size) < w.oversight]
+                cause[shut] = DEATH_OVERSIGHT
+        if w.takeover_kills:
+            killed = taken & (cause == 0)
+            cause[killed] = DEATH_TAKEOVER
+            self.agents_lost_to_takeover += int(killed.sum())
+        dead = np.flatnonzero(cause)
+        if dead.size:
+            self._kill(dead, cause[dead])
+
+    def _kill(self, dead, causes):
+        s = self.state
+        self.agent_alive[dead] = False
+        self.death_tick[dead] = self.tick
+        self.death_cause[dead] = causes
+        members = np.isin(s.agent[: s.n_slots], dead) & (s.count[: s.n_slots] > 0)
+        if members.any():
+            s.count[: s.n_slots][members] = 0
+            self._free_and_reduce()
+        for index in dead:
+            self.views[index].remove()
+
+    def _grow_agents(self, k: int):
+        """Rows for k new agents in every per-agent array."""
+        n = self.n_agents
+        cat = np.concatenate
+        self.capacity = cat([self.capacity, np.full(k, self.max_capacity)])
+        self.reserve = cat([self.reserve, np.zeros(k)])
+        self.agent_alive = cat([self.agent_alive, np.ones(k, np.bool_)])
+        self.parent_agent = cat([self.parent_agent, np.full(k, -1, np.int64)])
+        self.born_tick = cat([self.born_tick, np.full(k, self.tick, np.int64)])
+        self.death_tick = cat([self.death_tick, np.full(k, -1, np.int64)])
+        self.death_cause = cat([self.death_cause, np.zeros(k, np.int64)])
+        self.zref = np.vstack([self.zref, np.zeros((k, K.N_TRAITS))])
+        self.surveillance = cat([self.surveillance, np.zeros(k)])
+        self.efficacy = cat([self.efficacy, np.zeros(k)])
+        self.tolerance = cat([self.tolerance, np.zeros(k)])
+        self.reduced = np.vstack([self.reduced, np.zeros((k, K.N_REDUCE))])
+        self.n_agents = n + k
+        return np.arange(n, n + k)
+
+    def _reproduce(self):
+        """Agents whose reserve reached the threshold found children, up to
+        world.max_agents alive; a child takes half its parent's reserve."""
+        w = self.scenario.world
+        parents = np.flatnonzero(self.agent_alive
+                                 & (self.reserve >= w.reproduction.threshold))
+        room = w.max_agents - int(self.agent_alive.sum())
+        parents = parents[: max(room, 0)]
+        if parents.size == 0:
+            return
+        children = self._grow_agents(parents.size)
+        self.reserve[parents] /= 2
+        self.reserve[children] = self.reserve[parents]
+        self.parent_agent[children] = parents
+        s = self.state
+        s.reserve(parents.size * w.reproduction.bottleneck)
+        self._tick_totals[:] = 0
+        s.n_slots, s.n_free, s.next_id = K.found_children(
+            parents, children, w.reproduction.bottleneck, s.n_slots, s.n_free,
+            s.next_id, s.count, s.agent, s.traits, s.clone_id, s.seeded, s.free,
+            s.repair_slot, s.ancestor, self.zref, self.copy_traits, self.params,
+            self.tick, self.rng, w.reproduction.reference == "founder",
+            w.reproduction.agent_mutation, self.surveillance, self.efficacy,
+            self.tolerance, s.lineage_parent, s.lineage_agent, s.lineage_origin,
+            s.lineage_end, s.lineage_traits, s.lineage_seeded, self._tick_totals)
+        self.totals[K.E_MUTATIONS] += self._tick_totals[K.E_MUTATIONS]
+        self.agents_born += int(parents.size)
+        self._free_and_reduce()
+        self.views.extend(AgentView(self, int(c)) for c in children)
 
     def _new_clones_bound(self) -> int:
         """Clones the drawn events can found: one per mutant, one repair
@@ -413,6 +578,31 @@ class World(mesa.Model):
         self._snapshot()
         return terms
 
+    def agent_rows(self, since_tick: int) -> dict:
+        """One row per agent alive now or dead since ``since_tick`` (exclusive):
+        the agents.parquet record."""
+        rows = np.flatnonzero(self.agent_alive | (self.death_tick > since_tick))
+        r = self.reduced[rows]
+        size = r[:, K.R_SIZE]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = {f"mean_{name}": np.where(size > 0, r[:, K.R_SUM_DRIVE + k] / size,
+                                              np.nan)
+                     for k, name in enumerate(TRAITS)}
+            fraction = np.where(size > 0, r[:, K.R_DEFECTORS] / size, 0.0)
+        return {
+            "tick": np.full(rows.size, self.tick, dtype=np.int64),
+            "agent": rows.astype(np.int64), "parent_agent": self.parent_agent[rows],
+            "alive": self.agent_alive[rows].copy(), "size": size.astype(np.int64),
+            **means, "defector_fraction": fraction, "reserve": self.reserve[rows].copy(),
+            "capacity": self.capacity[rows].copy(),
+            "surveillance": self.surveillance[rows].copy(),
+            "efficacy": self.efficacy[rows].copy(), "tolerance": self.tolerance[rows].copy(),
+            "goal_output": r[:, K.R_GOAL_OUTPUT].copy(),
+            "born_tick": self.born_tick[rows].copy(),
+            "death_cause": np.array([DEATH_CAUSES[c] for c in self.death_cause[rows]],
+                                    dtype=object),
+        }
+
     # World-level aggregates of the current state.
     @property
     def size(self) -> int:
@@ -430,4 +620,4 @@ class World(mesa.Model):
 
     @property
     def living_agents(self) -> int:
-        return int((self.reduced[:, K.R_SIZE] > 0).sum())
+        return int(self.agent_alive.sum())

@@ -91,7 +91,8 @@ def write_run(result, out: Path, command: list[str] | None = None,
     out = Path(out)
     tables = {"runs.parquet": result.runs, "timeseries.parquet": result.timeseries,
               "clones.parquet": result.clones,
-              "clone_counts.parquet": result.clone_counts}
+              "clone_counts.parquet": result.clone_counts,
+              "agents.parquet": result.agents}
     for name, df in tables.items():
         if df is not None:
             write_parquet(df, out / name)

@@ -26,7 +26,8 @@ TIMESERIES_COLUMNS = (
     "mean_stealth", "mean_fidelity", "defector_fraction", "clones", "births",
     "deaths", "immune_kills", "repairs", "mutations", "goal_output",
     "price_between", "price_within", "price_transmission",
-    "price_loyalty_between", "price_loyalty_within", "price_loyalty_transmission")
+    "price_loyalty_between", "price_loyalty_within", "price_loyalty_transmission",
+    "migrants", "agent_births", "agent_deaths")
 
 
 def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
@@ -41,6 +42,7 @@ class ReplicateResult:
     timeseries: dict[str, np.ndarray]
     clones: dict[str, np.ndarray] | None
     clone_counts: dict[str, np.ndarray] | None
+    agents: dict[str, np.ndarray] | None
 
 
 class _Outcomes:
@@ -63,8 +65,7 @@ class _Outcomes:
                                          float(fractions.max()))
         if t["first_defector_tick"] is None and r[:, K.R_DEFECTORS].sum() > 0:
             t["first_defector_tick"] = tick
-        if t["takeover_tick"] is None and np.any(
-                (size > 0) & (fractions >= self.scenario.agent.takeover_fraction)):
+        if t["takeover_tick"] is None and world.tick_takeovers > 0:
             t["takeover_tick"] = tick
         if (t["convergence_tick"] is None and total > 0
                 and r[:, K.R_SUM_DRIVE].sum() / total >= self.scenario.stop.convergence_drive):
@@ -99,9 +100,12 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     outcomes = _Outcomes(scenario)
     horizon, every = scenario.horizon, scenario.record_every
     record_clones = scenario.record_clones
+    record_agents = scenario.world.agents > 1 or scenario.world.reproduction.threshold is not None
     rows: list[tuple] = []
     snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
+    agent_records: list[dict] = []
     interval = np.zeros(K.N_EVENTS, dtype=np.int64)
+    last = {"tick": -1, "born": 0, "dead": 0}
 
     def record(tick):
         r = world.reduced
@@ -118,8 +122,13 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                      r[:, K.R_GOAL_OUTPUT].sum(),
                      price["drive_between"], price["drive_within"],
                      price["drive_transmission"], price["loyalty_between"],
-                     price["loyalty_within"], price["loyalty_transmission"]))
+                     price["loyalty_within"], price["loyalty_transmission"],
+                     interval[K.E_MIGRANTS], world.agents_born - last["born"],
+                     int((world.death_tick > 0).sum()) - last["dead"]))
         interval[:] = 0
+        if record_agents:
+            agent_records.append(world.agent_rows(last["tick"]))
+        last.update(tick=tick, born=world.agents_born, dead=int((world.death_tick > 0).sum()))
         if record_clones:
             alive = world.state.alive()
             snapshots.append((tick, world.state.clone_id[alive].copy(),
@@ -166,6 +175,8 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             world.reduced[:, K.R_DEFECTORS].sum() / size) if size else 0.0,
         "max_defector_fraction": outcomes.max_defector_fraction,
         "final_clones": int(world.reduced[:, K.R_CLONES].sum()),
+        "agents_born": world.agents_born,
+        "agents_lost_to_takeover": world.agents_lost_to_takeover,
     }
     clones = counts = None
     if record_clones:
@@ -195,7 +206,12 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             "clone": np.concatenate([c for _, c, _ in snapshots]),
             "count": np.concatenate([n_ for _, _, n_ in snapshots]),
         }
-    return ReplicateResult(run, ts, clones, counts)
+    agents = None
+    if record_agents:
+        agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
+        agents["point"] = np.full(agents["tick"].shape[0], point, dtype=np.int64)
+        agents["replicate"] = np.full(agents["tick"].shape[0], replicate, dtype=np.int64)
+    return ReplicateResult(run, ts, clones, counts, agents)
 
 
 @dataclasses.dataclass
@@ -208,6 +224,7 @@ class RunResult:
     clones: pd.DataFrame | None
     clone_counts: pd.DataFrame | None
     seconds: float
+    agents: pd.DataFrame | None = None
 
 
 def runs_frame(rows: list[dict]) -> pd.DataFrame:
@@ -216,7 +233,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     for col in EVENT_COLUMNS:
         df[col] = pd.array(df[col].tolist(), dtype="Int64")
     for col in ("point", "replicate", "seed", "ticks", "final_size",
-                "final_agents", "final_clones"):
+                "final_agents", "final_clones", "agents_born", "agents_lost_to_takeover"):
         df[col] = df[col].astype("int64")
     return df
 
@@ -255,8 +272,12 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     seconds = time.perf_counter() - started
     runs = runs_frame([r.run for r in results])
     timeseries = _concat([r.timeseries for r in results], list(TIMESERIES_COLUMNS))
-    clones = counts = None
+    clones = counts = agents = None
     if scenario.record_clones:
         clones = _concat([r.clones for r in results])
         counts = _concat([r.clone_counts for r in results])
-    return RunResult(scenario, runs, timeseries, clones, counts, seconds)
+    if results[0].agents is not None:
+        agents = _concat([r.agents for r in results],
+                         ["point", "replicate"] + [k for k in results[0].agents
+                                                   if k not in ("point", "replicate")])
+    return RunResult(scenario, runs, timeseries, clones, counts, seconds, agents)

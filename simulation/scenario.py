@@ -64,9 +64,48 @@ class SeedClone(_Section):
         return value
 
 
+class Reproduction(_Section):
+    threshold: Optional[Annotated[float, Field(gt=0.0)]] = None
+    """Reserve at which an agent founds a child (none: agents never reproduce)."""
+    bottleneck: Annotated[int, Field(ge=1)] = 10
+    """Subcomponents copied (with copy errors) from the parent to found a child."""
+    agent_mutation: Rate = 0.0
+    """Probability that each heritable immune parameter (surveillance, efficacy,
+    tolerance) of a child mutates, by a step of copy.kernel."""
+    reference: Literal["founder", "inherited"] = "founder"
+    """A child's z_ref: its founders' mean traits, or its parent's z_ref."""
+
+
 class World(_Section):
     agents: Annotated[int, Field(ge=1)] = 1
     """Number of agents at the start; 1 is a singleton world."""
+    max_agents: Annotated[int, Field(ge=1)] = 1000
+    """No agent reproduces while this many are alive."""
+    income: Optional[Annotated[float, Field(gt=0.0)]] = None
+    """Resource inflow per tick shared among agents (none: no economy)."""
+    upkeep: Annotated[float, Field(gt=0.0)] = 1.0
+    """Resource cost per subcomponent per tick (with an economy)."""
+    acquisition_bias: NonNegative = 0.0
+    """Income share is proportional to N_a (1 + acquisition_bias * mean drive_a)."""
+    oversight: Rate = 0.0
+    """Per-tick probability of shutting down an agent whose goal output per subcomponent is low."""
+    oversight_threshold: Rate = 0.0
+    """Goal output per subcomponent (mean loyalty) below which oversight acts."""
+    transmission: Rate = 0.0
+    """Per-tick probability that a defector subcomponent moves to another agent."""
+    takeover_kills: bool = False
+    """An agent taken over by AI cancer dies (defence 4: isolation)."""
+    reproduction: Reproduction = Field(default_factory=Reproduction)
+    """Agent reproduction (needs world.income)."""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.max_agents < self.agents:
+            raise ValueError(f"max_agents ({self.max_agents}) is below agents ({self.agents})")
+        if self.reproduction.threshold is not None and self.income is None:
+            raise ValueError("reproduction.threshold needs world.income: agents "
+                             "reproduce from their reserve")
+        return self
 
 
 class Agent(_Section):
@@ -185,6 +224,9 @@ class Immune(_Section):
     """Rate at which efficacy approaches 1: e(t) = 1 - (1 - e0) exp(-improvement t)."""
     false_positive: Rate = 0.0
     """Kill probability of an inspected non-deviant part."""
+    cost: NonNegative = 0.0
+    """Upkeep per subcomponent per unit of surveillance: an agent pays
+    (world.upkeep + cost * surveillance) per subcomponent per tick."""
     traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
         default_factory=lambda: list(TRAITS), min_length=1)
     """Traits the immune system monitors."""
@@ -296,18 +338,13 @@ class Scenario(_Section):
     def _fixation_needs_seeds(self):
         if "fixation" in self.stop.on and not self.agent.seed_clones:
             raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        if self.immune.cost > 0 and self.world.income is None:
+            raise ValueError("immune.cost needs world.income: the cost is paid from "
+                             "the agent's income")
         return self
 
 
-# Keys of MODEL.md section 7 that later issues implement: a clear message
-# rather than a generic "unknown key".
-NOT_YET = {}
-for _key in ("max_agents", "income", "upkeep", "acquisition_bias", "oversight",
-             "oversight_threshold", "transmission", "takeover_kills",
-             "reproduction"):
-    NOT_YET[f"world.{_key}"] = "multi-agent dynamics are not available in this version"
-NOT_YET["immune.cost"] = ("immune cost acts through the world economy "
-                          "(world.income), not available in this version")
+NOT_YET = {}  # keys a later version implements: dotted path -> message
 
 
 def _model_for_path(parts):

@@ -104,7 +104,16 @@ BAD_FILES = {
                           "key 'sd' is not used by kernel type 'cauchy'"),
     "bad_yaml": ("agent: [1, 2\n", "not valid YAML at line"),
     "not_a_mapping": ("- 1\n- 2\n", "must be a mapping"),
-    "future_key": ("world:\n  transmission: 0.1\n", "world.transmission: multi-agent"),
+    "transmission_range": ("world:\n  transmission: 1.5\n",
+                           "world.transmission = 1.5: out of range (allowed: 0.0 <= value <= 1.0)"),
+    "reproduction_needs_income": ("world:\n  reproduction: {threshold: 10}\n",
+                                  "world: reproduction.threshold needs world.income"),
+    "cost_needs_income": ("immune:\n  cost: 0.2\n", "immune.cost needs world.income"),
+    "max_agents_below_agents": ("world: {agents: 5, max_agents: 2}\n",
+                                "max_agents (2) is below agents (5)"),
+    "bad_reference": ("world:\n  reproduction: {reference: parent}\n",
+                      "world.reproduction.reference = 'parent'"),
+    "world_typo": ("world:\n  incom: 10\n", "world.incom: unknown key; did you mean 'world.income'?"),
     "stop_event": ("stop:\n  on: [armageddon]\n", "stop.on.0 = 'armageddon'"),
 }
 
