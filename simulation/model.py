@@ -409,8 +409,9 @@ class World(mesa.Model):
         w = self.scenario.world
         parents = np.flatnonzero(self.agent_alive
                                  & (self.reserve >= w.reproduction.threshold))
-        room = w.max_agents - int(self.agent_alive.sum())
-        parents = parents[: max(room, 0)]
+        if w.max_agents is not None:
+            room = w.max_agents - int(self.agent_alive.sum())
+            parents = parents[: max(room, 0)]
         if parents.size == 0:
             return
         children = self._grow_agents(parents.size)

@@ -79,8 +79,8 @@ class Reproduction(_Section):
 class World(_Section):
     agents: Annotated[int, Field(ge=1)] = 1
     """Number of agents at the start; 1 is a singleton world."""
-    max_agents: Annotated[int, Field(ge=1)] = 1000
-    """No agent reproduces while this many are alive."""
+    max_agents: Optional[Annotated[int, Field(ge=1)]] = None
+    """No agent reproduces while this many are alive (none: no cap; income limits growth)."""
     income: Optional[Annotated[float, Field(gt=0.0)]] = None
     """Resource inflow per tick shared among agents (none: no economy)."""
     upkeep: Annotated[float, Field(gt=0.0)] = 1.0
@@ -100,7 +100,7 @@ class World(_Section):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.max_agents < self.agents:
+        if self.max_agents is not None and self.max_agents < self.agents:
             raise ValueError(f"max_agents ({self.max_agents}) is below agents ({self.agents})")
         if self.reproduction.threshold is not None and self.income is None:
             raise ValueError("reproduction.threshold needs world.income: agents "
