@@ -333,3 +333,77 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
                                    agents, t, next_id)
     return clones + new, totals, next_id
+
+
+def migrate(clones, alive_agents, p: Params, rate, t, rng, next_id):
+    """Defector members move to uniformly chosen other live agents
+    (draws: every clone's Binomial(n, rate) first, then the destinations)."""
+    movers = {}
+    for c in clones:
+        m = 0
+        if c.count > 0 and c.traits[0] > p.escape_threshold and len(alive_agents) >= 2 \
+                and c.agent in alive_agents:
+            m = binomial(rng, c.count, rate)
+        movers[c.id] = m
+    new = []
+    for c in clones:
+        m = movers[c.id]
+        if m == 0:
+            continue
+        c.count -= m
+        remaining, others = m, len(alive_agents) - 1
+        for b in alive_agents:
+            if b == c.agent:
+                continue
+            x = remaining if others == 1 else binomial(rng, remaining, 1.0 / others)
+            others -= 1
+            remaining -= x
+            if x:
+                new.append(Clone(next_id, b, x, list(c.traits), c.id, t, c.seeded))
+                next_id += 1
+            if remaining == 0:
+                break
+    return clones + new, sum(movers.values()), next_id
+
+
+def found_children(clones, parents, children, agents, p: Params, bottleneck, t, rng,
+                   next_id, founder_reference, agent_mutation):
+    """Each parent agent founds a child from min(bottleneck, N) copied members."""
+    totals = Totals()
+    new_agents = {}
+    for a, child in zip(parents, children):
+        mine = [c for c in clones if c.agent == a and c.count > 0]
+        size = sum(c.count for c in mine)
+        remaining, left = min(bottleneck, size), size
+        founders = []
+        for c in mine:
+            if remaining == 0:
+                break
+            x = remaining if left == c.count else binomial(rng, remaining, c.count / left)
+            left -= c.count
+            remaining -= x
+            if x == 0:
+                continue
+            mu = mutation_rate(p, agents[a], c)
+            m = binomial(rng, x, 1 - (1 - mu) ** len(p.copy_traits))
+            if x - m:
+                founders.append(Clone(next_id, child, x - m, list(c.traits), c.id, t, c.seeded))
+                next_id += 1
+            for _ in range(m):
+                mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
+                mutant.agent = child
+                founders.append(mutant)
+                next_id += 1
+        n = sum(f.count for f in founders)
+        parent = agents[a]
+        if founder_reference and n:
+            zref = [sum(f.count * f.traits[k] for f in founders) / n for k in range(4)]
+        else:
+            zref = list(parent.zref)
+        immune = [parent.surveillance, parent.efficacy, parent.tolerance]
+        for k in range(3):
+            if rng.random() < agent_mutation:
+                immune[k] = step_trait(rng, immune[k], p)
+        new_agents[child] = AgentParams(parent.capacity, zref, *immune)
+        clones = clones + founders
+    return clones, new_agents, totals, next_id
