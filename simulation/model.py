@@ -227,7 +227,7 @@ class World(mesa.Model):
         self.max_capacity = float(a.capacity)
         # Per-agent state (one row per agent ever founded; dead ones stay).
         self.capacity = np.full(n_agents, float(a.capacity))
-        self.reserve = np.zeros(n_agents)
+        self.reserve = np.full(n_agents, w.initial_reserve if self.economy else 0.0)
         self.agent_alive = np.ones(n_agents, dtype=np.bool_)
         self.parent_agent = np.full(n_agents, -1, dtype=np.int64)
         self.born_tick = np.zeros(n_agents, dtype=np.int64)

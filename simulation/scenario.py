@@ -83,6 +83,8 @@ class World(_Section):
     """No agent reproduces while this many are alive (none: no cap; income limits growth)."""
     income: Optional[Annotated[float, Field(gt=0.0)]] = None
     """Resource inflow per tick shared among agents (none: no economy)."""
+    initial_reserve: NonNegative = 0.0
+    """Each agent's reserve at tick 0 (with an economy): a buffer against early deficits."""
     upkeep: Annotated[float, Field(gt=0.0)] = 1.0
     """Resource cost per subcomponent per tick (with an economy)."""
     acquisition_bias: NonNegative = 0.0
