@@ -25,7 +25,7 @@ def test_bundled_scenario_runs(name):
     assert sc.name == name
     result = run_scenario(sc, show_progress=False)
     assert len(result.runs) == 2 and result.runs.ticks.max() <= 5
-    assert result.timeseries["size"].iloc[0] == sc.agent.initial_size
+    assert result.timeseries["size"].iloc[0] == sc.agent.initial_size * sc.world.agents
 
 
 def test_readme_documents_every_key(root):
