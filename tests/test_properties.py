@@ -121,3 +121,59 @@ def test_replicate_alone_equals_replicate_in_full_run():
     pd.testing.assert_frame_equal(
         full.timeseries[full.timeseries.replicate == 2].reset_index(drop=True),
         alone.timeseries)
+
+
+@st.composite
+def worlds(draw):
+    """Random multi-agent worlds with every world-level mechanism."""
+    economy = draw(st.booleans())
+    world = {"agents": draw(st.integers(2, 5)),
+             "transmission": draw(rate), "takeover_kills": draw(st.booleans()),
+             "oversight": draw(rate), "oversight_threshold": draw(rate)}
+    if economy:
+        world.update(income=draw(st.floats(10.0, 5000.0)),
+                     upkeep=draw(st.floats(0.1, 3.0)),
+                     initial_reserve=draw(st.floats(0.0, 500.0)),
+                     acquisition_bias=draw(st.floats(0.0, 3.0)),
+                     reproduction={"threshold": draw(st.floats(1.0, 500.0)),
+                                   "bottleneck": draw(st.integers(1, 50)),
+                                   "agent_mutation": draw(rate),
+                                   "reference": draw(st.sampled_from(["founder", "inherited"]))})
+        max_agents = draw(st.one_of(st.none(), st.integers(world["agents"], 12)))
+        if max_agents is not None:
+            world["max_agents"] = max_agents
+    return validate({
+        "seed": draw(st.integers(0, 2**32)), "horizon": draw(st.integers(1, 30)),
+        "record_every": draw(st.integers(1, 7)), "world": world,
+        "agent": {"dynamics": draw(st.sampled_from(["birth_death", "wright_fisher", "moran"])),
+                  "capacity": draw(st.integers(5, 300)),
+                  "initial_size": draw(st.integers(1, 200)),
+                  "initial_traits": draw(trait_values), "birth_rate": draw(st.floats(0, 1)),
+                  "escape_threshold": draw(rate)},
+        "copy": {"error_rate": draw(rate)},
+        "immune": {"surveillance": draw(rate), "tolerance": draw(rate),
+                   "cost": draw(st.floats(0.0, 2.0)) if economy else 0.0},
+        "repair": {"rate": draw(rate)},
+    })
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_world_invariants(sc):
+    world = World(sc, seed=sc.seed)
+    for _ in range(sc.horizon):
+        world.step()
+        s = world.state
+        live = s.count[: s.n_slots]
+        assert np.all((live > 0) | (live == -1))
+        # Dead agents hold no subcomponents; sizes add up.
+        sizes = np.bincount(s.agent[: s.n_slots][live > 0], live[live > 0], world.n_agents)
+        np.testing.assert_array_equal(sizes, world.reduced[:, K.R_SIZE])
+        assert np.all(sizes[~world.agent_alive] == 0)
+        assert world.reduced.shape[0] == world.n_agents == len(world.views)
+        # Mesa's registry holds exactly the live agents' views.
+        assert sorted(v.index for v in world.agents) == list(np.flatnonzero(world.agent_alive))
+        if sc.world.max_agents is not None:
+            assert world.living_agents <= max(sc.world.max_agents, sc.world.agents)
+        for array in (world.surveillance, world.efficacy, world.tolerance):
+            assert np.all((array >= 0) & (array <= 1))
