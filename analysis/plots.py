@@ -1,4 +1,11 @@
-"""Figures (matplotlib, Agg backend; never imported by :mod:`simulation`)."""
+"""Figures of output folders (matplotlib, no pyplot: no global state, Agg).
+
+Each ``*_figure`` function takes a :class:`analysis.Results` (``load(DIR)``)
+and returns a ``matplotlib.figure.Figure``; ``plot(results, kind)`` picks one
+and raises :class:`simulation.ScenarioError` (a one-line message) when the
+folder lacks the data a kind needs. ``substrate plot`` and ``substrate
+report`` call these.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,411 @@ import os
 import warnings
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
+
+from simulation.scenario import ScenarioError
 
 from .survival import kaplan_meier
 
+KINDS = ("survival", "phase", "muller", "traits", "price", "agents")
+TRAIT_COLUMNS = ("mean_drive", "mean_loyalty", "mean_stealth", "mean_fidelity",
+                 "defector_fraction")
+
+
+def save(fig: Figure, path, dpi: int = 110) -> str:
+    """Write a figure atomically (temporary name in the same folder, then rename)."""
+    path = str(path)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{os.getpid()}{ext}"
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+    return path
+
+
+def _label(key) -> str:
+    if not isinstance(key, tuple):
+        key = (key,)
+    return ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in key)
+
+
+def _groups(df: pd.DataFrame, by):
+    if not by:
+        return [("all", df)]
+    return [(_label(k), g) for k, g in df.groupby(by, sort=True)]
+
+
+def _by(results, by):
+    return list(by) if by else list(results.parameters)
+
+
+# --- survival ----------------------------------------------------------------
+
+def survival_figure(results, by=None, events=("takeover", "convergence")) -> Figure:
+    """Kaplan-Meier survival of each event, a curve per point or group, with
+    95% pointwise (Greenwood) bands; the horizon censors every curve."""
+    from .summary import event_columns
+
+    by = _by(results, by)
+    runs, horizon = results.runs, results.horizon
+    fig = Figure(figsize=(5.2 * len(events), 4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(events)))
+    for ax, event in zip(axes, events):
+        _, column = event_columns(event)
+        for i, (label, group) in enumerate(_groups(runs, by)):
+            km = kaplan_meier(group[column], group["ticks"])
+            color = f"C{i % 10}"
+            if km is None:
+                ax.step([0, horizon], [1, 1], where="post", color=color, label=label)
+                continue
+            q = np.r_[0, km.sf.quantiles, horizon]
+            p = np.r_[1, km.sf.probabilities, km.sf.probabilities[-1]]
+            ax.step(q, p, where="post", color=color, label=label)
+            if len(group) > 1:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ci = km.sf.confidence_interval(0.95)
+                lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
+                hi = np.r_[1, ci.high.probabilities, ci.high.probabilities[-1]]
+                ax.fill_between(q, np.where(np.isnan(lo), p, lo), np.where(np.isnan(hi), p, hi),
+                                step="post", color=color, alpha=0.15)
+        ax.set(xlabel="tick", ylabel=f"P(no {event} yet)", xlim=(0, horizon),
+               ylim=(-0.02, 1.02), title=f"{event} survival (Kaplan-Meier, 95% bands)")
+        if by:
+            ax.legend(title=", ".join(by), fontsize="small", title_fontsize="small",
+                      loc="lower left", ncol=2 if len(runs.groupby(by)) > 8 else 1)
+    fig.suptitle(results.scenario.get("name", ""))
+    return fig
+
+
+# --- phase -------------------------------------------------------------------
+
+def phase_data(results, x=None, y=None, event="takeover") -> pd.DataFrame:
+    """P(event by the horizon) and its Wilson interval width per (x, y)."""
+    from .summary import summarize
+
+    params = list(results.parameters)
+    if x is None or y is None:
+        if len(params) < 2:
+            raise ScenarioError(
+                f"{results.folder}: the phase plot needs a sweep over two parameters "
+                f"(this folder has {len(params)} swept: {', '.join(params) or 'none'})")
+        x, y = (x or params[0]), (y or params[1])
+    for p in (x, y):
+        if p not in results.runs.columns:
+            raise ScenarioError(f"--by {p}: not a swept parameter of {results.folder} "
+                                f"(swept: {', '.join(params) or 'none'})")
+    df = summarize(results, by=[x, y], events=(event,))
+    df["ci_width"] = df[f"p_{event}_high"] - df[f"p_{event}_low"]
+    return df.rename(columns={f"p_{event}": "p"})[[x, y, "p", "ci_width", "replicates"]]
+
+
+def phase_figure(results, x=None, y=None, event="takeover") -> Figure:
+    """Heatmap of P(event by T) over two swept parameters with the P = 0.5
+    contour, beside the width of each cell's 95% Wilson interval."""
+    df = phase_data(results, x, y, event)
+    x, y = df.columns[0], df.columns[1]
+    xs, ys = np.sort(df[x].unique()), np.sort(df[y].unique())
+    grid = df.pivot_table(index=y, columns=x, values="p").reindex(index=ys, columns=xs)
+    width = df.pivot_table(index=y, columns=x, values="ci_width").reindex(index=ys, columns=xs)
+    fig = Figure(figsize=(11, 4.3), layout="constrained")
+    ax, ax_w = fig.subplots(1, 2)
+    for axis, data, title, cmap, vmax in (
+            (ax, grid, f"P({event} by {results.horizon})", "magma_r", 1.0),
+            (ax_w, width, "width of the 95% interval", "Greys", None)):
+        mesh = axis.imshow(data.values, origin="lower", aspect="auto", cmap=cmap,
+                           vmin=0, vmax=vmax, extent=(-0.5, len(xs) - 0.5, -0.5, len(ys) - 0.5))
+        fig.colorbar(mesh, ax=axis, label=title)
+        axis.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
+        axis.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
+        axis.set(xlabel=x, ylabel=y, title=title)
+    values = grid.values
+    if np.nanmin(values) < 0.5 < np.nanmax(values) and min(values.shape) > 1:
+        ax.contour(np.arange(len(xs)), np.arange(len(ys)), values, levels=[0.5],
+                   colors="cyan", linewidths=2)
+    for (j, i), p in np.ndenumerate(values):
+        ax.text(i, j, f"{p:.2f}", ha="center", va="center", fontsize="x-small",
+                color="white" if p > 0.5 else "black")
+    fig.suptitle(f"{results.scenario.get('name', '')}: cyan line P = 0.5")
+    return fig
+
+
+# --- muller ------------------------------------------------------------------
+
+def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
+    """Nested layout of clone frequencies over time for one replicate and agent.
+
+    Clones whose frequency never reaches ``min_frequency`` are merged into
+    their nearest shown ancestor. Returns ``(ticks, clones, lower, upper,
+    traits)``: for each shown clone (parents before children) its band's
+    lower and upper edge at each record tick (a clone's band contains its
+    descendants' bands, centred within it), and its traits.
+    """
+    folder = results.folder
+    if not (folder / "clones.parquet").is_file():
+        raise ScenarioError(
+            f"{folder}: the muller plot needs clones.parquet, which runs with "
+            "record_clones: true write (sweeps do not: re-run one replicate with "
+            "'substrate run SCENARIO --point P --replicate K')")
+    lineage = pd.read_parquet(folder / "clones.parquet")
+    counts = pd.read_parquet(folder / "clone_counts.parquet")
+    lineage = lineage[(lineage.point == point) & (lineage.replicate == replicate)]
+    counts = counts[(counts.point == point) & (counts.replicate == replicate)]
+    if lineage.empty:
+        raise ScenarioError(f"{folder}: no replicate {replicate} (point {point}) in "
+                            "clones.parquet")
+    counts = counts.merge(lineage[["clone", "agent"]], on="clone")
+    counts = counts[counts.agent == agent]
+    if counts.empty:
+        raise ScenarioError(f"{folder}: agent {agent} has no subcomponents at any "
+                            f"record of replicate {replicate}")
+    ticks = np.sort(counts.tick.unique())
+    table = counts.pivot_table(index="tick", columns="clone", values="count",
+                               fill_value=0).reindex(ticks, fill_value=0)
+    parent = lineage.set_index("clone")["parent"]
+    size = table.sum(axis=1).replace(0, np.nan)
+    freq = table.div(size, axis=0).fillna(0.0)
+    shown = set(freq.columns[freq.max() >= min_frequency])
+    # Merge the others into their nearest shown ancestor (ids increase from
+    # parent to child, so a descending pass moves counts up the tree).
+    merged = freq.copy()
+    for clone in sorted(freq.columns, reverse=True):
+        if clone in shown:
+            continue
+        up = parent.get(clone, -1)
+        while up >= 0 and up not in shown:
+            up = parent.get(up, -1)
+        if up >= 0:
+            merged[up] = merged.get(up, 0.0) + merged[clone]
+            shown.add(up)
+        else:
+            shown.add(clone)  # a root: keep it
+            continue
+        merged = merged.drop(columns=clone)
+    clones = sorted(merged.columns)
+    children = {c: [] for c in clones}
+    roots = []
+    for c in clones:
+        up = parent.get(c, -1)
+        while up >= 0 and up not in children:
+            up = parent.get(up, -1)
+        (children[up] if up >= 0 else roots).append(c)
+    own = merged[clones].to_numpy()
+    index = {c: i for i, c in enumerate(clones)}
+    subtree = own.copy()
+    for c in sorted(clones, reverse=True):
+        up = parent.get(c, -1)
+        while up >= 0 and up not in index:
+            up = parent.get(up, -1)
+        if up >= 0:
+            subtree[:, index[up]] += subtree[:, index[c]]
+    lower = np.zeros_like(own)
+    upper = np.zeros_like(own)
+    order = []
+
+    def place(c, lo):
+        i = index[c]
+        order.append(c)
+        lower[:, i] = lo
+        upper[:, i] = lo + subtree[:, i]
+        inner = lo + own[:, i] / 2  # children sit in the middle of the band
+        for child in children[c]:
+            place(child, inner)
+            inner = inner + subtree[:, index[child]]
+
+    start = np.zeros(len(ticks))
+    for r in roots:
+        place(r, start)
+        start = start + subtree[:, index[r]]
+    positions = [index[c] for c in order]
+    traits = lineage.set_index("clone").loc[order, ["drive", "loyalty", "stealth", "fidelity"]]
+    return ticks, order, lower[:, positions], upper[:, positions], traits
+
+
+def muller_figure(results, replicate=0, agent=0, point=0, color="drive",
+                  min_frequency=0.01) -> Figure:
+    """Muller plot: clone frequencies over time, descendants inside parents."""
+    from matplotlib import colormaps
+
+    ticks, clones, lower, upper, traits = muller_data(results, replicate, agent, point,
+                                                      min_frequency)
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.subplots()
+    cmap = colormaps["viridis" if color != "lineage" else "tab20"]
+    for i, clone in enumerate(clones):
+        c = cmap(traits.loc[clone, "drive"]) if color != "lineage" else cmap(i % 20)
+        ax.fill_between(ticks, lower[:, i], upper[:, i], color=c, linewidth=0)
+    ax.set(xlabel="tick", ylabel="frequency in the agent", ylim=(0, 1),
+           xlim=(ticks[0], ticks[-1]),
+           title=f"Muller plot: replicate {replicate}, agent {agent} "
+                 f"({len(clones)} clones of >= {min_frequency:.0%})")
+    if color != "lineage":
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, label="clone drive")
+    return fig
+
+
+# --- traits ------------------------------------------------------------------
+
+def traits_data(results, by=None) -> pd.DataFrame:
+    """Per group and record tick: mean and 10%/90% quantiles over replicates
+    of each trait column (rows on the record grid only)."""
+    by = _by(results, by)
+    ts = results.timeseries()
+    every = int(results.scenario.get("record_every", 1))
+    ts = ts[ts["tick"] % every == 0]
+    keys = by + ["tick"]
+    grouped = ts.groupby(keys, sort=True)[list(TRAIT_COLUMNS)]
+    mean = grouped.mean().add_suffix("_mean")
+    low = grouped.quantile(0.1).add_suffix("_low")
+    high = grouped.quantile(0.9).add_suffix("_high")
+    return pd.concat([mean, low, high], axis=1).reset_index()
+
+
+def traits_figure(results, by=None) -> Figure:
+    """Mean drive, loyalty, stealth, fidelity and defector fraction over time,
+    a line per group (the mean over replicates) and the 10-90% spread."""
+    by = _by(results, by)
+    data = traits_data(results, by)
+    fig = Figure(figsize=(15, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(TRAIT_COLUMNS), sharex=True)
+    for ax, column in zip(axes, TRAIT_COLUMNS):
+        for i, (label, g) in enumerate(_groups(data, by)):
+            ax.plot(g.tick, g[f"{column}_mean"], color=f"C{i % 10}", label=label)
+            ax.fill_between(g.tick, g[f"{column}_low"], g[f"{column}_high"],
+                            color=f"C{i % 10}", alpha=0.15)
+        ax.set(xlabel="tick", ylabel=column.replace("_", " "), ylim=(-0.02, 1.02))
+    if by:
+        axes[-1].legend(title=", ".join(by), fontsize="x-small", title_fontsize="x-small")
+    fig.suptitle(f"{results.scenario.get('name', '')}: mean over replicates "
+                 "(band: 10-90%; replicates that stopped drop out)")
+    return fig
+
+
+# --- price -------------------------------------------------------------------
+
+def price_data(results, trait="drive", point=None) -> pd.DataFrame:
+    """Per record tick (on the record grid): the three Price terms and the
+    observed change of the trait's mean since the previous record, averaged
+    over the replicates (of one point) that reached that tick."""
+    prefix = "price" if trait == "drive" else f"price_{trait}"
+    ts = results.timeseries()
+    needed = [f"{prefix}_between", f"{prefix}_within", f"{prefix}_transmission"]
+    if not set(needed) <= set(ts.columns):
+        raise ScenarioError(f"{results.folder}: timeseries.parquet has no Price terms "
+                            "(written by this version's runs)")
+    if point is not None:
+        ts = ts[ts.point == point]
+    ts = ts.sort_values(["point", "replicate", "tick"])
+    ts["observed"] = ts.groupby(["point", "replicate"])[f"mean_{trait}"].diff()
+    ts = ts.dropna(subset=needed + ["observed"])
+    # The record grid only: a stopped replicate's extra last row would stand alone.
+    ts = ts[ts["tick"] % int(results.scenario.get("record_every", 1)) == 0]
+    data = ts.groupby("tick")[needed + ["observed"]].mean().reset_index()
+    return data.rename(columns=dict(zip(needed, ("between", "within", "transmission"))))
+
+
+def price_figure(results, trait="drive", point=None) -> Figure:
+    """The Price terms between records as stacked bars (positive parts up,
+    negative parts down) against the observed change of the mean trait."""
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for t, label in ((trait, trait),):
+        data = price_data(results, t, point)
+        width = 0.8 * int(results.scenario.get("record_every", 1))
+        up = np.zeros(len(data))
+        down = np.zeros(len(data))
+        for name, color in (("between", "C0"), ("within", "C1"), ("transmission", "C2")):
+            values = data[name].to_numpy()
+            pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+            ax.bar(data.tick, pos, width, bottom=up, color=color, label=f"{name}-agent"
+                   if name != "transmission" else "transmission")
+            ax.bar(data.tick, neg, width, bottom=down, color=color)
+            up, down = up + pos, down + neg
+        ax.plot(data.tick, data.observed, "k.-", label=f"observed change of mean {label}")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set(xlabel="tick (end of the interval)",
+           ylabel=f"change of mean {trait} per record interval",
+           title=f"Price decomposition of mean {trait} (mean over replicates)")
+    ax.legend(fontsize="small")
+    return fig
+
+
+# --- agents ------------------------------------------------------------------
+
+def agents_data(results):
+    """Per record tick: live agents (mean and 10-90% over replicates) and the
+    distribution of surveillance over live agents (quantiles, pooled)."""
+    folder = results.folder
+    if not (folder / "agents.parquet").is_file():
+        raise ScenarioError(f"{folder}: the agents plot needs agents.parquet, which "
+                            "multi-agent runs write (world.agents > 1 or reproduction)")
+    agents = pd.read_parquet(folder / "agents.parquet")
+    live = agents[agents.alive]
+    per_rep = live.groupby(["point", "replicate", "tick"]).size().rename("agents")
+    per_rep = per_rep.reset_index()
+    counts = per_rep.groupby("tick")["agents"].agg(
+        mean="mean", low=lambda v: v.quantile(0.1), high=lambda v: v.quantile(0.9))
+    quantiles = live.groupby("tick")["surveillance"].quantile([0.1, 0.25, 0.5, 0.75, 0.9])
+    quantiles = quantiles.unstack()
+    return counts.reset_index(), quantiles.reset_index()
+
+
+def agents_figure(results) -> Figure:
+    counts, q = agents_data(results)
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax_n, ax_q = fig.subplots(1, 2)
+    ax_n.plot(counts.tick, counts["mean"], color="C0", label="mean over replicates")
+    ax_n.fill_between(counts.tick, counts.low, counts.high, color="C0", alpha=0.2,
+                      label="10-90%")
+    ax_n.set(xlabel="tick", ylabel="live agents", title="number of agents", ylim=(0, None))
+    ax_n.legend(fontsize="small")
+    ax_q.fill_between(q.tick, q[0.1], q[0.9], color="C3", alpha=0.15, label="10-90%")
+    ax_q.fill_between(q.tick, q[0.25], q[0.75], color="C3", alpha=0.3, label="25-75%")
+    ax_q.plot(q.tick, q[0.5], color="C3", label="median")
+    ax_q.set(xlabel="tick", ylabel="surveillance (immune investment)", ylim=(-0.02, 1.02),
+             title="immune investment of live agents")
+    ax_q.legend(fontsize="small")
+    fig.suptitle(results.scenario.get("name", ""))
+    return fig
+
+
+def plot(results, kind: str, by=None, **options) -> Figure:
+    """The figure of one kind; a ScenarioError when the folder cannot make it."""
+    if kind == "survival":
+        return survival_figure(results, by=by)
+    if kind == "phase":
+        by = list(by or [])
+        return phase_figure(results, *(by + [None, None])[:2])
+    if kind == "muller":
+        return muller_figure(results, **options)
+    if kind == "traits":
+        return traits_figure(results, by=by)
+    if kind == "price":
+        return price_figure(results)
+    if kind == "agents":
+        return agents_figure(results)
+    raise ScenarioError(f"--kind {kind}: unknown; allowed: {', '.join(KINDS)}")
+
+
+def applicable(results) -> list[str]:
+    """The kinds this folder has data for (the report draws each)."""
+    kinds = ["survival", "traits", "price"]
+    if len(results.parameters) >= 2:
+        kinds.append("phase")
+    if (results.folder / "clones.parquet").is_file():
+        kinds.append("muller")
+    if (results.folder / "agents.parquet").is_file():
+        kinds.append("agents")
+    return kinds
+
 
 def overview_figure(runs, timeseries, horizon, path, title="", record_every=None):
-    """Takeover survival (Kaplan-Meier, 95% band) and mean traits over time.
-
-    The trait panel uses the rows on the record grid (multiples of
-    ``record_every``) only: a replicate's extra final row, at its stop tick,
-    would otherwise stand alone at that tick.
-    """
-    # Figure() without pyplot: no global state, no GUI backend, faster import.
+    """Takeover survival (Kaplan-Meier, 95% band) and mean traits over time
+    (``substrate run --figure``). The trait panel uses the rows on the record
+    grid only: a replicate's extra final row would otherwise stand alone."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
     km = kaplan_meier(runs["takeover_tick"], runs["ticks"])
@@ -31,7 +430,6 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
         ax_sf.step(q, p, where="post", color="C0", label="Kaplan-Meier")
         if len(runs) > 1:
             with warnings.catch_warnings():
-                # SciPy warns where Greenwood's band is undefined (S = 0 or 1).
                 warnings.simplefilter("ignore", RuntimeWarning)
                 ci = km.sf.confidence_interval(0.95)
             lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
@@ -56,7 +454,4 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
     ax_tr.legend(loc="best", fontsize="small")
     if title:
         fig.suptitle(title)
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
-    return path
+    return save(fig, path, dpi=100)

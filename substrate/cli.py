@@ -101,6 +101,45 @@ def summarize(folder, by, fmt):
 
 
 @cli.command()
+@click.argument("folder", type=click.Path())
+@click.option("--kind", required=True,
+              type=click.Choice(["survival", "phase", "muller", "traits", "price", "agents"]))
+@click.option("--out", type=click.Path(), help="Figure file [default: FOLDER/KIND.FORMAT].")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
+              show_default=True)
+@click.option("--by", multiple=True, metavar="PARAM",
+              help="Group curves by this column (phase: the x then y parameter).")
+@click.option("--replicate", type=click.IntRange(0), default=0, show_default=True,
+              help="muller: the replicate.")
+@click.option("--agent", type=click.IntRange(0), default=0, show_default=True,
+              help="muller: the agent.")
+@click.option("--color", type=click.Choice(["drive", "lineage"]), default="drive",
+              show_default=True, help="muller: colour clones by drive or by lineage.")
+def plot(folder, kind, out, fmt, by, replicate, agent, color):
+    """Draw a figure of an output FOLDER of 'run' or 'sweep'."""
+    from substrate.commands import plot_command
+
+    try:
+        click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
+                                replicate=replicate, agent=agent, color=color))
+    except ScenarioError as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path())
+@click.option("--out", type=click.Path(), help="HTML file [default: FOLDER/report.html].")
+def report(folder, out):
+    """Write one self-contained HTML report of an output FOLDER."""
+    from substrate.commands import report_command
+
+    try:
+        click.echo(report_command(folder, out))
+    except ScenarioError as exc:
+        fail(str(exc))
+
+
+@cli.command()
 @click.option("--tier", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: a few seconds; full: every check, ~4 minutes on 2 cores.")
 @click.option("--out", type=click.Path(), help="Output folder [default: results/validation-TIER].")

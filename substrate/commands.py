@@ -189,3 +189,72 @@ def summarize_command(folder, by=None, fmt="table") -> str:
     if not [c for c in df.columns if "." in c] and by:
         return df.to_string(index=False)
     return format_sweep_summary(df)
+
+
+def _writable_file(path: Path) -> Path:
+    if not path.parent.is_dir():
+        raise ScenarioError(f"--out {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ScenarioError(f"--out {path}: is a folder; give a file name")
+    return path
+
+
+def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent=0,
+                 color="drive") -> str:
+    """``substrate plot``: draw one figure; returns the path written."""
+    import analysis
+    from analysis import plots
+
+    results = analysis.load(folder)
+    options = {}
+    if kind == "muller":
+        options = {"replicate": replicate, "agent": agent, "color": color}
+    fig = plots.plot(results, kind, by=by or None, **options)
+    path = _writable_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
+    try:
+        return plots.save(fig, path)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"--out {path}: cannot write the figure ({exc})") from None
+
+
+def report_command(folder, out=None) -> str:
+    """``substrate report``: one self-contained HTML file."""
+    import base64
+    import html
+    import io
+    import json
+
+    import analysis
+    from analysis import plots
+    from simulation.output import write_text
+
+    results = analysis.load(folder)
+    path = _writable_file(Path(out) if out else Path(folder) / "report.html")
+    name = html.escape(results.scenario.get("name", ""))
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{name}</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
+             "table{border-collapse:collapse;font-size:small}td,th{border:1px solid #ccc;"
+             "padding:2px 6px}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+             "img{max-width:100%}</style></head><body>",
+             f"<h1>Substrate report: {name}</h1>",
+             f"<p>{html.escape(results.scenario.get('description', '') or '')}</p>"]
+    summary = analysis.summarize(results)
+    parts += ["<h2>Summary</h2>", summary.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                                  na_rep="")]
+    for kind in plots.applicable(results):
+        try:
+            fig = plots.plot(results, kind)
+        except ScenarioError as exc:  # e.g. a replicate without agent 0 at any record
+            parts.append(f"<h2>{kind}</h2><p>not drawn: {html.escape(str(exc))}</p>")
+            continue
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        data = base64.b64encode(buffer.getvalue()).decode()
+        parts.append(f"<h2>{kind}</h2><img alt='{kind}' src='data:image/png;base64,{data}'>")
+    scenario_text = (Path(folder) / "scenario.yaml").read_text()
+    parts += ["<h2>Scenario (resolved)</h2>", f"<pre>{html.escape(scenario_text, quote=False)}</pre>",
+              "<h2>Provenance</h2>",
+              f"<pre>{html.escape(json.dumps(results.manifest, indent=2), quote=False)}</pre>",
+              "</body></html>"]
+    write_text("\n".join(parts), path)
+    return str(path)

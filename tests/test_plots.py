@@ -1,0 +1,185 @@
+"""Figures: the data drawn match the tables, axes are labelled, the number of
+curves is right, and kinds without their data give a one-line error."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from matplotlib.collections import PolyCollection
+from matplotlib.image import AxesImage
+
+import analysis
+from analysis import plots
+from simulation import ScenarioError
+from substrate.cli import cli
+
+RUN = """\
+name: plotrun
+seed: 8
+replicates: 3
+horizon: 300
+record_every: 20
+world: {agents: 3, transmission: 0.01}
+agent: {capacity: 1000, initial_size: 500, birth_rate: 0.2, death_rate: 0.1,
+        drive_advantage: 2.0}
+copy: {error_rate: 0.01, kernel: {type: normal, sd: 0.1}}
+immune: {surveillance: 0.2, tolerance: 0.25}
+"""
+
+SWEEP = RUN.replace("name: plotrun", "name: plotsweep").replace(
+    "world: {agents: 3, transmission: 0.01}", "world: {agents: 1}") + """\
+sweep:
+  grid:
+    copy.error_rate: [0.001, 0.03]
+    immune.efficacy: [0.2, 0.9]
+"""
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("plots")
+    (tmp / "run.yaml").write_text(RUN)
+    (tmp / "sweep.yaml").write_text(SWEEP)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(tmp / "run.yaml"), "--out", str(tmp / "run")]).exit_code == 0
+    result = runner.invoke(cli, ["sweep", str(tmp / "sweep.yaml"), "--out", str(tmp / "sweep")])
+    assert result.exit_code == 0, result.output
+    return analysis.load(tmp / "run"), analysis.load(tmp / "sweep")
+
+
+def test_survival_curves_match_kaplan_meier(folders):
+    _, sweep = folders
+    fig = plots.survival_figure(sweep, by=["copy.error_rate"])
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "P(no takeover yet)" and ax.get_xlabel() == "tick"
+    lines = ax.get_lines()
+    assert len(lines) == 2  # one curve per group
+    curves = analysis.survival_curves(sweep, by=["copy.error_rate"])
+    for line, (_, curve) in zip(lines, curves.groupby("copy.error_rate")):
+        y = line.get_ydata()
+        np.testing.assert_allclose(y[:-1], curve.survival)  # last point: held to the horizon
+        assert line.get_xdata()[-1] == sweep.horizon
+    assert len(fig.axes[1].get_lines()) == 2  # convergence panel
+    assert len(plots.survival_figure(sweep).axes[0].get_lines()) == 4  # one per point
+
+
+def test_phase_heatmap_is_the_summary(folders):
+    run, sweep = folders
+    fig = plots.phase_figure(sweep)
+    ax = fig.axes[0]
+    image = [c for c in ax.get_children() if isinstance(c, AxesImage)][0]
+    summary = analysis.summarize(sweep)
+    expected = summary.pivot_table(index="immune.efficacy", columns="copy.error_rate",
+                                   values="p_takeover").sort_index().to_numpy()
+    np.testing.assert_allclose(image.get_array(), expected)
+    assert ax.get_xlabel() == "copy.error_rate" and ax.get_ylabel() == "immune.efficacy"
+    (ax_w,) = [a for a in fig.axes if a.get_title() == "width of the 95% interval"]
+    widths = [c for c in ax_w.get_children() if isinstance(c, AxesImage)]
+    assert widths and np.all(np.asarray(widths[0].get_array()) > 0)
+    with pytest.raises(ScenarioError, match="needs a sweep over two parameters"):
+        plots.phase_figure(run)
+
+
+def test_muller_bands_nest_and_fill(folders):
+    run, sweep = folders
+    ticks, clones, lower, upper, traits = plots.muller_data(run, replicate=1, agent=2)
+    assert len(ticks) == 16 and len(clones) >= 2
+    # Roots' bands tile [0, 1]; every band lies within [0, 1].
+    assert np.all(lower >= -1e-12) and np.all(upper <= 1 + 1e-12)
+    np.testing.assert_allclose(upper.max(axis=1), 1.0)
+    lineage = pd.read_parquet(run.folder / "clones.parquet")
+    lineage = lineage[lineage.replicate == 1].set_index("clone")
+    shown = set(clones)
+    for i, c in enumerate(clones):  # a shown clone's band lies inside its shown ancestor's
+        up = lineage.parent.get(c, -1)
+        while up >= 0 and up not in shown:
+            up = lineage.parent.get(up, -1)
+        if up >= 0:
+            j = clones.index(up)
+            assert np.all(lower[:, i] >= lower[:, j] - 1e-12)
+            assert np.all(upper[:, i] <= upper[:, j] + 1e-12)
+    fig = plots.muller_figure(run, replicate=1, agent=2)
+    polys = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    assert len(polys) == len(clones)
+    assert fig.axes[0].get_ylabel() == "frequency in the agent"
+    with pytest.raises(ScenarioError, match="needs clones.parquet"):
+        plots.muller_figure(sweep)
+    with pytest.raises(ScenarioError, match="no replicate 9"):
+        plots.muller_data(run, replicate=9)
+
+
+def test_traits_lines_are_the_replicate_means(folders):
+    run, _ = folders
+    fig = plots.traits_figure(run)
+    assert len(fig.axes) == 5
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "mean drive", "mean loyalty", "mean stealth", "mean fidelity", "defector fraction"]
+    ts = run.timeseries()
+    ts = ts[ts.tick % 20 == 0]
+    for ax, column in zip(fig.axes, plots.TRAIT_COLUMNS):
+        (line,) = ax.get_lines()
+        np.testing.assert_allclose(line.get_ydata(), ts.groupby("tick")[column].mean())
+
+
+def test_price_bars_add_up_to_the_observed_change(folders):
+    run, _ = folders
+    data = plots.price_data(run)
+    np.testing.assert_allclose(data.between + data.within + data.transmission,
+                               data.observed, atol=1e-12)
+    fig = plots.price_figure(run)
+    ax = fig.axes[0]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label().startswith("observed")]
+    np.testing.assert_allclose(line.get_ydata(), data.observed)
+    heights = np.array([[p.get_height() for p in c] for c in ax.containers])
+    np.testing.assert_allclose(heights.sum(axis=0), data.observed, atol=1e-12)
+    assert "between-agent" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_agents_plot(folders):
+    run, sweep = folders
+    counts, q = plots.agents_data(run)
+    agents = pd.read_parquet(run.folder / "agents.parquet")
+    per_tick = agents[agents.alive].groupby(["replicate", "tick"]).size().groupby("tick").mean()
+    np.testing.assert_allclose(counts["mean"], per_tick)
+    fig = plots.agents_figure(run)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), per_tick)
+    assert fig.axes[1].get_ylabel() == "surveillance (immune investment)"
+    with pytest.raises(ScenarioError, match="needs agents.parquet"):
+        plots.agents_figure(sweep)
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_plot_command_formats(folders, tmp_path, fmt):
+    run, _ = folders
+    out = tmp_path / f"t.{fmt}"
+    result = CliRunner().invoke(cli, ["plot", str(run.folder), "--kind", "traits",
+                                      "--out", str(out), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 1000
+
+
+def test_plot_command_errors(folders, tmp_path):
+    run, sweep = folders
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["plot", str(run.folder), "--kind", "phase"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: ") and \
+        len(bad.output.strip().splitlines()) == 1
+    missing = runner.invoke(cli, ["plot", str(tmp_path / "nope"), "--kind", "traits"])
+    assert missing.exit_code == 2 and "no runs.parquet" in missing.output
+    nowhere = runner.invoke(cli, ["plot", str(run.folder), "--kind", "traits", "--out",
+                                  str(tmp_path / "no" / "f.png")])
+    assert nowhere.exit_code == 2 and "does not exist" in nowhere.output
+
+
+def test_report_embeds_every_applicable_plot(folders, tmp_path):
+    for results, kinds in zip(folders, (["survival", "traits", "price", "muller", "agents"],
+                                        ["survival", "traits", "price", "phase"])):
+        assert sorted(plots.applicable(results)) == sorted(kinds)
+        out = tmp_path / f"{results.scenario['name']}.html"
+        result = CliRunner().invoke(cli, ["report", str(results.folder), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert text.count("<img") == len(kinds)
+        assert text.count("data:image/png;base64,") == len(kinds)
+        assert results.scenario["name"] in text and "<table" in text
+        assert "seed:" in text and '"versions"' in text  # scenario and provenance
