@@ -190,8 +190,10 @@ def draw_events(
         p_birth = min(p_birth, 1.0)
         b = _binomial(rng, n, p_birth)
         # 5-6. newborns carrying at least one copy error
-        m = _binomial(rng, b, _p_any_error(mu_r, mutator, zref[a, FIDELITY],
-                                           traits[i, FIDELITY], n_copy_traits))
+        m = 0
+        if b > 0:  # (no draw either way when b = 0: skip the exp and log)
+            m = _binomial(rng, b, _p_any_error(mu_r, mutator, zref[a, FIDELITY],
+                                               traits[i, FIDELITY], n_copy_traits))
         # 7. deaths among the members present at the start of the tick
         d = _binomial(rng, n, death_rate)
         # 8-9. immune system and repair, among the members that did not die
@@ -223,6 +225,14 @@ def mutation_step(rng, value, kernel_type, sd, bias, scale, size, direction):
     else:
         value = rng.random()
     return min(max(value, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _row(index, table):
+    """The lineage row of clone ``index``. Without lineage recording the
+    tables have one row, which every write then uses (scratch), so memory
+    does not grow with the clones ever founded."""
+    return min(index, table.shape[0] - 1)
 
 
 @njit(cache=True)
@@ -269,13 +279,13 @@ def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu
     agent[j] = a
     seeded[j] = seeded[i]
     clone_id[j] = next_id
-    lineage_parent[next_id] = clone_id[i]
-    lineage_agent[next_id] = a
-    lineage_origin[next_id] = tick
-    lineage_end[next_id] = -1
-    lineage_seeded[next_id] = seeded[i]
+    lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
+    lineage_agent[_row(next_id, lineage_agent)] = a
+    lineage_origin[_row(next_id, lineage_origin)] = tick
+    lineage_end[_row(next_id, lineage_end)] = -1
+    lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
     for k in range(N_TRAITS):
-        lineage_traits[next_id, k] = traits[j, k]
+        lineage_traits[_row(next_id, lineage_traits), k] = traits[j, k]
     return hits
 
 
@@ -300,7 +310,7 @@ def free_and_reduce(n_slots, n_free, count, agent, traits, seeded, free, params,
             count[i] = -1
             free[n_free] = i
             n_free += 1
-            lineage_end[clone_id[i]] = tick
+            lineage_end[_row(clone_id[i], lineage_end)] = tick
             continue
         reduce[a, R_SIZE] += n
         if traits[i, DRIVE] > theta:
@@ -374,18 +384,18 @@ def apply_events(
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
             for k in range(N_TRAITS):
                 traits[j, k] = zref[a, k]
-                lineage_traits[next_id, k] = zref[a, k]
+                lineage_traits[_row(next_id, lineage_traits), k] = zref[a, k]
             count[j] = 0
             agent[j] = a
             seeded[j] = seeded[i]
             clone_id[j] = next_id
             repair_slot[j] = -1
             ancestor[j] = ancestor[i]
-            lineage_parent[next_id] = clone_id[i]
-            lineage_agent[next_id] = a
-            lineage_origin[next_id] = tick
-            lineage_end[next_id] = -1
-            lineage_seeded[next_id] = seeded[i]
+            lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
+            lineage_agent[_row(next_id, lineage_agent)] = a
+            lineage_origin[_row(next_id, lineage_origin)] = tick
+            lineage_end[_row(next_id, lineage_end)] = -1
+            lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
             repair_slot[i] = j
             repair_id[i] = next_id
             next_id += 1
@@ -514,8 +524,10 @@ def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
         n_events = refill[a] + size[a]
         if n_events == 0:
             continue
+        # (A one-row lineage table is scratch: lineages are not recorded.)
         if (n_free + capacity - n_slots < n_events
-                or lineage_parent.shape[0] - next_id < n_events):
+                or (lineage_parent.shape[0] > 1
+                    and lineage_parent.shape[0] - next_id < n_events)):
             return a, n_slots, n_free, next_id
         local = np.empty(n_clones[a] + n_events, dtype=np.int64)
         w = np.empty(n_clones[a] + n_events)
@@ -633,18 +645,18 @@ def move_migrants(n_slots, n_free, next_id, count, agent, traits, clone_id, seed
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
             for k in range(N_TRAITS):
                 traits[j, k] = traits[i, k]
-                lineage_traits[next_id, k] = traits[i, k]
+                lineage_traits[_row(next_id, lineage_traits), k] = traits[i, k]
             count[j] = x
             agent[j] = b
             seeded[j] = seeded[i]
             clone_id[j] = next_id
             repair_slot[j] = -1
             ancestor[j] = ancestor[i]
-            lineage_parent[next_id] = clone_id[i]
-            lineage_agent[next_id] = b
-            lineage_origin[next_id] = tick
-            lineage_end[next_id] = -1
-            lineage_seeded[next_id] = seeded[i]
+            lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
+            lineage_agent[_row(next_id, lineage_agent)] = b
+            lineage_origin[_row(next_id, lineage_origin)] = tick
+            lineage_end[_row(next_id, lineage_end)] = -1
+            lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
             next_id += 1
             if remaining == 0:
                 break
@@ -706,7 +718,7 @@ def found_children(parents, children, bottleneck, n_slots, n_free, next_id, coun
                 j, n_free, n_slots = _new_slot(free, n_free, n_slots)
                 for k in range(N_TRAITS):
                     traits[j, k] = traits[i, k]
-                    lineage_traits[next_id, k] = traits[i, k]
+                    lineage_traits[_row(next_id, lineage_traits), k] = traits[i, k]
                     sums[k] += (x - m) * traits[i, k]
                 count[j] = x - m
                 agent[j] = c
@@ -714,11 +726,11 @@ def found_children(parents, children, bottleneck, n_slots, n_free, next_id, coun
                 clone_id[j] = next_id
                 repair_slot[j] = -1
                 ancestor[j] = ancestor[i]
-                lineage_parent[next_id] = clone_id[i]
-                lineage_agent[next_id] = c
-                lineage_origin[next_id] = tick
-                lineage_end[next_id] = -1
-                lineage_seeded[next_id] = seeded[i]
+                lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
+                lineage_agent[_row(next_id, lineage_agent)] = c
+                lineage_origin[_row(next_id, lineage_origin)] = tick
+                lineage_end[_row(next_id, lineage_end)] = -1
+                lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
                 next_id += 1
             for _ in range(m):
                 j, n_free, n_slots = _new_slot(free, n_free, n_slots)
@@ -727,7 +739,7 @@ def found_children(parents, children, bottleneck, n_slots, n_free, next_id, coun
                     copy_traits, params, tick, lineage_parent, lineage_agent,
                     lineage_origin, lineage_end, lineage_traits, lineage_seeded)
                 agent[j] = c
-                lineage_agent[next_id] = c
+                lineage_agent[_row(next_id, lineage_agent)] = c
                 repair_slot[j] = -1
                 ancestor[j] = ancestor[i]
                 for k in range(N_TRAITS):
@@ -756,3 +768,64 @@ def _heritable_step(rng, value, params):
     return mutation_step(rng, value, int(params[P_KERNEL_TYPE]), params[P_KERNEL_SD],
                          params[P_KERNEL_BIAS], params[P_KERNEL_SCALE],
                          params[P_KERNEL_SIZE], int(params[P_KERNEL_DIRECTION]))
+
+
+@njit(cache=True)
+def tick_birth_death(
+    n_slots, n_free, next_id, count, agent, traits, clone_id, seeded, free,
+    repair_slot, repair_id, ancestor, size, capacity, zref, surveillance, efficacy,
+    tolerance, immune_mask, copy_traits, params, tick, rng,
+    births, mutants, deaths, kills, repairs,
+    lineage_parent, lineage_agent, lineage_origin, lineage_end, lineage_traits,
+    lineage_seeded, n_agents, totals, reduce,
+):
+    """A whole birth_death tick in one call: :func:`draw_events`, then, when
+    the free slots (and lineage rows) hold every clone the events can found,
+    :func:`apply_events`. Returns ``(applied, needed, n_slots, n_free,
+    next_id)``; when not applied the state is untouched and the drawn events
+    wait in the buffers: the engine grows the arrays and applies them (the
+    same draws, so the result does not depend on the array sizes)."""
+    draw_events(n_slots, count, agent, traits, size, capacity, zref, surveillance,
+                efficacy, tolerance, copy_traits.shape[0], immune_mask, params, tick,
+                rng, births, mutants, deaths, kills, repairs)
+    needed = 0
+    for i in range(n_slots):
+        needed += mutants[i]
+        if repairs[i] > 0:
+            needed += 1
+    room = n_free + count.shape[0] - n_slots
+    lineage_room = lineage_parent.shape[0] - next_id
+    if needed > room or (lineage_parent.shape[0] > 1 and needed > lineage_room):
+        return False, needed, n_slots, n_free, next_id
+    n_slots, n_free, next_id = apply_events(
+        n_slots, n_free, next_id, count, agent, traits, clone_id, seeded, free,
+        repair_slot, repair_id, ancestor, zref, copy_traits, params, tick, rng,
+        births, mutants, deaths, kills, repairs, lineage_parent, lineage_agent,
+        lineage_origin, lineage_end, lineage_traits, lineage_seeded, n_agents,
+        totals, reduce)
+    return True, needed, n_slots, n_free, next_id
+
+
+@njit(cache=True)
+def agent_fates(reduce, alive, takeover_fraction, taken, empty, low_goal,
+                oversight_threshold):
+    """Per agent: taken over now (alive, members, defector fraction at least
+    ``takeover_fraction``), empty (alive, no members), and goal output per
+    subcomponent below ``oversight_threshold``. Returns the number taken."""
+    n_taken = 0
+    for a in range(reduce.shape[0]):
+        size = reduce[a, R_SIZE]
+        taken[a] = False
+        empty[a] = False
+        low_goal[a] = False
+        if not alive[a]:
+            continue
+        if size <= 0:
+            empty[a] = True
+            continue
+        if reduce[a, R_DEFECTORS] / size >= takeover_fraction:
+            taken[a] = True
+            n_taken += 1
+        if reduce[a, R_GOAL_OUTPUT] / size < oversight_threshold:
+            low_goal[a] = True
+    return n_taken

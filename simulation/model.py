@@ -73,7 +73,10 @@ class CloneState:
     origin and end tick, traits) is kept by clone id.
     """
 
-    def __init__(self, slots: int = 256, lineage: int = 256):
+    def __init__(self, slots: int = 256, lineage: int = 256, keep_lineage: bool = True):
+        self.keep_lineage = keep_lineage
+        if not keep_lineage:
+            lineage = 1  # a scratch row (see kernels._row)
         self.n_slots = 0
         self.n_free = 0
         self.next_id = 0
@@ -118,7 +121,7 @@ class CloneState:
             self.traits = np.vstack([self.traits, np.zeros((grow, K.N_TRAITS))])
             self._events = np.zeros((5, size), dtype=np.int64)
         need_ids = self.next_id + new_clones
-        if need_ids > self.lineage_parent.shape[0]:
+        if self.keep_lineage and need_ids > self.lineage_parent.shape[0]:
             size = max(need_ids, 2 * self.lineage_parent.shape[0])
             grow = size - self.lineage_parent.shape[0]
             for name in ("lineage_parent", "lineage_agent", "lineage_origin",
@@ -141,6 +144,7 @@ class CloneState:
             slot = self.n_slots
             self.n_slots += 1
         cid = self.next_id
+        row = cid if self.keep_lineage else 0
         self.next_id += 1
         self.count[slot] = count
         self.agent[slot] = agent
@@ -149,12 +153,12 @@ class CloneState:
         self.seeded[slot] = seeded
         self.repair_slot[slot] = -1
         self.ancestor[slot] = slot
-        self.lineage_parent[cid] = parent
-        self.lineage_agent[cid] = agent
-        self.lineage_origin[cid] = tick
-        self.lineage_end[cid] = -1
-        self.lineage_traits[cid] = traits
-        self.lineage_seeded[cid] = seeded
+        self.lineage_parent[row] = parent
+        self.lineage_agent[row] = agent
+        self.lineage_origin[row] = tick
+        self.lineage_end[row] = -1
+        self.lineage_traits[row] = traits
+        self.lineage_seeded[row] = seeded
         return slot
 
     def alive(self) -> np.ndarray:
@@ -244,7 +248,7 @@ class World(mesa.Model):
         self.copy_traits = np.array([TRAITS.index(t) for t in scenario.copy.traits],
                                     dtype=np.int64)
         self.immune_mask = np.array([t in scenario.immune.traits for t in TRAITS])
-        self.state = CloneState()
+        self.state = CloneState(keep_lineage=scenario.record_clones)
         n_seeded = sum(c.count for c in a.seed_clones)
         for index in range(n_agents):
             if a.initial_size - n_seeded > 0:
@@ -329,7 +333,7 @@ class World(mesa.Model):
         if bound == 0:
             return
         if (s.n_slots - s.n_free + bound > s.capacity
-                or s.next_id + bound > s.lineage_parent.shape[0]):
+                or (s.keep_lineage and s.next_id + bound > s.lineage_parent.shape[0])):
             kept = movers[: s.n_slots].copy()
             s.reserve(bound)
             movers = s._events[0]
@@ -346,21 +350,24 @@ class World(mesa.Model):
         """Takeovers this tick, then agent deaths: no subcomponents, reserve
         below 0, oversight shutdown, takeover (with world.takeover_kills)."""
         w = self.scenario.world
-        size = self.reduced[:, K.R_SIZE]
         alive = self.agent_alive
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fraction = np.where(size > 0, self.reduced[:, K.R_DEFECTORS] / size, 0.0)
-            goal = np.where(size > 0, self.reduced[:, K.R_GOAL_OUTPUT] / size, 0.0)
-        taken = alive & (size > 0) & (fraction >= self.scenario.agent.takeover_fraction)
-        self.tick_takeovers = int(taken.sum())
+        n = self.n_agents
+        taken, empty, low_goal = (np.empty(n, np.bool_) for _ in range(3))
+        self.tick_takeovers = K.agent_fates(
+            self.reduced, alive, self.scenario.agent.takeover_fraction, taken, empty,
+            low_goal, w.oversight_threshold)
         if not kill:
             return
-        cause = np.zeros(self.n_agents, dtype=np.int64)
-        cause[alive & (size == 0)] = DEATH_EMPTY
+        dies = empty.any() or (self.economy and (self.reserve[alive] < 0).any()) or \
+            (w.oversight > 0 and low_goal.any()) or (w.takeover_kills and self.tick_takeovers)
+        if not dies:
+            return
+        cause = np.zeros(n, dtype=np.int64)
+        cause[empty] = DEATH_EMPTY
         if self.economy:
             cause[alive & (cause == 0) & (self.reserve < 0)] = DEATH_STARVED
         if w.oversight > 0:
-            low = np.flatnonzero(alive & (cause == 0) & (goal < w.oversight_threshold))
+            low = np.flatnonzero(low_goal & (cause == 0))
             if low.size:
                 shut = low[self.rng.random(low.size) < w.oversight]
                 cause[shut] = DEATH_OVERSIGHT
@@ -445,7 +452,7 @@ class World(mesa.Model):
         s = self.state
         ev = s._events
         if (s.n_slots - s.n_free + new_clones > s.capacity
-                or s.next_id + new_clones > s.lineage_parent.shape[0]):
+                or (s.keep_lineage and s.next_id + new_clones > s.lineage_parent.shape[0])):
             s.reserve(new_clones)
             s._events[:, : ev.shape[1]] = ev  # reserve() reallocated the buffers
             ev = s._events
@@ -464,12 +471,20 @@ class World(mesa.Model):
         s = self.state
         ev = s._events
         self.totals[:] = 0
-        K.draw_events(
-            s.n_slots, s.count, s.agent, s.traits, self.reduced[:, K.R_SIZE].copy(),
-            self.capacity, self.zref, self.surveillance, self.efficacy,
-            self.tolerance, self.copy_traits.shape[0], self.immune_mask,
-            self.params, self.tick, self.rng, ev[0], ev[1], ev[2], ev[3], ev[4])
-        self._apply(self._new_clones_bound())
+        applied, needed, s.n_slots, s.n_free, s.next_id = K.tick_birth_death(
+            s.n_slots, s.n_free, s.next_id, s.count, s.agent, s.traits, s.clone_id,
+            s.seeded, s.free, s.repair_slot, s.repair_id, s.ancestor,
+            self.reduced[:, K.R_SIZE].copy(), self.capacity, self.zref,
+            self.surveillance, self.efficacy, self.tolerance, self.immune_mask,
+            self.copy_traits, self.params, self.tick, self.rng,
+            ev[0], ev[1], ev[2], ev[3], ev[4],
+            s.lineage_parent, s.lineage_agent, s.lineage_origin, s.lineage_end,
+            s.lineage_traits, s.lineage_seeded, self.n_agents, self._tick_totals,
+            self.reduced)
+        if applied:
+            self.totals += self._tick_totals
+        else:
+            self._apply(needed)  # grows the arrays, then applies the same draws
 
     def _immune_phase(self):
         """Immune kills and repairs on the current generation (WF, Moran)."""
