@@ -325,7 +325,8 @@ class Scenario(_Section):
     record_every: Annotated[int, Field(ge=1)] = 10
     """Ticks between time-series records."""
     record_clones: bool = True
-    """Write clones.parquet and clone_counts.parquet (lineages, Muller data)."""
+    """Keep every clone's lineage and write clones.parquet and clone_counts.parquet
+    (Muller plots); false: memory no longer grows with the clones ever founded."""
     world: World = Field(default_factory=World)
     agent: Agent = Field(default_factory=Agent)
     copy: Copy = Field(default_factory=Copy)
