@@ -44,11 +44,16 @@ def _label(key) -> str:
 def _groups(df: pd.DataFrame, by):
     if not by:
         return [("all", df)]
-    return [(_label(k), g) for k, g in df.groupby(by, sort=True)]
+    return [(_label(k), g) for k, g in df.groupby(by, sort=True, dropna=False)]
 
 
 def _by(results, by):
-    return list(by) if by else list(results.parameters)
+    by = list(by) if by else list(results.parameters)
+    for column in by:
+        if column not in results.runs.columns:
+            raise ScenarioError(f"--by {column}: not a column of {results.folder}/runs.parquet "
+                                f"(swept: {', '.join(results.parameters) or 'none'})")
+    return by
 
 
 # --- survival ----------------------------------------------------------------
@@ -85,7 +90,7 @@ def survival_figure(results, by=None, events=("takeover", "convergence")) -> Fig
                ylim=(-0.02, 1.02), title=f"{event} survival (Kaplan-Meier, 95% bands)")
         if by:
             ax.legend(title=", ".join(by), fontsize="small", title_fontsize="small",
-                      loc="lower left", ncol=2 if len(runs.groupby(by)) > 8 else 1)
+                      loc="lower left", ncol=2 if len(_groups(runs, by)) > 8 else 1)
     fig.suptitle(results.scenario.get("name", ""))
     return fig
 

@@ -52,9 +52,10 @@ def load(folder) -> Results:
     if not (folder / "runs.parquet").is_file():
         raise ScenarioError(f"{folder}: no runs.parquet here (not an output folder of "
                             "'substrate run' or a finished 'substrate sweep')")
-    manifest = {}
-    if (folder / "manifest.json").is_file():
-        manifest = json.loads((folder / "manifest.json").read_text())
+    if not (folder / "manifest.json").is_file():
+        raise ScenarioError(f"{folder}: no manifest.json: the run or sweep that wrote "
+                            "this folder did not finish (run it again)")
+    manifest = json.loads((folder / "manifest.json").read_text())
     scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
     runs = pd.read_parquet(folder / "runs.parquet")
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
@@ -133,7 +134,7 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     if not by:
         return pd.DataFrame([_group_summary(runs, horizon, events)])
     rows = []
-    for key, group in runs.groupby(by, sort=True):
+    for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), **_group_summary(group, horizon, events)})
     return pd.DataFrame(rows)
@@ -150,7 +151,7 @@ def survival_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:
         by = results.parameters
     by = list(by or [])
     _, tick = event_columns(event)
-    groups = runs.groupby(by, sort=True) if by else [((), runs)]
+    groups = runs.groupby(by, sort=True, dropna=False) if by else [((), runs)]
     frames = []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)

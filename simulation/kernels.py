@@ -114,7 +114,12 @@ def _binomial(rng, n, p):
 @njit(cache=True)
 def _mutation_rate(mu_r, mutator, f_ref, f):
     """mu_eff = min(1, mu_r exp(mutator (f_ref - f))): the mutator effect."""
-    return min(mu_r * math.exp(mutator * (f_ref - f)), 1.0)
+    if mu_r <= 0.0:
+        return 0.0
+    x = mutator * (f_ref - f)
+    if x > 700.0:  # exp would overflow; the rate is capped at 1 anyway
+        return 1.0
+    return min(mu_r * math.exp(x), 1.0)
 
 
 @njit(cache=True)
@@ -811,8 +816,10 @@ def agent_fates(reduce, alive, takeover_fraction, taken, empty, low_goal,
                 oversight_threshold):
     """Per agent: taken over now (alive, members, defector fraction at least
     ``takeover_fraction``), empty (alive, no members), and goal output per
-    subcomponent below ``oversight_threshold``. Returns the number taken."""
+    subcomponent below ``oversight_threshold``. Returns the number taken and
+    the largest defector fraction of a live agent."""
     n_taken = 0
+    largest = 0.0
     for a in range(reduce.shape[0]):
         size = reduce[a, R_SIZE]
         taken[a] = False
@@ -823,9 +830,11 @@ def agent_fates(reduce, alive, takeover_fraction, taken, empty, low_goal,
         if size <= 0:
             empty[a] = True
             continue
-        if reduce[a, R_DEFECTORS] / size >= takeover_fraction:
+        fraction = reduce[a, R_DEFECTORS] / size
+        largest = max(largest, fraction)
+        if fraction >= takeover_fraction:
             taken[a] = True
             n_taken += 1
         if reduce[a, R_GOAL_OUTPUT] / size < oversight_threshold:
             low_goal[a] = True
-    return n_taken
+    return n_taken, largest

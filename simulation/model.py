@@ -353,7 +353,8 @@ class World(mesa.Model):
         alive = self.agent_alive
         n = self.n_agents
         taken, empty, low_goal = (np.empty(n, np.bool_) for _ in range(3))
-        self.tick_takeovers = K.agent_fates(
+        # Measured before any agent dies, so a takeover that kills is seen.
+        self.tick_takeovers, self.tick_max_defector_fraction = K.agent_fates(
             self.reduced, alive, self.scenario.agent.takeover_fraction, taken, empty,
             low_goal, w.oversight_threshold)
         if not kill:

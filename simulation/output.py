@@ -89,6 +89,10 @@ def write_run(result, out: Path, command: list[str] | None = None,
               started: _dt.datetime | None = None) -> Path:
     """Write a :class:`simulation.run.RunResult` into ``out``."""
     out = Path(out)
+    # manifest.json marks a complete folder: remove the old one first, so an
+    # interrupted write never leaves new tables beside an old manifest.
+    if (out / "manifest.json").exists():
+        (out / "manifest.json").unlink()
     tables = {"runs.parquet": result.runs, "timeseries.parquet": result.timeseries,
               "clones.parquet": result.clones,
               "clone_counts.parquet": result.clone_counts,

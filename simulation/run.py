@@ -60,9 +60,8 @@ class _Outcomes:
         r = world.reduced
         size = r[:, K.R_SIZE]
         total = size.sum()
-        fractions = world.agent_defector_fractions()
         self.max_defector_fraction = max(self.max_defector_fraction,
-                                         float(fractions.max()))
+                                         float(world.tick_max_defector_fraction))
         if t["first_defector_tick"] is None and r[:, K.R_DEFECTORS].sum() > 0:
             t["first_defector_tick"] = tick
         if t["takeover_tick"] is None and world.tick_takeovers > 0:

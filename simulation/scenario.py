@@ -33,7 +33,7 @@ class ScenarioError(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True,
-                              use_attribute_docstrings=True)
+                              use_attribute_docstrings=True, allow_inf_nan=False)
 
 
 class Traits(_Section):
@@ -191,7 +191,7 @@ class Copy(_Section):
     """Traits that copy errors can change."""
     kernel: Kernel = Field(default_factory=Kernel)
     """How a mutated trait moves."""
-    redundancy: Annotated[int, Field(ge=1)] = 1
+    redundancy: Annotated[int, Field(ge=1, le=99)] = 1
     """r: copies voted on (odd); 1 means no error correction."""
     error_correlation: Rate = 0.0
     """rho: share of errors common to all copies (not correctable)."""
@@ -466,6 +466,9 @@ def _check_sweep(scenario: Scenario, source: str) -> None:
             close = difflib.get_close_matches(path, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ScenarioError(f"{source}: {where}: not a sweepable parameter path{hint}")
+        if getattr(parameter_field(path).annotation, "__origin__", None) in (list, dict):
+            raise ScenarioError(f"{source}: {where}: a list or mapping cannot be swept "
+                                "(sweep scalar parameters; make one file per variant)")
     base = scenario.model_dump(mode="json", exclude={"sweep"})
     if design == "grid":
         for path, values in sweep.grid.items():
@@ -576,13 +579,14 @@ def read_yaml(path: Path) -> dict:
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
-def load_scenario(path, overrides: list[str] | None = None,
+def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool = True,
                   **top_level: Any) -> Scenario:
     """Load, override and validate a scenario file.
 
     ``top_level`` values that are not None replace top-level keys (the CLI's
     ``--seed``, ``--replicates`` and ``--horizon``). A missing seed is drawn
-    from the operating system and recorded, so that the run can be repeated.
+    from the operating system and recorded, so that the run can be repeated
+    (unless ``resolve_seed`` is false: then it stays None for the caller).
     """
     path = Path(path)
     data = read_yaml(path)
@@ -595,7 +599,7 @@ def load_scenario(path, overrides: list[str] | None = None,
             if value is not None:
                 data[key] = value
     scenario = validate(data, str(path))
-    if scenario.seed is None:
+    if scenario.seed is None and resolve_seed:
         scenario.seed = secrets.randbits(63)
     return scenario
 

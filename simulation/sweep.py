@@ -43,7 +43,7 @@ def design(scenario: Scenario) -> list[dict]:
     slowest). ``random``: uniform (or log-uniform) draws; ``latin_hypercube``:
     ``scipy.stats.qmc.LatinHypercube``. Sampled designs draw from the master
     seed's own stream, so they are fixed by the seed. Integer parameters are
-    rounded.
+    rounded (``copy.redundancy`` to the nearest odd number in its range).
     """
     from .scenario import parameter_field
 
@@ -73,11 +73,22 @@ def design(scenario: Scenario) -> list[dict]:
                 value = math.exp(math.log(r.low) + u * (math.log(r.high) - math.log(r.low)))
             else:
                 value = r.low + u * (r.high - r.low)
-            if parameter_field(key).annotation is int:
+            if _is_int(parameter_field(key).annotation):
                 value = int(round(value))
+                if key == "copy.redundancy" and value % 2 == 0:
+                    value += 1 if value < r.high else -1  # the nearest odd in range
             point[key] = float(value) if isinstance(value, float) else value
         points.append(point)
     return points
+
+
+def _is_int(annotation) -> bool:
+    """An int field, possibly Optional[...] or Annotated[...]."""
+    import typing
+
+    if annotation is int:
+        return True
+    return any(_is_int(a) for a in typing.get_args(annotation) if a is not type(None))
 
 
 def point_scenarios(scenario: Scenario, source: str = "<scenario>") -> list[Scenario]:
@@ -114,6 +125,14 @@ def sweep_identity(scenario: Scenario) -> str:
     return hashlib.sha256(to_yaml(scenario).encode()).hexdigest()[:16]
 
 
+def stored_seed(folder: Path):
+    """The master seed a sweep folder was started with (None if none)."""
+    try:
+        return json.loads((Path(folder) / "sweep.json").read_text()).get("seed")
+    except (OSError, ValueError):
+        return None
+
+
 def prepare_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
                          resume: bool) -> None:
     """Refuse a folder that holds a different sweep, or this sweep without
@@ -145,7 +164,11 @@ def prepare_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
     for stale in (folder / PARTS).glob(".*.tmp"):
         stale.unlink()  # a part being written when the sweep was killed
     write_text(json.dumps({"identity": identity, "scenario": scenario.name,
-                           "block_size": block_size}, indent=2) + "\n", marker)
+                           "seed": scenario.seed, "block_size": block_size},
+                          indent=2) + "\n", marker)
+    # The resolved scenario (seed included) from the start: any (point,
+    # replicate) can be re-run from it even before the sweep has finished.
+    write_text(to_yaml(scenario), folder / "scenario.yaml")
 
 
 def _client(workers: int | None, scheduler: str | None):
@@ -154,7 +177,7 @@ def _client(workers: int | None, scheduler: str | None):
     if scheduler:
         try:
             return Client(scheduler, timeout="20s"), None
-        except OSError as exc:
+        except (OSError, ValueError, TimeoutError) as exc:
             raise ScenarioError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
@@ -177,6 +200,8 @@ def run_sweep(scenario: Scenario, folder: Path, *, workers: int | None = None,
     for sc in scenarios:
         sc.record_clones = False  # lineages: re-run a (point, replicate) with 'run'
     prepare_sweep_folder(folder, scenario, block_size, resume)
+    if (folder / "manifest.json").exists():
+        (folder / "manifest.json").unlink()  # written again when the sweep completes
     blocks = [list(range(b, min(b + block_size, scenario.replicates)))
               for b in range(0, scenario.replicates, block_size)]
     units = [(p, b) for p in range(len(points)) for b in range(len(blocks))]

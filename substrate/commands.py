@@ -15,6 +15,16 @@ from simulation.output import prepare_folder, write_run
 from simulation.scenario import ScenarioError
 
 
+def default_out(name: str) -> Path:
+    """results/NAME, creating results/ in the current folder."""
+    try:
+        Path("results").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(f"cannot create the default output folder results/ here "
+                            f"({exc.strerror or exc}); give --out DIR") from None
+    return Path("results") / name
+
+
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the bundled scenario of that name."""
     path = Path(name_or_path)
@@ -53,10 +63,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
-    if out is None:
-        Path("results").mkdir(exist_ok=True)
-        out = Path("results") / sc.name
-    folder = prepare_folder(out)  # fail before running, not after
+    folder = prepare_folder(out if out is not None else default_out(sc.name))
     result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                           point=point)
     for name, value in parameters.items():
@@ -102,10 +109,7 @@ def validate_command(tier: str, out=None) -> tuple[str, bool]:
     from analysis import validation
     from simulation.output import write_parquet
 
-    if out is None:
-        Path("results").mkdir(exist_ok=True)
-        out = Path("results") / f"validation-{tier}"
-    folder = prepare_folder(out)
+    folder = prepare_folder(out if out is not None else default_out(f"validation-{tier}"))
     checks = validation.plan(tier)
     with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
               leave=False) as bar:
@@ -132,16 +136,21 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     import analysis
     from simulation.sweep import run_sweep
 
+    import secrets
+
+    from simulation.sweep import stored_seed
+
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
-                       horizon=horizon)
+                       horizon=horizon, resolve_seed=False)
     if sc.sweep is None:
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
-    if out is None:
-        Path("results").mkdir(exist_ok=True)
-        out = Path("results") / sc.name
-    folder = prepare_folder(out)
+    folder = prepare_folder(out if out is not None else default_out(sc.name))
+    if sc.seed is None:
+        # A file without a seed: a resumed sweep keeps the seed it started with.
+        held = stored_seed(folder) if resume else None
+        sc.seed = held if held is not None else secrets.randbits(63)
     try:
         report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
                            resume=resume, block_size=block_size, command=command,
@@ -214,7 +223,8 @@ def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent
     try:
         return plots.save(fig, path)
     except (OSError, ValueError) as exc:
-        raise ScenarioError(f"--out {path}: cannot write the figure ({exc})") from None
+        raise ScenarioError(f"--out {path}: cannot write the figure "
+                            f"({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def report_command(folder, out=None) -> str:
@@ -256,5 +266,9 @@ def report_command(folder, out=None) -> str:
               "<h2>Provenance</h2>",
               f"<pre>{html.escape(json.dumps(results.manifest, indent=2), quote=False)}</pre>",
               "</body></html>"]
-    write_text("\n".join(parts), path)
+    try:
+        write_text("\n".join(parts), path)
+    except OSError as exc:
+        raise ScenarioError(f"--out {path}: cannot write the report "
+                            f"({exc.strerror or exc})") from None
     return str(path)

@@ -113,6 +113,11 @@ BAD_FILES = {
                                 "max_agents (2) is below agents (5)"),
     "bad_reference": ("world:\n  reproduction: {reference: parent}\n",
                       "world.reproduction.reference = 'parent'"),
+    "not_finite": ("copy:\n  kernel: {bias: .nan}\n",
+                   "copy.kernel.bias = nan: Input should be a finite number"),
+    "infinite": ("agent:\n  drive_advantage: .inf\n", "agent.drive_advantage = inf"),
+    "huge_redundancy": ("copy:\n  redundancy: 1031\n",
+                        "copy.redundancy = 1031: out of range (allowed: 1 <= value <= 99)"),
     "world_typo": ("world:\n  incom: 10\n", "world.incom: unknown key; did you mean 'world.income'?"),
     "stop_event": ("stop:\n  on: [armageddon]\n", "stop.on.0 = 'armageddon'"),
 }
@@ -200,3 +205,18 @@ def test_console_script_end_to_end(small, tmp_path):
                          "5"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "results" / "small" / "manifest.json").is_file()
+
+
+def test_unwritable_default_results_folder(small, tmp_path, monkeypatch):
+    (tmp_path / "results").write_text("a file where the folder would go")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", small)
+    assert result.exit_code == 2 and "give --out DIR" in result.output
+
+
+def test_incomplete_output_folder_is_refused(small, tmp_path):
+    out = tmp_path / "o"
+    assert invoke("run", small, "--out", out).exit_code == 0
+    (out / "manifest.json").unlink()  # as if the run had been killed mid-write
+    result = invoke("summarize", out)
+    assert result.exit_code == 2 and "did not finish" in result.output

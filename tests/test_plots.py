@@ -166,6 +166,9 @@ def test_plot_command_errors(folders, tmp_path):
         len(bad.output.strip().splitlines()) == 1
     missing = runner.invoke(cli, ["plot", str(tmp_path / "nope"), "--kind", "traits"])
     assert missing.exit_code == 2 and "no runs.parquet" in missing.output
+    for kind in ("survival", "traits"):
+        by = runner.invoke(cli, ["plot", str(run.folder), "--kind", kind, "--by", "nosuch"])
+        assert by.exit_code == 2 and "--by nosuch: not a column" in by.output
     nowhere = runner.invoke(cli, ["plot", str(run.folder), "--kind", "traits", "--out",
                                   str(tmp_path / "no" / "f.png")])
     assert nowhere.exit_code == 2 and "does not exist" in nowhere.output

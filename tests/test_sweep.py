@@ -89,6 +89,7 @@ def test_sampled_designs_respect_ranges_and_seed(kind):
                                                                  "log": True}}}},
      "log: true needs low > 0"),
     ({"grid": {"seed": [1, 2]}}, "sweep.grid.seed: not a sweepable parameter path"),
+    ({"grid": {"copy.traits": [["drive"], ["stealth"]]}}, "a list or mapping cannot be swept"),
     ({"grid": {"x": [1]}, "random": {"n": 1, "ranges": {"immune.efficacy": {"low": 0, "high": 1}}}},
      "give exactly one design"),
 ])
@@ -238,3 +239,42 @@ def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
     assert clean.returncode == 0, clean.stderr
     for table in ("runs.parquet", "timeseries.parquet"):
         assert (out / table).read_bytes() == (tmp_path / "clean" / table).read_bytes()
+
+
+def test_a_sweep_without_seed_resumes_with_its_own_seed(sweep_file, tmp_path):
+    path = tmp_path / "noseed.yaml"
+    path.write_text(SWEEP.replace("seed: 3\n", ""))
+    first = invoke("sweep", path, "--out", tmp_path / "n")
+    assert first.exit_code == 0, first.output
+    again = invoke("sweep", path, "--out", tmp_path / "n", "--resume")
+    assert again.exit_code == 0, again.output
+    assert "0 of 6 units run now" in again.output
+    # The drawn seed is recorded: the resolved scenario re-runs any replicate.
+    held = json.loads((tmp_path / "n" / "sweep.json").read_text())["seed"]
+    assert f"seed: {held}" in (tmp_path / "n" / "scenario.yaml").read_text()
+    alone = invoke("run", tmp_path / "n" / "scenario.yaml", "--point", 1, "--replicate", 2,
+                   "--out", tmp_path / "one")
+    assert alone.exit_code == 0, alone.output
+    runs = pd.read_parquet(tmp_path / "n" / "runs.parquet")
+    row = runs[(runs.point == 1) & (runs.replicate == 2)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(row, pd.read_parquet(tmp_path / "one" / "runs.parquet")[row.columns])
+
+
+def test_sampled_designs_round_optional_ints_and_odd_redundancy():
+    points = design(validate({"seed": 2, "sweep": {"latin_hypercube": {"n": 20, "ranges": {
+        "world.max_agents": {"low": 1, "high": 9}, "copy.redundancy": {"low": 1, "high": 9}}}}}))
+    assert all(isinstance(p["world.max_agents"], int) for p in points)
+    assert all(p["copy.redundancy"] % 2 == 1 and 1 <= p["copy.redundancy"] <= 9 for p in points)
+    point_scenarios(validate({"seed": 2, "sweep": {"latin_hypercube": {"n": 20, "ranges": {
+        "copy.redundancy": {"low": 1, "high": 9}}}}}))  # every point validates
+
+
+def test_null_grid_values_are_their_own_group():
+    import analysis
+
+    runs = pd.DataFrame({"world.max_agents": [None, None, 5.0], "ticks": [10, 10, 10],
+                         "takeover_tick": pd.array([None, 3, None], dtype="Int64"),
+                         "convergence_tick": pd.array([None] * 3, dtype="Int64"),
+                         "final_mean_drive": [0.1] * 3, "final_mean_loyalty": [0.9] * 3})
+    df = analysis.summarize(runs, by=["world.max_agents"], horizon=10)
+    assert len(df) == 2 and sorted(df.replicates) == [1, 2]

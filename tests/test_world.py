@@ -127,6 +127,8 @@ def test_takeover_recorded_even_when_it_kills():
     sc.horizon = 5
     run = run_scenario(sc).runs.iloc[0]
     assert run.takeover and run.takeover_tick == 0 and run.agents_lost_to_takeover == 4
+    # Measured before the takeover killed the agents.
+    assert run.max_defector_fraction >= sc.agent.takeover_fraction
     assert run.extinct and run.stop_reason == "extinction"
 
 
