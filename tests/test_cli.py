@@ -48,6 +48,8 @@ def test_run_writes_outputs_and_summary(small, tmp_path):
     assert manifest["seed"] == 5 and len(manifest["replicates"]) == 3
     assert manifest["versions"]["numba"] and manifest["command"][0] == "substrate"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    import stat
+    assert stat.S_IMODE((out / "runs.parquet").stat().st_mode) & 0o044  # readable by others
     # The resolved scenario runs again to the same result.
     again = tmp_path / "again"
     assert invoke("run", out / "scenario.yaml", "--out", again, "--no-figure").exit_code == 0
