@@ -47,6 +47,22 @@ def _groups(df: pd.DataFrame, by):
     return [(_label(k), g) for k, g in df.groupby(by, sort=True, dropna=False)]
 
 
+def _color(i: int, n: int):
+    """Distinct colours for up to 20 groups (tab10, then tab20)."""
+    from matplotlib import colormaps
+
+    return f"C{i % 10}" if n <= 10 else colormaps["tab20"](i % 20)
+
+
+def _legend(ax, title, n):
+    """Inside the axes for a few groups, beside them for many."""
+    kwargs = dict(title=title, fontsize="x-small", title_fontsize="x-small")
+    if n > 6:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
+    else:
+        ax.legend(loc="lower left", **kwargs)
+
+
 def _by(results, by):
     by = list(by) if by else list(results.parameters)
     for column in by:
@@ -69,9 +85,10 @@ def survival_figure(results, by=None, events=("takeover", "convergence")) -> Fig
     axes = np.atleast_1d(fig.subplots(1, len(events)))
     for ax, event in zip(axes, events):
         _, column = event_columns(event)
-        for i, (label, group) in enumerate(_groups(runs, by)):
+        groups = _groups(runs, by)
+        for i, (label, group) in enumerate(groups):
             km = kaplan_meier(group[column], group["ticks"])
-            color = f"C{i % 10}"
+            color = _color(i, len(groups))
             if km is None:
                 ax.step([0, horizon], [1, 1], where="post", color=color, label=label)
                 continue
@@ -88,9 +105,8 @@ def survival_figure(results, by=None, events=("takeover", "convergence")) -> Fig
                                 step="post", color=color, alpha=0.15)
         ax.set(xlabel="tick", ylabel=f"P(no {event} yet)", xlim=(0, horizon),
                ylim=(-0.02, 1.02), title=f"{event} survival (Kaplan-Meier, 95% bands)")
-        if by:
-            ax.legend(title=", ".join(by), fontsize="small", title_fontsize="small",
-                      loc="lower left", ncol=2 if len(_groups(runs, by)) > 8 else 1)
+        if by and ax is axes[-1]:
+            _legend(ax, ", ".join(by), len(groups))
     fig.suptitle(results.scenario.get("name", ""))
     return fig
 
@@ -288,14 +304,15 @@ def traits_figure(results, by=None) -> Figure:
     data = traits_data(results, by)
     fig = Figure(figsize=(15, 3.4), layout="constrained")
     axes = fig.subplots(1, len(TRAIT_COLUMNS), sharex=True)
+    groups = _groups(data, by)
     for ax, column in zip(axes, TRAIT_COLUMNS):
-        for i, (label, g) in enumerate(_groups(data, by)):
-            ax.plot(g.tick, g[f"{column}_mean"], color=f"C{i % 10}", label=label)
+        for i, (label, g) in enumerate(groups):
+            ax.plot(g.tick, g[f"{column}_mean"], color=_color(i, len(groups)), label=label)
             ax.fill_between(g.tick, g[f"{column}_low"], g[f"{column}_high"],
-                            color=f"C{i % 10}", alpha=0.15)
+                            color=_color(i, len(groups)), alpha=0.15)
         ax.set(xlabel="tick", ylabel=column.replace("_", " "), ylim=(-0.02, 1.02))
     if by:
-        axes[-1].legend(title=", ".join(by), fontsize="x-small", title_fontsize="x-small")
+        _legend(axes[-1], ", ".join(by), len(groups))
     fig.suptitle(f"{results.scenario.get('name', '')}: mean over replicates "
                  "(band: 10-90%; replicates that stopped drop out)")
     return fig
