@@ -74,6 +74,26 @@ def _by(results, by):
 
 # --- survival ----------------------------------------------------------------
 
+def _draw_km(ax, event_ticks, censor_ticks, horizon, color, label):
+    """A Kaplan-Meier step curve held to the horizon, with its 95% band
+    (Greenwood; equal to the curve where the band is undefined)."""
+    km = kaplan_meier(event_ticks, censor_ticks)
+    if km is None:
+        ax.step([0, horizon], [1, 1], where="post", color=color, label=label)
+        return
+    q = np.r_[0, km.sf.quantiles, horizon]
+    p = np.r_[1, km.sf.probabilities, km.sf.probabilities[-1]]
+    ax.step(q, p, where="post", color=color, label=label)
+    if len(event_ticks) > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ci = km.sf.confidence_interval(0.95)
+        lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
+        hi = np.r_[1, ci.high.probabilities, ci.high.probabilities[-1]]
+        ax.fill_between(q, np.where(np.isnan(lo), p, lo), np.where(np.isnan(hi), p, hi),
+                        step="post", color=color, alpha=0.15)
+
+
 def survival_figure(results, by=None, events=("takeover", "convergence")) -> Figure:
     """Kaplan-Meier survival of each event, a curve per point or group, with
     95% pointwise (Greenwood) bands; the horizon censors every curve."""
@@ -87,22 +107,8 @@ def survival_figure(results, by=None, events=("takeover", "convergence")) -> Fig
         _, column = event_columns(event)
         groups = _groups(runs, by)
         for i, (label, group) in enumerate(groups):
-            km = kaplan_meier(group[column], group["ticks"])
-            color = _color(i, len(groups))
-            if km is None:
-                ax.step([0, horizon], [1, 1], where="post", color=color, label=label)
-                continue
-            q = np.r_[0, km.sf.quantiles, horizon]
-            p = np.r_[1, km.sf.probabilities, km.sf.probabilities[-1]]
-            ax.step(q, p, where="post", color=color, label=label)
-            if len(group) > 1:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    ci = km.sf.confidence_interval(0.95)
-                lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
-                hi = np.r_[1, ci.high.probabilities, ci.high.probabilities[-1]]
-                ax.fill_between(q, np.where(np.isnan(lo), p, lo), np.where(np.isnan(hi), p, hi),
-                                step="post", color=color, alpha=0.15)
+            _draw_km(ax, group[column], group["ticks"], horizon, _color(i, len(groups)),
+                     label)
         ax.set(xlabel="tick", ylabel=f"P(no {event} yet)", xlim=(0, horizon),
                ylim=(-0.02, 1.02), title=f"{event} survival (Kaplan-Meier, 95% bands)")
         if by and ax is axes[-1]:
@@ -442,22 +448,7 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
     grid only: a replicate's extra final row would otherwise stand alone."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
-    km = kaplan_meier(runs["takeover_tick"], runs["ticks"])
-    if km is None:
-        ax_sf.step([0, horizon], [1, 1], where="post", color="C0",
-                   label="no takeover observed")
-    else:
-        q = np.r_[0, km.sf.quantiles, horizon]
-        p = np.r_[1, km.sf.probabilities, km.sf.probabilities[-1]]
-        ax_sf.step(q, p, where="post", color="C0", label="Kaplan-Meier")
-        if len(runs) > 1:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ci = km.sf.confidence_interval(0.95)
-            lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
-            hi = np.r_[1, ci.high.probabilities, ci.high.probabilities[-1]]
-            ax_sf.fill_between(q, np.nan_to_num(lo), np.nan_to_num(hi, nan=1.0),
-                               step="post", alpha=0.25, color="C0", label="95% band")
+    _draw_km(ax_sf, runs["takeover_tick"], runs["ticks"], horizon, "C0", "Kaplan-Meier")
     ax_sf.set(xlabel="tick", ylabel="P(no takeover yet)", ylim=(-0.02, 1.02),
               xlim=(0, horizon), title=f"takeover survival ({len(runs)} replicates)")
     ax_sf.legend(loc="lower left")

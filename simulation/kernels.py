@@ -251,10 +251,34 @@ def _new_slot(free, n_free, n_slots):
 
 
 @njit(cache=True)
-def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
-                  copy_traits, params, tick, lineage_parent, lineage_agent,
-                  lineage_origin, lineage_end, lineage_traits, lineage_seeded):
-    """Found in slot ``j`` a one-member mutant clone of clone ``i``.
+def _found_clone(i, j, a, n, next_id, count, agent, traits, clone_id, seeded,
+                 repair_slot, ancestor, tick, lineage_parent, lineage_agent,
+                 lineage_origin, lineage_end, lineage_traits, lineage_seeded):
+    """Found in slot ``j`` a clone of ``n`` members in agent ``a`` with clone
+    ``i``'s traits, as ``i``'s child: lineage, seeded flag and ancestor."""
+    r = _row(next_id, lineage_parent)
+    for k in range(N_TRAITS):
+        traits[j, k] = traits[i, k]
+        lineage_traits[r, k] = traits[i, k]
+    count[j] = n
+    agent[j] = a
+    seeded[j] = seeded[i]
+    clone_id[j] = next_id
+    repair_slot[j] = -1
+    ancestor[j] = ancestor[i]
+    lineage_parent[r] = clone_id[i]
+    lineage_agent[r] = a
+    lineage_origin[r] = tick
+    lineage_end[r] = -1
+    lineage_seeded[r] = seeded[i]
+
+
+@njit(cache=True)
+def _found_mutant(rng, i, j, a, traits, agent, count, clone_id, seeded, repair_slot,
+                  ancestor, next_id, mu, copy_traits, params, tick, lineage_parent,
+                  lineage_agent, lineage_origin, lineage_end, lineage_traits,
+                  lineage_seeded):
+    """Found in slot ``j`` of agent ``a`` a one-member mutant clone of clone ``i``.
 
     Which traits mutate is drawn from k independent Bernoulli(mu) trials
     conditioned on at least one success, without rejection: while none has
@@ -264,8 +288,9 @@ def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu
     """
     n_copy = copy_traits.shape[0]
     log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
-    for k in range(N_TRAITS):
-        traits[j, k] = traits[i, k]
+    _found_clone(i, j, a, 1, next_id, count, agent, traits, clone_id, seeded,
+                 repair_slot, ancestor, tick, lineage_parent, lineage_agent,
+                 lineage_origin, lineage_end, lineage_traits, lineage_seeded)
     hits = 0
     for c in range(n_copy):
         if hits > 0:
@@ -279,18 +304,7 @@ def _found_mutant(rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu
                 rng, traits[j, k], int(params[P_KERNEL_TYPE]), params[P_KERNEL_SD],
                 params[P_KERNEL_BIAS], params[P_KERNEL_SCALE], params[P_KERNEL_SIZE],
                 int(params[P_KERNEL_DIRECTION]))
-    a = agent[i]
-    count[j] = 1
-    agent[j] = a
-    seeded[j] = seeded[i]
-    clone_id[j] = next_id
-    lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
-    lineage_agent[_row(next_id, lineage_agent)] = a
-    lineage_origin[_row(next_id, lineage_origin)] = tick
-    lineage_end[_row(next_id, lineage_end)] = -1
-    lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
-    for k in range(N_TRAITS):
-        lineage_traits[_row(next_id, lineage_traits), k] = traits[j, k]
+            lineage_traits[_row(next_id, lineage_traits), k] = traits[j, k]
     return hits
 
 
@@ -372,11 +386,10 @@ def apply_events(
         for _ in range(m):
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
             totals[E_MUTATIONS] += _found_mutant(
-                rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
-                copy_traits, params, tick, lineage_parent, lineage_agent,
-                lineage_origin, lineage_end, lineage_traits, lineage_seeded)
-            repair_slot[j] = -1
-            ancestor[j] = ancestor[i]
+                rng, i, j, agent[i], traits, agent, count, clone_id, seeded,
+                repair_slot, ancestor, next_id, mu, copy_traits, params, tick,
+                lineage_parent, lineage_agent, lineage_origin, lineage_end,
+                lineage_traits, lineage_seeded)
             next_id += 1
     # Repaired members: reset to z_ref, into the clone's repair child.
     for i in range(start_slots):
@@ -387,20 +400,12 @@ def apply_events(
         if j < 0 or clone_id[j] != repair_id[i] or count[j] < 0:
             a = agent[i]
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
-            for k in range(N_TRAITS):
+            _found_clone(i, j, a, 0, next_id, count, agent, traits, clone_id, seeded,
+                         repair_slot, ancestor, tick, lineage_parent, lineage_agent,
+                         lineage_origin, lineage_end, lineage_traits, lineage_seeded)
+            for k in range(N_TRAITS):  # reset to the agent's z_ref
                 traits[j, k] = zref[a, k]
                 lineage_traits[_row(next_id, lineage_traits), k] = zref[a, k]
-            count[j] = 0
-            agent[j] = a
-            seeded[j] = seeded[i]
-            clone_id[j] = next_id
-            repair_slot[j] = -1
-            ancestor[j] = ancestor[i]
-            lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
-            lineage_agent[_row(next_id, lineage_agent)] = a
-            lineage_origin[_row(next_id, lineage_origin)] = tick
-            lineage_end[_row(next_id, lineage_end)] = -1
-            lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
             repair_slot[i] = j
             repair_id[i] = next_id
             next_id += 1
@@ -572,11 +577,10 @@ def moran_events(start_agent, n_agents, n_slots, n_free, next_id, count, agent,
                 mu = _mutation_rate(mu_r, mutator, zref[a, FIDELITY], traits[i, FIDELITY])
                 j, n_free, n_slots = _new_slot(free, n_free, n_slots)
                 totals[E_MUTATIONS] += _found_mutant(
-                    rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
-                    copy_traits, params, tick, lineage_parent, lineage_agent,
-                    lineage_origin, lineage_end, lineage_traits, lineage_seeded)
-                repair_slot[j] = -1
-                ancestor[j] = ancestor[i]
+                    rng, i, j, a, traits, agent, count, clone_id, seeded, repair_slot,
+                    ancestor, next_id, mu, copy_traits, params, tick, lineage_parent,
+                    lineage_agent, lineage_origin, lineage_end, lineage_traits,
+                    lineage_seeded)
                 next_id += 1
                 local[n_local] = j
                 w[n_local] = fitness(traits[j, DRIVE], traits[j, LOYALTY], params)
@@ -648,20 +652,9 @@ def move_migrants(n_slots, n_free, next_id, count, agent, traits, clone_id, seed
             if x == 0:
                 continue
             j, n_free, n_slots = _new_slot(free, n_free, n_slots)
-            for k in range(N_TRAITS):
-                traits[j, k] = traits[i, k]
-                lineage_traits[_row(next_id, lineage_traits), k] = traits[i, k]
-            count[j] = x
-            agent[j] = b
-            seeded[j] = seeded[i]
-            clone_id[j] = next_id
-            repair_slot[j] = -1
-            ancestor[j] = ancestor[i]
-            lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
-            lineage_agent[_row(next_id, lineage_agent)] = b
-            lineage_origin[_row(next_id, lineage_origin)] = tick
-            lineage_end[_row(next_id, lineage_end)] = -1
-            lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
+            _found_clone(i, j, b, x, next_id, count, agent, traits, clone_id, seeded,
+                         repair_slot, ancestor, tick, lineage_parent, lineage_agent,
+                         lineage_origin, lineage_end, lineage_traits, lineage_seeded)
             next_id += 1
             if remaining == 0:
                 break
@@ -721,32 +714,20 @@ def found_children(parents, children, bottleneck, n_slots, n_free, next_id, coun
                                                traits[i, FIDELITY], n_copy))
             if x - m > 0:
                 j, n_free, n_slots = _new_slot(free, n_free, n_slots)
+                _found_clone(i, j, c, x - m, next_id, count, agent, traits, clone_id,
+                             seeded, repair_slot, ancestor, tick, lineage_parent,
+                             lineage_agent, lineage_origin, lineage_end, lineage_traits,
+                             lineage_seeded)
                 for k in range(N_TRAITS):
-                    traits[j, k] = traits[i, k]
-                    lineage_traits[_row(next_id, lineage_traits), k] = traits[i, k]
                     sums[k] += (x - m) * traits[i, k]
-                count[j] = x - m
-                agent[j] = c
-                seeded[j] = seeded[i]
-                clone_id[j] = next_id
-                repair_slot[j] = -1
-                ancestor[j] = ancestor[i]
-                lineage_parent[_row(next_id, lineage_parent)] = clone_id[i]
-                lineage_agent[_row(next_id, lineage_agent)] = c
-                lineage_origin[_row(next_id, lineage_origin)] = tick
-                lineage_end[_row(next_id, lineage_end)] = -1
-                lineage_seeded[_row(next_id, lineage_seeded)] = seeded[i]
                 next_id += 1
             for _ in range(m):
                 j, n_free, n_slots = _new_slot(free, n_free, n_slots)
                 totals[E_MUTATIONS] += _found_mutant(
-                    rng, i, j, traits, agent, count, clone_id, seeded, next_id, mu,
-                    copy_traits, params, tick, lineage_parent, lineage_agent,
-                    lineage_origin, lineage_end, lineage_traits, lineage_seeded)
-                agent[j] = c
-                lineage_agent[_row(next_id, lineage_agent)] = c
-                repair_slot[j] = -1
-                ancestor[j] = ancestor[i]
+                    rng, i, j, c, traits, agent, count, clone_id, seeded, repair_slot,
+                    ancestor, next_id, mu, copy_traits, params, tick, lineage_parent,
+                    lineage_agent, lineage_origin, lineage_end, lineage_traits,
+                    lineage_seeded)
                 for k in range(N_TRAITS):
                     sums[k] += traits[j, k]
                 next_id += 1
