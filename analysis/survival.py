@@ -61,16 +61,12 @@ def median_event_tick(event_ticks, censor_ticks):
 
 
 def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
-    """The headline numbers of one run (one row per replicate)."""
-    n = len(runs)
-    p, low, high = wilson_interval(int(runs["takeover"].sum()), n)
-    median = median_event_tick(runs["takeover_tick"], runs["ticks"])
-    return {
-        "replicates": n,
-        "horizon": horizon,
-        "p_takeover": p, "p_takeover_low": low, "p_takeover_high": high,
-        "median_takeover_tick": median,
-        "p_convergence": float(runs["converged"].mean()),
-        "mean_final_drive": float(runs["final_mean_drive"].mean()),
-        "mean_final_loyalty": float(runs["final_mean_loyalty"].mean()),
-    }
+    """The headline numbers of one run (one row per replicate): the single
+    group of :func:`analysis.summarize`, with a median of None when survival
+    stays above 1/2."""
+    from .summary import summarize
+
+    row = summarize(runs, horizon=horizon).iloc[0].to_dict()
+    if math.isnan(row["median_takeover_tick"]):
+        row["median_takeover_tick"] = None
+    return row

@@ -152,6 +152,15 @@ def _immune_and_repair(rng, i, a, n_avail, traits, zref, surveillance, efficacy,
 
 
 @njit(cache=True)
+def _clear_events(i, births, mutants, deaths, kills, repairs):
+    births[i] = 0
+    mutants[i] = 0
+    deaths[i] = 0
+    kills[i] = 0
+    repairs[i] = 0
+
+
+@njit(cache=True)
 def draw_events(
     n_slots, count, agent, traits, size, capacity, zref, surveillance,
     efficacy, tolerance, n_copy_traits, immune_mask, params, tick, rng,
@@ -171,11 +180,7 @@ def draw_events(
     mutator = params[P_MUTATOR_STRENGTH]
     for i in range(n_slots):
         n = count[i]
-        births[i] = 0
-        mutants[i] = 0
-        deaths[i] = 0
-        kills[i] = 0
-        repairs[i] = 0
+        _clear_events(i, births, mutants, deaths, kills, repairs)
         if n <= 0:
             continue
         a = agent[i]
@@ -422,11 +427,7 @@ def draw_immune(n_slots, count, agent, traits, zref, surveillance, efficacy,
     """Immune kills and repairs only (the first phase of a ``wright_fisher``
     or ``moran`` tick); births, mutants and deaths are set to 0."""
     for i in range(n_slots):
-        births[i] = 0
-        mutants[i] = 0
-        deaths[i] = 0
-        kills[i] = 0
-        repairs[i] = 0
+        _clear_events(i, births, mutants, deaths, kills, repairs)
         n = count[i]
         if n <= 0:
             continue
@@ -469,11 +470,7 @@ def draw_wright_fisher(n_slots, count, agent, traits, capacity, zref, n_copy_tra
     mu_r = params[P_ERROR_RATE_R]
     mutator = params[P_MUTATOR_STRENGTH]
     for i in range(n_slots):
-        births[i] = 0
-        mutants[i] = 0
-        deaths[i] = 0
-        kills[i] = 0
-        repairs[i] = 0
+        _clear_events(i, births, mutants, deaths, kills, repairs)
         n = count[i]
         if n <= 0:
             continue

@@ -271,20 +271,7 @@ class World(mesa.Model):
 
     def _reduce_now(self):
         """Per-agent sums of the current state (used at set-up)."""
-        s = self.state
-        alive = s.alive()
-        agent, count, traits = s.agent[alive], s.count[alive], s.traits[alive]
-        r = np.zeros((self.n_agents, K.N_REDUCE))
-        r[:, K.R_SIZE] = np.bincount(agent, count, self.n_agents)
-        defect = traits[:, K.DRIVE] > self.params[K.P_ESCAPE_THRESHOLD]
-        r[:, K.R_DEFECTORS] = np.bincount(agent, count * defect, self.n_agents)
-        for k in range(K.N_TRAITS):
-            r[:, K.R_SUM_DRIVE + k] = np.bincount(agent, count * traits[:, k],
-                                                  self.n_agents)
-        r[:, K.R_GOAL_OUTPUT] = r[:, K.R_SUM_DRIVE + K.LOYALTY]
-        r[:, K.R_SEEDED] = np.bincount(agent, count * s.seeded[alive], self.n_agents)
-        r[:, K.R_CLONES] = np.bincount(agent, minlength=self.n_agents)
-        self.reduced = r
+        self._free_and_reduce()
 
     def step(self):
         """One tick: economy, within-agent dynamics (``agent.dynamics``,
