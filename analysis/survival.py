@@ -67,6 +67,7 @@ def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
     from .summary import summarize
 
     row = summarize(runs, horizon=horizon).iloc[0].to_dict()
+    row["replicates"] = int(row["replicates"])  # a DataFrame row makes it float
     if math.isnan(row["median_takeover_tick"]):
         row["median_takeover_tick"] = None
     return row

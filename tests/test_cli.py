@@ -38,6 +38,7 @@ def test_run_writes_outputs_and_summary(small, tmp_path):
     result = invoke("run", small, "--out", out, "--figure")
     assert result.exit_code == 0, result.output
     assert "P(takeover by 40)" in result.output and "Wilson" in result.output
+    assert "small: 3 replicate(s), horizon 40 ticks, seed 5" in result.output
     assert "median takeover tick" in result.output
     for name in ("runs.parquet", "timeseries.parquet", "clones.parquet",
                  "clone_counts.parquet", "scenario.yaml", "manifest.json", "overview.png"):
