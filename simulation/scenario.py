@@ -20,15 +20,14 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_serializer, model_validator)
 
+from .errors import ScenarioError
+
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 
-
-class ScenarioError(ValueError):
-    """A user mistake in a scenario, an override or a command-line value."""
 
 
 class _Section(BaseModel):
