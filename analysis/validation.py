@@ -1,6 +1,6 @@
 """``substrate validate``: the engine against theory (MODEL.md section 6).
 
-Each check runs the real engine (:class:`simulation.model.World`) and compares
+Each check runs the real engine (:class:`simulation.engine.World`) and compares
 an estimate with a value from :mod:`analysis.theory`. Independent replicates
 are independent *agents* of one world: without an economy agents share
 nothing but the random stream, so R agents are R replicates at the cost of
@@ -20,9 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from simulation import kernels as K
 from simulation import validate as validate_scenario
-from simulation.model import World
+from simulation.engine import World
 
 from . import theory
 from .survival import wilson_interval
@@ -71,14 +70,14 @@ def _absorb(world: World, max_ticks: int):
     lost = np.full(n, -1)
     for _ in range(max_ticks):
         world.step()
-        size = world.reduced[:, K.R_SIZE]
-        seeded = world.reduced[:, K.R_SEEDED]
+        size = world.agents.size[: world.n_agents]
+        seeded = world.agents.seeded[: world.n_agents]
         open_ = (fixed < 0) & (lost < 0)
         lost[open_ & (seeded == 0)] = world.tick
         fixed[open_ & (seeded == size) & (size > 0)] = world.tick
         if not np.any((fixed < 0) & (lost < 0)):
             break
-    extinct = world.reduced[:, K.R_SIZE] == 0
+    extinct = world.agents.size[: world.n_agents] == 0
     return fixed, lost, extinct
 
 
@@ -192,7 +191,7 @@ def mutation_selection_balance(mu: float, s: float, n: int, replicates: int, see
     total = np.zeros(replicates)
     for _ in range(generations):
         world.step()
-        total += world.reduced[:, K.R_DEFECTORS] / world.reduced[:, K.R_SIZE]
+        total += world.agents.defectors[: world.n_agents] / world.agents.size[: world.n_agents]
     return _mean("mutation_selection_balance", f"mu={mu}, s={s}, N={n}",
                  "mean mutant fraction", theory.selection_mutation_balance(mu, s),
                  total / generations, seed)
@@ -206,11 +205,11 @@ def galton_watson_escape(birth: float, death: float, replicates: int, seed: int)
         "capacity": 10**9, "initial_size": 1, "birth_rate": birth, "death_rate": death,
         "drive_advantage": 0.0, "loyalty_cost": 0.0, "initial_traits": {"drive": 0.9}})
     for _ in range(20000):
-        size = world.reduced[:, K.R_SIZE]
+        size = world.agents.size[: world.n_agents]
         if np.all((size == 0) | (size >= 200)):
             break
         world.step()
-    escaped = int((world.reduced[:, K.R_SIZE] >= 200).sum())
+    escaped = int((world.agents.size[: world.n_agents] >= 200).sum())
     return _proportion("galton_watson_escape", f"b={birth}, d={death}", "P(escape)",
                        theory.galton_watson_escape(birth, death), escaped, replicates, seed)
 
@@ -226,8 +225,8 @@ def error_rate(mu: float, redundancy: int, correlation: float, size: int, seed: 
     births = mutations = 0
     for _ in range(ticks):
         world.step()
-        births += int(world.totals[K.E_BIRTHS])
-        mutations += int(world.totals[K.E_MUTATIONS])
+        births += int(world.tick_totals["births"])
+        mutations += int(world.tick_totals["mutations"])
     trials = 4 * births  # all four traits are copied
     return _proportion("effective_error_rate", f"mu={mu}, r={redundancy}, rho={correlation}",
                        "mutations per newborn-trait",

@@ -15,9 +15,8 @@ import time
 
 from _common import peak_rss_mib, report
 
-from simulation import kernels as K
 from simulation import validate
-from simulation.model import World
+from simulation.engine import World
 
 
 def scenario(agents, size, ticks, seed):
@@ -51,8 +50,8 @@ def main():
     subcomponent_ticks = clone_ticks = 0
     started = time.perf_counter()
     for _ in range(args.ticks):
-        subcomponent_ticks += int(world.reduced[:, K.R_SIZE].sum())
-        clone_ticks += int(world.reduced[:, K.R_CLONES].sum())
+        subcomponent_ticks += int(world.agents.size[: world.n_agents].sum())
+        clone_ticks += int(world.agents.clones[: world.n_agents].sum())
         world.step()
     seconds = time.perf_counter() - started
     report(f"multi_agent-{args.agents}x{args.size}", {

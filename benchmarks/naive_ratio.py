@@ -26,7 +26,7 @@ from naive_mesa import NaiveWorld  # noqa: E402
 
 from simulation import kernels as K  # noqa: E402
 from simulation import validate  # noqa: E402
-from simulation.model import World  # noqa: E402
+from simulation.engine import World  # noqa: E402
 
 
 def throughput(world, ticks, size_of):
@@ -56,8 +56,8 @@ def main():
         world = World(sc, seed=1)
         for _ in range(200):  # burn-in (also loads the kernels)
             world.step()
-        clones = int(world.reduced[:, K.R_CLONES].sum())
-        engine = throughput(world, args.ticks, lambda w: int(w.reduced[:, K.R_SIZE].sum()))
+        clones = int(world.agents.clones[: world.n_agents].sum())
+        engine = throughput(world, args.ticks, lambda w: int(w.agents.size[: w.n_agents].sum()))
         naive = throughput(NaiveWorld(sc, seed=1), args.naive_ticks, lambda w: len(w.agents))
         case = {"error_rate": mu, "engine_clones_alive": clones,
                 "engine_subcomponent_ticks_per_s": float(f"{engine:.3g}"),

@@ -25,7 +25,7 @@ from _common import report
 CASE = r'''
 import json, resource, sys, time
 from simulation import kernels as K, validate
-from simulation.model import World
+from simulation.engine import World
 size, mu, ticks = int(float(sys.argv[1])), float(sys.argv[2]), int(sys.argv[3])
 sc = validate({"seed": 1, "horizon": ticks, "record_clones": False,
                "agent": {"capacity": 2 * size, "initial_size": size,
@@ -39,8 +39,8 @@ first = time.perf_counter() - started
 sub = clones = 0
 started = time.perf_counter()
 for _ in range(ticks):
-    sub += int(world.reduced[:, K.R_SIZE].sum())
-    clones += int(world.reduced[:, K.R_CLONES].sum())
+    sub += int(world.agents.size[: world.n_agents].sum())
+    clones += int(world.agents.clones[: world.n_agents].sum())
     world.step()
 seconds = time.perf_counter() - started
 print(json.dumps({"size": size, "error_rate": mu, "ticks": ticks,

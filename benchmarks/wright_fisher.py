@@ -14,9 +14,8 @@ import time
 
 from _common import peak_rss_mib, report
 
-from simulation import kernels as K
 from simulation import validate
-from simulation.model import World
+from simulation.engine import World
 
 
 def main():
@@ -43,14 +42,14 @@ def main():
         started = time.perf_counter()
         for _ in range(args.generations):
             world.step()
-            clones += int(world.reduced[:, K.R_CLONES].sum())
+            clones += int(world.agents.clones[: world.n_agents].sum())
         seconds = time.perf_counter() - started
         case = {"size": size, "generations": args.generations, "seconds": round(seconds, 3),
                 "first_generation_seconds": round(first, 3),
                 "subcomponent_generations_per_s": float(f"{size * args.generations / seconds:.3g}"),
                 "clone_generations_per_s": float(f"{clones / seconds:.3g}"),
                 "mean_clones_alive": round(clones / args.generations),
-                "final_defector_fraction": round(float(world.reduced[0, K.R_DEFECTORS]
+                "final_defector_fraction": round(float(world.agents.defectors[0]
                                                        / world.size), 4)}
         print(case, flush=True)
         cases.append(case)

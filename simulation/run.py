@@ -15,19 +15,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import kernels as K
-from .model import World
-from .scenario import TRAITS, Scenario
+from . import names
+from .engine import World, build_config, records_agents
+from .kernels import driver
+from .names import TRAITS
+from .scenario import Scenario
+from .state import TIMESERIES
 
-EVENT_COLUMNS = ("takeover_tick", "convergence_tick", "first_defector_tick",
-                 "extinction_tick", "fixation_tick", "loss_tick")
-TIMESERIES_COLUMNS = (
-    "point", "replicate", "tick", "agents", "size", "mean_drive", "mean_loyalty",
-    "mean_stealth", "mean_fidelity", "defector_fraction", "clones", "births",
-    "deaths", "immune_kills", "repairs", "mutations", "goal_output",
-    "price_between", "price_within", "price_transmission",
-    "price_loyalty_between", "price_loyalty_within", "price_loyalty_transmission",
-    "migrants", "agent_births", "agent_deaths")
+EVENT_COLUMNS = names.EVENT_TICKS
+TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
 
 def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
@@ -39,167 +35,88 @@ def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
 @dataclasses.dataclass
 class ReplicateResult:
     run: dict
-    timeseries: dict[str, np.ndarray]
+    timeseries: np.ndarray  # structured, state.TIMESERIES
     clones: dict[str, np.ndarray] | None
     clone_counts: dict[str, np.ndarray] | None
     agents: dict[str, np.ndarray] | None
 
 
-class _Outcomes:
-    """Event ticks of MODEL.md section 5, checked after every tick."""
-
-    def __init__(self, scenario: Scenario):
-        self.scenario = scenario
-        self.ticks = dict.fromkeys(EVENT_COLUMNS)
-        self.max_defector_fraction = 0.0
-        self.has_seeds = bool(scenario.agent.seed_clones)
-
-    def check(self, world: World, tick: int) -> str | None:
-        """Record events first reached at ``tick``; return a stop reason."""
-        t = self.ticks
-        r = world.reduced
-        size = r[:, K.R_SIZE]
-        total = size.sum()
-        self.max_defector_fraction = max(self.max_defector_fraction,
-                                         float(world.tick_max_defector_fraction))
-        if t["first_defector_tick"] is None and r[:, K.R_DEFECTORS].sum() > 0:
-            t["first_defector_tick"] = tick
-        if t["takeover_tick"] is None and world.tick_takeovers > 0:
-            t["takeover_tick"] = tick
-        if (t["convergence_tick"] is None and total > 0
-                and r[:, K.R_SUM_DRIVE].sum() / total >= self.scenario.stop.convergence_drive):
-            t["convergence_tick"] = tick
-        if t["extinction_tick"] is None and total == 0:
-            t["extinction_tick"] = tick
-        if self.has_seeds and t["fixation_tick"] is None and t["loss_tick"] is None:
-            seeded = r[:, K.R_SEEDED].sum()
-            if seeded == 0:
-                t["loss_tick"] = tick
-            elif seeded == total:
-                t["fixation_tick"] = tick
-        stop_on = self.scenario.stop.on
-        if t["extinction_tick"] is not None:
-            return "extinction"  # absorbing: nothing can happen any more
-        if "takeover" in stop_on and t["takeover_tick"] is not None:
-            return "takeover"
-        if "convergence" in stop_on and t["convergence_tick"] is not None:
-            return "convergence"
-        if "fixation" in stop_on and t["fixation_tick"] is not None:
-            return "fixation"
-        if "fixation" in stop_on and t["loss_tick"] is not None:
-            return "loss"
-        return None
-
-
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
-                  progress=None) -> ReplicateResult:
-    """Run one replicate to its horizon or its first stop event."""
+                  progress=None, config=None) -> ReplicateResult:
+    """Run one replicate to its horizon or its first stop event.
+
+    The compiled loop runs the whole replicate in one call; it returns to
+    Python at records only when agent rows or clone counts are collected.
+    """
     seed = replicate_seed(scenario.seed, replicate, point)
-    world = World(scenario, seed)
-    outcomes = _Outcomes(scenario)
-    horizon, every = scenario.horizon, scenario.record_every
+    world = World(scenario, seed, config)
     record_clones = scenario.record_clones
-    record_agents = scenario.world.agents > 1 or scenario.world.reproduction.threshold is not None
-    rows: list[tuple] = []
+    record_agents = records_agents(scenario)
     snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
     agent_records: list[dict] = []
-    interval = np.zeros(K.N_EVENTS, dtype=np.int64)
-    last = {"tick": -1, "born": 0, "dead": 0}
-
-    def record(tick):
-        r = world.reduced
-        size = r[:, K.R_SIZE].sum()
-        means = world.mean_traits()
-        price = world.price_terms()
-        if tick == 0:
-            price = dict.fromkeys(price, np.nan)
-        rows.append((tick, world.living_agents, size, *means,
-                     r[:, K.R_DEFECTORS].sum() / size if size else 0.0,
-                     r[:, K.R_CLONES].sum(), *interval[[K.E_BIRTHS, K.E_DEATHS,
-                                                        K.E_KILLS, K.E_REPAIRS,
-                                                        K.E_MUTATIONS]],
-                     r[:, K.R_GOAL_OUTPUT].sum(),
-                     price["drive_between"], price["drive_within"],
-                     price["drive_transmission"], price["loyalty_between"],
-                     price["loyalty_within"], price["loyalty_transmission"],
-                     interval[K.E_MIGRANTS], world.agents_born - last["born"],
-                     int((world.death_tick > 0).sum()) - last["dead"]))
-        interval[:] = 0
-        if record_agents:
-            agent_records.append(world.agent_rows(last["tick"]))
-        last.update(tick=tick, born=world.agents_born, dead=int((world.death_tick > 0).sum()))
-        if record_clones:
-            alive = world.state.alive()
-            snapshots.append((tick, world.state.clone_id[alive].copy(),
-                              world.state.count[alive].copy()))
-
-    record(0)
-    reason = outcomes.check(world, 0)
-    tick = 0
-    last_recorded = 0
-    while reason is None and tick < horizon:
-        world.step()
-        tick = world.tick
-        interval += world.totals
-        reason = outcomes.check(world, tick)
-        if tick % every == 0:
-            record(tick)
-            last_recorded = tick
-            if progress is not None:
-                progress.update(every)
-    if last_recorded != tick:
-        record(tick)
+    last_record = -1
+    code = world.code
+    while True:
+        if code == driver.RECORDED:
+            if record_agents:
+                agent_records.append(world.agent_rows(last_record))
+            last_record = world.tick
+            if record_clones:
+                cl = world.clones
+                alive = np.flatnonzero(cl.count[: cl.meta[0]] > 0)
+                snapshots.append((world.tick, cl.clone_id[alive].copy(),
+                                  cl.count[alive].copy()))
+        elif code == driver.STOPPED:
+            break
+        code = world.advance(scenario.horizon)
+    tick = world.tick
     if progress is not None:
-        progress.update(horizon - (tick // every) * every)
-
-    ts = {name: np.array(col) for name, col in zip(TIMESERIES_COLUMNS[2:], zip(*rows))}
-    ts["point"] = np.full(len(rows), point, dtype=np.int64)
-    ts["replicate"] = np.full(len(rows), replicate, dtype=np.int64)
-
+        progress.update(scenario.horizon)
+    st = world.status
+    ticks = {name: (int(st[name]) if st[name] >= 0 else None) for name in EVENT_COLUMNS}
     means = world.mean_traits()
     size = world.size
-    t = outcomes.ticks
+    ag, n = world.agents, world.n_agents
     run = {
         "point": point, "replicate": replicate, "seed": seed, "ticks": tick,
-        "stop_reason": reason or "horizon", **t,
-        "takeover": t["takeover_tick"] is not None,
-        "converged": t["convergence_tick"] is not None,
-        "extinct": t["extinction_tick"] is not None,
-        "fixed": t["fixation_tick"] is not None,
-        "lost": t["loss_tick"] is not None,
+        "stop_reason": names.STOP_REASONS[int(st["stop_reason"])], **ticks,
+        "takeover": ticks["takeover_tick"] is not None,
+        "converged": ticks["convergence_tick"] is not None,
+        "extinct": ticks["extinction_tick"] is not None,
+        "fixed": ticks["fixation_tick"] is not None,
+        "lost": ticks["loss_tick"] is not None,
         "final_size": size, "final_agents": world.living_agents,
-        "final_mean_drive": float(means[K.DRIVE]),
-        "final_mean_loyalty": float(means[K.LOYALTY]),
-        "final_defector_fraction": float(
-            world.reduced[:, K.R_DEFECTORS].sum() / size) if size else 0.0,
-        "max_defector_fraction": outcomes.max_defector_fraction,
-        "final_clones": int(world.reduced[:, K.R_CLONES].sum()),
-        "agents_born": world.agents_born,
-        "agents_lost_to_takeover": world.agents_lost_to_takeover,
+        "final_mean_drive": float(means[0]),
+        "final_mean_loyalty": float(means[1]),
+        "final_defector_fraction": float(ag.defectors[:n].sum() / size) if size else 0.0,
+        "max_defector_fraction": float(st["max_defector_fraction"]),
+        "final_clones": int(ag.clones[:n].sum()),
+        "agents_born": int(st["agents_born"]),
+        "agents_lost_to_takeover": int(st["agents_lost_to_takeover"]),
     }
     clones = counts = None
     if record_clones:
-        s = world.state
-        n = s.next_id
-        alive = s.alive()
-        final = np.zeros(n, dtype=np.int64)
-        final[s.clone_id[alive]] = s.count[alive]
+        cl, ln = world.clones, world.lineage
+        n_ids = int(cl.meta[2])
+        alive = np.flatnonzero(cl.count[: cl.meta[0]] > 0)
+        final = np.zeros(n_ids, dtype=np.int64)
+        final[cl.clone_id[alive]] = cl.count[alive]
         clones = {
-            "point": np.full(n, point, dtype=np.int64),
-            "replicate": np.full(n, replicate, dtype=np.int64),
-            "clone": np.arange(n, dtype=np.int64),
-            "parent": s.lineage_parent[:n].copy(),
-            "agent": s.lineage_agent[:n].copy(),
-            "origin_tick": s.lineage_origin[:n].copy(),
-            "extinct_tick": s.lineage_end[:n].copy(),
-            **{name: s.lineage_traits[:n, k].copy() for k, name in enumerate(TRAITS)},
-            "seeded": s.lineage_seeded[:n].copy(),
+            "point": np.full(n_ids, point, dtype=np.int64),
+            "replicate": np.full(n_ids, replicate, dtype=np.int64),
+            "clone": np.arange(n_ids, dtype=np.int64),
+            "parent": ln.parent[:n_ids].copy(),
+            "agent": ln.agent[:n_ids].copy(),
+            "origin_tick": ln.origin[:n_ids].copy(),
+            "extinct_tick": ln.end[:n_ids].copy(),
+            **{name: ln.traits[:n_ids, k].copy() for k, name in enumerate(TRAITS)},
+            "seeded": ln.seeded[:n_ids].copy(),
             "final_count": final,
         }
+        total = sum(len(c) for _, c, _ in snapshots)
         counts = {
-            "point": np.full(sum(len(c) for _, c, _ in snapshots), point, np.int64),
-            "replicate": np.full(sum(len(c) for _, c, _ in snapshots), replicate,
-                                 np.int64),
+            "point": np.full(total, point, np.int64),
+            "replicate": np.full(total, replicate, np.int64),
             "tick": np.concatenate([np.full(len(c), tk, np.int64)
                                     for tk, c, _ in snapshots]),
             "clone": np.concatenate([c for _, c, _ in snapshots]),
@@ -210,7 +127,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
         agents["point"] = np.full(agents["tick"].shape[0], point, dtype=np.int64)
         agents["replicate"] = np.full(agents["tick"].shape[0], replicate, dtype=np.int64)
-    return ReplicateResult(run, ts, clones, counts, agents)
+    return ReplicateResult(run, world.timeseries().copy(), clones, counts, agents)
 
 
 @dataclasses.dataclass
@@ -259,18 +176,19 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     """
     from tqdm.auto import tqdm
 
-    indices = list(range(scenario.replicates)) if replicates is None else replicates
+    indices = range(scenario.replicates) if replicates is None else replicates
     if show_progress is None:
         show_progress = sys.stderr.isatty()
+    config = build_config(scenario)
     started = time.perf_counter()
     results = []
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         for k in indices:
-            results.append(run_replicate(scenario, k, point, progress=bar))
+            results.append(run_replicate(scenario, k, point, progress=bar, config=config))
     seconds = time.perf_counter() - started
     runs = runs_frame([r.run for r in results])
-    timeseries = _concat([r.timeseries for r in results], list(TIMESERIES_COLUMNS))
+    timeseries = timeseries_frame(results)
     clones = counts = agents = None
     if scenario.record_clones:
         clones = _concat([r.clones for r in results])
@@ -280,3 +198,16 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                          ["point", "replicate"] + [k for k in results[0].agents
                                                    if k not in ("point", "replicate")])
     return RunResult(scenario, runs, timeseries, clones, counts, seconds, agents)
+
+
+def timeseries_frame(results: list[ReplicateResult]) -> pd.DataFrame:
+    """The timeseries table of replicates, in TIMESERIES_COLUMNS order."""
+    rows = np.concatenate([r.timeseries for r in results])
+    lengths = [r.timeseries.shape[0] for r in results]
+    columns = {
+        "point": np.repeat([r.run["point"] for r in results], lengths).astype(np.int64),
+        "replicate": np.repeat([r.run["replicate"] for r in results],
+                               lengths).astype(np.int64),
+    }
+    columns.update({name: rows[name] for name in TIMESERIES.names})
+    return pd.DataFrame(columns)

@@ -74,6 +74,33 @@ class AgentParams:
     surveillance: float
     efficacy: float
     tolerance: float
+    reserve: float = 0.0
+    alive: bool = True
+    parent: int = -1
+    death_cause: str = ""
+
+
+@dataclass
+class WorldParams:
+    """MODEL.md section 4 (and the tick's order), for :func:`world_tick`."""
+    dynamics: str = "birth_death"
+    economy: bool = False
+    income: float = 0.0
+    upkeep: float = 0.0
+    acquisition_bias: float = 0.0
+    immune_cost: float = 0.0
+    max_capacity: float = 1000.0
+    oversight: float = 0.0
+    oversight_threshold: float = 0.0
+    transmission: float = 0.0
+    takeover_kills: bool = False
+    takeover_fraction: float = 0.5
+    reproduce: bool = False
+    threshold: float = math.inf
+    bottleneck: int = 10
+    agent_mutation: float = 0.0
+    founder_reference: bool = True
+    max_agents: int | None = None
 
 
 @dataclass
@@ -112,15 +139,19 @@ def step_trait(rng, value, p: Params):
     return min(max(value, 0.0), 1.0)
 
 
-def repair_into_children(clones, new, repaired, agents, t, next_id):
+def repair_into_children(clones, new, repaired, agents, t, next_id, last_record):
     """Repaired members of each clone (slot order) are reset to z_ref and join
-    its repair child, founded (parent: the clone) if it has none alive."""
+    its repair child, founded (parent: the clone) unless it has one alive
+    that was founded after the last record (so that the Price decomposition
+    books repair as transmission)."""
     alive = {c.id: c for c in clones}
     for c in clones:
         r = repaired.get(c.id, 0)
         if r == 0:
             continue
         child = alive.get(c.repair_child)
+        if child is not None and child.origin <= last_record:
+            child = None
         if child is None:
             child = Clone(next_id, c.agent, 0, list(agents[c.agent].zref), c.id, t,
                           c.seeded)
@@ -251,7 +282,7 @@ def moran(clones, agents, p: Params, t, rng, next_id, refill):
     return out, totals, next_id
 
 
-def immune_phase(clones, agents, p: Params, t, rng, next_id):
+def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
     """Immune kills and repairs only (the first phase of WF and Moran ticks)."""
     totals = Totals()
     repaired = {}
@@ -260,7 +291,7 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id):
         ag = agents[c.agent]
         dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
         if dev > ag.tolerance:
-            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * t)
+            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * (t - 1))
             p_kill = ag.surveillance * e_t * (1 - c.traits[2])
         else:
             p_kill = ag.surveillance * p.false_positive
@@ -274,13 +305,14 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id):
         totals.kills += kills
         totals.repairs += repairs
     new = []
-    next_id = repair_into_children(clones, new, repaired, agents, t, next_id)
+    next_id = repair_into_children(clones, new, repaired, agents, t, next_id,
+                                   last_record)
     totals.extra["kills_by_agent"] = kills_by_agent
     return clones + new, totals, next_id
 
 
 def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
-         rng, next_id: int):
+         rng, next_id: int, last_record: int = -1):
     """One birth_death tick. ``clones`` in slot order; returns
     (clones after the tick, in creation order; totals; next_id)."""
     size = [sum(c.count for c in clones if c.agent == a) for a in range(len(agents))]
@@ -306,7 +338,7 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         deaths = binomial(rng, c.count, p.death_rate)
         dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
         if dev > ag.tolerance:
-            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * t)
+            e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * (t - 1))
             p_kill = ag.surveillance * e_t * (1 - s)
         else:
             p_kill = ag.surveillance * p.false_positive
@@ -331,7 +363,7 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
             new.append(found_mutant(c, mu, p, t, rng, next_id, totals))
             next_id += 1
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
-                                   agents, t, next_id)
+                                   agents, t, next_id, last_record)
     return clones + new, totals, next_id
 
 
@@ -407,3 +439,152 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
         new_agents[child] = AgentParams(parent.capacity, zref, *immune)
         clones = clones + founders
     return clones, new_agents, totals, next_id
+
+
+def economy(clones, agents, wp: WorldParams):
+    """Income shares, capacities and reserves (MODEL.md section 4)."""
+    weight = []
+    for a, ag in enumerate(agents):
+        mine = [c for c in clones if c.agent == a and c.count > 0]
+        size = sum(c.count for c in mine)
+        drive = sum(c.count * c.traits[0] for c in mine) / size if size else 0.0
+        weight.append(size * (1 + wp.acquisition_bias * drive) if ag.alive else 0.0)
+    total = sum(weight)
+    for a, ag in enumerate(agents):
+        share = wp.income * weight[a] / total if total > 0 else 0.0
+        upkeep = wp.upkeep + wp.immune_cost * ag.surveillance
+        ag.capacity = max(min(wp.max_capacity, share / upkeep), 1e-9)
+        if ag.alive:
+            size = sum(c.count for c in clones if c.agent == a and c.count > 0)
+            ag.reserve += share - upkeep * size
+
+
+def place(slots, free, clones, first_new_id):
+    """Put the clones founded in a phase (ids from ``first_new_id``, in
+    creation order) into slots as the engine does: pop the free stack, else
+    a new slot at the end."""
+    for c in clones:
+        if c.id < first_new_id:
+            continue
+        if free:
+            slots[free.pop()] = c
+        else:
+            slots.append(c)
+
+
+def release(slots, free):
+    """Free the slots of clones with no members left, in slot order."""
+    for i, c in enumerate(slots):
+        if c is not None and c.count <= 0:
+            slots[i] = None
+            free.append(i)
+
+
+def live(slots):
+    """The clones alive, in slot order (the order of the engine's draws)."""
+    return [c for c in slots if c is not None and c.count > 0]
+
+
+def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
+               last_record=-1):
+    """One whole tick of a world, in the engine's order (docs/model.md):
+    economy, within-agent dynamics, transmission, takeovers observed, agent
+    deaths, agent reproduction. ``slots`` (clones or None) and ``free`` (the
+    free-slot stack) are updated in place, as the engine's slot table.
+    Returns (totals, next_id, facts) with facts: taken (agents taken over,
+    before deaths), died, lost_taken, born."""
+    if wp.economy:
+        economy(live(slots), agents, wp)
+    first = next_id
+    if wp.dynamics == "birth_death":
+        out, totals, next_id = tick(live(slots), agents, p, t, rng, next_id, last_record)
+        place(slots, free, out, first)
+        release(slots, free)
+    else:
+        out, totals, next_id = immune_phase(live(slots), agents, p, t, rng, next_id,
+                                            last_record)
+        place(slots, free, out, first)
+        release(slots, free)
+        first = next_id
+        if wp.dynamics == "wright_fisher":
+            out, gen, next_id = wright_fisher(live(slots), agents, p, t, rng, next_id)
+        else:
+            out, gen, next_id = moran(live(slots), agents, p, t, rng, next_id,
+                                      totals.extra["kills_by_agent"])
+        place(slots, free, out, first)
+        release(slots, free)
+        for name in ("births", "deaths", "mutations", "mutants"):
+            setattr(totals, name, getattr(totals, name) + getattr(gen, name))
+    moved = 0
+    if wp.transmission > 0:
+        alive = [a for a, ag in enumerate(agents) if ag.alive]
+        first = next_id
+        out, moved, next_id = migrate(live(slots), alive, p, wp.transmission, t, rng,
+                                      next_id)
+        place(slots, free, out, first)
+        release(slots, free)
+    totals.extra["migrants"] = moved
+    # Takeovers, observed before any agent dies.
+    clones = live(slots)
+    sizes = [sum(c.count for c in clones if c.agent == a) for a in range(len(agents))]
+    defectors = [sum(c.count for c in clones if c.agent == a
+                     and c.traits[0] > p.escape_threshold) for a in range(len(agents))]
+    taken = [ag.alive and sizes[a] > 0 and defectors[a] / sizes[a] >= wp.takeover_fraction
+             for a, ag in enumerate(agents)]
+    # Agent deaths: empty, starved, oversight (one draw each), takeover.
+    died = lost_taken = 0
+    for a, ag in enumerate(agents):
+        if not ag.alive:
+            continue
+        cause = ""
+        if sizes[a] == 0:
+            cause = "empty"
+        elif wp.economy and ag.reserve < 0:
+            cause = "starved"
+        if not cause and wp.oversight > 0 and sizes[a] > 0:
+            goal = sum(c.count * c.traits[1] for c in clones if c.agent == a)
+            if goal / sizes[a] < wp.oversight_threshold and rng.random() < wp.oversight:
+                cause = "oversight"
+        if not cause and wp.takeover_kills and taken[a]:
+            cause = "takeover"
+        if cause:
+            ag.alive, ag.death_cause = False, cause
+            died += 1
+            lost_taken += taken[a]
+    if died:
+        for c in clones:
+            if not agents[c.agent].alive:
+                c.count = 0
+        release(slots, free)
+    # Reproduction: parents at random among the eligible when the cap binds.
+    born = 0
+    if wp.reproduce:
+        eligible = [a for a, ag in enumerate(agents) if ag.alive and ag.reserve >= wp.threshold]
+        if wp.max_agents is not None:
+            room = max(wp.max_agents - sum(ag.alive for ag in agents), 0)
+            if room < len(eligible):
+                for c in range(room):
+                    j = int(rng.integers(c, len(eligible)))
+                    eligible[c], eligible[j] = eligible[j], eligible[c]
+                eligible = eligible[:room]
+        parents = sorted(eligible)
+        children = list(range(len(agents), len(agents) + len(parents)))
+        if parents:
+            first = next_id
+            for a in parents:
+                agents[a].reserve /= 2
+            out, new_agents, kid_totals, next_id = found_children(
+                live(slots), parents, children, agents, p, wp.bottleneck, t, rng, next_id,
+                wp.founder_reference, wp.agent_mutation)
+            place(slots, free, out, first)
+            release(slots, free)
+            for a, child in zip(parents, children):
+                kid = new_agents[child]
+                kid.capacity = wp.max_capacity
+                kid.reserve = agents[a].reserve
+                kid.parent = a
+                agents.append(kid)
+            totals.mutations += kid_totals.mutations
+            born = len(parents)
+    facts = {"taken": sum(taken), "died": died, "lost_taken": lost_taken, "born": born}
+    return totals, next_id, facts

@@ -14,7 +14,7 @@ import math
 
 import mesa
 
-from simulation.kernels import effective_error_rate
+from simulation.kernels.clones import effective_error_rate
 
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 
@@ -54,7 +54,7 @@ class Subcomponent(mesa.Agent):
         dev = max(abs(self.traits[TRAITS.index(t)] - m.zref[TRAITS.index(t)])
                   for t in sc.immune.traits)
         if dev > sc.immune.tolerance:
-            e_t = 1 - (1 - sc.immune.efficacy) * math.exp(-sc.immune.improvement * m.steps)
+            e_t = 1 - (1 - sc.immune.efficacy) * math.exp(-sc.immune.improvement * (m.steps - 1))
             p_kill = sc.immune.surveillance * e_t * (1 - stealth)
         else:
             p_kill = sc.immune.surveillance * sc.immune.false_positive

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from naive_mesa import NaiveWorld
-from simulation import kernels as K
 from simulation import validate
-from simulation.model import World
+from simulation.engine import World
 
 SCENARIO = {
     "agent": {"capacity": 300, "initial_size": 150, "birth_rate": 0.3, "death_rate": 0.1,
@@ -34,12 +33,12 @@ def outcomes(world_class, sc, seed):
     for _ in range(TICKS):
         world.step()
         if world_class is World:
-            kills += world.totals[K.E_KILLS]
-            mutations += world.totals[K.E_MUTATIONS]
+            kills += world.tick_totals["immune_kills"]
+            mutations += world.tick_totals["mutations"]
     if world_class is World:
         size = world.size
-        drive = world.mean_traits()[K.DRIVE]
-        defectors = world.reduced[0, K.R_DEFECTORS]
+        drive = world.mean_traits()[0]
+        defectors = world.agents.defectors[0]
     else:
         size = len(world.agents)
         drive = world.mean("drive")

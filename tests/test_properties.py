@@ -5,9 +5,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulation import kernels as K
 from simulation import run_replicate, run_scenario, validate
-from simulation.model import World
+from simulation.engine import World
 
 rate = st.floats(0.0, 1.0)
 trait_values = st.fixed_dictionaries({t: rate for t in ("drive", "loyalty", "stealth", "fidelity")})
@@ -53,15 +52,14 @@ def test_counts_and_fractions_stay_valid(sc):
     world = World(sc, seed=sc.seed)
     for _ in range(sc.horizon):
         world.step()
-        s = world.state
-        live = s.count[: s.n_slots]
+        cl, ag, n = world.clones, world.agents, world.n_agents
+        live = cl.count[: cl.meta[0]]
         assert np.all((live > 0) | (live == -1))  # a clone is alive or its slot is free
-        assert np.all((s.traits[: s.n_slots][live > 0] >= 0)
-                      & (s.traits[: s.n_slots][live > 0] <= 1))
-        assert world.reduced[:, K.R_SIZE].sum() == live[live > 0].sum()
-        fractions = world.agent_defector_fractions()
-        assert np.all((fractions >= 0) & (fractions <= 1))
-        assert np.all(world.totals >= 0)
+        assert np.all((cl.traits[: cl.meta[0]][live > 0] >= 0)
+                      & (cl.traits[: cl.meta[0]][live > 0] <= 1))
+        assert ag.size[:n].sum() == live[live > 0].sum()
+        assert np.all((ag.defectors[:n] >= 0) & (ag.defectors[:n] <= ag.size[:n]))
+        assert all(v >= 0 for v in world.tick_totals.values())
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,6 +77,9 @@ def test_run_tables_are_valid(sc):
     assert run["ticks"] <= sc.horizon
     for key in ("takeover_tick", "convergence_tick", "first_defector_tick", "extinction_tick"):
         assert run[key] is None or 0 <= run[key] <= run["ticks"]
+    if run["takeover_tick"] is not None:  # a takeover needs a defector, seen by then
+        assert run["first_defector_tick"] is not None
+        assert run["first_defector_tick"] <= run["takeover_tick"]
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,7 +87,7 @@ def test_run_tables_are_valid(sc):
 def test_same_seed_same_result(sc):
     a, b = run_replicate(sc, 0), run_replicate(sc, 0)
     assert pd.Series(a.run).equals(pd.Series(b.run))  # NaN-aware equality
-    for key in a.timeseries:
+    for key in a.timeseries.dtype.names:
         np.testing.assert_array_equal(a.timeseries[key], b.timeseries[key])
 
 
@@ -163,17 +164,15 @@ def test_world_invariants(sc):
     world = World(sc, seed=sc.seed)
     for _ in range(sc.horizon):
         world.step()
-        s = world.state
-        live = s.count[: s.n_slots]
+        cl, ag, n = world.clones, world.agents, world.n_agents
+        live = cl.count[: cl.meta[0]]
         assert np.all((live > 0) | (live == -1))
         # Dead agents hold no subcomponents; sizes add up.
-        sizes = np.bincount(s.agent[: s.n_slots][live > 0], live[live > 0], world.n_agents)
-        np.testing.assert_array_equal(sizes, world.reduced[:, K.R_SIZE])
-        assert np.all(sizes[~world.agent_alive] == 0)
-        assert world.reduced.shape[0] == world.n_agents == len(world.views)
-        # Mesa's registry holds exactly the live agents' views.
-        assert sorted(v.index for v in world.agents) == list(np.flatnonzero(world.agent_alive))
+        sizes = np.bincount(cl.agent[: cl.meta[0]][live > 0], live[live > 0], n)
+        np.testing.assert_array_equal(sizes, ag.size[:n])
+        assert np.all(sizes[~ag.alive[:n]] == 0)
+        assert np.all(ag.death_tick[:n][~ag.alive[:n]] >= 1)
         if sc.world.max_agents is not None:
             assert world.living_agents <= max(sc.world.max_agents, sc.world.agents)
-        for array in (world.surveillance, world.efficacy, world.tolerance):
-            assert np.all((array >= 0) & (array <= 1))
+        for array in (ag.surveillance, ag.efficacy, ag.tolerance):
+            assert np.all((array[:n] >= 0) & (array[:n] <= 1))

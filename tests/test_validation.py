@@ -114,7 +114,7 @@ def test_balance_near_mu_over_s():
 
 @pytest.mark.parametrize("mu,r,rho", [(0.01, 1, 0), (0.1, 3, 0.2), (0.3, 7, 0.5)])
 def test_majority_vote_matches_kernel(mu, r, rho):
-    from simulation.kernels import effective_error_rate
+    from simulation.kernels.clones import effective_error_rate
 
     assert theory.majority_vote_error_rate(mu, r, rho) == pytest.approx(
         effective_error_rate(mu, r, rho))

@@ -1,18 +1,18 @@
 """Multi-agent worlds (MODEL.md section 4) and the Price decomposition.
 
-The new kernels against the naive reference, exactly; conservation of
-migrants; the economy's accounting by hand; agent deaths; the Price identity
-on several worlds; reproducibility."""
+Whole ticks with every world-level mechanism against the naive reference,
+draw for draw; the economy's accounting by hand; agent deaths and their
+timing; reproduction at the cap; the Price identity on several worlds and
+its terms on a case whose answer is known; reproducibility."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import naive
-from simulation import kernels as K
 from simulation import run_scenario, validate
-from simulation.model import DEATH_OVERSIGHT, DEATH_STARVED, DEATH_TAKEOVER, World
-from test_kernels import _copy_rng, engine_clones, naive_clones, naive_params
+from simulation.engine import World
+from simulation.names import DEATH_CAUSES
+from test_kernels import assert_ticks_match_naive
 
 
 def world_scenario(**world):
@@ -28,108 +28,177 @@ def world_scenario(**world):
         "repair": {"rate": 0.1}})
 
 
-def test_migration_matches_naive_and_conserves():
-    sc = world_scenario(transmission=0.2)
-    world = World(sc, seed=11)
-    params = naive_params(sc)
-    moved_total = 0
-    for _ in range(10):
-        world.tick += 1
-        world._step()
-        before_sizes = world.reduced[:, K.R_SIZE].sum()
-        clones, rng = naive_clones(world), _copy_rng(world)
-        alive = [int(a) for a in np.flatnonzero(world.agent_alive)]
-        after, moved, next_id = naive.migrate(clones, alive, params, 0.2, world.tick, rng,
-                                              world.state.next_id)
-        world._transmission(0.2)
-        expected = {c.id: (c.agent, c.count, c.traits, c.parent, c.seeded)
-                    for c in after if c.count > 0}
-        assert engine_clones(world) == expected
-        assert rng.bit_generator.state == world.rng.bit_generator.state
-        assert world.reduced[:, K.R_SIZE].sum() == before_sizes  # nothing created or lost
-        if moved:
-            assert world.totals[K.E_MIGRANTS] == moved
-        moved_total += moved
-    assert moved_total > 0
+WORLD_CASES = {
+    "transmission": dict(transmission=0.2),
+    "economy_reproduction_cap": dict(income=3000.0, upkeep=0.5, acquisition_bias=1.0,
+                                     max_agents=6,
+                                     reproduction={"threshold": 5.0, "bottleneck": 30,
+                                                   "agent_mutation": 0.7}),
+    "oversight_takeover_kills": dict(oversight=0.3, oversight_threshold=0.85,
+                                     takeover_kills=True, transmission=0.05),
+    "starvation": dict(income=100.0, upkeep=1.0),
+}
 
 
-def test_children_match_naive():
-    sc = world_scenario(income=5000.0, reproduction={"threshold": 1.0, "bottleneck": 30,
-                                                     "agent_mutation": 0.7})
-    world = World(sc, seed=5)
-    params = naive_params(sc)
-    agents = [naive.AgentParams(world.capacity[a], list(world.zref[a]), world.surveillance[a],
-                                world.efficacy[a], world.tolerance[a])
-              for a in range(world.n_agents)]
-    world.tick = 1
-    world.reserve[:] = [2.0, 0.5, 3.0, 1.0]  # agents 0, 2 and 3 reproduce
-    clones, rng = naive_clones(world), _copy_rng(world)
-    parents, children = [0, 2, 3], [4, 5, 6]
-    after, new_agents, totals, next_id = naive.found_children(
-        clones, parents, children, agents, params, 30, 1, rng, world.state.next_id,
-        True, 0.7)
-    world._reproduce()
-    expected = {c.id: (c.agent, c.count, c.traits, c.parent, c.seeded)
-                for c in after if c.count > 0}
-    assert engine_clones(world) == expected
-    assert rng.bit_generator.state == world.rng.bit_generator.state
-    assert list(world.parent_agent[4:]) == parents
-    np.testing.assert_allclose(world.reserve, [1.0, 0.5, 1.5, 0.5, 1.0, 1.5, 0.5])
-    for child, agent in new_agents.items():
-        np.testing.assert_allclose(world.zref[child], agent.zref)
-        assert [world.surveillance[child], world.efficacy[child],
-                world.tolerance[child]] == [agent.surveillance, agent.efficacy,
-                                            agent.tolerance]
-        assert world.reduced[child, K.R_SIZE] == 30
-    assert world.agents_born == 3 and world.n_agents == 7
-    assert {v.index for v in world.views} == set(range(7))
+@pytest.mark.parametrize("dynamics", ["birth_death", "moran"])
+@pytest.mark.parametrize("case", sorted(WORLD_CASES))
+def test_world_ticks_match_naive(case, dynamics):
+    sc = world_scenario(**WORLD_CASES[case])
+    sc.agent.dynamics = dynamics
+    sc.agent.takeover_fraction = 0.3
+    sc.record_every = 5
+    world, seen = assert_ticks_match_naive(sc, 11, 20)
+    if "transmission" in case:
+        assert seen["migrants"] > 0
+    if "reproduction" in case:
+        assert seen["born"] > 0
+        assert world.living_agents <= 6
+    if case in ("oversight_takeover_kills", "starvation"):
+        assert seen["died"] > 0
 
 
 def test_economy_accounting_by_hand():
+    from simulation.kernels.world import economy
     sc = world_scenario(income=400.0, upkeep=0.5, acquisition_bias=2.0)
     sc.immune.cost = 0.25
     world = World(sc, seed=2)
-    size = world.reduced[:, K.R_SIZE].copy()
-    drive = world.reduced[:, K.R_SUM_DRIVE] / size
-    world._economy()
+    ag, n = world.agents, world.n_agents
+    size = ag.size[:n].copy()
+    drive = ag.trait_sums[:n, 0] / size
+    economy(ag, world.config.params[0])
     weight = size * (1 + 2.0 * drive)
     share = 400.0 * weight / weight.sum()
     upkeep = 0.5 + 0.25 * 0.3
-    np.testing.assert_allclose(world.capacity, np.minimum(300, share / upkeep))
-    np.testing.assert_allclose(world.reserve, share - upkeep * size)
+    np.testing.assert_allclose(ag.capacity[:n], np.minimum(300, share / upkeep))
+    np.testing.assert_allclose(ag.reserve[:n], share - upkeep * size)
+
+
+def causes(world):
+    return [DEATH_CAUSES[c] for c in world.agents.death_cause[: world.n_agents]]
 
 
 def test_starvation_oversight_and_takeover_deaths():
     # Starvation: income far below upkeep.
     world = World(world_scenario(income=10.0), seed=1)
     world.step()
-    assert not world.agent_alive.any()
-    assert (world.death_cause == DEATH_STARVED).all() and world.size == 0
+    assert world.living_agents == 0
+    assert causes(world) == ["starved"] * 4 and world.size == 0
     # Oversight: every agent's goal output per subcomponent (mean loyalty ~0.85)
     # is below 0.95, and oversight 1 shuts each down.
     world = World(world_scenario(oversight=1.0, oversight_threshold=0.95), seed=1)
     world.step()
-    assert (world.death_cause == DEATH_OVERSIGHT).all()
+    assert causes(world) == ["oversight"] * 4
     # Takeover kills: a third of every agent are defectors (drive > 0.4);
     # after one tick of immune kills every agent is still above 0.2.
     sc = world_scenario(takeover_kills=True)
     sc.agent.takeover_fraction = 0.2
     world = World(sc, seed=1)
-    assert world.tick_takeovers == 4
+    assert world.status["tick_takeovers"] == 4
     world.step()
-    assert (world.death_cause == DEATH_TAKEOVER).all()
-    assert world.agents_lost_to_takeover == 4
+    assert causes(world) == ["takeover"] * 4
+    assert world.status["agents_lost_to_takeover"] == 4
 
 
-def test_takeover_recorded_even_when_it_kills():
-    sc = world_scenario(takeover_kills=True)
+def test_agents_lost_to_takeover_counts_every_cause_of_death():
+    """Taken-over agents that starve in the same tick are lost to takeover
+    too (with or without takeover_kills)."""
+    sc = world_scenario(income=10.0)
+    sc.agent.takeover_fraction = 0.2
+    world = World(sc, seed=1)
+    world.step()
+    assert causes(world) == ["starved"] * 4
+    assert world.status["agents_lost_to_takeover"] == 4
+
+
+@pytest.mark.parametrize("world_settings", [
+    dict(takeover_kills=True), dict(oversight=1.0, oversight_threshold=0.99),
+    dict(income=10.0)])
+def test_takeover_and_first_defector_seen_when_the_agent_dies(world_settings):
+    """Outcomes are observed before the deaths they cause: the defectors are
+    seeded, so every agent is taken over at tick 0 and dies in tick 1."""
+    sc = world_scenario(**world_settings)
     sc.agent.takeover_fraction = 0.3
-    sc.horizon = 5
-    run = run_scenario(sc).runs.iloc[0]
-    assert run.takeover and run.takeover_tick == 0 and run.agents_lost_to_takeover == 4
-    # Measured before the takeover killed the agents.
-    assert run.max_defector_fraction >= sc.agent.takeover_fraction
-    assert run.extinct and run.stop_reason == "extinction"
+    sc.horizon, sc.replicates = 5, 3
+    runs = run_scenario(sc, show_progress=False).runs
+    assert runs.takeover.all() and (runs.takeover_tick == 0).all()
+    assert (runs.first_defector_tick == 0).all()
+    assert (runs.max_defector_fraction >= 0.3).all()
+    assert (runs.extinct & (runs.stop_reason == "extinction")).all()
+
+
+def test_first_defector_never_after_takeover_when_takeover_kills():
+    """Defectors arise by copy errors (none seeded); a takeover kills its
+    agent at once. In every replicate with a takeover, the first defector
+    was seen at or before it."""
+    sc = validate({
+        "seed": 3, "replicates": 30, "horizon": 300,
+        "world": {"agents": 3, "takeover_kills": True, "oversight": 0.5,
+                  "oversight_threshold": 0.5},
+        "agent": {"capacity": 60, "initial_size": 40, "birth_rate": 0.4,
+                  "escape_threshold": 0.3, "takeover_fraction": 0.2},
+        "copy": {"error_rate": 0.05, "kernel": {"type": "normal", "sd": 0.15, "bias": 0.03}},
+        "immune": {"surveillance": 0.1, "tolerance": 0.3}, "record_clones": False})
+    runs = run_scenario(sc, show_progress=False).runs
+    taken = runs[runs.takeover]
+    assert len(taken) >= 5  # the case must exercise takeovers
+    assert (taken.first_defector_tick <= taken.takeover_tick).all()
+
+
+def test_reproduction_at_the_cap_is_not_decided_by_index():
+    """With room for one child among four equal parents, each parent should
+    reproduce about equally often over seeds; in index order agent 0 always
+    would. 400 seeds: each count ~ Binomial(400, 1/4), sd 8.7; the band
+    60-140 is 4.6 sd wide on each side of 100."""
+    from simulation.kernels.world import choose_parents
+    sc = world_scenario(income=5000.0, max_agents=5,
+                        reproduction={"threshold": 1.0, "bottleneck": 10})
+    world = World(sc, seed=1)
+    ag = world.agents
+    ag.reserve[:4] = 10.0
+    wins = np.zeros(4, int)
+    for seed in range(400):
+        parents = choose_parents(ag, world.config.params[0], np.random.default_rng(seed))
+        assert len(parents) == 1
+        wins[parents[0]] += 1
+    assert wins.sum() == 400 and (wins > 60).all() and (wins < 140).all()
+
+
+def test_first_tick_uses_the_efficacy_at_time_zero():
+    """e(t) = 1 - (1 - e0) exp(-k t) with t the tick's start: tick 1 kills
+    with e0. One clone of 10^5 deviant members, surveillance 1, stealth 0,
+    no births or deaths: kills ~ Binomial(10^5, e0) = 20 000 +- 126 for
+    e0 = 0.2; with e(1) (improvement 1) it would be ~70 500."""
+    sc = validate({"seed": 1, "agent": {"capacity": 10**6, "initial_size": 10**5,
+                                        "birth_rate": 0.0, "death_rate": 0.0,
+                                        "seed_clones": [{"count": 10**5,
+                                                         "traits": {"drive": 0.9}}]},
+                   "copy": {"error_rate": 0.0},
+                   "immune": {"surveillance": 1.0, "efficacy": 0.2, "improvement": 1.0,
+                              "tolerance": 0.1}})
+    world = World(sc, seed=1)
+    world.step()
+    assert abs(world.tick_totals["immune_kills"] - 20000) < 6 * 126
+
+
+def test_repair_alone_is_all_transmission():
+    """Only repair acts (no births, deaths, immune kills or copy errors): a
+    seeded clone of drive 0.9 is reset to the resident drive 0.1, so every
+    change of mean drive is transmission and the other terms are 0, at every
+    record (not just their sum)."""
+    sc = validate({"seed": 4, "replicates": 1, "horizon": 60, "record_every": 10,
+                   "agent": {"capacity": 10**5, "initial_size": 2000, "birth_rate": 0.0,
+                             "death_rate": 0.0,
+                             "initial_traits": {"drive": 0.1, "loyalty": 0.9},
+                             "seed_clones": [{"count": 1000, "traits": {"drive": 0.9}}]},
+                   "copy": {"error_rate": 0.0}, "immune": {"surveillance": 0.0},
+                   "repair": {"rate": 0.05, "tolerance": 0.1}})
+    ts = run_scenario(sc, show_progress=False).timeseries
+    observed = np.diff(ts.mean_drive)
+    ts = ts.iloc[1:]
+    assert (np.abs(observed) > 1e-3).all()  # repair changes the mean at every record
+    np.testing.assert_allclose(ts.price_transmission, observed, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ts.price_within, 0.0, atol=1e-9)
+    np.testing.assert_allclose(ts.price_between, 0.0, atol=1e-9)
 
 
 PRICE_WORLDS = {

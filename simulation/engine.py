@@ -1,0 +1,263 @@
+"""The engine: a validated scenario in, compiled state and records out.
+
+:func:`build_config` turns a :class:`~simulation.scenario.Scenario` into the
+low-level constants of the compiled loop (once per scenario);
+:class:`World` holds one replicate's :class:`~simulation.state.State`, its
+random generator and its timeseries rows, and advances it by calling
+:func:`simulation.kernels.driver.advance`. No Python runs per clone, per
+subcomponent, per agent or per tick: only between calls of the compiled loop
+(at the end, when its record buffer is full, or at records when agent rows or
+clone counts are collected).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import names
+from .kernels import driver
+from .kernels.clones import effective_error_rate
+from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
+
+#: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
+NO_HORIZON = np.iinfo(np.int64).max
+
+
+def trait_vector(traits) -> np.ndarray:
+    return np.array([getattr(traits, name) for name in names.TRAITS], dtype=np.float64)
+
+
+def build_config(scenario) -> Config:
+    """The compiled loop's constants for a validated scenario."""
+    a, c, k = scenario.agent, scenario.copy, scenario.copy.kernel
+    w, im, stop = scenario.world, scenario.immune, scenario.stop
+    params = np.zeros(1, PARAMS)
+    p = params[0]
+    p["dynamics"] = names.DYNAMICS.index(a.dynamics)
+    for key in ("birth_rate", "death_rate", "drive_advantage", "loyalty_cost",
+                "escape_threshold", "escape_headroom", "takeover_fraction"):
+        p[key] = getattr(a, key)
+    p["ruggedness"] = scenario.landscape.ruggedness
+    p["peaks"] = scenario.landscape.peaks
+    p["error_rate_r"] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
+    p["redundancy_divisor"] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
+    p["mutator_strength"] = c.mutator_strength
+    p["kernel_type"] = names.KERNELS.index(k.type)
+    p["kernel_sd"], p["kernel_bias"] = k.sd, k.bias
+    p["kernel_scale"], p["kernel_size"] = k.scale, k.size
+    p["kernel_direction"] = names.DIRECTIONS.index(k.direction)
+    p["improvement"], p["false_positive"] = im.improvement, im.false_positive
+    p["repair_rate"] = scenario.repair.rate
+    p["repair_tolerance"] = scenario.repair.tolerance
+    p["economy"] = w.income is not None
+    p["income"] = w.income if w.income is not None else 0.0
+    p["upkeep"], p["acquisition_bias"] = w.upkeep, w.acquisition_bias
+    p["immune_cost"] = im.cost
+    p["max_capacity"] = float(a.capacity)
+    p["oversight"], p["oversight_threshold"] = w.oversight, w.oversight_threshold
+    p["transmission"], p["takeover_kills"] = w.transmission, w.takeover_kills
+    p["reproduce"] = w.reproduction.threshold is not None
+    p["reproduction_threshold"] = (w.reproduction.threshold
+                                   if w.reproduction.threshold is not None else np.inf)
+    p["bottleneck"] = w.reproduction.bottleneck
+    p["agent_mutation"] = w.reproduction.agent_mutation
+    p["founder_reference"] = w.reproduction.reference == "founder"
+    p["max_agents"] = w.max_agents if w.max_agents is not None else -1
+    p["convergence_drive"] = stop.convergence_drive
+    p["has_seeds"] = bool(a.seed_clones)
+    p["stop_takeover"] = "takeover" in stop.on
+    p["stop_convergence"] = "convergence" in stop.on
+    p["stop_fixation"] = "fixation" in stop.on
+    p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
+    p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
+    copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
+    immune_mask = np.array([t in im.traits for t in names.TRAITS])
+    return Config(params, copy_traits, immune_mask)
+
+
+def records_agents(scenario) -> bool:
+    """Whether runs of the scenario write ``agents.parquet``."""
+    return scenario.world.agents > 1 or scenario.world.reproduction.threshold is not None
+
+
+def initial_state(scenario) -> State:
+    """The set-up state: every agent holds its resident clone (the
+    ``initial_size`` members not seeded, if any) then its seed clones, in
+    slot order agent by agent; each clone is its own lineage root."""
+    a, w = scenario.agent, scenario.world
+    n_agents = w.agents
+    resident = trait_vector(a.initial_traits)
+    templates = []  # (traits, count, seeded) of one agent's clones
+    n_seeded = sum(c.count for c in a.seed_clones)
+    if a.initial_size - n_seeded > 0:
+        templates.append((resident, a.initial_size - n_seeded, False))
+    for clone in a.seed_clones:
+        traits = resident.copy()
+        for name, value in clone.traits.items():
+            traits[names.TRAITS.index(name)] = value
+        templates.append((traits, clone.count, True))
+    m = len(templates)
+    n = n_agents * m
+    lineage_rows = max(n, 256) if scenario.record_clones else 1
+    state = new_state(slots=max(2 * n, 64), lineage_rows=lineage_rows,
+                      agent_rows=n_agents)
+    cl, ln, ag = state.clones, state.lineage, state.agents
+    traits = np.array([t for t, _, _ in templates]).reshape(m, -1)
+    cl.count[:n] = np.tile([c for _, c, _ in templates], n_agents)
+    cl.agent[:n] = np.repeat(np.arange(n_agents), m)
+    cl.traits[:n] = np.tile(traits, (n_agents, 1))
+    cl.clone_id[:n] = np.arange(n)
+    cl.seeded[:n] = np.tile([s for _, _, s in templates], n_agents)
+    cl.meta[:] = (n, 0, n)
+    if scenario.record_clones:
+        ln.parent[:n] = -1
+        ln.agent[:n] = cl.agent[:n]
+        ln.end[:n] = -1
+        ln.traits[:n] = cl.traits[:n]
+        ln.seeded[:n] = cl.seeded[:n]
+    ag.meta[0] = n_agents
+    ag.alive[:] = True
+    ag.capacity[:] = float(a.capacity)
+    ag.reserve[:] = w.initial_reserve if w.income is not None else 0.0
+    ag.zref[:] = resident
+    ag.surveillance[:] = scenario.immune.surveillance
+    ag.efficacy[:] = scenario.immune.efficacy
+    ag.tolerance[:] = scenario.immune.tolerance
+    return state
+
+
+class World:
+    """One replicate of a scenario: compiled state, generator and records.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (:func:`simulation.load_scenario`).
+    seed : int
+        This replicate's seed; ``self.rng`` is ``numpy.random.default_rng(seed)``.
+    config : Config, optional
+        :func:`build_config` of the scenario (built if not given).
+
+    At construction the set-up state is reduced, tick 0 is observed and its
+    record written.
+    """
+
+    def __init__(self, scenario, seed: int, config: Config | None = None):
+        self.scenario = scenario
+        self.config = config if config is not None else build_config(scenario)
+        self.rng = np.random.default_rng(seed)
+        self.state = initial_state(scenario)
+        rows = scenario.horizon // scenario.record_every + 2
+        self.records = np.zeros(min(rows, 4096), TIMESERIES)
+        self.n_records = 0
+        self.code = self.advance(0)
+
+    def advance(self, stop_tick: int, horizon: int | None = None) -> int:
+        """Run the compiled loop until ``stop_tick``, the horizon (default
+        the scenario's), a stop event, or a record at which Python collects
+        agent rows or clone counts. Returns the driver's code (``PAUSED``,
+        ``STOPPED`` or ``RECORDED``)."""
+        horizon = self.scenario.horizon if horizon is None else horizon
+        while True:
+            code, self.state, self.n_records = driver.advance(
+                self.state, self.config, self.rng, stop_tick, horizon, self.records,
+                self.n_records)
+            if code != driver.BUFFER_FULL:
+                return code
+            grown = np.zeros(2 * self.records.shape[0], TIMESERIES)
+            grown[: self.n_records] = self.records[: self.n_records]
+            self.records = grown
+
+    def step(self) -> None:
+        """One tick, whatever the horizon (for tests and interactive use)."""
+        self.advance(self.tick + 1, NO_HORIZON)
+
+    def snapshot(self) -> tuple:
+        """A copy of the state, the generator state and the records, from
+        which :meth:`restore` continues exactly as this world would."""
+        return (copy_state(self.state), self.rng.bit_generator.state,
+                self.records[: self.n_records].copy())
+
+    def restore(self, snapshot: tuple, rng: np.random.Generator | None = None) -> None:
+        """Return to a :meth:`snapshot`; with ``rng``, continue on that
+        generator (a branch) instead of the snapshot's stream."""
+        state, rng_state, records = snapshot
+        self.state = copy_state(state)
+        if rng is None:
+            self.rng.bit_generator.state = rng_state
+        else:
+            self.rng = rng
+        self.records = np.zeros(max(records.shape[0] * 2, 64), TIMESERIES)
+        self.records[: records.shape[0]] = records
+        self.n_records = records.shape[0]
+
+    # --- reading the state by name ------------------------------------------
+    @property
+    def clones(self):
+        return self.state.clones
+
+    @property
+    def lineage(self):
+        return self.state.lineage
+
+    @property
+    def agents(self):
+        return self.state.agents
+
+    @property
+    def status(self):
+        """The replicate's clock and outcomes (one row of ``state.STATUS``)."""
+        return self.state.status[0]
+
+    @property
+    def tick(self) -> int:
+        return int(self.state.status[0]["tick"])
+
+    @property
+    def n_agents(self) -> int:
+        return int(self.state.agents.meta[0])
+
+    @property
+    def tick_totals(self) -> dict:
+        t = self.state.tick_totals[0]
+        return {name: int(t[name]) for name in t.dtype.names}
+
+    @property
+    def size(self) -> int:
+        return int(self.agents.size[: self.n_agents].sum())
+
+    @property
+    def living_agents(self) -> int:
+        return int(self.agents.alive[: self.n_agents].sum())
+
+    def mean_traits(self) -> np.ndarray:
+        n = self.n_agents
+        total = self.agents.size[:n].sum()
+        sums = self.agents.trait_sums[:n].sum(axis=0)
+        return sums / total if total else np.full(len(names.TRAITS), np.nan)
+
+    def timeseries(self) -> np.ndarray:
+        """The records so far (a structured array of ``state.TIMESERIES``)."""
+        return self.records[: self.n_records]
+
+    def agent_rows(self, since_tick: int) -> dict:
+        """One row per agent alive now or dead since ``since_tick``
+        (exclusive): the agents.parquet record."""
+        ag, n = self.agents, self.n_agents
+        rows = np.flatnonzero(ag.alive[:n] | (ag.death_tick[:n] > since_tick))
+        size = ag.size[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = {f"mean_{name}": np.where(size > 0, ag.trait_sums[rows, k] / size, np.nan)
+                     for k, name in enumerate(names.TRAITS)}
+            fraction = np.where(size > 0, ag.defectors[rows] / size, 0.0)
+        causes = np.array(names.DEATH_CAUSES, dtype=object)
+        return {
+            "tick": np.full(rows.size, self.tick, dtype=np.int64),
+            "agent": rows.astype(np.int64), "parent_agent": ag.parent[rows],
+            "alive": ag.alive[rows], "size": size.astype(np.int64),
+            **means, "defector_fraction": fraction, "reserve": ag.reserve[rows],
+            "capacity": ag.capacity[rows], "surveillance": ag.surveillance[rows],
+            "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
+            "goal_output": ag.trait_sums[rows, 1], "born_tick": ag.born_tick[rows],
+            "death_cause": causes[ag.death_cause[rows]],
+        }

@@ -1,0 +1,9 @@
+"""numba kernels: tables of :mod:`simulation.state` and a
+``numpy.random.Generator`` in, nothing validated (the engine has done that).
+
+- :mod:`.clones`: shared draws, copy errors, founding, growth, reduction;
+- :mod:`.birth_death`: the default within-agent tick;
+- :mod:`.generations`: ``wright_fisher`` and ``moran``;
+- :mod:`.world`: economy, transmission, agent fates and reproduction;
+- :mod:`.driver`: the compiled replicate loop, outcomes and records.
+"""

@@ -1,0 +1,161 @@
+"""The default within-agent tick, ``birth_death`` (MODEL.md section 3).
+
+A tick draws every live clone's events from the state at the start of the
+tick (:func:`draw_events`), makes room for the clones they can found, then
+applies them (:func:`apply_events`). The draws are made in a fixed order
+(slot order; within a clone: births, mutant births, deaths, kills, repairs),
+so that ``tests/naive.py`` makes the very same draws.
+
+The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
+...) runs from time ``t - 1``, so the first tick uses ``immune.efficacy``.
+"""
+
+from numba import njit
+
+from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, binomial,
+                     clear_events, found_clone, found_mutant, free_and_reduce,
+                     immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
+
+
+@njit(cache=True)
+def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
+    """Immune kills then repairs among ``n_avail`` members of clone ``i``
+    (MODEL.md section 3, items 8-9), at time ``t0``. Returns (kills, repairs)."""
+    dev = 0.0
+    for k in range(N_TRAITS):
+        if immune_mask[k]:
+            dev = max(dev, abs(cl.traits[i, k] - ag.zref[a, k]))
+    q = ag.surveillance[a]
+    if dev > ag.tolerance[a]:
+        e_t = immune_efficacy(ag.efficacy[a], p.improvement, t0)
+        p_kill = q * e_t * (1.0 - cl.traits[i, STEALTH])
+    else:
+        p_kill = q * p.false_positive
+    kills = binomial(rng, n_avail, p_kill)
+    repairs = 0
+    if dev > p.repair_tolerance:
+        repairs = binomial(rng, n_avail - kills, p.repair_rate)
+    return kills, repairs
+
+
+@njit(cache=True)
+def draw_events(cl, ag, ev, cfg, rng, t0):
+    """Draw every live clone's events for one tick into ``ev``; returns the
+    number of clones the events can found (mutants and repair children)."""
+    p = cfg.params[0]
+    theta = p.escape_threshold
+    n_copy = cfg.copy_traits.shape[0]
+    needed = 0
+    for i in range(cl.meta[0]):
+        n = cl.count[i]
+        clear_events(ev, i)
+        if n <= 0:
+            continue
+        a = cl.agent[i]
+        drive = cl.traits[i, DRIVE]
+        # 1-2. growth control; a defector has escaped it up to H * K.
+        if drive > theta:
+            g = 1.0 - ag.size[a] / (p.escape_headroom * ag.capacity[a])
+        else:
+            g = 1.0 - ag.size[a] / ag.capacity[a]
+        g = max(g, 0.0)
+        # 3-4. births
+        fit = landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+        p_birth = (p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1])
+                   * g / p.redundancy_divisor)
+        b = binomial(rng, n, min(p_birth, 1.0))
+        # 5-6. newborns carrying at least one copy error
+        m = 0
+        if b > 0:
+            m = binomial(rng, b, p_any_error(p.error_rate_r, p.mutator_strength,
+                                             ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
+                                             n_copy))
+        # 7. deaths among the members present at the start of the tick
+        d = binomial(rng, n, p.death_rate)
+        # 8-9. immune system and repair, among the members that did not die
+        kl, r = immune_and_repair(rng, cl, ag, i, a, n - d, cfg.immune_mask, p, t0)
+        ev.births[i] = b
+        ev.mutants[i] = m
+        ev.deaths[i] = d
+        ev.kills[i] = kl
+        ev.repairs[i] = r
+        needed += m
+        if r > 0:
+            needed += 1
+    return needed
+
+
+@njit(cache=True)
+def draw_immune(cl, ag, ev, cfg, rng, t0):
+    """Immune kills and repairs only (the first phase of a ``wright_fisher``
+    or ``moran`` tick); returns the clones they can found."""
+    p = cfg.params[0]
+    needed = 0
+    for i in range(cl.meta[0]):
+        clear_events(ev, i)
+        n = cl.count[i]
+        if n <= 0:
+            continue
+        kl, r = immune_and_repair(rng, cl, ag, i, cl.agent[i], n, cfg.immune_mask, p, t0)
+        ev.kills[i] = kl
+        ev.repairs[i] = r
+        if r > 0:
+            needed += 1
+    return needed
+
+
+@njit(cache=True)
+def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
+    """Apply drawn events, found mutant clones, and reduce per agent.
+
+    Each clone's count becomes ``n + births - mutants - deaths - kills -
+    repairs``; each mutant newborn founds a clone; a clone's repaired members
+    are reset to z_ref and join its *repair child*, a clone with traits z_ref
+    whose parent it is. The repair child is reused while it lives *and*
+    shares the clone's ancestor (so since the last record); otherwise a new
+    one is founded, so the Price decomposition books repair as transmission.
+    ``totals`` (one TOTALS row) receives the tick's event counts.
+    """
+    p = cfg.params[0]
+    t = totals[0]
+    start_slots = cl.meta[0]
+    for i in range(start_slots):
+        if cl.count[i] <= 0:
+            continue
+        cl.count[i] += (ev.births[i] - ev.mutants[i] - ev.deaths[i] - ev.kills[i]
+                        - ev.repairs[i])
+        t.births += ev.births[i]
+        t.deaths += ev.deaths[i]
+        t.immune_kills += ev.kills[i]
+        t.repairs += ev.repairs[i]
+        t.mutants += ev.mutants[i]
+    # Mutant newborns: each founds a clone.
+    for i in range(start_slots):
+        m = ev.mutants[i]
+        if m == 0:
+            continue
+        a = cl.agent[i]
+        mu = mutation_rate(p.error_rate_r, p.mutator_strength, ag.zref[a, FIDELITY],
+                           cl.traits[i, FIDELITY])
+        for _ in range(m):
+            j = new_slot(cl)
+            t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits, p, tick)
+    # Repaired members: reset to z_ref, into the clone's repair child.
+    for i in range(start_slots):
+        r = ev.repairs[i]
+        if r == 0:
+            continue
+        j = cl.repair_slot[i]
+        if (j < 0 or cl.clone_id[j] != cl.repair_id[i] or cl.count[j] < 0
+                or cl.ancestor[j] != cl.ancestor[i]):
+            a = cl.agent[i]
+            j = new_slot(cl)
+            found_clone(cl, ln, i, j, a, 0, tick)
+            rr = row(cl.clone_id[j], ln)
+            for k in range(N_TRAITS):  # reset to the agent's z_ref
+                cl.traits[j, k] = ag.zref[a, k]
+                ln.traits[rr, k] = ag.zref[a, k]
+            cl.repair_slot[i] = j
+            cl.repair_id[i] = cl.meta[NEXT_ID] - 1
+        cl.count[j] += r
+    free_and_reduce(cl, ln, ag, p, tick)

@@ -1,0 +1,318 @@
+"""Shared clone kernels: draws, copy errors, founding, growth and reduction.
+
+numba only: tables of :mod:`simulation.state` and a
+``numpy.random.Generator`` in, nothing validated. ``p`` is the one row of
+:data:`simulation.state.PARAMS`.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..state import Agents, Clones, Events, Lineage, Snapshot
+
+# Trait columns.
+DRIVE, LOYALTY, STEALTH, FIDELITY = 0, 1, 2, 3
+N_TRAITS = 4
+
+# Codes of names.KERNELS and names.DIRECTIONS.
+KERNEL_NORMAL, KERNEL_CAUCHY, KERNEL_STEP, KERNEL_UNIFORM = 0, 1, 2, 3
+DIRECTION_BOTH, DIRECTION_UP, DIRECTION_DOWN = 0, 1, 2
+
+# Clones.meta entries.
+SLOTS_USED, FREE_SLOTS, NEXT_ID = 0, 1, 2
+
+
+def effective_error_rate(error_rate, redundancy, correlation):
+    """Per-trait error rate after majority vote over ``redundancy`` copies.
+
+    ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
+    (MODEL.md section 3, item 6). Computed once per run, outside the tick.
+    """
+    majority = 0.0
+    for j in range((redundancy + 1) // 2, redundancy + 1):
+        majority += (math.comb(redundancy, j) * error_rate**j
+                     * (1.0 - error_rate) ** (redundancy - j))
+    return correlation * error_rate + (1.0 - correlation) * majority
+
+
+@njit(cache=True)
+def landscape(drive, drive_advantage, ruggedness, peaks):
+    """Fitness landscape ``L(d)``, clipped at 0."""
+    value = 1.0 + drive_advantage * drive
+    if ruggedness != 0.0:
+        value += ruggedness * math.sin(2.0 * math.pi * peaks * drive)
+    return max(value, 0.0)
+
+
+@njit(cache=True)
+def fitness(drive, loyalty, p):
+    """Relative fitness ``w = L(d) (1 - loyalty_cost l)`` of WF and Moran."""
+    return (landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+            * (1.0 - p.loyalty_cost * loyalty))
+
+
+@njit(cache=True)
+def immune_efficacy(efficacy, improvement, t):
+    """Efficacy ``e(t) = 1 - (1 - efficacy) * exp(-improvement * t)``."""
+    return 1.0 - (1.0 - efficacy) * math.exp(-improvement * t)
+
+
+@njit(cache=True)
+def binomial(rng, n, p):
+    # An impossible or certain event draws nothing from the stream (the
+    # guard makes NumPy's behaviour explicit, for tests/naive.py).
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    return rng.binomial(n, p)
+
+
+@njit(cache=True)
+def mutation_rate(mu_r, mutator, f_ref, f):
+    """mu_eff = min(1, mu_r exp(mutator (f_ref - f))): the mutator effect."""
+    if mu_r <= 0.0:
+        return 0.0
+    x = mutator * (f_ref - f)
+    if x > 700.0:  # exp would overflow; the rate is capped at 1 anyway
+        return 1.0
+    return min(mu_r * math.exp(x), 1.0)
+
+
+@njit(cache=True)
+def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
+    """Probability that a newborn carries at least one copy error."""
+    mu = mutation_rate(mu_r, mutator, f_ref, f)
+    return -math.expm1(n_copy_traits * math.log1p(-mu)) if mu < 1.0 else 1.0
+
+
+@njit(cache=True)
+def mutation_step(rng, value, p):
+    """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1]."""
+    kind = p.kernel_type
+    if kind == KERNEL_NORMAL:
+        value = value + rng.normal(p.kernel_bias, p.kernel_sd)
+    elif kind == KERNEL_CAUCHY:
+        value = value + p.kernel_scale * rng.standard_cauchy()
+    elif kind == KERNEL_STEP:
+        if p.kernel_direction == DIRECTION_UP:
+            value = value + p.kernel_size
+        elif p.kernel_direction == DIRECTION_DOWN:
+            value = value - p.kernel_size
+        elif rng.random() < 0.5:
+            value = value + p.kernel_size
+        else:
+            value = value - p.kernel_size
+    else:
+        value = rng.random()
+    return min(max(value, 0.0), 1.0)
+
+
+@njit(cache=True)
+def row(index, lineage):
+    """The lineage row of clone ``index``. Without lineage recording the
+    table has one row, which every write then uses (scratch), so memory
+    does not grow with the clones ever founded."""
+    return min(index, lineage.parent.shape[0] - 1)
+
+
+@njit(cache=True)
+def new_slot(cl):
+    """Pop a free slot (the caller has made room) and return it."""
+    meta = cl.meta
+    if meta[FREE_SLOTS] > 0:
+        meta[FREE_SLOTS] -= 1
+        return cl.free[meta[FREE_SLOTS]]
+    j = meta[SLOTS_USED]
+    meta[SLOTS_USED] += 1
+    return j
+
+
+@njit(cache=True)
+def has_room(cl, ln, new_clones):
+    """Whether ``new_clones`` more clones fit without growing the tables."""
+    meta = cl.meta
+    room = meta[FREE_SLOTS] + cl.count.shape[0] - meta[SLOTS_USED]
+    if new_clones > room:
+        return False
+    recorded = ln.parent.shape[0] > 1
+    return not (recorded and meta[NEXT_ID] + new_clones > ln.parent.shape[0])
+
+
+@njit(cache=True)
+def _grown1(a, size, fill):
+    out = np.full(size, fill, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _grown2(a, size):
+    out = np.zeros((size, a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def grow_clones(cl, ln, ev, new_clones):
+    """Tables with room for ``new_clones`` more clones (amortised doubling);
+    the event buffers keep the events already drawn."""
+    meta = cl.meta
+    need = meta[SLOTS_USED] - meta[FREE_SLOTS] + new_clones
+    cap = cl.count.shape[0]
+    if need > cap:
+        size = max(need, 2 * cap)
+        ancestor = np.arange(size)
+        ancestor[:cap] = cl.ancestor
+        cl = Clones(_grown1(cl.count, size, -1), _grown1(cl.agent, size, 0),
+                    _grown2(cl.traits, size), _grown1(cl.clone_id, size, 0),
+                    _grown1(cl.seeded, size, False), _grown1(cl.repair_slot, size, -1),
+                    _grown1(cl.repair_id, size, -1), ancestor,
+                    _grown1(cl.free, size, 0), meta)
+        ev = Events(_grown1(ev.births, size, 0), _grown1(ev.mutants, size, 0),
+                    _grown1(ev.deaths, size, 0), _grown1(ev.kills, size, 0),
+                    _grown1(ev.repairs, size, 0), _grown1(ev.movers, size, 0))
+    rows = ln.parent.shape[0]
+    need_ids = meta[NEXT_ID] + new_clones
+    if rows > 1 and need_ids > rows:
+        size = max(need_ids, 2 * rows)
+        ln = Lineage(_grown1(ln.parent, size, 0), _grown1(ln.agent, size, 0),
+                     _grown1(ln.origin, size, 0), _grown1(ln.end, size, 0),
+                     _grown2(ln.traits, size), _grown1(ln.seeded, size, False))
+    return cl, ln, ev
+
+
+@njit(cache=True)
+def grow_agents(ag, new_agents):
+    """An agent table with room for ``new_agents`` more rows."""
+    used = ag.meta[0]
+    cap = ag.alive.shape[0]
+    if used + new_agents <= cap:
+        return ag
+    size = max(used + new_agents, 2 * cap)
+    return Agents(_grown1(ag.alive, size, False), _grown1(ag.capacity, size, 0.0),
+                  _grown1(ag.reserve, size, 0.0), _grown2(ag.zref, size),
+                  _grown1(ag.surveillance, size, 0.0), _grown1(ag.efficacy, size, 0.0),
+                  _grown1(ag.tolerance, size, 0.0), _grown1(ag.parent, size, -1),
+                  _grown1(ag.born_tick, size, 0), _grown1(ag.death_tick, size, -1),
+                  _grown1(ag.death_cause, size, 0), _grown1(ag.size, size, 0.0),
+                  _grown1(ag.defectors, size, 0.0), _grown2(ag.trait_sums, size),
+                  _grown1(ag.seeded, size, 0.0), _grown1(ag.clones, size, 0),
+                  _grown1(ag.taken, size, False), ag.meta)
+
+
+@njit(cache=True)
+def found_clone(cl, ln, i, j, a, n, tick):
+    """Found in slot ``j`` a clone of ``n`` members in agent ``a`` with clone
+    ``i``'s traits, as ``i``'s child: lineage, seeded flag and ancestor.
+    Takes the next clone id."""
+    cid = cl.meta[NEXT_ID]
+    cl.meta[NEXT_ID] += 1
+    r = row(cid, ln)
+    for k in range(N_TRAITS):
+        cl.traits[j, k] = cl.traits[i, k]
+        ln.traits[r, k] = cl.traits[i, k]
+    cl.count[j] = n
+    cl.agent[j] = a
+    cl.seeded[j] = cl.seeded[i]
+    cl.clone_id[j] = cid
+    cl.repair_slot[j] = -1
+    cl.ancestor[j] = cl.ancestor[i]
+    ln.parent[r] = cl.clone_id[i]
+    ln.agent[r] = a
+    ln.origin[r] = tick
+    ln.end[r] = -1
+    ln.seeded[r] = cl.seeded[i]
+
+
+@njit(cache=True)
+def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, p, tick):
+    """Found in slot ``j`` of agent ``a`` a one-member mutant clone of clone ``i``.
+
+    Which traits mutate is drawn from k independent Bernoulli(mu) trials
+    conditioned on at least one success, without rejection: while none has
+    mutated, trait c of the k' remaining mutates with probability
+    mu / (1 - (1 - mu)^k'); after the first, each with probability mu.
+    Returns the number of traits mutated.
+    """
+    n_copy = copy_traits.shape[0]
+    log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
+    found_clone(cl, ln, i, j, a, 1, tick)
+    r = row(cl.clone_id[j], ln)
+    hits = 0
+    for c in range(n_copy):
+        if hits > 0:
+            q = mu
+        else:
+            q = mu / -math.expm1((n_copy - c) * log_keep)
+        if rng.random() < q:
+            hits += 1
+            k = copy_traits[c]
+            cl.traits[j, k] = mutation_step(rng, cl.traits[j, k], p)
+            ln.traits[r, k] = cl.traits[j, k]
+    return hits
+
+
+@njit(cache=True)
+def free_and_reduce(cl, ln, ag, p, tick):
+    """Free the slots of extinct clones and reduce the clones per agent
+    (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``)."""
+    n_agents = ag.meta[0]
+    for a in range(n_agents):
+        ag.size[a] = 0.0
+        ag.defectors[a] = 0.0
+        ag.seeded[a] = 0.0
+        ag.clones[a] = 0
+        for k in range(N_TRAITS):
+            ag.trait_sums[a, k] = 0.0
+    theta = p.escape_threshold
+    meta = cl.meta
+    for i in range(meta[SLOTS_USED]):
+        n = cl.count[i]
+        if n < 0:
+            continue  # a free slot
+        if n == 0:
+            cl.count[i] = -1
+            cl.free[meta[FREE_SLOTS]] = i
+            meta[FREE_SLOTS] += 1
+            ln.end[row(cl.clone_id[i], ln)] = tick
+            continue
+        a = cl.agent[i]
+        ag.size[a] += n
+        if cl.traits[i, DRIVE] > theta:
+            ag.defectors[a] += n
+        for k in range(N_TRAITS):
+            ag.trait_sums[a, k] += n * cl.traits[i, k]
+        if cl.seeded[i]:
+            ag.seeded[a] += n
+        ag.clones[a] += 1
+
+
+@njit(cache=True)
+def clear_events(ev, i):
+    ev.births[i] = 0
+    ev.mutants[i] = 0
+    ev.deaths[i] = 0
+    ev.kills[i] = 0
+    ev.repairs[i] = 0
+
+
+@njit(cache=True)
+def take_snapshot(cl, snap):
+    """Remember the state at a record (each live clone its own ancestor)."""
+    n = cl.meta[SLOTS_USED]
+    count = np.zeros(n)
+    drive = np.zeros(n)
+    loyalty = np.zeros(n)
+    agent = np.zeros(n, np.int64)
+    for i in range(n):
+        if cl.count[i] > 0:
+            count[i] = cl.count[i]
+        agent[i] = cl.agent[i]
+        drive[i] = cl.traits[i, DRIVE]
+        loyalty[i] = cl.traits[i, LOYALTY]
+        cl.ancestor[i] = i
+    snap.meta[0] = n
+    return Snapshot(count, agent, drive, loyalty, snap.meta)

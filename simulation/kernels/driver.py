@@ -1,0 +1,344 @@
+"""The compiled replicate loop: ticks, outcomes and records in one call.
+
+:func:`advance` runs ticks of one replicate until the horizon, a stop event,
+a given tick, or (when Python must collect agent or clone records) the next
+record, writing every ``timeseries`` row itself (Price terms included).
+Python runs only between calls. One tick (MODEL.md sections 3-5):
+
+1. the economy (capacities and reserves from the tick's start);
+2. the within-agent dynamics (``birth_death``, ``wright_fisher``, ``moran``);
+3. transmission of defectors between agents;
+4. outcomes observed: first defector, takeover, convergence, the largest
+   defector fraction (before any agent dies, so a takeover that kills its
+   agent is seen);
+5. agent deaths, then agent reproduction;
+6. outcomes that need the tick's end: extinction, fixation, loss;
+7. a record every ``record_every`` ticks and at the end.
+"""
+
+import numpy as np
+from numba import njit
+
+from .birth_death import apply_events, draw_events, draw_immune
+from .clones import DRIVE, LOYALTY, free_and_reduce, grow_clones, has_room, take_snapshot
+from .generations import draw_wright_fisher, moran_tick
+from .world import agent_deaths, draw_migrants, economy, move_migrants, observe_takeovers, reproduce
+from ..state import State
+
+# What advance() returns.
+PAUSED, STOPPED, RECORDED, BUFFER_FULL = 0, 1, 2, 3
+# Codes of names.STOP_REASONS.
+STOP_HORIZON, STOP_EXTINCTION, STOP_TAKEOVER, STOP_CONVERGENCE = 1, 2, 3, 4
+STOP_FIXATION, STOP_LOSS = 5, 6
+# Codes of names.DYNAMICS.
+BIRTH_DEATH, WRIGHT_FISHER, MORAN = 0, 1, 2
+
+
+@njit(cache=True)
+def _clear_totals(totals):
+    t = totals[0]
+    t.births = 0
+    t.deaths = 0
+    t.immune_kills = 0
+    t.repairs = 0
+    t.mutations = 0
+    t.mutants = 0
+    t.migrants = 0
+
+
+@njit(cache=True)
+def _add_totals(into, add):
+    a, b = into[0], add[0]
+    a.births += b.births
+    a.deaths += b.deaths
+    a.immune_kills += b.immune_kills
+    a.repairs += b.repairs
+    a.mutations += b.mutations
+    a.mutants += b.mutants
+    a.migrants += b.migrants
+
+
+@njit(cache=True)
+def price_terms(cl, ag, snap):
+    """Multilevel Price decomposition of the change in mean drive and mean
+    loyalty since the snapshot: (between, within, transmission) for each.
+
+    Every subcomponent alive now descends from exactly one clone c alive
+    then (``ancestor``), in agent a(c). With n_c members then, w_c
+    descendants now whose trait sum is S_c, N = sum n_c, W = sum w_c,
+    agent sums N_a, w_a and means zbar_a = sum_{c in a} n_c z_c / N_a:
+
+    - between = sum_a w_a zbar_a / W - zbar (between-agent selection)
+    - within = sum_c w_c (z_c - zbar_a(c)) / W (within-agent selection)
+    - transmission = sum_c (S_c - w_c z_c) / W (copy error, repair)
+
+    and between + within + transmission = S/W - zbar = zbar' - zbar
+    exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). NaN when the
+    world was or is empty.
+    """
+    out = np.full(6, np.nan)
+    n_anc = snap.meta[0]
+    if n_anc == 0:
+        return out  # no snapshot yet (tick 0)
+    n_agents = ag.meta[0]
+    w = np.zeros(n_anc)
+    s_drive = np.zeros(n_anc)
+    s_loyalty = np.zeros(n_anc)
+    for i in range(cl.meta[0]):
+        n = cl.count[i]
+        if n > 0:
+            c = cl.ancestor[i]
+            w[c] += n
+            s_drive[c] += n * cl.traits[i, DRIVE]
+            s_loyalty[c] += n * cl.traits[i, LOYALTY]
+    total0 = 0.0
+    total1 = 0.0
+    for c in range(n_anc):
+        total0 += snap.count[c]
+        total1 += w[c]
+    if total0 == 0.0 or total1 == 0.0:
+        return out
+    for k in range(2):
+        z0 = snap.drive if k == 0 else snap.loyalty
+        s1 = s_drive if k == 0 else s_loyalty
+        n_a = np.zeros(n_agents)
+        z_a = np.zeros(n_agents)
+        w_a = np.zeros(n_agents)
+        zbar0 = 0.0
+        for c in range(n_anc):
+            a = snap.agent[c]
+            n_a[a] += snap.count[c]
+            z_a[a] += snap.count[c] * z0[c]
+            w_a[a] += w[c]
+            zbar0 += snap.count[c] * z0[c]
+        zbar0 /= total0
+        between = 0.0
+        for a in range(n_agents):
+            if n_a[a] > 0:
+                z_a[a] /= n_a[a]
+                between += w_a[a] * z_a[a]
+        within = 0.0
+        transmission = 0.0
+        for c in range(n_anc):
+            if w[c] > 0:
+                within += w[c] * (z0[c] - z_a[snap.agent[c]])
+                transmission += s1[c] - w[c] * z0[c]
+        out[3 * k] = between / total1 - zbar0
+        out[3 * k + 1] = within / total1
+        out[3 * k + 2] = transmission / total1
+    return out
+
+
+@njit(cache=True)
+def write_record(state, ts, n_rows):
+    """Write the timeseries row of the current tick, then start a new
+    interval (event totals, agent births and deaths, Price snapshot).
+    Returns the new snapshot."""
+    cl, ag, st = state.clones, state.agents, state.status[0]
+    r = ts[n_rows]
+    size = 0.0
+    defectors = 0.0
+    clones = 0
+    living = 0
+    sums = np.zeros(4)
+    for a in range(ag.meta[0]):
+        size += ag.size[a]
+        defectors += ag.defectors[a]
+        clones += ag.clones[a]
+        if ag.alive[a]:
+            living += 1
+        for k in range(4):
+            sums[k] += ag.trait_sums[a, k]
+    r.tick = st.tick
+    r.agents = living
+    r.size = int(size)
+    r.mean_drive = sums[0] / size if size > 0 else np.nan
+    r.mean_loyalty = sums[1] / size if size > 0 else np.nan
+    r.mean_stealth = sums[2] / size if size > 0 else np.nan
+    r.mean_fidelity = sums[3] / size if size > 0 else np.nan
+    r.defector_fraction = defectors / size if size > 0 else 0.0
+    r.clones = clones
+    iv = state.interval[0]
+    r.births = iv.births
+    r.deaths = iv.deaths
+    r.immune_kills = iv.immune_kills
+    r.repairs = iv.repairs
+    r.mutations = iv.mutations
+    r.goal_output = sums[1]
+    price = price_terms(cl, ag, state.snapshot)
+    if st.tick == 0:
+        price[:] = np.nan
+    r.price_between = price[0]
+    r.price_within = price[1]
+    r.price_transmission = price[2]
+    r.price_loyalty_between = price[3]
+    r.price_loyalty_within = price[4]
+    r.price_loyalty_transmission = price[5]
+    r.migrants = iv.migrants
+    r.agent_births = st.agents_born - st.born_at_record
+    r.agent_deaths = st.agents_died - st.died_at_record
+    st.born_at_record = st.agents_born
+    st.died_at_record = st.agents_died
+    st.last_record_tick = st.tick
+    _clear_totals(state.interval)
+    return take_snapshot(cl, state.snapshot)
+
+
+@njit(cache=True)
+def observe(ag, p, st):
+    """Outcomes seen before agent deaths: first defector, takeover,
+    convergence and the largest defector fraction (step 4)."""
+    n_taken, largest = observe_takeovers(ag, p)
+    st.tick_takeovers = n_taken
+    st.max_defector_fraction = max(st.max_defector_fraction, largest)
+    size = 0.0
+    defectors = 0.0
+    drive = 0.0
+    for a in range(ag.meta[0]):
+        size += ag.size[a]
+        defectors += ag.defectors[a]
+        drive += ag.trait_sums[a, DRIVE]
+    if st.first_defector_tick < 0 and defectors > 0:
+        st.first_defector_tick = st.tick
+    if st.takeover_tick < 0 and n_taken > 0:
+        st.takeover_tick = st.tick
+    if st.convergence_tick < 0 and size > 0 and drive / size >= p.convergence_drive:
+        st.convergence_tick = st.tick
+
+
+@njit(cache=True)
+def conclude(ag, p, st):
+    """Outcomes of the tick's end (step 6), then the stop reason, if any."""
+    size = 0.0
+    seeded = 0.0
+    for a in range(ag.meta[0]):
+        size += ag.size[a]
+        seeded += ag.seeded[a]
+    if st.extinction_tick < 0 and size == 0:
+        st.extinction_tick = st.tick
+    if p.has_seeds and st.fixation_tick < 0 and st.loss_tick < 0:
+        if seeded == 0:
+            st.loss_tick = st.tick
+        elif seeded == size:
+            st.fixation_tick = st.tick
+    if st.extinction_tick >= 0:
+        st.stop_reason = STOP_EXTINCTION  # absorbing: nothing can happen any more
+    elif p.stop_takeover and st.takeover_tick >= 0:
+        st.stop_reason = STOP_TAKEOVER
+    elif p.stop_convergence and st.convergence_tick >= 0:
+        st.stop_reason = STOP_CONVERGENCE
+    elif p.stop_fixation and st.fixation_tick >= 0:
+        st.stop_reason = STOP_FIXATION
+    elif p.stop_fixation and st.loss_tick >= 0:
+        st.stop_reason = STOP_LOSS
+
+
+@njit(cache=True)
+def tick_once(state, cfg, rng):
+    """Advance one tick (steps 1-6); returns the new state."""
+    p = cfg.params[0]
+    cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
+    st = state.status[0]
+    st.tick += 1
+    tick = st.tick
+    t0 = tick - 1  # the tick's start time, for e(t)
+    totals = state.tick_totals
+    _clear_totals(totals)
+    if p.economy:
+        economy(ag, p)
+    if p.dynamics == BIRTH_DEATH:
+        needed = draw_events(cl, ag, ev, cfg, rng, t0)
+        if not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+    else:
+        drawn_slots = cl.meta[0]
+        needed = draw_immune(cl, ag, ev, cfg, rng, t0)
+        if not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        refill = np.zeros(ag.meta[0], np.int64)
+        for i in range(drawn_slots):
+            if ev.kills[i] > 0:
+                refill[cl.agent[i]] += ev.kills[i]
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        if p.dynamics == WRIGHT_FISHER:
+            needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
+            if not has_room(cl, ln, needed):
+                cl, ln, ev = grow_clones(cl, ln, ev, needed)
+            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        else:
+            cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
+            free_and_reduce(cl, ln, ag, p, tick)
+    if p.transmission > 0:
+        bound = draw_migrants(cl, ag, ev, p, rng)
+        if bound > 0:
+            if not has_room(cl, ln, bound):
+                cl, ln, ev = grow_clones(cl, ln, ev, bound)
+            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
+            free_and_reduce(cl, ln, ag, p, tick)
+    observe(ag, p, st)
+    died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
+    st.agents_died += died
+    st.agents_lost_to_takeover += lost_taken
+    if p.reproduce:
+        cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
+        st.agents_born += born
+    conclude(ag, p, st)
+    _add_totals(state.interval, totals)
+    return State(cl, ln, ag, ev, state.snapshot, state.status, state.tick_totals,
+                 state.interval)
+
+
+@njit(cache=True)
+def _record(state, ts, n_rows):
+    """Write the current tick's record; returns the state with its new
+    Price snapshot."""
+    snap = write_record(state, ts, n_rows)
+    return State(state.clones, state.lineage, state.agents, state.events, snap,
+                 state.status, state.tick_totals, state.interval)
+
+
+@njit(cache=True)
+def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
+    """Run ticks until ``horizon`` (the replicate ends), a stop event (it
+    ends), ``stop_tick`` (it pauses), or a full ``ts`` buffer; with
+    ``pause_at_records``, also return after each record.
+
+    Returns ``(code, state, n_rows)``: code PAUSED, STOPPED, RECORDED or
+    BUFFER_FULL; the state (tables may have grown); rows written to ``ts``.
+    At the start (tick 0, not yet started) it reduces the set-up state,
+    observes tick 0 and writes its record.
+    """
+    p = cfg.params[0]
+    st = state.status[0]
+    if not st.started:
+        st.started = True
+        free_and_reduce(state.clones, state.lineage, state.agents, p, 0)
+        observe(state.agents, p, st)
+        conclude(state.agents, p, st)
+        state = _record(state, ts, n_rows)
+        n_rows += 1
+        if p.pause_at_records:
+            return RECORDED, state, n_rows
+    while True:
+        if st.stop_reason == 0 and st.tick >= horizon:
+            st.stop_reason = STOP_HORIZON
+        if st.stop_reason != 0:
+            if st.last_record_tick != st.tick:
+                if n_rows >= ts.shape[0]:
+                    return BUFFER_FULL, state, n_rows
+                state = _record(state, ts, n_rows)
+                n_rows += 1
+                if p.pause_at_records:
+                    return RECORDED, state, n_rows
+            return STOPPED, state, n_rows
+        if st.tick >= stop_tick:
+            return PAUSED, state, n_rows
+        if n_rows + 2 > ts.shape[0]:
+            return BUFFER_FULL, state, n_rows
+        state = tick_once(state, cfg, rng)
+        if st.tick % p.record_every == 0:
+            state = _record(state, ts, n_rows)
+            n_rows += 1
+            if p.pause_at_records:
+                return RECORDED, state, n_rows

@@ -1,0 +1,160 @@
+"""The classical within-agent dynamics: ``wright_fisher`` and ``moran``
+(MODEL.md section 3, for comparison with theory, section 6).
+
+Both start with an immune phase (kills and repairs, drawn by
+:func:`simulation.kernels.birth_death.draw_immune`).
+"""
+
+import numpy as np
+from numba import njit
+
+from .clones import (DRIVE, FIDELITY, LOYALTY, binomial, clear_events, fitness,
+                     found_mutant, grow_clones, has_room, mutation_rate, new_slot,
+                     p_any_error)
+
+
+@njit(cache=True)
+def draw_wright_fisher(cl, ag, ev, cfg, rng):
+    """Draw the next Wright-Fisher generation; returns the clones it can found.
+
+    Each agent's next generation has ``capacity[a]`` members drawn
+    multinomially with weights ``n w``, by conditional binomials in slot
+    order: clone i gets ``Binomial(remaining, n_i w_i / remaining weight)``
+    and the last clone of positive weight gets all that remain. Every parent
+    dies (``deaths = n``); ``mutants`` are the newborns with a copy error.
+    """
+    p = cfg.params[0]
+    n_agents = ag.meta[0]
+    n_slots = cl.meta[0]
+    weight = np.zeros(n_agents)
+    positive_left = np.zeros(n_agents, dtype=np.int64)
+    for i in range(n_slots):
+        if cl.count[i] > 0:
+            w = cl.count[i] * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+            if w > 0.0:
+                weight[cl.agent[i]] += w
+                positive_left[cl.agent[i]] += 1
+    remaining = np.zeros(n_agents, dtype=np.int64)
+    for a in range(n_agents):
+        if weight[a] > 0.0:
+            remaining[a] = int(ag.capacity[a])
+    n_copy = cfg.copy_traits.shape[0]
+    needed = 0
+    for i in range(n_slots):
+        clear_events(ev, i)
+        n = cl.count[i]
+        if n <= 0:
+            continue
+        a = cl.agent[i]
+        ev.deaths[i] = n
+        w = n * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+        if w <= 0.0:
+            continue
+        positive_left[a] -= 1
+        if positive_left[a] == 0:
+            x = remaining[a]
+        else:
+            x = binomial(rng, remaining[a], min(w / weight[a], 1.0))
+        remaining[a] -= x
+        weight[a] -= w
+        ev.births[i] = x
+        m = binomial(rng, x, p_any_error(p.error_rate_r, p.mutator_strength,
+                                         ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
+                                         n_copy))
+        ev.mutants[i] = m
+        needed += m
+    return needed
+
+
+@njit(cache=True)
+def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
+    """One Moran tick: per agent ``refill[a]`` births, then N birth-death
+    events (N = the agent's size at the start of the tick).
+
+    An event picks a parent in proportion to ``n w`` and, from the same
+    state, a uniform victim among the agent's members; the newborn (which may
+    carry copy errors and found a clone) replaces the victim. Refill births
+    replace the members the immune system removed, so the size is constant.
+    Before each agent the tables are grown to hold its worst case (every
+    event a mutant). Returns the (possibly grown) tables.
+    """
+    p = cfg.params[0]
+    t = totals[0]
+    n_agents = ag.meta[0]
+    n_slots = cl.meta[0]
+    n_copy = cfg.copy_traits.shape[0]
+    size = np.zeros(n_agents, dtype=np.int64)
+    n_clones = np.zeros(n_agents, dtype=np.int64)
+    for i in range(n_slots):
+        if cl.count[i] > 0:
+            size[cl.agent[i]] += cl.count[i]
+            n_clones[cl.agent[i]] += 1
+    # The agents' live slots, grouped by agent in slot order (counting sort).
+    start = np.zeros(n_agents + 1, dtype=np.int64)
+    for a in range(n_agents):
+        start[a + 1] = start[a] + n_clones[a]
+    grouped = np.empty(start[n_agents], dtype=np.int64)
+    fill = start[:n_agents].copy()
+    for i in range(n_slots):
+        if cl.count[i] > 0:
+            grouped[fill[cl.agent[i]]] = i
+            fill[cl.agent[i]] += 1
+    for a in range(n_agents):
+        n_events = refill[a] + size[a]
+        if n_events == 0:
+            continue
+        if not has_room(cl, ln, n_events):
+            cl, ln, ev = grow_clones(cl, ln, ev, n_events)
+        local = np.empty(n_clones[a] + n_events, dtype=np.int64)
+        w = np.empty(n_clones[a] + n_events)
+        n_local = n_clones[a]
+        for c in range(n_local):
+            i = grouped[start[a] + c]
+            local[c] = i
+            w[c] = fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+        current = size[a]
+        for e in range(n_events):
+            total = 0.0
+            for c in range(n_local):
+                total += cl.count[local[c]] * w[c]
+            if total <= 0.0:
+                break  # no member can reproduce
+            u = rng.random() * total
+            parent = n_local - 1
+            acc = 0.0
+            for c in range(n_local):
+                acc += cl.count[local[c]] * w[c]
+                if u < acc:
+                    parent = c
+                    break
+            victim = -1
+            if e >= refill[a]:
+                v = rng.integers(0, current)
+                acc_n = 0
+                for c in range(n_local):
+                    acc_n += cl.count[local[c]]
+                    if v < acc_n:
+                        victim = c
+                        break
+            i = local[parent]
+            p_any = p_any_error(p.error_rate_r, p.mutator_strength, ag.zref[a, FIDELITY],
+                                cl.traits[i, FIDELITY], n_copy)
+            if p_any > 0.0 and rng.random() < p_any:
+                mu = mutation_rate(p.error_rate_r, p.mutator_strength,
+                                   ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
+                j = new_slot(cl)
+                t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
+                                            p, tick)
+                local[n_local] = j
+                w[n_local] = fitness(cl.traits[j, DRIVE], cl.traits[j, LOYALTY], p)
+                n_local += 1
+                t.mutants += 1
+            else:
+                cl.count[i] += 1
+            t.births += 1
+            if victim >= 0:
+                cl.count[local[victim]] -= 1
+                t.deaths += 1
+            else:
+                current += 1
+    return cl, ln, ev

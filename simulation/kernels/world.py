@@ -1,0 +1,284 @@
+"""World-level steps of a tick (MODEL.md section 4): the economy,
+transmission, agent fates and agent reproduction, compiled.
+"""
+
+import numpy as np
+from numba import njit
+
+from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, binomial, found_clone,
+                     found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
+                     mutation_rate, mutation_step, new_slot, p_any_error)
+
+# Codes of names.DEATH_CAUSES.
+DEATH_EMPTY, DEATH_STARVED, DEATH_OVERSIGHT, DEATH_TAKEOVER = 1, 2, 3, 4
+
+
+@njit(cache=True)
+def economy(ag, p):
+    """Income shares, capacities K_a and reserves from the tick's start:
+    share_a = income * N_a (1 + bias * dbar_a) / sum over live agents;
+    K_a = min(capacity, share_a / upkeep_a) (floored at 1e-9 so that
+    g = 1 - N/K stays finite); reserve_a += share_a - upkeep_a N_a, with
+    upkeep_a = upkeep + immune_cost * q_a."""
+    n = ag.meta[0]
+    total = 0.0
+    weight = np.zeros(n)
+    for a in range(n):
+        if ag.alive[a]:
+            size = ag.size[a]
+            drive = ag.trait_sums[a, DRIVE] / size if size > 0 else 0.0
+            weight[a] = size * (1.0 + p.acquisition_bias * drive)
+            total += weight[a]
+    for a in range(n):
+        share = p.income * weight[a] / total if total > 0 else 0.0
+        upkeep = p.upkeep + p.immune_cost * ag.surveillance[a]
+        ag.capacity[a] = max(min(p.max_capacity, share / upkeep), 1e-9)
+        if ag.alive[a]:
+            ag.reserve[a] += share - upkeep * ag.size[a]
+
+
+@njit(cache=True)
+def draw_migrants(cl, ag, ev, p, rng):
+    """Per defector clone (drive > theta) of a live agent, the members that
+    leave this tick: ``Binomial(n, transmission)`` (none unless another agent
+    is alive). Returns the number of clones the moves can found."""
+    n_alive = 0
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            n_alive += 1
+    bound = 0
+    for i in range(cl.meta[0]):
+        ev.movers[i] = 0
+        if cl.count[i] <= 0 or cl.traits[i, DRIVE] <= p.escape_threshold or n_alive < 2:
+            continue
+        if not ag.alive[cl.agent[i]]:
+            continue
+        m = binomial(rng, cl.count[i], p.transmission)
+        ev.movers[i] = m
+        bound += min(m, n_alive - 1)
+    return bound
+
+
+@njit(cache=True)
+def move_migrants(cl, ln, ag, ev, rng, tick):
+    """Move each clone's migrants to uniformly chosen other live agents.
+
+    The m movers of clone i (in agent a) are spread over the other live
+    agents (in increasing order, a skipped) by conditional binomials: agent b
+    gets ``Binomial(remaining, 1 / agents left)``. Those arriving in b found
+    a clone there with i's traits, parent i and i's ancestor: subcomponents
+    are moved, never created or lost. Returns the number moved.
+    """
+    alive = np.flatnonzero(ag.alive[: ag.meta[0]])
+    moved = 0
+    for i in range(cl.meta[0]):
+        m = ev.movers[i]
+        if m == 0:
+            continue
+        moved += m
+        a = cl.agent[i]
+        cl.count[i] -= m
+        remaining = m
+        others = alive.shape[0] - 1
+        for b in alive:
+            if b == a:
+                continue
+            if others == 1:
+                x = remaining
+            else:
+                x = binomial(rng, remaining, 1.0 / others)
+            others -= 1
+            remaining -= x
+            if x == 0:
+                continue
+            j = new_slot(cl)
+            found_clone(cl, ln, i, j, b, x, tick)
+            if remaining == 0:
+                break
+    return moved
+
+
+@njit(cache=True)
+def observe_takeovers(ag, p):
+    """Mark the live agents taken over now (members, defector fraction at
+    least ``takeover_fraction``); returns (number taken, largest defector
+    fraction of a live agent)."""
+    n_taken = 0
+    largest = 0.0
+    for a in range(ag.meta[0]):
+        ag.taken[a] = False
+        size = ag.size[a]
+        if not ag.alive[a] or size <= 0:
+            continue
+        fraction = ag.defectors[a] / size
+        largest = max(largest, fraction)
+        if fraction >= p.takeover_fraction:
+            ag.taken[a] = True
+            n_taken += 1
+    return n_taken, largest
+
+
+@njit(cache=True)
+def agent_deaths(cl, ln, ag, p, rng, tick):
+    """Agent deaths, in this order of cause: no subcomponents, reserve below
+    0, oversight shutdown (probability ``oversight`` for a live agent whose
+    goal output per subcomponent is below the threshold; one uniform draw per
+    such agent, in index order), takeover (with ``takeover_kills``).
+    Returns (agents that died, of which taken over this tick)."""
+    n = ag.meta[0]
+    died = 0
+    lost_taken = 0
+    for a in range(n):
+        if not ag.alive[a]:
+            continue
+        size = ag.size[a]
+        cause = 0
+        if size <= 0:
+            cause = DEATH_EMPTY
+        elif p.economy and ag.reserve[a] < 0:
+            cause = DEATH_STARVED
+        if cause == 0 and p.oversight > 0 and size > 0:
+            if ag.trait_sums[a, LOYALTY] / size < p.oversight_threshold:
+                if rng.random() < p.oversight:
+                    cause = DEATH_OVERSIGHT
+        if cause == 0 and p.takeover_kills and ag.taken[a]:
+            cause = DEATH_TAKEOVER
+        if cause != 0:
+            ag.alive[a] = False
+            ag.death_tick[a] = tick
+            ag.death_cause[a] = cause
+            died += 1
+            if ag.taken[a]:
+                lost_taken += 1
+    if died > 0:
+        for i in range(cl.meta[0]):
+            if cl.count[i] > 0 and not ag.alive[cl.agent[i]]:
+                cl.count[i] = 0
+        free_and_reduce(cl, ln, ag, p, tick)
+    return died, lost_taken
+
+
+@njit(cache=True)
+def _heritable_step(rng, value, p):
+    return mutation_step(rng, value, p)
+
+
+@njit(cache=True)
+def choose_parents(ag, p, rng):
+    """Agents that reproduce this tick: those alive with reserve at the
+    threshold, in index order; when ``max_agents`` leaves room for fewer,
+    that many are chosen uniformly at random among them (a partial
+    Fisher-Yates shuffle, one ``integers`` draw per place), then sorted."""
+    n = ag.meta[0]
+    eligible = np.empty(n, np.int64)
+    k = 0
+    alive = 0
+    for a in range(n):
+        if ag.alive[a]:
+            alive += 1
+            if ag.reserve[a] >= p.reproduction_threshold:
+                eligible[k] = a
+                k += 1
+    if p.max_agents >= 0:
+        room = max(p.max_agents - alive, 0)
+        if room < k:
+            for c in range(room):
+                j = rng.integers(c, k)
+                eligible[c], eligible[j] = eligible[j], eligible[c]
+            k = room
+    return np.sort(eligible[:k])
+
+
+@njit(cache=True)
+def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
+    """Agents whose reserve reached the threshold found children
+    (:func:`choose_parents`); a child takes half its parent's reserve.
+
+    Per parent: ``min(bottleneck, N)`` of its members are chosen in
+    proportion to clone counts (a multinomial by conditional binomials over
+    its clones in slot order) and *copied* (the parent keeps them): each
+    copy carries copy errors at its clone's rate. Copies without error found
+    one clone per parent clone in the child; each mutant copy founds its
+    own. The child's z_ref is its founders' mean traits
+    (``founder_reference``) or its parent's; its surveillance, efficacy and
+    tolerance are the parent's, each mutated with probability
+    ``agent_mutation`` by a step of copy.kernel. Returns the tables
+    (grown if needed) and the number of children.
+    """
+    p = cfg.params[0]
+    parents = choose_parents(ag, p, rng)
+    n_par = parents.shape[0]
+    if n_par == 0:
+        return cl, ln, ag, ev, 0
+    ag = grow_agents(ag, n_par)
+    if not has_room(cl, ln, n_par * p.bottleneck):
+        cl, ln, ev = grow_clones(cl, ln, ev, n_par * p.bottleneck)
+    n_copy = cfg.copy_traits.shape[0]
+    t = totals[0]
+    for q in range(n_par):
+        a = parents[q]
+        c = ag.meta[0]
+        ag.meta[0] += 1
+        ag.alive[c] = True
+        ag.capacity[c] = p.max_capacity
+        ag.reserve[a] /= 2
+        ag.reserve[c] = ag.reserve[a]
+        ag.parent[c] = a
+        ag.born_tick[c] = tick
+        ag.death_tick[c] = -1
+        ag.death_cause[c] = 0
+        size = 0
+        for i in range(cl.meta[0]):
+            if cl.count[i] > 0 and cl.agent[i] == a:
+                size += cl.count[i]
+        remaining = min(p.bottleneck, size)
+        left = size
+        sums = np.zeros(N_TRAITS)
+        founders = 0
+        start_slots = cl.meta[0]
+        for i in range(start_slots):
+            if remaining == 0:
+                break
+            n = cl.count[i]
+            if n <= 0 or cl.agent[i] != a:
+                continue
+            if left == n:
+                x = remaining
+            else:
+                x = binomial(rng, remaining, n / left)
+            left -= n
+            remaining -= x
+            if x == 0:
+                continue
+            f_ref, f = ag.zref[a, FIDELITY], cl.traits[i, FIDELITY]
+            mu = mutation_rate(p.error_rate_r, p.mutator_strength, f_ref, f)
+            m = binomial(rng, x, p_any_error(p.error_rate_r, p.mutator_strength, f_ref,
+                                             f, n_copy))
+            if x - m > 0:
+                j = new_slot(cl)
+                found_clone(cl, ln, i, j, c, x - m, tick)
+                for k in range(N_TRAITS):
+                    sums[k] += (x - m) * cl.traits[i, k]
+            for _ in range(m):
+                j = new_slot(cl)
+                t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits,
+                                            p, tick)
+                for k in range(N_TRAITS):
+                    sums[k] += cl.traits[j, k]
+            founders += x
+        for k in range(N_TRAITS):
+            if p.founder_reference and founders > 0:
+                ag.zref[c, k] = sums[k] / founders
+            else:
+                ag.zref[c, k] = ag.zref[a, k]
+        ag.surveillance[c] = ag.surveillance[a]
+        ag.efficacy[c] = ag.efficacy[a]
+        ag.tolerance[c] = ag.tolerance[a]
+        if rng.random() < p.agent_mutation:
+            ag.surveillance[c] = _heritable_step(rng, ag.surveillance[c], p)
+        if rng.random() < p.agent_mutation:
+            ag.efficacy[c] = _heritable_step(rng, ag.efficacy[c], p)
+        if rng.random() < p.agent_mutation:
+            ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
+    free_and_reduce(cl, ln, ag, p, tick)
+    return cl, ln, ag, ev, n_par

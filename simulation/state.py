@@ -1,0 +1,285 @@
+"""The engine's state: named tables of arrays, each column documented once.
+
+Every table is a ``NamedTuple`` of NumPy arrays (numba compiles functions
+that take them, and caches them; tskit's tables are the model). Scalars live
+in one-row structured arrays (``numpy.dtype`` with named fields), which numba
+reads and writes by name. A whole replicate is one :class:`State`; a copy of
+it (:func:`copy_state`) is a snapshot that continues exactly as the original
+would, given the same random stream.
+
+Tables grow by amortised doubling inside the compiled code, so capacities are
+not fixed here; the ``count`` of a free clone slot is -1.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .names import TRAITS
+
+N_TRAITS = len(TRAITS)
+
+
+class Clones(NamedTuple):
+    """The clone table: one slot per clone alive (free slots are recycled).
+
+    Every column has one entry per slot; slots ``0..meta[0]`` have been used.
+    """
+
+    #: int64. Members of the clone; 0 = died this tick; -1 = a free slot.
+    count: np.ndarray
+    #: int64. The agent (row of :class:`Agents`) the clone lives in.
+    agent: np.ndarray
+    #: float64 (slots x 4). Drive, loyalty, stealth, fidelity, each in [0, 1].
+    traits: np.ndarray
+    #: int64. The clone's id: its row in :class:`Lineage` when recorded.
+    clone_id: np.ndarray
+    #: bool. Descends from ``agent.seed_clones`` (the seeded lineage).
+    seeded: np.ndarray
+    #: int64. Slot of the clone's repair child (-1: none founded yet).
+    repair_slot: np.ndarray
+    #: int64. Clone id of that repair child (to tell a recycled slot).
+    repair_id: np.ndarray
+    #: int64. Slot, at the last record, of the clone's ancestor (Price).
+    ancestor: np.ndarray
+    #: int64. Stack of free slots (the first ``meta[1]`` entries).
+    free: np.ndarray
+    #: int64 (3,). Slots used, free slots on the stack, next clone id.
+    meta: np.ndarray
+
+
+class Lineage(NamedTuple):
+    """Every clone ever founded, by clone id (only with ``record_clones``;
+    otherwise one scratch row that every write uses)."""
+
+    #: int64. Parent clone id (-1: founded at set-up).
+    parent: np.ndarray
+    #: int64. Agent the clone was founded in.
+    agent: np.ndarray
+    #: int64. Tick of founding.
+    origin: np.ndarray
+    #: int64. Tick the clone's last member died (-1: alive).
+    end: np.ndarray
+    #: float64 (rows x 4). Traits at founding.
+    traits: np.ndarray
+    #: bool. In the seeded lineage.
+    seeded: np.ndarray
+
+
+class Agents(NamedTuple):
+    """The agent table: one row per agent ever founded (dead ones stay)."""
+
+    #: bool. Alive.
+    alive: np.ndarray
+    #: float64. Capacity K_a this tick (MODEL.md section 4).
+    capacity: np.ndarray
+    #: float64. Resource reserve.
+    reserve: np.ndarray
+    #: float64 (agents x 4). Reference phenotype z_ref ("self").
+    zref: np.ndarray
+    #: float64. Immune surveillance q (heritable).
+    surveillance: np.ndarray
+    #: float64. Immune efficacy at tick 0 (heritable).
+    efficacy: np.ndarray
+    #: float64. Immune tolerance (heritable).
+    tolerance: np.ndarray
+    #: int64. Parent agent (-1: founded at set-up).
+    parent: np.ndarray
+    #: int64. Tick of founding.
+    born_tick: np.ndarray
+    #: int64. Tick of death (-1: alive).
+    death_tick: np.ndarray
+    #: int64. Cause of death, an index into ``names.DEATH_CAUSES``.
+    death_cause: np.ndarray
+    #: float64. Subcomponents (sum of clone counts), reduced after each step.
+    size: np.ndarray
+    #: float64. Members of defector clones (drive > escape threshold).
+    defectors: np.ndarray
+    #: float64 (agents x 4). Sum over members of each trait.
+    trait_sums: np.ndarray
+    #: float64. Members of the seeded lineage.
+    seeded: np.ndarray
+    #: int64. Live clones.
+    clones: np.ndarray
+    #: bool. Taken over this tick (defector fraction >= takeover fraction).
+    taken: np.ndarray
+    #: int64 (1,). Rows used (agents ever founded).
+    meta: np.ndarray
+
+
+class Events(NamedTuple):
+    """Per-slot event buffers of one tick (drawn, then applied)."""
+
+    births: np.ndarray  #: int64. Newborns of the clone.
+    mutants: np.ndarray  #: int64. Newborns carrying a copy error.
+    deaths: np.ndarray  #: int64. Deaths.
+    kills: np.ndarray  #: int64. Immune kills.
+    repairs: np.ndarray  #: int64. Members reset to z_ref.
+    movers: np.ndarray  #: int64. Members that migrate to other agents.
+
+
+class Snapshot(NamedTuple):
+    """The state at the last record, for the Price decomposition."""
+
+    count: np.ndarray  #: float64. Members of each slot then (0 if none).
+    agent: np.ndarray  #: int64. Agent of each slot then.
+    drive: np.ndarray  #: float64. Drive of each slot then.
+    loyalty: np.ndarray  #: float64. Loyalty of each slot then.
+    meta: np.ndarray  #: int64 (1,). Slots in the snapshot.
+
+
+#: Event counts (of one tick, or of the interval since the last record).
+TOTALS = np.dtype([("births", np.int64), ("deaths", np.int64),
+                   ("immune_kills", np.int64), ("repairs", np.int64),
+                   ("mutations", np.int64), ("mutants", np.int64),
+                   ("migrants", np.int64)])
+
+#: The replicate's clock and outcomes (MODEL.md section 5). Event ticks are
+#: -1 until the event happens.
+STATUS = np.dtype([
+    ("tick", np.int64),
+    ("started", np.bool_),
+    ("takeover_tick", np.int64), ("convergence_tick", np.int64),
+    ("first_defector_tick", np.int64), ("extinction_tick", np.int64),
+    ("fixation_tick", np.int64), ("loss_tick", np.int64),
+    ("stop_reason", np.int64),  # index into names.STOP_REASONS (0: running)
+    ("max_defector_fraction", np.float64),
+    ("tick_takeovers", np.int64),
+    ("agents_born", np.int64), ("agents_died", np.int64),
+    ("agents_lost_to_takeover", np.int64),
+    ("last_record_tick", np.int64),
+    ("born_at_record", np.int64), ("died_at_record", np.int64),
+])
+
+
+class State(NamedTuple):
+    """One replicate's whole state: what a snapshot copies."""
+
+    clones: Clones
+    lineage: Lineage
+    agents: Agents
+    events: Events
+    snapshot: Snapshot
+    status: np.ndarray  #: STATUS, one row.
+    tick_totals: np.ndarray  #: TOTALS, one row: this tick's events.
+    interval: np.ndarray  #: TOTALS, one row: events since the last record.
+
+
+#: Scalar parameters of the compiled loop, one row (built by the engine from
+#: a validated scenario; the kernels never validate).
+PARAMS = np.dtype([
+    # within-agent dynamics (MODEL.md section 3)
+    ("dynamics", np.int64),  # index into names.DYNAMICS
+    ("birth_rate", np.float64), ("death_rate", np.float64),
+    ("drive_advantage", np.float64), ("loyalty_cost", np.float64),
+    ("escape_threshold", np.float64), ("escape_headroom", np.float64),
+    ("ruggedness", np.float64), ("peaks", np.float64),
+    ("error_rate_r", np.float64),  # mu_r: after majority vote and correlation
+    ("redundancy_divisor", np.float64),  # 1 + redundancy_cost (r - 1)
+    ("mutator_strength", np.float64),
+    ("kernel_type", np.int64),  # index into names.KERNELS
+    ("kernel_sd", np.float64), ("kernel_bias", np.float64),
+    ("kernel_scale", np.float64), ("kernel_size", np.float64),
+    ("kernel_direction", np.int64),  # index into names.DIRECTIONS
+    ("improvement", np.float64), ("false_positive", np.float64),
+    ("repair_rate", np.float64), ("repair_tolerance", np.float64),
+    # world (section 4)
+    ("economy", np.bool_), ("income", np.float64), ("upkeep", np.float64),
+    ("acquisition_bias", np.float64), ("immune_cost", np.float64),
+    ("max_capacity", np.float64),
+    ("oversight", np.float64), ("oversight_threshold", np.float64),
+    ("transmission", np.float64), ("takeover_kills", np.bool_),
+    ("reproduce", np.bool_), ("reproduction_threshold", np.float64),
+    ("bottleneck", np.int64), ("agent_mutation", np.float64),
+    ("founder_reference", np.bool_), ("max_agents", np.int64),  # -1: no cap
+    # outcomes and stopping (section 5)
+    ("takeover_fraction", np.float64), ("convergence_drive", np.float64),
+    ("has_seeds", np.bool_), ("stop_takeover", np.bool_),
+    ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
+    # records
+    ("horizon", np.int64), ("record_every", np.int64),
+    ("pause_at_records", np.bool_),  # return to Python at each record
+])
+
+
+class Config(NamedTuple):
+    """What the compiled loop needs besides the state: constant for a run."""
+
+    params: np.ndarray  #: PARAMS, one row.
+    copy_traits: np.ndarray  #: int64. Trait columns that copy errors touch.
+    immune_mask: np.ndarray  #: bool (4,). Traits the immune system monitors.
+
+
+#: One row of ``timeseries.parquet`` (MODEL.md section 7), as written by the
+#: compiled loop at every record.
+TIMESERIES = np.dtype([
+    ("tick", np.int64), ("agents", np.int64), ("size", np.int64),
+    ("mean_drive", np.float64), ("mean_loyalty", np.float64),
+    ("mean_stealth", np.float64), ("mean_fidelity", np.float64),
+    ("defector_fraction", np.float64), ("clones", np.int64),
+    ("births", np.int64), ("deaths", np.int64), ("immune_kills", np.int64),
+    ("repairs", np.int64), ("mutations", np.int64), ("goal_output", np.float64),
+    ("price_between", np.float64), ("price_within", np.float64),
+    ("price_transmission", np.float64),
+    ("price_loyalty_between", np.float64), ("price_loyalty_within", np.float64),
+    ("price_loyalty_transmission", np.float64),
+    ("migrants", np.int64), ("agent_births", np.int64), ("agent_deaths", np.int64),
+])
+
+
+def new_clones(slots: int) -> Clones:
+    """An empty clone table with room for ``slots`` clones."""
+    return Clones(
+        count=np.full(slots, -1, np.int64), agent=np.zeros(slots, np.int64),
+        traits=np.zeros((slots, N_TRAITS)), clone_id=np.zeros(slots, np.int64),
+        seeded=np.zeros(slots, np.bool_), repair_slot=np.full(slots, -1, np.int64),
+        repair_id=np.full(slots, -1, np.int64), ancestor=np.arange(slots, dtype=np.int64),
+        free=np.zeros(slots, np.int64), meta=np.zeros(3, np.int64))
+
+
+def new_lineage(rows: int) -> Lineage:
+    """An empty lineage table (``rows`` = 1: a scratch row, not recorded)."""
+    return Lineage(parent=np.zeros(rows, np.int64), agent=np.zeros(rows, np.int64),
+                   origin=np.zeros(rows, np.int64), end=np.zeros(rows, np.int64),
+                   traits=np.zeros((rows, N_TRAITS)), seeded=np.zeros(rows, np.bool_))
+
+
+def new_agents(rows: int) -> Agents:
+    """An agent table with ``rows`` rows, none used yet."""
+    f = lambda: np.zeros(rows)  # noqa: E731
+    i = lambda: np.zeros(rows, np.int64)  # noqa: E731
+    return Agents(
+        alive=np.zeros(rows, np.bool_), capacity=f(), reserve=f(),
+        zref=np.zeros((rows, N_TRAITS)), surveillance=f(), efficacy=f(), tolerance=f(),
+        parent=np.full(rows, -1, np.int64), born_tick=i(),
+        death_tick=np.full(rows, -1, np.int64), death_cause=i(), size=f(),
+        defectors=f(), trait_sums=np.zeros((rows, N_TRAITS)), seeded=f(), clones=i(),
+        taken=np.zeros(rows, np.bool_), meta=np.zeros(1, np.int64))
+
+
+def new_events(slots: int) -> Events:
+    return Events(*(np.zeros(slots, np.int64) for _ in Events._fields))
+
+
+def new_state(slots: int, lineage_rows: int, agent_rows: int) -> State:
+    status = np.zeros(1, STATUS)
+    for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
+                 "extinction_tick", "fixation_tick", "loss_tick"):
+        status[name] = -1
+    return State(clones=new_clones(slots), lineage=new_lineage(lineage_rows),
+                 agents=new_agents(agent_rows), events=new_events(slots),
+                 snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),
+                                   np.zeros(0), np.zeros(1, np.int64)),
+                 status=status, tick_totals=np.zeros(1, TOTALS),
+                 interval=np.zeros(1, TOTALS))
+
+
+def copy_state(state: State) -> State:
+    """A deep copy: the snapshot that rare-event splitting branches from."""
+    def copy(x):
+        if isinstance(x, tuple):
+            return type(x)(*(copy(v) for v in x))
+        return x.copy()
+    return copy(state)
