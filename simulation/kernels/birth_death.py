@@ -17,7 +17,7 @@ from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, binomial,
                      immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
     (MODEL.md section 3, items 8-9), at time ``t0``. Returns (kills, repairs)."""
@@ -38,7 +38,7 @@ def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
     return kills, repairs
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def draw_events(cl, ag, ev, cfg, rng, t0):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children)."""
@@ -85,7 +85,7 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
     return needed
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def draw_immune(cl, ag, ev, cfg, rng, t0):
     """Immune kills and repairs only (the first phase of a ``wright_fisher``
     or ``moran`` tick); returns the clones they can found."""
@@ -104,7 +104,7 @@ def draw_immune(cl, ag, ev, cfg, rng, t0):
     return needed
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     """Apply drawn events, found mutant clones, and reduce per agent.
 

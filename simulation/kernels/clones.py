@@ -59,7 +59,7 @@ def immune_efficacy(efficacy, improvement, t):
     return 1.0 - (1.0 - efficacy) * math.exp(-improvement * t)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def binomial(rng, n, p):
     # An impossible or certain event draws nothing from the stream (the
     # guard makes NumPy's behaviour explicit, for tests/naive.py).
@@ -88,7 +88,7 @@ def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
     return -math.expm1(n_copy_traits * math.log1p(-mu)) if mu < 1.0 else 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mutation_step(rng, value, p):
     """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1]."""
     kind = p.kernel_type
@@ -110,7 +110,7 @@ def mutation_step(rng, value, p):
     return min(max(value, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def row(index, lineage):
     """The lineage row of clone ``index``. Without lineage recording the
     table has one row, which every write then uses (scratch), so memory
@@ -118,7 +118,7 @@ def row(index, lineage):
     return min(index, lineage.parent.shape[0] - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def new_slot(cl):
     """Pop a free slot (the caller has made room) and return it."""
     meta = cl.meta
@@ -130,7 +130,7 @@ def new_slot(cl):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def has_room(cl, ln, new_clones):
     """Whether ``new_clones`` more clones fit without growing the tables."""
     meta = cl.meta
@@ -203,7 +203,7 @@ def grow_agents(ag, new_agents):
                   _grown1(ag.taken, size, False), ag.meta)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def found_clone(cl, ln, i, j, a, n, tick):
     """Found in slot ``j`` a clone of ``n`` members in agent ``a`` with clone
     ``i``'s traits, as ``i``'s child: lineage, seeded flag and ancestor.
@@ -227,7 +227,7 @@ def found_clone(cl, ln, i, j, a, n, tick):
     ln.seeded[r] = cl.seeded[i]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, p, tick):
     """Found in slot ``j`` of agent ``a`` a one-member mutant clone of clone ``i``.
 
@@ -255,7 +255,7 @@ def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, p, tick):
     return hits
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def free_and_reduce(cl, ln, ag, p, tick):
     """Free the slots of extinct clones and reduce the clones per agent
     (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``)."""
@@ -290,7 +290,7 @@ def free_and_reduce(cl, ln, ag, p, tick):
         ag.clones[a] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def clear_events(ev, i):
     ev.births[i] = 0
     ev.mutants[i] = 0

@@ -34,7 +34,7 @@ STOP_FIXATION, STOP_LOSS = 5, 6
 BIRTH_DEATH, WRIGHT_FISHER, MORAN = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clear_totals(totals):
     t = totals[0]
     t.births = 0
@@ -46,7 +46,7 @@ def _clear_totals(totals):
     t.migrants = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_totals(into, add):
     a, b = into[0], add[0]
     a.births += b.births
@@ -130,11 +130,10 @@ def price_terms(cl, ag, snap):
 
 
 @njit(cache=True)
-def write_record(state, ts, n_rows):
-    """Write the timeseries row of the current tick, then start a new
-    interval (event totals, agent births and deaths, Price snapshot).
-    Returns the new snapshot."""
-    cl, ag, st = state.clones, state.agents, state.status[0]
+def write_record(cl, ag, st, interval, snap, ts, n_rows):
+    """Write the timeseries row of the current tick into ``ts[n_rows]``,
+    then start a new interval (event totals, agent births and deaths, Price
+    snapshot). Returns the new snapshot."""
     r = ts[n_rows]
     size = 0.0
     defectors = 0.0
@@ -158,14 +157,14 @@ def write_record(state, ts, n_rows):
     r.mean_fidelity = sums[3] / size if size > 0 else np.nan
     r.defector_fraction = defectors / size if size > 0 else 0.0
     r.clones = clones
-    iv = state.interval[0]
+    iv = interval[0]
     r.births = iv.births
     r.deaths = iv.deaths
     r.immune_kills = iv.immune_kills
     r.repairs = iv.repairs
     r.mutations = iv.mutations
     r.goal_output = sums[1]
-    price = price_terms(cl, ag, state.snapshot)
+    price = price_terms(cl, ag, snap)
     if st.tick == 0:
         price[:] = np.nan
     r.price_between = price[0]
@@ -180,11 +179,11 @@ def write_record(state, ts, n_rows):
     st.born_at_record = st.agents_born
     st.died_at_record = st.agents_died
     st.last_record_tick = st.tick
-    _clear_totals(state.interval)
-    return take_snapshot(cl, state.snapshot)
+    _clear_totals(interval)
+    return take_snapshot(cl, snap)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def observe(ag, p, st):
     """Outcomes seen before agent deaths: first defector, takeover,
     convergence and the largest defector fraction (step 4)."""
@@ -206,7 +205,7 @@ def observe(ag, p, st):
         st.convergence_tick = st.tick
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def conclude(ag, p, st):
     """Outcomes of the tick's end (step 6), then the stop reason, if any."""
     size = 0.0
@@ -233,69 +232,13 @@ def conclude(ag, p, st):
         st.stop_reason = STOP_LOSS
 
 
-@njit(cache=True)
-def tick_once(state, cfg, rng):
-    """Advance one tick (steps 1-6); returns the new state."""
-    p = cfg.params[0]
-    cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
-    st = state.status[0]
-    st.tick += 1
-    tick = st.tick
-    t0 = tick - 1  # the tick's start time, for e(t)
-    totals = state.tick_totals
-    _clear_totals(totals)
-    if p.economy:
-        economy(ag, p)
-    if p.dynamics == BIRTH_DEATH:
-        needed = draw_events(cl, ag, ev, cfg, rng, t0)
-        if not has_room(cl, ln, needed):
-            cl, ln, ev = grow_clones(cl, ln, ev, needed)
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-    else:
-        drawn_slots = cl.meta[0]
-        needed = draw_immune(cl, ag, ev, cfg, rng, t0)
-        if not has_room(cl, ln, needed):
-            cl, ln, ev = grow_clones(cl, ln, ev, needed)
-        refill = np.zeros(ag.meta[0], np.int64)
-        for i in range(drawn_slots):
-            if ev.kills[i] > 0:
-                refill[cl.agent[i]] += ev.kills[i]
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.dynamics == WRIGHT_FISHER:
-            needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
-            if not has_room(cl, ln, needed):
-                cl, ln, ev = grow_clones(cl, ln, ev, needed)
-            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        else:
-            cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
-            free_and_reduce(cl, ln, ag, p, tick)
-    if p.transmission > 0:
-        bound = draw_migrants(cl, ag, ev, p, rng)
-        if bound > 0:
-            if not has_room(cl, ln, bound):
-                cl, ln, ev = grow_clones(cl, ln, ev, bound)
-            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
-            free_and_reduce(cl, ln, ag, p, tick)
-    observe(ag, p, st)
-    died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
-    st.agents_died += died
-    st.agents_lost_to_takeover += lost_taken
-    if p.reproduce:
-        cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
-        st.agents_born += born
-    conclude(ag, p, st)
-    _add_totals(state.interval, totals)
-    return State(cl, ln, ag, ev, state.snapshot, state.status, state.tick_totals,
-                 state.interval)
-
-
-@njit(cache=True)
-def _record(state, ts, n_rows):
-    """Write the current tick's record; returns the state with its new
-    Price snapshot."""
-    snap = write_record(state, ts, n_rows)
-    return State(state.clones, state.lineage, state.agents, state.events, snap,
-                 state.status, state.tick_totals, state.interval)
+@njit(cache=True, _nrt=False)
+def any_parent(ag, p):
+    """Whether some live agent's reserve has reached the reproduction threshold."""
+    for a in range(ag.meta[0]):
+        if ag.alive[a] and ag.reserve[a] >= p.reproduction_threshold:
+            return True
+    return False
 
 
 @njit(cache=True)
@@ -308,37 +251,99 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
     BUFFER_FULL; the state (tables may have grown); rows written to ``ts``.
     At the start (tick 0, not yet started) it reduces the set-up state,
     observes tick 0 and writes its record.
+
+    The per-tick kernels are compiled without reference counting
+    (``_nrt=False``: they allocate nothing), so a tick costs no bookkeeping
+    of the tables' references; allocation (growth, records, reproduction,
+    the classical dynamics) happens here and in the kernels called from here.
     """
     p = cfg.params[0]
     st = state.status[0]
+    cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
+    snap = state.snapshot
+    totals, interval = state.tick_totals, state.interval
+    code = PAUSED
     if not st.started:
         st.started = True
-        free_and_reduce(state.clones, state.lineage, state.agents, p, 0)
-        observe(state.agents, p, st)
-        conclude(state.agents, p, st)
-        state = _record(state, ts, n_rows)
+        free_and_reduce(cl, ln, ag, p, 0)
+        observe(ag, p, st)
+        conclude(ag, p, st)
+        snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
-            return RECORDED, state, n_rows
+            return (RECORDED, State(cl, ln, ag, ev, snap, state.status, totals, interval),
+                    n_rows)
     while True:
         if st.stop_reason == 0 and st.tick >= horizon:
             st.stop_reason = STOP_HORIZON
         if st.stop_reason != 0:
+            code = STOPPED
             if st.last_record_tick != st.tick:
                 if n_rows >= ts.shape[0]:
-                    return BUFFER_FULL, state, n_rows
-                state = _record(state, ts, n_rows)
+                    code = BUFFER_FULL
+                    break
+                snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
                 n_rows += 1
                 if p.pause_at_records:
-                    return RECORDED, state, n_rows
-            return STOPPED, state, n_rows
+                    code = RECORDED
+            break
         if st.tick >= stop_tick:
-            return PAUSED, state, n_rows
+            code = PAUSED
+            break
         if n_rows + 2 > ts.shape[0]:
-            return BUFFER_FULL, state, n_rows
-        state = tick_once(state, cfg, rng)
-        if st.tick % p.record_every == 0:
-            state = _record(state, ts, n_rows)
+            code = BUFFER_FULL
+            break
+        # --- one tick (steps 1-6 of the module docstring) ---
+        st.tick += 1
+        tick = st.tick
+        t0 = tick - 1  # the tick's start time, for e(t)
+        _clear_totals(totals)
+        if p.economy:
+            economy(ag, p)
+        if p.dynamics == BIRTH_DEATH:
+            needed = draw_events(cl, ag, ev, cfg, rng, t0)
+            if not has_room(cl, ln, needed):
+                cl, ln, ev = grow_clones(cl, ln, ev, needed)
+            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        else:
+            drawn_slots = cl.meta[0]
+            needed = draw_immune(cl, ag, ev, cfg, rng, t0)
+            if not has_room(cl, ln, needed):
+                cl, ln, ev = grow_clones(cl, ln, ev, needed)
+            refill = np.zeros(ag.meta[0], np.int64)
+            for i in range(drawn_slots):
+                if ev.kills[i] > 0:
+                    refill[cl.agent[i]] += ev.kills[i]
+            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+            if p.dynamics == WRIGHT_FISHER:
+                needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
+                if not has_room(cl, ln, needed):
+                    cl, ln, ev = grow_clones(cl, ln, ev, needed)
+                apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+            else:
+                cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
+                free_and_reduce(cl, ln, ag, p, tick)
+        if p.transmission > 0:
+            bound = draw_migrants(cl, ag, ev, p, rng)
+            if bound > 0:
+                if not has_room(cl, ln, bound):
+                    cl, ln, ev = grow_clones(cl, ln, ev, bound)
+                totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
+                free_and_reduce(cl, ln, ag, p, tick)
+        observe(ag, p, st)
+        died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
+        st.agents_died += died
+        st.agents_lost_to_takeover += lost_taken
+        if p.reproduce and any_parent(ag, p):
+            cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
+            st.agents_born += born
+        conclude(ag, p, st)
+        _add_totals(interval, totals)
+        # --- the record ---
+        if tick % p.record_every == 0:
+            snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
             if p.pause_at_records:
-                return RECORDED, state, n_rows
+                code = RECORDED
+                break
+    return code, State(cl, ln, ag, ev, snap, state.status, totals, interval), n_rows

@@ -13,7 +13,16 @@ from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, binomial, found_clone,
 DEATH_EMPTY, DEATH_STARVED, DEATH_OVERSIGHT, DEATH_TAKEOVER = 1, 2, 3, 4
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def _income_weight(ag, p, a):
+    """N_a (1 + acquisition_bias * mean drive_a) for a live agent, else 0."""
+    size = ag.size[a]
+    if not ag.alive[a] or size <= 0:
+        return 0.0
+    return size * (1.0 + p.acquisition_bias * ag.trait_sums[a, DRIVE] / size)
+
+
+@njit(cache=True, _nrt=False)
 def economy(ag, p):
     """Income shares, capacities K_a and reserves from the tick's start:
     share_a = income * N_a (1 + bias * dbar_a) / sum over live agents;
@@ -22,22 +31,17 @@ def economy(ag, p):
     upkeep_a = upkeep + immune_cost * q_a."""
     n = ag.meta[0]
     total = 0.0
-    weight = np.zeros(n)
     for a in range(n):
-        if ag.alive[a]:
-            size = ag.size[a]
-            drive = ag.trait_sums[a, DRIVE] / size if size > 0 else 0.0
-            weight[a] = size * (1.0 + p.acquisition_bias * drive)
-            total += weight[a]
+        total += _income_weight(ag, p, a)
     for a in range(n):
-        share = p.income * weight[a] / total if total > 0 else 0.0
+        share = p.income * _income_weight(ag, p, a) / total if total > 0 else 0.0
         upkeep = p.upkeep + p.immune_cost * ag.surveillance[a]
         ag.capacity[a] = max(min(p.max_capacity, share / upkeep), 1e-9)
         if ag.alive[a]:
             ag.reserve[a] += share - upkeep * ag.size[a]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
     """Per defector clone (drive > theta) of a live agent, the members that
     leave this tick: ``Binomial(n, transmission)`` (none unless another agent
@@ -59,7 +63,7 @@ def draw_migrants(cl, ag, ev, p, rng):
     return bound
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def move_migrants(cl, ln, ag, ev, rng, tick):
     """Move each clone's migrants to uniformly chosen other live agents.
 
@@ -69,7 +73,10 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
     a clone there with i's traits, parent i and i's ancestor: subcomponents
     are moved, never created or lost. Returns the number moved.
     """
-    alive = np.flatnonzero(ag.alive[: ag.meta[0]])
+    n_alive = 0
+    for b in range(ag.meta[0]):
+        if ag.alive[b]:
+            n_alive += 1
     moved = 0
     for i in range(cl.meta[0]):
         m = ev.movers[i]
@@ -79,9 +86,9 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
         a = cl.agent[i]
         cl.count[i] -= m
         remaining = m
-        others = alive.shape[0] - 1
-        for b in alive:
-            if b == a:
+        others = n_alive - 1
+        for b in range(ag.meta[0]):
+            if b == a or not ag.alive[b]:
                 continue
             if others == 1:
                 x = remaining
@@ -98,7 +105,7 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
     return moved
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def observe_takeovers(ag, p):
     """Mark the live agents taken over now (members, defector fraction at
     least ``takeover_fraction``); returns (number taken, largest defector
@@ -118,7 +125,7 @@ def observe_takeovers(ag, p):
     return n_taken, largest
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def agent_deaths(cl, ln, ag, p, rng, tick):
     """Agent deaths, in this order of cause: no subcomponents, reserve below
     0, oversight shutdown (probability ``oversight`` for a live agent whose
@@ -158,7 +165,7 @@ def agent_deaths(cl, ln, ag, p, rng, tick):
     return died, lost_taken
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _heritable_step(rng, value, p):
     return mutation_step(rng, value, p)
 
