@@ -675,7 +675,7 @@ def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool =
     """
     path = Path(path)
     data = read_yaml(path)
-    if data is None:
+    if data is None or data == {}:
         raise ScenarioError(f"{path}: empty scenario (no keys, only blanks or "
                             "comments); give at least a name, or copy a bundled scenario")
     if isinstance(data, dict):
