@@ -40,9 +40,10 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
-                command=None) -> str:
+                max_memory=None, command=None) -> str:
     """``substrate run``: returns the summary text to print."""
     from analysis import summarize_run
+    from simulation.budget import check_memory, parse_size
     from simulation.sweep import design, point_scenarios
 
     started = _dt.datetime.now(_dt.timezone.utc)
@@ -63,6 +64,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
+    check_memory(sc, parse_size(max_memory) if max_memory else None,
+                 replicates=None if replicate is None else 1)
     folder = prepare_folder(out if out is not None else default_out(sc.name))
     result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                           point=point)
@@ -131,10 +134,11 @@ def validate_command(tier: str, out=None) -> tuple[str, bool]:
 
 def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resume=False,
                   seed=None, replicates=None, horizon=None, block_size=10, overrides=(),
-                  command=None) -> str:
+                  max_memory=None, command=None) -> str:
     """``substrate sweep``: returns the per-point summary to print."""
     import analysis
-    from simulation.sweep import run_sweep
+    from simulation.budget import check_sweep_memory, parse_size
+    from simulation.sweep import point_scenarios, run_sweep
 
     import secrets
 
@@ -151,6 +155,9 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         # A file without a seed: a resumed sweep keeps the seed it started with.
         held = stored_seed(folder) if resume else None
         sc.seed = held if held is not None else secrets.randbits(63)
+    check_sweep_memory(point_scenarios(sc, str(path)),
+                       parse_size(max_memory) if max_memory else None,
+                       block_size=block_size, workers=1 if scheduler else (workers or 1))
     try:
         report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
                            resume=resume, block_size=block_size, command=command,
