@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.events import AliasEvent
 
 from .errors import ScenarioError
@@ -192,9 +193,15 @@ def safe_load(text: str, source: str = "<text>"):
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError(f"{source}: longer than {MAX_FILE_BYTES // 1024} KiB "
                             "(a scenario is a few KiB)")
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # checks for non-printable characters at once
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        raise ScenarioError(f"{source}: not valid YAML at character {exc.position + 1}: "
+                            f"{exc.reason}"
+                            + (f" (#x{exc.character:04x})" if isinstance(exc.character, int)
+                               else "")) from None
     except LimitError as exc:
         where = f" at {_where(exc.mark)}" if exc.mark is not None else ""
         raise ScenarioError(f"{source}: refused{where}: {exc.message}") from None
@@ -209,7 +216,8 @@ def safe_load(text: str, source: str = "<text>"):
         raise ScenarioError(f"{source}: not valid YAML: a value cannot be read "
                             f"({' '.join(str(exc).split())[:EXCERPT]})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text(path: Path) -> str:
