@@ -532,6 +532,9 @@ def _describe_error(err, source) -> str:
                 f"(allowed here: {', '.join(allowed)})")
     if kind == "missing":
         return f"{source}: {path}: required key is missing"
+    if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
+        where = ".".join(loc[:-2] if loc[-1] == "[key]" else loc[:-1]) or "(top level)"
+        return f"{source}: {where}: key {excerpt(value)} must be text (a name, e.g. horizon)"
     msg = " ".join(err["msg"].split())
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         allowed = _allowed_range(loc, with_reason=kind.startswith("less"))

@@ -28,7 +28,11 @@ def default_out(name: str) -> Path:
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the bundled scenario of that name."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a name too long for the file system: the reader says so
+        exists = True
+    if exists or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
         return path
     found = bundled.path(name_or_path)
     if found is None:

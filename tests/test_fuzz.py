@@ -29,7 +29,8 @@ scalars = st.one_of(
                      "normal", "cauchy", "takeover", "drive", "birth_death"]),
 )
 keys = st.one_of(st.sampled_from(SECTIONS), st.sampled_from([p.split(".")[-1] for p in PATHS]),
-                 st.text(max_size=12))
+                 st.text(max_size=12), st.integers(-5, 5), st.booleans(), st.none(),
+                 st.floats(allow_nan=False))
 values = st.recursive(scalars, lambda children: st.one_of(
     st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)),
     max_leaves=20)

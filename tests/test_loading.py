@@ -209,6 +209,22 @@ def test_numbers_beyond_what_can_run_are_refused(tmp_path, text, expected):
     assert expected in error_of(tmp_path, "name: big\n" + text + "\n")
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("true: 1", "(top level): key true must be text"),
+    ("agent: {3.5: 1}", "agent: key 3.5 must be text"),
+    ("name: x\nsweep: {grid: {1: [1]}}", "sweep.grid: key 1 must be text"),
+])
+def test_keys_must_be_text(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text + "\n")
+
+
+def test_a_file_name_too_long_is_one_line(tmp_path):
+    from substrate.commands import resolve_scenario
+
+    with pytest.raises(ScenarioError, match="File name too long"):
+        load_scenario(resolve_scenario("a" * 5000))
+
+
 # --- names and excerpts --------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["../escaped", "/tmp/anywhere", ".hidden", "a/b", "",
