@@ -208,7 +208,7 @@ def _refuse(name: str, estimate: dict, budget: int, given: bool, what: str) -> N
 
 
 def check_memory(scenario, max_memory: int | None = None,
-                 replicates: int | None = None) -> dict:
+                 replicates: int | None = None, source: str | None = None) -> dict:
     """Refuse a run whose estimated peak memory exceeds the budget.
 
     Parameters
@@ -220,6 +220,8 @@ def check_memory(scenario, max_memory: int | None = None,
         machine's memory).
     replicates : int, optional
         Replicates run (default ``scenario.replicates``).
+    source : str, optional
+        Names the scenario in the message (its file; default its name).
 
     Returns
     -------
@@ -234,12 +236,13 @@ def check_memory(scenario, max_memory: int | None = None,
     budget = default_budget() if max_memory is None else int(max_memory)
     estimate = estimate_memory(scenario, replicates)
     if estimate["total"] > budget:
-        _refuse(scenario.name, estimate, budget, max_memory is not None, "the run")
+        _refuse(source or scenario.name, estimate, budget, max_memory is not None, "the run")
     return estimate
 
 
 def check_sweep_memory(points: Iterable, max_memory: int | None = None,
-                       block_size: int = 10, workers: int = 1) -> dict:
+                       block_size: int = 10, workers: int = 1,
+                       source: str | None = None) -> dict:
     """Refuse a sweep whose estimated peak memory exceeds the budget.
 
     Each of ``workers`` processes runs one unit of ``block_size`` replicates
@@ -256,6 +259,8 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         Replicates per unit of work.
     workers : int
         Units run at once on this machine.
+    source : str, optional
+        Names the scenario in the message (its file; default its name).
 
     Returns
     -------
@@ -277,5 +282,5 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
                  base=workers * BASE_BYTES)
     if worst["total"] > budget:
         worst["timeseries"] = max(loaded, workers * worst["timeseries"])
-        _refuse(name, worst, budget, max_memory is not None, "the sweep")
+        _refuse(source or name, worst, budget, max_memory is not None, "the sweep")
     return worst

@@ -38,7 +38,7 @@ MAX_COUNT = 10**12
 """Largest subcomponent count (capacity, initial size, seeded clone)."""
 MAX_WORLD_COUNT = 2**62
 """Largest possible world total: agents x capacity x escape headroom."""
-MAX_AGENTS = 10**5
+MAX_AGENTS = 10**6
 MAX_REPLICATES = 10**6
 MAX_TICKS = 10**9
 MAX_POINTS = 10**5

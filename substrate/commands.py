@@ -69,7 +69,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
     check_memory(sc, parse_size(max_memory) if max_memory else None,
-                 replicates=None if replicate is None else 1)
+                 replicates=None if replicate is None else 1, source=str(path))
     folder = prepare_folder(out if out is not None else default_out(sc.name))
     result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                           point=point)
@@ -161,7 +161,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         sc.seed = held if held is not None else secrets.randbits(63)
     check_sweep_memory(point_scenarios(sc, str(path)),
                        parse_size(max_memory) if max_memory else None,
-                       block_size=block_size, workers=1 if scheduler else (workers or 1))
+                       block_size=block_size, workers=1 if scheduler else (workers or 1),
+                       source=str(path))
     try:
         report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
                            resume=resume, block_size=block_size, command=command,

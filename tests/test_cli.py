@@ -299,7 +299,7 @@ def test_memory_budget_refuses_before_running(small, tmp_path):
                     "--set", "horizon=100000")
     assert result.exit_code == 2, result.output
     line, = result.output.strip().splitlines()
-    assert line.startswith("error: small: the run needs an estimated ")
+    assert line.startswith(f"error: {small}: the run needs an estimated ")
     assert "more than the budget given (1 GiB)" in line and "record_clones: false" in line
     assert not (tmp_path / "o").exists()
 

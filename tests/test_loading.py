@@ -190,8 +190,8 @@ def test_integral_numbers_are_integers_and_integers_are_numbers(tmp_path):
     ("horizon: 1000000000000000", "horizon = 1000000000000000: out of range (allowed: "
                                   "1 <= value <= 10^9"),
     ("record_every: 1e10", "<= 10^9"),
-    ("world: {agents: 1000000}", "world.agents = 1000000: out of range (allowed: 1 <= value"
-                                 " <= 10^5: every agent has its own arrays"),
+    ("world: {agents: 10000000}", "world.agents = 10000000: out of range (allowed: 1 <= value"
+                                  " <= 10^6: every agent has its own arrays"),
     ("world: {income: 1, reproduction: {threshold: 5, bottleneck: 1e13}}",
      "world.reproduction.bottleneck"),
     ("copy: {mutator_strength: 1000}", "<= 100.0: exp(100)"),
