@@ -54,6 +54,7 @@ BOUND_REASONS = {
     "amount": "reserves and incomes must stay finite over every tick",
     "points": "every sweep point is validated and held up front",
     "mutator": "exp(100) already turns every copy into a mutant",
+    "range": "no parameter takes larger values",
 }
 
 
@@ -335,9 +336,9 @@ warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarn
 
 
 class Range(_Section):
-    low: _Float(BOUND_REASONS["amount"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+    low: _Float(BOUND_REASONS["range"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
     """Lowest value."""
-    high: _Float(BOUND_REASONS["amount"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+    high: _Float(BOUND_REASONS["range"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
     """Highest value."""
     log: bool = False
     """Sample uniformly in log space (low must be > 0)."""
@@ -430,18 +431,35 @@ class Scenario(_Section):
 NOT_YET = {}  # keys a later version implements: dotted path -> message
 
 
-def _model_for_path(parts):
+def _model_for_path(parts, through_containers: bool = False):
+    """The section model that a key path leads to (None if it leads to none).
+
+    With ``through_containers`` (for error messages), the path may also pass
+    through Optional sections and lists or mappings of sections, whose index
+    or key is then the next part (``agent.seed_clones.0``)."""
+    import typing
+
     model = Scenario
+    skip = False
     for part in parts:
+        if skip:
+            skip = False
+            continue
         field = model.model_fields.get(part)
         if field is None:
             return None
         ann = field.annotation
+        if through_containers:
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            if typing.get_origin(ann) in (list, dict):
+                ann, skip = args[-1], True
+            elif type(None) in typing.get_args(ann) and len(args) == 1:
+                ann = args[0]
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann
         else:
             return None
-    return model
+    return model if not skip else None
 
 
 def _number(value) -> str:
@@ -472,7 +490,7 @@ def _field_limits(field) -> tuple[list, str | None]:
 def _allowed_range(loc, with_reason: bool = False) -> str | None:
     """'0 <= value <= 1' for a bounded field at ``loc``, from its schema
     (with the reason for the upper bound if asked)."""
-    model = _model_for_path(loc[:-1])
+    model = _model_for_path(loc[:-1], through_containers=True)
     field = model.model_fields.get(loc[-1]) if model is not None else None
     if field is None:
         return None
@@ -503,12 +521,14 @@ _KINDS = {  # pydantic error type -> what is allowed
 }
 
 
-def _got(value) -> str:
-    """What kind of value was given, for a type error."""
+def _got(value, kind: str) -> str:
+    """What kind of value was given, for a type error of ``kind``."""
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, str):
-        return "text (write numbers without quotes)"
+        if kind in ("float_type", "int_type", "int_from_float"):
+            return "text (write numbers without quotes)"
+        return "text"
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     return type(value).__name__
@@ -524,7 +544,7 @@ def _describe_error(err, source) -> str:
     if kind == "extra_forbidden":
         if path in NOT_YET:
             return f"{source}: {path}: {NOT_YET[path]}"
-        parent = _model_for_path(loc[:-1])
+        parent = _model_for_path(loc[:-1], through_containers=True)
         allowed = sorted(parent.model_fields) if parent is not None else []
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean {'.'.join(loc[:-1] + [close[0]])!r}?" if close else ""
@@ -544,7 +564,7 @@ def _describe_error(err, source) -> str:
         allowed = _allowed_range(loc)
         msg = f"{_KINDS[kind]}{f' ({allowed})' if allowed else ''}"
         if kind != "finite_number":
-            msg += f", not {_got(value)}"
+            msg += f", not {_got(value, kind)}"
     elif kind == "string_pattern_mismatch" and loc == ["name"]:
         msg = NAME_RULE
     elif kind == "string_too_long":
@@ -580,7 +600,8 @@ def validate(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # An unknown key first: it explains the missing key beside it (a typo).
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         line = _describe_error(errors[0], source)
         if len(errors) > 1:
             line += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"

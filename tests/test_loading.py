@@ -225,6 +225,23 @@ def test_a_file_name_too_long_is_one_line(tmp_path):
         load_scenario(resolve_scenario("a" * 5000))
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("agent: {seed_clones: [{count: true}]}",
+     "agent.seed_clones.0.count = true: must be a whole number (1 <= value <= 10^12)"),
+    ("sweep: {random: {n: 1e9, ranges: {copy.error_rate: {low: 0, high: 1}}}}",
+     "sweep.random.n = 1000000000.0: out of range (allowed: 1 <= value <= 10^5: every sweep"),
+    ("stop: {on: takeover}", "stop.on = 'takeover': must be a list, not text"),
+    ("agent: {seed_clones: [{cont: 1}]}", "agent.seed_clones.0.cont: unknown key; did you "
+                                          "mean 'agent.seed_clones.0.count'?"),
+    ("sweep: {random: {n: 5, ranges: {copy.error_rate: {low: 0, hgh: 1}}}}",
+     "ranges.copy.error_rate.hgh: unknown key; did you mean"),
+])
+def test_messages_inside_lists_and_optional_sections(tmp_path, text, expected):
+    """Bounds and hints reach keys inside lists, mappings and optional
+    sections; a typo is reported before the missing key it causes."""
+    assert expected in error_of(tmp_path, "name: x\n" + text + "\n")
+
+
 # --- names and excerpts --------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["../escaped", "/tmp/anywhere", ".hidden", "a/b", "",
