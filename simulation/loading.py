@@ -16,9 +16,10 @@ MAX_FILE_BYTES
 MAX_DEPTH
     Collections nest at most this deep (a scenario needs four levels).
 MAX_ALIASES, MAX_NODES
-    At most this many alias uses, and at most this many values once every
-    alias is expanded (a "billion laughs" document is refused while it is read,
-    before anything is built from it).
+    At most this many alias uses, and at most this many values in all, every
+    alias counted at its expanded size (a "billion laughs" document, or a list
+    of a hundred thousand values, is refused while it is read, before
+    anything is built from it).
 MAX_KEY_PARTS
     A ``--set`` key path has at most this many dotted parts.
 """
@@ -42,7 +43,7 @@ from .errors import ScenarioError
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 32
 MAX_ALIASES = 100
-MAX_NODES = 100_000
+MAX_NODES = 10_000
 MAX_KEY_PARTS = 8
 EXCERPT = 60
 
@@ -100,7 +101,14 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._aliases = 0
+        self._nodes = 0  # values so far, every alias counted at its expanded size
         self._size: dict[int, int] = {}
+
+    def _count(self, n: int, mark) -> None:
+        self._nodes += n
+        if self._nodes > MAX_NODES:
+            raise LimitError(f"more than {MAX_NODES} values (aliases counted expanded); "
+                             "a scenario holds a few hundred", mark)
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -109,10 +117,15 @@ class _Loader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 raise LimitError(f"more than {MAX_ALIASES} alias uses (*name); "
                                  "write the values out", event.start_mark)
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
+            self._count(self._size.get(id(node), 1), event.start_mark)
+            return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise LimitError(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        # Counted when it starts, so that a long list is refused as soon as it
+        # passes the limit, not after it has been read whole.
+        self._count(1, event.start_mark)
         try:
             node = super().compose_node(parent, index)
         finally:
@@ -122,11 +135,7 @@ class _Loader(yaml.SafeLoader):
             children = node.value
         elif isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]
-        size = 1 + sum(self._size.get(id(child), 1) for child in children)
-        if size > MAX_NODES:
-            raise LimitError(f"more than {MAX_NODES} values once aliases are expanded",
-                             node.start_mark)
-        self._size[id(node)] = size
+        self._size[id(node)] = 1 + sum(self._size.get(id(child), 1) for child in children)
         return node
 
     def construct_mapping(self, node, deep=False):
