@@ -179,6 +179,26 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that quotes every string which either :class:`_Loader` or
+    PyYAML's own YAML 1.1 loader would read as something else (``1e6``,
+    ``no``), so that a resolved scenario reads back the same with both."""
+
+    def resolve(self, kind, value, implicit):
+        tag = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and tag == "tag:yaml.org,2002:str":
+            for candidate, regexp in _Loader.yaml_implicit_resolvers.get(value[:1], []):
+                if regexp.match(value):
+                    return candidate
+        return tag
+
+
+def dump_yaml(data) -> str:
+    """``data`` as YAML text that :func:`safe_load` and ``yaml.safe_load``
+    both read back as ``data`` (keys in their order)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def safe_load(text: str, source: str = "<text>"):
     """Parse YAML text within the reading limits.
 

@@ -28,8 +28,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
-from .loading import (EXCERPT, apply_overrides, excerpt, parse_override,  # noqa: F401
-                      read_yaml, safe_load)
+from .loading import (EXCERPT, apply_overrides, dump_yaml, excerpt,  # noqa: F401
+                      parse_override, read_yaml, safe_load)
 
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 EVENTS = ("takeover", "convergence", "extinction", "fixation")
@@ -716,7 +716,7 @@ def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool =
 
 def to_yaml(scenario: Scenario) -> str:
     """The resolved scenario (every default filled in) as YAML."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    return dump_yaml(scenario.model_dump(mode="json"))
 
 
 def key_rows(model=Scenario, prefix=""):

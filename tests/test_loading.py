@@ -396,3 +396,18 @@ def test_long_lists_are_refused_as_soon_as_they_pass_the_limit(tmp_path, text):
     started = time.perf_counter()
     assert "more than 10000 values" in error_of(tmp_path, text)
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize("text", ["1e6", "0o17", "no", "on", "1e-4", "0123", "1:30", "null",
+                                  "true", "", ".inf", "x: y"])
+def test_resolved_scenario_reads_back_the_same(tmp_path, text):
+    """scenario.yaml quotes what either YAML reader would not read as text."""
+    import yaml
+
+    from simulation.scenario import to_yaml
+
+    sc = Scenario(name="1e6" if text == "" else "n", description=text)
+    dumped = to_yaml(sc)
+    assert yaml.safe_load(dumped)["description"] == text
+    again = load_scenario(write(tmp_path, dumped), resolve_seed=False)
+    assert again == sc
