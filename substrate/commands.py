@@ -154,15 +154,17 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     if sc.sweep is None:
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
+    # Before any folder is made; a sampled design's points under seed 0 stand
+    # for those of the seed drawn below (the same ranges).
+    check_sweep_memory(point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}), str(path)),
+                       parse_size(max_memory) if max_memory else None,
+                       block_size=block_size, workers=1 if scheduler else (workers or 1),
+                       source=str(path))
     folder = prepare_folder(out if out is not None else default_out(sc.name))
     if sc.seed is None:
         # A file without a seed: a resumed sweep keeps the seed it started with.
         held = stored_seed(folder) if resume else None
         sc.seed = held if held is not None else secrets.randbits(63)
-    check_sweep_memory(point_scenarios(sc, str(path)),
-                       parse_size(max_memory) if max_memory else None,
-                       block_size=block_size, workers=1 if scheduler else (workers or 1),
-                       source=str(path))
     try:
         report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
                            resume=resume, block_size=block_size, command=command,

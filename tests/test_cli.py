@@ -325,3 +325,4 @@ def test_sweep_memory_budget(small, tmp_path):
     line, = result.output.strip().splitlines()
     assert "the sweep needs an estimated" in line and "more than the budget given (2 GiB)" in line
     assert "most of it is timeseries" in line and "raise record_every" in line
+    assert not (tmp_path / "o").exists()
