@@ -1,15 +1,22 @@
 """The scenario schema: every key a scenario file may hold, typed, bounded and
 documented, with its default (MODEL.md section 7).
 
-:func:`load_scenario` reads a YAML file, applies ``--set`` overrides and
-validates it; every mistake becomes a :class:`ScenarioError` whose message is
-one line naming the file, the key path, the value and what is allowed.
+:func:`load_scenario` reads a YAML file (with the limits of
+:mod:`simulation.loading`), applies overrides and validates it; every mistake
+becomes a :class:`ScenarioError` whose message is one line naming the file,
+the key path, the value (at most a short excerpt) and what is allowed.
+
+Types are strict: a boolean is never a number and text is never converted to
+a number. An integer is accepted where a number is expected, and a number
+with an integral value (``1e6``, ``20.0``) where an integer is expected.
+Every number has an upper bound that the engine can run (see ``BOUND_REASONS``).
 """
 
 from __future__ import annotations
 
 import copy as _copy
 import difflib
+import math
 import re
 import secrets
 import warnings
@@ -17,21 +24,81 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
+from .loading import (EXCERPT, apply_overrides, dump_yaml, excerpt,  # noqa: F401
+                      parse_override, read_yaml, safe_load)
 
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
-Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+MAX_COUNT = 10**12
+"""Largest subcomponent count (capacity, initial size, seeded clone)."""
+MAX_WORLD_COUNT = 2**62
+"""Largest possible world total: agents x capacity x escape headroom."""
+MAX_AGENTS = 10**6
+MAX_REPLICATES = 10**6
+MAX_TICKS = 10**9
+MAX_POINTS = 10**5
+MAX_COEFFICIENT = 1e6
+MAX_AMOUNT = 1e15
 
+BOUND_REASONS = {
+    "count": "counts are int64 and arrays are sized from them",
+    "agents": "every agent has its own arrays and table rows",
+    "replicates": "every replicate's results are held until the run is written",
+    "ticks": "10^9 ticks already take hours",
+    "coefficient": "larger values overflow the rates computed from them",
+    "amount": "reserves and incomes must stay finite over every tick",
+    "points": "every sweep point is validated and held up front",
+    "mutator": "exp(100) already turns every copy into a mutant",
+    "range": "no parameter takes larger values",
+}
+
+
+def _integral(value):
+    """A float with an integral value (1e6, 20.0) as an int; anything else
+    unchanged, for the strict check that follows."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() \
+            and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+def _Int(low: int, high: int, why: str | None = None, **bound):
+    """An integer field type in [low, high] (``lt`` may replace ``le``)."""
+    limits = {"ge": low, **(bound or {"le": high})}
+    return Annotated[int, BeforeValidator(_integral),
+                     Field(**limits, json_schema_extra={"why": why} if why else None)]
+
+
+def _Float(why: str | None = None, **limits):
+    """A finite float field type with the given bounds."""
+    return Annotated[float, Field(**limits, json_schema_extra={"why": why} if why else None)]
+
+
+Rate = _Float(ge=0.0, le=1.0)
+NonNegative = _Float(BOUND_REASONS["coefficient"], ge=0.0, le=MAX_COEFFICIENT)
+Amount = _Float(BOUND_REASONS["amount"], ge=0.0, le=MAX_AMOUNT)
+Count = _Int(1, MAX_COUNT, BOUND_REASONS["count"])
+Ticks = _Int(1, MAX_TICKS, BOUND_REASONS["ticks"])
+
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$"
+NAME_RULE = ("a name is 1 to 100 letters, digits, '.', '_' or '-', not starting "
+             "with '.' (it names the output folder results/NAME; give an output "
+             "folder to write elsewhere)")
+
+
+def safe_name(stem: str) -> str:
+    """A file stem made into an allowed scenario name (the default name)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".")[:100]
+    return name or "scenario"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True,
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
                               use_attribute_docstrings=True, allow_inf_nan=False)
 
 
@@ -49,7 +116,7 @@ class Traits(_Section):
 
 
 class SeedClone(_Section):
-    count: Annotated[int, Field(ge=1)]
+    count: Count
     """Members of this seeded clone (part of ``agent.initial_size``)."""
     traits: dict[str, Rate] = Field(default_factory=dict)
     """Traits that differ from ``agent.initial_traits``."""
@@ -64,9 +131,9 @@ class SeedClone(_Section):
 
 
 class Reproduction(_Section):
-    threshold: Optional[Annotated[float, Field(gt=0.0)]] = None
+    threshold: Optional[_Float(BOUND_REASONS["amount"], gt=0.0, le=MAX_AMOUNT)] = None
     """Reserve at which an agent founds a child (none: agents never reproduce)."""
-    bottleneck: Annotated[int, Field(ge=1)] = 10
+    bottleneck: Count = 10
     """Subcomponents copied (with copy errors) from the parent to found a child."""
     agent_mutation: Rate = 0.0
     """Probability that each heritable immune parameter (surveillance, efficacy,
@@ -76,15 +143,15 @@ class Reproduction(_Section):
 
 
 class World(_Section):
-    agents: Annotated[int, Field(ge=1)] = 1
+    agents: _Int(1, MAX_AGENTS, BOUND_REASONS["agents"]) = 1
     """Number of agents at the start; 1 is a singleton world."""
-    max_agents: Optional[Annotated[int, Field(ge=1)]] = None
+    max_agents: Optional[_Int(1, MAX_AGENTS, BOUND_REASONS["agents"])] = None
     """No agent reproduces while this many are alive (none: no cap; income limits growth)."""
-    income: Optional[Annotated[float, Field(gt=0.0)]] = None
+    income: Optional[_Float(BOUND_REASONS["amount"], gt=0.0, le=MAX_AMOUNT)] = None
     """Resource inflow per tick shared among agents (none: no economy)."""
-    initial_reserve: NonNegative = 0.0
+    initial_reserve: Amount = 0.0
     """Each agent's reserve at tick 0 (with an economy): a buffer against early deficits."""
-    upkeep: Annotated[float, Field(gt=0.0)] = 1.0
+    upkeep: _Float(BOUND_REASONS["amount"], gt=0.0, le=MAX_AMOUNT) = 1.0
     """Resource cost per subcomponent per tick (with an economy)."""
     acquisition_bias: NonNegative = 0.0
     """Income share is proportional to N_a (1 + acquisition_bias * mean drive_a)."""
@@ -113,9 +180,9 @@ class Agent(_Section):
     dynamics: Literal["birth_death", "wright_fisher", "moran"] = "birth_death"
     """Within-agent update rule: birth_death (logistic, overlapping), wright_fisher
     (a generation of size capacity per tick) or moran (N birth-death events per tick)."""
-    capacity: Annotated[int, Field(ge=1)] = 2000
+    capacity: Count = 2000
     """K: the agent's physical size limit."""
-    initial_size: Annotated[int, Field(ge=1)] = 1000
+    initial_size: Count = 1000
     """Subcomponents at tick 0, seeded clones included."""
     initial_traits: Traits = Field(default_factory=Traits)
     """Traits of the resident clone; also the agent's reference phenotype z_ref."""
@@ -131,7 +198,7 @@ class Agent(_Section):
     """Birth cost of loyalty: factor (1 - loyalty_cost * loyalty)."""
     escape_threshold: Rate = 0.5
     """theta: a clone with drive above it is a defector."""
-    escape_headroom: Annotated[float, Field(ge=1.0)] = 10.0
+    escape_headroom: _Float(BOUND_REASONS["coefficient"], ge=1.0, le=MAX_COEFFICIENT) = 10.0
     """H: a defector's growth is limited only at H * K."""
     takeover_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     """Defector fraction of an agent at which AI cancer has taken over."""
@@ -149,11 +216,11 @@ class Agent(_Section):
 class Kernel(_Section):
     type: Literal["normal", "cauchy", "step", "uniform"] = "normal"
     """Distribution of a mutated trait's step."""
-    sd: Annotated[float, Field(gt=0.0)] = 0.05
+    sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """normal: standard deviation of the step."""
-    bias: float = 0.0
+    bias: _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT) = 0.0
     """normal: mean of the step (non-zero: systematic error)."""
-    scale: Annotated[float, Field(gt=0.0)] = 0.05
+    scale: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """cauchy: scale of the step."""
     size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     """step: size of the step."""
@@ -190,13 +257,13 @@ class Copy(_Section):
     """Traits that copy errors can change."""
     kernel: Kernel = Field(default_factory=Kernel)
     """How a mutated trait moves."""
-    redundancy: Annotated[int, Field(ge=1, le=99)] = 1
+    redundancy: _Int(1, 99) = 1
     """r: copies voted on (odd); 1 means no error correction."""
     error_correlation: Rate = 0.0
     """rho: share of errors common to all copies (not correctable)."""
     redundancy_cost: NonNegative = 0.0
     """Birth cost per extra copy: divisor 1 + redundancy_cost * (r - 1)."""
-    mutator_strength: NonNegative = 0.0
+    mutator_strength: _Float(BOUND_REASONS["mutator"], ge=0.0, le=100.0) = 0.0
     """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
 
     @field_validator("redundancy")
@@ -245,7 +312,7 @@ class Landscape(_Section):
     """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d)."""
     ruggedness: NonNegative = 0.0
     """Amplitude of the rugged term."""
-    peaks: Annotated[int, Field(ge=1)] = 1
+    peaks: _Int(1, 10**6, BOUND_REASONS["coefficient"]) = 1
     """Number of sine periods over [0, 1]."""
 
     @model_validator(mode="after")
@@ -269,9 +336,9 @@ warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarn
 
 
 class Range(_Section):
-    low: float
+    low: _Float(BOUND_REASONS["range"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
     """Lowest value."""
-    high: float
+    high: _Float(BOUND_REASONS["range"], ge=-MAX_AMOUNT, le=MAX_AMOUNT)
     """Highest value."""
     log: bool = False
     """Sample uniformly in log space (low must be > 0)."""
@@ -286,7 +353,7 @@ class Range(_Section):
 
 
 class Sampled(_Section):
-    n: Annotated[int, Field(ge=1)]
+    n: _Int(1, MAX_POINTS, BOUND_REASONS["points"])
     """Number of sweep points."""
     ranges: dict[str, Range] = Field(min_length=1)
     """Dotted parameter path -> {low, high, log}."""
@@ -311,17 +378,17 @@ class Sweep(_Section):
 
 
 class Scenario(_Section):
-    name: str = "scenario"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] = "scenario"
     """Short name; defaults to the file's stem."""
-    description: str = ""
+    description: Annotated[str, Field(max_length=10_000)] = ""
     """What the scenario asks (free text)."""
-    seed: Optional[Annotated[int, Field(ge=0, lt=2**63)]] = None
+    seed: Optional[_Int(0, 0, lt=2**63)] = None
     """Master seed; a missing seed is drawn and recorded in the output."""
-    replicates: Annotated[int, Field(ge=1)] = 20
+    replicates: _Int(1, MAX_REPLICATES, BOUND_REASONS["replicates"]) = 20
     """Independent replicates."""
-    horizon: Annotated[int, Field(ge=1)] = 1000
+    horizon: Ticks = 1000
     """Ticks per replicate; every event time is censored here."""
-    record_every: Annotated[int, Field(ge=1)] = 10
+    record_every: Ticks = 10
     """Ticks between time-series records."""
     record_clones: bool = True
     """Keep every clone's lineage and write clones.parquet and clone_counts.parquet
@@ -337,6 +404,21 @@ class Scenario(_Section):
     """Parameter sweep run by 'substrate sweep' (ignored by 'substrate run')."""
 
     @model_validator(mode="after")
+    def _counts_fit(self):
+        agents = max(self.world.agents, self.world.max_agents or 0)
+        if self.world.reproduction.threshold is not None and self.world.max_agents is None:
+            agents = MAX_AGENTS  # no cap: count the most agents a world may hold
+        total = agents * self.agent.capacity * self.agent.escape_headroom
+        if total > MAX_WORLD_COUNT:
+            raise ValueError(
+                f"agents ({agents}) x agent.capacity ({self.agent.capacity}) x "
+                f"agent.escape_headroom ({self.agent.escape_headroom:g}) = {total:.3g} "
+                f"subcomponents could exceed 2^62: counts are int64; lower one of them"
+                + (" or set world.max_agents" if self.world.max_agents is None
+                   and self.world.reproduction.threshold is not None else ""))
+        return self
+
+    @model_validator(mode="after")
     def _fixation_needs_seeds(self):
         if "fixation" in self.stop.on and not self.agent.seed_clones:
             raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
@@ -349,50 +431,120 @@ class Scenario(_Section):
 NOT_YET = {}  # keys a later version implements: dotted path -> message
 
 
-def _model_for_path(parts):
+def _model_for_path(parts, through_containers: bool = False):
+    """The section model that a key path leads to (None if it leads to none).
+
+    With ``through_containers`` (for error messages), the path may also pass
+    through Optional sections and lists or mappings of sections, whose index
+    or key is then the next part (``agent.seed_clones.0``)."""
+    import typing
+
     model = Scenario
+    skip = False
     for part in parts:
+        if skip:
+            skip = False
+            continue
         field = model.model_fields.get(part)
         if field is None:
             return None
         ann = field.annotation
+        if through_containers:
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            if typing.get_origin(ann) in (list, dict):
+                ann, skip = args[-1], True
+            elif type(None) in typing.get_args(ann) and len(args) == 1:
+                ann = args[0]
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann
         else:
             return None
-    return model
+    return model if not skip else None
 
 
-def _allowed_range(loc) -> str | None:
-    """'0 <= value <= 1' for a bounded field at ``loc``, from its schema."""
-    model = _model_for_path(loc[:-1])
+def _number(value) -> str:
+    """A bound as text: 10^12 and 2^62 for round large numbers."""
+    if isinstance(value, (int, float)) and abs(value) >= 1e5:
+        for base in (10, 2):
+            k = round(math.log(abs(value), base))
+            if base ** k == abs(value):
+                return f"{'-' if value < 0 else ''}{base}^{k}"
+    return str(value)
+
+
+def _field_limits(field) -> tuple[list, str | None]:
+    """The bound objects (Ge, Le, ...) of a schema field, and the reason for
+    its upper bound, looking inside Optional[Annotated[...]] too."""
+    import typing
+
+    metadata = list(field.metadata)
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    for arg in typing.get_args(field.annotation):
+        for meta in typing.get_args(arg)[1:]:
+            metadata.extend(getattr(meta, "metadata", []))
+            if isinstance(getattr(meta, "json_schema_extra", None), dict):
+                extra = meta.json_schema_extra
+    return metadata, extra.get("why")
+
+
+def _allowed_range(loc, with_reason: bool = False) -> str | None:
+    """'0 <= value <= 1' for a bounded field at ``loc``, from its schema
+    (with the reason for the upper bound if asked)."""
+    model = _model_for_path(loc[:-1], through_containers=True)
     field = model.model_fields.get(loc[-1]) if model is not None else None
     if field is None:
         return None
     low = high = None
-    for meta in field.metadata:
+    metadata, why = _field_limits(field)
+    for meta in metadata:
         for attr, side in (("ge", "low"), ("gt", "low"), ("le", "high"), ("lt", "high")):
             value = getattr(meta, attr, None)
             if value is not None:
                 op = "<=" if attr in ("ge", "le") else "<"
                 if side == "low":
-                    low = f"{value} {op} "
+                    low = f"{_number(value)} {op} "
                 else:
-                    high = f" {op} {value}"
+                    high = f" {op} {_number(value)}"
     if low is None and high is None:
         return None
-    return f"{low or ''}value{high or ''}"
+    reason = f": {why}" if with_reason and why and high else ""
+    return f"{low or ''}value{high or ''}{reason}"
+
+
+_KINDS = {  # pydantic error type -> what is allowed
+    "float_type": "must be a number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false", "string_type": "must be text",
+    "model_type": "must be a section (a mapping of keys)",
+    "dict_type": "must be a mapping", "list_type": "must be a list",
+    "finite_number": "must be a finite number",
+}
+
+
+def _got(value, kind: str) -> str:
+    """What kind of value was given, for a type error of ``kind``."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        if kind in ("float_type", "int_type", "int_from_float"):
+            return "text (write numbers without quotes)"
+        return "text"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return type(value).__name__
 
 
 def _describe_error(err, source) -> str:
-    loc = [str(p) for p in err["loc"]]
+    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]]
     path = ".".join(loc) if loc else "(top level)"
+    if len(path) > 120:
+        path = path[:117] + "..."
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
         if path in NOT_YET:
             return f"{source}: {path}: {NOT_YET[path]}"
-        parent = _model_for_path(loc[:-1])
+        parent = _model_for_path(loc[:-1], through_containers=True)
         allowed = sorted(parent.model_fields) if parent is not None else []
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean {'.'.join(loc[:-1] + [close[0]])!r}?" if close else ""
@@ -400,29 +552,56 @@ def _describe_error(err, source) -> str:
                 f"(allowed here: {', '.join(allowed)})")
     if kind == "missing":
         return f"{source}: {path}: required key is missing"
-    msg = err["msg"]
+    if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
+        where = ".".join(loc[:-2] if loc[-1] == "[key]" else loc[:-1]) or "(top level)"
+        return f"{source}: {where}: key {excerpt(value)} must be text (a name, e.g. horizon)"
+    msg = " ".join(err["msg"].split())
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
-        allowed = _allowed_range(loc)
+        allowed = _allowed_range(loc, with_reason=kind.startswith("less"))
         if allowed:
             msg = f"out of range (allowed: {allowed})"
+    elif kind in _KINDS:
+        allowed = _allowed_range(loc)
+        msg = f"{_KINDS[kind]}{f' ({allowed})' if allowed else ''}"
+        if kind != "finite_number":
+            msg += f", not {_got(value, kind)}"
+    elif kind == "string_pattern_mismatch" and loc == ["name"]:
+        msg = NAME_RULE
+    elif kind == "string_too_long":
+        msg = f"too long (at most {err.get('ctx', {}).get('max_length')} characters)"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if isinstance(value, dict) and kind in ("value_error", "assertion_error"):
         return f"{source}: {path}: {msg}"
-    return f"{source}: {path} = {value!r}: {msg}"
+    return f"{source}: {path} = {excerpt(value)}: {msg}"
 
 
 def validate(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate a parsed scenario mapping; raise ScenarioError with one line."""
-    if data is None:
-        data = {}
+    """Validate a parsed scenario mapping.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed scenario (None, for an empty document, is an error).
+    source : str
+        Names the scenario in messages (its file path).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming ``source``, the key path, the value and what is allowed.
+    """
+    if data is None or data == {}:
+        raise ScenarioError(f"{source}: empty scenario (it holds no keys; give at "
+                            "least a name, or copy a bundled scenario)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: the file must be a mapping of keys "
                             f"(name, horizon, agent, ...), not {type(data).__name__}")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # An unknown key first: it explains the missing key beside it (a typo).
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         line = _describe_error(errors[0], source)
         if len(errors) > 1:
             line += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
@@ -458,11 +637,17 @@ def _check_sweep(scenario: Scenario, source: str) -> None:
     design = next(k for k in ("grid", "random", "latin_hypercube") if getattr(sweep, k))
     paths = sweep.grid if design == "grid" else getattr(sweep, design).ranges
     known = parameter_paths()
+    if design == "grid":
+        points = math.prod(len(values) for values in sweep.grid.values())
+        if points > MAX_POINTS:
+            raise ScenarioError(
+                f"{source}: sweep.grid: {points} points (the product of the list "
+                f"lengths); at most {_number(MAX_POINTS)}: {BOUND_REASONS['points']}")
     for path in paths:
-        where = f"sweep.{design}{'.ranges' if design != 'grid' else ''}.{path}"
+        where = f"sweep.{design}{'.ranges' if design != 'grid' else ''}.{path[:EXCERPT]}"
         if path in ("seed", "replicates", "name", "description", "sweep") or \
                 parameter_field(path) is None:
-            close = difflib.get_close_matches(path, known, n=1)
+            close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ScenarioError(f"{source}: {where}: not a sweepable parameter path{hint}")
         if getattr(parameter_field(path).annotation, "__origin__", None) in (list, dict):
@@ -503,81 +688,6 @@ def point_scenario(base: dict, overrides: dict, source: str, where: str = "sweep
                             ) from None
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader with YAML 1.2 booleans: only true/false, so that the
-    key ``stop.on`` (and values like ``no``) are not read as booleans."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-def safe_load(text: str):
-    """Parse YAML text with :class:`_Loader`."""
-    return yaml.load(text, Loader=_Loader)
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``key.path=value`` (the value is read as YAML)."""
-    if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected key.path=value, "
-                            "for example copy.error_rate=1e-3")
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key or any(not p for p in key.split(".")):
-        raise ScenarioError(f"--set {text!r}: empty key path")
-    try:
-        value = safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ScenarioError(f"--set {text!r}: the value is not valid YAML") from None
-    return key.split("."), value
-
-
-def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
-    """Return a copy of ``data`` with each ``key.path=value`` set."""
-    data = _copy.deepcopy(data)
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ScenarioError(
-                    f"{source}: --set {text}: {'.'.join(parts[:depth + 1])} is "
-                    f"{child!r}, not a section")
-            node = child
-        node[parts[-1]] = value
-    return data
-
-
-def read_yaml(path: Path) -> dict:
-    """Read a YAML mapping, turning every failure into a ScenarioError."""
-    if not path.exists():
-        raise ScenarioError(f"{path}: no such scenario file")
-    if path.is_dir():
-        raise ScenarioError(f"{path}: is a folder, not a scenario file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read the file ({exc.__class__.__name__}: "
-                            f"{getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        return safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
-
-
 def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool = True,
                   **top_level: Any) -> Scenario:
     """Load, override and validate a scenario file.
@@ -589,10 +699,11 @@ def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool =
     """
     path = Path(path)
     data = read_yaml(path)
-    if data is None:
-        data = {}
+    if data is None or data == {}:
+        raise ScenarioError(f"{path}: empty scenario (no keys, only blanks or "
+                            "comments); give at least a name, or copy a bundled scenario")
     if isinstance(data, dict):
-        data.setdefault("name", path.stem)
+        data.setdefault("name", safe_name(path.stem))
         data = apply_overrides(data, overrides or [], str(path))
         for key, value in top_level.items():
             if value is not None:
@@ -605,7 +716,7 @@ def load_scenario(path, overrides: list[str] | None = None, resolve_seed: bool =
 
 def to_yaml(scenario: Scenario) -> str:
     """The resolved scenario (every default filled in) as YAML."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    return dump_yaml(scenario.model_dump(mode="json"))
 
 
 def key_rows(model=Scenario, prefix=""):
@@ -634,9 +745,9 @@ def key_rows(model=Scenario, prefix=""):
 
 
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
-            "agent.seed_clones": "list of {count, traits}", "name": "text",
-            "description": "text", "record_clones": "true or false",
-            "copy.kernel.bias": "any number",
+            "agent.seed_clones": "list of {count, traits}",
+            "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
+            "description": "text, up to 10000 characters", "record_clones": "true or false",
             "sweep": "a design: grid, random or latin_hypercube (see Sweeps)"}
 
 

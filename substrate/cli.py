@@ -33,10 +33,14 @@ def cli():
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key, e.g. --set copy.error_rate=1e-3 (repeatable).")
 @click.option("--out", type=click.Path(), help="Output folder [default: results/NAME].")
+@click.option("--max-memory", metavar="SIZE",
+              help="Refuse to start if the estimated peak memory exceeds SIZE "
+                   "(e.g. 4G) [default: half of this machine's memory].")
 @click.option("--figure/--no-figure", default=False, show_default=True,
               help="Also write overview.png: takeover survival and mean traits "
                    "(costs ~0.7 s of matplotlib start-up).")
-def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, figure):
+def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, max_memory,
+        figure):
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command
 
@@ -44,6 +48,7 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
         summary = run_command(scenario, seed=seed, replicates=replicates,
                               replicate=replicate, point=point, horizon=horizon,
                               overrides=list(overrides), out=out, figure=figure,
+                              max_memory=max_memory,
                               command=["substrate"] + sys.argv[1:])
     except ScenarioError as exc:
         fail(str(exc))
@@ -65,8 +70,11 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
               help="Replicates per unit of work (one Parquet part each).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key (repeatable).")
+@click.option("--max-memory", metavar="SIZE",
+              help="Refuse to start if the estimated peak memory exceeds SIZE "
+                   "(e.g. 4G) [default: half of this machine's memory].")
 def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
-          block_size, overrides):
+          block_size, overrides, max_memory):
     """Run the sweep of SCENARIO on Dask and summarise each point."""
     from substrate.commands import sweep_command
 
@@ -77,7 +85,7 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
         text = sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
                              resume=resume, seed=seed, replicates=replicates,
                              horizon=horizon, block_size=block_size,
-                             overrides=list(overrides),
+                             overrides=list(overrides), max_memory=max_memory,
                              command=["substrate"] + sys.argv[1:])
     except ScenarioError as exc:
         fail(str(exc))

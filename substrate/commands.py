@@ -28,7 +28,11 @@ def default_out(name: str) -> Path:
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the bundled scenario of that name."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a name too long for the file system: the reader says so
+        exists = True
+    if exists or path.suffix in (".yaml", ".yml") or "/" in name_or_path:
         return path
     found = bundled.path(name_or_path)
     if found is None:
@@ -40,9 +44,10 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
-                command=None) -> str:
+                max_memory=None, command=None) -> str:
     """``substrate run``: returns the summary text to print."""
     from analysis import summarize_run
+    from simulation.budget import check_memory, parse_size
     from simulation.sweep import design, point_scenarios
 
     started = _dt.datetime.now(_dt.timezone.utc)
@@ -63,6 +68,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
+    check_memory(sc, parse_size(max_memory) if max_memory else None,
+                 replicates=None if replicate is None else 1, source=str(path))
     folder = prepare_folder(out if out is not None else default_out(sc.name))
     result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                           point=point)
@@ -131,10 +138,11 @@ def validate_command(tier: str, out=None) -> tuple[str, bool]:
 
 def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resume=False,
                   seed=None, replicates=None, horizon=None, block_size=10, overrides=(),
-                  command=None) -> str:
+                  max_memory=None, command=None) -> str:
     """``substrate sweep``: returns the per-point summary to print."""
     import analysis
-    from simulation.sweep import run_sweep
+    from simulation.budget import check_sweep_memory, parse_size
+    from simulation.sweep import point_scenarios, run_sweep
 
     import secrets
 
@@ -146,6 +154,12 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     if sc.sweep is None:
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
+    # Before any folder is made; a sampled design's points under seed 0 stand
+    # for those of the seed drawn below (the same ranges).
+    check_sweep_memory(point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}), str(path)),
+                       parse_size(max_memory) if max_memory else None,
+                       block_size=block_size, workers=1 if scheduler else (workers or 1),
+                       source=str(path))
     folder = prepare_folder(out if out is not None else default_out(sc.name))
     if sc.seed is None:
         # A file without a seed: a resumed sweep keeps the seed it started with.

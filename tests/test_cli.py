@@ -98,7 +98,7 @@ BAD_FILES = {
     "negative_rate": ("agent:\n  death_rate: -0.1\n", "agent.death_rate = -0.1"),
     "negative_size": ("agent:\n  initial_size: -5\n", "agent.initial_size = -5"),
     "even_redundancy": ("copy:\n  redundancy: 4\n", "copy.redundancy = 4: must be odd"),
-    "zero_horizon": ("horizon: 0\n", "horizon = 0: out of range (allowed: 1 <= value)"),
+    "zero_horizon": ("horizon: 0\n", "horizon = 0: out of range (allowed: 1 <= value <= 10^9)"),
     "unknown_kernel": ("copy:\n  kernel: {type: gaussian}\n", "copy.kernel.type = 'gaussian'"),
     "unknown_trait": ("copy:\n  traits: [drive, greed]\n", "copy.traits.1 = 'greed'"),
     "unknown_seed_trait": ("agent:\n  seed_clones: [{count: 1, traits: {greed: 1}}]\n",
@@ -117,7 +117,7 @@ BAD_FILES = {
     "bad_reference": ("world:\n  reproduction: {reference: parent}\n",
                       "world.reproduction.reference = 'parent'"),
     "not_finite": ("copy:\n  kernel: {bias: .nan}\n",
-                   "copy.kernel.bias = nan: Input should be a finite number"),
+                   "copy.kernel.bias = nan: must be a finite number"),
     "infinite": ("agent:\n  drive_advantage: .inf\n", "agent.drive_advantage = inf"),
     "huge_redundancy": ("copy:\n  redundancy: 1031\n",
                         "copy.redundancy = 1031: out of range (allowed: 1 <= value <= 99)"),
@@ -223,3 +223,106 @@ def test_incomplete_output_folder_is_refused(small, tmp_path):
     (out / "manifest.json").unlink()  # as if the run had been killed mid-write
     result = invoke("summarize", out)
     assert result.exit_code == 2 and "did not finish" in result.output
+
+
+# --- hostile input (issue 12): one line, exit 2, nothing written -------------
+
+def _bomb(levels=9):
+    lines = ["name: bomb", "l0: &l0 [lol]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines + [f"description: *l{levels - 1}"]) + "\n"
+
+
+HOSTILE_FILES = {
+    "alias_bomb": (_bomb(), "values (aliases counted expanded)"),
+    "deep_list": ("name: d\ndescription: " + "[" * 5000 + "]" * 5000 + "\n",
+                  "nested more than 32 levels deep"),
+    "duplicate_section": ("name: d\nagent: {capacity: 10}\nagent: {initial_size: 5}\n",
+                          "line 3, column 1: duplicate key 'agent' (first at line 2)"),
+    "bool_rate": ("name: b\ncopy: {error_rate: true}\n",
+                  "copy.error_rate = true: must be a number"),
+    "bool_capacity": ("name: b\nagent: {capacity: true}\n",
+                      "agent.capacity = true: must be a whole number"),
+    "empty": ("# nothing but a comment\n", "empty scenario"),
+    "capacity_1e19": ("name: c\nagent: {capacity: 10000000000000000000}\n",
+                      "<= 10^12: counts are int64"),
+    "capacity_1e18": ("name: c\nagent: {capacity: 1000000000000000000}\n", "<= 10^12"),
+    "replicates_1e9": ("name: r\nreplicates: 1000000000\n", "replicates = 1000000000"),
+    "replicates_1e12": ("name: r\nreplicates: 1000000000000\n", "<= 10^6"),
+    "horizon_1e15": ("name: h\nhorizon: 1000000000000000\n", "<= 10^9"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_FILES))
+def test_hostile_file_gives_one_line_and_exit_2(case, tmp_path):
+    import time
+
+    text, expected = HOSTILE_FILES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    result = invoke("run", path, "--out", tmp_path / "out")
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), result.output
+    assert expected in lines[0] and len(lines[0]) < 400
+    assert not (tmp_path / "out").exists()
+
+
+def test_dev_zero_gives_one_line():
+    result = invoke("run", "/dev/zero")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: /dev/zero: not a regular file (a device, "
+                                     "fifo or socket); give a scenario file")
+
+
+@pytest.mark.parametrize("value", ["../escaped", "/tmp/anywhere", ".hidden"])
+def test_name_cannot_leave_the_results_folder(small, tmp_path, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", small, "--set", f"name={value}")
+    assert result.exit_code == 2 and "a name is 1 to 100 letters" in result.output
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "results").exists()
+
+
+def test_alias_bomb_through_set_gives_one_line(small, tmp_path):
+    result = invoke("run", small, "--out", tmp_path / "o", "--set",
+                    "description=" + _bomb().split("\n", 1)[1].replace("description: ", "d: "))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "aliases counted expanded" in result.output
+
+
+def test_memory_budget_refuses_before_running(small, tmp_path):
+    result = invoke("run", small, "--out", tmp_path / "o", "--max-memory", "1G",
+                    "--set", "agent.capacity=1000000", "--set", "agent.initial_size=1000000",
+                    "--set", "copy.error_rate=0.5", "--set", "record_every=1",
+                    "--set", "horizon=100000")
+    assert result.exit_code == 2, result.output
+    line, = result.output.strip().splitlines()
+    assert line.startswith(f"error: {small}: the run needs an estimated ")
+    assert "more than the budget given (1 GiB)" in line and "record_clones: false" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_memory_budget_lets_a_small_run_through(small, tmp_path):
+    result = invoke("run", small, "--out", tmp_path / "o", "--max-memory", "2G")
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_memory_size(small, tmp_path):
+    result = invoke("run", small, "--out", tmp_path / "o", "--max-memory", "lots")
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error: memory size 'lots': expected")
+
+
+def test_sweep_memory_budget(small, tmp_path):
+    path = tmp_path / "sw.yaml"
+    path.write_text(SMALL + "sweep: {grid: {copy.error_rate: [0.0, 0.5]}}\n")
+    result = invoke("sweep", path, "--out", tmp_path / "o", "--max-memory", "2G",
+                    "--set", "record_every=1", "--set", "horizon=1000000",
+                    "--set", "replicates=100000")
+    assert result.exit_code == 2, result.output
+    line, = result.output.strip().splitlines()
+    assert "the sweep needs an estimated" in line and "more than the budget given (2 GiB)" in line
+    assert "most of it is timeseries" in line and "raise record_every" in line
+    assert not (tmp_path / "o").exists()
