@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from simulation.scenario import ScenarioError
+from simulation.errors import SubstrateError
 
 
 def fail(message: str) -> None:
@@ -45,7 +45,7 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
                               replicate=replicate, point=point, horizon=horizon,
                               overrides=list(overrides), out=out, figure=figure,
                               command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(summary)
 
@@ -79,7 +79,7 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
                              horizon=horizon, block_size=block_size,
                              overrides=list(overrides),
                              command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(text)
 
@@ -96,7 +96,7 @@ def summarize(folder, by, fmt):
 
     try:
         click.echo(summarize_command(folder, list(by) or None, fmt))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -122,7 +122,7 @@ def plot(folder, kind, out, fmt, by, replicate, agent, color):
     try:
         click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
                                 replicate=replicate, agent=agent, color=color))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -135,7 +135,7 @@ def report(folder, out):
 
     try:
         click.echo(report_command(folder, out))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -149,7 +149,7 @@ def validate(tier, out):
 
     try:
         text, ok = validate_command(tier, out)
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(text)
     sys.exit(0 if ok else 1)

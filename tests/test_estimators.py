@@ -1,0 +1,216 @@
+"""The estimators against lifelines, against hand computation, and on real runs.
+
+lifelines is a test dependency only: the package never imports it.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+from analysis import estimators
+from analysis.estimators import aalen_johansen, estimate_event, value_at
+
+lifelines = pytest.importorskip("lifelines")
+
+
+def _at(curve, ticks, column="incidence"):
+    """Our step function read at lifelines' time points."""
+    return estimators._steps_at(curve, np.asarray(ticks, dtype=float))[column].to_numpy()
+
+
+def _fit_aj(time, cause):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines warns when it jitters ties
+        return lifelines.AalenJohansenFitter(calculate_variance=True, seed=0).fit(
+            time, cause, event_of_interest=1)
+
+
+# --- against lifelines -------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_aalen_johansen_matches_lifelines_without_ties(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 120))
+    time = rng.exponential(10.0, n)
+    cause = rng.choice([0, 1, 2], size=n, p=[0.3, 0.4, 0.3])
+    ours = aalen_johansen(time, cause)
+    ref = _fit_aj(time, cause)
+    points = ref.cumulative_density_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, points), ref.cumulative_density_.iloc[:, 0],
+                               atol=1e-12)
+    # lifelines leaves the variance undefined (0 * inf) after the last at risk
+    # fails; it is 0 there, as F no longer moves.
+    known = ~np.isnan(ref.variance_.to_numpy())
+    assert known[:-1].all()
+    np.testing.assert_allclose(_at(ours, points, "variance")[known],
+                               ref.variance_.to_numpy()[known], atol=1e-12)
+    # lifelines labels its two limits the other way round; compare as a set.
+    ci = np.sort(ref.confidence_interval_.to_numpy(), axis=1)
+    defined = ~np.isnan(ci).any(axis=1)
+    np.testing.assert_allclose(_at(ours, points, "low")[defined], ci[defined, 0], atol=1e-10)
+    np.testing.assert_allclose(_at(ours, points, "high")[defined], ci[defined, 1], atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_aalen_johansen_matches_lifelines_with_ties(seed):
+    # Integer ticks with many ties between causes and with censoring. lifelines
+    # jitters tied event times (by 1e-4); the estimate does not depend on the
+    # order of events within a tick, and censoring at a tick comes after its
+    # events in both when lifelines sees the censoring half a tick later.
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(30, 150))
+    time = rng.integers(1, 15, n).astype(float)
+    cause = rng.choice([0, 1, 2], size=n, p=[0.25, 0.45, 0.3])
+    ours = aalen_johansen(time, cause)
+    ref = _fit_aj(np.where(cause == 0, time + 0.5, time), cause)
+    ticks = np.arange(0, 16)
+    theirs = ref.cumulative_density_.iloc[:, 0]
+    expected = [theirs[theirs.index <= t + 0.25].iloc[-1] for t in ticks]
+    np.testing.assert_allclose(_at(ours, ticks), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_cause_is_one_minus_kaplan_meier(seed):
+    # Without competing events the cumulative incidence is 1 - Kaplan-Meier and
+    # its variance is Greenwood's; lifelines' KM handles ties itself.
+    rng = np.random.default_rng(200 + seed)
+    n = 80
+    time = rng.integers(1, 20, n).astype(float)
+    cause = rng.choice([0, 1], size=n, p=[0.3, 0.7])
+    ours = aalen_johansen(time, cause)
+    km = lifelines.KaplanMeierFitter().fit(time, cause)
+    ticks = km.survival_function_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, ticks), 1 - km.survival_function_.iloc[:, 0],
+                               atol=1e-12)
+    table = km.event_table
+    greenwood = np.cumsum(np.where(
+        table.at_risk > table.observed,
+        table.observed / (table.at_risk * (table.at_risk - table.observed)), 0.0))
+    expected = km.survival_function_.iloc[:, 0].to_numpy() ** 2 * greenwood
+    np.testing.assert_allclose(_at(ours, ticks, "variance"), expected, atol=1e-12)
+
+
+def test_all_cause_survival_matches_kaplan_meier():
+    rng = np.random.default_rng(7)
+    time = rng.integers(1, 12, 60).astype(float)
+    cause = rng.choice([0, 1, 2], size=60)
+    ours = aalen_johansen(time, cause)
+    km = lifelines.KaplanMeierFitter().fit(time, cause > 0)
+    ticks = km.survival_function_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, ticks, "survival"), km.survival_function_.iloc[:, 0],
+                               atol=1e-12)
+
+
+# --- by hand -----------------------------------------------------------------
+
+# Five replicates: the event at 2, a competing event and the event at 3,
+# censored at 5, the event at 7.
+TIME = [2, 3, 3, 5, 7]
+CAUSE = [1, 2, 1, 0, 1]
+
+
+def test_aalen_johansen_by_hand():
+    # t=2: 5 at risk, F = 1/5, S = 4/5. t=3: 4 at risk, one of each cause:
+    # F += 4/5 * 1/4 -> 2/5, S = 4/5 * 2/4 = 2/5. t=5 censored. t=7: 1 at
+    # risk: F += 2/5 -> 4/5. 1 - Kaplan-Meier (the competing event taken as
+    # censoring) would say 1.
+    curve = aalen_johansen(TIME, CAUSE)
+    assert list(curve.tick) == [0, 2, 3, 5, 7]
+    np.testing.assert_allclose(curve.incidence, [0, 0.2, 0.4, 0.4, 0.8])
+    np.testing.assert_allclose(curve.survival, [1, 0.8, 0.4, 0.4, 0.0])
+    np.testing.assert_allclose(curve.at_risk, [5, 5, 4, 2, 1])
+    # One event among 5 at risk: the binomial variance 0.2 * 0.8 / 5.
+    assert curve.variance[1] == pytest.approx(0.032)
+    km = analysis.kaplan_meier(pd.array([2, None, 3, None, 7], dtype="Int64"), TIME)
+    assert 1 - km.sf.probabilities[-1] == pytest.approx(1.0)
+    assert estimators.median_tick(curve) == 7
+    assert value_at(curve, 4) == pytest.approx(0.4) and value_at(curve, 100) == 0.8
+    assert (curve.low <= curve.incidence + 1e-12).all()
+    assert (curve.high >= curve.incidence - 1e-12).all()
+
+
+def test_median_undefined_below_one_half():
+    curve = aalen_johansen([3, 4, 9, 9], [1, 2, 0, 0])
+    assert curve.incidence.max() == 0.25 and math.isnan(estimators.median_tick(curve))
+
+
+def test_hazard_by_hand():
+    # 3 events over 2 + 3 + 3 + 5 + 7 = 20 replicate-ticks at risk.
+    rate, low, high = estimators.cause_specific_hazard(TIME, CAUSE)
+    assert rate == pytest.approx(3 / 20)
+    assert low == pytest.approx(0.618672 / 20, rel=1e-5)
+    assert high == pytest.approx(8.767273 / 20, rel=1e-5)
+
+
+def _table(ticks, reasons, takeover, extinction=None):
+    n = len(ticks)
+    return pd.DataFrame({
+        "ticks": ticks, "stop_reason": reasons,
+        "takeover_tick": pd.array(takeover, dtype="Int64"),
+        "convergence_tick": pd.array([None] * n, dtype="Int64"),
+        "extinction_tick": pd.array(extinction or [None] * n, dtype="Int64"),
+        "final_mean_drive": [0.0] * n, "final_mean_loyalty": [1.0] * n})
+
+
+def test_extinction_competes_with_takeover():
+    # 10 replicates: 4 go extinct early (ticks 1-4), 3 are taken over (ticks
+    # 10, 20, 30), 3 reach the horizon 50. P(takeover by 50) = 3/10, not the
+    # 3/6 of Kaplan-Meier that treats the extinct as censored.
+    runs = _table([1, 2, 3, 4, 10, 20, 30, 50, 50, 50],
+                  ["extinction"] * 4 + ["takeover"] * 3 + ["horizon"] * 3,
+                  [None] * 4 + [10, 20, 30] + [None] * 3,
+                  [1, 2, 3, 4] + [None] * 6)
+    est = estimate_event(runs, "takeover", 50)
+    assert est["p"] == pytest.approx(0.3) and not est["bounded"]
+    assert (est["low"], est["high"]) == pytest.approx(analysis.wilson_interval(3, 10)[1:])
+    assert math.isnan(est["median"])
+    assert est["hazard"] == pytest.approx(3 / (1 + 2 + 3 + 4 + 10 + 20 + 30 + 150))
+    km = analysis.kaplan_meier(runs.takeover_tick, runs.ticks)
+    assert 1 - km.sf.probabilities[-1] == pytest.approx(0.5)
+    assert estimate_event(runs, "takeover", 25)["p"] == pytest.approx(0.2)
+
+
+def test_stopped_event_is_bounded():
+    # stop.on [takeover]: 4 of 10 stopped by takeover before 50; convergence
+    # seen in 1 (at 40, on its own, then the horizon). The truth lies in
+    # [1/10, 5/10] whatever the stopped would have done; widened by Wilson.
+    runs = _table([10, 20, 30, 45, 50, 50, 50, 50, 50, 50],
+                  ["takeover"] * 4 + ["horizon"] * 6,
+                  [10, 20, 30, 45] + [None] * 6)
+    runs["convergence_tick"] = pd.array([None] * 4 + [40] + [None] * 5, dtype="Int64")
+    est = estimate_event(runs, "convergence", 50)
+    assert est["bounded"]
+    assert est["low"] == pytest.approx(analysis.wilson_interval(1, 10)[1])
+    assert est["high"] == pytest.approx(analysis.wilson_interval(5, 10)[2])
+    assert est["low"] <= 0.1 and est["high"] >= 0.5
+    bounds = analysis.stop_bounds(*estimators.event_status(runs, "convergence"), 50)
+    assert (bounds["seen"], bounds["stopped"]) == (1, 4)
+    # Before the first stop nothing is bounded.
+    assert not estimate_event(runs, "convergence", 10)["bounded"]
+    # By tick 25 two were stopped (at 10 and 20): bound 0 + 2 of 10.
+    early = analysis.stop_bounds(*estimators.event_status(runs, "convergence"), 25)
+    assert (early["seen"], early["stopped"]) == (0, 2)
+    curve = estimators.incidence_curve(runs, "convergence")
+    assert value_at(curve, 25, "bound_high") == pytest.approx(0.2)
+    assert value_at(curve, 20, "bound_high") == pytest.approx(0.1)  # stopped at 20: no event by 20
+    assert value_at(curve, 50, "bound_low") == pytest.approx(0.1)
+
+
+def test_estimators_do_not_import_lifelines():
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis, analysis.plots; "
+            "sys.exit(int('lifelines' in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_unknown_event_is_an_analysis_error():
+    from simulation.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="unknown event 'nope'"):
+        estimate_event(_table([5], ["horizon"], [None]), "nope", 5)
