@@ -318,7 +318,7 @@ def _on_record_grid(ts: pd.DataFrame, by, every: int, horizon: int, stopped: str
         raise AnalysisError(f"stopped replicates: {stopped!r} is not a choice "
                             f"(allowed: {', '.join(STOPPED_CHOICES)})")
     if stopped == "running":
-        return ts[ts["tick"] % every == 0]
+        return ts[ts["tick"] % every == 0].copy()
     keys = list(dict.fromkeys(["point", "replicate"] + list(by)))
     replicates = ts[keys].drop_duplicates()
     grid = pd.DataFrame({"tick": np.arange(0, horizon + 1, every, dtype=ts["tick"].dtype)})
