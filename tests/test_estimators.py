@@ -214,3 +214,91 @@ def test_unknown_event_is_an_analysis_error():
 
     with pytest.raises(AnalysisError, match="unknown event 'nope'"):
         estimate_event(_table([5], ["horizon"], [None]), "nope", 5)
+
+
+# --- the audit's two failures, reproduced with real runs ---------------------
+
+# The flagship with three founders in a small agent: about a fifth of the
+# replicates go extinct within a few ticks (before any takeover), most of the
+# rest are taken over by tick 300, and mean drive reaches 0.53 shortly after
+# a takeover (so a stop at takeover cuts convergence short).
+AUDIT = ["agent.initial_size=3", "agent.capacity=1000", "copy.error_rate=0.01",
+         "agent.initial_traits.drive=0.34", "agent.death_rate=0.17",
+         "stop.convergence_drive=0.53"]
+AUDIT_SEED, AUDIT_HORIZON = 20261121, 300
+
+
+def _audit_runs(replicates, stop_on):
+    import scenarios
+    from simulation import load_scenario, run_scenario
+
+    sc = load_scenario(scenarios.path("singleton_baseline"), AUDIT + [f"stop.on={stop_on}"],
+                       seed=AUDIT_SEED, replicates=replicates, horizon=AUDIT_HORIZON)
+    return run_scenario(sc, show_progress=False).runs
+
+
+def _check_extinction_competes(runs):
+    """Item 1: with extinction and no other early end, P(takeover by T) is the
+    plain fraction taken over (equal up to rounding: nothing is censored
+    before T, so the Aalen-Johansen product telescopes to k/n), and the
+    median is the first tick at which that fraction reaches 1/2."""
+    n, horizon = len(runs), AUDIT_HORIZON
+    extinct = int(runs.extinct.sum())
+    assert extinct >= 5, "the check needs replicates that go extinct"
+    assert set(runs.stop_reason) <= {"takeover", "extinction", "horizon"}
+    row = analysis.summarize(runs, horizon=horizon).iloc[0]
+    taken = runs.takeover_tick.dropna().to_numpy(dtype=float)
+    assert row.p_takeover == pytest.approx(len(taken) / n, abs=1e-12)
+    assert not row.p_takeover_bounded
+    assert (row.p_takeover_low, row.p_takeover_high) == pytest.approx(
+        analysis.wilson_interval(len(taken), n)[1:])
+    fraction_by = np.searchsorted(np.sort(taken), np.arange(horizon + 1), side="right") / n
+    reached = np.flatnonzero(fraction_by >= 0.5)
+    expected_median = float(reached[0]) if reached.size else math.nan
+    assert row.median_takeover_tick == pytest.approx(expected_median, nan_ok=True)
+    # Cause-specific hazard: takeovers over replicate-ticks until takeover,
+    # extinction or the horizon (the last tick of each replicate here).
+    assert row.takeover_hazard == pytest.approx(len(taken) / runs.ticks.sum())
+    # What the old estimator said: Kaplan-Meier took the extinct as censored
+    # (as if they could still be taken over) and put 1 - S(T) above the
+    # fraction actually taken over.
+    km = analysis.kaplan_meier(runs.takeover_tick, runs.ticks)
+    assert 1 - km.sf.probabilities[-1] > row.p_takeover
+    return row
+
+
+def _check_stop_bounds(free, stopped):
+    """Item 2: the same replicates with and without stop.on [takeover] (same
+    seeds: identical up to the stop). The bounds from the stopped run contain
+    the fraction converged by T without the stop, for this very sample
+    (k/n <= truth <= (k + m)/n), and so does the Wilson-widened interval."""
+    n, horizon = len(free), AUDIT_HORIZON
+    pd.testing.assert_series_equal(free.takeover_tick, stopped.takeover_tick)
+    truth = int((free.convergence_tick <= horizon).sum())
+    assert truth > 0, "the check needs convergence without the stop"
+    assert int(stopped.converged.sum()) < truth  # counting the stopped as "no" is wrong
+    row = analysis.summarize(stopped, horizon=horizon).iloc[0]
+    assert row.p_convergence_bounded
+    bounds = analysis.stop_bounds(*estimators.event_status(stopped, "convergence"), horizon)
+    assert bounds["low_point"] <= truth / n <= bounds["high_point"]
+    assert row.p_convergence_low <= truth / n <= row.p_convergence_high
+    assert not analysis.summarize(free, horizon=horizon).p_convergence_bounded[0]
+
+
+def test_audit_failures_fast():
+    # 100 replicates: about 20 extinct, 70 taken over (a few seconds).
+    free, stopped = _audit_runs(100, "[]"), _audit_runs(100, "[takeover]")
+    _check_extinction_competes(stopped)
+    _check_stop_bounds(free, stopped)
+
+
+@pytest.mark.slow
+def test_audit_failures_many_replicates():
+    # 1000 replicates: the same checks, and the Kaplan-Meier bias is many
+    # standard errors (sqrt(p(1 - p)/n) ~ 0.015) wide.
+    free, stopped = _audit_runs(1000, "[]"), _audit_runs(1000, "[takeover]")
+    row = _check_extinction_competes(stopped)
+    _check_stop_bounds(free, stopped)
+    km = analysis.kaplan_meier(stopped.takeover_tick, stopped.ticks)
+    se = math.sqrt(row.p_takeover * (1 - row.p_takeover) / len(stopped))
+    assert (1 - km.sf.probabilities[-1]) - row.p_takeover > 5 * se
