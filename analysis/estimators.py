@@ -295,8 +295,9 @@ def _loglog_interval(estimate, variance, confidence):
     log_f = np.log(f)
     se = np.sqrt(variance) / (f * np.abs(log_f))
     centre = np.log(-log_f)
-    low = np.where(inside, np.exp(-np.exp(centre + z * se)), estimate)
-    high = np.where(inside, np.exp(-np.exp(centre - z * se)), estimate)
+    with np.errstate(over="ignore"):  # F near 1 or tiny: exp(-inf) = 0 is the limit
+        low = np.where(inside, np.exp(-np.exp(centre + z * se)), estimate)
+        high = np.where(inside, np.exp(-np.exp(centre - z * se)), estimate)
     return low, high
 
 

@@ -87,11 +87,11 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
 def probability_text(s: dict, event: str) -> str:
     """P(event by T) with its interval, or the bounds that contain it when
     replicates stopped early by another event cut the event short."""
-    p, low, high = s[f"p_{event}"], s[f"p_{event}_low"], s[f"p_{event}_high"]
+    low, high = s[f"p_{event}_low"], s[f"p_{event}_high"]
     if s.get(f"p_{event}_bounded"):
-        return (f"between {low:.3f} and {high:.3f}  (95% bounds: replicates stopped "
-                f"early by another event; {p:.3f} if stopping told nothing)")
-    return f"{p:.3f}  (95% Wilson CI {low:.3f} - {high:.3f})"
+        return (f"between {low:.3f} and {high:.3f}  (95% bounds: some replicates "
+                "were stopped by another event first)")
+    return f"{s[f'p_{event}']:.3f}  (95% Wilson CI {low:.3f} - {high:.3f})"
 
 
 def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
