@@ -234,7 +234,8 @@ def aalen_johansen(time, cause, confidence: float = 0.95) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per distinct tick, starting with tick 0 (incidence 0):
+        One row per distinct tick, starting with tick 0 (incidence 0 unless
+        events happen at tick 0):
         ``tick``, ``at_risk``, ``events``, ``competing``, ``censored``,
         ``survival`` (all-cause, just after the tick), ``incidence``,
         ``variance``, ``low``, ``high``. The estimate is a step function:

@@ -302,3 +302,71 @@ def test_audit_failures_many_replicates():
     km = analysis.kaplan_meier(stopped.takeover_tick, stopped.ticks)
     se = math.sqrt(row.p_takeover * (1 - row.p_takeover) / len(stopped))
     assert (1 - km.sf.probabilities[-1]) - row.p_takeover > 5 * se
+
+
+# --- against a naive reference, and invariants (hypothesis) ------------------
+
+def naive_aalen_johansen(time, cause):
+    """Obviously-correct loop: walk the distinct ticks, count who is at risk."""
+    out = {}
+    survival, incidence = 1.0, 0.0
+    for t in sorted(set(time)):
+        at_risk = sum(1 for ti in time if ti >= t)
+        d1 = sum(1 for ti, ci in zip(time, cause) if ti == t and ci == 1)
+        d2 = sum(1 for ti, ci in zip(time, cause) if ti == t and ci == 2)
+        incidence += survival * d1 / at_risk
+        survival *= 1 - (d1 + d2) / at_risk
+        out[t] = (incidence, survival)
+    return out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+replicate_outcomes = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)),
+                              min_size=1, max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(replicate_outcomes)
+def test_aalen_johansen_invariants(outcomes):
+    time = np.array([t for t, _ in outcomes], dtype=float)
+    cause = np.array([c for _, c in outcomes])
+    curve = aalen_johansen(time, cause)
+    reference = naive_aalen_johansen(list(time), list(cause))
+    for row in curve[curve.tick.isin(list(reference))].itertuples():
+        assert row.incidence == pytest.approx(reference[row.tick][0], abs=1e-12)
+        assert row.survival == pytest.approx(reference[row.tick][1], abs=1e-12)
+    inc = curve.incidence.to_numpy()
+    assert curve.tick[0] == 0 and inc[0] == pytest.approx(((time == 0) & (cause == 1)).mean())
+    assert np.all(np.diff(inc) >= -1e-12) and inc[-1] <= 1 + 1e-12
+    assert np.all(curve.low <= inc + 1e-12) and np.all(curve.high >= inc - 1e-12)
+    assert np.all(curve.variance >= 0)
+    # The two causes' incidences and the all-cause survival add up to 1.
+    other = aalen_johansen(time, np.where(cause == 0, 0, 3 - cause)).incidence.to_numpy()
+    np.testing.assert_allclose(inc + other + curve.survival.to_numpy(), 1.0, atol=1e-12)
+    # With nothing censored, the incidence is the fraction of events so far.
+    if not (cause == 0).any():
+        seen = np.searchsorted(np.sort(time[cause == 1]), curve.tick, side="right")
+        np.testing.assert_allclose(inc, seen / len(time), atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(replicate_outcomes, st.integers(0, 30))
+def test_bounds_contain_every_completion(outcomes, horizon):
+    # Whatever the stopped replicates would have done, the fraction with the
+    # event by the horizon lies between the two point bounds: try the two
+    # extremes and a random completion.
+    time = np.array([t for t, _ in outcomes], dtype=float)
+    cause = np.array([c for _, c in outcomes])
+    stopped = cause == 0
+    bounds = analysis.stop_bounds(time, cause, stopped, horizon)
+    rng = np.random.default_rng(len(outcomes))
+    for later in (np.zeros(len(time), bool), np.ones(len(time), bool),
+                  rng.random(len(time)) < 0.5):
+        # A stopped replicate that "would have" had the event gets it at t + 1.
+        happened = ((cause == 1) & (time <= horizon)) | (
+            stopped & later & (time + 1 <= horizon))
+        fraction = happened.mean()
+        assert bounds["low_point"] - 1e-12 <= fraction <= bounds["high_point"] + 1e-12
+    assert bounds["low"] <= bounds["low_point"] and bounds["high"] >= bounds["high_point"]
