@@ -318,13 +318,18 @@ def _on_record_grid(ts: pd.DataFrame, by, every: int, horizon: int, stopped: str
         raise AnalysisError(f"stopped replicates: {stopped!r} is not a choice "
                             f"(allowed: {', '.join(STOPPED_CHOICES)})")
     if stopped == "running":
-        return ts[ts["tick"] % every == 0].copy()
-    keys = list(dict.fromkeys(["point", "replicate"] + list(by)))
-    replicates = ts[keys].drop_duplicates()
-    grid = pd.DataFrame({"tick": np.arange(0, horizon + 1, every, dtype=ts["tick"].dtype)})
-    grid = replicates.merge(grid, how="cross").sort_values("tick", kind="stable")
-    return pd.merge_asof(grid, ts.sort_values("tick", kind="stable"), on="tick",
-                         by=keys, direction="backward")
+        ts = ts[ts["tick"] % every == 0].copy()
+    else:
+        keys = list(dict.fromkeys(["point", "replicate"] + list(by)))
+        replicates = ts[keys].drop_duplicates()
+        grid = pd.DataFrame({"tick": np.arange(0, horizon + 1, every,
+                                               dtype=ts["tick"].dtype)})
+        grid = replicates.merge(grid, how="cross").sort_values("tick", kind="stable")
+        ts = pd.merge_asof(grid, ts.sort_values("tick", kind="stable"), on="tick",
+                           by=keys, direction="backward")
+    if "size" in ts.columns:  # an empty world has no traits (nor defector fraction)
+        ts.loc[ts["size"] == 0, [c for c in TRAIT_COLUMNS if c in ts.columns]] = np.nan
+    return ts
 
 
 def traits_data(results, by=None, stopped: str = "carry") -> pd.DataFrame:
@@ -359,8 +364,6 @@ def traits_data(results, by=None, stopped: str = "carry") -> pd.DataFrame:
     ts = results.timeseries()
     every = int(results.scenario.get("record_every", 1))
     ts = _on_record_grid(ts, by, every, results.horizon, stopped)
-    if "size" in ts.columns:  # an empty world has no traits (nor defector fraction)
-        ts.loc[ts["size"] == 0, list(TRAIT_COLUMNS)] = np.nan
     keys = by + ["tick"]
     grouped = ts.groupby(keys, sort=True)[list(TRAIT_COLUMNS)]
     mean = grouped.mean().add_suffix("_mean")
@@ -519,17 +522,15 @@ def applicable(results) -> list[str]:
 
 def overview_figure(runs, timeseries, horizon, path, title="", record_every=None):
     """P(takeover by tick) (Aalen-Johansen, 95% band) and mean traits over
-    time (``substrate run --figure``). The trait panel uses the rows on the
-    record grid only: a replicate's extra final row would otherwise stand
-    alone."""
+    time (``substrate run --figure``), on the record grid, each stopped
+    replicate's last state carried forward (as :func:`traits_data`)."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
     _draw_incidence(ax_sf, runs, "takeover", horizon, "C0", "Aalen-Johansen")
     ax_sf.set(xlabel="tick", ylabel="P(takeover by tick)", ylim=(-0.02, 1.02),
               xlim=(0, horizon), title=f"takeover incidence ({len(runs)} replicates)")
     ax_sf.legend(loc="upper left")
-    if record_every:
-        timeseries = timeseries[timeseries["tick"] % record_every == 0]
+    timeseries = _on_record_grid(timeseries, [], record_every or 1, horizon, "carry")
     grouped = timeseries.groupby("tick")
     for column, color in (("mean_drive", "C3"), ("mean_loyalty", "C2"),
                           ("mean_stealth", "C4"), ("defector_fraction", "k")):
@@ -538,8 +539,10 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
         if len(runs) > 1:
             lo, hi = grouped[column].quantile(0.1), grouped[column].quantile(0.9)
             ax_tr.fill_between(lo.index, lo.values, hi.values, color=color, alpha=0.15)
-    ax_tr.set(xlabel="tick", ylabel="mean over running replicates (band: 10-90%)",
-              ylim=(-0.02, 1.02), title="traits over time")
+    ax_tr.set(xlabel="tick", ylabel="mean over replicates (band: 10-90%)",
+              ylim=(-0.02, 1.02),
+              title="traits over time (stopped replicates: last state carried forward)")
+    ax_tr.title.set_fontsize("small")
     ax_tr.legend(loc="best", fontsize="small")
     if title:
         fig.suptitle(title)

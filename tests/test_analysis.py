@@ -105,7 +105,12 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     assert table.exit_code == 0 and "P(takeover)" in table.output
     as_json = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--format", "json"])
     import json
-    assert json.loads(as_json.output)[0]["replicates"] == 4
+    record = json.loads(as_json.output)[0]
+    assert record["replicates"] == 4
+    # Every event carries its interval and whether that interval is a bound.
+    assert {"p_takeover", "p_takeover_low", "p_takeover_high", "p_takeover_bounded",
+            "median_takeover_tick", "p_convergence_bounded"} <= set(record)
+    assert record["p_takeover_bounded"] is False
     bad = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--by", "nonsense"])
     assert bad.exit_code == 2 and "cannot group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
