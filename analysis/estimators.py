@@ -245,9 +245,14 @@ def aalen_johansen(time, cause, confidence: float = 0.95) -> pd.DataFrame:
     cause = np.asarray(cause)
     if time.shape != cause.shape:
         raise AnalysisError("event times and causes differ in length")
+    if time.size == 0:
+        raise AnalysisError("no replicates to estimate an incidence from")
     if np.isnan(time).any():
         raise AnalysisError("every replicate needs a time (its event, competing "
                             "event or last observed tick); some are missing")
+    if not np.isin(cause, (CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING)).all():
+        raise AnalysisError("a cause is 0 (censored), 1 (the event) or 2 (a competing "
+                            f"event); got {sorted(set(np.unique(cause).tolist()) - {0, 1, 2})}")
     ticks, inverse = np.unique(time, return_inverse=True)
     counts = np.zeros((len(ticks), 3))
     np.add.at(counts, (inverse, cause.astype(np.intp)), 1.0)

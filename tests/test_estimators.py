@@ -209,6 +209,17 @@ def test_estimators_do_not_import_lifelines():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_aalen_johansen_rejects_bad_input():
+    from simulation.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="no replicates"):
+        aalen_johansen([], [])
+    with pytest.raises(AnalysisError, match=r"got \[3\]"):
+        aalen_johansen([1, 2], [1, 3])
+    with pytest.raises(AnalysisError, match="some are missing"):
+        aalen_johansen([1, np.nan], [1, 0])
+
+
 def test_unknown_event_is_an_analysis_error():
     from simulation.errors import AnalysisError
 
