@@ -500,7 +500,7 @@ def plot(results, kind: str, by=None, **options) -> Figure:
     if kind == "muller":
         return muller_figure(results, **options)
     if kind == "traits":
-        return traits_figure(results, by=by)
+        return traits_figure(results, by=by, **options)  # stopped="carry" or "running"
     if kind == "price":
         return price_figure(results)
     if kind == "agents":

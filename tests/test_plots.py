@@ -101,6 +101,8 @@ def test_traits_carry_forward_or_running_only(tmp_path):
     assert fig.axes[-1].get_ylabel() == "replicates averaged"
     np.testing.assert_allclose(fig.axes[-1].get_lines()[0].get_ydata(), [2, 2, 1, 1, 1])
     assert "last state carried forward" in plots.traits_figure(results).get_suptitle()
+    assert "still running only" in plots.plot(results, "traits",
+                                               stopped="running").get_suptitle()
     from simulation.errors import AnalysisError
     with pytest.raises(AnalysisError, match="not a choice"):
         plots.traits_data(results, stopped="sometimes")
