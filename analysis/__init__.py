@@ -1,8 +1,11 @@
 """Statistics of simulation outputs (imports :mod:`simulation`, never the reverse)."""
 
-from .summary import Results, hazard_rate, load, summarize, survival_curves
-from .survival import (kaplan_meier, median_event_tick, summarize_run,
-                       wilson_interval)
+from .estimators import (aalen_johansen, estimate_event, hazard_rate, kaplan_meier,
+                         median_event_tick, stop_bounds, wilson_interval)
+from .summary import (Results, incidence_curves, load, summarize, summarize_run,
+                      survival_curves)
 
-__all__ = ["Results", "hazard_rate", "kaplan_meier", "load", "median_event_tick",
-           "summarize", "summarize_run", "survival_curves", "wilson_interval"]
+__all__ = ["Results", "aalen_johansen", "estimate_event", "hazard_rate",
+           "incidence_curves", "kaplan_meier", "load", "median_event_tick",
+           "stop_bounds", "summarize", "summarize_run", "survival_curves",
+           "wilson_interval"]

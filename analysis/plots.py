@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulation.errors import AnalysisError
 from simulation.scenario import ScenarioError
 
-from .survival import kaplan_meier
+from .estimators import event_columns, incidence_curve
 
 KINDS = ("survival", "phase", "muller", "traits", "price", "agents")
 TRAIT_COLUMNS = ("mean_drive", "mean_loyalty", "mean_stealth", "mean_fidelity",
@@ -67,53 +68,66 @@ def _by(results, by):
     by = list(by) if by else list(results.parameters)
     for column in by:
         if column not in results.runs.columns:
-            raise ScenarioError(f"--by {column}: not a column of {results.folder}/runs.parquet "
+            raise AnalysisError(f"cannot group by {column}: not a column of "
+                                f"{results.folder}/runs.parquet "
                                 f"(swept: {', '.join(results.parameters) or 'none'})")
     return by
 
 
 # --- survival ----------------------------------------------------------------
 
-def _draw_km(ax, event_ticks, censor_ticks, horizon, color, label):
-    """A Kaplan-Meier step curve held to the horizon, with its 95% band
-    (Greenwood; equal to the curve where the band is undefined)."""
-    km = kaplan_meier(event_ticks, censor_ticks)
-    if km is None:
-        ax.step([0, horizon], [1, 1], where="post", color=color, label=label)
-        return
-    q = np.r_[0, km.sf.quantiles, horizon]
-    p = np.r_[1, km.sf.probabilities, km.sf.probabilities[-1]]
-    ax.step(q, p, where="post", color=color, label=label)
-    if len(event_ticks) > 1:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ci = km.sf.confidence_interval(0.95)
-        lo = np.r_[1, ci.low.probabilities, ci.low.probabilities[-1]]
-        hi = np.r_[1, ci.high.probabilities, ci.high.probabilities[-1]]
-        ax.fill_between(q, np.where(np.isnan(lo), p, lo), np.where(np.isnan(hi), p, hi),
-                        step="post", color=color, alpha=0.15)
+def _draw_incidence(ax, runs, event, horizon, color, label):
+    """The Aalen-Johansen cumulative incidence of ``event`` as a step curve
+    held to the horizon, its 95% pointwise band (log(-log) delta method;
+    equal to the curve where the estimate is 0 or 1) and, where replicates
+    were stopped early by another event, the bounds that contain the truth
+    (dashed). Returns True when bounds were drawn."""
+    curve = incidence_curve(runs, event)
+    curve = curve[curve.tick <= horizon]
+    q = np.r_[curve.tick.to_numpy(), horizon]
+
+    def held(column):
+        values = curve[column].to_numpy()
+        return np.r_[values, values[-1]]
+
+    ax.step(q, held("incidence"), where="post", color=color, label=label)
+    if len(runs) > 1:
+        ax.fill_between(q, held("low"), held("high"), step="post", color=color, alpha=0.15)
+    bounded = bool((curve.bound_high > curve.bound_low).any())
+    if bounded:
+        for column in ("bound_low", "bound_high"):
+            ax.step(q, held(column), where="post", color=color, linestyle="--",
+                    linewidth=0.8)
+    return bounded
 
 
 def survival_figure(results, by=None, events=("takeover", "convergence")) -> Figure:
-    """Kaplan-Meier survival of each event, a curve per point or group, with
-    95% pointwise (Greenwood) bands; the horizon censors every curve."""
-    from .summary import event_columns
-
+    """P(event by tick) of each event, a curve per point or group: the
+    Aalen-Johansen cumulative incidence (competing events, such as
+    extinction, count as "no"; only the horizon and stops censor) with 95%
+    pointwise bands, and dashed bounds where a stop event cut replicates
+    short. The name is kept from the Kaplan-Meier figure it replaces."""
     by = _by(results, by)
     runs, horizon = results.runs, results.horizon
-    fig = Figure(figsize=(5.2 * len(events), 4), layout="constrained")
+    fig = Figure(figsize=(5.2 * len(events), 4.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(events)))
     for ax, event in zip(axes, events):
-        _, column = event_columns(event)
+        event_columns(event)
         groups = _groups(runs, by)
+        bounded = False
         for i, (label, group) in enumerate(groups):
-            _draw_km(ax, group[column], group["ticks"], horizon, _color(i, len(groups)),
-                     label)
-        ax.set(xlabel="tick", ylabel=f"P(no {event} yet)", xlim=(0, horizon),
-               ylim=(-0.02, 1.02), title=f"{event} survival (Kaplan-Meier, 95% bands)")
+            bounded |= _draw_incidence(ax, group, event, horizon, _color(i, len(groups)),
+                                       label)
+        title = f"{event}: cumulative incidence (Aalen-Johansen, 95% bands)"
+        if bounded:
+            title += "\ndashed: bounds (replicates stopped early by another event)"
+        ax.set(xlabel="tick", ylabel=f"P({event} by tick)", xlim=(0, horizon),
+               ylim=(-0.02, 1.02), title=title)
+        ax.title.set_fontsize("small")
         if by and ax is axes[-1]:
             _legend(ax, ", ".join(by), len(groups))
-    fig.suptitle(results.scenario.get("name", ""))
+    fig.suptitle(f"{results.scenario.get('name', '')} (extinction competes: counted "
+                 "as no event; the horizon censors)", fontsize="small")
     return fig
 
 
@@ -288,28 +302,87 @@ def muller_figure(results, replicate=0, agent=0, point=0, color="drive",
 
 # --- traits ------------------------------------------------------------------
 
-def traits_data(results, by=None) -> pd.DataFrame:
+STOPPED_CHOICES = {"carry": "last state carried forward",
+                   "running": "still running only"}
+
+
+def _on_record_grid(ts: pd.DataFrame, by, every: int, horizon: int, stopped: str):
+    """Timeseries rows on the record grid, one per replicate and record tick.
+
+    ``stopped="running"`` keeps the rows of the replicates still running at
+    each tick (a replicate stopped early drops out: the average is over
+    survivors). ``stopped="carry"`` gives every replicate a row at every
+    record tick up to the horizon, a stopped one repeating its last state
+    (its final row, on the grid or not)."""
+    if stopped not in STOPPED_CHOICES:
+        raise AnalysisError(f"stopped replicates: {stopped!r} is not a choice "
+                            f"(allowed: {', '.join(STOPPED_CHOICES)})")
+    if stopped == "running":
+        ts = ts[ts["tick"] % every == 0].copy()
+    else:
+        keys = list(dict.fromkeys(["point", "replicate"] + list(by)))
+        replicates = ts[keys].drop_duplicates()
+        grid = pd.DataFrame({"tick": np.arange(0, horizon + 1, every,
+                                               dtype=ts["tick"].dtype)})
+        grid = replicates.merge(grid, how="cross").sort_values("tick", kind="stable")
+        ts = pd.merge_asof(grid, ts.sort_values("tick", kind="stable"), on="tick",
+                           by=keys, direction="backward")
+    if "size" in ts.columns:  # an empty world has no traits (nor defector fraction)
+        ts.loc[ts["size"] == 0, [c for c in TRAIT_COLUMNS if c in ts.columns]] = np.nan
+    return ts
+
+
+def traits_data(results, by=None, stopped: str = "carry") -> pd.DataFrame:
     """Per group and record tick: mean and 10%/90% quantiles over replicates
-    of each trait column (rows on the record grid only)."""
+    of each trait column, and how many replicates each point averages.
+
+    Parameters
+    ----------
+    results : Results
+        An output folder.
+    by : list of str, optional
+        Grouping columns (default: the swept parameters).
+    stopped : {"carry", "running"}
+        What a replicate that stopped early (a ``stop.on`` event, or
+        extinction) contributes after its last tick. ``"carry"`` (the
+        default): its last state, carried forward to the horizon, so every
+        point averages every replicate with data (no survivor bias: with
+        ``stop.on: [takeover]`` the taken-over replicates stay in, at their
+        takeover state). ``"running"``: nothing; each point averages only
+        the replicates still running, which conditions on not having
+        stopped yet. An extinct replicate's traits are undefined (no
+        subcomponents) and are left out under either choice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Group columns, ``tick``, ``COLUMN_mean``, ``COLUMN_low``,
+        ``COLUMN_high`` for each trait column, and ``replicates`` (the
+        number of replicates with a value of mean drive at that point).
+    """
     by = _by(results, by)
     ts = results.timeseries()
     every = int(results.scenario.get("record_every", 1))
-    ts = ts[ts["tick"] % every == 0]
+    ts = _on_record_grid(ts, by, every, results.horizon, stopped)
     keys = by + ["tick"]
     grouped = ts.groupby(keys, sort=True)[list(TRAIT_COLUMNS)]
     mean = grouped.mean().add_suffix("_mean")
     low = grouped.quantile(0.1).add_suffix("_low")
     high = grouped.quantile(0.9).add_suffix("_high")
-    return pd.concat([mean, low, high], axis=1).reset_index()
+    count = ts.groupby(keys, sort=True)["mean_drive"].count().rename("replicates")
+    return pd.concat([mean, low, high, count], axis=1).reset_index()
 
 
-def traits_figure(results, by=None) -> Figure:
+def traits_figure(results, by=None, stopped: str = "carry") -> Figure:
     """Mean drive, loyalty, stealth, fidelity and defector fraction over time,
-    a line per group (the mean over replicates) and the 10-90% spread."""
+    a line per group (the mean over replicates) with the 10-90% spread, and
+    the number of replicates each point averages. ``stopped`` as in
+    :func:`traits_data` (default: last state carried forward), stated on
+    the figure."""
     by = _by(results, by)
-    data = traits_data(results, by)
-    fig = Figure(figsize=(15, 3.4), layout="constrained")
-    axes = fig.subplots(1, len(TRAIT_COLUMNS), sharex=True)
+    data = traits_data(results, by, stopped)
+    fig = Figure(figsize=(18, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(TRAIT_COLUMNS) + 1, sharex=True)
     groups = _groups(data, by)
     for ax, column in zip(axes, TRAIT_COLUMNS):
         for i, (label, g) in enumerate(groups):
@@ -317,10 +390,15 @@ def traits_figure(results, by=None) -> Figure:
             ax.fill_between(g.tick, g[f"{column}_low"], g[f"{column}_high"],
                             color=_color(i, len(groups)), alpha=0.15)
         ax.set(xlabel="tick", ylabel=column.replace("_", " "), ylim=(-0.02, 1.02))
+    count_ax = axes[-1]
+    for i, (label, g) in enumerate(groups):
+        count_ax.step(g.tick, g["replicates"], where="post", color=_color(i, len(groups)),
+                      label=label)
+    count_ax.set(xlabel="tick", ylabel="replicates averaged", ylim=(0, None))
     if by:
-        _legend(axes[-1], ", ".join(by), len(groups))
-    fig.suptitle(f"{results.scenario.get('name', '')}: mean over replicates "
-                 "(band: 10-90%; replicates that stopped drop out)")
+        _legend(count_ax, ", ".join(by), len(groups))
+    fig.suptitle(f"{results.scenario.get('name', '')}: mean over replicates (band: "
+                 f"10-90%); stopped replicates: {STOPPED_CHOICES[stopped]}")
     return fig
 
 
@@ -422,7 +500,7 @@ def plot(results, kind: str, by=None, **options) -> Figure:
     if kind == "muller":
         return muller_figure(results, **options)
     if kind == "traits":
-        return traits_figure(results, by=by)
+        return traits_figure(results, by=by, **options)  # stopped="carry" or "running"
     if kind == "price":
         return price_figure(results)
     if kind == "agents":
@@ -443,17 +521,16 @@ def applicable(results) -> list[str]:
 
 
 def overview_figure(runs, timeseries, horizon, path, title="", record_every=None):
-    """Takeover survival (Kaplan-Meier, 95% band) and mean traits over time
-    (``substrate run --figure``). The trait panel uses the rows on the record
-    grid only: a replicate's extra final row would otherwise stand alone."""
+    """P(takeover by tick) (Aalen-Johansen, 95% band) and mean traits over
+    time (``substrate run --figure``), on the record grid, each stopped
+    replicate's last state carried forward (as :func:`traits_data`)."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
-    _draw_km(ax_sf, runs["takeover_tick"], runs["ticks"], horizon, "C0", "Kaplan-Meier")
-    ax_sf.set(xlabel="tick", ylabel="P(no takeover yet)", ylim=(-0.02, 1.02),
-              xlim=(0, horizon), title=f"takeover survival ({len(runs)} replicates)")
-    ax_sf.legend(loc="lower left")
-    if record_every:
-        timeseries = timeseries[timeseries["tick"] % record_every == 0]
+    _draw_incidence(ax_sf, runs, "takeover", horizon, "C0", "Aalen-Johansen")
+    ax_sf.set(xlabel="tick", ylabel="P(takeover by tick)", ylim=(-0.02, 1.02),
+              xlim=(0, horizon), title=f"takeover incidence ({len(runs)} replicates)")
+    ax_sf.legend(loc="upper left")
+    timeseries = _on_record_grid(timeseries, [], record_every or 1, horizon, "carry")
     grouped = timeseries.groupby("tick")
     for column, color in (("mean_drive", "C3"), ("mean_loyalty", "C2"),
                           ("mean_stealth", "C4"), ("defector_fraction", "k")):
@@ -462,8 +539,10 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
         if len(runs) > 1:
             lo, hi = grouped[column].quantile(0.1), grouped[column].quantile(0.9)
             ax_tr.fill_between(lo.index, lo.values, hi.values, color=color, alpha=0.15)
-    ax_tr.set(xlabel="tick", ylabel="mean over running replicates (band: 10-90%)",
-              ylim=(-0.02, 1.02), title="traits over time")
+    ax_tr.set(xlabel="tick", ylabel="mean over replicates (band: 10-90%)",
+              ylim=(-0.02, 1.02),
+              title="traits over time (stopped replicates: last state carried forward)")
+    ax_tr.title.set_fontsize("small")
     ax_tr.legend(loc="best", fontsize="small")
     if title:
         fig.suptitle(title)

@@ -12,18 +12,12 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from simulation.scenario import ScenarioError
+from simulation.errors import AnalysisError, OutputError
 
-from .survival import kaplan_meier, median_event_tick, wilson_interval
-
-EVENTS = {"takeover": ("takeover", "takeover_tick"),
-          "convergence": ("converged", "convergence_tick"),
-          "extinction": ("extinct", "extinction_tick"),
-          "first_defector": (None, "first_defector_tick")}
+from .estimators import (EVENTS, estimate_event, event_columns,  # noqa: F401
+                         hazard_rate, incidence_curve)
 
 
 @dataclasses.dataclass
@@ -50,10 +44,10 @@ def load(folder) -> Results:
 
     folder = Path(folder)
     if not (folder / "runs.parquet").is_file():
-        raise ScenarioError(f"{folder}: no runs.parquet here (not an output folder of "
+        raise OutputError(f"{folder}: no runs.parquet here (not an output folder of "
                             "'substrate run' or a finished 'substrate sweep')")
     if not (folder / "manifest.json").is_file():
-        raise ScenarioError(f"{folder}: no manifest.json: the run or sweep that wrote "
+        raise OutputError(f"{folder}: no manifest.json: the run or sweep that wrote "
                             "this folder did not finish (run it again)")
     manifest = json.loads((folder / "manifest.json").read_text())
     scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
@@ -62,45 +56,18 @@ def load(folder) -> Results:
     return Results(folder, runs, scenario, manifest, parameters)
 
 
-def event_columns(event: str):
-    if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}; allowed: {', '.join(EVENTS)}")
-    return EVENTS[event]
-
-
-def hazard_rate(event_ticks, censor_ticks, confidence: float = 0.95):
-    """Constant hazard per tick: events / replicate-ticks at risk (the MLE of
-    an exponential time to event), with the exact Poisson (Garwood 1936)
-    interval on the event count. Returns (rate, low, high)."""
-    events = pd.array(event_ticks, dtype="Float64")
-    observed = ~np.asarray(events.isna())
-    exposure = float(np.where(observed, np.asarray(events.fillna(0), dtype=float),
-                              np.asarray(censor_ticks, dtype=float)).sum())
-    k = int(observed.sum())
-    if exposure <= 0:
-        return math.nan, math.nan, math.nan
-    alpha = 1 - confidence
-    low = stats.chi2.ppf(alpha / 2, 2 * k) / 2 if k > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
-    return k / exposure, low / exposure, high / exposure
-
-
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
     row = {"replicates": len(runs)}
     for event in events:
-        flag, tick = event_columns(event)
-        ticks = runs[tick]
-        happened = ~ticks.isna()
-        p, low, high = wilson_interval(int(happened.sum()), len(runs))
-        row[f"p_{event}"] = p
-        row[f"p_{event}_low"] = low
-        row[f"p_{event}_high"] = high
-        median = median_event_tick(ticks, runs["ticks"])
-        row[f"median_{event}_tick"] = median if median is not None else math.nan
-        rate, rlow, rhigh = hazard_rate(ticks, runs["ticks"])
-        row[f"{event}_hazard"] = rate
-        row[f"{event}_hazard_low"] = rlow
-        row[f"{event}_hazard_high"] = rhigh
+        estimate = estimate_event(runs, event, horizon)
+        row[f"p_{event}"] = estimate["p"]
+        row[f"p_{event}_low"] = estimate["low"]
+        row[f"p_{event}_high"] = estimate["high"]
+        row[f"p_{event}_bounded"] = estimate["bounded"]
+        row[f"median_{event}_tick"] = estimate["median"]
+        row[f"{event}_hazard"] = estimate["hazard"]
+        row[f"{event}_hazard_low"] = estimate["hazard_low"]
+        row[f"{event}_hazard_high"] = estimate["hazard_high"]
     row["mean_final_drive"] = float(runs["final_mean_drive"].mean())
     row["mean_final_loyalty"] = float(runs["final_mean_loyalty"].mean())
     row["horizon"] = horizon
@@ -109,15 +76,36 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
 
 def summarize(results, by=None, events=("takeover", "convergence"),
               horizon: int | None = None) -> pd.DataFrame:
-    """Per group: P(event by the horizon) with a Wilson 95% interval, the
-    Kaplan-Meier median event tick (NaN: survival stays above 1/2), and the
-    constant hazard per tick with its exact interval, for each event; plus
-    mean final drive and loyalty.
+    """Per group and event: P(event by the horizon), its interval, median
+    tick and hazard (:func:`analysis.estimators.estimate_event`); plus mean
+    final drive and loyalty.
 
-    ``results`` is a :class:`Results` or a runs DataFrame (then give
-    ``horizon``); ``by`` lists grouping columns (default: the swept
-    parameters; none for a plain run). Event ticks are right-censored at each
-    replicate's last tick.
+    Parameters
+    ----------
+    results : Results or pandas.DataFrame
+        An output folder (:func:`load`) or a runs table (then give
+        ``horizon``).
+    by : list of str, optional
+        Grouping columns (default: the swept parameters; none for a run).
+    events : sequence of str
+        Keys of :data:`analysis.estimators.EVENTS`.
+    horizon : int, optional
+        The T of P(event by T) (default: the scenario's horizon).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per group: ``replicates``; per event ``p_EVENT`` (Aalen-Johansen
+        cumulative incidence at T: competing events such as extinction
+        count as "no", censoring is assumed independent; the plain fraction
+        when no replicate was stopped before T), ``p_EVENT_low`` and
+        ``p_EVENT_high`` (the Wilson 95% interval; when ``p_EVENT_bounded``
+        is True, bounds that contain the truth whatever the replicates
+        stopped early by another event would have done),
+        ``median_EVENT_tick`` (first tick at which the incidence reaches
+        1/2; NaN if it does not by T), ``EVENT_hazard`` with ``_low`` and
+        ``_high`` (cause-specific, per replicate-tick at risk, exact Poisson
+        interval); ``mean_final_drive``, ``mean_final_loyalty``, ``horizon``.
     """
     if isinstance(results, Results):
         runs = results.runs
@@ -129,8 +117,9 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     by = list(by)
     for column in by:
         if column not in runs.columns:
-            raise ScenarioError(f"--by {column}: not a column of runs.parquet (swept "
-                                f"parameters here: {', '.join(_swept(runs)) or 'none'})")
+            raise AnalysisError(f"cannot group by {column}: not a column of the runs "
+                                f"table (swept parameters here: "
+                                f"{', '.join(_swept(runs)) or 'none'})")
     if not by:
         return pd.DataFrame([_group_summary(runs, horizon, events)])
     rows = []
@@ -140,41 +129,62 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     return pd.DataFrame(rows)
 
 
-def survival_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:
-    """Kaplan-Meier survival of an event per group, in long form: group
-    columns, ``tick``, ``survival``, ``low``, ``high`` (95% pointwise band,
-    Greenwood; equal to the estimate where it is 0), starting at (0, 1)."""
-    import warnings
+def incidence_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:
+    """Cumulative incidence of an event per group, in long form.
 
+    Parameters
+    ----------
+    results : Results or pandas.DataFrame
+        An output folder or a runs table.
+    event : str
+        A key of :data:`analysis.estimators.EVENTS`.
+    by : list of str, optional
+        Grouping columns (default: the swept parameters).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Group columns, then the columns of
+        :func:`analysis.estimators.incidence_curve`: ``tick``, ``at_risk``,
+        ``events``, ``competing``, ``censored``, ``survival``,
+        ``incidence`` (Aalen-Johansen), ``variance``, ``low``, ``high``
+        (95% pointwise, log(-log) delta method), ``bound_low``,
+        ``bound_high`` (the curves between which the truth lies whatever
+        stopped replicates would have done). Starts at tick 0.
+    """
     runs = results.runs if isinstance(results, Results) else results
     if by is None and isinstance(results, Results):
         by = results.parameters
     by = list(by or [])
-    _, tick = event_columns(event)
+    event_columns(event)
     groups = runs.groupby(by, sort=True, dropna=False) if by else [((), runs)]
     frames = []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        km = kaplan_meier(group[tick], group["ticks"])
-        if km is None:
-            curve = pd.DataFrame({"tick": [0], "survival": [1.0], "low": [1.0],
-                                  "high": [1.0]})
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ci = km.sf.confidence_interval(0.95)
-            survival = np.r_[1.0, km.sf.probabilities]
-            # Greenwood's band is undefined where S = 0: it collapses to S.
-            curve = pd.DataFrame({
-                "tick": np.r_[0, km.sf.quantiles], "survival": survival,
-                "low": np.where(np.isnan(np.r_[1.0, ci.low.probabilities]), survival,
-                                np.r_[1.0, ci.low.probabilities]),
-                "high": np.where(np.isnan(np.r_[1.0, ci.high.probabilities]), survival,
-                                 np.r_[1.0, ci.high.probabilities])})
+        curve = incidence_curve(group, event)
         for name, value in zip(by, key):
             curve.insert(0, name, value)
         frames.append(curve)
     return pd.concat(frames, ignore_index=True)
+
+
+#: The former name: the curves are cumulative incidences, not Kaplan-Meier
+#: survival (1 - Kaplan-Meier overstates P(event) when events compete).
+survival_curves = incidence_curves
+
+
+def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
+    """The headline numbers of one run (one row per replicate): the single
+    group of :func:`summarize`, with a median of None when the incidence
+    stays below 1/2."""
+    row = summarize(runs, horizon=horizon).iloc[0].to_dict()
+    row["replicates"] = int(row["replicates"])  # a DataFrame row makes it float
+    for key, value in row.items():
+        if key.endswith("_bounded"):
+            row[key] = bool(value)
+    if math.isnan(row["median_takeover_tick"]):
+        row["median_takeover_tick"] = None
+    return row
 
 
 def _swept(runs):

@@ -24,7 +24,7 @@ from simulation import validate as validate_scenario
 from simulation.engine import World
 
 from . import theory
-from .survival import wilson_interval
+from .estimators import wilson_interval
 
 TOLERANCE_SE = 4.0
 

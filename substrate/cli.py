@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from simulation.scenario import ScenarioError
+from simulation.errors import SubstrateError
 
 
 def fail(message: str) -> None:
@@ -50,7 +50,7 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, m
                               overrides=list(overrides), out=out, figure=figure,
                               max_memory=max_memory,
                               command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(summary)
 
@@ -87,7 +87,7 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
                              horizon=horizon, block_size=block_size,
                              overrides=list(overrides), max_memory=max_memory,
                              command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(text)
 
@@ -104,7 +104,7 @@ def summarize(folder, by, fmt):
 
     try:
         click.echo(summarize_command(folder, list(by) or None, fmt))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -130,7 +130,7 @@ def plot(folder, kind, out, fmt, by, replicate, agent, color):
     try:
         click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
                                 replicate=replicate, agent=agent, color=color))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -143,7 +143,7 @@ def report(folder, out):
 
     try:
         click.echo(report_command(folder, out))
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
 
 
@@ -157,7 +157,7 @@ def validate(tier, out):
 
     try:
         text, ok = validate_command(tier, out)
-    except ScenarioError as exc:
+    except SubstrateError as exc:
         fail(str(exc))
     click.echo(text)
     sys.exit(0 if ok else 1)

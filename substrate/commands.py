@@ -91,18 +91,29 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                           result.seconds)
 
 
+def probability_text(s: dict, event: str) -> str:
+    """P(event by T) with its interval, or the bounds that contain it when
+    replicates stopped early by another event cut the event short."""
+    low, high = s[f"p_{event}_low"], s[f"p_{event}_high"]
+    if s.get(f"p_{event}_bounded"):
+        return (f"between {low:.3f} and {high:.3f}  (95% bounds: some replicates "
+                "were stopped by another event first)")
+    return f"{s[f'p_{event}']:.3f}  (95% Wilson CI {low:.3f} - {high:.3f})"
+
+
 def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
     return "\n".join([
         f"{sc.name}: {s['replicates']} replicate(s), horizon {sc.horizon} ticks, "
         f"seed {sc.seed}, {seconds:.1f} s",
-        f"  P(takeover by {sc.horizon})       {s['p_takeover']:.3f}  "
-        f"(95% Wilson CI {s['p_takeover_low']:.3f} - {s['p_takeover_high']:.3f})",
-        f"  median takeover tick (K-M)  {median_text}",
-        f"  P(convergence by {sc.horizon})    {s['p_convergence']:.3f}",
+        f"  P(takeover by {sc.horizon})       {probability_text(s, 'takeover')}",
+        f"  median takeover tick        {median_text}  (where P(takeover by tick) "
+        "reaches 1/2)",
+        f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
         f"  mean final drive            {s['mean_final_drive']:.4f}",
         f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
+        "  (P: Aalen-Johansen cumulative incidence; extinction counts as no event)",
         f"outputs: {folder}/",
     ])
 
@@ -179,23 +190,39 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
             f"{table}\noutputs: {folder}/")
 
 
+def _interval_cell(values: dict, event: str) -> str:
+    """p [low, high]; for bounds (an event cut short by stops) the bounds
+    only, marked with *."""
+    p, low, high = (values[f"p_{event}"], values[f"p_{event}_low"],
+                    values[f"p_{event}_high"])
+    if values.get(f"p_{event}_bounded"):
+        return f"[{low:.3f}, {high:.3f}]*"
+    return f"{p:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def format_sweep_summary(df) -> str:
-    """The summary table as text: parameters, P(takeover) [CI], median tick."""
+    """The summary table as text: parameters, P(takeover) [CI], median tick,
+    hazard, P(convergence) [CI]; bounds marked * and explained below."""
     params = [c for c in df.columns if "." in c]
     lines = []
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
-                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge)':>11}")
+                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}")
+    bounded = False
     for row in df.itertuples(index=False):
         values = dict(zip(df.columns, row))
         cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
                           else f"{str(values[p]):>16}" for p in params)
         median = values["median_takeover_tick"]
         median = ">horizon" if median != median else f"{median:.0f}"
-        ci = (f"{values['p_takeover']:.3f} [{values['p_takeover_low']:.3f}, "
-              f"{values['p_takeover_high']:.3f}]")
-        lines.append(f"{cells}  {values['replicates']:>5}  {ci:>24}  {median:>11}  "
-                     f"{values['takeover_hazard']:>11.3g}  {values['p_convergence']:>11.3f}")
+        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in ("takeover", "convergence"))
+        lines.append(f"{cells}  {values['replicates']:>5}  "
+                     f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
+                     f"{values['takeover_hazard']:>11.3g}  "
+                     f"{_interval_cell(values, 'convergence'):>24}")
+    if bounded:
+        lines.append("* bounds that contain P whatever the replicates stopped early by "
+                     "another event would have done (95%)")
     return "\n".join(lines)
 
 
@@ -264,7 +291,15 @@ def report_command(folder, out=None) -> str:
              f"<p>{html.escape(results.scenario.get('description', '') or '')}</p>"]
     summary = analysis.summarize(results)
     parts += ["<h2>Summary</h2>", summary.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                                  na_rep="")]
+                                                  na_rep=""),
+              "<p>p_EVENT is P(EVENT by the horizon), the Aalen-Johansen cumulative "
+              "incidence: a replicate that went extinct first counts as no event; "
+              "p_EVENT_low and p_EVENT_high are its 95% Wilson interval. Where "
+              "p_EVENT_bounded is True, replicates were stopped early by another event "
+              "before EVENT could happen, and p_EVENT_low and p_EVENT_high are "
+              "<b>bounds</b> that contain the probability whatever those replicates "
+              "would have done (p_EVENT then assumes that stopping told nothing). "
+              "Medians: the first tick where P(EVENT by tick) reaches 1/2.</p>"]
     for kind in plots.applicable(results):
         try:
             fig = plots.plot(results, kind)

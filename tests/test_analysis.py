@@ -52,10 +52,14 @@ def test_hazard_rate_by_hand():
 
 
 def _runs():
+    # Replicate 2 of point 0 reaches the horizon (10) without takeover; the
+    # others stop at their takeover.
     return pd.DataFrame({
         "point": [0, 0, 0, 0, 1, 1], "replicate": [0, 1, 2, 3, 0, 1],
         "copy.error_rate": [0.1, 0.1, 0.1, 0.1, 0.2, 0.2],
-        "ticks": CENSOR + [10, 4],
+        "ticks": [2, 5, 10, 8, 10, 4],
+        "stop_reason": ["takeover", "takeover", "horizon", "takeover", "horizon",
+                        "takeover"],
         "takeover_tick": pd.array([2, 5, None, 8, None, 4], dtype="Int64"),
         "convergence_tick": pd.array([None] * 6, dtype="Int64"),
         "takeover": [True, True, False, True, False, True],
@@ -71,18 +75,25 @@ def test_summarize_groups():
     assert list(df.p_takeover) == [0.75, 0.5]
     assert df.median_takeover_tick[0] == 5
     assert df.takeover_hazard[1] == pytest.approx(1 / 14)
-    assert list(df.p_convergence) == [0.0, 0.0]
+    # Convergence was cut short by the takeover stops: bounds, never a bare 0.
+    assert list(df.p_convergence_bounded) == [True, True]
+    assert not df.p_takeover_bounded.any()
+    assert df.p_convergence_low[0] == 0.0
+    assert df.p_convergence_high[0] == pytest.approx(analysis.wilson_interval(3, 4)[2])
     assert df.mean_final_drive[1] == pytest.approx(0.6)
     whole = analysis.summarize(_runs(), horizon=10)
     assert len(whole) == 1 and whole.replicates[0] == 6
 
 
-def test_survival_curves_long_form():
-    curves = analysis.survival_curves(_runs(), by=["copy.error_rate"])
+def test_incidence_curves_long_form():
+    curves = analysis.incidence_curves(_runs(), by=["copy.error_rate"])
     first = curves[curves["copy.error_rate"] == 0.1]
-    assert list(first.tick) == [0, 2, 5, 6, 8]
-    np.testing.assert_allclose(first.survival, [1, 0.75, 0.5, 0.5, 0.0])
-    assert (first.low <= first.survival + 1e-12).all()
+    assert list(first.tick) == [0, 2, 5, 8, 10]
+    np.testing.assert_allclose(first.incidence, [0, 0.25, 0.5, 0.75, 0.75])
+    assert (first.low <= first.incidence + 1e-12).all()
+    assert (first.high >= first.incidence - 1e-12).all()
+    # Nothing was stopped before its takeover: the bounds are the curve.
+    np.testing.assert_allclose(first.bound_low, first.incidence)
 
 
 def test_summarize_command_on_a_run_folder(tmp_path):
@@ -94,8 +105,13 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     assert table.exit_code == 0 and "P(takeover)" in table.output
     as_json = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--format", "json"])
     import json
-    assert json.loads(as_json.output)[0]["replicates"] == 4
+    record = json.loads(as_json.output)[0]
+    assert record["replicates"] == 4
+    # Every event carries its interval and whether that interval is a bound.
+    assert {"p_takeover", "p_takeover_low", "p_takeover_high", "p_takeover_bounded",
+            "median_takeover_tick", "p_convergence_bounded"} <= set(record)
+    assert record["p_takeover_bounded"] is False
     bad = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--by", "nonsense"])
-    assert bad.exit_code == 2 and "--by nonsense: not a column" in bad.output
+    assert bad.exit_code == 2 and "cannot group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "no runs.parquet here" in missing.output

@@ -47,20 +47,76 @@ def folders(tmp_path_factory):
     return analysis.load(tmp / "run"), analysis.load(tmp / "sweep")
 
 
-def test_survival_curves_match_kaplan_meier(folders):
+def test_incidence_curves_are_drawn(folders):
     _, sweep = folders
     fig = plots.survival_figure(sweep, by=["copy.error_rate"])
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "P(no takeover yet)" and ax.get_xlabel() == "tick"
+    assert ax.get_ylabel() == "P(takeover by tick)" and ax.get_xlabel() == "tick"
+    assert "Aalen-Johansen" in ax.get_title() and "95% bands" in ax.get_title()
     lines = ax.get_lines()
-    assert len(lines) == 2  # one curve per group
-    curves = analysis.survival_curves(sweep, by=["copy.error_rate"])
+    assert len(lines) == 2  # one curve per group; nothing stopped, so no bounds
+    curves = analysis.incidence_curves(sweep, by=["copy.error_rate"])
     for line, (_, curve) in zip(lines, curves.groupby("copy.error_rate")):
         y = line.get_ydata()
-        np.testing.assert_allclose(y[:-1], curve.survival)  # last point: held to the horizon
+        np.testing.assert_allclose(y[:-1], curve.incidence)  # last point: held to the horizon
         assert line.get_xdata()[-1] == sweep.horizon
     assert len(fig.axes[1].get_lines()) == 2  # convergence panel
     assert len(plots.survival_figure(sweep).axes[0].get_lines()) == 4  # one per point
+
+
+def _stopped_results(tmp_path, stop_reasons=("takeover", "horizon")):
+    """Two replicates recorded every 10 ticks to 40: replicate 0 stops at
+    tick 15 (its last row off the grid), replicate 1 runs to the horizon."""
+    rows = []
+    for tick, drive in ((0, 0.1), (10, 0.3), (15, 0.7)):
+        rows.append((0, 0, tick, drive))
+    for tick in (0, 10, 20, 30, 40):
+        rows.append((0, 1, tick, 0.1))
+    ts = pd.DataFrame(rows, columns=["point", "replicate", "tick", "mean_drive"])
+    for column in plots.TRAIT_COLUMNS[1:]:
+        ts[column] = 0.5
+    ts.to_parquet(tmp_path / "timeseries.parquet")
+    runs = pd.DataFrame({
+        "point": [0, 0], "replicate": [0, 1], "ticks": [15, 40],
+        "stop_reason": list(stop_reasons),
+        "takeover_tick": pd.array([15, None], dtype="Int64"),
+        "convergence_tick": pd.array([None, None], dtype="Int64"),
+        "final_mean_drive": [0.7, 0.1], "final_mean_loyalty": [0.5, 0.5]})
+    return analysis.Results(tmp_path, runs, {"name": "t", "horizon": 40, "record_every": 10},
+                            {}, [])
+
+
+def test_traits_carry_forward_or_running_only(tmp_path):
+    results = _stopped_results(tmp_path)
+    carry = plots.traits_data(results)  # the default: last state carried forward
+    running = plots.traits_data(results, stopped="running")
+    assert list(carry.tick) == [0, 10, 20, 30, 40]
+    assert list(carry.replicates) == [2, 2, 2, 2, 2]
+    # Replicate 0's last state (drive 0.7 at tick 15) stands in after it stopped.
+    np.testing.assert_allclose(carry.mean_drive_mean, [0.1, 0.2, 0.4, 0.4, 0.4])
+    assert list(running.replicates) == [2, 2, 1, 1, 1]
+    np.testing.assert_allclose(running.mean_drive_mean, [0.1, 0.2, 0.1, 0.1, 0.1])
+    fig = plots.traits_figure(results, stopped="running")
+    assert "still running only" in fig.get_suptitle()
+    assert fig.axes[-1].get_ylabel() == "replicates averaged"
+    np.testing.assert_allclose(fig.axes[-1].get_lines()[0].get_ydata(), [2, 2, 1, 1, 1])
+    assert "last state carried forward" in plots.traits_figure(results).get_suptitle()
+    assert "still running only" in plots.plot(results, "traits",
+                                               stopped="running").get_suptitle()
+    from simulation.errors import AnalysisError
+    with pytest.raises(AnalysisError, match="not a choice"):
+        plots.traits_data(results, stopped="sometimes")
+
+
+def test_stopped_events_drawn_with_bounds(tmp_path):
+    results = _stopped_results(tmp_path)
+    fig = plots.survival_figure(results)
+    takeover, convergence = fig.axes
+    assert len(takeover.get_lines()) == 1  # takeover itself is never cut short
+    assert len(convergence.get_lines()) == 3  # incidence and two dashed bounds
+    assert "bounds" in convergence.get_title()
+    upper = convergence.get_lines()[2]
+    assert upper.get_linestyle() == "--" and upper.get_ydata()[-1] == 0.5
 
 
 def test_phase_heatmap_is_the_summary(folders):
@@ -110,12 +166,15 @@ def test_muller_bands_nest_and_fill(folders):
 
 def test_traits_lines_are_the_replicate_means(folders):
     run, _ = folders
-    fig = plots.traits_figure(run)
-    assert len(fig.axes) == 5
+    # No replicate of this run stops early: both choices give the same means.
+    fig = plots.traits_figure(run, stopped="running")
+    assert len(fig.axes) == 6
     assert [ax.get_ylabel() for ax in fig.axes] == [
-        "mean drive", "mean loyalty", "mean stealth", "mean fidelity", "defector fraction"]
+        "mean drive", "mean loyalty", "mean stealth", "mean fidelity", "defector fraction",
+        "replicates averaged"]
     ts = run.timeseries()
     ts = ts[ts.tick % 20 == 0]
+    pd.testing.assert_frame_equal(plots.traits_data(run), plots.traits_data(run, stopped="running"))
     for ax, column in zip(fig.axes, plots.TRAIT_COLUMNS):
         (line,) = ax.get_lines()
         np.testing.assert_allclose(line.get_ydata(), ts.groupby("tick")[column].mean())
@@ -168,7 +227,7 @@ def test_plot_command_errors(folders, tmp_path):
     assert missing.exit_code == 2 and "no runs.parquet" in missing.output
     for kind in ("survival", "traits"):
         by = runner.invoke(cli, ["plot", str(run.folder), "--kind", kind, "--by", "nosuch"])
-        assert by.exit_code == 2 and "--by nosuch: not a column" in by.output
+        assert by.exit_code == 2 and "cannot group by nosuch: not a column" in by.output
     nowhere = runner.invoke(cli, ["plot", str(run.folder), "--kind", "traits", "--out",
                                   str(tmp_path / "no" / "f.png")])
     assert nowhere.exit_code == 2 and "does not exist" in nowhere.output

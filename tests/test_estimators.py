@@ -1,0 +1,383 @@
+"""The estimators against lifelines, against hand computation, and on real runs.
+
+lifelines is a test dependency only: the package never imports it.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+from analysis import estimators
+from analysis.estimators import aalen_johansen, estimate_event, value_at
+
+lifelines = pytest.importorskip("lifelines")
+
+
+def _at(curve, ticks, column="incidence"):
+    """Our step function read at lifelines' time points."""
+    return estimators._steps_at(curve, np.asarray(ticks, dtype=float))[column].to_numpy()
+
+
+def _fit_aj(time, cause):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines warns when it jitters ties
+        return lifelines.AalenJohansenFitter(calculate_variance=True, seed=0).fit(
+            time, cause, event_of_interest=1)
+
+
+# --- against lifelines -------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_aalen_johansen_matches_lifelines_without_ties(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 120))
+    time = rng.exponential(10.0, n)
+    cause = rng.choice([0, 1, 2], size=n, p=[0.3, 0.4, 0.3])
+    ours = aalen_johansen(time, cause)
+    ref = _fit_aj(time, cause)
+    points = ref.cumulative_density_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, points), ref.cumulative_density_.iloc[:, 0],
+                               atol=1e-12)
+    # lifelines leaves the variance undefined (0 * inf) after the last at risk
+    # fails; it is 0 there, as F no longer moves.
+    known = ~np.isnan(ref.variance_.to_numpy())
+    assert known[:-1].all()
+    np.testing.assert_allclose(_at(ours, points, "variance")[known],
+                               ref.variance_.to_numpy()[known], atol=1e-12)
+    # lifelines labels its two limits the other way round; compare as a set.
+    ci = np.sort(ref.confidence_interval_.to_numpy(), axis=1)
+    defined = ~np.isnan(ci).any(axis=1)
+    np.testing.assert_allclose(_at(ours, points, "low")[defined], ci[defined, 0], atol=1e-10)
+    np.testing.assert_allclose(_at(ours, points, "high")[defined], ci[defined, 1], atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_aalen_johansen_matches_lifelines_with_ties(seed):
+    # Integer ticks with many ties between causes and with censoring. lifelines
+    # jitters tied event times (by 1e-4); the estimate does not depend on the
+    # order of events within a tick, and censoring at a tick comes after its
+    # events in both when lifelines sees the censoring half a tick later.
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(30, 150))
+    time = rng.integers(1, 15, n).astype(float)
+    cause = rng.choice([0, 1, 2], size=n, p=[0.25, 0.45, 0.3])
+    ours = aalen_johansen(time, cause)
+    ref = _fit_aj(np.where(cause == 0, time + 0.5, time), cause)
+    ticks = np.arange(0, 16)
+    theirs = ref.cumulative_density_.iloc[:, 0]
+    expected = [theirs[theirs.index <= t + 0.25].iloc[-1] for t in ticks]
+    np.testing.assert_allclose(_at(ours, ticks), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_cause_is_one_minus_kaplan_meier(seed):
+    # Without competing events the cumulative incidence is 1 - Kaplan-Meier and
+    # its variance is Greenwood's; lifelines' KM handles ties itself.
+    rng = np.random.default_rng(200 + seed)
+    n = 80
+    time = rng.integers(1, 20, n).astype(float)
+    cause = rng.choice([0, 1], size=n, p=[0.3, 0.7])
+    ours = aalen_johansen(time, cause)
+    km = lifelines.KaplanMeierFitter().fit(time, cause)
+    ticks = km.survival_function_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, ticks), 1 - km.survival_function_.iloc[:, 0],
+                               atol=1e-12)
+    table = km.event_table
+    greenwood = np.cumsum(np.where(
+        table.at_risk > table.observed,
+        table.observed / (table.at_risk * (table.at_risk - table.observed)), 0.0))
+    expected = km.survival_function_.iloc[:, 0].to_numpy() ** 2 * greenwood
+    np.testing.assert_allclose(_at(ours, ticks, "variance"), expected, atol=1e-12)
+
+
+def test_all_cause_survival_matches_kaplan_meier():
+    rng = np.random.default_rng(7)
+    time = rng.integers(1, 12, 60).astype(float)
+    cause = rng.choice([0, 1, 2], size=60)
+    ours = aalen_johansen(time, cause)
+    km = lifelines.KaplanMeierFitter().fit(time, cause > 0)
+    ticks = km.survival_function_.index.to_numpy()
+    np.testing.assert_allclose(_at(ours, ticks, "survival"), km.survival_function_.iloc[:, 0],
+                               atol=1e-12)
+
+
+# --- by hand -----------------------------------------------------------------
+
+# Five replicates: the event at 2, a competing event and the event at 3,
+# censored at 5, the event at 7.
+TIME = [2, 3, 3, 5, 7]
+CAUSE = [1, 2, 1, 0, 1]
+
+
+def test_aalen_johansen_by_hand():
+    # t=2: 5 at risk, F = 1/5, S = 4/5. t=3: 4 at risk, one of each cause:
+    # F += 4/5 * 1/4 -> 2/5, S = 4/5 * 2/4 = 2/5. t=5 censored. t=7: 1 at
+    # risk: F += 2/5 -> 4/5. 1 - Kaplan-Meier (the competing event taken as
+    # censoring) would say 1.
+    curve = aalen_johansen(TIME, CAUSE)
+    assert list(curve.tick) == [0, 2, 3, 5, 7]
+    np.testing.assert_allclose(curve.incidence, [0, 0.2, 0.4, 0.4, 0.8])
+    np.testing.assert_allclose(curve.survival, [1, 0.8, 0.4, 0.4, 0.0])
+    np.testing.assert_allclose(curve.at_risk, [5, 5, 4, 2, 1])
+    # One event among 5 at risk: the binomial variance 0.2 * 0.8 / 5.
+    assert curve.variance[1] == pytest.approx(0.032)
+    km = analysis.kaplan_meier(pd.array([2, None, 3, None, 7], dtype="Int64"), TIME)
+    assert 1 - km.sf.probabilities[-1] == pytest.approx(1.0)
+    assert estimators.median_tick(curve) == 7
+    assert value_at(curve, 4) == pytest.approx(0.4) and value_at(curve, 100) == 0.8
+    assert (curve.low <= curve.incidence + 1e-12).all()
+    assert (curve.high >= curve.incidence - 1e-12).all()
+
+
+def test_median_undefined_below_one_half():
+    curve = aalen_johansen([3, 4, 9, 9], [1, 2, 0, 0])
+    assert curve.incidence.max() == 0.25 and math.isnan(estimators.median_tick(curve))
+
+
+def test_hazard_by_hand():
+    # 3 events over 2 + 3 + 3 + 5 + 7 = 20 replicate-ticks at risk.
+    rate, low, high = estimators.cause_specific_hazard(TIME, CAUSE)
+    assert rate == pytest.approx(3 / 20)
+    assert low == pytest.approx(0.618672 / 20, rel=1e-5)
+    assert high == pytest.approx(8.767273 / 20, rel=1e-5)
+
+
+def _table(ticks, reasons, takeover, extinction=None):
+    n = len(ticks)
+    return pd.DataFrame({
+        "ticks": ticks, "stop_reason": reasons,
+        "takeover_tick": pd.array(takeover, dtype="Int64"),
+        "convergence_tick": pd.array([None] * n, dtype="Int64"),
+        "extinction_tick": pd.array(extinction or [None] * n, dtype="Int64"),
+        "final_mean_drive": [0.0] * n, "final_mean_loyalty": [1.0] * n})
+
+
+def test_extinction_competes_with_takeover():
+    # 10 replicates: 4 go extinct early (ticks 1-4), 3 are taken over (ticks
+    # 10, 20, 30), 3 reach the horizon 50. P(takeover by 50) = 3/10, not the
+    # 3/6 of Kaplan-Meier that treats the extinct as censored.
+    runs = _table([1, 2, 3, 4, 10, 20, 30, 50, 50, 50],
+                  ["extinction"] * 4 + ["takeover"] * 3 + ["horizon"] * 3,
+                  [None] * 4 + [10, 20, 30] + [None] * 3,
+                  [1, 2, 3, 4] + [None] * 6)
+    est = estimate_event(runs, "takeover", 50)
+    assert est["p"] == pytest.approx(0.3) and not est["bounded"]
+    assert (est["low"], est["high"]) == pytest.approx(analysis.wilson_interval(3, 10)[1:])
+    assert math.isnan(est["median"])
+    assert est["hazard"] == pytest.approx(3 / (1 + 2 + 3 + 4 + 10 + 20 + 30 + 150))
+    km = analysis.kaplan_meier(runs.takeover_tick, runs.ticks)
+    assert 1 - km.sf.probabilities[-1] == pytest.approx(0.5)
+    assert estimate_event(runs, "takeover", 25)["p"] == pytest.approx(0.2)
+
+
+def test_stopped_event_is_bounded():
+    # stop.on [takeover]: 4 of 10 stopped by takeover before 50; convergence
+    # seen in 1 (at 40, on its own, then the horizon). The truth lies in
+    # [1/10, 5/10] whatever the stopped would have done; widened by Wilson.
+    runs = _table([10, 20, 30, 45, 50, 50, 50, 50, 50, 50],
+                  ["takeover"] * 4 + ["horizon"] * 6,
+                  [10, 20, 30, 45] + [None] * 6)
+    runs["convergence_tick"] = pd.array([None] * 4 + [40] + [None] * 5, dtype="Int64")
+    est = estimate_event(runs, "convergence", 50)
+    assert est["bounded"]
+    assert est["low"] == pytest.approx(analysis.wilson_interval(1, 10)[1])
+    assert est["high"] == pytest.approx(analysis.wilson_interval(5, 10)[2])
+    assert est["low"] <= 0.1 and est["high"] >= 0.5
+    bounds = analysis.stop_bounds(*estimators.event_status(runs, "convergence"), 50)
+    assert (bounds["seen"], bounds["stopped"]) == (1, 4)
+    # Before the first stop nothing is bounded.
+    assert not estimate_event(runs, "convergence", 10)["bounded"]
+    # By tick 25 two were stopped (at 10 and 20): bound 0 + 2 of 10.
+    early = analysis.stop_bounds(*estimators.event_status(runs, "convergence"), 25)
+    assert (early["seen"], early["stopped"]) == (0, 2)
+    curve = estimators.incidence_curve(runs, "convergence")
+    assert value_at(curve, 25, "bound_high") == pytest.approx(0.2)
+    assert value_at(curve, 20, "bound_high") == pytest.approx(0.1)  # stopped at 20: no event by 20
+    assert value_at(curve, 50, "bound_low") == pytest.approx(0.1)
+
+
+def test_estimators_do_not_import_lifelines():
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis, analysis.plots; "
+            "sys.exit(int('lifelines' in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_aalen_johansen_rejects_bad_input():
+    from simulation.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="no replicates"):
+        aalen_johansen([], [])
+    with pytest.raises(AnalysisError, match=r"got \[3\]"):
+        aalen_johansen([1, 2], [1, 3])
+    with pytest.raises(AnalysisError, match="some are missing"):
+        aalen_johansen([1, np.nan], [1, 0])
+
+
+def test_unknown_event_is_an_analysis_error():
+    from simulation.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="unknown event 'nope'"):
+        estimate_event(_table([5], ["horizon"], [None]), "nope", 5)
+
+
+# --- the audit's two failures, reproduced with real runs ---------------------
+
+# The flagship with three founders in a small agent: about a fifth of the
+# replicates go extinct within a few ticks (before any takeover), most of the
+# rest are taken over by tick 300, and mean drive reaches 0.53 shortly after
+# a takeover (so a stop at takeover cuts convergence short).
+AUDIT = ["agent.initial_size=3", "agent.capacity=1000", "copy.error_rate=0.01",
+         "agent.initial_traits.drive=0.34", "agent.death_rate=0.17",
+         "stop.convergence_drive=0.53"]
+AUDIT_SEED, AUDIT_HORIZON = 20261121, 300
+
+
+def _audit_runs(replicates, stop_on):
+    import scenarios
+    from simulation import load_scenario, run_scenario
+
+    sc = load_scenario(scenarios.path("singleton_baseline"), AUDIT + [f"stop.on={stop_on}"],
+                       seed=AUDIT_SEED, replicates=replicates, horizon=AUDIT_HORIZON)
+    return run_scenario(sc, show_progress=False).runs
+
+
+def _check_extinction_competes(runs):
+    """Item 1: with extinction and no other early end, P(takeover by T) is the
+    plain fraction taken over (equal up to rounding: nothing is censored
+    before T, so the Aalen-Johansen product telescopes to k/n), and the
+    median is the first tick at which that fraction reaches 1/2."""
+    n, horizon = len(runs), AUDIT_HORIZON
+    extinct = int(runs.extinct.sum())
+    assert extinct >= 5, "the check needs replicates that go extinct"
+    assert set(runs.stop_reason) <= {"takeover", "extinction", "horizon"}
+    row = analysis.summarize(runs, horizon=horizon).iloc[0]
+    taken = runs.takeover_tick.dropna().to_numpy(dtype=float)
+    assert row.p_takeover == pytest.approx(len(taken) / n, abs=1e-12)
+    assert not row.p_takeover_bounded
+    assert (row.p_takeover_low, row.p_takeover_high) == pytest.approx(
+        analysis.wilson_interval(len(taken), n)[1:])
+    fraction_by = np.searchsorted(np.sort(taken), np.arange(horizon + 1), side="right") / n
+    reached = np.flatnonzero(fraction_by >= 0.5)
+    expected_median = float(reached[0]) if reached.size else math.nan
+    assert row.median_takeover_tick == pytest.approx(expected_median, nan_ok=True)
+    # Cause-specific hazard: takeovers over replicate-ticks until takeover,
+    # extinction or the horizon (the last tick of each replicate here).
+    assert row.takeover_hazard == pytest.approx(len(taken) / runs.ticks.sum())
+    # What the old estimator said: Kaplan-Meier took the extinct as censored
+    # (as if they could still be taken over) and put 1 - S(T) above the
+    # fraction actually taken over.
+    km = analysis.kaplan_meier(runs.takeover_tick, runs.ticks)
+    assert 1 - km.sf.probabilities[-1] > row.p_takeover
+    return row
+
+
+def _check_stop_bounds(free, stopped):
+    """Item 2: the same replicates with and without stop.on [takeover] (same
+    seeds: identical up to the stop). The bounds from the stopped run contain
+    the fraction converged by T without the stop, for this very sample
+    (k/n <= truth <= (k + m)/n), and so does the Wilson-widened interval."""
+    n, horizon = len(free), AUDIT_HORIZON
+    pd.testing.assert_series_equal(free.takeover_tick, stopped.takeover_tick)
+    truth = int((free.convergence_tick <= horizon).sum())
+    assert truth > 0, "the check needs convergence without the stop"
+    assert int(stopped.converged.sum()) < truth  # counting the stopped as "no" is wrong
+    row = analysis.summarize(stopped, horizon=horizon).iloc[0]
+    assert row.p_convergence_bounded
+    bounds = analysis.stop_bounds(*estimators.event_status(stopped, "convergence"), horizon)
+    assert bounds["low_point"] <= truth / n <= bounds["high_point"]
+    assert row.p_convergence_low <= truth / n <= row.p_convergence_high
+    assert not analysis.summarize(free, horizon=horizon).p_convergence_bounded[0]
+
+
+def test_audit_failures_fast():
+    # 100 replicates: about 20 extinct, 70 taken over (a few seconds).
+    free, stopped = _audit_runs(100, "[]"), _audit_runs(100, "[takeover]")
+    _check_extinction_competes(stopped)
+    _check_stop_bounds(free, stopped)
+
+
+@pytest.mark.slow
+def test_audit_failures_many_replicates():
+    # 1000 replicates: the same checks, and the Kaplan-Meier bias is many
+    # standard errors (sqrt(p(1 - p)/n) ~ 0.015) wide.
+    free, stopped = _audit_runs(1000, "[]"), _audit_runs(1000, "[takeover]")
+    row = _check_extinction_competes(stopped)
+    _check_stop_bounds(free, stopped)
+    km = analysis.kaplan_meier(stopped.takeover_tick, stopped.ticks)
+    se = math.sqrt(row.p_takeover * (1 - row.p_takeover) / len(stopped))
+    assert (1 - km.sf.probabilities[-1]) - row.p_takeover > 5 * se
+
+
+# --- against a naive reference, and invariants (hypothesis) ------------------
+
+def naive_aalen_johansen(time, cause):
+    """Obviously-correct loop: walk the distinct ticks, count who is at risk."""
+    out = {}
+    survival, incidence = 1.0, 0.0
+    for t in sorted(set(time)):
+        at_risk = sum(1 for ti in time if ti >= t)
+        d1 = sum(1 for ti, ci in zip(time, cause) if ti == t and ci == 1)
+        d2 = sum(1 for ti, ci in zip(time, cause) if ti == t and ci == 2)
+        incidence += survival * d1 / at_risk
+        survival *= 1 - (d1 + d2) / at_risk
+        out[t] = (incidence, survival)
+    return out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+replicate_outcomes = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)),
+                              min_size=1, max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(replicate_outcomes)
+def test_aalen_johansen_invariants(outcomes):
+    time = np.array([t for t, _ in outcomes], dtype=float)
+    cause = np.array([c for _, c in outcomes])
+    curve = aalen_johansen(time, cause)
+    reference = naive_aalen_johansen(list(time), list(cause))
+    for row in curve[curve.tick.isin(list(reference))].itertuples():
+        assert row.incidence == pytest.approx(reference[row.tick][0], abs=1e-12)
+        assert row.survival == pytest.approx(reference[row.tick][1], abs=1e-12)
+    inc = curve.incidence.to_numpy()
+    assert curve.tick[0] == 0 and inc[0] == pytest.approx(((time == 0) & (cause == 1)).mean())
+    assert np.all(np.diff(inc) >= -1e-12) and inc[-1] <= 1 + 1e-12
+    assert np.all(curve.low <= inc + 1e-12) and np.all(curve.high >= inc - 1e-12)
+    assert np.all(curve.variance >= 0)
+    # The two causes' incidences and the all-cause survival add up to 1.
+    other = aalen_johansen(time, np.where(cause == 0, 0, 3 - cause)).incidence.to_numpy()
+    np.testing.assert_allclose(inc + other + curve.survival.to_numpy(), 1.0, atol=1e-12)
+    # With nothing censored, the incidence is the fraction of events so far.
+    if not (cause == 0).any():
+        seen = np.searchsorted(np.sort(time[cause == 1]), curve.tick, side="right")
+        np.testing.assert_allclose(inc, seen / len(time), atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(replicate_outcomes, st.integers(0, 30))
+def test_bounds_contain_every_completion(outcomes, horizon):
+    # Whatever the stopped replicates would have done, the fraction with the
+    # event by the horizon lies between the two point bounds: try the two
+    # extremes and a random completion.
+    time = np.array([t for t, _ in outcomes], dtype=float)
+    cause = np.array([c for _, c in outcomes])
+    stopped = cause == 0
+    bounds = analysis.stop_bounds(time, cause, stopped, horizon)
+    rng = np.random.default_rng(len(outcomes))
+    for later in (np.zeros(len(time), bool), np.ones(len(time), bool),
+                  rng.random(len(time)) < 0.5):
+        # A stopped replicate that "would have" had the event gets it at t + 1.
+        happened = ((cause == 1) & (time <= horizon)) | (
+            stopped & later & (time + 1 <= horizon))
+        fraction = happened.mean()
+        assert bounds["low_point"] - 1e-12 <= fraction <= bounds["high_point"] + 1e-12
+    assert bounds["low"] <= bounds["low_point"] and bounds["high"] >= bounds["high_point"]

@@ -1,0 +1,263 @@
+"""Each bundled scenario's header claim ("# Expected outcome ...") against a run.
+
+A claim about a probability is a range [low, high]; the run refutes it when
+its 95% interval for P(event by T) (Wilson, or bounds, from
+:func:`analysis.estimate_event`) lies wholly outside the range. A claim
+about a mean is checked the same way with the 95% t interval of the mean
+over replicates. Ranges are the headers' words ("most" = [0.5, 1], "rare or
+absent" = [0, 0.2], "about a third" = [0.2, 0.5], ...), not the exact counts
+quoted for the file's seed, which may move when the engine changes.
+
+The slow tests run every file as it is (its seed, replicates and horizon:
+about 4 minutes on 2 cores). The fast tests run a few replicates, sometimes
+a shorter horizon, of the same file and check a weaker claim that still
+fails if the scenario stops showing its effect (each says how).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import scenarios
+from analysis import estimate_event
+from simulation import load_scenario, run_scenario
+from simulation.sweep import point_scenarios
+
+
+def _run(name, overrides=(), replicates=None, horizon=None, point=None):
+    sc = load_scenario(scenarios.path(name), list(overrides), replicates=replicates,
+                       horizon=horizon)
+    if point is not None:
+        sc = point_scenarios(sc, name)[point]
+    return run_scenario(sc, point=point or 0, show_progress=False)
+
+
+def _assert_probability(result, event, low, high):
+    """The run's 95% interval for P(event by its horizon) meets [low, high]."""
+    horizon = result.scenario.horizon
+    est = estimate_event(result.runs, event, horizon)
+    assert est["high"] >= low and est["low"] <= high, (
+        f"{result.scenario.name}: P({event} by {horizon}) = {est['p']:.3f} "
+        f"[{est['low']:.3f}, {est['high']:.3f}] refutes the claim [{low}, {high}]")
+    return est
+
+
+def _mean_interval(values, confidence=0.95):
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or values.std(ddof=1) == 0:
+        return mean, mean, mean
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * stats.sem(values)
+    return mean, mean - half, mean + half
+
+
+def _assert_mean(name, values, low, high):
+    mean, lo, hi = _mean_interval(values)
+    assert hi >= low and lo <= high, (
+        f"{name}: mean {mean:.3f} [{lo:.3f}, {hi:.3f}] refutes the claim [{low}, {high}]")
+    return mean
+
+
+def _mutations_per_birth(result):
+    ts = result.timeseries
+    return ts["mutations"].sum() / max(ts["births"].sum(), 1)
+
+
+def _final_surveillance(result):
+    """Mean surveillance of the live agents at each replicate's last record."""
+    agents = result.agents
+    last = agents.groupby("replicate")["tick"].transform("max")
+    live = agents[(agents.tick == last) & agents.alive]
+    return live.groupby("replicate")["surveillance"].mean().to_numpy()
+
+
+# --- the claims, one function per scenario, full (slow) or cheap (fast) ------
+
+# Claims that are one probability range. name: (event, low, high, replicates
+# of the fast test (the file's horizon; only the interval is wider), the
+# header's words).
+RANGE_CLAIMS = {
+    "singleton_baseline": ("takeover", 0.4, 0.7, 6, "takeover in a minority-to-half "
+                           "of replicates by tick 2000 (about 0.4-0.7)"),
+    "error_correction_r1": ("takeover", 0.5, 1.0, 4, "takeover in most replicates by "
+                            "tick 1500"),
+    "error_correction_r3": ("takeover", 0.0, 0.2, 4, "takeover rare or absent"),
+    "error_correction_r5": ("takeover", 0.0, 0.2, 4, "takeover rare or absent"),
+    "jump_size_normal": ("takeover", 0.0, 0.05, 4, "no takeover"),
+    "jump_size_cauchy": ("takeover", 0.5, 1.0, 4, "takeover in most replicates"),
+    "defence4_transmission": ("extinction", 0.7, 1.0, 2, "in 9 of 10 replicates every "
+                              "one of the 10 agents is lost"),
+}
+
+
+def _range_claim(name):
+    event, low, high, fast_replicates, _ = RANGE_CLAIMS[name]
+
+    def claim(fast):
+        result = _run(name, replicates=fast_replicates if fast else None)
+        _assert_probability(result, event, low, high)
+
+    return claim
+
+
+def claim_error_correction_r5_correlated(fast):
+    # "mutations and takeovers much closer to error_correction_r1 than to
+    # error_correction_r5, though somewhat fewer than r1": mutations per birth
+    # closer to r1's than to r5's on a log scale, below r1's. Fast: 2
+    # replicates of 200 ticks each (the rates are set from tick 1).
+    replicates, horizon = (2, 200) if fast else (None, None)
+    rate = {name: _mutations_per_birth(_run(f"error_correction_{name}",
+                                            replicates=replicates, horizon=horizon))
+            for name in ("r1", "r5", "r5_correlated")}
+    log = {k: math.log10(max(v, 1e-12)) for k, v in rate.items()}
+    assert abs(log["r5_correlated"] - log["r1"]) < abs(log["r5_correlated"] - log["r5"]), rate
+    assert rate["r5_correlated"] < rate["r1"], rate
+    if not fast:
+        r5c = _assert_probability(_run("error_correction_r5_correlated"), "takeover", 0.3, 1.0)
+        r5 = estimate_event(_run("error_correction_r5").runs, "takeover", 1500)
+        assert r5c["low"] > r5["high"], (r5c, r5)  # more takeovers than r5
+
+
+def claim_immune_arms_race(fast):
+    # "with improvement 0.002 per tick ... no replicate is taken over"; a
+    # static immune system (improvement 0) "loses almost every replicate".
+    # fast: 4 replicates; the static contrast runs only in the slow test.
+    result = _run("immune_arms_race", replicates=4 if fast else None)
+    _assert_probability(result, "takeover", 0.0, 0.05)
+    if not fast:
+        static = _run("immune_arms_race", ["immune.improvement=0"])
+        _assert_probability(static, "takeover", 0.85, 1.0)
+
+
+def claim_stealth_evolution(fast):
+    # "takeover in about a third of replicates by tick 3000". fast: 4
+    # replicates to tick 1500, where P can only be lower: [0, 0.5].
+    if fast:
+        _assert_probability(_run("stealth_evolution", replicates=4, horizon=1500),
+                            "takeover", 0.0, 0.5)
+    else:
+        _assert_probability(_run("stealth_evolution"), "takeover", 0.2, 0.5)
+
+
+def claim_jump_size_normal(fast):
+    # "no takeover"
+    result = _run("jump_size_normal", replicates=4 if fast else None)
+    _assert_probability(result, "takeover", 0.0, 0.05)
+
+
+def claim_jump_size_cauchy(fast):
+    # "takeover in most replicates"
+    result = _run("jump_size_cauchy", replicates=4 if fast else None)
+    _assert_probability(result, "takeover", 0.5, 1.0)
+
+
+def claim_competition_immune_cost(fast):
+    # "mean surveillance of live agents falls from 0.6 to about 0.06 by tick
+    # 3000, and 20-30 agents per replicate are lost to takeover; with
+    # immune.cost=0 surveillance stays near 0.59". fast: 1 replicate to tick
+    # 1500: surveillance has already fallen below 0.5 with the cost (about
+    # 0.4 with the file's seed) and not without it.
+    if fast:
+        costly = _final_surveillance(_run("competition_immune_cost", replicates=1,
+                                          horizon=1500))
+        free = _final_surveillance(_run("competition_immune_cost", ["immune.cost=0"],
+                                        replicates=1, horizon=1500))
+        assert costly.mean() < 0.5 < free.mean(), (costly, free)
+        return
+    result = _run("competition_immune_cost")
+    _assert_mean("competition_immune_cost surveillance", _final_surveillance(result),
+                 0.02, 0.15)
+    _assert_mean("competition_immune_cost agents lost",
+                 result.runs.agents_lost_to_takeover, 20, 30)
+    free = _run("competition_immune_cost", ["immune.cost=0"])
+    _assert_mean("competition_immune_cost cost 0 surveillance", _final_surveillance(free),
+                 0.5, 0.7)
+
+
+def _isolated_agents(name, fast):
+    # "takeover in every replicate, but only 1-6 of the 10 agents are lost
+    # (about 3 on average): the rest live on"; fast: 2 replicates.
+    result = _run(name, replicates=2 if fast else None)
+    _assert_probability(result, "takeover", 0.9, 1.0)
+    _assert_probability(result, "extinction", 0.0, 0.05)
+    lost = result.runs.agents_lost_to_takeover
+    assert lost.min() >= 1 and lost.max() <= 6, list(lost)
+    if not fast:
+        _assert_mean(f"{name} agents lost", lost, 2, 4)
+
+
+def claim_defence4_isolation(fast):
+    _isolated_agents("defence4_isolation", fast)
+
+
+def claim_multi_agent_matched(fast):
+    # "some agent is taken over in every replicate ..., losing about 3 of 10
+    # agents, yet the world never goes extinct"
+    _isolated_agents("multi_agent_matched", fast)
+
+
+def claim_oversight(fast):
+    # "world mean loyalty stays near 0.89 at tick 2000; with world.oversight=0
+    # it falls to about 0.76". fast: 1 replicate each to tick 1000: loyalty
+    # with oversight above loyalty without.
+    replicates, horizon = (1, 1000) if fast else (None, None)
+    kept = _run("oversight", replicates=replicates, horizon=horizon).runs
+    lost = _run("oversight", ["world.oversight=0"], replicates=replicates,
+                horizon=horizon).runs
+    assert kept.final_mean_loyalty.mean() > lost.final_mean_loyalty.mean()
+    if not fast:
+        _assert_mean("oversight loyalty", kept.final_mean_loyalty, 0.86, 0.92)
+        _assert_mean("oversight 0 loyalty", lost.final_mean_loyalty, 0.72, 0.80)
+
+
+def claim_singleton_matched(fast):
+    # "P(takeover by 1500) of 0.2-0.3 ... and a takeover is the end of the
+    # only system": every takeover is an extinction at the same tick.
+    result = _run("singleton_matched", replicates=4 if fast else None)
+    _assert_probability(result, "takeover", 0.2, 0.3)
+    runs = result.runs
+    assert (runs.takeover_tick.dropna() == runs.extinction_tick[runs.takeover]).all()
+
+
+def claim_sweep_error_immune(fast):
+    # "the low-error, high-efficacy corner is safe, the high-error,
+    # low-efficacy corner is taken over in every replicate, and at error rate
+    # 0.01 no efficacy up to 0.9 keeps P below 10%". Grid points (error rate
+    # slowest): 4 = (0.0003, 0.9), 15 = (0.01, 0.5), 19 = (0.01, 0.9).
+    # fast: 3 replicates of the two corners.
+    replicates = 3 if fast else None
+    _assert_probability(_run("sweep_error_immune", replicates=replicates, point=4),
+                        "takeover", 0.0, 0.1)
+    _assert_probability(_run("sweep_error_immune", replicates=replicates, point=15),
+                        "takeover", 0.9, 1.0)
+    if not fast:
+        _assert_probability(_run("sweep_error_immune", point=19), "takeover", 0.1, 1.0)
+
+
+CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},
+          **{name[len("claim_"):]: function for name, function in dict(globals()).items()
+             if name.startswith("claim_")}}
+
+
+def test_every_bundled_scenario_has_a_claim_check():
+    assert sorted(CLAIMS) == scenarios.names()
+
+
+def test_every_header_states_an_expected_outcome():
+    for name in CLAIMS:
+        assert "# Expected outcome" in scenarios.path(name).read_text(), name
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_claim_fast(name):
+    CLAIMS[name](fast=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_claim_with_the_files_settings(name):
+    CLAIMS[name](fast=False)
