@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from simulation.errors import AnalysisError
 
@@ -100,9 +100,15 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95):
     """
     if trials == 0:
         return math.nan, math.nan, math.nan
-    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(
-        confidence_level=confidence, method="wilson")
-    return successes / trials, float(ci.low), float(ci.high)
+    # The closed form (as scipy.stats.binomtest(...).proportion_ci(method=
+    # "wilson")), without importing scipy.stats: a run's summary stays light.
+    n, p = float(trials), successes / trials
+    z = float(special.ndtri(0.5 + confidence / 2))
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(center - half, 0.0)
+    high = 1.0 if successes == trials else min(center + half, 1.0)
+    return p, low, high
 
 
 def poisson_rate_interval(count: int, exposure: float, confidence: float = 0.95):
@@ -111,8 +117,9 @@ def poisson_rate_interval(count: int, exposure: float, confidence: float = 0.95)
     if exposure <= 0:
         return math.nan, math.nan, math.nan
     alpha = 1 - confidence
-    low = stats.chi2.ppf(alpha / 2, 2 * count) / 2 if count > 0 else 0.0
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
+    # chi2.ppf(q, 2k) / 2 = gammaincinv(k, q)
+    low = float(special.gammaincinv(count, alpha / 2)) if count > 0 else 0.0
+    high = float(special.gammaincinv(count + 1, 1 - alpha / 2))
     return count / exposure, low / exposure, high / exposure
 
 
@@ -142,6 +149,8 @@ def kaplan_meier(event_ticks, censor_ticks):
     if not observed.any():
         return None
     right = np.asarray(censor_ticks, dtype=float)[~observed]
+    from scipy import stats  # imported when used: ~0.5 s
+
     return stats.ecdf(stats.CensoredData(uncensored=events[observed], right=right))
 
 
@@ -294,7 +303,7 @@ def aalen_johansen(time, cause, confidence: float = 0.95) -> pd.DataFrame:
 
 def _loglog_interval(estimate, variance, confidence):
     """Pointwise interval symmetric in log(-log F); equal to F at 0 and 1."""
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = special.ndtri(0.5 + confidence / 2)
     estimate = np.asarray(estimate, dtype=float)
     inside = (estimate > 0) & (estimate < 1)
     f = np.where(inside, estimate, 0.5)

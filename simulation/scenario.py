@@ -28,11 +28,10 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
+from .names import EVENTS, TRAITS
 from .loading import (EXCERPT, apply_overrides, dump_yaml, excerpt,  # noqa: F401
                       parse_override, read_yaml, safe_load)
 
-TRAITS = ("drive", "loyalty", "stealth", "fidelity")
-EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
 MAX_COUNT = 10**12
 """Largest subcomponent count (capacity, initial size, seeded clone)."""
