@@ -27,8 +27,14 @@ def trait_vector(traits) -> np.ndarray:
     return np.array([getattr(traits, name) for name in names.TRAITS], dtype=np.float64)
 
 
-def build_config(scenario) -> Config:
-    """The compiled loop's constants for a validated scenario."""
+#: Events with a splitting score, by the code of PARAMS.score_event.
+SCORE_EVENTS = {"takeover": 1, "fixation": 2, "convergence": 3}
+
+
+def build_config(scenario, score_event: str | None = None) -> Config:
+    """The compiled loop's constants for a validated scenario; with
+    ``score_event`` (``takeover``, ``fixation`` or ``convergence``) the loop
+    also tracks that event's score (``status.score``, its running maximum)."""
     a, c, k = scenario.agent, scenario.copy, scenario.copy.kernel
     w, im, stop = scenario.world, scenario.immune, scenario.stop
     params = np.zeros(1, PARAMS)
@@ -68,6 +74,7 @@ def build_config(scenario) -> Config:
     p["stop_takeover"] = "takeover" in stop.on
     p["stop_convergence"] = "convergence" in stop.on
     p["stop_fixation"] = "fixation" in stop.on
+    p["score_event"] = SCORE_EVENTS[score_event] if score_event else 0
     p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
@@ -152,16 +159,19 @@ class World:
         self.n_records = 0
         self.code = self.advance(0)
 
-    def advance(self, stop_tick: int, horizon: int | None = None) -> int:
+    def advance(self, stop_tick: int, horizon: int | None = None,
+                stop_score: float = np.inf) -> int:
         """Run the compiled loop until ``stop_tick``, the horizon (default
-        the scenario's), a stop event, or a record at which Python collects
-        agent rows or clone counts. Returns the driver's code (``PAUSED``,
-        ``STOPPED`` or ``RECORDED``)."""
+        the scenario's), a stop event, a record at which Python collects
+        agent rows or clone counts, or (with a score event in the config,
+        see :func:`build_config`) the running maximum of the score reaching
+        ``stop_score``. Returns the driver's code (``PAUSED``, ``STOPPED``,
+        ``RECORDED`` or ``SCORED``)."""
         horizon = self.scenario.horizon if horizon is None else horizon
         while True:
             code, self.state, self.n_records = driver.advance(
                 self.state, self.config, self.rng, stop_tick, horizon, self.records,
-                self.n_records)
+                self.n_records, float(stop_score))
             if code != driver.BUFFER_FULL:
                 return code
             grown = np.zeros(2 * self.records.shape[0], TIMESERIES)

@@ -150,6 +150,7 @@ STATUS = np.dtype([
     ("agents_born", np.int64), ("agents_died", np.int64),
     ("agents_lost_to_takeover", np.int64),
     ("last_record_tick", np.int64),
+    ("score", np.float64),  # running maximum of the splitting score (risk.py)
     ("born_at_record", np.int64), ("died_at_record", np.int64),
 ])
 
@@ -198,6 +199,8 @@ PARAMS = np.dtype([
     ("takeover_fraction", np.float64), ("convergence_drive", np.float64),
     ("has_seeds", np.bool_), ("stop_takeover", np.bool_),
     ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
+    # rare-event splitting: the event whose score the loop tracks
+    ("score_event", np.int64),  # 0: none, 1: takeover, 2: fixation, 3: convergence
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record

@@ -242,3 +242,30 @@ def test_multi_agent_runs_are_reproducible_and_write_agents():
     assert {"tick", "agent", "parent_agent", "size", "mean_drive", "defector_fraction",
             "reserve", "surveillance", "goal_output", "alive"} <= set(agents.columns)
     assert (agents[agents.parent_agent >= 0].born_tick > 0).all()
+
+
+def test_snapshot_restore_continues_exactly_and_scores_pause():
+    """A restored snapshot continues exactly as the original (same stream);
+    the loop pauses when the running maximum of the takeover score reaches
+    the level asked for."""
+    from simulation.engine import build_config
+    from simulation.kernels import driver
+    sc = world_scenario(transmission=0.05, takeover_kills=True)
+    sc.agent.takeover_fraction = 0.5
+    sc.horizon = 200
+    world = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
+    assert 0 < world.status["score"] < 0.7  # 50 of 150 seeded defectors: 1/3 / 0.5
+    code = world.advance(sc.horizon, stop_score=0.9)
+    assert code == driver.SCORED and world.status["score"] >= 0.9
+    saved = world.snapshot()
+    world.advance(world.tick + 40)
+    after = (world.tick, world.timeseries().copy(), world.clones.count.copy())
+    world.restore(saved)
+    world.advance(world.tick + 40)
+    assert world.tick == after[0]
+    pd.testing.assert_frame_equal(pd.DataFrame(world.timeseries()), pd.DataFrame(after[1]))
+    np.testing.assert_array_equal(world.clones.count, after[2])
+    # A branch on another stream differs.
+    world.restore(saved, rng=np.random.default_rng(123))
+    world.advance(world.tick + 40)
+    assert not pd.DataFrame(world.timeseries()).equals(pd.DataFrame(after[1]))

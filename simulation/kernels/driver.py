@@ -26,7 +26,9 @@ from .world import agent_deaths, draw_migrants, economy, move_migrants, observe_
 from ..state import State
 
 # What advance() returns.
-PAUSED, STOPPED, RECORDED, BUFFER_FULL = 0, 1, 2, 3
+PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED = 0, 1, 2, 3, 4
+# Events with a splitting score (PARAMS.score_event).
+SCORE_NONE, SCORE_TAKEOVER, SCORE_FIXATION, SCORE_CONVERGENCE = 0, 1, 2, 3
 # Codes of names.STOP_REASONS.
 STOP_HORIZON, STOP_EXTINCTION, STOP_TAKEOVER, STOP_CONVERGENCE = 1, 2, 3, 4
 STOP_FIXATION, STOP_LOSS = 5, 6
@@ -206,6 +208,31 @@ def observe(ag, p, st):
 
 
 @njit(cache=True, _nrt=False)
+def score(ag, p):
+    """Progress toward the scored event now, 1 at the event: the largest
+    live agent's defector fraction over ``takeover_fraction`` (takeover),
+    the seeded lineage's share of the world (fixation), or the mean drive
+    over ``convergence_drive`` (convergence)."""
+    size = 0.0
+    seeded = 0.0
+    drive = 0.0
+    largest = 0.0
+    for a in range(ag.meta[0]):
+        size += ag.size[a]
+        seeded += ag.seeded[a]
+        drive += ag.trait_sums[a, DRIVE]
+        if ag.alive[a] and ag.size[a] > 0:
+            largest = max(largest, ag.defectors[a] / ag.size[a])
+    if p.score_event == SCORE_TAKEOVER:
+        return min(largest / p.takeover_fraction, 1.0)
+    if size <= 0:
+        return 0.0
+    if p.score_event == SCORE_FIXATION:
+        return seeded / size
+    return min(drive / size / p.convergence_drive, 1.0)
+
+
+@njit(cache=True, _nrt=False)
 def conclude(ag, p, st):
     """Outcomes of the tick's end (step 6), then the stop reason, if any."""
     size = 0.0
@@ -242,13 +269,15 @@ def any_parent(ag, p):
 
 
 @njit(cache=True)
-def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
+def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
     """Run ticks until ``horizon`` (the replicate ends), a stop event (it
-    ends), ``stop_tick`` (it pauses), or a full ``ts`` buffer; with
+    ends), ``stop_tick`` (it pauses), a full ``ts`` buffer, or (with a
+    ``score_event``) the running maximum of the score reaching
+    ``stop_score`` (it pauses: the branching point of splitting); with
     ``pause_at_records``, also return after each record.
 
-    Returns ``(code, state, n_rows)``: code PAUSED, STOPPED, RECORDED or
-    BUFFER_FULL; the state (tables may have grown); rows written to ``ts``.
+    Returns ``(code, state, n_rows)``: code PAUSED, STOPPED, RECORDED,
+    BUFFER_FULL or SCORED; the state (tables may have grown); rows written.
     At the start (tick 0, not yet started) it reduces the set-up state,
     observes tick 0 and writes its record.
 
@@ -267,6 +296,8 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
         st.started = True
         free_and_reduce(cl, ln, ag, p, 0)
         observe(ag, p, st)
+        if p.score_event != SCORE_NONE:
+            st.score = score(ag, p)
         conclude(ag, p, st)
         snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
@@ -286,6 +317,9 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
                 n_rows += 1
                 if p.pause_at_records:
                     code = RECORDED
+            break
+        if st.score >= stop_score:
+            code = SCORED
             break
         if st.tick >= stop_tick:
             code = PAUSED
@@ -331,6 +365,8 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows):
                 totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
                 free_and_reduce(cl, ln, ag, p, tick)
         observe(ag, p, st)
+        if p.score_event != SCORE_NONE:
+            st.score = max(st.score, score(ag, p))
         died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
         st.agents_died += died
         st.agents_lost_to_takeover += lost_taken
