@@ -145,19 +145,25 @@ class World:
     config : Config, optional
         :func:`build_config` of the scenario (built if not given).
 
-    At construction the set-up state is reduced, tick 0 is observed and its
-    record written.
+    start : bool
+        Reduce the set-up state, observe tick 0 and write its record now
+        (default); otherwise the first :meth:`advance` does it.
+    template : State, optional
+        :func:`initial_state` of the scenario, copied rather than rebuilt
+        (replicates of one scenario share it).
     """
 
-    def __init__(self, scenario, seed: int, config: Config | None = None):
+    def __init__(self, scenario, seed: int, config: Config | None = None,
+                 start: bool = True, template: State | None = None):
         self.scenario = scenario
         self.config = config if config is not None else build_config(scenario)
         self.rng = np.random.default_rng(seed)
-        self.state = initial_state(scenario)
+        self.state = (copy_state(template) if template is not None
+                      else initial_state(scenario))
         rows = scenario.horizon // scenario.record_every + 2
         self.records = np.zeros(min(rows, 4096), TIMESERIES)
         self.n_records = 0
-        self.code = self.advance(0)
+        self.code = self.advance(0) if start else driver.PAUSED
 
     def advance(self, stop_tick: int, horizon: int | None = None,
                 stop_score: float = np.inf) -> int:

@@ -121,12 +121,14 @@ class Events(NamedTuple):
 
 
 class Snapshot(NamedTuple):
-    """The state at the last record, for the Price decomposition."""
+    """The state at the last record, for the Price decomposition (arrays
+    are reused from record to record while they are large enough)."""
 
     count: np.ndarray  #: float64. Members of each slot then (0 if none).
     agent: np.ndarray  #: int64. Agent of each slot then.
     drive: np.ndarray  #: float64. Drive of each slot then.
     loyalty: np.ndarray  #: float64. Loyalty of each slot then.
+    descendants: np.ndarray  #: float64 (slots x 3). Scratch: w_c, S_c drive, S_c loyalty.
     meta: np.ndarray  #: int64 (1,). Slots in the snapshot.
 
 
@@ -274,7 +276,7 @@ def new_state(slots: int, lineage_rows: int, agent_rows: int) -> State:
     return State(clones=new_clones(slots), lineage=new_lineage(lineage_rows),
                  agents=new_agents(agent_rows), events=new_events(slots),
                  snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),
-                                   np.zeros(0), np.zeros(1, np.int64)),
+                                   np.zeros(0), np.zeros((0, 3)), np.zeros(1, np.int64)),
                  status=status, tick_totals=np.zeros(1, TOTALS),
                  interval=np.zeros(1, TOTALS))
 

@@ -301,18 +301,18 @@ def clear_events(ev, i):
 
 @njit(cache=True)
 def take_snapshot(cl, snap):
-    """Remember the state at a record (each live clone its own ancestor)."""
+    """Remember the state at a record (each live clone its own ancestor);
+    the arrays are reused while large enough, else doubled."""
     n = cl.meta[SLOTS_USED]
-    count = np.zeros(n)
-    drive = np.zeros(n)
-    loyalty = np.zeros(n)
-    agent = np.zeros(n, np.int64)
+    if snap.count.shape[0] < n:
+        size = max(n, 2 * snap.count.shape[0])
+        snap = Snapshot(np.zeros(size), np.zeros(size, np.int64), np.zeros(size),
+                        np.zeros(size), np.zeros((size, 3)), snap.meta)
     for i in range(n):
-        if cl.count[i] > 0:
-            count[i] = cl.count[i]
-        agent[i] = cl.agent[i]
-        drive[i] = cl.traits[i, DRIVE]
-        loyalty[i] = cl.traits[i, LOYALTY]
+        snap.count[i] = cl.count[i] if cl.count[i] > 0 else 0.0
+        snap.agent[i] = cl.agent[i]
+        snap.drive[i] = cl.traits[i, DRIVE]
+        snap.loyalty[i] = cl.traits[i, LOYALTY]
         cl.ancestor[i] = i
     snap.meta[0] = n
-    return Snapshot(count, agent, drive, loyalty, snap.meta)
+    return snap

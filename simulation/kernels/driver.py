@@ -83,48 +83,51 @@ def price_terms(cl, ag, snap):
     if n_anc == 0:
         return out  # no snapshot yet (tick 0)
     n_agents = ag.meta[0]
-    w = np.zeros(n_anc)
-    s_drive = np.zeros(n_anc)
-    s_loyalty = np.zeros(n_anc)
+    desc = snap.descendants  # w_c, S_c (drive), S_c (loyalty)
+    for c in range(n_anc):
+        desc[c, 0] = 0.0
+        desc[c, 1] = 0.0
+        desc[c, 2] = 0.0
     for i in range(cl.meta[0]):
         n = cl.count[i]
         if n > 0:
             c = cl.ancestor[i]
-            w[c] += n
-            s_drive[c] += n * cl.traits[i, DRIVE]
-            s_loyalty[c] += n * cl.traits[i, LOYALTY]
+            desc[c, 0] += n
+            desc[c, 1] += n * cl.traits[i, DRIVE]
+            desc[c, 2] += n * cl.traits[i, LOYALTY]
     total0 = 0.0
     total1 = 0.0
     for c in range(n_anc):
         total0 += snap.count[c]
-        total1 += w[c]
+        total1 += desc[c, 0]
     if total0 == 0.0 or total1 == 0.0:
         return out
+    n_a = np.zeros(n_agents)
+    w_a = np.zeros(n_agents)
+    z_a = np.zeros((n_agents, 2))
+    for c in range(n_anc):
+        a = snap.agent[c]
+        n_a[a] += snap.count[c]
+        w_a[a] += desc[c, 0]
+        z_a[a, 0] += snap.count[c] * snap.drive[c]
+        z_a[a, 1] += snap.count[c] * snap.loyalty[c]
     for k in range(2):
-        z0 = snap.drive if k == 0 else snap.loyalty
-        s1 = s_drive if k == 0 else s_loyalty
-        n_a = np.zeros(n_agents)
-        z_a = np.zeros(n_agents)
-        w_a = np.zeros(n_agents)
         zbar0 = 0.0
-        for c in range(n_anc):
-            a = snap.agent[c]
-            n_a[a] += snap.count[c]
-            z_a[a] += snap.count[c] * z0[c]
-            w_a[a] += w[c]
-            zbar0 += snap.count[c] * z0[c]
-        zbar0 /= total0
         between = 0.0
         for a in range(n_agents):
+            zbar0 += z_a[a, k]
             if n_a[a] > 0:
-                z_a[a] /= n_a[a]
-                between += w_a[a] * z_a[a]
+                between += w_a[a] * z_a[a, k] / n_a[a]
+        zbar0 /= total0
         within = 0.0
         transmission = 0.0
         for c in range(n_anc):
-            if w[c] > 0:
-                within += w[c] * (z0[c] - z_a[snap.agent[c]])
-                transmission += s1[c] - w[c] * z0[c]
+            w = desc[c, 0]
+            if w > 0:
+                z0 = snap.drive[c] if k == 0 else snap.loyalty[c]
+                a = snap.agent[c]
+                within += w * (z0 - z_a[a, k] / n_a[a])
+                transmission += desc[c, 1 + k] - w * z0
         out[3 * k] = between / total1 - zbar0
         out[3 * k + 1] = within / total1
         out[3 * k + 2] = transmission / total1
