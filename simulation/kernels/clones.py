@@ -300,14 +300,22 @@ def clear_events(ev, i):
 
 
 @njit(cache=True)
+def grow_snapshot(snap, slots):
+    """A snapshot whose arrays hold ``slots`` slots (doubling; the content
+    is kept)."""
+    if snap.count.shape[0] >= slots:
+        return snap
+    size = max(slots, 2 * snap.count.shape[0])
+    return Snapshot(_grown1(snap.count, size, 0.0), _grown1(snap.agent, size, 0),
+                    _grown1(snap.drive, size, 0.0), _grown1(snap.loyalty, size, 0.0),
+                    _grown2(snap.descendants, size), snap.meta)
+
+
+@njit(cache=True, _nrt=False)
 def take_snapshot(cl, snap):
     """Remember the state at a record (each live clone its own ancestor);
-    the arrays are reused while large enough, else doubled."""
+    the snapshot's arrays must hold the slots used (:func:`grow_snapshot`)."""
     n = cl.meta[SLOTS_USED]
-    if snap.count.shape[0] < n:
-        size = max(n, 2 * snap.count.shape[0])
-        snap = Snapshot(np.zeros(size), np.zeros(size, np.int64), np.zeros(size),
-                        np.zeros(size), np.zeros((size, 3)), snap.meta)
     for i in range(n):
         snap.count[i] = cl.count[i] if cl.count[i] > 0 else 0.0
         snap.agent[i] = cl.agent[i]
@@ -315,4 +323,3 @@ def take_snapshot(cl, snap):
         snap.loyalty[i] = cl.traits[i, LOYALTY]
         cl.ancestor[i] = i
     snap.meta[0] = n
-    return snap

@@ -20,13 +20,18 @@ import numpy as np
 from numba import njit
 
 from .birth_death import apply_events, draw_events, draw_immune
-from .clones import DRIVE, LOYALTY, free_and_reduce, grow_clones, has_room, take_snapshot
-from .generations import draw_wright_fisher, moran_tick
-from .world import agent_deaths, draw_migrants, economy, move_migrants, observe_takeovers, reproduce
+from .clones import (DRIVE, LOYALTY, free_and_reduce, grow_agents, grow_clones, grow_snapshot,
+                     has_room, take_snapshot)
+from .generations import draw_wright_fisher, moran_events, moran_tick
+from .world import (agent_deaths, draw_migrants, economy, found_children, move_migrants,
+                    observe_takeovers, parents_due, reproduce)
 from ..state import State
 
-# What advance() returns.
-PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED = 0, 1, 2, 3, 4
+# What advance() returns (NEED_ROOM only between the loops here).
+PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED, NEED_ROOM = 0, 1, 2, 3, 4, 5
+# Ticks whose worst case needs more clone slots than this run one at a time,
+# growing the tables as the draws require (very large systems only).
+FAST_LIMIT = 1 << 22
 # Events with a splitting score (PARAMS.score_event).
 SCORE_NONE, SCORE_TAKEOVER, SCORE_FIXATION, SCORE_CONVERGENCE = 0, 1, 2, 3
 # Codes of names.STOP_REASONS.
@@ -185,7 +190,7 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     st.died_at_record = st.agents_died
     st.last_record_tick = st.tick
     _clear_totals(interval)
-    return take_snapshot(cl, snap)
+    take_snapshot(cl, snap)
 
 
 @njit(cache=True, _nrt=False)
@@ -263,12 +268,186 @@ def conclude(ag, p, st):
 
 
 @njit(cache=True, _nrt=False)
-def any_parent(ag, p):
-    """Whether some live agent's reserve has reached the reproduction threshold."""
+def tick_bound(ag, p):
+    """The most clones one tick can found, from the state at its start:
+    every live clone a repair child, every newborn a mutant (birth_death: at
+    most N births; wright_fisher: the capacities; moran: N events and the
+    refills), every subcomponent a migrant, every parent's bottleneck."""
+    size = 0.0
+    clones = 0
+    alive = 0
+    capacity = 0.0
     for a in range(ag.meta[0]):
-        if ag.alive[a] and ag.reserve[a] >= p.reproduction_threshold:
-            return True
-    return False
+        size += ag.size[a]
+        clones += ag.clones[a]
+        if ag.alive[a]:
+            alive += 1
+            capacity += min(ag.capacity[a], 1e15)
+    bound = float(clones)
+    if p.dynamics == BIRTH_DEATH:
+        bound += size
+    elif p.dynamics == WRIGHT_FISHER:
+        bound += capacity
+    else:
+        bound += 2.0 * size
+    if p.transmission > 0:
+        bound += size
+    if p.reproduce:
+        bound += alive * p.bottleneck
+    return min(bound, 1e18)
+
+
+@njit(cache=True, _nrt=False)
+def live_agents(ag):
+    n = 0
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
+    """One tick (steps 1-6 of the module docstring) in tables that already
+    hold its worst case (:func:`tick_bound`): nothing grows, nothing is
+    rebound, so the compiled loop around it carries no reference counting
+    (inlined into :func:`run_fixed`, so that its entry costs none either)."""
+    p = cfg.params[0]
+    st.tick += 1
+    tick = st.tick
+    t0 = tick - 1  # the tick's start time, for e(t)
+    _clear_totals(totals)
+    if p.economy:
+        economy(ag, p)
+    if p.dynamics == BIRTH_DEATH:
+        draw_events(cl, ag, ev, cfg, rng, t0)
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+    else:
+        drawn_slots = cl.meta[0]
+        draw_immune(cl, ag, ev, cfg, rng, t0)
+        refill = np.zeros(ag.meta[0], np.int64)
+        for i in range(drawn_slots):
+            if ev.kills[i] > 0:
+                refill[cl.agent[i]] += ev.kills[i]
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        if p.dynamics == WRIGHT_FISHER:
+            draw_wright_fisher(cl, ag, ev, cfg, rng)
+            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        else:
+            moran_events(cl, ln, ag, cfg, rng, tick, refill, totals)
+            free_and_reduce(cl, ln, ag, p, tick)
+    if p.transmission > 0:
+        if draw_migrants(cl, ag, ev, p, rng) > 0:
+            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
+            free_and_reduce(cl, ln, ag, p, tick)
+    _fates(cl, ln, ag, st, cfg, rng, tick)
+    if p.reproduce and parents_due(ag, p) > 0:
+        st.agents_born += found_children(cl, ln, ag, cfg, rng, tick, totals)
+    conclude(ag, p, st)
+    _add_totals(interval, totals)
+
+
+@njit(cache=True)
+def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng):
+    """The same tick, growing the tables as its draws require (for ticks
+    whose worst case is too large to make room for in advance); the draws
+    are the same as :func:`tick_fixed`'s. Returns the tables."""
+    p = cfg.params[0]
+    st.tick += 1
+    tick = st.tick
+    t0 = tick - 1
+    _clear_totals(totals)
+    if p.economy:
+        economy(ag, p)
+    if p.dynamics == BIRTH_DEATH:
+        needed = draw_events(cl, ag, ev, cfg, rng, t0)
+        if not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+    else:
+        drawn_slots = cl.meta[0]
+        needed = draw_immune(cl, ag, ev, cfg, rng, t0)
+        if not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        refill = np.zeros(ag.meta[0], np.int64)
+        for i in range(drawn_slots):
+            if ev.kills[i] > 0:
+                refill[cl.agent[i]] += ev.kills[i]
+        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        if p.dynamics == WRIGHT_FISHER:
+            needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
+            if not has_room(cl, ln, needed):
+                cl, ln, ev = grow_clones(cl, ln, ev, needed)
+            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
+        else:
+            cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
+            free_and_reduce(cl, ln, ag, p, tick)
+    if p.transmission > 0:
+        bound = draw_migrants(cl, ag, ev, p, rng)
+        if bound > 0:
+            if not has_room(cl, ln, bound):
+                cl, ln, ev = grow_clones(cl, ln, ev, bound)
+            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
+            free_and_reduce(cl, ln, ag, p, tick)
+    _fates(cl, ln, ag, st, cfg, rng, tick)
+    if p.reproduce:
+        cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
+        st.agents_born += born
+    conclude(ag, p, st)
+    _add_totals(interval, totals)
+    return cl, ln, ag, ev
+
+
+@njit(cache=True, _nrt=False)
+def _fates(cl, ln, ag, st, cfg, rng, tick):
+    """Steps 4-5 up to reproduction: outcomes observed, the score, deaths."""
+    p = cfg.params[0]
+    observe(ag, p, st)
+    if p.score_event != SCORE_NONE:
+        st.score = max(st.score, score(ag, p))
+    died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
+    st.agents_died += died
+    st.agents_lost_to_takeover += lost_taken
+
+
+@njit(cache=True)
+def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick,
+              horizon, ts, n_rows, stop_score):
+    """The loop of :func:`advance` while the tables hold each tick's worst
+    case. Returns ``(code, n_rows, bound)``; NEED_ROOM (before a tick, with
+    its worst case ``bound``) when they do not."""
+    p = cfg.params[0]
+    st = status[0]
+    while True:
+        if st.stop_reason == 0 and st.tick >= horizon:
+            st.stop_reason = STOP_HORIZON
+        if st.stop_reason != 0:
+            if st.last_record_tick != st.tick:
+                if n_rows >= ts.shape[0]:
+                    return BUFFER_FULL, n_rows, 0.0
+                write_record(cl, ag, st, interval, snap, ts, n_rows)
+                n_rows += 1
+                if p.pause_at_records:
+                    return RECORDED, n_rows, 0.0
+            return STOPPED, n_rows, 0.0
+        if st.score >= stop_score:
+            return SCORED, n_rows, 0.0
+        if st.tick >= stop_tick:
+            return PAUSED, n_rows, 0.0
+        if n_rows + 2 > ts.shape[0]:
+            return BUFFER_FULL, n_rows, 0.0
+        bound = tick_bound(ag, p)
+        used = cl.meta[0]
+        if (bound > FAST_LIMIT or not has_room(cl, ln, int(bound))
+                or snap.count.shape[0] < used + bound
+                or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
+            return NEED_ROOM, n_rows, bound
+        tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng)
+        if st.tick % p.record_every == 0:
+            write_record(cl, ag, st, interval, snap, ts, n_rows)
+            n_rows += 1
+            if p.pause_at_records:
+                return RECORDED, n_rows, 0.0
 
 
 @njit(cache=True)
@@ -284,10 +463,11 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
     At the start (tick 0, not yet started) it reduces the set-up state,
     observes tick 0 and writes its record.
 
-    The per-tick kernels are compiled without reference counting
-    (``_nrt=False``: they allocate nothing), so a tick costs no bookkeeping
-    of the tables' references; allocation (growth, records, reproduction,
-    the classical dynamics) happens here and in the kernels called from here.
+    Ticks run in :func:`run_fixed` once the tables hold a tick's worst case
+    (grown here, between its calls); a tick whose worst case exceeds
+    ``FAST_LIMIT`` slots runs alone in :func:`tick_growing`. The per-tick
+    kernels allocate nothing and are compiled without reference counting;
+    the two loops rebind no table, so a tick costs no reference bookkeeping.
     """
     p = cfg.params[0]
     st = state.status[0]
@@ -302,85 +482,30 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
         if p.score_event != SCORE_NONE:
             st.score = score(ag, p)
         conclude(ag, p, st)
-        snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
+        snap = grow_snapshot(snap, cl.meta[0])
+        write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
             return (RECORDED, State(cl, ln, ag, ev, snap, state.status, totals, interval),
                     n_rows)
     while True:
-        if st.stop_reason == 0 and st.tick >= horizon:
-            st.stop_reason = STOP_HORIZON
-        if st.stop_reason != 0:
-            code = STOPPED
-            if st.last_record_tick != st.tick:
-                if n_rows >= ts.shape[0]:
-                    code = BUFFER_FULL
-                    break
-                snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
-                n_rows += 1
-                if p.pause_at_records:
-                    code = RECORDED
+        code, n_rows, bound = run_fixed(cl, ln, ag, ev, snap, state.status, totals,
+                                        interval, cfg, rng, stop_tick, horizon, ts,
+                                        n_rows, stop_score)
+        if code != NEED_ROOM:
             break
-        if st.score >= stop_score:
-            code = SCORED
-            break
-        if st.tick >= stop_tick:
-            code = PAUSED
-            break
-        if n_rows + 2 > ts.shape[0]:
-            code = BUFFER_FULL
-            break
-        # --- one tick (steps 1-6 of the module docstring) ---
-        st.tick += 1
-        tick = st.tick
-        t0 = tick - 1  # the tick's start time, for e(t)
-        _clear_totals(totals)
-        if p.economy:
-            economy(ag, p)
-        if p.dynamics == BIRTH_DEATH:
-            needed = draw_events(cl, ag, ev, cfg, rng, t0)
-            if not has_room(cl, ln, needed):
-                cl, ln, ev = grow_clones(cl, ln, ev, needed)
-            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        else:
-            drawn_slots = cl.meta[0]
-            needed = draw_immune(cl, ag, ev, cfg, rng, t0)
-            if not has_room(cl, ln, needed):
-                cl, ln, ev = grow_clones(cl, ln, ev, needed)
-            refill = np.zeros(ag.meta[0], np.int64)
-            for i in range(drawn_slots):
-                if ev.kills[i] > 0:
-                    refill[cl.agent[i]] += ev.kills[i]
-            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-            if p.dynamics == WRIGHT_FISHER:
-                needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
-                if not has_room(cl, ln, needed):
-                    cl, ln, ev = grow_clones(cl, ln, ev, needed)
-                apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-            else:
-                cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
-                free_and_reduce(cl, ln, ag, p, tick)
-        if p.transmission > 0:
-            bound = draw_migrants(cl, ag, ev, p, rng)
-            if bound > 0:
-                if not has_room(cl, ln, bound):
-                    cl, ln, ev = grow_clones(cl, ln, ev, bound)
-                totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
-                free_and_reduce(cl, ln, ag, p, tick)
-        observe(ag, p, st)
-        if p.score_event != SCORE_NONE:
-            st.score = max(st.score, score(ag, p))
-        died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
-        st.agents_died += died
-        st.agents_lost_to_takeover += lost_taken
-        if p.reproduce and any_parent(ag, p):
-            cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
-            st.agents_born += born
-        conclude(ag, p, st)
-        _add_totals(interval, totals)
-        # --- the record ---
-        if tick % p.record_every == 0:
-            snap = write_record(cl, ag, st, interval, snap, ts, n_rows)
+        if bound <= FAST_LIMIT:
+            need = int(bound)
+            if not has_room(cl, ln, need):
+                cl, ln, ev = grow_clones(cl, ln, ev, need)
+            snap = grow_snapshot(snap, cl.meta[0] + need)
+            if p.reproduce:
+                ag = grow_agents(ag, live_agents(ag))
+            continue
+        cl, ln, ag, ev = tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng)
+        snap = grow_snapshot(snap, cl.meta[0])
+        if st.tick % p.record_every == 0:
+            write_record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
             if p.pause_at_records:
                 code = RECORDED

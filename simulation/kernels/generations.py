@@ -68,6 +68,19 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
 
 @njit(cache=True)
 def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
+    """:func:`moran_events` after growing the tables to hold the worst case
+    (every event a mutant); returns the (possibly grown) tables."""
+    n_events = 0
+    for a in range(ag.meta[0]):
+        n_events += refill[a] + int(ag.size[a])
+    if not has_room(cl, ln, n_events):
+        cl, ln, ev = grow_clones(cl, ln, ev, n_events)
+    moran_events(cl, ln, ag, cfg, rng, tick, refill, totals)
+    return cl, ln, ev
+
+
+@njit(cache=True)
+def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
     """One Moran tick: per agent ``refill[a]`` births, then N birth-death
     events (N = the agent's size at the start of the tick).
 
@@ -75,8 +88,7 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
     state, a uniform victim among the agent's members; the newborn (which may
     carry copy errors and found a clone) replaces the victim. Refill births
     replace the members the immune system removed, so the size is constant.
-    Before each agent the tables are grown to hold its worst case (every
-    event a mutant). Returns the (possibly grown) tables.
+    The tables must hold every event as a new clone (the caller makes room).
     """
     p = cfg.params[0]
     t = totals[0]
@@ -103,8 +115,6 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
         n_events = refill[a] + size[a]
         if n_events == 0:
             continue
-        if not has_room(cl, ln, n_events):
-            cl, ln, ev = grow_clones(cl, ln, ev, n_events)
         local = np.empty(n_clones[a] + n_events, dtype=np.int64)
         w = np.empty(n_clones[a] + n_events)
         n_local = n_clones[a]
@@ -157,4 +167,3 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
                 t.deaths += 1
             else:
                 current += 1
-    return cl, ln, ev

@@ -196,10 +196,42 @@ def choose_parents(ag, p, rng):
     return np.sort(eligible[:k])
 
 
+@njit(cache=True, _nrt=False)
+def parents_due(ag, p):
+    """How many agents reproduce this tick (known before any draw): the
+    eligible, or fewer if ``max_agents`` leaves less room."""
+    eligible = 0
+    alive = 0
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            alive += 1
+            if ag.reserve[a] >= p.reproduction_threshold:
+                eligible += 1
+    if p.max_agents >= 0:
+        return min(eligible, max(p.max_agents - alive, 0))
+    return eligible
+
+
 @njit(cache=True)
 def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
+    """:func:`found_children` after growing the tables for them; returns the
+    tables and the number of children."""
+    p = cfg.params[0]
+    n_par = parents_due(ag, p)
+    if n_par == 0:
+        return cl, ln, ag, ev, 0
+    ag = grow_agents(ag, n_par)
+    if not has_room(cl, ln, n_par * p.bottleneck):
+        cl, ln, ev = grow_clones(cl, ln, ev, n_par * p.bottleneck)
+    return cl, ln, ag, ev, found_children(cl, ln, ag, cfg, rng, tick, totals)
+
+
+@njit(cache=True)
+def found_children(cl, ln, ag, cfg, rng, tick, totals):
     """Agents whose reserve reached the threshold found children
     (:func:`choose_parents`); a child takes half its parent's reserve.
+    The tables must hold the children and their founders (the caller makes
+    room: :func:`parents_due` agents, ``bottleneck`` clones each).
 
     Per parent: ``min(bottleneck, N)`` of its members are chosen in
     proportion to clone counts (a multinomial by conditional binomials over
@@ -209,17 +241,14 @@ def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
     own. The child's z_ref is its founders' mean traits
     (``founder_reference``) or its parent's; its surveillance, efficacy and
     tolerance are the parent's, each mutated with probability
-    ``agent_mutation`` by a step of copy.kernel. Returns the tables
-    (grown if needed) and the number of children.
+    ``agent_mutation`` by a step of copy.kernel. Returns the number of
+    children.
     """
     p = cfg.params[0]
     parents = choose_parents(ag, p, rng)
     n_par = parents.shape[0]
     if n_par == 0:
-        return cl, ln, ag, ev, 0
-    ag = grow_agents(ag, n_par)
-    if not has_room(cl, ln, n_par * p.bottleneck):
-        cl, ln, ev = grow_clones(cl, ln, ev, n_par * p.bottleneck)
+        return 0
     n_copy = cfg.copy_traits.shape[0]
     t = totals[0]
     for q in range(n_par):
@@ -288,4 +317,4 @@ def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
         if rng.random() < p.agent_mutation:
             ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
     free_and_reduce(cl, ln, ag, p, tick)
-    return cl, ln, ag, ev, n_par
+    return n_par
