@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -10,6 +11,18 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def from_tests(name: str):
+    """A helper module of ``tests/`` (e.g. the naive reference ``naive_mesa``),
+    loaded from its file: the benchmarks run as scripts
+    (``python benchmarks/X.py``) and leave ``sys.path`` alone."""
+    spec = importlib.util.spec_from_file_location(f"tests.{name}",
+                                                  HERE.parent / "tests" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def peak_rss_mib() -> float:

@@ -14,19 +14,15 @@ the error rate sets; the naive model's does not. Prints and writes JSON.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-from _common import report
+from _common import from_tests, report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from simulation import kernels as K
+from simulation import validate
+from simulation.model import World
 
-from naive_mesa import NaiveWorld  # noqa: E402
-
-from simulation import kernels as K  # noqa: E402
-from simulation import validate  # noqa: E402
-from simulation.model import World  # noqa: E402
+NaiveWorld = from_tests("naive_mesa").NaiveWorld
 
 
 def throughput(world, ticks, size_of):

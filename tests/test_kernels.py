@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-import naive
+from tests import naive
 from simulation import kernels as K
 from simulation import validate
 from simulation.model import World

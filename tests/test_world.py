@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import naive
+from tests import naive
 from simulation import kernels as K
 from simulation import run_scenario, validate
 from simulation.model import DEATH_OVERSIGHT, DEATH_STARVED, DEATH_TAKEOVER, World
