@@ -17,10 +17,9 @@ import pandas as pd
 
 from . import kernels as K
 from .model import World
+from .events import TICK_COLUMNS as EVENT_COLUMNS
 from .scenario import TRAITS, Scenario
 
-EVENT_COLUMNS = ("takeover_tick", "convergence_tick", "first_defector_tick",
-                 "extinction_tick", "fixation_tick", "loss_tick")
 TIMESERIES_COLUMNS = (
     "point", "replicate", "tick", "agents", "size", "mean_drive", "mean_loyalty",
     "mean_stealth", "mean_fidelity", "defector_fraction", "clones", "births",

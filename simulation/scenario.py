@@ -21,9 +21,9 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
+from .events import STOP_EVENTS
 
 TRAITS = ("drive", "loyalty", "stealth", "fidelity")
-EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -256,7 +256,7 @@ class Landscape(_Section):
 
 
 class Stop(_Section):
-    on: list[Literal["takeover", "convergence", "extinction", "fixation"]] = Field(
+    on: list[Literal[STOP_EVENTS]] = Field(
         default_factory=list)
     """Events that end a replicate early."""
     convergence_drive: Rate = 0.9
