@@ -1,6 +1,8 @@
 """Statistics of simulation outputs (imports :mod:`simulation`, never the reverse)."""
 
-from .summary import Results, hazard_rate, load, summarize, survival_curves
+from simulation.io import Results, load  # the one reader of output folders
+
+from .summary import hazard_rate, summarize, survival_curves
 from .survival import (kaplan_meier, median_event_tick, summarize_run,
                        wilson_interval)
 

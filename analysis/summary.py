@@ -1,4 +1,5 @@
-"""A tidy pandas API over output folders: ``load`` and ``summarize``.
+"""Survival statistics of output folders: ``summarize`` (folders are read by
+:func:`simulation.io.load`, re-exported as ``analysis.load``).
 
 >>> import analysis
 >>> results = analysis.load("results/sweep_error_immune")
@@ -7,64 +8,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simulation.scenario import ScenarioError
+from simulation.errors import AnalysisError
+from simulation.events import EVENT_COLUMNS as EVENTS
+from simulation.io import Results
 
 from .survival import kaplan_meier, median_event_tick, wilson_interval
 
-EVENTS = {"takeover": ("takeover", "takeover_tick"),
-          "convergence": ("converged", "convergence_tick"),
-          "extinction": ("extinct", "extinction_tick"),
-          "first_defector": (None, "first_defector_tick")}
-
-
-@dataclasses.dataclass
-class Results:
-    """An output folder of ``substrate run`` or ``substrate sweep``."""
-
-    folder: Path
-    runs: pd.DataFrame
-    scenario: dict
-    manifest: dict
-    parameters: list  # swept parameter columns (empty for a plain run)
-
-    @property
-    def horizon(self) -> int:
-        return int(self.scenario["horizon"])
-
-    def timeseries(self) -> pd.DataFrame:
-        return pd.read_parquet(self.folder / "timeseries.parquet")
-
-
-def load(folder) -> Results:
-    """Read an output folder (runs table, resolved scenario, manifest)."""
-    import yaml
-
-    folder = Path(folder)
-    if not (folder / "runs.parquet").is_file():
-        raise ScenarioError(f"{folder}: no runs.parquet here (not an output folder of "
-                            "'substrate run' or a finished 'substrate sweep')")
-    if not (folder / "manifest.json").is_file():
-        raise ScenarioError(f"{folder}: no manifest.json: the run or sweep that wrote "
-                            "this folder did not finish (run it again)")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
-    runs = pd.read_parquet(folder / "runs.parquet")
-    parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
-    return Results(folder, runs, scenario, manifest, parameters)
-
-
 def event_columns(event: str):
     if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}; allowed: {', '.join(EVENTS)}")
+        raise AnalysisError(f"unknown event {event!r}; allowed: {', '.join(EVENTS)}")
     return EVENTS[event]
 
 
@@ -129,8 +87,8 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     by = list(by)
     for column in by:
         if column not in runs.columns:
-            raise ScenarioError(f"--by {column}: not a column of runs.parquet (swept "
-                                f"parameters here: {', '.join(_swept(runs)) or 'none'})")
+            raise AnalysisError(f"group by {column}: not a column of the runs table "
+                                f"(swept parameters here: {', '.join(_swept(runs)) or 'none'})")
     if not by:
         return pd.DataFrame([_group_summary(runs, horizon, events)])
     rows = []

@@ -6,12 +6,13 @@ The public API: load a scenario, run it, write its outputs.
 >>> result = run_scenario(load_scenario("scenarios/singleton_baseline.yaml"))
 """
 
+from .errors import AnalysisError, ClusterError, OutputError, SubstrateError
 from .model import AgentView, World
 from .run import ReplicateResult, RunResult, replicate_seed, run_replicate, run_scenario
 from .scenario import Scenario, ScenarioError, load_scenario, validate
 
 __version__ = "0.1.0"
 
-__all__ = ["AgentView", "ReplicateResult", "RunResult", "Scenario", "ScenarioError",
+__all__ = ["AgentView", "AnalysisError", "ClusterError", "OutputError", "SubstrateError", "ReplicateResult", "RunResult", "Scenario", "ScenarioError",
            "World", "load_scenario", "replicate_seed", "run_replicate", "run_scenario",
            "validate", "__version__"]

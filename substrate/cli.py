@@ -1,6 +1,11 @@
 """``substrate``: the command line. Parses arguments and calls the library.
 
-Every user mistake is reported as one line on stderr with exit status 2.
+Every :class:`simulation.errors.SubstrateError` (a mistake in a scenario, an
+output folder that cannot be used, a statistic the data cannot give, a lost
+cluster) is reported in one place, :class:`Substrate`, as one line
+``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
+``sweep`` or ``validate`` write end with one line saying what was kept and
+how to go on, and exit status 130 or 143.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ import sys
 
 import click
 
-from simulation.scenario import ScenarioError
+from simulation.errors import SubstrateError
 
 
 def fail(message: str) -> None:
@@ -17,7 +22,38 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
+
+
+#: Library argument -> the option that sets it (named after an error's message).
+OPTIONS = {"resume": "--resume", "block_size": "--block-size", "scheduler": "--scheduler",
+           "worker_timeout": "--worker-timeout"}
+
+
+class Substrate(click.Group):
+    """The command group: maps the library's errors and interrupts to one
+    line on stderr and an exit status."""
+
+    def invoke(self, ctx):
+        from substrate.commands import Interrupted
+
+        try:
+            return super().invoke(ctx)
+        except SubstrateError as exc:
+            option = OPTIONS.get(exc.argument)
+            click.echo(f"error: {exc}" + (f" (option {option})" if option else ""), err=True)
+            ctx.exit(2)
+        except Interrupted as exc:
+            click.echo(f"interrupted: {exc}", err=True)
+            ctx.exit(128 + int(exc.signum))
+
+
+def _command_line() -> list[str]:
+    return ["substrate"] + sys.argv[1:]
+
+
+@click.group(cls=Substrate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="substrate")
 def cli():
     """Measure when natural selection takes hold inside and between AI systems."""
@@ -40,14 +76,10 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command
 
-    try:
-        summary = run_command(scenario, seed=seed, replicates=replicates,
-                              replicate=replicate, point=point, horizon=horizon,
-                              overrides=list(overrides), out=out, figure=figure,
-                              command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
-        fail(str(exc))
-    click.echo(summary)
+    click.echo(run_command(scenario, seed=seed, replicates=replicates,
+                           replicate=replicate, point=point, horizon=horizon,
+                           overrides=list(overrides), out=out, figure=figure,
+                           command=_command_line(), notify=note))
 
 
 @cli.command()
@@ -65,23 +97,23 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
               help="Replicates per unit of work (one Parquet part each).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key (repeatable).")
+@click.option("--worker-timeout", type=click.FloatRange(0, min_open=True), default=60,
+              show_default=True, metavar="SECONDS",
+              help="End the sweep (finished units kept) after this long without any "
+                   "live worker.")
 def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
-          block_size, overrides):
+          block_size, overrides, worker_timeout):
     """Run the sweep of SCENARIO on Dask and summarise each point."""
     from substrate.commands import sweep_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other: the scheduler's "
              "cluster has its own workers")
-    try:
-        text = sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
+    click.echo(sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
                              resume=resume, seed=seed, replicates=replicates,
                              horizon=horizon, block_size=block_size,
-                             overrides=list(overrides),
-                             command=["substrate"] + sys.argv[1:])
-    except ScenarioError as exc:
-        fail(str(exc))
-    click.echo(text)
+                             overrides=list(overrides), worker_timeout=worker_timeout,
+                             command=_command_line(), notify=note))
 
 
 @cli.command()
@@ -94,10 +126,7 @@ def summarize(folder, by, fmt):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    try:
-        click.echo(summarize_command(folder, list(by) or None, fmt))
-    except ScenarioError as exc:
-        fail(str(exc))
+    click.echo(summarize_command(folder, list(by) or None, fmt))
 
 
 @cli.command()
@@ -119,11 +148,8 @@ def plot(folder, kind, out, fmt, by, replicate, agent, color):
     """Draw a figure of an output FOLDER of 'run' or 'sweep'."""
     from substrate.commands import plot_command
 
-    try:
-        click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
-                                replicate=replicate, agent=agent, color=color))
-    except ScenarioError as exc:
-        fail(str(exc))
+    click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
+                            replicate=replicate, agent=agent, color=color))
 
 
 @cli.command()
@@ -133,10 +159,7 @@ def report(folder, out):
     """Write one self-contained HTML report of an output FOLDER."""
     from substrate.commands import report_command
 
-    try:
-        click.echo(report_command(folder, out))
-    except ScenarioError as exc:
-        fail(str(exc))
+    click.echo(report_command(folder, out))
 
 
 @cli.command()
@@ -147,10 +170,7 @@ def validate(tier, out):
     """Check the engine against population-genetics theory; exit 1 if a check fails."""
     from substrate.commands import validate_command
 
-    try:
-        text, ok = validate_command(tier, out)
-    except ScenarioError as exc:
-        fail(str(exc))
+    text, ok = validate_command(tier, out, command=_command_line(), notify=note)
     click.echo(text)
     sys.exit(0 if ok else 1)
 

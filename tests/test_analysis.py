@@ -96,6 +96,6 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     import json
     assert json.loads(as_json.output)[0]["replicates"] == 4
     bad = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--by", "nonsense"])
-    assert bad.exit_code == 2 and "--by nonsense: not a column" in bad.output
+    assert bad.exit_code == 2 and "group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "no runs.parquet here" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output
