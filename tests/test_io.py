@@ -45,7 +45,8 @@ def write(tmp_path, name, text):
 
 def substrate(*args, cwd):
     """`substrate ...` as its own process (and process group)."""
-    return subprocess.Popen([sys.executable, "-m", "substrate", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "substrate",
+                             *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, cwd=cwd)
 
@@ -144,24 +145,39 @@ def test_a_second_owner_is_refused_and_a_stale_lock_taken_over(tmp_path):
         io.claim(tmp_path / "o")
 
 
+def test_the_command_line_takes_over_a_stale_lock_with_a_note(tmp_path):
+    small = write(tmp_path, "small.yaml", SMALL)
+    out = tmp_path / "o"
+    out.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (out / ".lock").write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname(),
+                                           "started": "then", "command": ["substrate"]}))
+    (out / ".timeseries.parquet.x.tmp").write_text("half")
+    result = invoke("run", small, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"note: {out}: took over the stale lock of pid {gone.pid}" in result.output
+    assert leftovers(out) == [] and len(analysis.load(out).runs) == 3
+
+
 def test_two_runs_into_one_folder_at_once(tmp_path):
     long = write(tmp_path, "long.yaml", LONG_RUN)
     small = write(tmp_path, "small.yaml", SMALL)
     out = tmp_path / "o"
-    first = substrate("run", long, "--replicates", 20, "--out", out, cwd=tmp_path)
+    first = substrate("run", long, "--replicates", 60, "--out", out, cwd=tmp_path)
     try:
         wait_for(lambda: (out / ".lock").exists(), first)
         second = substrate("run", small, "--out", out, cwd=tmp_path)
         _, err = second.communicate(timeout=120)
         assert second.returncode == 2
         assert err.startswith(f"error: output folder {out}: in use by pid {first.pid}")
-        assert err.count("\n") == 1
+        assert err.count("\n") == 1 and first.poll() is None
         _, err = first.communicate(timeout=300)
         assert first.returncode == 0, err
     finally:
         first.kill()
     results = analysis.load(out)
-    assert results.scenario["name"] == "long" and len(results.runs) == 20
+    assert results.scenario["name"] == "long" and len(results.runs) == 60
 
 
 def test_resume_while_the_sweep_still_runs_is_refused(tmp_path):
@@ -177,7 +193,8 @@ def test_resume_while_the_sweep_still_runs_is_refused(tmp_path):
         _, err = first.communicate(timeout=600)
         assert first.returncode == 0, err
     finally:
-        os.killpg(first.pid, signal.SIGKILL) if first.poll() is None else None
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
     runs = analysis.load(out).runs
     assert len(runs) == 20 and not runs.duplicated(["point", "replicate"]).any()
 
