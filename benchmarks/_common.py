@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import platform
 import resource
 import sys
 from pathlib import Path
+
+from simulation.io import write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,7 +41,7 @@ def report(name: str, result: dict, out: str | None) -> None:
     result = {"benchmark": name, **result, "machine": machine()}
     path = Path(out) if out else HERE / "results" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, path)  # atomically, like every output
     for key, value in result.items():
         if key != "machine":
             print(f"{key:>28}: {value}")

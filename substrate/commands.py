@@ -174,20 +174,22 @@ def validate_command(tier: str, out=None, command=None,
             notify(f"{folder}: {owner.note}")
         io.unmark(folder)
         checks = validation.plan(tier)
-        with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
-                  leave=False) as bar:
-            results = validation.run(tier, progress=lambda r: bar.update())
-        df = validation.table(results)
-        manifest = io.provenance("validation", owner.run_id, command=command,
-                                 started=started,
-                                 seconds=(io.now() - started).total_seconds(), tier=tier)
-        key = io.key_provenance(manifest)
-        io.write_parquet(df, folder / "validation.parquet", owner.run_id, key)
-        io.write_csv(df, folder / "validation.csv")
-        figures = validation.figures(df, folder, provenance=key)
-        manifest["files"] = (["validation.parquet", "validation.csv"]
-                             + [Path(f).name for f in figures] + [io.MANIFEST])
-        io.write_manifest(folder, manifest)
+        with interruptible(lambda: f"{folder} holds no complete validation; to run "
+                           f"again: {_again(command)}"):
+            with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
+                      leave=False) as bar:
+                results = validation.run(tier, progress=lambda r: bar.update())
+            df = validation.table(results)
+            manifest = io.provenance("validation", owner.run_id, command=command,
+                                     started=started,
+                                     seconds=(io.now() - started).total_seconds(), tier=tier)
+            key = io.key_provenance(manifest)
+            io.write_parquet(df, folder / "validation.parquet", owner.run_id, key)
+            io.write_csv(df, folder / "validation.csv")
+            figures = validation.figures(df, folder, provenance=key)
+            manifest["files"] = (["validation.parquet", "validation.csv"]
+                                 + [Path(f).name for f in figures] + [io.MANIFEST])
+            io.write_manifest(folder, manifest)
     failed = int((~df.passed).sum())
     summary = (f"{len(df)} checks, {len(df) - failed} passed, {failed} failed "
                f"(tolerance: {validation.TOLERANCE_SE:g} standard errors); "
