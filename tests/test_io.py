@@ -43,12 +43,13 @@ def write(tmp_path, name, text):
     return path
 
 
-def substrate(*args, cwd):
+def substrate(*args, cwd, env=None):
     """`substrate ...` as its own process (and process group)."""
     return subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "substrate",
                              *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=cwd)
+                            start_new_session=True, cwd=cwd,
+                            env=None if env is None else dict(os.environ, **env))
 
 
 def wait_for(condition, proc=None, seconds=120):
@@ -307,11 +308,11 @@ def _dask(*args, cwd):
                             env=dict(os.environ, PYTHONWARNINGS="ignore"))
 
 
-def _scheduler(tmp_path):
+def _scheduler(tmp_path, *tls):
     port = _free_port()
     proc = _dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
-                 cwd=tmp_path)
-    address = f"tcp://127.0.0.1:{port}"
+                 *tls, cwd=tmp_path)
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
 
     def up():
         try:
@@ -359,4 +360,32 @@ def test_losing_the_scheduler_ends_the_sweep(tmp_path):
         for p in (proc, worker, scheduler):
             if p.poll() is None:
                 p.kill()
+            p.wait(30)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+def test_a_tls_scheduler_works_with_the_dask_security_settings(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    tls = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
+    scheduler, address = _scheduler(tmp_path, "--protocol", "tls", *tls)
+    worker = _dask("worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                   *tls, cwd=tmp_path)
+    path = write(tmp_path, "sw.yaml", SWEEP)
+    try:
+        settings = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(cert),
+                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(cert),
+                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(key)}
+        proc = substrate("sweep", path, "--scheduler", address, "--out", tmp_path / "o",
+                         cwd=tmp_path, env=settings)
+        text, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert "3 of 3 units run now" in text
+        assert analysis.load(tmp_path / "o").manifest["scheduler"] == address
+    finally:
+        for p in (worker, scheduler):
+            p.terminate()
             p.wait(30)
