@@ -76,6 +76,9 @@ def _umask() -> int:
     return mask
 
 
+_WRITING: set = set()  # temporary files being written now (see abandon_writes)
+
+
 def atomic_write(path, write) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it
     into place. The temporary file is removed on any failure or interrupt;
@@ -87,6 +90,7 @@ def atomic_write(path, write) -> Path:
     except OSError as exc:
         raise _write_error(path, exc) from None
     os.close(fd)
+    _WRITING.add(tmp)
     try:
         # mkstemp makes the file private (0600); outputs get the usual permissions.
         os.chmod(tmp, 0o666 & ~_umask())
@@ -98,7 +102,16 @@ def atomic_write(path, write) -> Path:
     except BaseException:
         _unlink(tmp)
         raise
+    finally:
+        _WRITING.discard(tmp)
     return path
+
+
+def abandon_writes() -> None:
+    """Remove the temporary files being written now: for a process about to
+    end at once (``os._exit`` on a signal) without unwinding its stack."""
+    for tmp in list(_WRITING):
+        _unlink(tmp)
 
 
 def _unlink(path) -> None:

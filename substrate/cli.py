@@ -36,7 +36,7 @@ class Substrate(click.Group):
     line on stderr and an exit status."""
 
     def invoke(self, ctx):
-        from substrate.commands import Interrupted
+        from substrate.commands import Interrupted, interrupted_line
 
         try:
             return super().invoke(ctx)
@@ -45,7 +45,7 @@ class Substrate(click.Group):
             click.echo(f"error: {exc}" + (f" (option {option})" if option else ""), err=True)
             ctx.exit(2)
         except Interrupted as exc:
-            click.echo(f"interrupted: {exc}", err=True)
+            click.echo(interrupted_line(str(exc)), err=True)
             ctx.exit(128 + int(exc.signum))
 
 

@@ -7,8 +7,10 @@ library module: it may import both :mod:`simulation` and :mod:`analysis`.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -26,31 +28,68 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-class _Terminated(BaseException):
-    """Raised in the main thread by SIGTERM (like KeyboardInterrupt for SIGINT)."""
+class _Signal(BaseException):
+    """Raised in the main thread by SIGINT or SIGTERM."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: clean up in peace
-    raise _Terminated()
+def interrupted_line(message: str) -> str:
+    """The one line printed on SIGINT or SIGTERM."""
+    return f"interrupted: {message}"
 
 
 @contextlib.contextmanager
-def interruptible(kept):
-    """Turn SIGINT and SIGTERM into :class:`Interrupted` with the message
-    ``kept()``. Atomic writes remove their temporary file on the way out, and
-    the folder's lock is released by its :class:`simulation.io.Claim`."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+def interruptible(kept, owner: io.Claim | None = None):
+    """On SIGINT or SIGTERM, say what was kept (``kept()``) and end.
+
+    Without ``owner`` the signal is raised as an exception in the main thread
+    and becomes :class:`Interrupted` (for the sweep's client, which only
+    waits on Dask: its cluster is closed on the way out). With ``owner`` (a
+    run or validation computing in this process) the handler ends the process
+    on the spot instead: an exception raised while numba's compiled code
+    calls back into Python (e.g. unboxing a Generator) crashes the
+    interpreter, so it removes the temporary files being written, releases
+    the folder, prints the line and exits with 128 + the signal's number.
+    Further signals are ignored meanwhile.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in watched}
+
+    def handler(signum, frame):
+        for s in watched:
+            signal.signal(s, signal.SIG_IGN)
+        if owner is None:
+            raise _Signal(signum)
+        io.abandon_writes()
+        owner.release()
+        sys.stderr.write(interrupted_line(kept()) + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    if owner is not None:
+        # Progress bars with a thread lock: tqdm's default multiprocessing lock
+        # would be reported as leaked when the process ends by os._exit.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
+    for s in watched:
+        signal.signal(s, handler)
     try:
         yield
+    except _Signal as exc:
+        raise Interrupted(exc.signum, kept()) from None
     except KeyboardInterrupt:
         raise Interrupted(signal.SIGINT, kept()) from None
-    except _Terminated:
-        raise Interrupted(signal.SIGTERM, kept()) from None
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def _again(command) -> str:
@@ -123,7 +162,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                     if (folder / io.MANIFEST).exists() else "holds no complete run")
             return f"{folder} {held}; to run again: {_again(command)}"
 
-        with interruptible(kept):
+        with interruptible(kept, owner):
             result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                                   point=point)
             for name, value in parameters.items():
@@ -160,8 +199,6 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
 def validate_command(tier: str, out=None, command=None,
                      notify=lambda text: None) -> tuple[str, bool]:
     """``substrate validate``: returns (the table to print, all passed)."""
-    import sys
-
     from tqdm.auto import tqdm
 
     from analysis import validation
@@ -175,7 +212,7 @@ def validate_command(tier: str, out=None, command=None,
         io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
-                           f"again: {_again(command)}"):
+                           f"again: {_again(command)}", owner):
             with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
                       leave=False) as bar:
                 results = validation.run(tier, progress=lambda r: bar.update())
