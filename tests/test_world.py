@@ -12,7 +12,7 @@ from tests import naive
 from simulation import kernels as K
 from simulation import run_scenario, validate
 from simulation.model import DEATH_OVERSIGHT, DEATH_STARVED, DEATH_TAKEOVER, World
-from test_kernels import _copy_rng, engine_clones, naive_clones, naive_params
+from tests.test_kernels import _copy_rng, engine_clones, naive_clones, naive_params
 
 
 def world_scenario(**world):
