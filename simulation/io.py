@@ -38,6 +38,7 @@ import secrets
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -348,6 +349,19 @@ def _create_lock(lock: Path, owner: dict) -> bool:
     return True
 
 
+def _read_lock(path: Path) -> dict | None:
+    """The owner a lock file names; None if unreadable (read twice: a lock
+    being created is empty for a moment)."""
+    for _ in range(2):
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    return None
+
+
 def claim(out, command=None) -> Claim:
     """Take an output folder for writing: create it, lock it, clean it.
 
@@ -369,28 +383,40 @@ def claim(out, command=None) -> Claim:
         raise OutputError(f"output folder {folder}: cannot create its lock file "
                           f"({_reason(exc)})") from None
     if not taken:
-        try:
-            held = json.loads(lock.read_text())
-        except (OSError, ValueError):
+        held = _read_lock(lock)
+        if not isinstance(held, dict) or not isinstance(held.get("pid"), int) \
+                or held["pid"] <= 0:
             raise OutputError(
                 f"output folder {folder}: its lock file {LOCK} is unreadable; if no "
-                f"substrate process writes there, remove {lock}") from None
+                f"substrate process writes there, remove {lock}")
         if held.get("host") != owner["host"]:
             raise OutputError(f"output folder {folder}: in use by {_describe(held)} "
                               f"(another host: remove {lock} if that process is gone)")
-        if _alive(int(held.get("pid", -1))):
+        if _alive(held["pid"]):
             raise OutputError(f"output folder {folder}: in use by {_describe(held)}")
-        # Stale: move it aside atomically, so that of two processes taking it
-        # over at once only one succeeds, then lock again.
+        # Stale: move it aside (atomic), check that what was moved is the
+        # stale lock read above and not a fresh one another process has just
+        # taken (then put it back), and lock again: of two processes taking
+        # over at once, one succeeds.
         aside = folder / f".lock.stale-{token}.tmp"
         try:
             os.rename(lock, aside)
         except FileNotFoundError:
             pass
+        else:
+            moved = _read_lock(aside)
+            if moved != held:
+                try:
+                    os.link(aside, lock)
+                except FileExistsError:
+                    pass
+                _unlink(aside)
+                raise OutputError(f"output folder {folder}: in use by "
+                                  f"{_describe(moved or {})}")
+            _unlink(aside)
         if not _create_lock(lock, owner):
-            raise OutputError(f"output folder {folder}: taken over meanwhile by another "
-                              "process")
-        _unlink(aside)
+            raise OutputError(f"output folder {folder}: in use by "
+                              f"{_describe(_read_lock(lock) or {})}")
         note = f"took over the stale lock of {_describe(held)} (that process is gone)"
     removed = _clean_temporaries(folder)
     if removed:

@@ -144,6 +144,33 @@ def test_a_second_owner_is_refused_and_a_stale_lock_taken_over(tmp_path):
     (tmp_path / "o" / ".lock").write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
     with pytest.raises(OutputError, match="another host"):
         io.claim(tmp_path / "o")
+    # A lock that names no process is not guessed at.
+    for text in ("", "{}", '{"pid": -1, "host": "%s"}' % socket.gethostname()):
+        (tmp_path / "o" / ".lock").write_text(text)
+        with pytest.raises(OutputError, match="lock file .lock is unreadable"):
+            io.claim(tmp_path / "o")
+
+
+def test_a_stale_lock_taken_over_meanwhile_by_another_process_is_left_to_it(
+        tmp_path, monkeypatch):
+    out = tmp_path / "o"
+    out.mkdir()
+    stale = {"pid": 999999999, "host": socket.gethostname(), "started": "then"}
+    (out / ".lock").write_text(json.dumps(stale))
+    fresh = {"pid": os.getppid(), "host": socket.gethostname(), "started": "now",
+             "command": ["other"]}
+
+    def another_process_takes_over(pid):
+        # Between our reading the stale lock and moving it aside, another
+        # process takes the folder over.
+        (out / ".lock").write_text(json.dumps(fresh))
+        return False
+
+    monkeypatch.setattr(io, "_alive", another_process_takes_over)
+    with pytest.raises(OutputError, match=f"in use by pid {os.getppid()} .*: other"):
+        io.claim(out)
+    assert json.loads((out / ".lock").read_text()) == fresh  # left to its owner
+    assert leftovers(out) == [".lock"]
 
 
 def test_the_command_line_takes_over_a_stale_lock_with_a_note(tmp_path):
