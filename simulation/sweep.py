@@ -227,8 +227,11 @@ def _client(workers: int | None, scheduler: str | None, timeout: float):
         check_scheduler(scheduler, timeout)
         try:
             return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, ValueError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise ClusterError(f"scheduler {scheduler}: cannot connect ({exc})") from None
+        except Exception as exc:  # something listens there, but not Dask
+            raise ClusterError(f"scheduler {scheduler}: did not answer as a Dask "
+                               f"scheduler ({type(exc).__name__})") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster

@@ -305,6 +305,34 @@ def test_a_bad_scheduler_is_refused_before_anything_is_written(tmp_path, address
     assert invoke("sweep", path, "--out", out).exit_code == 0
 
 
+def test_a_listener_that_is_not_dask_is_refused(tmp_path):
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer():  # like a web server or proxy on that port
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    path = write(tmp_path, "sw.yaml", SWEEP)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        result = invoke("sweep", path, "--scheduler", address, "--out", tmp_path / "o")
+    finally:
+        server.close()
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"error: scheduler {address}: " in result.output
+    assert not (tmp_path / "o" / "sweep.json").exists()
+
+
 def test_a_full_disk_is_one_line_and_resumable(tmp_path, monkeypatch):
     path = write(tmp_path, "sw.yaml", SWEEP)
     out = tmp_path / "o"
