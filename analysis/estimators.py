@@ -45,14 +45,7 @@ import pandas as pd
 from scipy import special
 
 from simulation.errors import AnalysisError
-
-#: Event name -> (boolean column, tick column) of ``runs.parquet``.
-EVENTS = {"takeover": ("takeover", "takeover_tick"),
-          "convergence": ("converged", "convergence_tick"),
-          "extinction": ("extinct", "extinction_tick"),
-          "first_defector": (None, "first_defector_tick"),
-          "fixation": ("fixed", "fixation_tick"),
-          "loss": ("lost", "loss_tick")}
+from simulation.names import EVENT_COLUMNS as EVENTS  # event -> (flag, tick) columns
 
 #: Event name -> the events that make it impossible once they happen.
 COMPETING = {"takeover": ("extinction",),

@@ -2,14 +2,13 @@
 
 Each ``*_figure`` function takes a :class:`analysis.Results` (``load(DIR)``)
 and returns a ``matplotlib.figure.Figure``; ``plot(results, kind)`` picks one
-and raises :class:`simulation.ScenarioError` (a one-line message) when the
+and raises :class:`simulation.errors.AnalysisError` (a one-line message) when the
 folder lacks the data a kind needs. ``substrate plot`` and ``substrate
 report`` call these.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simulation.errors import AnalysisError
-from simulation.scenario import ScenarioError
+from simulation.io import write_figure
 
 from .estimators import event_columns, incidence_curve
 
@@ -26,14 +25,10 @@ TRAIT_COLUMNS = ("mean_drive", "mean_loyalty", "mean_stealth", "mean_fidelity",
                  "defector_fraction")
 
 
-def save(fig: Figure, path, dpi: int = 110) -> str:
-    """Write a figure atomically (temporary name in the same folder, then rename)."""
-    path = str(path)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{os.getpid()}{ext}"
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)
-    return path
+def save(fig: Figure, path, dpi: int = 110, provenance: dict | None = None) -> str:
+    """Write a figure atomically (:func:`simulation.io.write_figure`); the
+    format follows the suffix; ``provenance`` goes into the file's metadata."""
+    return str(write_figure(fig, path, dpi=dpi, provenance=provenance))
 
 
 def _label(key) -> str:
@@ -140,13 +135,13 @@ def phase_data(results, x=None, y=None, event="takeover") -> pd.DataFrame:
     params = list(results.parameters)
     if x is None or y is None:
         if len(params) < 2:
-            raise ScenarioError(
+            raise AnalysisError(
                 f"{results.folder}: the phase plot needs a sweep over two parameters "
                 f"(this folder has {len(params)} swept: {', '.join(params) or 'none'})")
         x, y = (x or params[0]), (y or params[1])
     for p in (x, y):
         if p not in results.runs.columns:
-            raise ScenarioError(f"--by {p}: not a swept parameter of {results.folder} "
+            raise AnalysisError(f"phase axis {p}: not a swept parameter of {results.folder} "
                                 f"(swept: {', '.join(params) or 'none'})")
     df = summarize(results, by=[x, y], events=(event,))
     df["ci_width"] = df[f"p_{event}_high"] - df[f"p_{event}_low"]
@@ -196,7 +191,7 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
     """
     folder = results.folder
     if not (folder / "clones.parquet").is_file():
-        raise ScenarioError(
+        raise AnalysisError(
             f"{folder}: the muller plot needs clones.parquet, which runs with "
             "record_clones: true write (sweeps do not: re-run one replicate with "
             "'substrate run SCENARIO --point P --replicate K')")
@@ -205,12 +200,12 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
     lineage = lineage[(lineage.point == point) & (lineage.replicate == replicate)]
     counts = counts[(counts.point == point) & (counts.replicate == replicate)]
     if lineage.empty:
-        raise ScenarioError(f"{folder}: no replicate {replicate} (point {point}) in "
+        raise AnalysisError(f"{folder}: no replicate {replicate} (point {point}) in "
                             "clones.parquet")
     counts = counts.merge(lineage[["clone", "agent"]], on="clone")
     counts = counts[counts.agent == agent]
     if counts.empty:
-        raise ScenarioError(f"{folder}: agent {agent} has no subcomponents at any "
+        raise AnalysisError(f"{folder}: agent {agent} has no subcomponents at any "
                             f"record of replicate {replicate}")
     ticks = np.sort(counts.tick.unique())
     table = counts.pivot_table(index="tick", columns="clone", values="count",
@@ -412,7 +407,7 @@ def price_data(results, trait="drive", point=None) -> pd.DataFrame:
     ts = results.timeseries()
     needed = [f"{prefix}_between", f"{prefix}_within", f"{prefix}_transmission"]
     if not set(needed) <= set(ts.columns):
-        raise ScenarioError(f"{results.folder}: timeseries.parquet has no Price terms "
+        raise AnalysisError(f"{results.folder}: timeseries.parquet has no Price terms "
                             "(written by this version's runs)")
     if point is not None:
         ts = ts[ts.point == point]
@@ -458,7 +453,7 @@ def agents_data(results):
     distribution of surveillance over live agents (quantiles, pooled)."""
     folder = results.folder
     if not (folder / "agents.parquet").is_file():
-        raise ScenarioError(f"{folder}: the agents plot needs agents.parquet, which "
+        raise AnalysisError(f"{folder}: the agents plot needs agents.parquet, which "
                             "multi-agent runs write (world.agents > 1 or reproduction)")
     agents = pd.read_parquet(folder / "agents.parquet")
     live = agents[agents.alive]
@@ -491,7 +486,7 @@ def agents_figure(results) -> Figure:
 
 
 def plot(results, kind: str, by=None, **options) -> Figure:
-    """The figure of one kind; a ScenarioError when the folder cannot make it."""
+    """The figure of one kind; an AnalysisError when the folder cannot make it."""
     if kind == "survival":
         return survival_figure(results, by=by)
     if kind == "phase":
@@ -505,7 +500,7 @@ def plot(results, kind: str, by=None, **options) -> Figure:
         return price_figure(results)
     if kind == "agents":
         return agents_figure(results)
-    raise ScenarioError(f"--kind {kind}: unknown; allowed: {', '.join(KINDS)}")
+    raise AnalysisError(f"unknown kind of figure {kind!r}; allowed: {', '.join(KINDS)}")
 
 
 def applicable(results) -> list[str]:

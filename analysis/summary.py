@@ -1,4 +1,5 @@
-"""A tidy pandas API over output folders: ``load`` and ``summarize``.
+"""Survival statistics of output folders: ``summarize`` (folders are read by
+:func:`simulation.io.load`, re-exported as ``analysis.load``).
 
 >>> import analysis
 >>> results = analysis.load("results/sweep_error_immune")
@@ -7,53 +8,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from simulation.errors import AnalysisError, OutputError
+from simulation.errors import AnalysisError
+from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
 from .estimators import (EVENTS, estimate_event, event_columns,  # noqa: F401
                          hazard_rate, incidence_curve)
-
-
-@dataclasses.dataclass
-class Results:
-    """An output folder of ``substrate run`` or ``substrate sweep``."""
-
-    folder: Path
-    runs: pd.DataFrame
-    scenario: dict
-    manifest: dict
-    parameters: list  # swept parameter columns (empty for a plain run)
-
-    @property
-    def horizon(self) -> int:
-        return int(self.scenario["horizon"])
-
-    def timeseries(self) -> pd.DataFrame:
-        return pd.read_parquet(self.folder / "timeseries.parquet")
-
-
-def load(folder) -> Results:
-    """Read an output folder (runs table, resolved scenario, manifest)."""
-    import yaml
-
-    folder = Path(folder)
-    if not (folder / "runs.parquet").is_file():
-        raise OutputError(f"{folder}: no runs.parquet here (not an output folder of "
-                            "'substrate run' or a finished 'substrate sweep')")
-    if not (folder / "manifest.json").is_file():
-        raise OutputError(f"{folder}: no manifest.json: the run or sweep that wrote "
-                            "this folder did not finish (run it again)")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
-    runs = pd.read_parquet(folder / "runs.parquet")
-    parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
-    return Results(folder, runs, scenario, manifest, parameters)
 
 
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:

@@ -302,9 +302,12 @@ def format_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def figures(df: pd.DataFrame, folder) -> list:
-    """One theory-vs-simulation figure per group of checks."""
+def figures(df: pd.DataFrame, folder, provenance: dict | None = None) -> list:
+    """One theory-vs-simulation figure per group of checks, written atomically
+    (with ``provenance`` in each PNG's metadata)."""
     from matplotlib.figure import Figure
+
+    from simulation.io import write_figure
 
     paths = []
     for group, rows in df.groupby("group", sort=False):
@@ -320,6 +323,5 @@ def figures(df: pd.DataFrame, folder) -> list:
         ax.set_title(group.replace("_", " "))
         ax.legend(fontsize="small")
         path = folder / f"{group}.png"
-        fig.savefig(path, dpi=100)
-        paths.append(path)
+        paths.append(write_figure(fig, path, dpi=100, provenance=provenance))
     return paths

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
 import platform
 import resource
 import sys
 from pathlib import Path
 
+from simulation.io import write_json
+
 HERE = Path(__file__).resolve().parent
+
+
+def from_tests(name: str):
+    """A helper module of ``tests/`` (e.g. the naive reference ``naive_mesa``),
+    loaded from its file: the benchmarks run as scripts
+    (``python benchmarks/X.py``) and leave ``sys.path`` alone."""
+    spec = importlib.util.spec_from_file_location(f"tests.{name}",
+                                                  HERE.parent / "tests" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def peak_rss_mib() -> float:
@@ -27,7 +41,7 @@ def report(name: str, result: dict, out: str | None) -> None:
     result = {"benchmark": name, **result, "machine": machine()}
     path = Path(out) if out else HERE / "results" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, path)  # atomically, like every output
     for key, value in result.items():
         if key != "machine":
             print(f"{key:>28}: {value}")

@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import report
+from _common import from_tests, report
+
 from simulation import run_scenario, validate
 from simulation.engine import World
-from tests.naive_mesa import NaiveWorld
+
+NaiveWorld = from_tests("naive_mesa").NaiveWorld
 
 
 def scenario(size: int, replicates: int, horizon: int):

@@ -24,7 +24,7 @@ from _common import report
 
 CASE = r'''
 import json, resource, sys, time
-from simulation import kernels as K, validate
+from simulation import validate
 from simulation.engine import World
 size, mu, ticks = int(float(sys.argv[1])), float(sys.argv[2]), int(sys.argv[3])
 sc = validate({"seed": 1, "horizon": ticks, "record_clones": False,

@@ -10,12 +10,12 @@ world, for exploring from Python) imports it only when used.
 """
 
 from .engine import World
-from .errors import AnalysisError, OutputError, ScenarioError, SubstrateError
+from .errors import AnalysisError, ClusterError, OutputError, ScenarioError, SubstrateError
 from .run import ReplicateResult, RunResult, replicate_seed, run_replicate, run_scenario
 from .scenario import Scenario, load_scenario, validate
 
 __version__ = "0.2.0"
 
-__all__ = ["AnalysisError", "OutputError", "ReplicateResult", "RunResult", "Scenario",
-           "ScenarioError", "SubstrateError", "World", "load_scenario", "replicate_seed",
-           "run_replicate", "run_scenario", "validate", "__version__"]
+__all__ = ["AnalysisError", "ClusterError", "OutputError", "ReplicateResult", "RunResult",
+           "Scenario", "ScenarioError", "SubstrateError", "World", "load_scenario",
+           "replicate_seed", "run_replicate", "run_scenario", "validate", "__version__"]

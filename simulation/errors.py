@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class SubstrateError(ValueError):
-    """Base class of every error Substrate reports to its user."""
+    """Base class of every error Substrate reports to its user.
+
+    ``argument`` optionally names the library argument (e.g. ``"resume"``,
+    ``"block_size"``) whose value the user should change: a front end can
+    then name its own option for it.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class ScenarioError(SubstrateError):
@@ -22,3 +31,7 @@ class OutputError(SubstrateError):
 
 class AnalysisError(SubstrateError):
     """A statistic or figure that the data at hand cannot give."""
+
+
+class ClusterError(SubstrateError):
+    """A Dask cluster that cannot be reached, or was lost, during a sweep."""

@@ -12,9 +12,23 @@ TRAITS = ("drive", "loyalty", "stealth", "fidelity")
 #: Events a scenario may stop on (``stop.on``).
 EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
-#: The event-tick columns of ``runs.parquet`` (null: not by the last tick).
-EVENT_TICKS = ("takeover_tick", "convergence_tick", "first_defector_tick",
-               "extinction_tick", "fixation_tick", "loss_tick")
+#: Events that ``stop.on`` may list (``fixation``: the seeded lineage fixed or lost).
+STOP_EVENTS = EVENTS
+
+#: Event name -> (boolean column, tick column) of ``runs.parquet``; a null
+#: tick means "not by the replicate's last tick" (right-censored).
+EVENT_COLUMNS = {
+    "takeover": ("takeover", "takeover_tick"),
+    "convergence": ("converged", "convergence_tick"),
+    "extinction": ("extinct", "extinction_tick"),
+    "first_defector": (None, "first_defector_tick"),
+    "fixation": ("fixed", "fixation_tick"),
+    "loss": ("lost", "loss_tick"),
+}
+
+#: The event-tick columns of ``runs.parquet``, in table order.
+EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
+    "takeover", "convergence", "first_defector", "extinction", "fixation", "loss"))
 
 #: Why a replicate ended (``runs.parquet`` ``stop_reason``), by engine code.
 STOP_REASONS = ("", "horizon", "extinction", "takeover", "convergence",

@@ -28,7 +28,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
-from .names import EVENTS, TRAITS
+from .names import EVENTS, STOP_EVENTS, TRAITS  # noqa: F401
 from .loading import (EXCERPT, apply_overrides, dump_yaml, excerpt,  # noqa: F401
                       parse_override, read_yaml, safe_load)
 
@@ -322,7 +322,7 @@ class Landscape(_Section):
 
 
 class Stop(_Section):
-    on: list[Literal["takeover", "convergence", "extinction", "fixation"]] = Field(
+    on: list[Literal[STOP_EVENTS]] = Field(
         default_factory=list)
     """Events that end a replicate early."""
     convergence_drive: Rate = 0.9

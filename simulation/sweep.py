@@ -5,32 +5,41 @@ its ``sweep:`` design) times ``replicates``. The work is cut into *units*,
 (point, block of replicates); each unit runs on a Dask worker and returns its
 tables, which the client writes atomically as its own Parquet parts under
 ``DIR/parts/``. A unit is finished when its runs part exists, so an
-interrupted sweep (Ctrl-C or ``kill -9``) loses only units in flight, and
-``--resume`` runs exactly the missing ones. Replicate k of point p always
-runs with the seed derived from (master seed, p, k), so the combined tables
-``runs.parquet`` and ``timeseries.parquet`` (sorted by point, replicate, tick)
-are byte-identical whatever the number of workers, the block size or the
-interruptions, and any (point, replicate) can be re-run alone with
+interrupted sweep (Ctrl-C, SIGTERM or ``kill -9``) loses only units in
+flight, and resuming runs exactly the missing ones. Replicate k of point p
+always runs with the seed derived from (master seed, p, k), so the combined
+tables ``runs.parquet`` and ``timeseries.parquet`` (sorted by point,
+replicate, tick) hold identical data whatever the number of workers, the
+block size or the interruptions (the files differ only in the run identity in
+their metadata), and any (point, replicate) can be re-run alone with
 ``substrate run SCENARIO --point P --replicate K``.
+
+The folder is written through :mod:`simulation.io` by the process that
+claimed it; ``sweep.json`` keeps the sweep's identity and run identity, so a
+resumed sweep's parts and tables carry the run identity it started with.
+Faults end the sweep with a :class:`ClusterError` (finished units are kept):
+a scheduler that cannot be reached (checked before anything is written), a
+scheduler lost, or no live worker for ``worker_timeout`` seconds.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import itertools
 import json
 import logging
 import math
+import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .output import versions, write_parquet, write_text
+from . import io
+from .errors import ClusterError, OutputError
 from .run import run_scenario
-from .scenario import Scenario, ScenarioError, point_scenario, to_yaml
+from .scenario import Scenario, point_scenario, to_yaml
 
 PARTS = "parts"
 DESIGN_STREAM = 2**32  # spawn key of the random stream that draws sampled designs
@@ -125,135 +134,266 @@ def sweep_identity(scenario: Scenario) -> str:
     return hashlib.sha256(to_yaml(scenario).encode()).hexdigest()[:16]
 
 
+def _held(folder: Path) -> dict | None:
+    marker = Path(folder) / "sweep.json"
+    if not marker.exists():
+        return None
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        raise OutputError(f"output folder {folder}: sweep.json is unreadable; remove the "
+                          "folder or choose another") from None
+
+
 def stored_seed(folder: Path):
     """The master seed a sweep folder was started with (None if none)."""
     try:
-        return json.loads((Path(folder) / "sweep.json").read_text()).get("seed")
-    except (OSError, ValueError):
+        return (_held(folder) or {}).get("seed")
+    except OutputError:
         return None
 
 
-def prepare_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
-                         resume: bool) -> None:
-    """Refuse a folder that holds a different sweep, or this sweep without
-    --resume; record the sweep's identity in ``sweep.json``."""
-    marker = folder / "sweep.json"
+def check_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
+                       resume: bool) -> dict | None:
+    """Refuse a folder that holds a different sweep, or this sweep when not
+    resuming, or another output. Writes nothing; returns the held sweep.json
+    (None for a new sweep)."""
+    held = _held(folder)
     identity = sweep_identity(scenario)
-    if marker.exists():
-        try:
-            held = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            raise ScenarioError(f"--out {folder}: sweep.json is unreadable; "
-                                "remove the folder or choose another --out") from None
+    if held is not None:
         if held.get("identity") != identity:
-            raise ScenarioError(
-                f"--out {folder}: holds a different sweep ({held.get('scenario')}, "
+            raise OutputError(
+                f"output folder {folder}: holds a different sweep ({held.get('scenario')}, "
                 f"identity {held.get('identity')}; this one is {identity}): choose "
-                "another --out, or remove the folder")
+                "another folder, or remove it")
         if held.get("block_size") != block_size:
-            raise ScenarioError(
-                f"--out {folder}: this sweep was started with --block-size "
-                f"{held.get('block_size')}; resume it with the same block size")
+            raise OutputError(
+                f"output folder {folder}: this sweep was started with block size "
+                f"{held.get('block_size')}; resume it with the same block size",
+                argument="block_size")
         if not resume:
-            raise ScenarioError(f"--out {folder}: already holds this sweep; add --resume "
-                                "to finish it (finished units are kept)")
-    elif any(folder.iterdir()):
-        raise ScenarioError(f"--out {folder}: is not empty and holds no sweep; "
-                            "choose an empty or new folder")
-    (folder / PARTS).mkdir(exist_ok=True)
-    for stale in (folder / PARTS).glob(".*.tmp"):
-        stale.unlink()  # a part being written when the sweep was killed
-    write_text(json.dumps({"identity": identity, "scenario": scenario.name,
-                           "seed": scenario.seed, "block_size": block_size},
-                          indent=2) + "\n", marker)
-    # The resolved scenario (seed included) from the start: any (point,
-    # replicate) can be re-run from it even before the sweep has finished.
-    write_text(to_yaml(scenario), folder / "scenario.yaml")
+            raise OutputError(f"output folder {folder}: already holds this sweep; resume "
+                              "it to finish it (finished units are kept)", argument="resume")
+        if not held.get("run_id"):
+            raise OutputError(f"output folder {folder}: its sweep was started by an older "
+                              "version of substrate (no run identity); start it again in "
+                              "a new folder")
+        return held
+    if any(p.name != io.LOCK for p in folder.iterdir()):
+        raise OutputError(f"output folder {folder}: is not empty and holds no sweep; "
+                          "choose an empty or new folder")
+    return None
 
 
-def _client(workers: int | None, scheduler: str | None):
+def check_scheduler(address: str, timeout: float = 3.0) -> None:
+    """Check a scheduler address before anything is written: its form
+    (``tcp://HOST:PORT`` or ``tls://HOST:PORT``), the TLS settings a ``tls``
+    address needs, and that something listens there (within ``timeout`` s).
+
+    TLS uses the usual Dask security configuration
+    (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``, e.g.
+    from ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``).
+    """
+    scheme, sep, rest = address.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not sep or scheme not in ("tcp", "tls") or not colon or not host \
+            or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"scheduler address {address!r}: expected tcp://HOST:PORT or "
+                           "tls://HOST:PORT")
+    if scheme == "tls":
+        import dask
+
+        needed = {"distributed.comm.tls.ca-file": "a CA file",
+                  "distributed.comm.tls.client.cert": "a client certificate"}
+        missing = [what for key, what in needed.items() if not dask.config.get(key, None)]
+        if missing:
+            raise ClusterError(
+                f"scheduler {address}: TLS needs {' and '.join(missing)}; set "
+                "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and "
+                "distributed.comm.tls.client.key in the Dask configuration (e.g. "
+                "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"scheduler {address}: cannot connect "
+                           f"({exc.strerror or exc or 'timed out'})") from None
+
+
+def _client(workers: int | None, scheduler: str | None, timeout: float):
     from distributed import Client, LocalCluster
 
     if scheduler:
+        check_scheduler(scheduler, timeout)
         try:
-            return Client(scheduler, timeout="20s"), None
-        except (OSError, ValueError, TimeoutError) as exc:
-            raise ScenarioError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+            return Client(scheduler, timeout=f"{timeout}s"), None
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"scheduler {scheduler}: cannot connect ({exc})") from None
+        except Exception as exc:  # something listens there, but not Dask
+            raise ClusterError(f"scheduler {scheduler}: did not answer as a Dask "
+                               f"scheduler ({type(exc).__name__})") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
-def run_sweep(scenario: Scenario, folder: Path, *, workers: int | None = None,
+def _live_workers(client, scheduler: str | None) -> int:
+    """Workers the scheduler knows; a ClusterError when it is lost."""
+    if client.status != "running":
+        raise ClusterError(f"lost the scheduler {scheduler or '(local)'}")
+    try:
+        return len(client.nthreads())
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"lost the scheduler {scheduler or '(local)'} ({exc})") from None
+
+
+def _gather(client, futures: dict, scheduler, worker_timeout: float, poll: float):
+    """Yield (unit, result) as units finish; watch the cluster meanwhile."""
+    from distributed import wait
+    from distributed.client import FuturesCancelledError
+
+    pending = set(futures)
+    lonely_since = None
+    while pending:
+        try:
+            done, pending = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        except FuturesCancelledError:
+            _live_workers(client, scheduler)
+            raise ClusterError(f"the scheduler {scheduler or '(local)'} cancelled the "
+                               "work") from None
+        for fut in done:
+            if fut.status == "error":
+                exc = fut.exception()
+                raise ClusterError(f"a unit failed on the cluster: "
+                                   f"{type(exc).__name__}: {exc}")
+            yield futures[fut], fut.result()
+        if not done:
+            if _live_workers(client, scheduler):
+                lonely_since = None
+            elif lonely_since is None:
+                lonely_since = time.monotonic()
+            elif time.monotonic() - lonely_since > worker_timeout:
+                raise ClusterError(f"no live worker for {worker_timeout:g} s on the "
+                                   f"scheduler {scheduler or '(local)'}")
+
+
+def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False,
               block_size: int = 10, show_progress: bool | None = None,
-              command: list[str] | None = None, source: str = "<scenario>") -> dict:
-    """Run (or finish) a sweep into ``folder``; returns a small report."""
+              command: list[str] | None = None, source: str = "<scenario>",
+              worker_timeout: float = 60.0, connect_timeout: float = 5.0,
+              poll: float = 1.0) -> dict:
+    """Run (or finish) a sweep into the claimed folder ``owner.folder``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The resolved scenario (seed set) with a ``sweep`` section.
+    owner : simulation.io.Claim
+        The folder, claimed with :func:`simulation.io.claim`.
+    workers, scheduler :
+        Local worker processes, or the address of a running scheduler.
+    resume : bool
+        Finish the sweep the folder holds (its finished units are kept).
+    worker_timeout : float
+        Seconds without any live worker after which the sweep ends.
+    connect_timeout : float
+        Seconds to reach the scheduler.
+
+    Returns
+    -------
+    dict
+        ``points``, ``units``, ``units_run``, ``replicates``, ``seconds``,
+        ``parameters``.
+
+    Raises
+    ------
+    OutputError, ClusterError
+        The folder holds something else or cannot be written; the cluster
+        cannot be reached or was lost (finished units are kept).
+    """
     import sys
 
     from tqdm.auto import tqdm
 
-    started_at = _dt.datetime.now(_dt.timezone.utc)
+    folder = owner.folder
+    started_at = io.now()
     started = time.perf_counter()
     points = design(scenario)
     scenarios = point_scenarios(scenario, source)
     for sc in scenarios:
         sc.record_clones = False  # lineages: re-run a (point, replicate) with 'run'
-    prepare_sweep_folder(folder, scenario, block_size, resume)
-    if (folder / "manifest.json").exists():
-        (folder / "manifest.json").unlink()  # written again when the sweep completes
+    held = check_sweep_folder(folder, scenario, block_size, resume)
     blocks = [list(range(b, min(b + block_size, scenario.replicates)))
               for b in range(0, scenario.replicates, block_size)]
     units = [(p, b) for p in range(len(points)) for b in range(len(blocks))]
     todo = [(p, b) for p, b in units if not _part(folder, p, b, "runs").exists()]
     if show_progress is None:
         show_progress = sys.stderr.isatty()
-    if todo:
-        client, cluster = _client(workers, scheduler)
-        try:
-            futures = {}
-            for p, b in todo:
-                fut = client.submit(run_unit, scenarios[p].model_dump(mode="json"), p,
-                                    blocks[b], points[p], pure=False)
-                futures[fut] = (p, b)
-            from distributed import as_completed
-
+    # Connect before writing anything: a sweep that cannot start leaves the
+    # folder as it was (so it can be retried as it was typed).
+    client, cluster = _client(workers, scheduler, connect_timeout) if todo else (None, None)
+    try:
+        if held is not None:
+            owner.adopt(held["run_id"])
+        else:
+            io.write_json({"identity": sweep_identity(scenario), "run_id": owner.run_id,
+                           "scenario": scenario.name, "seed": scenario.seed,
+                           "block_size": block_size}, folder / "sweep.json")
+        io.unmark(folder)  # written again when the sweep completes
+        (folder / PARTS).mkdir(exist_ok=True)
+        # The resolved scenario (seed included) from the start: any (point,
+        # replicate) can be re-run from it even before the sweep has finished.
+        io.write_text(to_yaml(scenario), folder / "scenario.yaml")
+        key = {"format": io.FORMAT, "kind": "sweep", "run_id": owner.run_id,
+               "scenario": scenario.name, "seed": scenario.seed}
+        if todo:
+            futures = {client.submit(run_unit, scenarios[p].model_dump(mode="json"), p,
+                                     blocks[b], points[p], pure=False): (p, b)
+                       for p, b in todo}
             with tqdm(total=len(units), initial=len(units) - len(todo), unit="unit",
                       desc=scenario.name, disable=not show_progress) as bar:
-                for fut in as_completed(futures):
-                    p, b = futures[fut]
-                    runs, ts = fut.result()
+                for (p, b), (runs, ts) in _gather(client, futures, scheduler,
+                                                  worker_timeout, poll):
                     # The timeseries part first: the runs part marks the unit done.
-                    write_parquet(ts, _part(folder, p, b, "timeseries"))
-                    write_parquet(runs, _part(folder, p, b, "runs"))
+                    io.write_parquet(ts, _part(folder, p, b, "timeseries"), owner.run_id, key)
+                    io.write_parquet(runs, _part(folder, p, b, "runs"), owner.run_id, key)
                     bar.update()
-                    del futures[fut]
-        finally:
+    finally:
+        if client is not None:
             client.close()
-            if cluster is not None:
-                cluster.close()
-    runs = pd.concat([pd.read_parquet(_part(folder, p, b, "runs")) for p, b in units],
-                     ignore_index=True)
-    ts = pd.concat([pd.read_parquet(_part(folder, p, b, "timeseries")) for p, b in units],
-                   ignore_index=True)
-    runs = runs.sort_values(["point", "replicate"], kind="stable", ignore_index=True)
-    ts = ts.sort_values(["point", "replicate", "tick"], kind="stable", ignore_index=True)
-    write_parquet(runs, folder / "runs.parquet")
-    write_parquet(ts, folder / "timeseries.parquet")
-    write_text(to_yaml(scenario), folder / "scenario.yaml")
+        if cluster is not None:
+            cluster.close()
+    runs = _combine(folder, units, "runs", owner.run_id, ["point", "replicate"])
+    ts = _combine(folder, units, "timeseries", owner.run_id, ["point", "replicate", "tick"])
     seconds = time.perf_counter() - started
-    manifest = {
-        "scenario": scenario.name, "seed": scenario.seed, "kind": "sweep",
-        "parameters": list(points[0]), "points": points,
-        "replicates_per_point": scenario.replicates, "block_size": block_size,
-        "units": len(units), "units_run_now": len(todo),
-        "workers": None if scheduler else (workers or 1), "scheduler": scheduler,
-        "command": command if command is not None else sys.argv,
-        "started": started_at.isoformat(), "seconds": round(seconds, 3),
-        "versions": versions(),
-        "files": ["runs.parquet", "timeseries.parquet", "scenario.yaml", "sweep.json",
-                  "parts/", "manifest.json"],
-    }
-    write_text(json.dumps(manifest, indent=2) + "\n", folder / "manifest.json")
+    manifest = io.provenance(
+        "sweep", owner.run_id, scenario=scenario, command=command, started=started_at,
+        seconds=seconds, parameters=list(points[0]), points=points,
+        replicates_per_point=scenario.replicates, block_size=block_size,
+        units=len(units), units_run_now=len(todo),
+        workers=None if scheduler else (workers or 1), scheduler=scheduler)
+    key = io.key_provenance(manifest)
+    io.write_parquet(runs, folder / "runs.parquet", owner.run_id, key)
+    io.write_parquet(ts, folder / "timeseries.parquet", owner.run_id, key)
+    manifest["files"] = ["runs.parquet", "timeseries.parquet", "scenario.yaml",
+                         "sweep.json", f"{PARTS}/", io.MANIFEST]
+    io.write_manifest(folder, manifest)
     return {"points": len(points), "units": len(units), "units_run": len(todo),
             "replicates": len(runs), "seconds": seconds, "parameters": list(points[0])}
+
+
+def _combine(folder: Path, units, table: str, run_id: str, order) -> pd.DataFrame:
+    """The parts of one table, checked to belong to this sweep, sorted."""
+    frames = []
+    for p, b in units:
+        path = _part(folder, p, b, table)
+        held = io.run_id_of(path)
+        if held != run_id:
+            raise OutputError(f"output folder {folder}: {PARTS}/{path.name} belongs to "
+                              f"another run ({held}; this sweep is {run_id})")
+        frames.append(pd.read_parquet(path))
+    df = pd.concat(frames, ignore_index=True)
+    return df.sort_values(order, kind="stable", ignore_index=True)

@@ -1,6 +1,11 @@
 """``substrate``: the command line. Parses arguments and calls the library.
 
-Every user mistake is reported as one line on stderr with exit status 2.
+Every :class:`simulation.errors.SubstrateError` (a mistake in a scenario, an
+output folder that cannot be used, a statistic the data cannot give, a lost
+cluster) is reported in one place, :class:`Substrate`, as one line
+``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
+``sweep`` or ``validate`` write end with one line saying what was kept and
+how to go on, and exit status 130 or 143.
 """
 
 from __future__ import annotations
@@ -17,7 +22,38 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
+
+
+#: Library argument -> the option that sets it (named after an error's message).
+OPTIONS = {"resume": "--resume", "block_size": "--block-size", "scheduler": "--scheduler",
+           "worker_timeout": "--worker-timeout", "max_memory": "--max-memory"}
+
+
+class Substrate(click.Group):
+    """The command group: maps the library's errors and interrupts to one
+    line on stderr and an exit status."""
+
+    def invoke(self, ctx):
+        from substrate.commands import Interrupted, interrupted_line
+
+        try:
+            return super().invoke(ctx)
+        except SubstrateError as exc:
+            option = OPTIONS.get(exc.argument)
+            click.echo(f"error: {exc}" + (f" (option {option})" if option else ""), err=True)
+            ctx.exit(2)
+        except Interrupted as exc:
+            click.echo(interrupted_line(str(exc)), err=True)
+            ctx.exit(128 + int(exc.signum))
+
+
+def _command_line() -> list[str]:
+    return ["substrate"] + sys.argv[1:]
+
+
+@click.group(cls=Substrate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="substrate")
 def cli():
     """Measure when natural selection takes hold inside and between AI systems."""
@@ -33,26 +69,22 @@ def cli():
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key, e.g. --set copy.error_rate=1e-3 (repeatable).")
 @click.option("--out", type=click.Path(), help="Output folder [default: results/NAME].")
-@click.option("--max-memory", metavar="SIZE",
-              help="Refuse to start if the estimated peak memory exceeds SIZE "
-                   "(e.g. 4G) [default: half of this machine's memory].")
 @click.option("--figure/--no-figure", default=False, show_default=True,
               help="Also write overview.png: takeover survival and mean traits "
                    "(costs ~0.7 s of matplotlib start-up).")
-def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, max_memory,
-        figure):
+@click.option("--max-memory", metavar="SIZE",
+              help="Refuse to start if the estimated peak memory exceeds SIZE "
+                   "(e.g. 4G) [default: half of this machine's memory].")
+def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, figure,
+        max_memory):
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command
 
-    try:
-        summary = run_command(scenario, seed=seed, replicates=replicates,
-                              replicate=replicate, point=point, horizon=horizon,
-                              overrides=list(overrides), out=out, figure=figure,
-                              max_memory=max_memory,
-                              command=["substrate"] + sys.argv[1:])
-    except SubstrateError as exc:
-        fail(str(exc))
-    click.echo(summary)
+    click.echo(run_command(scenario, seed=seed, replicates=replicates,
+                           replicate=replicate, point=point, horizon=horizon,
+                           overrides=list(overrides), out=out, figure=figure,
+                           max_memory=max_memory,
+                           command=_command_line(), notify=note))
 
 
 @cli.command()
@@ -70,26 +102,26 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, m
               help="Replicates per unit of work (one Parquet part each).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a scenario key (repeatable).")
+@click.option("--worker-timeout", type=click.FloatRange(0, min_open=True), default=60,
+              show_default=True, metavar="SECONDS",
+              help="End the sweep (finished units kept) after this long without any "
+                   "live worker.")
 @click.option("--max-memory", metavar="SIZE",
               help="Refuse to start if the estimated peak memory exceeds SIZE "
                    "(e.g. 4G) [default: half of this machine's memory].")
 def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
-          block_size, overrides, max_memory):
+          block_size, overrides, worker_timeout, max_memory):
     """Run the sweep of SCENARIO on Dask and summarise each point."""
     from substrate.commands import sweep_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other: the scheduler's "
              "cluster has its own workers")
-    try:
-        text = sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
+    click.echo(sweep_command(scenario, workers=workers, scheduler=scheduler, out=out,
                              resume=resume, seed=seed, replicates=replicates,
                              horizon=horizon, block_size=block_size,
-                             overrides=list(overrides), max_memory=max_memory,
-                             command=["substrate"] + sys.argv[1:])
-    except SubstrateError as exc:
-        fail(str(exc))
-    click.echo(text)
+                             overrides=list(overrides), worker_timeout=worker_timeout,
+                             max_memory=max_memory, command=_command_line(), notify=note))
 
 
 @cli.command()
@@ -102,10 +134,7 @@ def summarize(folder, by, fmt):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    try:
-        click.echo(summarize_command(folder, list(by) or None, fmt))
-    except SubstrateError as exc:
-        fail(str(exc))
+    click.echo(summarize_command(folder, list(by) or None, fmt))
 
 
 @cli.command()
@@ -127,11 +156,8 @@ def plot(folder, kind, out, fmt, by, replicate, agent, color):
     """Draw a figure of an output FOLDER of 'run' or 'sweep'."""
     from substrate.commands import plot_command
 
-    try:
-        click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
-                                replicate=replicate, agent=agent, color=color))
-    except SubstrateError as exc:
-        fail(str(exc))
+    click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
+                            replicate=replicate, agent=agent, color=color))
 
 
 @cli.command()
@@ -141,10 +167,7 @@ def report(folder, out):
     """Write one self-contained HTML report of an output FOLDER."""
     from substrate.commands import report_command
 
-    try:
-        click.echo(report_command(folder, out))
-    except SubstrateError as exc:
-        fail(str(exc))
+    click.echo(report_command(folder, out))
 
 
 @cli.command()
@@ -155,10 +178,7 @@ def validate(tier, out):
     """Check the engine against population-genetics theory; exit 1 if a check fails."""
     from substrate.commands import validate_command
 
-    try:
-        text, ok = validate_command(tier, out)
-    except SubstrateError as exc:
-        fail(str(exc))
+    text, ok = validate_command(tier, out, command=_command_line(), notify=note)
     click.echo(text)
     sys.exit(0 if ok else 1)
 

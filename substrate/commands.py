@@ -6,13 +6,101 @@ library module: it may import both :mod:`simulation` and :mod:`analysis`.
 
 from __future__ import annotations
 
-import datetime as _dt
+import contextlib
+import os
+import shlex
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import scenarios as bundled
-from simulation import load_scenario, run_scenario
-from simulation.output import prepare_folder, write_run
-from simulation.scenario import ScenarioError
+from simulation import io, load_scenario, run_scenario
+from simulation.errors import ClusterError, OutputError, ScenarioError
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM during a command that writes; the message says what
+    was kept and how to go on. The CLI exits with 128 + ``signum``."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+
+
+class _Signal(BaseException):
+    """Raised in the main thread by SIGINT or SIGTERM."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupted_line(message: str) -> str:
+    """The one line printed on SIGINT or SIGTERM."""
+    return f"interrupted: {message}"
+
+
+@contextlib.contextmanager
+def interruptible(kept, owner: io.Claim | None = None):
+    """On SIGINT or SIGTERM, say what was kept (``kept()``) and end.
+
+    Without ``owner`` the signal is raised as an exception in the main thread
+    and becomes :class:`Interrupted` (for the sweep's client, which only
+    waits on Dask: its cluster is closed on the way out). With ``owner`` (a
+    run or validation computing in this process) the handler ends the process
+    on the spot instead: an exception raised while numba's compiled code
+    calls back into Python (e.g. unboxing a Generator) crashes the
+    interpreter, so it removes the temporary files being written, releases
+    the folder, prints the line and exits with 128 + the signal's number.
+    Further signals are ignored meanwhile.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in watched}
+
+    def handler(signum, frame):
+        for s in watched:
+            signal.signal(s, signal.SIG_IGN)
+        if owner is None:
+            raise _Signal(signum)
+        io.abandon_writes()
+        owner.release()
+        sys.stderr.write(interrupted_line(kept()) + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    if owner is not None:
+        # Progress bars with a thread lock: tqdm's default multiprocessing lock
+        # would be reported as leaked when the process ends by os._exit.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
+    for s in watched:
+        signal.signal(s, handler)
+    try:
+        yield
+    except _Signal as exc:
+        raise Interrupted(exc.signum, kept()) from None
+    except KeyboardInterrupt:
+        raise Interrupted(signal.SIGINT, kept()) from None
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _again(command) -> str:
+    return shlex.join(command) if command else "the same command"
+
+
+def resume_command(command) -> str:
+    """The command line that finishes an interrupted sweep."""
+    if not command:
+        return "the same command with --resume"
+    return shlex.join(list(command) + ([] if "--resume" in command else ["--resume"]))
 
 
 def default_out(name: str) -> Path:
@@ -20,7 +108,7 @@ def default_out(name: str) -> Path:
     try:
         Path("results").mkdir(exist_ok=True)
     except OSError as exc:
-        raise ScenarioError(f"cannot create the default output folder results/ here "
+        raise OutputError(f"cannot create the default output folder results/ here "
                             f"({exc.strerror or exc}); give --out DIR") from None
     return Path("results") / name
 
@@ -44,13 +132,14 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
-                max_memory=None, command=None) -> str:
-    """``substrate run``: returns the summary text to print."""
+                max_memory=None, command=None, notify=lambda text: None) -> str:
+    """``substrate run``: returns the summary text to print; ``notify``
+    receives notes (a stale lock taken over)."""
     from analysis import summarize_run
     from simulation.budget import check_memory, parse_size
     from simulation.sweep import design, point_scenarios
 
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = io.now()
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed,
                        replicates=replicates, horizon=horizon)
@@ -70,23 +159,30 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
     check_memory(sc, parse_size(max_memory) if max_memory else None,
                  replicates=None if replicate is None else 1, source=str(path))
-    folder = prepare_folder(out if out is not None else default_out(sc.name))
-    result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                          point=point)
-    for name, value in parameters.items():
-        result.runs[name] = value
-        result.timeseries[name] = value
-    try:
-        write_run(result, folder, command=command, started=started)
-        if figure:
-            from analysis.plots import overview_figure
+    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+        folder = owner.folder
+        if owner.note:
+            notify(f"{folder}: {owner.note}")
 
-            overview_figure(result.runs, result.timeseries, sc.horizon,
-                            folder / "overview.png", title=sc.name,
-                            record_every=sc.record_every)
-    except OSError as exc:
-        raise ScenarioError(f"--out {folder}: cannot write outputs "
-                            f"({exc.strerror or exc})") from None
+        def kept():
+            held = ("still holds its earlier complete run"
+                    if (folder / io.MANIFEST).exists() else "holds no complete run")
+            return f"{folder} {held}; to run again: {_again(command)}"
+
+        with interruptible(kept, owner):
+            result = run_scenario(sc, replicates=None if replicate is None else [replicate],
+                                  point=point)
+            for name, value in parameters.items():
+                result.runs[name] = value
+                result.timeseries[name] = value
+            io.write_run(result, owner, command=command, started=started,
+                         parameters=parameters)
+            if figure:
+                from analysis.plots import overview_figure
+
+                overview_figure(result.runs, result.timeseries, sc.horizon,
+                                folder / "overview.png", title=sc.name,
+                                record_every=sc.record_every)
     return format_summary(summarize_run(result.runs, sc.horizon), sc, folder,
                           result.seconds)
 
@@ -118,28 +214,37 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
     ])
 
 
-def validate_command(tier: str, out=None) -> tuple[str, bool]:
+def validate_command(tier: str, out=None, command=None,
+                     notify=lambda text: None) -> tuple[str, bool]:
     """``substrate validate``: returns (the table to print, all passed)."""
-    import sys
-
     from tqdm.auto import tqdm
 
     from analysis import validation
-    from simulation.output import write_parquet
 
-    folder = prepare_folder(out if out is not None else default_out(f"validation-{tier}"))
-    checks = validation.plan(tier)
-    with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
-              leave=False) as bar:
-        results = validation.run(tier, progress=lambda r: bar.update())
-    df = validation.table(results)
-    try:
-        write_parquet(df, folder / "validation.parquet")
-        df.to_csv(folder / "validation.csv", index=False)
-        validation.figures(df, folder)
-    except OSError as exc:
-        raise ScenarioError(f"--out {folder}: cannot write outputs "
-                            f"({exc.strerror or exc})") from None
+    started = io.now()
+    with io.claim(out if out is not None else default_out(f"validation-{tier}"),
+                  command) as owner:
+        folder = owner.folder
+        if owner.note:
+            notify(f"{folder}: {owner.note}")
+        io.unmark(folder)
+        checks = validation.plan(tier)
+        with interruptible(lambda: f"{folder} holds no complete validation; to run "
+                           f"again: {_again(command)}", owner):
+            with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
+                      leave=False) as bar:
+                results = validation.run(tier, progress=lambda r: bar.update())
+            df = validation.table(results)
+            manifest = io.provenance("validation", owner.run_id, command=command,
+                                     started=started,
+                                     seconds=(io.now() - started).total_seconds(), tier=tier)
+            key = io.key_provenance(manifest)
+            io.write_parquet(df, folder / "validation.parquet", owner.run_id, key)
+            io.write_csv(df, folder / "validation.csv")
+            figures = validation.figures(df, folder, provenance=key)
+            manifest["files"] = (["validation.parquet", "validation.csv"]
+                                 + [Path(f).name for f in figures] + [io.MANIFEST])
+            io.write_manifest(folder, manifest)
     failed = int((~df.passed).sum())
     summary = (f"{len(df)} checks, {len(df) - failed} passed, {failed} failed "
                f"(tolerance: {validation.TOLERANCE_SE:g} standard errors); "
@@ -149,15 +254,16 @@ def validate_command(tier: str, out=None) -> tuple[str, bool]:
 
 def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resume=False,
                   seed=None, replicates=None, horizon=None, block_size=10, overrides=(),
-                  max_memory=None, command=None) -> str:
+                  worker_timeout=60.0, max_memory=None, command=None,
+                  notify=lambda text: None) -> str:
     """``substrate sweep``: returns the per-point summary to print."""
-    import analysis
-    from simulation.budget import check_sweep_memory, parse_size
-    from simulation.sweep import point_scenarios, run_sweep
-
+    import json
     import secrets
 
-    from simulation.sweep import stored_seed
+    import analysis
+    from simulation.budget import check_sweep_memory, parse_size
+    from simulation.sweep import (PARTS, check_scheduler, point_scenarios, run_sweep,
+                                  stored_seed)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -171,19 +277,42 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                        parse_size(max_memory) if max_memory else None,
                        block_size=block_size, workers=1 if scheduler else (workers or 1),
                        source=str(path))
-    folder = prepare_folder(out if out is not None else default_out(sc.name))
-    if sc.seed is None:
-        # A file without a seed: a resumed sweep keeps the seed it started with.
-        held = stored_seed(folder) if resume else None
-        sc.seed = held if held is not None else secrets.randbits(63)
-    try:
-        report = run_sweep(sc, folder, workers=workers, scheduler=scheduler,
-                           resume=resume, block_size=block_size, command=command,
-                           source=str(path))
-    except KeyboardInterrupt:
-        raise ScenarioError(f"interrupted: finished units are kept in {folder}/parts; "
-                            "run the same command with --resume to finish") from None
-    table = format_sweep_summary(analysis.summarize(analysis.load(folder)))
+    if scheduler:
+        check_scheduler(scheduler)  # before anything is written
+    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+        folder = owner.folder
+        if owner.note:
+            notify(f"{folder}: {owner.note}")
+        if sc.seed is None:
+            # A file without a seed: a resumed sweep keeps the seed it started with.
+            held = stored_seed(folder) if resume else None
+            sc.seed = held if held is not None else secrets.randbits(63)
+
+        def started_here() -> bool:
+            try:
+                held = json.loads((folder / "sweep.json").read_text())
+            except (OSError, ValueError):
+                return False
+            return held.get("run_id") == owner.run_id
+
+        def kept() -> str:
+            if not started_here():
+                return f"nothing written to {folder}; to start again: {_again(command)}"
+            done = len(list((folder / PARTS).glob("*-runs.parquet")))
+            return (f"{done} finished unit(s) kept in {folder}/{PARTS}; to finish: "
+                    f"{resume_command(command)}")
+
+        with interruptible(kept):
+            try:
+                report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
+                                   resume=resume, block_size=block_size, command=command,
+                                   source=str(path), worker_timeout=worker_timeout)
+            except (ClusterError, OutputError) as exc:
+                if not started_here():
+                    raise
+                raise type(exc)(f"{exc}; {kept()}") from None
+    table = format_sweep_summary(analysis.summarize(analysis.load(folder)),
+                                 report["parameters"])
     return (f"{sc.name}: {report['points']} points x {sc.replicates} replicates, "
             f"horizon {sc.horizon}, seed {sc.seed}; {report['units_run']} of "
             f"{report['units']} units run now, {report['seconds']:.1f} s\n"
@@ -200,10 +329,10 @@ def _interval_cell(values: dict, event: str) -> str:
     return f"{p:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def format_sweep_summary(df) -> str:
-    """The summary table as text: parameters, P(takeover) [CI], median tick,
-    hazard, P(convergence) [CI]; bounds marked * and explained below."""
-    params = [c for c in df.columns if "." in c]
+def format_sweep_summary(df, params) -> str:
+    """The summary table as text: the swept ``params``, P(takeover) [CI],
+    median tick, hazard, P(convergence) [CI]; bounds marked * and explained
+    below."""
     lines = []
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
@@ -236,16 +365,16 @@ def summarize_command(folder, by=None, fmt="table") -> str:
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
         return df.to_json(orient="records", indent=2)
-    if not [c for c in df.columns if "." in c] and by:
+    if by and not set(by) <= set(results.parameters):
         return df.to_string(index=False)
-    return format_sweep_summary(df)
+    return format_sweep_summary(df, list(by or results.parameters))
 
 
 def _writable_file(path: Path) -> Path:
     if not path.parent.is_dir():
-        raise ScenarioError(f"--out {path}: the folder {path.parent} does not exist")
+        raise OutputError(f"output file {path}: the folder {path.parent} does not exist")
     if path.is_dir():
-        raise ScenarioError(f"--out {path}: is a folder; give a file name")
+        raise OutputError(f"output file {path}: is a folder; give a file name")
     return path
 
 
@@ -261,23 +390,19 @@ def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent
         options = {"replicate": replicate, "agent": agent, "color": color}
     fig = plots.plot(results, kind, by=by or None, **options)
     path = _writable_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
-    try:
-        return plots.save(fig, path)
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"--out {path}: cannot write the figure "
-                            f"({getattr(exc, 'strerror', None) or exc})") from None
+    return plots.save(fig, path, provenance=io.key_provenance(results.manifest))
 
 
 def report_command(folder, out=None) -> str:
     """``substrate report``: one self-contained HTML file."""
     import base64
     import html
-    import io
     import json
+    from io import BytesIO
 
     import analysis
     from analysis import plots
-    from simulation.output import write_text
+    from simulation.errors import AnalysisError
 
     results = analysis.load(folder)
     path = _writable_file(Path(out) if out else Path(folder) / "report.html")
@@ -303,21 +428,17 @@ def report_command(folder, out=None) -> str:
     for kind in plots.applicable(results):
         try:
             fig = plots.plot(results, kind)
-        except ScenarioError as exc:  # e.g. a replicate without agent 0 at any record
+        except AnalysisError as exc:  # e.g. a replicate without agent 0 at any record
             parts.append(f"<h2>{kind}</h2><p>not drawn: {html.escape(str(exc))}</p>")
             continue
-        buffer = io.BytesIO()
+        buffer = BytesIO()
         fig.savefig(buffer, format="png", dpi=90)
         data = base64.b64encode(buffer.getvalue()).decode()
         parts.append(f"<h2>{kind}</h2><img alt='{kind}' src='data:image/png;base64,{data}'>")
-    scenario_text = (Path(folder) / "scenario.yaml").read_text()
+    scenario_text = (results.folder / "scenario.yaml").read_text()
     parts += ["<h2>Scenario (resolved)</h2>", f"<pre>{html.escape(scenario_text, quote=False)}</pre>",
               "<h2>Provenance</h2>",
               f"<pre>{html.escape(json.dumps(results.manifest, indent=2), quote=False)}</pre>",
               "</body></html>"]
-    try:
-        write_text("\n".join(parts), path)
-    except OSError as exc:
-        raise ScenarioError(f"--out {path}: cannot write the report "
-                            f"({exc.strerror or exc})") from None
+    io.write_text("\n".join(parts), path)
     return str(path)

@@ -114,4 +114,4 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     bad = runner.invoke(cli, ["summarize", str(tmp_path / "r"), "--by", "nonsense"])
     assert bad.exit_code == 2 and "cannot group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
-    assert missing.exit_code == 2 and "no runs.parquet here" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-import naive
+from tests import naive
 from simulation import validate
 from simulation.engine import World
 from simulation.kernels.clones import effective_error_rate, immune_efficacy, landscape

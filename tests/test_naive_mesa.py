@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from naive_mesa import NaiveWorld
+from tests.naive_mesa import NaiveWorld
 from simulation import validate
 from simulation.engine import World
 

@@ -10,7 +10,7 @@ from matplotlib.image import AxesImage
 
 import analysis
 from analysis import plots
-from simulation import ScenarioError
+from simulation import AnalysisError
 from substrate.cli import cli
 
 RUN = """\
@@ -83,7 +83,7 @@ def _stopped_results(tmp_path, stop_reasons=("takeover", "horizon")):
         "convergence_tick": pd.array([None, None], dtype="Int64"),
         "final_mean_drive": [0.7, 0.1], "final_mean_loyalty": [0.5, 0.5]})
     return analysis.Results(tmp_path, runs, {"name": "t", "horizon": 40, "record_every": 10},
-                            {}, [])
+                            {"files": ["runs.parquet", "timeseries.parquet"]}, [])
 
 
 def test_traits_carry_forward_or_running_only(tmp_path):
@@ -132,7 +132,7 @@ def test_phase_heatmap_is_the_summary(folders):
     (ax_w,) = [a for a in fig.axes if a.get_title() == "width of the 95% interval"]
     widths = [c for c in ax_w.get_children() if isinstance(c, AxesImage)]
     assert widths and np.all(np.asarray(widths[0].get_array()) > 0)
-    with pytest.raises(ScenarioError, match="needs a sweep over two parameters"):
+    with pytest.raises(AnalysisError, match="needs a sweep over two parameters"):
         plots.phase_figure(run)
 
 
@@ -158,9 +158,9 @@ def test_muller_bands_nest_and_fill(folders):
     polys = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
     assert len(polys) == len(clones)
     assert fig.axes[0].get_ylabel() == "frequency in the agent"
-    with pytest.raises(ScenarioError, match="needs clones.parquet"):
+    with pytest.raises(AnalysisError, match="needs clones.parquet"):
         plots.muller_figure(sweep)
-    with pytest.raises(ScenarioError, match="no replicate 9"):
+    with pytest.raises(AnalysisError, match="no replicate 9"):
         plots.muller_data(run, replicate=9)
 
 
@@ -203,7 +203,7 @@ def test_agents_plot(folders):
     fig = plots.agents_figure(run)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), per_tick)
     assert fig.axes[1].get_ylabel() == "surveillance (immune investment)"
-    with pytest.raises(ScenarioError, match="needs agents.parquet"):
+    with pytest.raises(AnalysisError, match="needs agents.parquet"):
         plots.agents_figure(sweep)
 
 
@@ -224,7 +224,7 @@ def test_plot_command_errors(folders, tmp_path):
     assert bad.exit_code == 2 and bad.output.startswith("error: ") and \
         len(bad.output.strip().splitlines()) == 1
     missing = runner.invoke(cli, ["plot", str(tmp_path / "nope"), "--kind", "traits"])
-    assert missing.exit_code == 2 and "no runs.parquet" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output
     for kind in ("survival", "traits"):
         by = runner.invoke(cli, ["plot", str(run.folder), "--kind", kind, "--by", "nosuch"])
         assert by.exit_code == 2 and "cannot group by nosuch: not a column" in by.output

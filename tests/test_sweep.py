@@ -14,9 +14,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from simulation import ScenarioError, validate
+from simulation import validate
+from simulation.io import content_digest
 from simulation.sweep import design, point_scenarios
 from substrate.cli import cli
+from tests.scenario_texts import SLOW_SWEEP
 
 SWEEP = """\
 name: sw
@@ -118,7 +120,7 @@ def test_sweep_outputs_and_worker_invariance(sweep_file, tmp_path):
                  "--out", tmp_path / "two")
     assert two.exit_code == 0, two.output
     for table in ("runs.parquet", "timeseries.parquet"):
-        assert (tmp_path / "one" / table).read_bytes() == (tmp_path / "two" / table).read_bytes()
+        assert content_digest(tmp_path / "one" / table) == content_digest(tmp_path / "two" / table)
     runs = pd.read_parquet(tmp_path / "one" / "runs.parquet")
     assert len(runs) == 30 and not runs.duplicated(["point", "replicate"]).any()
     assert {"copy.error_rate", "immune.efficacy"} <= set(runs.columns)
@@ -141,7 +143,8 @@ def test_sweep_outputs_and_worker_invariance(sweep_file, tmp_path):
     done = invoke("sweep", sweep_file, "--out", tmp_path / "one", "--resume")
     assert done.exit_code == 0 and "0 of 6 units run now" in done.output
     block = invoke("sweep", sweep_file, "--out", tmp_path / "two", "--resume")
-    assert block.exit_code == 2 and "--block-size 2" in block.output
+    assert block.exit_code == 2 and "block size 2" in block.output
+    assert "(option --block-size)" in block.output
 
 
 def _free_port():
@@ -179,8 +182,9 @@ def test_real_scheduler_and_worker_processes_on_loopback(sweep_file, tmp_path):
         result = invoke("sweep", sweep_file, "--scheduler", address, "--out", tmp_path / "c")
         assert result.exit_code == 0, result.output
         local = invoke("sweep", sweep_file, "--out", tmp_path / "l")
-        assert (tmp_path / "c" / "runs.parquet").read_bytes() == \
-            (tmp_path / "l" / "runs.parquet").read_bytes()
+        assert local.exit_code == 0, local.output
+        assert content_digest(tmp_path / "c" / "runs.parquet") == \
+            content_digest(tmp_path / "l" / "runs.parquet")
     finally:
         for proc in procs[::-1]:
             proc.terminate()
@@ -194,18 +198,6 @@ def test_bad_scheduler_address(sweep_file, tmp_path):
     assert result.exit_code == 2 and "cannot connect" in result.output
 
 
-SLOW_SWEEP = """\
-name: slow
-seed: 11
-replicates: 2
-horizon: 1500
-record_every: 100
-agent: {capacity: 20000, initial_size: 10000, birth_rate: 0.2, death_rate: 0.1}
-copy: {error_rate: 0.001}
-sweep:
-  grid:
-    immune.efficacy: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
-"""
 
 
 def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
@@ -238,7 +230,7 @@ def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
                            text=True, cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     for table in ("runs.parquet", "timeseries.parquet"):
-        assert (out / table).read_bytes() == (tmp_path / "clean" / table).read_bytes()
+        assert content_digest(out / table) == content_digest(tmp_path / "clean" / table)
 
 
 def test_a_sweep_without_seed_resumes_with_its_own_seed(sweep_file, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from simulation import run_scenario, validate
 from simulation.engine import World
 from simulation.names import DEATH_CAUSES
-from test_kernels import assert_ticks_match_naive
+from tests.test_kernels import assert_ticks_match_naive
 
 
 def world_scenario(**world):

@@ -1,0 +1,580 @@
+"""Output folders: the one writer and the one reader.
+
+Writing
+-------
+An output folder has one owner at a time: :func:`claim` takes an exclusive
+lock file ``.lock`` (created with ``O_CREAT | O_EXCL``; it holds the owner's
+pid, host, start time and command) and generates the folder's *run identity*,
+a random id. A second writer is refused (:class:`OutputError` naming the
+owner). A lock left by a process that no longer exists on this host is
+*stale*: the next owner takes it over and says so (:attr:`Claim.note`); a lock
+of another host cannot be checked and is refused. The new owner removes the
+temporary files (``.*.tmp``) a killed writer left behind.
+
+Every file is written to a temporary name in the same folder and renamed into
+place (``os.replace``), so a reader never sees a half-written file. Every
+Parquet file carries the run identity and the key provenance (kind, scenario,
+seed, version) in its Parquet schema metadata. ``manifest.json`` (one schema,
+built by :func:`provenance`, for runs, sweeps and validations) is written last
+and lists the files: its presence marks a complete folder.
+
+Reading
+-------
+:func:`load` opens a folder as :class:`Results`, checks that it is complete
+and that every Parquet file it lists carries the manifest's run identity, and
+refuses a folder whose files come from different runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import errno
+import importlib.metadata
+import json
+import os
+import platform
+import secrets
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import OutputError
+
+PACKAGES = ("substrate", "numpy", "numba", "mesa", "pandas", "pyarrow",
+            "pydantic", "scipy", "pyyaml", "click", "dask", "distributed")
+FORMAT = 1          # version of the manifest schema
+LOCK = ".lock"
+MANIFEST = "manifest.json"
+RUN_ID_KEY = b"substrate.run_id"
+PROVENANCE_KEY = b"substrate.provenance"
+
+
+# --------------------------------------------------------------------------
+# Errors worded for people (no command-line flags: the CLI adds those)
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _write_error(path: Path, exc: OSError) -> OutputError:
+    hint = " (free some space)" if exc.errno == errno.ENOSPC else ""
+    return OutputError(f"output folder {path.parent}: cannot write {path.name} "
+                       f"({_reason(exc)}){hint}")
+
+
+# --------------------------------------------------------------------------
+# Atomic files
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_WRITING: set = set()  # temporary files being written now (see abandon_writes)
+
+
+def atomic_write(path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it
+    into place. The temporary file is removed on any failure or interrupt;
+    an ``OSError`` becomes an :class:`OutputError` naming the file."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                   suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    os.close(fd)
+    _WRITING.add(tmp)
+    try:
+        # mkstemp makes the file private (0600); outputs get the usual permissions.
+        os.chmod(tmp, 0o666 & ~_umask())
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise _write_error(path, exc) from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    finally:
+        _WRITING.discard(tmp)
+    return path
+
+
+def abandon_writes() -> None:
+    """Remove the temporary files being written now: for a process about to
+    end at once (``os._exit`` on a signal) without unwinding its stack."""
+    for tmp in list(_WRITING):
+        _unlink(tmp)
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_text(text: str, path) -> Path:
+    """Write a text file atomically (UTF-8)."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return atomic_write(path, write)
+
+
+def write_json(data, path) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    return write_text(json.dumps(data, indent=2) + "\n", path)
+
+
+def write_csv(df, path) -> Path:
+    """Write a DataFrame as CSV (no index), atomically."""
+    return write_text(df.to_csv(index=False), path)
+
+
+def write_parquet(df, path, run_id: str, provenance: dict | None = None) -> Path:
+    """Write a DataFrame as Parquet, atomically, with the run identity (and
+    ``provenance``, JSON) in the Parquet schema metadata."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[RUN_ID_KEY] = run_id.encode()
+    if provenance is not None:
+        metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
+    table = table.replace_schema_metadata(metadata)
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def write_figure(fig, path, dpi: int = 110, provenance: dict | None = None) -> Path:
+    """Save a matplotlib figure atomically; the format follows the suffix.
+    ``provenance`` (run identity, scenario, version) goes into the file's
+    metadata where the format has a place for it (PNG, PDF, SVG)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    metadata = None
+    if provenance:
+        text = json.dumps(provenance, sort_keys=True)
+        metadata = {"png": {"Software": f"substrate {_version()}", "Comment": text},
+                    "pdf": {"Creator": f"substrate {_version()}", "Subject": text},
+                    "svg": {"Creator": f"substrate {_version()}", "Description": text},
+                    }.get(fmt)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt,
+                                                      metadata=metadata))
+
+
+def run_id_of(path) -> str | None:
+    """The run identity in a Parquet file's schema metadata (None if absent)."""
+    metadata = pq.read_schema(path).metadata or {}
+    value = metadata.get(RUN_ID_KEY)
+    return value.decode() if value is not None else None
+
+
+def content_digest(path) -> str:
+    """A SHA-256 of a Parquet file's schema and data, without the metadata
+    that differs between runs (run identity, provenance): two runs of the same
+    seed give the same digest."""
+    import hashlib
+
+    table = pq.read_table(path)
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items()
+                if k not in (RUN_ID_KEY, PROVENANCE_KEY)}
+    table = table.replace_schema_metadata(metadata)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Provenance: one builder for every output
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def versions() -> dict:
+    """Python's and every key package's version."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def provenance(kind: str, run_id: str, *, scenario=None, command=None,
+               started: _dt.datetime | None = None, seconds: float | None = None,
+               files=(), **details) -> dict:
+    """The manifest of an output: what wrote it, from what, where, when.
+
+    Parameters
+    ----------
+    kind : str
+        ``run``, ``sweep``, ``validation``, ``risk`` ...
+    run_id : str
+        The folder's run identity (:attr:`Claim.run_id`).
+    scenario : simulation.scenario.Scenario, optional
+        The resolved scenario (its name and master seed are recorded).
+    command : list of str, optional
+        The command line (default ``sys.argv``).
+    started, seconds :
+        Start time (UTC) and wall time of the work.
+    files : list of str
+        The files of the output, relative to its folder.
+    **details
+        Kind-specific entries (seeds, points, swept parameters ...).
+    """
+    return {
+        "format": FORMAT, "kind": kind, "run_id": run_id,
+        "scenario": getattr(scenario, "name", None),
+        "seed": getattr(scenario, "seed", None),
+        **details,
+        "command": list(command) if command is not None else list(sys.argv),
+        "started": (started or now()).isoformat(),
+        "seconds": None if seconds is None else round(seconds, 3),
+        "host": socket.gethostname(), "platform": platform.platform(),
+        "versions": versions(),
+        "files": list(files),
+    }
+
+
+def key_provenance(manifest: dict) -> dict:
+    """The part of the provenance every Parquet file carries."""
+    return {k: manifest.get(k) for k in ("format", "kind", "run_id", "scenario", "seed")} | {
+        "substrate": _version()}
+
+
+# --------------------------------------------------------------------------
+# One owner per folder
+
+def prepare_folder(out) -> Path:
+    """Create the output folder (not its parents) and check it is writable."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output folder {out}: exists and is not a folder")
+    if not out.exists():
+        if not out.parent.exists():
+            raise OutputError(f"output folder {out}: its parent folder {out.parent} "
+                              "does not exist (create it first, or choose another folder)")
+        try:
+            out.mkdir()
+        except FileExistsError:
+            pass  # created meanwhile by another process: the lock decides
+        except OSError as exc:
+            raise OutputError(f"output folder {out}: cannot create it "
+                              f"({_reason(exc)})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"output folder {out}: is not writable ({_reason(exc)})") from None
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _describe(owner: dict) -> str:
+    return (f"pid {owner.get('pid')} on {owner.get('host')}, started "
+            f"{owner.get('started')}: {' '.join(owner.get('command') or [])}").rstrip(": ")
+
+
+@dataclasses.dataclass
+class Claim:
+    """Ownership of an output folder (a context manager: released on exit).
+
+    Attributes
+    ----------
+    folder : Path
+    run_id : str
+        A random id for what is written now (a resumed sweep keeps the id it
+        started with: see :meth:`adopt`).
+    note : str or None
+        Set when a stale lock was taken over or stale temporary files removed.
+    """
+
+    folder: Path
+    run_id: str
+    note: str | None = None
+    _token: str = ""
+
+    def adopt(self, run_id: str) -> None:
+        """Continue an earlier run's identity (resuming a sweep)."""
+        self.run_id = run_id
+
+    def release(self) -> None:
+        """Remove the lock, if it is still ours."""
+        lock = self.folder / LOCK
+        try:
+            if json.loads(lock.read_text()).get("token") == self._token:
+                lock.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def _create_lock(lock: Path, owner: dict) -> bool:
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(owner, fh)
+    return True
+
+
+def _read_lock(path: Path) -> dict | None:
+    """The owner a lock file names; None if unreadable (read twice: a lock
+    being created is empty for a moment)."""
+    for _ in range(2):
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    return None
+
+
+def claim(out, command=None) -> Claim:
+    """Take an output folder for writing: create it, lock it, clean it.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or written, or another process owns it.
+    """
+    folder = prepare_folder(out)
+    lock = folder / LOCK
+    token = secrets.token_hex(8)
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": now().isoformat(),
+             "command": list(command) if command is not None else list(sys.argv),
+             "token": token}
+    note = None
+    try:
+        taken = _create_lock(lock, owner)
+    except OSError as exc:
+        raise OutputError(f"output folder {folder}: cannot create its lock file "
+                          f"({_reason(exc)})") from None
+    if not taken:
+        held = _read_lock(lock)
+        if not isinstance(held, dict) or not isinstance(held.get("pid"), int) \
+                or held["pid"] <= 0:
+            raise OutputError(
+                f"output folder {folder}: its lock file {LOCK} is unreadable; if no "
+                f"substrate process writes there, remove {lock}")
+        if held.get("host") != owner["host"]:
+            raise OutputError(f"output folder {folder}: in use by {_describe(held)} "
+                              f"(another host: remove {lock} if that process is gone)")
+        if _alive(held["pid"]):
+            raise OutputError(f"output folder {folder}: in use by {_describe(held)}")
+        # Stale: move it aside (atomic), check that what was moved is the
+        # stale lock read above and not a fresh one another process has just
+        # taken (then put it back), and lock again: of two processes taking
+        # over at once, one succeeds.
+        aside = folder / f".lock.stale-{token}.tmp"
+        try:
+            os.rename(lock, aside)
+        except FileNotFoundError:
+            pass
+        else:
+            moved = _read_lock(aside)
+            if moved != held:
+                try:
+                    os.link(aside, lock)
+                except FileExistsError:
+                    pass
+                _unlink(aside)
+                raise OutputError(f"output folder {folder}: in use by "
+                                  f"{_describe(moved or {})}")
+            _unlink(aside)
+        if not _create_lock(lock, owner):
+            raise OutputError(f"output folder {folder}: in use by "
+                              f"{_describe(_read_lock(lock) or {})}")
+        note = f"took over the stale lock of {_describe(held)} (that process is gone)"
+    removed = _clean_temporaries(folder)
+    if removed:
+        extra = f"removed {removed} unfinished temporary file(s)"
+        note = f"{note}; {extra}" if note else extra
+    return Claim(folder, secrets.token_hex(8), note, token)
+
+
+def _clean_temporaries(folder: Path) -> int:
+    count = 0
+    for place in (folder, folder / "parts"):
+        if place.is_dir():
+            for stale in place.glob(".*.tmp"):
+                _unlink(stale)
+                count += 1
+    return count
+
+
+def unmark(folder) -> None:
+    """Remove the manifest first: a folder being rewritten is never complete."""
+    _unlink(Path(folder) / MANIFEST)
+
+
+def write_manifest(folder, manifest: dict) -> Path:
+    """Write ``manifest.json`` (last: it marks the folder complete)."""
+    return write_json(manifest, Path(folder) / MANIFEST)
+
+
+# --------------------------------------------------------------------------
+# A run
+
+RUN_TABLES = ("runs", "timeseries", "clones", "clone_counts", "agents")
+
+
+def write_run(result, claim_: Claim, command=None, started=None,
+              parameters: dict | None = None) -> dict:
+    """Write a :class:`simulation.run.RunResult` into a claimed folder;
+    returns the manifest."""
+    from .scenario import to_yaml
+
+    folder = claim_.folder
+    unmark(folder)
+    manifest = provenance(
+        "run", claim_.run_id, scenario=result.scenario, command=command, started=started,
+        seconds=result.seconds, parameters=list(parameters or {}),
+        replicates=[{"point": int(p), "replicate": int(r), "seed": int(s)}
+                    for p, r, s in result.runs[["point", "replicate", "seed"]]
+                    .itertuples(index=False)])
+    key = key_provenance(manifest)
+    files = []
+    for name in RUN_TABLES:
+        df = getattr(result, name)
+        path = folder / f"{name}.parquet"
+        if df is not None:
+            write_parquet(df, path, claim_.run_id, key)
+            files.append(path.name)
+        else:
+            _unlink(path)  # stale, from an earlier run into this folder
+    write_text(to_yaml(result.scenario), folder / "scenario.yaml")
+    manifest["files"] = files + ["scenario.yaml", MANIFEST]
+    write_manifest(folder, manifest)
+    return manifest
+
+
+# --------------------------------------------------------------------------
+# The one reader
+
+@dataclasses.dataclass
+class Results:
+    """A complete output folder of ``run`` or ``sweep``, checked whole.
+
+    Attributes
+    ----------
+    folder : Path
+    runs : pandas.DataFrame
+        One row per replicate (MODEL.md section 7).
+    scenario : dict
+        The resolved scenario.
+    manifest : dict
+        Provenance; ``manifest["run_id"]`` is the folder's run identity.
+    parameters : list of str
+        The swept parameters (columns of ``runs``); empty for a plain run.
+    """
+
+    folder: Path
+    runs: object
+    scenario: dict
+    manifest: dict
+    parameters: list
+
+    @property
+    def horizon(self) -> int:
+        return int(self.scenario["horizon"])
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    def has(self, table: str) -> bool:
+        """Whether the folder holds ``table`` (e.g. ``"clones"``)."""
+        return f"{table}.parquet" in self.manifest.get("files", [])
+
+    def table(self, table: str):
+        """Read one table (``timeseries``, ``clones``, ``agents`` ...)."""
+        import pandas as pd
+
+        if not self.has(table):
+            raise OutputError(f"output folder {self.folder}: holds no {table}.parquet")
+        return pd.read_parquet(self.folder / f"{table}.parquet")
+
+    def timeseries(self):
+        return self.table("timeseries")
+
+
+def load(folder) -> Results:
+    """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
+    scenario, manifest) after checking it is whole.
+
+    Raises
+    ------
+    OutputError
+        No output here; unfinished (no manifest); a listed file missing; or
+        files of different runs mixed in one folder.
+    """
+    import pandas as pd
+    import yaml
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder}: does not exist")
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        what = ("the run or sweep that writes it has not finished (or was interrupted)"
+                if (folder / "runs.parquet").exists() or (folder / "sweep.json").exists()
+                or (folder / LOCK).exists() else "not an output folder of a run or sweep")
+        raise OutputError(f"output folder {folder}: no {MANIFEST}: {what}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"output folder {folder}: {MANIFEST} is unreadable ({exc})") from None
+    run_id = manifest.get("run_id")
+    if manifest.get("format") != FORMAT or not run_id:
+        raise OutputError(f"output folder {folder}: written by another version of "
+                          "substrate (no run identity in its manifest); run it again")
+    files = manifest.get("files", [])
+    if "runs.parquet" not in files:
+        raise OutputError(f"output folder {folder}: holds no runs table "
+                          f"(a {manifest.get('kind')} output)")
+    for name in files:
+        if not (folder / name).exists():
+            raise OutputError(f"output folder {folder}: {name} is missing")
+        if name.endswith(".parquet"):
+            held = run_id_of(folder / name)
+            if held != run_id:
+                raise OutputError(
+                    f"output folder {folder}: {name} comes from another run ({held}, "
+                    f"the manifest says {run_id}): the folder mixes two runs; run again")
+    scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
+    runs = pd.read_parquet(folder / "runs.parquet")
+    parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
+    return Results(folder, runs, scenario, manifest, parameters)
