@@ -215,3 +215,45 @@ def test_splitting_intervals_cover_the_exact_value(n, seeds):
                                "splitting", particles=200, repeats=10)
         covered.append(result["low"] <= exact <= result["high"])
     assert np.mean(covered) >= (0.8 if len(covered) >= 20 else 0.7), covered
+
+
+def test_hazard_extrapolation_is_exact_for_a_constant_hazard():
+    """P(by t) = 1 - exp(-lambda (t - t0)) at two horizons gives back lambda,
+    t0 and P at a third; overlapping intervals leave a zero hazard possible."""
+    from analysis.hazard import extrapolate_hazard
+
+    lam, t0 = 2e-6, 40.0
+
+    def at(t, spread=0.0):
+        p = -math.expm1(-lam * (t - t0))
+        return {"event": "takeover", "horizon": t, "p": p, "low": p * (1 - spread),
+                "high": p * (1 + spread)}
+
+    out = extrapolate_hazard(at(300), at(600), 10**6)
+    assert out["hazard"] == pytest.approx(lam, rel=1e-9)
+    assert out["onset"] == pytest.approx(t0, rel=1e-6)
+    assert out["p"] == pytest.approx(at(10**6)["p"], rel=1e-9)
+    loose = extrapolate_hazard(at(300, 0.8), at(600, 0.8), 10**6)
+    assert loose["hazard_low"] == 0.0 and loose["low"] <= out["p"] <= loose["high"]
+
+
+def test_branching_approximation_single_hit_and_where_it_breaks():
+    """Single hit (a copy error takes drive 0.1 -> 1.0): nu and pi by hand;
+    two hits (the mission's 0.1 -> 0.6 defector is subcritical): pi = 0,
+    the approximation says nothing (splitting measures 2e-2 there)."""
+    from analysis.hazard import branching_hazard
+    from analysis.theory import galton_watson_escape
+
+    data = mission().model_dump(mode="json")
+    data["copy"].update(error_rate=1e-5, kernel={"type": "step", "size": 0.9,
+                                                 "direction": "up"})
+    data["immune"]["efficacy"] = 0.2
+    out = branching_hazard(validate(data))
+    b0 = 0.2 * 1.1 * (1 - 0.2 * 0.9)
+    resident = 100 * (1 - 0.1 / b0)
+    assert out["resident_size"] == pytest.approx(resident)
+    assert out["founding_rate"] == pytest.approx(resident * 0.1 * 1e-5)
+    birth = 0.2 * 2.0 * (1 - 0.2 * 0.9) * (1 - resident / 1000)
+    assert out["escape"] == pytest.approx(galton_watson_escape(birth, 0.1 + 0.9 * 0.2))
+    assert 0.1 < out["escape"] < 0.2
+    assert branching_hazard(mission())["escape"] == 0.0
