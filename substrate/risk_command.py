@@ -53,9 +53,15 @@ def summary_line(result: dict, name: str) -> str:
     """One line: the estimate, its interval, its relative error and cost."""
     if "solve" in result:
         s = result["solve"]
-        return (f"{name}: {s['key']} for P({result['event']} by {result['horizon']}) = "
-                f"{s['target']:g}: between {s['low']:g} and {s['high']:g} "
-                f"({s['evaluations']} estimates, {result['ticks_simulated']} ticks)")
+        head = (f"{name}: {s['key']} for P({result['event']} by {result['horizon']}) = "
+                f"{s['target']:g}: ")
+        tail = f" ({s['evaluations']} estimates, {result['ticks_simulated']} ticks)"
+        if not s["met"]:
+            ends = ", ".join(f"{v['p']:.3g} at {v['value']:g}" for v in s["values"][:2])
+            return head + f"not crossed in the key's range (P = {ends})" + tail
+        return (head + f"between {s['low']:g} and {s['high']:g}, safe at {s['safe_value']:g}"
+                f" (undecided by the intervals: {s['uncertain_low']:g} to "
+                f"{s['uncertain_high']:g})" + tail)
     rel = result["rel_error"]
     equivalent = result["direct_equivalent_replicates"]
     return (f"{name}: P({result['event']} by {result['horizon']}) = {result['p']:.3g} "

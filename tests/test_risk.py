@@ -134,13 +134,9 @@ def test_same_seed_same_estimate_whatever_the_workers(tmp_path):
 
 
 def scenario_yaml() -> str:
-    return """name: mission
-seed: 5
-agent: {capacity: 100, initial_size: 80, initial_traits: {drive: 0.1}, birth_rate: 0.2,
-        death_rate: 0.1, escape_threshold: 0.5, takeover_fraction: 0.5}
-copy: {error_rate: 1.0e-3, traits: [drive], kernel: {type: step, size: 0.5, direction: up}}
-immune: {surveillance: 1.0, efficacy: 0.17, tolerance: 0.2, traits: [drive]}
-"""
+    from simulation.scenario import to_yaml
+
+    return to_yaml(mission())
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -180,6 +176,38 @@ def test_solve_brackets_the_efficacy_that_meets_the_target():
     assert by_value[s["high"]] <= 1e-2 < by_value[s["low"]]
     assert s["safe_value"] == s["high"] and result["p"] == by_value[s["high"]]
     assert s["uncertain_low"] <= s["low"] and s["uncertain_high"] >= s["high"]
+
+
+def test_solve_on_the_command_line_writes_the_bracket(tmp_path):
+    """``--solve`` end to end: a bracket in risk.json and in the summary."""
+    path = tmp_path / "mission.yaml"
+    path.write_text(scenario_yaml())
+    res = CliRunner().invoke(cli, ["risk", str(path), "--out", str(tmp_path / "o"),
+                                   "--solve", "immune.efficacy", "--target", "1e-2",
+                                   "--particles", "10", "--repeats", "2", "--steps", "2"])
+    assert res.exit_code == 0, res.output
+    solve = json.loads((tmp_path / "o" / "risk.json").read_text())["solve"]
+    assert solve["met"] and solve["evaluations"] == 4
+    assert f"between {solve['low']:g} and {solve['high']:g}" in res.output
+
+
+def test_convergence_splitting_agrees_with_direct():
+    """The convergence score (mean drive / convergence_drive): a K = 100
+    singleton whose copy errors (rate 0.02, normal steps of sd 0.1, no
+    immune system) raise the mean drive from 0.1; P(mean drive reaches 0.3
+    by 150) by splitting (100 x 10) and direct (4000 paths) agree within 3
+    combined SE."""
+    sc = validate({
+        "seed": 3, "horizon": 150,
+        "agent": {"capacity": 100, "initial_size": 80, "birth_rate": 0.2,
+                  "death_rate": 0.1},
+        "copy": {"error_rate": 0.02, "traits": ["drive"], "kernel": {"sd": 0.1}},
+        "immune": {"surveillance": 0.0}, "stop": {"convergence_drive": 0.3}})
+    split = estimate_risk(sc, "convergence", "splitting", particles=100, repeats=10)
+    direct = estimate_risk(sc, "convergence", "direct", particles=2000, repeats=2)
+    assert 1e-3 < direct["p"] < 0.5, direct["p"]
+    gap = abs(split["p"] - direct["p"])
+    assert gap <= TOLERANCE_SE * math.hypot(split["se"], direct["se"]), (split, direct)
 
 
 def test_combine_direct_uses_wilson_and_equivalents():
