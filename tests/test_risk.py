@@ -285,3 +285,32 @@ def test_branching_approximation_single_hit_and_where_it_breaks():
     assert out["escape"] == pytest.approx(galton_watson_escape(birth, 0.1 + 0.9 * 0.2))
     assert 0.1 < out["escape"] < 0.2
     assert branching_hazard(mission())["escape"] == 0.0
+
+
+def test_a_branch_starts_where_its_parent_first_passed_the_level():
+    """The replay that finds a branching point follows the parent's path
+    exactly (same end), stops at the first tick whose score exceeds the
+    level (one tick earlier it had not), and that state continued on the
+    parent's own stream ends where the parent ended."""
+    from simulation.risk import RISK_STREAM, _Paths
+
+    paths = _Paths(risk_scenario(mission(), "takeover"), "takeover", 5, 0)
+    checked = 0
+    for i in range(400):
+        score = paths.run(paths.root, (0, i))
+        end = paths.world.tick
+        if score < 0.2:
+            continue
+        level = score / 2
+        snap = paths.crossing(paths.root, (0, i), level)
+        crossed = paths.world.tick
+        assert paths.world.status["score"] > level
+        paths.world.advance(paths.horizon, stop_score=1.0)  # same stream, continued
+        assert (paths.world.tick, float(paths.world.status["score"])) == (end, score)
+        paths.world.restore(paths.root, rng=np.random.default_rng(
+            np.random.SeedSequence(5, spawn_key=(RISK_STREAM, 0, 0, i))))
+        paths.world.advance(crossed - 1)
+        assert paths.world.status["score"] <= level
+        assert snap[0].status[0]["tick"] == crossed
+        checked += 1
+    assert checked >= 5
