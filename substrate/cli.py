@@ -186,8 +186,10 @@ def validate(tier, out):
 @click.option("--target", type=float, help="Target probability for --solve.")
 @click.option("--steps", type=click.IntRange(1), default=8, show_default=True,
               help="Bisection steps of --solve.")
+@click.option("--rel-error", type=float, metavar="E",
+              help="Add batches of --repeats repetitions until the relative error is <= E.")
 def risk(scenario, event, method, particles, repeats, workers, scheduler, out, overrides,
-         seed, horizon, solve, target, steps):
+         seed, horizon, solve, target, steps, rel_error):
     """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
     from substrate.risk_command import risk_command
 
@@ -198,7 +200,7 @@ def risk(scenario, event, method, particles, repeats, workers, scheduler, out, o
                                 repeats=repeats, workers=workers, scheduler=scheduler,
                                 out=out, overrides=list(overrides), seed=seed,
                                 horizon=horizon, solve=solve, target=target, steps=steps,
-                                command=["substrate"] + sys.argv[1:]))
+                                rel_error=rel_error, command=["substrate"] + sys.argv[1:]))
     except SubstrateError as exc:
         fail(str(exc))
 

@@ -17,7 +17,7 @@ from simulation.risk import estimate_risk, solve_defence
 def risk_command(scenario: str, *, event="takeover", method="splitting", particles=100,
                  repeats=10, workers=None, scheduler=None, out=None, overrides=(),
                  seed=None, horizon=None, solve=None, target=None,
-                 steps=8, command=None) -> str:
+                 steps=8, rel_error=None, command=None) -> str:
     """Estimate P(event by the horizon) (or, with ``solve``, the value of a
     key at which it meets ``target``), write ``risk.json`` into the output
     folder and return the summary line."""
@@ -33,7 +33,8 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
                                particles=particles, repeats=repeats, workers=workers,
                                scheduler=scheduler, steps=steps, source=str(path))
     else:
-        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler)
+        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
+                               rel_error=rel_error)
     folder = prepare_folder(out if out is not None else default_out(f"{sc.name}-risk"))
     result["scenario"] = sc.model_dump(mode="json")
     result["scenario_yaml"] = to_yaml(sc)

@@ -150,6 +150,7 @@ def scenario_yaml() -> str:
     (["--solve", "immune.efficacy", "--target", "1.0"], "strictly between 0 and 1"),
     (["--solve", "immune.efficacy", "--target", "0"], "strictly between 0 and 1"),
     (["--solve", "immune.efficacy"], "strictly between 0 and 1"),
+    (["--rel-error", "0"], "must be positive"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, extra, message):
     path = tmp_path / "mission.yaml"
@@ -208,6 +209,21 @@ def test_convergence_splitting_agrees_with_direct():
     assert 1e-3 < direct["p"] < 0.5, direct["p"]
     gap = abs(split["p"] - direct["p"])
     assert gap <= TOLERANCE_SE * math.hypot(split["se"], direct["se"]), (split, direct)
+
+
+def test_repeating_until_a_relative_error_is_met():
+    """With a target relative error, batches of repetitions are added (their
+    indices continuing) until it is met: the first batch is the plain
+    estimate's repetitions, and the result is the plain estimate with as
+    many repetitions as were needed."""
+    sc = mission()
+    first = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2)
+    assert first["rel_error"] > 0.2  # ~6 hits in 600 paths: the target needs more
+    met = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2, rel_error=0.2)
+    assert met["rel_error"] <= 0.2 and met["repeats"] % 2 == 0 and met["repeats"] > 2
+    assert met["repeat_estimates"][:2] == first["repeat_estimates"]
+    plain = estimate_risk(sc, "takeover", "direct", particles=300, repeats=met["repeats"])
+    assert plain["p"] == met["p"] and plain["repeat_estimates"] == met["repeat_estimates"]
 
 
 def test_combine_direct_uses_wilson_and_equivalents():
