@@ -251,7 +251,8 @@ def test_splitting_intervals_cover_the_exact_value(n, seeds):
     10 repetitions) must contain the exact Moran value in at least 80% of
     seeds (nominal 95%; 20 seeds, a correct 95% interval falls below 80% with
     probability 1.6%, binomial; for 10 seeds below 70% with probability 1%).
-    N = 90 gives 1.7e-11, below 1e-10."""
+    N = 90 gives 1.7e-11, below 1e-10. Measured: 19/20 (N = 40) and 10/10
+    (N = 90); about 15 minutes each on 2 shared cores."""
     exact = moran_fixation(1 / 1.3, n)
     covered = []
     for seed in seeds:
