@@ -184,6 +184,48 @@ def validate(tier, out):
 
 
 @cli.command()
+@click.argument("scenario")
+@click.option("--event", default="takeover", show_default=True, metavar="EVENT",
+              help="takeover, fixation or convergence.")
+@click.option("--method", default="splitting", show_default=True, metavar="METHOD",
+              help="splitting (adaptive multilevel splitting) or direct (plain Monte Carlo).")
+@click.option("--particles", type=int, default=100, show_default=True,
+              help="Particles per repetition (direct: paths per repetition).")
+@click.option("--repeats", type=int, default=10, show_default=True,
+              help="Independent repetitions of the estimator (the interval comes from them).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Run repetitions on a local Dask cluster of N processes [default: this process].")
+@click.option("--scheduler", metavar="ADDRESS", help="Use the Dask scheduler at ADDRESS instead.")
+@click.option("--out", type=click.Path(), help="Output folder [default: results/NAME-risk].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a scenario key (repeatable).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Master seed.")
+@click.option("--horizon", type=click.IntRange(1), help="T: the event is counted by tick T.")
+@click.option("--solve", metavar="KEY", help="Find the value of KEY (e.g. immune.efficacy) "
+              "at which P(event by T) meets --target.")
+@click.option("--target", type=float, help="Target probability for --solve.")
+@click.option("--steps", type=click.IntRange(1), default=8, show_default=True,
+              help="Bisection steps of --solve.")
+@click.option("--rel-error", type=float, metavar="E",
+              help="Add batches of --repeats repetitions until the relative error is <= E.")
+def risk(scenario, event, method, particles, repeats, workers, scheduler, out, overrides,
+         seed, horizon, solve, target, steps, rel_error):
+    """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
+    from substrate.risk_command import risk_command
+
+    if workers and scheduler:
+        fail("--workers and --scheduler exclude each other")
+    try:
+        click.echo(risk_command(scenario, event=event, method=method, particles=particles,
+                                repeats=repeats, workers=workers, scheduler=scheduler,
+                                out=out, overrides=list(overrides), seed=seed,
+                                horizon=horizon, solve=solve, target=target, steps=steps,
+                                rel_error=rel_error, command=["substrate"] + sys.argv[1:]))
+    except SubstrateError as exc:
+        fail(str(exc))
+
+
+@cli.command()
 def scenarios():
     """List the bundled scenarios and the question each asks."""
     import scenarios as bundled

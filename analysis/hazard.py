@@ -1,0 +1,151 @@
+"""Long horizons: P(event by T) beyond what paths can reach.
+
+Two approximations for horizons of 10^6 ticks and more, each with the
+assumption it rests on:
+
+- :func:`extrapolate_hazard`: a *stationary hazard*. From P(event by t1) and
+  P(event by t2) (splitting or direct estimates, :func:`simulation.risk.estimate_risk`)
+  the per-tick hazard between t1 and t2 is
+  lambda = (ln(1 - p1) - ln(1 - p2)) / (t2 - t1), and if it stays constant
+  after t1, P(by T) = 1 - exp(-lambda (T - t0)) with the onset
+  t0 = t1 + ln(1 - p1) / lambda (so that the formula gives p1 at t1). It
+  fails when the hazard still changes after t1 (an immune system that
+  improves, a drifting self, a growing system, a transient from the initial
+  state), so t1 must lie past the transient: check that a third horizon
+  agrees.
+- :func:`branching_hazard`: the *branching-process* (single-hit)
+  approximation for a ``birth_death`` singleton without economy: defectors
+  are founded by copy errors of residents at rate
+  nu = N* death_rate mu_eff P(one mutation makes a defector), and each
+  founded defector lineage escapes extinction with the Galton-Watson
+  probability pi of its offspring law (:func:`analysis.theory.galton_watson_escape`)
+  under the immune system's kill probability; lambda = nu pi. It assumes
+  that one mutation makes a defector that escapes (a k-hit path, where a
+  subcritical defector must mutate again, gives pi = 0 and the
+  approximation says nothing), that escape is followed by takeover in a
+  time short against T, and that the resident population sits at its
+  logistic equilibrium N* = K (1 - death_rate / b0).
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+from simulation.errors import AnalysisError
+
+from .theory import galton_watson_escape
+
+
+def _hazard(p1: float, t1: int, p2: float, t2: int) -> float:
+    return (math.log1p(-p1) - math.log1p(-p2)) / (t2 - t1)
+
+
+def extrapolate_hazard(short: dict, long: dict, horizon: int) -> dict:
+    """P(event by ``horizon``) from estimates at two shorter horizons.
+
+    Parameters
+    ----------
+    short, long : dict
+        Results of :func:`simulation.risk.estimate_risk` (``p``, ``low``,
+        ``high``, ``horizon``) at horizons t1 < t2, for the same event.
+    horizon : int
+        T, the horizon to extrapolate to.
+
+    Returns
+    -------
+    dict
+        ``hazard`` (per tick), ``onset`` (t0), ``p`` (P by T), and
+        ``hazard_low``/``hazard_high``, ``low``/``high``: bounds from the
+        ends of the two intervals (the smallest hazard from p1 high and p2
+        low, the largest from p1 low and p2 high; conservative: it treats
+        the two estimates' errors as adversarial). ``hazard_low`` is 0
+        when the intervals overlap: the data do not then exclude a zero
+        hazard after t1, and T must come closer to t2.
+    """
+    t1, t2 = short["horizon"], long["horizon"]
+    if not t1 < t2:
+        raise AnalysisError(f"hazard extrapolation needs two horizons t1 < t2 (got {t1}, {t2})")
+    if short.get("event") != long.get("event"):
+        raise AnalysisError("hazard extrapolation needs two estimates of the same event")
+    lam = _hazard(short["p"], t1, long["p"], t2)
+    lam_low = max(0.0, _hazard(short["high"], t1, long["low"], t2))
+    lam_high = max(0.0, _hazard(short["low"], t1, long["high"], t2))
+
+    def by(p1, rate):
+        # P(by T) = 1 - (1 - p1) exp(-rate (T - t1)) = 1 - exp(-rate (T - t0))
+        return -math.expm1(math.log1p(-p1) - rate * (horizon - t1))
+
+    onset = t1 + math.log1p(-short["p"]) / lam if lam > 0 else None
+    return {"horizon": horizon, "t1": t1, "t2": t2, "hazard": lam,
+            "hazard_low": lam_low, "hazard_high": lam_high, "onset": onset,
+            "p": by(short["p"], max(lam, 0.0)), "low": by(short["low"], lam_low),
+            "high": by(short["high"], lam_high),
+            "assumption": "constant per-tick hazard after t1"}
+
+
+def _defector_step_probability(scenario) -> float:
+    """P(one mutation of drive turns a resident into a defector)."""
+    k = scenario.copy.kernel
+    d = scenario.agent.initial_traits.drive
+    gap = scenario.agent.escape_threshold - d  # the step must exceed it
+    if k.type == "step":
+        return float(k.size > gap and k.direction != "down") * (
+            0.5 if k.direction == "both" else 1.0)
+    if k.type == "normal":
+        return float(stats.norm.sf(gap, loc=k.bias, scale=k.sd))
+    if k.type == "cauchy":
+        return float(stats.cauchy.sf(gap, scale=k.scale))
+    return 1.0 - scenario.agent.escape_threshold  # uniform redraw
+
+
+def branching_hazard(scenario, horizon: int | None = None) -> dict:
+    """The single-hit branching-process hazard of takeover (module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A ``birth_death`` singleton without economy, repair or immune
+        improvement, with ``drive`` among the copied traits.
+    horizon : int, optional
+        T (default the scenario's) for ``p`` = 1 - exp(-lambda T).
+
+    Returns
+    -------
+    dict
+        ``resident_size`` (N*), ``founding_rate`` (nu, defectors founded per
+        tick), ``escape`` (pi), ``hazard`` (nu pi) and ``p``.
+    """
+    from simulation.kernels.clones import effective_error_rate
+
+    a, c, im = scenario.agent, scenario.copy, scenario.immune
+    if (a.dynamics != "birth_death" or scenario.world.agents != 1
+            or scenario.world.income is not None or scenario.repair.rate > 0
+            or im.improvement > 0 or "drive" not in c.traits):
+        raise AnalysisError("the branching approximation applies to a birth_death singleton "
+                            "without economy, repair or immune improvement, with drive copied")
+    tr = a.initial_traits
+    landscape = 1.0 + a.drive_advantage * tr.drive
+    divisor = 1.0 + c.redundancy_cost * (c.redundancy - 1)
+    b0 = a.birth_rate * landscape * (1 - a.loyalty_cost * tr.loyalty) / divisor
+    resident = a.capacity * max(0.0, 1.0 - a.death_rate / b0) if b0 > 0 else 0.0
+    mu = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
+    founding = resident * a.death_rate * mu * _defector_step_probability(scenario)
+    # The founded defector: the drive it jumps to (its mean for the normal
+    # kernel's tail is above theta; the threshold itself is the cautious value).
+    drive = min(1.0, a.escape_threshold if c.kernel.type != "step"
+                else tr.drive + c.kernel.size)
+    g = max(0.0, 1.0 - resident / (a.escape_headroom * a.capacity))
+    birth = min(1.0, a.birth_rate * (1 + a.drive_advantage * drive)
+                * (1 - a.loyalty_cost * tr.loyalty) * g / divisor)
+    deviant = "drive" in im.traits and drive - tr.drive > im.tolerance
+    kill = im.surveillance * (im.efficacy * (1 - tr.stealth) if deviant else im.false_positive)
+    death = a.death_rate + (1 - a.death_rate) * kill
+    escape = galton_watson_escape(birth, death)
+    hazard = founding * escape
+    T = horizon if horizon is not None else scenario.horizon
+    return {"resident_size": resident, "founding_rate": founding, "escape": escape,
+            "defector_birth": birth, "defector_death": death, "hazard": hazard,
+            "horizon": T, "p": -math.expm1(-hazard * T),
+            "assumption": "single-hit defectors, escape then takeover fast against T"}

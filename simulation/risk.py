@@ -1,0 +1,482 @@
+"""Rare events: P(event by the horizon) by adaptive multilevel splitting.
+
+The probabilities a safety argument needs (1e-6 and below) are invisible to
+plain Monte Carlo. Adaptive multilevel splitting (AMS; Cerou & Guyader 2007,
+"Adaptive multilevel splitting for rare event analysis", Stoch. Anal. Appl.
+25; in the generalized, unbiased form of Brehier, Lelievre & Rousset et al.
+2016, "Unbiasedness of some generalized adaptive multilevel splitting
+algorithms", Ann. Appl. Probab. 26) estimates them from a few hundred paths.
+
+A *path* (particle) runs one replicate from tick 0 until the horizon, the
+event, or the end of the world (extinction; for ``fixation`` also the loss of
+the seeded lineage). Its *score* is the running maximum of the event's
+progress in [0, 1] (:func:`simulation.engine.build_config`): 1 is the event.
+With n particles, one iteration j:
+
+1. z_j = the smallest score among the particles; if z_j = 1 (every particle
+   reached the event) the algorithm stops;
+2. the K_j particles whose score is <= z_j (all ties at the minimum; the
+   generalized variant) are discarded; if K_j = n the estimate is 0;
+3. each discarded particle is replaced by a branch of a survivor (chosen
+   uniformly): a copy of the survivor's state at the tick at which its score
+   first exceeded z_j, continued on a fresh random stream to the path's end.
+
+The estimate is p = prod_j (1 - K_j / n) x (particles at score 1) / n; it is
+unbiased for every n (Brehier et al. 2016, theorem 4.1).
+
+Branching point. A particle stores only its starting state (a clone-based
+snapshot: cheap) and the spawn key of its random stream. The state at its
+first crossing of z_j is obtained by *re-simulating* the particle from its
+stored start on the same stream (which replays its path exactly) until its
+score exceeds z_j. Re-simulated ticks are counted in ``ticks_simulated``.
+
+Seeds. Repeat ``r``'s root world uses the seed derived from (master seed,
+``RISK_STREAM``, r); particle i of the first generation uses stream (master,
+``RISK_STREAM``, r, 0, i) and the replacement of slot i at iteration j
+stream (master, ``RISK_STREAM``, r, j, i) (``numpy.random.SeedSequence``
+spawn keys), and the survivor is drawn from stream (master, ``RISK_STREAM``,
+r, j, n). Results are therefore identical whatever the number of workers
+or the order in which repeats finish.
+
+``method="direct"`` is plain Monte Carlo through the same code: the first
+generation of particles with no splitting iteration.
+
+Confidence intervals come from R independent repetitions of the whole
+algorithm (see :func:`combine`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from .engine import SCORE_EVENTS, World, build_config
+from .errors import ScenarioError
+from .scenario import Scenario
+
+EVENTS = tuple(SCORE_EVENTS)
+METHODS = ("splitting", "direct")
+#: First spawn-key component of every random stream of a risk estimate (apart
+#: from the replicate streams of ``run`` and ``sweep``).
+RISK_STREAM = 7_919
+#: Numeric keys --solve knows a default range and scale for: (low, high, scale).
+SOLVE_KEYS = {
+    "immune.efficacy": (0.0, 1.0, "linear"),
+    "immune.surveillance": (0.0, 1.0, "linear"),
+    "copy.error_rate": (1e-9, 1e-1, "log"),
+    "copy.redundancy": (1, 15, "odd"),
+}
+#: Safety cap on splitting iterations of one repeat (levels strictly rise at
+#: every iteration, so this is reached only by a score with ~10^5 distinct
+#: values along the way).
+MAX_ITERATIONS = 200_000
+#: At most this many repetitions when repeating until a relative error is met.
+MAX_REPEATS = 1000
+
+
+# --- input -------------------------------------------------------------------
+
+def check_request(scenario: Scenario, event: str, method: str, particles: int,
+                  repeats: int) -> None:
+    """Refuse a request that cannot give an estimate (messages name no flag)."""
+    if event not in EVENTS:
+        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(EVENTS)}")
+    if method not in METHODS:
+        raise ScenarioError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if event == "fixation" and not scenario.agent.seed_clones:
+        raise ScenarioError("the fixation event needs a seeded lineage: "
+                            "agent.seed_clones is empty")
+    if particles < 2:
+        raise ScenarioError(f"particles: {particles}; splitting needs at least 2 "
+                            "(a few hundred give a small bias in the interval)")
+    if repeats < 2:
+        raise ScenarioError(f"repeats: {repeats}; an interval needs at least 2 "
+                            "independent repetitions")
+
+
+def risk_scenario(scenario: Scenario, event: str) -> Scenario:
+    """The scenario as the paths run it: records only at the horizon, no
+    lineage table, and ``stop.on`` replaced by the event itself (for
+    ``fixation`` this also ends a path at the loss of the seeded lineage,
+    after which its score cannot rise)."""
+    data = scenario.model_dump(mode="json")
+    data.pop("sweep", None)
+    data["record_every"] = data["horizon"]
+    data["record_clones"] = False
+    data["stop"]["on"] = [event]
+    return Scenario.model_validate(data)
+
+
+# --- one repetition ------------------------------------------------------------
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(RISK_STREAM, *key)))
+
+
+class _Paths:
+    """The particles of one repetition on one reusable :class:`World`."""
+
+    def __init__(self, scenario: Scenario, event: str, seed: int, repeat: int):
+        self.seed, self.repeat = seed, repeat
+        root_seed = int(np.random.SeedSequence(
+            seed, spawn_key=(RISK_STREAM, repeat)).generate_state(1, np.uint64)[0])
+        self.world = World(scenario, seed=root_seed, config=build_config(scenario, event))
+        self.root = self.world.snapshot()
+        self.horizon = scenario.horizon
+        self.ticks = 0
+
+    def run(self, start, key) -> float:
+        """Run a path from ``start`` on stream ``key`` to its end; its score."""
+        self.world.restore(start, rng=_rng(self.seed, self.repeat, *key))
+        t0 = self.world.tick
+        self.world.advance(self.horizon, stop_score=1.0)
+        self.ticks += self.world.tick - t0
+        return float(self.world.status["score"])
+
+    def crossing(self, start, key, level: float):
+        """The snapshot of the path (``start``, ``key``) at the tick its score
+        first exceeded ``level`` (replayed on its own stream)."""
+        self.world.restore(start, rng=_rng(self.seed, self.repeat, *key))
+        t0 = self.world.tick
+        self.world.advance(self.horizon, stop_score=np.nextafter(level, np.inf))
+        self.ticks += self.world.tick - t0
+        # The loop reports SCORED, or STOPPED when the path ended at the very
+        # tick it passed the level (the branch then ends there too).
+        if not self.world.status["score"] > level:  # a replay that differs: a bug
+            raise RuntimeError("splitting: a replayed path did not pass its level again")
+        return self.world.snapshot()
+
+
+def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
+               seed: int, repeat: int) -> dict:
+    """One independent repetition of the estimator (a unit of Dask work).
+
+    Parameters
+    ----------
+    scenario_data : dict
+        ``risk_scenario(...).model_dump(mode="json")``.
+    event, method : str
+        See :func:`estimate_risk`.
+    particles : int
+        n, the particles kept.
+    seed, repeat : int
+        The master seed and this repetition's index (its streams' key).
+
+    Returns
+    -------
+    dict
+        ``estimate`` (this repetition's p), ``hits`` (particles at the event
+        at the end), ``iterations``, ``log10_weight`` (sum of
+        log10(1 - K_j/n)), ``ticks`` (all ticks simulated, replays included)
+        and ``first_generation_ticks`` (the ticks of the n direct paths).
+    """
+    scenario = Scenario.model_validate(scenario_data)
+    paths = _Paths(scenario, event, seed, repeat)
+    n = particles
+    starts = [paths.root] * n
+    keys = [(0, i) for i in range(n)]
+    scores = np.array([paths.run(paths.root, keys[i]) for i in range(n)])
+    first_ticks = paths.ticks
+    log_weight = 0.0
+    iterations = 0
+    if method == "splitting":
+        while iterations < MAX_ITERATIONS:
+            level = scores.min()
+            if level >= 1.0:
+                break
+            killed = np.flatnonzero(scores <= level)
+            if killed.size == n:
+                log_weight = -math.inf  # no particle passed the level: p = 0
+                break
+            iterations += 1
+            log_weight += math.log1p(-killed.size / n)
+            survivors = np.flatnonzero(scores > level)
+            chooser = _rng(seed, repeat, iterations, n)
+            parents = survivors[chooser.integers(0, survivors.size, killed.size)]
+            crossings = {}
+            for slot, parent in zip(killed, parents):
+                if parent not in crossings:
+                    crossings[parent] = paths.crossing(starts[parent], keys[parent], level)
+                starts[slot] = crossings[parent]
+                keys[slot] = (iterations, int(slot))
+                scores[slot] = paths.run(starts[slot], keys[slot])
+        else:
+            raise ScenarioError(f"splitting did not finish in {MAX_ITERATIONS} levels")
+    hits = int((scores >= 1.0).sum())
+    estimate = math.exp(log_weight) * hits / n if log_weight > -math.inf else 0.0
+    return {"repeat": repeat, "estimate": estimate, "hits": hits,
+            "iterations": iterations,
+            "log10_weight": log_weight / math.log(10) if log_weight > -math.inf else None,
+            "ticks": paths.ticks, "first_generation_ticks": first_ticks}
+
+
+# --- combining repetitions -------------------------------------------------------
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (Wilson 1927)."""
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (
+        1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def combine(method: str, particles: int, repeats: list[dict], level: float = 0.95) -> dict:
+    """The estimate and its interval from independent repetitions.
+
+    ``splitting``: p is the mean of the R repetitions' unbiased estimates,
+    its standard error s / sqrt(R) (s the sample standard deviation), and
+    the interval p +- t_{R-1} SE (Student t, clipped at 0): exact only for
+    normal estimates, so it needs R of about 10 or more and n large enough
+    that one repetition's estimate is not very skewed (n >= 100 in our
+    checks). ``direct``: the R x n paths are independent Bernoulli trials:
+    p = hits / (R n) with the Wilson interval.
+
+    ``rel_error`` is SE / p; ``direct_equivalent_replicates`` is
+    (1 - p) / (p rel_error^2), the plain Monte Carlo replicates with the
+    same relative error; ``direct_equivalent_ticks`` multiplies it by the
+    mean ticks of a direct path (the first generation of particles is a
+    sample of direct paths), and ``speedup`` divides that by the ticks
+    simulated.
+    """
+    from scipy.stats import t as student_t
+
+    estimates = np.array([r["estimate"] for r in repeats])
+    R = len(repeats)
+    ticks = int(sum(r["ticks"] for r in repeats))
+    direct_paths = particles * R
+    ticks_per_path = sum(r["first_generation_ticks"] for r in repeats) / direct_paths
+    if method == "direct":
+        hits = int(sum(r["hits"] for r in repeats))
+        p = hits / direct_paths
+        low, high = wilson(hits, direct_paths)
+        se = math.sqrt(p * (1 - p) / direct_paths)
+        interval = "Wilson score interval over all paths"
+    else:
+        p = float(estimates.mean())
+        se = float(estimates.std(ddof=1) / math.sqrt(R))
+        half = float(student_t.ppf(0.5 + level / 2, R - 1)) * se
+        low, high = max(0.0, p - half), p + half
+        interval = f"Student t over {R} independent repetitions"
+    rel = se / p if p > 0 else math.inf
+    equivalent = (1 - p) / (p * rel * rel) if p > 0 and rel > 0 else None
+    return {
+        "p": p, "low": low, "high": high, "se": se, "rel_error": rel,
+        "interval": interval, "level": level, "ticks_simulated": ticks,
+        "direct_equivalent_replicates": equivalent,
+        "ticks_per_direct_path": ticks_per_path,
+        "direct_equivalent_ticks": (equivalent * ticks_per_path
+                                    if equivalent is not None else None),
+        "speedup": (equivalent * ticks_per_path / ticks
+                    if equivalent is not None and ticks else None),
+    }
+
+
+# --- running repetitions -------------------------------------------------------------
+
+def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
+                repeats, seed: int, workers: int | None = None,
+                scheduler: str | None = None, progress=None) -> list[dict]:
+    """The repetitions of index in ``repeats`` (an iterable), in order: in
+    this process when neither ``workers`` nor ``scheduler`` is given, else
+    on Dask (a local cluster of ``workers`` processes, or the cluster at
+    ``scheduler``). ``progress()`` is called after each repetition."""
+    data = scenario.model_dump(mode="json")
+    results = []
+    if workers is None and scheduler is None:
+        for r in repeats:
+            results.append(run_repeat(data, event, method, particles, seed, r))
+            if progress:
+                progress()
+        return results
+    from distributed import as_completed
+
+    from .sweep import _client  # the sweeps' Dask client (local cluster or scheduler)
+
+    client, cluster = _client(workers, scheduler)
+    try:
+        futures = [client.submit(run_repeat, data, event, method, particles, seed, r,
+                                 pure=False) for r in repeats]
+        for future in as_completed(futures):
+            results.append(future.result())
+            if progress:
+                progress()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return sorted(results, key=lambda r: r["repeat"])
+
+
+def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
+                  particles: int = 100, repeats: int = 10, workers: int | None = None,
+                  scheduler: str | None = None, show_progress: bool | None = None,
+                  rel_error: float | None = None) -> dict:
+    """P(``event`` by the scenario's horizon) with a confidence interval.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario with a resolved ``seed`` (the master seed).
+    event : {"takeover", "fixation", "convergence"}
+    method : {"splitting", "direct"}
+        Adaptive multilevel splitting, or plain Monte Carlo on the same paths.
+    particles : int
+        n, particles per repetition (direct: paths per repetition).
+    repeats : int
+        R independent repetitions, from which the interval comes.
+    workers, scheduler
+        Run repetitions on a local Dask cluster of ``workers`` processes, or
+        on the cluster at ``scheduler``; neither: in this process. The
+        result does not depend on this choice.
+    show_progress : bool, optional
+        A progress bar on stderr (default: when stderr is a terminal).
+    rel_error : float, optional
+        Keep adding batches of ``repeats`` repetitions (indices continuing)
+        until the relative error is at most this, or :data:`MAX_REPEATS`
+        repetitions have run. The result depends only on the seed and this
+        target; a data-dependent stopping rule biases the mean slightly
+        (stopping when an estimate happens to look precise), negligibly when
+        the first batch already gives a stable standard error.
+
+    Returns
+    -------
+    dict
+        The contents of ``risk.json`` without provenance: ``event``,
+        ``horizon``, ``method``, ``particles``, ``repeats``, ``seed``, the
+        fields of :func:`combine`, ``repeat_estimates`` and ``seconds``.
+    """
+    from tqdm.auto import tqdm
+
+    check_request(scenario, event, method, particles, repeats)
+    if scenario.seed is None:
+        raise ScenarioError("the scenario has no seed: give one so the estimate can be repeated")
+    if rel_error is not None and not rel_error > 0:
+        raise ScenarioError(f"relative error target {rel_error}: must be positive")
+    started = time.perf_counter()
+    sc = risk_scenario(scenario, event)
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}",
+              disable=not show_progress, leave=False) as bar:
+        results = run_repeats(sc, event, method, particles, range(repeats), scenario.seed,
+                              workers, scheduler, progress=bar.update)
+        while (rel_error is not None and len(results) < MAX_REPEATS
+               and not combine(method, particles, results)["rel_error"] <= rel_error):
+            more = range(len(results), min(len(results) + repeats, MAX_REPEATS))
+            bar.total += len(more)
+            bar.refresh()
+            results += run_repeats(sc, event, method, particles, more, scenario.seed,
+                                   workers, scheduler, progress=bar.update)
+    out = {"event": event, "horizon": scenario.horizon, "method": method,
+           "particles": particles, "repeats": len(results), "seed": scenario.seed,
+           "rel_error_target": rel_error}
+    out.update(combine(method, particles, results))
+    out["iterations_mean"] = float(np.mean([r["iterations"] for r in results]))
+    out["repeat_estimates"] = [r["estimate"] for r in results]
+    out["seconds"] = round(time.perf_counter() - started, 3)
+    return out
+
+
+# --- the defence needed ----------------------------------------------------------
+
+def _solve_grid(key: str):
+    """(low, high, scale) of a solvable key; refuses others."""
+    from .scenario import parameter_field
+
+    field = parameter_field(key) if isinstance(key, str) else None
+    if field is None:
+        raise ScenarioError(f"cannot solve for {key!r}: not a scenario parameter "
+                            f"(solvable: {', '.join(SOLVE_KEYS)})")
+    if field.annotation not in (int, float) and key not in SOLVE_KEYS:
+        raise ScenarioError(f"cannot solve for {key!r}: not a numeric parameter "
+                            f"(solvable: {', '.join(SOLVE_KEYS)})")
+    if key not in SOLVE_KEYS:
+        raise ScenarioError(f"cannot solve for {key!r}: no known monotone range for it "
+                            f"(solvable: {', '.join(SOLVE_KEYS)})")
+    return SOLVE_KEYS[key]
+
+
+def _middle(low, high, scale):
+    if scale == "log":
+        return math.sqrt(low * high)
+    if scale == "odd":
+        mid = (low + high) // 2
+        return mid if mid % 2 else mid + 1 if mid + 1 < high else mid - 1
+    return (low + high) / 2
+
+
+def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
+                  method: str = "splitting", particles: int = 100, repeats: int = 10,
+                  workers: int | None = None, scheduler: str | None = None,
+                  steps: int = 8, source: str = "<scenario>") -> dict:
+    """The value of ``key`` at which P(``event`` by the horizon) meets ``target``.
+
+    Bisection on the key's range (:data:`SOLVE_KEYS`: efficacy and
+    surveillance on [0, 1]; ``copy.error_rate`` on [1e-9, 0.1] on a log
+    scale; ``copy.redundancy`` on the odd integers 1..15), assuming the risk
+    is monotone in the key. Every value is estimated with
+    :func:`estimate_risk` on the same master seed (common random numbers:
+    the estimates at nearby values are positively correlated, which steadies
+    the comparison). A value is *safe* when its estimate is <= ``target``.
+
+    Returns
+    -------
+    dict
+        The estimate at the safe end of the final bracket (``p``, ``low``,
+        ``high``, ...), and ``solve``: ``key``, ``target``, ``low`` and
+        ``high`` (the final bracket, ``safe_value`` its safe end),
+        ``uncertain_low`` / ``uncertain_high`` (the smallest range holding the
+        bracket and every evaluated value whose interval contains the
+        target: the values the estimates cannot classify), ``met`` (False
+        when the target is not met anywhere in the range, or met everywhere)
+        and ``evaluations`` (value, p, low, high of each).
+    """
+    from .scenario import point_scenario
+
+    low, high, scale = _solve_grid(key)
+    if target is None or not 0.0 < float(target) < 1.0:
+        raise ScenarioError(f"target probability {target}: must lie strictly between 0 and 1")
+    check_request(scenario, event, method, particles, repeats)
+    base = scenario.model_dump(mode="json")
+    evaluations = []
+
+    def estimate(value):
+        sc = point_scenario(base, {key: value}, source, f"{key}={value}")
+        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler)
+        evaluations.append({"value": value, "p": result["p"], "low": result["low"],
+                            "high": result["high"], "ticks": result["ticks_simulated"],
+                            "result": result})
+        return result
+
+    ends = {low: estimate(low), high: estimate(high)}
+    safe = {v: r["p"] <= target for v, r in ends.items()}
+    met = safe[low] != safe[high]
+    if met:
+        unsafe_end, safe_end = (low, high) if safe[high] else (high, low)
+        for _ in range(steps):
+            mid = _middle(min(unsafe_end, safe_end), max(unsafe_end, safe_end), scale)
+            if mid in (unsafe_end, safe_end):
+                break  # adjacent integers
+            if estimate(mid)["p"] <= target:
+                safe_end = mid
+            else:
+                unsafe_end = mid
+    else:
+        safe_end = unsafe_end = low if safe[low] else high
+    undecided = [e["value"] for e in evaluations if e["low"] <= target <= e["high"]]
+    span = [unsafe_end, safe_end] + undecided
+    chosen = next(e for e in reversed(evaluations) if e["value"] == safe_end)["result"]
+    out = dict(chosen)
+    out["ticks_simulated"] = int(sum(e["ticks"] for e in evaluations))
+    out["solve"] = {
+        "key": key, "target": target, "scale": scale, "met": met,
+        "low": min(unsafe_end, safe_end), "high": max(unsafe_end, safe_end),
+        "safe_value": safe_end, "uncertain_low": min(span), "uncertain_high": max(span),
+        "evaluations": len(evaluations),
+        "values": [{k: e[k] for k in ("value", "p", "low", "high")} for e in evaluations],
+    }
+    return out
