@@ -158,6 +158,13 @@ def Page():
     SolaraViz(model, components=[(_view(name), 0) for name in ex.FIGURES]
               + [(EventList, 0)],
               name=f"Substrate explorer: {current.value.name}", play_interval=150)
+    Below(model)
+
+
+@solara.component
+def Below(model: solara.Reactive):
+    # Solara orders sidebar parts by the depth of the component that adds
+    # them: one level deeper than SolaraViz's puts these below Mesa's controls.
     SidebarCards(model)
 
 
