@@ -32,6 +32,9 @@ current = solara.reactive(START)
 message = solara.reactive("")
 #: Bumped when a value is refused, so the sliders are drawn again at the kept values.
 revision = solara.reactive(0)
+#: Bumped at every rebuild: Mesa's controls start afresh (a new world is running
+#: even when the one it replaces had ended).
+rebuilds = solara.reactive(0)
 
 
 class PageModel(ex.ExplorerModel):
@@ -58,6 +61,7 @@ def _apply(key, value, model: solara.Reactive) -> None:
     message.value = ""
     current.value = scenario
     model.value = PageModel(scenario)
+    rebuilds.value += 1
     force_update()
 
 
@@ -157,7 +161,8 @@ def Page():
     model = solara.use_reactive(solara.use_memo(PageModel, []))
     SolaraViz(model, components=[(_view(name), 0) for name in ex.FIGURES]
               + [(EventList, 0)],
-              name=f"Substrate explorer: {current.value.name}", play_interval=150)
+              name=f"Substrate explorer: {current.value.name}",
+              play_interval=150).key(f"viz-{rebuilds.value}")
     Below(model)
 
 
