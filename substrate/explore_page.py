@@ -32,9 +32,6 @@ current = solara.reactive(START)
 message = solara.reactive("")
 #: Bumped when a value is refused, so the sliders are drawn again at the kept values.
 revision = solara.reactive(0)
-#: Bumped at every rebuild: Mesa's controls start afresh (a new world is running
-#: even when the one it replaces had ended).
-rebuilds = solara.reactive(0)
 
 
 class PageModel(ex.ExplorerModel):
@@ -58,10 +55,12 @@ def _apply(key, value, model: solara.Reactive) -> None:
         message.value = f"error: {exc}"
         revision.value += 1
         return
-    message.value = ""
+    # Mesa's controls keep Step and Play off once a run has ended, until its
+    # own Reset (which builds the same world again from these settings).
+    message.value = ("" if model.value.running else
+                     "note: the run had ended; press Reset to run the new settings")
     current.value = scenario
     model.value = PageModel(scenario)
-    rebuilds.value += 1
     force_update()
 
 
@@ -101,6 +100,8 @@ def Settings(model: solara.Reactive):
                 solara.Checkbox(label=control.label, value=value, on_value=on_value)
         if message.value.startswith("error: "):
             solara.Error(message.value, classes=["substrate-error"])
+        elif message.value.startswith("note: "):
+            solara.Info(message.value[len("note: "):], classes=["substrate-note"])
 
 
 @solara.component
@@ -161,8 +162,7 @@ def Page():
     model = solara.use_reactive(solara.use_memo(PageModel, []))
     SolaraViz(model, components=[(_view(name), 0) for name in ex.FIGURES]
               + [(EventList, 0)],
-              name=f"Substrate explorer: {current.value.name}",
-              play_interval=150).key(f"viz-{rebuilds.value}")
+              name=f"Substrate explorer: {current.value.name}", play_interval=150)
     Below(model)
 
 
