@@ -24,6 +24,7 @@ import dataclasses
 import math
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -373,31 +374,40 @@ def serve(scenario: str | None, host: str = "127.0.0.1", port: int = 8765,
     from substrate.commands import resolve_scenario
 
     path = resolve_scenario(scenario or DEFAULT_SCENARIO)
-    explorer_scenario(load_scenario(path), {}, str(path))  # fail here, not on the page
+    scenario = explorer_scenario(load_scenario(path), {}, str(path))  # fail here, not on the page
     module = missing_module(("solara", "uvicorn", "mesa.visualization"))
     if module:
         raise ExploreError(f"the explorer needs the 'explore' extra ({module} is "
                            "missing): pip install 'substrate[explore]'")
     check_port(host, port)
+    # Build the world once, so that numba's first compilation (minutes on a
+    # fresh install) happens before the address is printed, not while the
+    # page waits.
+    ExplorerModel(scenario)
     os.environ[SCENARIO_ENV] = str(Path(path).resolve())
     os.environ[OUT_ENV] = str(Path(out if out is not None else "results/explore").resolve())
     os.environ["SOLARA_APP"] = "substrate.explore_page"
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
-    shown = f"[{host}]" if ":" in host else host
-    echo(f"Substrate explorer of {path}: http://{shown}:{port}/  (Ctrl-C stops)")
     import uvicorn  # after the settings above: solara reads them when imported
-
-    import warnings
 
     # Notes for solara's developers, not for our users: a hook-order check in
     # Mesa's page and a cookie note about plain http on loopback.
     warnings.filterwarnings("ignore", message=".*found despite early return")
     warnings.filterwarnings("ignore", message="Cookies with samesite=none")
+    shown = f"[{host}]" if ":" in host else host
+    address = f"Substrate explorer of {path}: http://{shown}:{port}/  (Ctrl-C stops)"
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if self.started:  # listening: the address works from now on
+                echo(address)
+
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port,
                             log_level="warning", timeout_graceful_shutdown=2)
     try:
-        uvicorn.Server(config).run()
+        Server(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has handled
         pass
     echo("explorer stopped")

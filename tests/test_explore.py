@@ -164,7 +164,7 @@ class Server:
         for line in self.proc.stdout:
             self.lines.append(line)
 
-    def address(self, timeout=120):
+    def address(self, timeout=900):  # a fresh install compiles the kernels first
         end = time.time() + timeout
         while time.time() < end:
             for line in self.lines:
