@@ -207,6 +207,28 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
     if counts.empty:
         raise AnalysisError(f"{folder}: agent {agent} has no subcomponents at any "
                             f"record of replicate {replicate}")
+    return muller_layout(lineage, counts, min_frequency)
+
+
+def muller_layout(lineage: pd.DataFrame, counts: pd.DataFrame, min_frequency=0.01):
+    """The nested bands of a Muller plot, from a lineage and clone counts.
+
+    Parameters
+    ----------
+    lineage : pandas.DataFrame
+        One row per clone: ``clone``, ``parent`` (-1 for a root) and the
+        traits (the ``clones.parquet`` columns).
+    counts : pandas.DataFrame
+        ``tick``, ``clone``, ``count`` rows of the clones to draw (one agent,
+        or a whole world: frequencies are within the rows given).
+    min_frequency : float
+        Clones below it at every tick merge into their nearest shown ancestor.
+
+    Returns
+    -------
+    tuple
+        ``(ticks, clones, lower, upper, traits)`` as :func:`muller_data`.
+    """
     ticks = np.sort(counts.tick.unique())
     table = counts.pivot_table(index="tick", columns="clone", values="count",
                                fill_value=0).reindex(ticks, fill_value=0)
@@ -273,26 +295,33 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
 def muller_figure(results, replicate=0, agent=0, point=0, color="drive",
                   min_frequency=0.01) -> Figure:
     """Muller plot: clone frequencies over time, descendants inside parents."""
+    layout = muller_data(results, replicate, agent, point, min_frequency)
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    draw_muller(fig, layout, color=color,
+                title=f"Muller plot: replicate {replicate}, agent {agent} "
+                      f"({len(layout[1])} clones of >= {min_frequency:.0%})")
+    return fig
+
+
+def draw_muller(fig: Figure, layout, color="drive", title="",
+                ylabel="frequency in the agent") -> None:
+    """Draw a :func:`muller_layout` on ``fig`` (one axes and, coloured by
+    drive, a colour bar)."""
     from matplotlib import colormaps
 
-    ticks, clones, lower, upper, traits = muller_data(results, replicate, agent, point,
-                                                      min_frequency)
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ticks, clones, lower, upper, traits = layout
     ax = fig.subplots()
     cmap = colormaps["viridis" if color != "lineage" else "tab20"]
     for i, clone in enumerate(clones):
         c = cmap(traits.loc[clone, "drive"]) if color != "lineage" else cmap(i % 20)
         ax.fill_between(ticks, lower[:, i], upper[:, i], color=c, linewidth=0)
-    ax.set(xlabel="tick", ylabel="frequency in the agent", ylim=(0, 1),
-           xlim=(ticks[0], ticks[-1]),
-           title=f"Muller plot: replicate {replicate}, agent {agent} "
-                 f"({len(clones)} clones of >= {min_frequency:.0%})")
+    ax.set(xlabel="tick", ylabel=ylabel, ylim=(0, 1),
+           xlim=(ticks[0], ticks[-1]) if len(ticks) > 1 else None, title=title)
     if color != "lineage":
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
 
         fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, label="clone drive")
-    return fig
 
 
 # --- traits ------------------------------------------------------------------
@@ -425,25 +454,29 @@ def price_figure(results, trait="drive", point=None) -> Figure:
     negative parts down) against the observed change of the mean trait."""
     fig = Figure(figsize=(10, 4.5), layout="constrained")
     ax = fig.subplots()
-    for t, label in ((trait, trait),):
-        data = price_data(results, t, point)
-        width = 0.8 * int(results.scenario.get("record_every", 1))
-        up = np.zeros(len(data))
-        down = np.zeros(len(data))
-        for name, color in (("between", "C0"), ("within", "C1"), ("transmission", "C2")):
-            values = data[name].to_numpy()
-            pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
-            ax.bar(data.tick, pos, width, bottom=up, color=color, label=f"{name}-agent"
-                   if name != "transmission" else "transmission")
-            ax.bar(data.tick, neg, width, bottom=down, color=color)
-            up, down = up + pos, down + neg
-        ax.plot(data.tick, data.observed, "k.-", label=f"observed change of mean {label}")
+    draw_price(ax, price_data(results, trait, point), trait,
+               width=0.8 * int(results.scenario.get("record_every", 1)))
+    ax.set_title(f"Price decomposition of mean {trait} (mean over replicates)")
+    return fig
+
+
+def draw_price(ax, data: pd.DataFrame, trait="drive", width=1.0) -> None:
+    """Stacked bars of the Price terms (``between``, ``within``,
+    ``transmission`` columns, by ``tick``) and the ``observed`` change."""
+    up = np.zeros(len(data))
+    down = np.zeros(len(data))
+    for name, color in (("between", "C0"), ("within", "C1"), ("transmission", "C2")):
+        values = data[name].to_numpy()
+        pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+        ax.bar(data.tick, pos, width, bottom=up, color=color, label=f"{name}-agent"
+               if name != "transmission" else "transmission")
+        ax.bar(data.tick, neg, width, bottom=down, color=color)
+        up, down = up + pos, down + neg
+    ax.plot(data.tick, data.observed, "k.-", label=f"observed change of mean {trait}")
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set(xlabel="tick (end of the interval)",
-           ylabel=f"change of mean {trait} per record interval",
-           title=f"Price decomposition of mean {trait} (mean over replicates)")
+           ylabel=f"change of mean {trait} per record interval")
     ax.legend(fontsize="small")
-    return fig
 
 
 # --- agents ------------------------------------------------------------------

@@ -296,7 +296,7 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
 
     from .sweep import _client  # the sweeps' Dask client (local cluster or scheduler)
 
-    client, cluster = _client(workers, scheduler)
+    client, cluster = _client(workers, scheduler, 10.0)
     try:
         futures = [client.submit(run_repeat, data, event, method, particles, seed, r,
                                  pure=False) for r in repeats]

@@ -226,6 +226,23 @@ def risk(scenario, event, method, particles, repeats, workers, scheduler, out, o
 
 
 @cli.command()
+@click.argument("scenario", required=False)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="Port of the page.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback: only this machine).")
+@click.option("--out", type=click.Path(), help="Folder of the exports [default: results/explore].")
+def explore(scenario, port, host, out):
+    """Explore SCENARIO (file or bundled name) in the browser; needs the 'explore' extra."""
+    from substrate.explore import serve
+
+    try:
+        serve(scenario, host=host, port=port, out=out, echo=click.echo)
+    except SubstrateError as exc:
+        fail(str(exc))
+
+
+@cli.command()
 def scenarios():
     """List the bundled scenarios and the question each asks."""
     import scenarios as bundled

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simulation import load_scenario
-from simulation.output import versions, write_text
+from simulation import io, load_scenario
 from simulation.risk import estimate_risk, solve_defence
 
 
@@ -21,7 +20,6 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
     """Estimate P(event by the horizon) (or, with ``solve``, the value of a
     key at which it meets ``target``), write ``risk.json`` into the output
     folder and return the summary line."""
-    from simulation.output import prepare_folder
     from simulation.scenario import to_yaml
 
     from .commands import default_out, resolve_scenario
@@ -35,12 +33,18 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
     else:
         result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
                                rel_error=rel_error)
-    folder = prepare_folder(out if out is not None else default_out(f"{sc.name}-risk"))
-    result["scenario"] = sc.model_dump(mode="json")
-    result["scenario_yaml"] = to_yaml(sc)
-    result["versions"] = versions()
-    result["command"] = command if command is not None else sys.argv
-    write_text(json.dumps(result, indent=2, default=_jsonable) + "\n", folder / "risk.json")
+    started = io.now()
+    with io.claim(out if out is not None else default_out(f"{sc.name}-risk"),
+                  command) as owner:
+        folder = owner.folder
+        result["scenario"] = sc.model_dump(mode="json")
+        result["scenario_yaml"] = to_yaml(sc)
+        result["provenance"] = io.provenance(
+            "risk", owner.run_id, scenario=sc,
+            command=command if command is not None else sys.argv, started=started,
+            files=["risk.json"])
+        io.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n",
+                      folder / "risk.json")
     return summary_line(result, sc.name) + f"  -> {folder}/risk.json"
 
 
