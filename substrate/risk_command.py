@@ -39,6 +39,8 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
         folder = owner.folder
         result["scenario"] = sc.model_dump(mode="json")
         result["scenario_yaml"] = to_yaml(sc)
+        result["versions"] = io.versions()
+        result["command"] = list(command) if command is not None else list(sys.argv)
         result["provenance"] = io.provenance(
             "risk", owner.run_id, scenario=sc,
             command=command if command is not None else sys.argv, started=started,

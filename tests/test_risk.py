@@ -121,7 +121,7 @@ def test_same_seed_same_estimate_whatever_the_workers(tmp_path):
         assert res.exit_code == 0, res.output
         assert "P(takeover by 100)" in res.output
         data = json.loads((tmp_path / folder / "risk.json").read_text())
-        for key in ("seconds", "command"):
+        for key in ("seconds", "command", "provenance"):  # when, how, the folder's id
             data.pop(key)
         outputs.append(data)
     serial, dask, other = outputs
