@@ -16,8 +16,8 @@ import pandas as pd
 
 from simulation.errors import AnalysisError, OutputError
 
-from .estimators import (EVENTS, estimate_event, event_columns,  # noqa: F401
-                         hazard_rate, incidence_curve)
+from .estimators import (EVENTS, FAILURE_EVENTS, estimate_event,  # noqa: F401
+                         event_columns, hazard_rate, incidence_curve, with_failure_modes)
 
 
 @dataclasses.dataclass
@@ -88,7 +88,10 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     by : list of str, optional
         Grouping columns (default: the swept parameters; none for a run).
     events : sequence of str
-        Keys of :data:`analysis.estimators.EVENTS`.
+        Keys of :data:`analysis.estimators.EVENTS`; the failure modes
+        (``cancer_first``, ``drift_first``, ``cancer_then_drift``,
+        ``drift_then_cancer``, :func:`failure_mode_summary`) as competing
+        risks.
     horizon : int, optional
         The T of P(event by T) (default: the scenario's horizon).
 
@@ -120,6 +123,8 @@ def summarize(results, by=None, events=("takeover", "convergence"),
             raise AnalysisError(f"cannot group by {column}: not a column of the runs "
                                 f"table (swept parameters here: "
                                 f"{', '.join(_swept(runs)) or 'none'})")
+    if any(event in FAILURE_EVENTS for event in events):
+        runs = with_failure_modes(runs)
     if not by:
         return pd.DataFrame([_group_summary(runs, horizon, events)])
     rows = []
@@ -127,6 +132,32 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), **_group_summary(group, horizon, events)})
     return pd.DataFrame(rows)
+
+
+def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.DataFrame:
+    """P(each failure mode by T) as competing risks, per group.
+
+    :func:`summarize` of the events ``cancer_first`` and ``drift_first``
+    (the first failure: cancer, a takeover, or value drift, ``drift_tick``;
+    each a competing risk of the other, extinction of both) and
+    ``cancer_then_drift``, ``drift_then_cancer`` (the second following),
+    plus ``p_no_failure`` = 1 - P(cancer first) - P(drift first) and the
+    count of each ``failure_mode`` (``mode_NAME``) among the replicates.
+    P(mode ``cancer`` alone by T) is ``p_cancer_first - p_cancer_then_drift``,
+    likewise for ``drift``.
+    """
+    from simulation.names import FAILURE_MODES
+
+    table = summarize(results, by=by, events=FAILURE_EVENTS, horizon=horizon)
+    table["p_no_failure"] = 1.0 - table["p_cancer_first"] - table["p_drift_first"]
+    runs = results.runs if isinstance(results, Results) else results
+    keys = (results.parameters if by is None and isinstance(results, Results)
+            else list(by or []))
+    groups = [runs] if not keys else [g for _, g in runs.groupby(keys, sort=True,
+                                                                  dropna=False)]
+    for mode in FAILURE_MODES:
+        table[f"mode_{mode}"] = [int((g["failure_mode"] == mode).sum()) for g in groups]
+    return table
 
 
 def incidence_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:

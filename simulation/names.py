@@ -14,7 +14,11 @@ EVENTS = ("takeover", "convergence", "extinction", "fixation")
 
 #: The event-tick columns of ``runs.parquet`` (null: not by the last tick).
 EVENT_TICKS = ("takeover_tick", "convergence_tick", "first_defector_tick",
-               "extinction_tick", "fixation_tick", "loss_tick")
+               "extinction_tick", "fixation_tick", "loss_tick", "drift_tick")
+
+#: How a replicate failed (``runs.parquet`` ``failure_mode``): AI cancer
+#: (takeover), value drift (drift_tick), both in the order they came, or neither.
+FAILURE_MODES = ("none", "cancer", "drift", "cancer_then_drift", "drift_then_cancer")
 
 #: Why a replicate ended (``runs.parquet`` ``stop_reason``), by engine code.
 STOP_REASONS = ("", "horizon", "extinction", "takeover", "convergence",

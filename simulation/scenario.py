@@ -21,7 +21,7 @@ import re
 import secrets
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
@@ -212,13 +212,38 @@ class Agent(_Section):
         return self
 
 
+Bias = _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT)
+
+
+class Systematic(_Section):
+    rate: Rate = 0.0
+    """Probability that a copy (a newborn) carries its agent's systematic error vector,
+    the same in all redundant copies (majority vote cannot remove it), on top of
+    ordinary copy errors; 0: off. birth_death dynamics only."""
+    sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
+    """Each agent draws its vector once, at its founding: Normal(0, sd) per copied trait."""
+    scope: Literal["agent", "lineage"] = "agent"
+    """Who shares a vector: agent (drawn at tick 0 and by each child agent at its
+    founding); lineage (each mutant clone its own) is not implemented yet."""
+
+    @model_validator(mode="after")
+    def _scope(self):
+        if self.scope == "lineage":
+            raise ValueError("scope 'lineage' is not implemented yet; use 'agent' (one "
+                             "vector per agent, drawn at its founding)")
+        return self
+
+
 class Kernel(_Section):
     type: Literal["normal", "cauchy", "step", "uniform"] = "normal"
     """Distribution of a mutated trait's step."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """normal: standard deviation of the step."""
-    bias: _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT) = 0.0
-    """normal: mean of the step (non-zero: systematic error)."""
+    bias: Union[Bias, dict[Literal["drive", "loyalty", "stealth", "fidelity"], Bias]] = 0.0
+    """normal: mean of the step, one number for every trait (and for the heritable
+    immune parameters) or a mapping trait -> mean (traits not listed: 0; immune
+    parameters: 0). A bias is a drift of every copy error, not a systematic error:
+    see copy.systematic."""
     scale: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """cauchy: scale of the step."""
     size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
@@ -264,6 +289,8 @@ class Copy(_Section):
     """Birth cost per extra copy: divisor 1 + redundancy_cost * (r - 1)."""
     mutator_strength: _Float(BOUND_REASONS["mutator"], ge=0.0, le=100.0) = 0.0
     """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
+    systematic: Systematic = Field(default_factory=Systematic)
+    """Systematic error: a fixed error vector per agent (see Failure modes)."""
 
     @field_validator("redundancy")
     @classmethod
@@ -297,6 +324,19 @@ class Immune(_Section):
     traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
         default_factory=lambda: list(TRAITS), min_length=1)
     """Traits the immune system monitors."""
+    reference: Literal["founder", "tracking"] = "founder"
+    """The agent's self z_ref: fixed at its founding, or tracking its current mean
+    traits (z_ref += tracking_rate (zbar - z_ref) each tick, before the immune step)."""
+    tracking_rate: Rate = 0.0
+    """With reference: tracking, the share of the gap to the mean closed per tick."""
+
+    @model_validator(mode="after")
+    def _tracking(self):
+        if self.reference == "tracking" and self.tracking_rate == 0.0:
+            raise ValueError("reference 'tracking' needs tracking_rate > 0")
+        if self.reference == "founder" and self.tracking_rate != 0.0:
+            raise ValueError("tracking_rate needs reference 'tracking'")
+        return self
 
 
 class Repair(_Section):
@@ -327,6 +367,9 @@ class Stop(_Section):
     """Events that end a replicate early."""
     convergence_drive: Rate = 0.9
     """World mean drive at which substrate-needs convergence is reached."""
+    drift_delta: Optional[Annotated[float, Field(gt=0.0, le=1.0)]] = 0.2
+    """Value drift (drift_tick): some agent's resident drive (mean over non-defectors)
+    or reference drive has risen this much from tick 0 (none: no drift event)."""
 
 
 # The section is called ``copy`` in MODEL.md; pydantic warns that the name
@@ -421,6 +464,9 @@ class Scenario(_Section):
     def _fixation_needs_seeds(self):
         if "fixation" in self.stop.on and not self.agent.seed_clones:
             raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        if self.copy.systematic.rate > 0 and self.agent.dynamics != "birth_death":
+            raise ValueError("copy.systematic needs agent.dynamics 'birth_death' (the "
+                             "other dynamics do not implement it yet)")
         if self.immune.cost > 0 and self.world.income is None:
             raise ValueError("immune.cost needs world.income: the cost is paid from "
                              "the agent's income")
@@ -744,6 +790,7 @@ def key_rows(model=Scenario, prefix=""):
 
 
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
+            "copy.kernel.bias": "-10^6 <= value <= 10^6, or a mapping trait -> such a value",
             "agent.seed_clones": "list of {count, traits}",
             "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
             "description": "text, up to 10000 characters", "record_clones": "true or false",

@@ -57,6 +57,10 @@ class Params:
     kernel: str = "normal"
     sd: float = 0.05
     bias: float = 0.0
+    trait_bias: tuple | None = None  # per-trait mean step (None: bias for all)
+    systematic_rate: float = 0.0
+    systematic_sd: float = 0.05
+    tracking_rate: float = 0.0
     scale: float = 0.05
     size: float = 0.1
     direction: str = "both"
@@ -78,6 +82,7 @@ class AgentParams:
     alive: bool = True
     parent: int = -1
     death_cause: str = ""
+    systematic: list = field(default_factory=lambda: [0.0] * 4)
 
 
 @dataclass
@@ -122,9 +127,12 @@ def binomial(rng, n, p):
     return int(rng.binomial(n, p))
 
 
-def step_trait(rng, value, p: Params):
+def step_trait(rng, value, p: Params, trait=None):
+    """One copy error of ``trait`` (None: a heritable immune parameter)."""
     if p.kernel == "normal":
-        value += rng.normal(p.bias, p.sd)
+        bias = p.bias if p.trait_bias is None else (
+            p.trait_bias[trait] if trait is not None else 0.0)
+        value += rng.normal(bias, p.sd)
     elif p.kernel == "cauchy":
         value += p.scale * rng.standard_cauchy()
     elif p.kernel == "step":
@@ -173,9 +181,31 @@ def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
         prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
         if rng.random() < prob:
             hit = True
-            traits[k] = step_trait(rng, traits[k], p)
+            traits[k] = step_trait(rng, traits[k], p, k)
             totals.mutations += 1
     return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded)
+
+
+def shifted(traits, ag: AgentParams, p: Params):
+    """Traits plus the agent's systematic error vector, clipped (copied traits)."""
+    out = list(traits)
+    for k in p.copy_traits:
+        out[k] = min(max(out[k] + ag.systematic[k], 0.0), 1.0)
+    return out
+
+
+def track(clones, agents, p: Params):
+    """z_ref += tracking_rate (mean traits - z_ref), live non-empty agents."""
+    for a, ag in enumerate(agents):
+        mine = [c for c in clones if c.agent == a and c.count > 0]
+        size = sum(c.count for c in mine)
+        if not ag.alive or size <= 0:
+            continue
+        for k in range(4):
+            total = 0.0
+            for c in mine:
+                total += c.count * c.traits[k]
+            ag.zref[k] += p.tracking_rate * (total / size - ag.zref[k])
 
 
 def mutation_rate(p: Params, ag: AgentParams, c: Clone):
@@ -335,6 +365,9 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         mu = min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - f)))
         p_any = 1 - (1 - mu) ** len(p.copy_traits)
         mutants = binomial(rng, births, p_any)
+        systematic = 0
+        if p.systematic_rate > 0:  # newborns with only the systematic error
+            systematic = binomial(rng, births - mutants, p.systematic_rate)
         deaths = binomial(rng, c.count, p.death_rate)
         dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
         if dev > ag.tolerance:
@@ -346,21 +379,29 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         repairs = 0
         if dev > p.repair_tolerance:
             repairs = binomial(rng, c.count - deaths - kills, p.repair_rate)
-        events[c.id] = (births, mutants, deaths, kills, repairs, mu)
+        events[c.id] = (births, mutants, deaths, kills, repairs, mu, systematic)
     totals = Totals()
     new = []
     for c in clones:
-        births, mutants, deaths, kills, repairs, _ = events[c.id]
-        c.count += births - mutants - deaths - kills - repairs
+        births, mutants, deaths, kills, repairs, _, systematic = events[c.id]
+        c.count += births - mutants - deaths - kills - repairs - systematic
         totals.births += births
         totals.deaths += deaths
         totals.kills += kills
         totals.repairs += repairs
-        totals.mutants += mutants
+        totals.mutants += mutants + systematic
     for c in clones:
-        mutants, mu = events[c.id][1], events[c.id][5]
+        mutants, mu, systematic = events[c.id][1], events[c.id][5], events[c.id][6]
+        ag = agents[c.agent]
         for _ in range(mutants):
-            new.append(found_mutant(c, mu, p, t, rng, next_id, totals))
+            mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
+            if p.systematic_rate > 0 and rng.random() < p.systematic_rate:
+                mutant.traits = shifted(mutant.traits, ag, p)
+            new.append(mutant)
+            next_id += 1
+        if systematic:
+            new.append(Clone(next_id, c.agent, systematic, shifted(c.traits, ag, p), c.id,
+                             t, c.seeded))
             next_id += 1
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
                                    agents, t, next_id, last_record)
@@ -436,7 +477,12 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
         for k in range(3):
             if rng.random() < agent_mutation:
                 immune[k] = step_trait(rng, immune[k], p)
-        new_agents[child] = AgentParams(parent.capacity, zref, *immune)
+        systematic = [0.0] * 4
+        if p.systematic_rate > 0:  # the child's own systematic error vector
+            for k in p.copy_traits:
+                systematic[k] = float(rng.normal(0.0, p.systematic_sd))
+        new_agents[child] = AgentParams(parent.capacity, zref, *immune,
+                                        systematic=systematic)
         clones = clones + founders
     return clones, new_agents, totals, next_id
 
@@ -488,13 +534,15 @@ def live(slots):
 def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
                last_record=-1):
     """One whole tick of a world, in the engine's order (docs/model.md):
-    economy, within-agent dynamics, transmission, takeovers observed, agent
+    economy, tracking of z_ref, within-agent dynamics, transmission, takeovers observed, agent
     deaths, agent reproduction. ``slots`` (clones or None) and ``free`` (the
     free-slot stack) are updated in place, as the engine's slot table.
     Returns (totals, next_id, facts) with facts: taken (agents taken over,
     before deaths), died, lost_taken, born."""
     if wp.economy:
         economy(live(slots), agents, wp)
+    if p.tracking_rate > 0:  # the self moves before the immune step
+        track(live(slots), agents, p)
     first = next_id
     if wp.dynamics == "birth_death":
         out, totals, next_id = tick(live(slots), agents, p, t, rng, next_id, last_record)

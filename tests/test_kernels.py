@@ -33,6 +33,12 @@ CASES = {
     "immune_subset": {"immune": {"traits": ["drive"], "improvement": 0.05,
                                  "false_positive": 0.1, "tolerance": 0.05},
                       "copy": {"kernel": {"type": "normal", "bias": 0.05, "sd": 0.1}}},
+    "systematic": {"copy": {"systematic": {"rate": 0.3, "sd": 0.1}, "error_rate": 0.02,
+                            "kernel": {"type": "normal", "bias": {"drive": 0.05,
+                                                                  "stealth": -0.02}}}},
+    "tracking_self": {"immune": {"reference": "tracking", "tracking_rate": 0.2,
+                                 "tolerance": 0.05},
+                      "repair": {"rate": 0.2, "tolerance": 0.05}},
     "crowded_defectors": {"agent": {"capacity": 150, "initial_size": 300,
                                     "escape_threshold": 0.2},
                           "repair": {"rate": 0.5, "tolerance": 0.0}},
@@ -70,7 +76,11 @@ def naive_params(sc):
         redundancy_cost=sc.copy.redundancy_cost,
         mutator_strength=sc.copy.mutator_strength,
         copy_traits=tuple(index[t] for t in sc.copy.traits), kernel=kern.type,
-        sd=kern.sd, bias=kern.bias, scale=kern.scale, size=kern.size,
+        sd=kern.sd, bias=kern.bias if not isinstance(kern.bias, dict) else 0.0,
+        trait_bias=(tuple(kern.bias.get(t, 0.0) for t in naive.TRAITS)
+                    if isinstance(kern.bias, dict) else None),
+        systematic_rate=sc.copy.systematic.rate, systematic_sd=sc.copy.systematic.sd,
+        tracking_rate=sc.immune.tracking_rate, scale=kern.scale, size=kern.size,
         direction=kern.direction, improvement=sc.immune.improvement,
         false_positive=sc.immune.false_positive, repair_rate=sc.repair.rate,
         repair_tolerance=sc.repair.tolerance,
@@ -117,7 +127,8 @@ def naive_agents(world):
     return [naive.AgentParams(float(ag.capacity[a]), [float(v) for v in ag.zref[a]],
                               float(ag.surveillance[a]), float(ag.efficacy[a]),
                               float(ag.tolerance[a]), float(ag.reserve[a]), bool(ag.alive[a]),
-                              int(ag.parent[a]), DEATH_CAUSES[ag.death_cause[a]])
+                              int(ag.parent[a]), DEATH_CAUSES[ag.death_cause[a]],
+                              [float(v) for v in ag.systematic[a]])
             for a in range(world.n_agents)]
 
 
@@ -171,9 +182,10 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
         for a, b in zip(mine, agents):
             assert (a.alive, a.parent, a.death_cause) == (b.alive, b.parent, b.death_cause)
             np.testing.assert_allclose([a.capacity, a.reserve, a.surveillance, a.efficacy,
-                                        a.tolerance, *a.zref],
+                                        a.tolerance, *a.zref, *a.systematic],
                                        [b.capacity, b.reserve, b.surveillance, b.efficacy,
-                                        b.tolerance, *b.zref], rtol=1e-12, atol=1e-12)
+                                        b.tolerance, *b.zref, *b.systematic],
+                                       rtol=1e-12, atol=1e-12)
         # The per-agent reduction is the sum over the naive clones.
         ag = world.agents
         for a in range(world.n_agents):
@@ -194,8 +206,14 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
     return world, seen
 
 
-@pytest.mark.parametrize("dynamics", ["birth_death", "wright_fisher", "moran"])
-@pytest.mark.parametrize("case", sorted(CASES))
+#: copy.systematic is implemented for birth_death only (validation rejects the others).
+BIRTH_DEATH_ONLY = {"systematic"}
+
+
+@pytest.mark.parametrize("case, dynamics", [
+    (case, dynamics) for case in sorted(CASES)
+    for dynamics in ("birth_death", "wright_fisher", "moran")
+    if dynamics == "birth_death" or case not in BIRTH_DEATH_ONLY])
 def test_tick_matches_naive(case, dynamics):
     overrides = {k: dict(v) for k, v in CASES[case].items()}
     overrides.setdefault("agent", {})["dynamics"] = dynamics

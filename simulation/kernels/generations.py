@@ -144,7 +144,7 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
                                    ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
-                                            p, tick)
+                                            cfg.trait_bias, p, tick)
                 local[n_local] = j
                 w[n_local] = fitness(cl.traits[j, DRIVE], cl.traits[j, LOYALTY], p)
                 n_local += 1
