@@ -206,9 +206,12 @@ survival_curves = incidence_curves
 
 def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
     """The headline numbers of one run (one row per replicate): the single
-    group of :func:`summarize`, with a median of None when the incidence
-    stays below 1/2."""
+    group of :func:`summarize` and of :func:`failure_mode_summary`, with a
+    median of None when the incidence stays below 1/2."""
     row = summarize(runs, horizon=horizon).iloc[0].to_dict()
+    if "drift_tick" in runs.columns:  # failure modes as competing risks
+        modes = failure_mode_summary(runs, horizon=horizon).iloc[0].to_dict()
+        row.update({k: v for k, v in modes.items() if k not in row})
     row["replicates"] = int(row["replicates"])  # a DataFrame row makes it float
     for key, value in row.items():
         if key.endswith("_bounded"):

@@ -89,7 +89,30 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
     immune_mask = np.array([t in im.traits for t in names.TRAITS])
-    return Config(params, copy_traits, immune_mask, trait_bias)
+    ls = scenario.landscape
+    if ls.type == "rugged":
+        shape = np.array([[1.0], [float(ls.peaks)], [0.0]])
+    elif ls.type == "random" and ls.seed is not None:
+        shape = random_landscape(ls.peaks, np.random.default_rng(ls.seed))
+    else:  # linear; random without a seed: each World draws its own
+        shape = np.zeros((3, 0))
+    return Config(params, copy_traits, immune_mask, trait_bias, shape)
+
+
+#: Mixed into a replicate's seed for its own landscape realisation, so that
+#: drawing it leaves the replicate's main random stream untouched.
+LANDSCAPE_STREAM = 0x1A5D5CA9E
+
+
+def random_landscape(peaks: int, rng: np.random.Generator) -> np.ndarray:
+    """One realisation of ``landscape.type: random``: the (3, peaks) array
+    of amplitudes ``A_j ~ Normal(0, sqrt(2/peaks))`` (drawn first, j = 1..
+    peaks), frequencies j and phases ``phi_j ~ Uniform(0, 2 pi)``. The sum
+    ``sum_j A_j sin(2 pi j d + phi_j)`` then has variance 1 over d and over
+    realisations, so ``ruggedness`` is its standard deviation."""
+    amplitude = rng.normal(0.0, np.sqrt(2.0 / peaks), peaks)
+    phase = rng.uniform(0.0, 2.0 * np.pi, peaks)
+    return np.array([amplitude, np.arange(1.0, peaks + 1.0), phase])
 
 
 def records_agents(scenario) -> bool:
@@ -163,6 +186,10 @@ class World:
     def __init__(self, scenario, seed: int, config: Config | None = None):
         self.scenario = scenario
         self.config = config if config is not None else build_config(scenario)
+        ls = scenario.landscape
+        if ls.type == "random" and ls.seed is None:  # this replicate's realisation
+            shape = random_landscape(ls.peaks, np.random.default_rng([seed, LANDSCAPE_STREAM]))
+            self.config = self.config._replace(landscape=shape)
         self.rng = np.random.default_rng(seed)
         self.state = initial_state(scenario)
         # Each agent's systematic error vector, drawn at its founding (tick 0).

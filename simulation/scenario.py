@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_serializer, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+                      ValidationError, field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
 from .names import EVENTS, TRAITS
@@ -214,6 +214,14 @@ class Agent(_Section):
 
 Bias = _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT)
 
+# A key that takes a number or a mapping is validated by one branch only,
+# chosen by the value's type; the branch's tag is left out of error paths.
+NUMBER, MAPPING = "number", "mapping"
+
+
+def _number_or_mapping(value):
+    return MAPPING if isinstance(value, dict) else NUMBER
+
 
 class Systematic(_Section):
     rate: Rate = 0.0
@@ -239,7 +247,10 @@ class Kernel(_Section):
     """Distribution of a mutated trait's step."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """normal: standard deviation of the step."""
-    bias: Union[Bias, dict[Literal["drive", "loyalty", "stealth", "fidelity"], Bias]] = 0.0
+    bias: Annotated[Union[Annotated[Bias, Tag(NUMBER)],
+                          Annotated[dict[Literal["drive", "loyalty", "stealth", "fidelity"],
+                                         Bias], Tag(MAPPING)]],
+                    Discriminator(_number_or_mapping)] = 0.0
     """normal: mean of the step, one number for every trait (and for the heritable
     immune parameters) or a mapping trait -> mean (traits not listed: 0; immune
     parameters: 0). A bias is a drift of every copy error, not a systematic error:
@@ -347,17 +358,25 @@ class Repair(_Section):
 
 
 class Landscape(_Section):
-    type: Literal["linear", "rugged"] = "linear"
-    """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d)."""
+    type: Literal["linear", "rugged", "random"] = "linear"
+    """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d);
+    random adds ruggedness sum_{j=1..peaks} A_j sin(2 pi j d + phi_j), A_j ~ Normal(0,
+    sqrt(2/peaks)), phi_j ~ Uniform(0, 2 pi): a realisation of sd ruggedness whose
+    correlation length is about 1/peaks."""
     ruggedness: NonNegative = 0.0
-    """Amplitude of the rugged term."""
-    peaks: _Int(1, 10**6, BOUND_REASONS["coefficient"]) = 1
-    """Number of sine periods over [0, 1]."""
+    """Amplitude (rugged) or standard deviation (random) of the sine terms."""
+    peaks: _Int(1, 10**4, BOUND_REASONS["coefficient"]) = 1
+    """Number of sine periods over [0, 1] (random: the highest frequency)."""
+    seed: Optional[_Int(0, 0, lt=2**63)] = None
+    """random: the seed of one landscape for every replicate (none: each replicate
+    draws its own realisation from its seed, so replicates average over landscapes)."""
 
     @model_validator(mode="after")
     def _rugged_only(self):
         if self.type == "linear" and self.ruggedness != 0.0:
-            raise ValueError("ruggedness needs landscape.type 'rugged'")
+            raise ValueError("ruggedness needs landscape.type 'rugged' or 'random'")
+        if self.type != "random" and self.seed is not None:
+            raise ValueError("seed needs landscape.type 'random'")
         return self
 
 
@@ -580,7 +599,8 @@ def _got(value, kind: str) -> str:
 
 
 def _describe_error(err, source) -> str:
-    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]]
+    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]
+           if p not in (NUMBER, MAPPING)]
     path = ".".join(loc) if loc else "(top level)"
     if len(path) > 120:
         path = path[:117] + "..."
@@ -599,6 +619,9 @@ def _describe_error(err, source) -> str:
         return f"{source}: {path}: required key is missing"
     if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
         where = ".".join(loc[:-2] if loc[-1] == "[key]" else loc[:-1]) or "(top level)"
+        if kind == "literal_error":
+            return (f"{source}: {where}: unknown key {excerpt(value)} (allowed: "
+                    f"{err.get('ctx', {}).get('expected', '')})")
         return f"{source}: {where}: key {excerpt(value)} must be text (a name, e.g. horizon)"
     msg = " ".join(err["msg"].split())
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):

@@ -227,6 +227,9 @@ class Config(NamedTuple):
     copy_traits: np.ndarray  #: int64. Trait columns that copy errors touch.
     immune_mask: np.ndarray  #: bool (4,). Traits the immune system monitors.
     trait_bias: np.ndarray  #: float64 (4,). Mean step of the normal kernel, per trait.
+    #: float64 (3, terms). The landscape's sine terms: amplitudes, frequencies,
+    #: phases (no terms for a linear landscape).
+    landscape: np.ndarray
 
 
 #: One row of ``timeseries.parquet`` (MODEL.md section 7), as written by the

@@ -48,6 +48,8 @@ class Params:
     landscape: str = "linear"
     ruggedness: float = 0.0
     peaks: int = 1
+    landscape_seed: int | None = None  # random: the realisation's seed
+    replicate_seed: int | None = None  # random without landscape_seed
     error_rate: float = 1e-3
     redundancy: int = 1
     error_correlation: float = 0.0
@@ -213,13 +215,36 @@ def mutation_rate(p: Params, ag: AgentParams, c: Clone):
     return min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - c.traits[3])))
 
 
-def fitness(c: Clone, p: Params):
-    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
-    d, l = c.traits[0], c.traits[1]
+LANDSCAPE_STREAM = 0x1A5D5CA9E
+
+
+def random_terms(p: Params):
+    """The random landscape's (amplitude, frequency, phase) terms: amplitudes
+    Normal(0, sqrt(2/peaks)) then phases Uniform(0, 2 pi), one by one, from
+    landscape_seed, else from [replicate seed, LANDSCAPE_STREAM]."""
+    import numpy as np
+
+    rng = np.random.default_rng(p.landscape_seed if p.landscape_seed is not None
+                                else [p.replicate_seed, LANDSCAPE_STREAM])
+    amplitudes = [rng.normal(0.0, math.sqrt(2.0 / p.peaks)) for _ in range(p.peaks)]
+    phases = [rng.uniform(0.0, 2.0 * math.pi) for _ in range(p.peaks)]
+    return [(a, j + 1.0, phi) for j, (a, phi) in enumerate(zip(amplitudes, phases))]
+
+
+def landscape(d, p: Params):
+    """L(d), clipped at 0 (MODEL.md section 3, item 3; random: docs/model.md)."""
     fit = 1 + p.drive_advantage * d
     if p.landscape == "rugged":
         fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
-    return max(fit, 0.0) * (1 - p.loyalty_cost * l)
+    elif p.landscape == "random":
+        for amplitude, frequency, phase in random_terms(p):
+            fit += p.ruggedness * amplitude * math.sin(2 * math.pi * frequency * d + phase)
+    return max(fit, 0.0)
+
+
+def fitness(c: Clone, p: Params):
+    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
+    return landscape(c.traits[0], p) * (1 - p.loyalty_cost * c.traits[1])
 
 
 def wright_fisher(clones, agents, p: Params, t, rng, next_id):
@@ -355,10 +380,7 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
             g = max(0.0, 1 - size[c.agent] / (p.escape_headroom * ag.capacity))
         else:
             g = max(0.0, 1 - size[c.agent] / ag.capacity)
-        fit = 1 + p.drive_advantage * d
-        if p.landscape == "rugged":
-            fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
-        fit = max(fit, 0.0)
+        fit = landscape(d, p)
         p_birth = min(1.0, p.birth_rate * fit * (1 - p.loyalty_cost * l) * g
                       / (1 + p.redundancy_cost * (p.redundancy - 1)))
         births = binomial(rng, c.count, p_birth)

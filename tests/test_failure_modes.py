@@ -266,3 +266,62 @@ def test_failure_modes_are_competing_risks():
 def test_new_keys_are_validated(data, words):
     with pytest.raises(ScenarioError, match=words):
         validate(data)
+
+
+def test_run_summary_reports_the_failure_modes(tmp_path):
+    from click.testing import CliRunner
+
+    from substrate.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "drift_tracking_self", "--replicates", "2",
+                                      "--horizon", "1500", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "P(drift first by 1500)    1.000" in result.output
+    assert "failure modes               none 0, cancer 0, drift 2," in result.output
+    runs = pd.read_parquet(tmp_path / "o" / "runs.parquet")
+    assert runs.failure_mode.tolist() == ["drift", "drift"]
+
+
+# --- random landscapes ----------------------------------------------------------
+
+def _random(seed=None, peaks=8):
+    return validate({"seed": 1, "horizon": 5,
+                     "landscape": {"type": "random", "ruggedness": 0.5, "peaks": peaks,
+                                   **({"seed": seed} if seed is not None else {})}})
+
+
+def test_random_landscape_per_replicate_or_fixed_by_its_seed():
+    per_replicate = [World(_random(), seed=s).config.landscape for s in (1, 2)]
+    assert not np.array_equal(per_replicate[0], per_replicate[1])
+    np.testing.assert_array_equal(World(_random(), seed=1).config.landscape,
+                                  per_replicate[0])
+    fixed = [World(_random(seed=9), seed=s).config.landscape for s in (1, 2)]
+    np.testing.assert_array_equal(fixed[0], fixed[1])
+    assert fixed[0].shape == (3, 8)
+    np.testing.assert_array_equal(fixed[0][1], np.arange(1, 9))
+
+
+def test_random_landscape_leaves_the_replicates_stream_alone():
+    """Drawing a realisation does not move the replicate's generator: with
+    ruggedness 0 the run is that of a linear landscape."""
+    flat = validate({"seed": 1, "horizon": 30, "copy": {"error_rate": 0.05},
+                     "landscape": {"type": "random", "ruggedness": 0.0, "peaks": 4}})
+    linear = validate({"seed": 1, "horizon": 30, "copy": {"error_rate": 0.05}})
+    a, b = (run_scenario(sc, show_progress=False).timeseries for sc in (flat, linear))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_random_landscape_has_the_given_sd_over_realisations():
+    from simulation.engine import random_landscape
+
+    d = np.linspace(0.0, 1.0, 201)
+    values = []
+    for k in range(400):
+        terms = random_landscape(8, np.random.default_rng(k))
+        values.append((terms[0][:, None] * np.sin(2 * np.pi * terms[1][:, None] * d
+                                                  + terms[2][:, None])).sum(axis=0))
+    values = np.array(values)
+    # pooled over d and realisations the variance is 1 (standard error of
+    # the realisations' mean square about 0.05 here)
+    assert abs(values.var() - 1.0) < 0.15
+    assert abs(values.mean()) < 0.1

@@ -39,6 +39,7 @@ CASES = {
     "tracking_self": {"immune": {"reference": "tracking", "tracking_rate": 0.2,
                                  "tolerance": 0.05},
                       "repair": {"rate": 0.2, "tolerance": 0.05}},
+    "random_landscape": {"landscape": {"type": "random", "ruggedness": 0.4, "peaks": 6}},
     "crowded_defectors": {"agent": {"capacity": 150, "initial_size": 300,
                                     "escape_threshold": 0.2},
                           "repair": {"rate": 0.5, "tolerance": 0.0}},
@@ -71,6 +72,7 @@ def naive_params(sc):
         escape_threshold=sc.agent.escape_threshold,
         escape_headroom=sc.agent.escape_headroom, landscape=sc.landscape.type,
         ruggedness=sc.landscape.ruggedness, peaks=sc.landscape.peaks,
+        landscape_seed=sc.landscape.seed,
         error_rate=sc.copy.error_rate, redundancy=sc.copy.redundancy,
         error_correlation=sc.copy.error_correlation,
         redundancy_cost=sc.copy.redundancy_cost,
@@ -153,6 +155,7 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
     if prepare is not None:
         prepare(world)
     p, wp = naive_params(sc), naive_world_params(sc)
+    p.replicate_seed = seed  # a random landscape's realisation (without landscape.seed)
     seen = {"mutations": 0, "kills": 0, "repairs": 0, "migrants": 0, "born": 0,
             "died": 0, "taken": 0}
     for _ in range(ticks):
@@ -234,9 +237,12 @@ def test_effective_error_rate_matches_enumeration(mu, r, rho):
 
 @pytest.mark.parametrize("d", [0.0, 0.1, 0.5, 0.77, 1.0])
 def test_landscape_and_efficacy(d):
-    assert landscape(d, 2.0, 0.0, 1) == pytest.approx(1 + 2 * d)
-    assert landscape(d, 2.0, 0.5, 3) == pytest.approx(
+    assert landscape(d, 2.0, 0.0, np.zeros((3, 0))) == pytest.approx(1 + 2 * d)
+    assert landscape(d, 2.0, 0.5, np.array([[1.0], [3.0], [0.0]])) == pytest.approx(
         max(0.0, 1 + 2 * d + 0.5 * math.sin(2 * math.pi * 3 * d)))
+    terms = np.array([[0.3, -0.2], [1.0, 2.0], [0.5, 4.0]])
+    assert landscape(d, 1.0, 2.0, terms) == pytest.approx(max(0.0, 1 + d + 2.0 * (
+        0.3 * math.sin(2 * math.pi * d + 0.5) - 0.2 * math.sin(4 * math.pi * d + 4.0))))
     assert immune_efficacy(0.6, 0.0, 100) == pytest.approx(0.6)
     assert immune_efficacy(0.6, 0.1, 10) == pytest.approx(1 - 0.4 * math.exp(-1.0))
 

@@ -292,6 +292,22 @@ def claim_drift_tracking_self(fast):
     assert fixed.final_mean_drive.max() < 0.3, fixed.final_mean_drive.tolist()
 
 
+def claim_landscape_realisations(fast):
+    # "homogeneity of P across realisations is rejected (chi-square, p <
+    # 0.001): some realisations are taken over in 5 of 5 replicates, most in
+    # 0 of 5; mean over realisations about 0.19". fast: the first 5
+    # realisations (2 of them 5/5, 3 of them 0/5 with the file's seed).
+    points = range(5) if fast else range(20)
+    counts = np.array([_run("landscape_realisations", point=k).runs.takeover.sum()
+                       for k in points])
+    assert counts.max() == 5 and counts.min() == 0, counts
+    if not fast:
+        # realisations x (taken over, not): both columns have counts
+        _, p_value, _, _ = stats.chi2_contingency(np.column_stack([counts, 5 - counts]))
+        assert p_value < 0.001, (counts, p_value)
+        _assert_mean("landscape_realisations P over realisations", counts / 5, 0.1, 0.35)
+
+
 CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},
           **{name[len("claim_"):]: function for name, function in dict(globals()).items()
              if name.startswith("claim_")}}

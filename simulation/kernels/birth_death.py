@@ -60,7 +60,7 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
             g = 1.0 - ag.size[a] / ag.capacity[a]
         g = max(g, 0.0)
         # 3-4. births
-        fit = landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+        fit = landscape(drive, p.drive_advantage, p.ruggedness, cfg.landscape)
         p_birth = (p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1])
                    * g / p.redundancy_divisor)
         b = binomial(rng, n, min(p_birth, 1.0))

@@ -38,18 +38,23 @@ def effective_error_rate(error_rate, redundancy, correlation):
 
 
 @njit(cache=True)
-def landscape(drive, drive_advantage, ruggedness, peaks):
-    """Fitness landscape ``L(d)``, clipped at 0."""
+def landscape(drive, drive_advantage, ruggedness, shape):
+    """Fitness landscape ``L(d) = 1 + a d + ruggedness sum_j A_j sin(2 pi f_j d
+    + phi_j)``, clipped at 0; ``shape`` rows are the amplitudes A, the
+    frequencies f and the phases phi (``rugged``: one term, A = 1, f =
+    peaks, phi = 0; ``random``: see :func:`simulation.engine.random_landscape`)."""
     value = 1.0 + drive_advantage * drive
     if ruggedness != 0.0:
-        value += ruggedness * math.sin(2.0 * math.pi * peaks * drive)
+        for j in range(shape.shape[1]):
+            value += ruggedness * shape[0, j] * math.sin(2.0 * math.pi * shape[1, j] * drive
+                                                         + shape[2, j])
     return max(value, 0.0)
 
 
 @njit(cache=True)
-def fitness(drive, loyalty, p):
+def fitness(drive, loyalty, p, shape):
     """Relative fitness ``w = L(d) (1 - loyalty_cost l)`` of WF and Moran."""
-    return (landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+    return (landscape(drive, p.drive_advantage, p.ruggedness, shape)
             * (1.0 - p.loyalty_cost * loyalty))
 
 
