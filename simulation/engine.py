@@ -65,6 +65,7 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["improvement"], p["false_positive"] = im.improvement, im.false_positive
     p["repair_rate"] = scenario.repair.rate
     p["repair_tolerance"] = scenario.repair.tolerance
+    p["repair_sees_stealth"] = scenario.repair.sees_stealth
     p["economy"] = w.income is not None
     p["income"] = w.income if w.income is not None else 0.0
     p["upkeep"], p["acquisition_bias"] = w.upkeep, w.acquisition_bias

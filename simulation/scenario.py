@@ -355,6 +355,9 @@ class Repair(_Section):
     """Probability per tick that a deviant part is reset to z_ref."""
     tolerance: Rate = 0.1
     """Deviation above which repair acts."""
+    sees_stealth: bool = True
+    """Stealth hides a deviant part from repair as from the immune system: the repair
+    probability is rate * (1 - stealth); false: repair sees every deviant part."""
 
 
 class Landscape(_Section):

@@ -198,6 +198,7 @@ PARAMS = np.dtype([
     ("tracking_rate", np.float64),  # 0: z_ref stays the founder's
     ("improvement", np.float64), ("false_positive", np.float64),
     ("repair_rate", np.float64), ("repair_tolerance", np.float64),
+    ("repair_sees_stealth", np.bool_),  # repair probability scaled by (1 - stealth)
     # world (section 4)
     ("economy", np.bool_), ("income", np.float64), ("upkeep", np.float64),
     ("acquisition_bias", np.float64), ("immune_cost", np.float64),

@@ -70,6 +70,7 @@ class Params:
     false_positive: float = 0.0
     repair_rate: float = 0.0
     repair_tolerance: float = 0.1
+    repair_sees_stealth: bool = True
     immune_traits: tuple = (0, 1, 2, 3)
 
 
@@ -337,6 +338,11 @@ def moran(clones, agents, p: Params, t, rng, next_id, refill):
     return out, totals, next_id
 
 
+def repair_probability(c: Clone, p: Params):
+    """repair.rate, scaled by (1 - stealth) unless repair.sees_stealth is false."""
+    return p.repair_rate * (1 - c.traits[2]) if p.repair_sees_stealth else p.repair_rate
+
+
 def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
     """Immune kills and repairs only (the first phase of WF and Moran ticks)."""
     totals = Totals()
@@ -353,7 +359,7 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
         kills = binomial(rng, c.count, p_kill)
         repairs = 0
         if dev > p.repair_tolerance:
-            repairs = binomial(rng, c.count - kills, p.repair_rate)
+            repairs = binomial(rng, c.count - kills, repair_probability(c, p))
         c.count -= kills + repairs
         repaired[c.id] = repairs
         kills_by_agent[c.agent] += kills
@@ -400,7 +406,7 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         kills = binomial(rng, c.count - deaths, p_kill)
         repairs = 0
         if dev > p.repair_tolerance:
-            repairs = binomial(rng, c.count - deaths - kills, p.repair_rate)
+            repairs = binomial(rng, c.count - deaths - kills, repair_probability(c, p))
         events[c.id] = (births, mutants, deaths, kills, repairs, mu, systematic)
     totals = Totals()
     new = []

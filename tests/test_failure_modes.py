@@ -325,3 +325,20 @@ def test_random_landscape_has_the_given_sd_over_realisations():
     # the realisations' mean square about 0.05 here)
     assert abs(values.var() - 1.0) < 0.15
     assert abs(values.mean()) < 0.1
+
+
+# --- repair that sees stealth -----------------------------------------------------
+
+@pytest.mark.parametrize("sees", [True, False])
+def test_repair_misses_stealthy_parts_unless_blind_to_stealth(sees):
+    """A deviant clone of stealth 1 with repair rate 1: never repaired when
+    repair sees stealth (probability 1 * (1 - 1)), all repaired otherwise."""
+    sc = singleton(agent={"capacity": 400, "initial_size": 300, "birth_rate": 0.0,
+                          "death_rate": 0.0,
+                          "seed_clones": [{"count": 50, "traits": {"drive": 0.3,
+                                                                   "stealth": 1.0}}]},
+                   copy={"error_rate": 0.0}, immune={"surveillance": 0.0},
+                   repair={"rate": 1.0, "tolerance": 0.05, "sees_stealth": sees})
+    world = World(sc, seed=1)
+    world.step()
+    assert world.tick_totals["repairs"] == (0 if sees else 50)

@@ -30,6 +30,10 @@ CASES = {
                                    "mutator_strength": 3.0, "traits": ["drive", "fidelity"]}},
     "uniform_repair": {"copy": {"kernel": {"type": "uniform"}, "traits": ["drive", "stealth"]},
                        "repair": {"rate": 0.3, "tolerance": 0.05}},
+    "repair_blind_to_stealth": {"copy": {"kernel": {"type": "uniform"},
+                                         "traits": ["drive", "stealth"]},
+                                "repair": {"rate": 0.3, "tolerance": 0.05,
+                                           "sees_stealth": False}},
     "immune_subset": {"immune": {"traits": ["drive"], "improvement": 0.05,
                                  "false_positive": 0.1, "tolerance": 0.05},
                       "copy": {"kernel": {"type": "normal", "bias": 0.05, "sd": 0.1}}},
@@ -85,7 +89,7 @@ def naive_params(sc):
         tracking_rate=sc.immune.tracking_rate, scale=kern.scale, size=kern.size,
         direction=kern.direction, improvement=sc.immune.improvement,
         false_positive=sc.immune.false_positive, repair_rate=sc.repair.rate,
-        repair_tolerance=sc.repair.tolerance,
+        repair_tolerance=sc.repair.tolerance, repair_sees_stealth=sc.repair.sees_stealth,
         immune_traits=tuple(index[t] for t in sc.immune.traits))
 
 

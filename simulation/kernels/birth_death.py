@@ -34,7 +34,10 @@ def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
     kills = binomial(rng, n_avail, p_kill)
     repairs = 0
     if dev > p.repair_tolerance:
-        repairs = binomial(rng, n_avail - kills, p.repair_rate)
+        p_repair = p.repair_rate
+        if p.repair_sees_stealth:  # stealth hides a part from repair too
+            p_repair *= 1.0 - cl.traits[i, STEALTH]
+        repairs = binomial(rng, n_avail - kills, p_repair)
     return kills, repairs
 
 
