@@ -145,6 +145,22 @@ def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.Dat
     count of each ``failure_mode`` (``mode_NAME``) among the replicates.
     P(mode ``cancer`` alone by T) is ``p_cancer_first - p_cancer_then_drift``,
     likewise for ``drift``.
+
+    Parameters
+    ----------
+    results : Results or pandas.DataFrame
+        An output folder (:func:`load`) or a runs table with ``takeover_tick``,
+        ``drift_tick`` and ``failure_mode`` (then give ``horizon``).
+    by : list of str, optional
+        Grouping columns (default: the swept parameters; none for a run).
+    horizon : int, optional
+        The T of P(mode by T) (default: the scenario's horizon).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`summarize` for the four failure events, then
+        ``p_no_failure`` and ``mode_none``, ``mode_cancer``, ... (counts).
     """
     from simulation.names import FAILURE_MODES
 
