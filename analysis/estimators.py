@@ -53,7 +53,47 @@ COMPETING = {"takeover": ("extinction",),
              "first_defector": ("extinction",),
              "extinction": (),
              "fixation": ("loss", "extinction"),
-             "loss": ("fixation",)}
+             "loss": ("fixation",),
+             "drift": ("extinction",),
+             "cancer_first": ("drift_first", "extinction"),
+             "drift_first": ("cancer_first", "extinction"),
+             "cancer_then_drift": ("drift_first", "extinction"),
+             "drift_then_cancer": ("cancer_first", "extinction")}
+
+#: The failure-mode events, in the order summaries list them.
+FAILURE_EVENTS = ("cancer_first", "drift_first", "cancer_then_drift", "drift_then_cancer")
+
+
+def with_failure_modes(runs: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``runs`` with the tick columns of :data:`FAILURE_EVENTS`.
+
+    From ``takeover_tick`` (cancer) and ``drift_tick`` (value drift): the
+    first failure is cancer when the takeover came first or at the same
+    tick (as ``failure_mode`` counts it), else drift; ``cancer_then_drift``
+    happens at the drift tick of a replicate whose cancer came first, and
+    ``drift_then_cancer`` at the takeover tick of one whose drift came first.
+    Each first failure is a competing risk of the other (and extinction a
+    competing risk of both), so P(mode by T) is a cumulative incidence.
+    """
+    for column in ("takeover_tick", "drift_tick"):
+        if column not in runs.columns:
+            raise AnalysisError(f"the runs table has no column {column} (failure modes "
+                                "need a table written by Substrate with drift_tick)")
+    out = runs.copy()
+    cancer = _ticks(runs["takeover_tick"])
+    drift = _ticks(runs["drift_tick"])
+    cancer_first = ~np.isnan(cancer) & (np.isnan(drift) | (cancer <= drift))
+    drift_first = ~np.isnan(drift) & ~cancer_first
+    both = ~np.isnan(cancer) & ~np.isnan(drift)
+
+    def ticks(mask, values):
+        return pd.array(np.where(mask, values, np.nan), dtype="Float64").astype("Int64")
+
+    out["cancer_first_tick"] = ticks(cancer_first, cancer)
+    out["drift_first_tick"] = ticks(drift_first, drift)
+    out["cancer_then_drift_tick"] = ticks(cancer_first & both, drift)
+    out["drift_then_cancer_tick"] = ticks(drift_first & both, cancer)
+    return out
 
 #: ``stop_reason`` values that end a replicate although the world goes on.
 STOP_REASONS = ("takeover", "convergence", "fixation", "loss")

@@ -15,8 +15,8 @@ import pandas as pd
 from simulation.errors import AnalysisError
 from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
-from .estimators import (EVENTS, estimate_event, event_columns,  # noqa: F401
-                         hazard_rate, incidence_curve)
+from .estimators import (EVENTS, FAILURE_EVENTS, estimate_event,  # noqa: F401
+                         event_columns, hazard_rate, incidence_curve, with_failure_modes)
 
 
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
@@ -51,7 +51,10 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     by : list of str, optional
         Grouping columns (default: the swept parameters; none for a run).
     events : sequence of str
-        Keys of :data:`analysis.estimators.EVENTS`.
+        Keys of :data:`analysis.estimators.EVENTS`; the failure modes
+        (``cancer_first``, ``drift_first``, ``cancer_then_drift``,
+        ``drift_then_cancer``, :func:`failure_mode_summary`) as competing
+        risks.
     horizon : int, optional
         The T of P(event by T) (default: the scenario's horizon).
 
@@ -83,6 +86,8 @@ def summarize(results, by=None, events=("takeover", "convergence"),
             raise AnalysisError(f"cannot group by {column}: not a column of the runs "
                                 f"table (swept parameters here: "
                                 f"{', '.join(_swept(runs)) or 'none'})")
+    if any(event in FAILURE_EVENTS for event in events):
+        runs = with_failure_modes(runs)
     if not by:
         return pd.DataFrame([_group_summary(runs, horizon, events)])
     rows = []
@@ -90,6 +95,48 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), **_group_summary(group, horizon, events)})
     return pd.DataFrame(rows)
+
+
+def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.DataFrame:
+    """P(each failure mode by T) as competing risks, per group.
+
+    :func:`summarize` of the events ``cancer_first`` and ``drift_first``
+    (the first failure: cancer, a takeover, or value drift, ``drift_tick``;
+    each a competing risk of the other, extinction of both) and
+    ``cancer_then_drift``, ``drift_then_cancer`` (the second following),
+    plus ``p_no_failure`` = 1 - P(cancer first) - P(drift first) and the
+    count of each ``failure_mode`` (``mode_NAME``) among the replicates.
+    P(mode ``cancer`` alone by T) is ``p_cancer_first - p_cancer_then_drift``,
+    likewise for ``drift``.
+
+    Parameters
+    ----------
+    results : Results or pandas.DataFrame
+        An output folder (:func:`load`) or a runs table with ``takeover_tick``,
+        ``drift_tick`` and ``failure_mode`` (then give ``horizon``).
+    by : list of str, optional
+        Grouping columns (default: the swept parameters; none for a run).
+    horizon : int, optional
+        The T of P(mode by T) (default: the scenario's horizon).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`summarize` for the four failure events, then
+        ``p_no_failure`` and ``mode_none``, ``mode_cancer``, ... (counts).
+    """
+    from simulation.names import FAILURE_MODES
+
+    table = summarize(results, by=by, events=FAILURE_EVENTS, horizon=horizon)
+    table["p_no_failure"] = 1.0 - table["p_cancer_first"] - table["p_drift_first"]
+    runs = results.runs if isinstance(results, Results) else results
+    keys = (results.parameters if by is None and isinstance(results, Results)
+            else list(by or []))
+    groups = [runs] if not keys else [g for _, g in runs.groupby(keys, sort=True,
+                                                                  dropna=False)]
+    for mode in FAILURE_MODES:
+        table[f"mode_{mode}"] = [int((g["failure_mode"] == mode).sum()) for g in groups]
+    return table
 
 
 def incidence_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:
@@ -138,9 +185,12 @@ survival_curves = incidence_curves
 
 def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
     """The headline numbers of one run (one row per replicate): the single
-    group of :func:`summarize`, with a median of None when the incidence
-    stays below 1/2."""
+    group of :func:`summarize` and of :func:`failure_mode_summary`, with a
+    median of None when the incidence stays below 1/2."""
     row = summarize(runs, horizon=horizon).iloc[0].to_dict()
+    if "drift_tick" in runs.columns:  # failure modes as competing risks
+        modes = failure_mode_summary(runs, horizon=horizon).iloc[0].to_dict()
+        row.update({k: v for k, v in modes.items() if k not in row})
     row["replicates"] = int(row["replicates"])  # a DataFrame row makes it float
     for key, value in row.items():
         if key.endswith("_bounded"):

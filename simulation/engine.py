@@ -16,7 +16,7 @@ import numpy as np
 
 from . import names
 from .kernels import driver
-from .kernels.clones import effective_error_rate
+from .kernels.clones import draw_systematic, effective_error_rate
 from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
@@ -49,12 +49,23 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["redundancy_divisor"] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
     p["mutator_strength"] = c.mutator_strength
     p["kernel_type"] = names.KERNELS.index(k.type)
-    p["kernel_sd"], p["kernel_bias"] = k.sd, k.bias
+    p["kernel_sd"] = k.sd
+    if isinstance(k.bias, dict):  # per trait; heritable immune steps unbiased
+        p["kernel_bias"] = 0.0
+        trait_bias = np.array([k.bias.get(t, 0.0) for t in names.TRAITS])
+    else:
+        p["kernel_bias"] = k.bias
+        trait_bias = np.full(len(names.TRAITS), k.bias)
+    p["systematic_rate"] = c.systematic.rate
+    p["systematic_sd"] = c.systematic.sd
+    p["tracking_rate"] = im.tracking_rate if im.reference == "tracking" else 0.0
+    p["drift_delta"] = stop.drift_delta if stop.drift_delta is not None else np.inf
     p["kernel_scale"], p["kernel_size"] = k.scale, k.size
     p["kernel_direction"] = names.DIRECTIONS.index(k.direction)
     p["improvement"], p["false_positive"] = im.improvement, im.false_positive
     p["repair_rate"] = scenario.repair.rate
     p["repair_tolerance"] = scenario.repair.tolerance
+    p["repair_sees_stealth"] = scenario.repair.sees_stealth
     p["economy"] = w.income is not None
     p["income"] = w.income if w.income is not None else 0.0
     p["upkeep"], p["acquisition_bias"] = w.upkeep, w.acquisition_bias
@@ -79,12 +90,36 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
     immune_mask = np.array([t in im.traits for t in names.TRAITS])
-    return Config(params, copy_traits, immune_mask)
+    ls = scenario.landscape
+    if ls.type == "rugged":
+        shape = np.array([[1.0], [float(ls.peaks)], [0.0]])
+    elif ls.type == "random" and ls.seed is not None:
+        shape = random_landscape(ls.peaks, np.random.default_rng(ls.seed))
+    else:  # linear; random without a seed: each World draws its own
+        shape = np.zeros((3, 0))
+    return Config(params, copy_traits, immune_mask, trait_bias, shape)
+
+
+#: Mixed into a replicate's seed for its own landscape realisation, so that
+#: drawing it leaves the replicate's main random stream untouched.
+LANDSCAPE_STREAM = 0x1A5D5CA9E
+
+
+def random_landscape(peaks: int, rng: np.random.Generator) -> np.ndarray:
+    """One realisation of ``landscape.type: random``: the (3, peaks) array
+    of amplitudes ``A_j ~ Normal(0, sqrt(2/peaks))`` (drawn first, j = 1..
+    peaks), frequencies j and phases ``phi_j ~ Uniform(0, 2 pi)``. The sum
+    ``sum_j A_j sin(2 pi j d + phi_j)`` then has variance 1 over d and over
+    realisations, so ``ruggedness`` is its standard deviation."""
+    amplitude = rng.normal(0.0, np.sqrt(2.0 / peaks), peaks)
+    phase = rng.uniform(0.0, 2.0 * np.pi, peaks)
+    return np.array([amplitude, np.arange(1.0, peaks + 1.0), phase])
 
 
 def records_agents(scenario) -> bool:
     """Whether runs of the scenario write ``agents.parquet``."""
-    return scenario.world.agents > 1 or scenario.world.reproduction.threshold is not None
+    return (scenario.world.agents > 1 or scenario.world.reproduction.threshold is not None
+            or scenario.copy.systematic.rate > 0)
 
 
 def initial_state(scenario) -> State:
@@ -157,9 +192,18 @@ class World:
                  start: bool = True, template: State | None = None):
         self.scenario = scenario
         self.config = config if config is not None else build_config(scenario)
+        ls = scenario.landscape
+        if ls.type == "random" and ls.seed is None:  # this replicate's realisation
+            shape = random_landscape(ls.peaks, np.random.default_rng([seed, LANDSCAPE_STREAM]))
+            self.config = self.config._replace(landscape=shape)
         self.rng = np.random.default_rng(seed)
         self.state = (copy_state(template) if template is not None
                       else initial_state(scenario))
+        if self.config.params[0]["systematic_rate"] > 0:
+            # Each agent's systematic error vector, drawn at its founding (tick 0).
+            for a in range(self.n_agents):
+                draw_systematic(self.rng, self.state.agents, a, self.config.copy_traits,
+                                self.config.params[0])
         rows = scenario.horizon // scenario.record_every + 2
         self.records = np.zeros(min(rows, 4096), TIMESERIES)
         self.n_records = 0
@@ -275,5 +319,7 @@ class World:
             "capacity": ag.capacity[rows], "surveillance": ag.surveillance[rows],
             "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
             "goal_output": ag.trait_sums[rows, 1], "born_tick": ag.born_tick[rows],
+            **{f"systematic_{name}": ag.systematic[rows, k]
+               for k, name in enumerate(names.TRAITS)},
             "death_cause": causes[ag.death_cause[rows]],
         }

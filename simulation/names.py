@@ -24,11 +24,23 @@ EVENT_COLUMNS = {
     "first_defector": (None, "first_defector_tick"),
     "fixation": ("fixed", "fixation_tick"),
     "loss": ("lost", "loss_tick"),
+    "drift": ("drifted", "drift_tick"),
+    # Failure modes as competing risks (columns added by
+    # analysis.estimators.with_failure_modes): which of cancer (takeover) and
+    # value drift came first, and the tick at which the second followed.
+    "cancer_first": (None, "cancer_first_tick"),
+    "drift_first": (None, "drift_first_tick"),
+    "cancer_then_drift": (None, "cancer_then_drift_tick"),
+    "drift_then_cancer": (None, "drift_then_cancer_tick"),
 }
 
 #: The event-tick columns of ``runs.parquet``, in table order.
 EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
-    "takeover", "convergence", "first_defector", "extinction", "fixation", "loss"))
+    "takeover", "convergence", "first_defector", "extinction", "fixation", "loss", "drift"))
+
+#: How a replicate failed (``runs.parquet`` ``failure_mode``): AI cancer
+#: (takeover), value drift (drift_tick), both in the order they came, or neither.
+FAILURE_MODES = ("none", "cancer", "drift", "cancer_then_drift", "drift_then_cancer")
 
 #: Why a replicate ended (``runs.parquet`` ``stop_reason``), by engine code.
 STOP_REASONS = ("", "horizon", "extinction", "takeover", "convergence",

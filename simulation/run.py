@@ -26,6 +26,18 @@ EVENT_COLUMNS = names.EVENT_TICKS
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
 
+def failure_mode(takeover_tick: int | None, drift_tick: int | None) -> str:
+    """A replicate's failure mode (``names.FAILURE_MODES``) from its takeover
+    and drift ticks (None: not by the end): ``cancer``, ``drift``, both in
+    the order they happened (the same tick counts as cancer first: a
+    takeover is the more specific diagnosis), or ``none``."""
+    if takeover_tick is None:
+        return "none" if drift_tick is None else "drift"
+    if drift_tick is None:
+        return "cancer"
+    return "cancer_then_drift" if takeover_tick <= drift_tick else "drift_then_cancer"
+
+
 def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
     """The integer seed of one (point, replicate), derived from the master seed."""
     seq = np.random.SeedSequence(master, spawn_key=(point, replicate))
@@ -85,6 +97,8 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         "extinct": ticks["extinction_tick"] is not None,
         "fixed": ticks["fixation_tick"] is not None,
         "lost": ticks["loss_tick"] is not None,
+        "drifted": ticks["drift_tick"] is not None,
+        "failure_mode": failure_mode(ticks["takeover_tick"], ticks["drift_tick"]),
         "final_size": size, "final_agents": world.living_agents,
         "final_mean_drive": float(means[0]),
         "final_mean_loyalty": float(means[1]),

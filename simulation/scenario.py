@@ -21,11 +21,11 @@ import re
 import secrets
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_serializer, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+                      ValidationError, field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
 from .names import EVENTS, STOP_EVENTS, TRAITS  # noqa: F401
@@ -212,13 +212,49 @@ class Agent(_Section):
         return self
 
 
+Bias = _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT)
+
+# A key that takes a number or a mapping is validated by one branch only,
+# chosen by the value's type; the branch's tag is left out of error paths.
+NUMBER, MAPPING = "number", "mapping"
+
+
+def _number_or_mapping(value):
+    return MAPPING if isinstance(value, dict) else NUMBER
+
+
+class Systematic(_Section):
+    rate: Rate = 0.0
+    """Probability that a copy (a newborn) carries its agent's systematic error vector,
+    the same in all redundant copies (majority vote cannot remove it), on top of
+    ordinary copy errors; 0: off. birth_death dynamics only."""
+    sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
+    """Each agent draws its vector once, at its founding: Normal(0, sd) per copied trait."""
+    scope: Literal["agent", "lineage"] = "agent"
+    """Who shares a vector: agent (drawn at tick 0 and by each child agent at its
+    founding); lineage (each mutant clone its own) is not implemented yet."""
+
+    @model_validator(mode="after")
+    def _scope(self):
+        if self.scope == "lineage":
+            raise ValueError("scope 'lineage' is not implemented yet; use 'agent' (one "
+                             "vector per agent, drawn at its founding)")
+        return self
+
+
 class Kernel(_Section):
     type: Literal["normal", "cauchy", "step", "uniform"] = "normal"
     """Distribution of a mutated trait's step."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """normal: standard deviation of the step."""
-    bias: _Float(BOUND_REASONS["coefficient"], ge=-MAX_COEFFICIENT, le=MAX_COEFFICIENT) = 0.0
-    """normal: mean of the step (non-zero: systematic error)."""
+    bias: Annotated[Union[Annotated[Bias, Tag(NUMBER)],
+                          Annotated[dict[Literal["drive", "loyalty", "stealth", "fidelity"],
+                                         Bias], Tag(MAPPING)]],
+                    Discriminator(_number_or_mapping)] = 0.0
+    """normal: mean of the step, one number for every trait (and for the heritable
+    immune parameters) or a mapping trait -> mean (traits not listed: 0; immune
+    parameters: 0). A bias is a drift of every copy error, not a systematic error:
+    see copy.systematic."""
     scale: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """cauchy: scale of the step."""
     size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
@@ -264,6 +300,8 @@ class Copy(_Section):
     """Birth cost per extra copy: divisor 1 + redundancy_cost * (r - 1)."""
     mutator_strength: _Float(BOUND_REASONS["mutator"], ge=0.0, le=100.0) = 0.0
     """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
+    systematic: Systematic = Field(default_factory=Systematic)
+    """Systematic error: a fixed error vector per agent (see Failure modes)."""
 
     @field_validator("redundancy")
     @classmethod
@@ -297,6 +335,19 @@ class Immune(_Section):
     traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
         default_factory=lambda: list(TRAITS), min_length=1)
     """Traits the immune system monitors."""
+    reference: Literal["founder", "tracking"] = "founder"
+    """The agent's self z_ref: fixed at its founding, or tracking its current mean
+    traits (z_ref += tracking_rate (zbar - z_ref) each tick, before the immune step)."""
+    tracking_rate: Rate = 0.0
+    """With reference: tracking, the share of the gap to the mean closed per tick."""
+
+    @model_validator(mode="after")
+    def _tracking(self):
+        if self.reference == "tracking" and self.tracking_rate == 0.0:
+            raise ValueError("reference 'tracking' needs tracking_rate > 0")
+        if self.reference == "founder" and self.tracking_rate != 0.0:
+            raise ValueError("tracking_rate needs reference 'tracking'")
+        return self
 
 
 class Repair(_Section):
@@ -304,20 +355,31 @@ class Repair(_Section):
     """Probability per tick that a deviant part is reset to z_ref."""
     tolerance: Rate = 0.1
     """Deviation above which repair acts."""
+    sees_stealth: bool = True
+    """Stealth hides a deviant part from repair as from the immune system: the repair
+    probability is rate * (1 - stealth); false: repair sees every deviant part."""
 
 
 class Landscape(_Section):
-    type: Literal["linear", "rugged"] = "linear"
-    """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d)."""
+    type: Literal["linear", "rugged", "random"] = "linear"
+    """linear: L(d) = 1 + drive_advantage d; rugged adds ruggedness sin(2 pi peaks d);
+    random adds ruggedness sum_{j=1..peaks} A_j sin(2 pi j d + phi_j), A_j ~ Normal(0,
+    sqrt(2/peaks)), phi_j ~ Uniform(0, 2 pi): a realisation of sd ruggedness whose
+    correlation length is about 1/peaks."""
     ruggedness: NonNegative = 0.0
-    """Amplitude of the rugged term."""
-    peaks: _Int(1, 10**6, BOUND_REASONS["coefficient"]) = 1
-    """Number of sine periods over [0, 1]."""
+    """Amplitude (rugged) or standard deviation (random) of the sine terms."""
+    peaks: _Int(1, 10**4, BOUND_REASONS["coefficient"]) = 1
+    """Number of sine periods over [0, 1] (random: the highest frequency)."""
+    seed: Optional[_Int(0, 0, lt=2**63)] = None
+    """random: the seed of one landscape for every replicate (none: each replicate
+    draws its own realisation from its seed, so replicates average over landscapes)."""
 
     @model_validator(mode="after")
     def _rugged_only(self):
         if self.type == "linear" and self.ruggedness != 0.0:
-            raise ValueError("ruggedness needs landscape.type 'rugged'")
+            raise ValueError("ruggedness needs landscape.type 'rugged' or 'random'")
+        if self.type != "random" and self.seed is not None:
+            raise ValueError("seed needs landscape.type 'random'")
         return self
 
 
@@ -327,6 +389,9 @@ class Stop(_Section):
     """Events that end a replicate early."""
     convergence_drive: Rate = 0.9
     """World mean drive at which substrate-needs convergence is reached."""
+    drift_delta: Optional[Annotated[float, Field(gt=0.0, le=1.0)]] = 0.2
+    """Value drift (drift_tick): some agent's resident drive (mean over non-defectors)
+    or reference drive has risen this much from tick 0 (none: no drift event)."""
 
 
 # The section is called ``copy`` in MODEL.md; pydantic warns that the name
@@ -421,6 +486,9 @@ class Scenario(_Section):
     def _fixation_needs_seeds(self):
         if "fixation" in self.stop.on and not self.agent.seed_clones:
             raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        if self.copy.systematic.rate > 0 and self.agent.dynamics != "birth_death":
+            raise ValueError("copy.systematic needs agent.dynamics 'birth_death' (the "
+                             "other dynamics do not implement it yet)")
         if self.immune.cost > 0 and self.world.income is None:
             raise ValueError("immune.cost needs world.income: the cost is paid from "
                              "the agent's income")
@@ -534,7 +602,8 @@ def _got(value, kind: str) -> str:
 
 
 def _describe_error(err, source) -> str:
-    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]]
+    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]
+           if p not in (NUMBER, MAPPING)]
     path = ".".join(loc) if loc else "(top level)"
     if len(path) > 120:
         path = path[:117] + "..."
@@ -553,6 +622,9 @@ def _describe_error(err, source) -> str:
         return f"{source}: {path}: required key is missing"
     if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
         where = ".".join(loc[:-2] if loc[-1] == "[key]" else loc[:-1]) or "(top level)"
+        if kind == "literal_error":
+            return (f"{source}: {where}: unknown key {excerpt(value)} (allowed: "
+                    f"{err.get('ctx', {}).get('expected', '')})")
         return f"{source}: {where}: key {excerpt(value)} must be text (a name, e.g. horizon)"
     msg = " ".join(err["msg"].split())
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
@@ -744,6 +816,7 @@ def key_rows(model=Scenario, prefix=""):
 
 
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
+            "copy.kernel.bias": "-10^6 <= value <= 10^6, or a mapping trait -> such a value",
             "agent.seed_clones": "list of {count, traits}",
             "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
             "description": "text, up to 10000 characters", "record_clones": "true or false",

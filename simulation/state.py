@@ -105,6 +105,11 @@ class Agents(NamedTuple):
     clones: np.ndarray
     #: bool. Taken over this tick (defector fraction >= takeover fraction).
     taken: np.ndarray
+    #: float64 (agents x 4). Systematic error vector, drawn at founding
+    #: (``copy.systematic``; zero for traits copy errors do not touch).
+    systematic: np.ndarray
+    #: float64. Sum of drive over the members of non-defector clones.
+    resident_drive: np.ndarray
     #: int64 (1,). Rows used (agents ever founded).
     meta: np.ndarray
 
@@ -117,6 +122,7 @@ class Events(NamedTuple):
     deaths: np.ndarray  #: int64. Deaths.
     kills: np.ndarray  #: int64. Immune kills.
     repairs: np.ndarray  #: int64. Members reset to z_ref.
+    systematic: np.ndarray  #: int64. Newborns with only the systematic error.
     movers: np.ndarray  #: int64. Members that migrate to other agents.
 
 
@@ -154,6 +160,10 @@ STATUS = np.dtype([
     ("last_record_tick", np.int64),
     ("score", np.float64),  # running maximum of the splitting score (risk.py)
     ("born_at_record", np.int64), ("died_at_record", np.int64),
+    # failure modes (docs/model.md "Failure modes"): value drift
+    ("drift_tick", np.int64),
+    ("resident_drive0", np.float64),  # world resident drive at tick 0
+    ("reference_drive0", np.float64),  # mean z_ref drive of the agents at tick 0
 ])
 
 
@@ -186,8 +196,11 @@ PARAMS = np.dtype([
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
     ("kernel_direction", np.int64),  # index into names.DIRECTIONS
+    ("systematic_rate", np.float64), ("systematic_sd", np.float64),
+    ("tracking_rate", np.float64),  # 0: z_ref stays the founder's
     ("improvement", np.float64), ("false_positive", np.float64),
     ("repair_rate", np.float64), ("repair_tolerance", np.float64),
+    ("repair_sees_stealth", np.bool_),  # repair probability scaled by (1 - stealth)
     # world (section 4)
     ("economy", np.bool_), ("income", np.float64), ("upkeep", np.float64),
     ("acquisition_bias", np.float64), ("immune_cost", np.float64),
@@ -199,6 +212,7 @@ PARAMS = np.dtype([
     ("founder_reference", np.bool_), ("max_agents", np.int64),  # -1: no cap
     # outcomes and stopping (section 5)
     ("takeover_fraction", np.float64), ("convergence_drive", np.float64),
+    ("drift_delta", np.float64),  # inf: no drift event
     ("has_seeds", np.bool_), ("stop_takeover", np.bool_),
     ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
     # rare-event splitting: the event whose score the loop tracks
@@ -215,6 +229,10 @@ class Config(NamedTuple):
     params: np.ndarray  #: PARAMS, one row.
     copy_traits: np.ndarray  #: int64. Trait columns that copy errors touch.
     immune_mask: np.ndarray  #: bool (4,). Traits the immune system monitors.
+    trait_bias: np.ndarray  #: float64 (4,). Mean step of the normal kernel, per trait.
+    #: float64 (3, terms). The landscape's sine terms: amplitudes, frequencies,
+    #: phases (no terms for a linear landscape).
+    landscape: np.ndarray
 
 
 #: One row of ``timeseries.parquet`` (MODEL.md section 7), as written by the
@@ -261,7 +279,8 @@ def new_agents(rows: int) -> Agents:
         parent=np.full(rows, -1, np.int64), born_tick=i(),
         death_tick=np.full(rows, -1, np.int64), death_cause=i(), size=f(),
         defectors=f(), trait_sums=np.zeros((rows, N_TRAITS)), seeded=f(), clones=i(),
-        taken=np.zeros(rows, np.bool_), meta=np.zeros(1, np.int64))
+        taken=np.zeros(rows, np.bool_), systematic=np.zeros((rows, N_TRAITS)),
+        resident_drive=f(), meta=np.zeros(1, np.int64))
 
 
 def new_events(slots: int) -> Events:
@@ -271,7 +290,7 @@ def new_events(slots: int) -> Events:
 def new_state(slots: int, lineage_rows: int, agent_rows: int) -> State:
     status = np.zeros(1, STATUS)
     for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
-                 "extinction_tick", "fixation_tick", "loss_tick"):
+                 "extinction_tick", "fixation_tick", "loss_tick", "drift_tick"):
         status[name] = -1
     return State(clones=new_clones(slots), lineage=new_lineage(lineage_rows),
                  agents=new_agents(agent_rows), events=new_events(slots),

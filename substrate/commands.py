@@ -197,6 +197,18 @@ def probability_text(s: dict, event: str) -> str:
     return f"{s[f'p_{event}']:.3f}  (95% Wilson CI {low:.3f} - {high:.3f})"
 
 
+def _failure_lines(s: dict, horizon: int) -> list[str]:
+    """P(cancer first), P(drift first) by T and the failure modes' counts."""
+    if "p_drift_first" not in s:
+        return []
+    from simulation.names import FAILURE_MODES
+
+    counts = ", ".join(f"{mode} {int(s[f'mode_{mode}'])}" for mode in FAILURE_MODES)
+    return [f"  P(cancer first by {horizon})   {probability_text(s, 'cancer_first')}",
+            f"  P(drift first by {horizon})    {probability_text(s, 'drift_first')}",
+            f"  failure modes               {counts}"]
+
+
 def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
@@ -207,6 +219,7 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         f"  median takeover tick        {median_text}  (where P(takeover by tick) "
         "reaches 1/2)",
         f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
+        *_failure_lines(s, sc.horizon),
         f"  mean final drive            {s['mean_final_drive']:.4f}",
         f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
         "  (P: Aalen-Johansen cumulative incidence; extinction counts as no event)",

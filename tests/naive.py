@@ -48,6 +48,8 @@ class Params:
     landscape: str = "linear"
     ruggedness: float = 0.0
     peaks: int = 1
+    landscape_seed: int | None = None  # random: the realisation's seed
+    replicate_seed: int | None = None  # random without landscape_seed
     error_rate: float = 1e-3
     redundancy: int = 1
     error_correlation: float = 0.0
@@ -57,6 +59,10 @@ class Params:
     kernel: str = "normal"
     sd: float = 0.05
     bias: float = 0.0
+    trait_bias: tuple | None = None  # per-trait mean step (None: bias for all)
+    systematic_rate: float = 0.0
+    systematic_sd: float = 0.05
+    tracking_rate: float = 0.0
     scale: float = 0.05
     size: float = 0.1
     direction: str = "both"
@@ -64,6 +70,7 @@ class Params:
     false_positive: float = 0.0
     repair_rate: float = 0.0
     repair_tolerance: float = 0.1
+    repair_sees_stealth: bool = True
     immune_traits: tuple = (0, 1, 2, 3)
 
 
@@ -78,6 +85,7 @@ class AgentParams:
     alive: bool = True
     parent: int = -1
     death_cause: str = ""
+    systematic: list = field(default_factory=lambda: [0.0] * 4)
 
 
 @dataclass
@@ -122,9 +130,12 @@ def binomial(rng, n, p):
     return int(rng.binomial(n, p))
 
 
-def step_trait(rng, value, p: Params):
+def step_trait(rng, value, p: Params, trait=None):
+    """One copy error of ``trait`` (None: a heritable immune parameter)."""
     if p.kernel == "normal":
-        value += rng.normal(p.bias, p.sd)
+        bias = p.bias if p.trait_bias is None else (
+            p.trait_bias[trait] if trait is not None else 0.0)
+        value += rng.normal(bias, p.sd)
     elif p.kernel == "cauchy":
         value += p.scale * rng.standard_cauchy()
     elif p.kernel == "step":
@@ -173,9 +184,31 @@ def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
         prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
         if rng.random() < prob:
             hit = True
-            traits[k] = step_trait(rng, traits[k], p)
+            traits[k] = step_trait(rng, traits[k], p, k)
             totals.mutations += 1
     return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded)
+
+
+def shifted(traits, ag: AgentParams, p: Params):
+    """Traits plus the agent's systematic error vector, clipped (copied traits)."""
+    out = list(traits)
+    for k in p.copy_traits:
+        out[k] = min(max(out[k] + ag.systematic[k], 0.0), 1.0)
+    return out
+
+
+def track(clones, agents, p: Params):
+    """z_ref += tracking_rate (mean traits - z_ref), live non-empty agents."""
+    for a, ag in enumerate(agents):
+        mine = [c for c in clones if c.agent == a and c.count > 0]
+        size = sum(c.count for c in mine)
+        if not ag.alive or size <= 0:
+            continue
+        for k in range(4):
+            total = 0.0
+            for c in mine:
+                total += c.count * c.traits[k]
+            ag.zref[k] += p.tracking_rate * (total / size - ag.zref[k])
 
 
 def mutation_rate(p: Params, ag: AgentParams, c: Clone):
@@ -183,13 +216,36 @@ def mutation_rate(p: Params, ag: AgentParams, c: Clone):
     return min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - c.traits[3])))
 
 
-def fitness(c: Clone, p: Params):
-    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
-    d, l = c.traits[0], c.traits[1]
+LANDSCAPE_STREAM = 0x1A5D5CA9E
+
+
+def random_terms(p: Params):
+    """The random landscape's (amplitude, frequency, phase) terms: amplitudes
+    Normal(0, sqrt(2/peaks)) then phases Uniform(0, 2 pi), one by one, from
+    landscape_seed, else from [replicate seed, LANDSCAPE_STREAM]."""
+    import numpy as np
+
+    rng = np.random.default_rng(p.landscape_seed if p.landscape_seed is not None
+                                else [p.replicate_seed, LANDSCAPE_STREAM])
+    amplitudes = [rng.normal(0.0, math.sqrt(2.0 / p.peaks)) for _ in range(p.peaks)]
+    phases = [rng.uniform(0.0, 2.0 * math.pi) for _ in range(p.peaks)]
+    return [(a, j + 1.0, phi) for j, (a, phi) in enumerate(zip(amplitudes, phases))]
+
+
+def landscape(d, p: Params):
+    """L(d), clipped at 0 (MODEL.md section 3, item 3; random: docs/model.md)."""
     fit = 1 + p.drive_advantage * d
     if p.landscape == "rugged":
         fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
-    return max(fit, 0.0) * (1 - p.loyalty_cost * l)
+    elif p.landscape == "random":
+        for amplitude, frequency, phase in random_terms(p):
+            fit += p.ruggedness * amplitude * math.sin(2 * math.pi * frequency * d + phase)
+    return max(fit, 0.0)
+
+
+def fitness(c: Clone, p: Params):
+    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
+    return landscape(c.traits[0], p) * (1 - p.loyalty_cost * c.traits[1])
 
 
 def wright_fisher(clones, agents, p: Params, t, rng, next_id):
@@ -282,6 +338,11 @@ def moran(clones, agents, p: Params, t, rng, next_id, refill):
     return out, totals, next_id
 
 
+def repair_probability(c: Clone, p: Params):
+    """repair.rate, scaled by (1 - stealth) unless repair.sees_stealth is false."""
+    return p.repair_rate * (1 - c.traits[2]) if p.repair_sees_stealth else p.repair_rate
+
+
 def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
     """Immune kills and repairs only (the first phase of WF and Moran ticks)."""
     totals = Totals()
@@ -298,7 +359,7 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
         kills = binomial(rng, c.count, p_kill)
         repairs = 0
         if dev > p.repair_tolerance:
-            repairs = binomial(rng, c.count - kills, p.repair_rate)
+            repairs = binomial(rng, c.count - kills, repair_probability(c, p))
         c.count -= kills + repairs
         repaired[c.id] = repairs
         kills_by_agent[c.agent] += kills
@@ -325,16 +386,16 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
             g = max(0.0, 1 - size[c.agent] / (p.escape_headroom * ag.capacity))
         else:
             g = max(0.0, 1 - size[c.agent] / ag.capacity)
-        fit = 1 + p.drive_advantage * d
-        if p.landscape == "rugged":
-            fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
-        fit = max(fit, 0.0)
+        fit = landscape(d, p)
         p_birth = min(1.0, p.birth_rate * fit * (1 - p.loyalty_cost * l) * g
                       / (1 + p.redundancy_cost * (p.redundancy - 1)))
         births = binomial(rng, c.count, p_birth)
         mu = min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - f)))
         p_any = 1 - (1 - mu) ** len(p.copy_traits)
         mutants = binomial(rng, births, p_any)
+        systematic = 0
+        if p.systematic_rate > 0:  # newborns with only the systematic error
+            systematic = binomial(rng, births - mutants, p.systematic_rate)
         deaths = binomial(rng, c.count, p.death_rate)
         dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
         if dev > ag.tolerance:
@@ -345,22 +406,30 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         kills = binomial(rng, c.count - deaths, p_kill)
         repairs = 0
         if dev > p.repair_tolerance:
-            repairs = binomial(rng, c.count - deaths - kills, p.repair_rate)
-        events[c.id] = (births, mutants, deaths, kills, repairs, mu)
+            repairs = binomial(rng, c.count - deaths - kills, repair_probability(c, p))
+        events[c.id] = (births, mutants, deaths, kills, repairs, mu, systematic)
     totals = Totals()
     new = []
     for c in clones:
-        births, mutants, deaths, kills, repairs, _ = events[c.id]
-        c.count += births - mutants - deaths - kills - repairs
+        births, mutants, deaths, kills, repairs, _, systematic = events[c.id]
+        c.count += births - mutants - deaths - kills - repairs - systematic
         totals.births += births
         totals.deaths += deaths
         totals.kills += kills
         totals.repairs += repairs
-        totals.mutants += mutants
+        totals.mutants += mutants + systematic
     for c in clones:
-        mutants, mu = events[c.id][1], events[c.id][5]
+        mutants, mu, systematic = events[c.id][1], events[c.id][5], events[c.id][6]
+        ag = agents[c.agent]
         for _ in range(mutants):
-            new.append(found_mutant(c, mu, p, t, rng, next_id, totals))
+            mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
+            if p.systematic_rate > 0 and rng.random() < p.systematic_rate:
+                mutant.traits = shifted(mutant.traits, ag, p)
+            new.append(mutant)
+            next_id += 1
+        if systematic:
+            new.append(Clone(next_id, c.agent, systematic, shifted(c.traits, ag, p), c.id,
+                             t, c.seeded))
             next_id += 1
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
                                    agents, t, next_id, last_record)
@@ -436,7 +505,12 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
         for k in range(3):
             if rng.random() < agent_mutation:
                 immune[k] = step_trait(rng, immune[k], p)
-        new_agents[child] = AgentParams(parent.capacity, zref, *immune)
+        systematic = [0.0] * 4
+        if p.systematic_rate > 0:  # the child's own systematic error vector
+            for k in p.copy_traits:
+                systematic[k] = float(rng.normal(0.0, p.systematic_sd))
+        new_agents[child] = AgentParams(parent.capacity, zref, *immune,
+                                        systematic=systematic)
         clones = clones + founders
     return clones, new_agents, totals, next_id
 
@@ -488,13 +562,15 @@ def live(slots):
 def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
                last_record=-1):
     """One whole tick of a world, in the engine's order (docs/model.md):
-    economy, within-agent dynamics, transmission, takeovers observed, agent
+    economy, tracking of z_ref, within-agent dynamics, transmission, takeovers observed, agent
     deaths, agent reproduction. ``slots`` (clones or None) and ``free`` (the
     free-slot stack) are updated in place, as the engine's slot table.
     Returns (totals, next_id, facts) with facts: taken (agents taken over,
     before deaths), died, lost_taken, born."""
     if wp.economy:
         economy(live(slots), agents, wp)
+    if p.tracking_rate > 0:  # the self moves before the immune step
+        track(live(slots), agents, p)
     first = next_id
     if wp.dynamics == "birth_death":
         out, totals, next_id = tick(live(slots), agents, p, t, rng, next_id, last_record)

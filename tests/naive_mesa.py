@@ -62,7 +62,9 @@ class Subcomponent(mesa.Agent):
             m.kills += 1
             self.remove()
             return
-        if dev > sc.repair.tolerance and r.random() < sc.repair.rate:
+        # repair.sees_stealth: stealth hides a part from repair as from the immune system
+        p_repair = sc.repair.rate * ((1 - stealth) if sc.repair.sees_stealth else 1)
+        if dev > sc.repair.tolerance and r.random() < p_repair:
             self.traits = list(m.zref)
 
 

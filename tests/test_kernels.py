@@ -30,9 +30,20 @@ CASES = {
                                    "mutator_strength": 3.0, "traits": ["drive", "fidelity"]}},
     "uniform_repair": {"copy": {"kernel": {"type": "uniform"}, "traits": ["drive", "stealth"]},
                        "repair": {"rate": 0.3, "tolerance": 0.05}},
+    "repair_blind_to_stealth": {"copy": {"kernel": {"type": "uniform"},
+                                         "traits": ["drive", "stealth"]},
+                                "repair": {"rate": 0.3, "tolerance": 0.05,
+                                           "sees_stealth": False}},
     "immune_subset": {"immune": {"traits": ["drive"], "improvement": 0.05,
                                  "false_positive": 0.1, "tolerance": 0.05},
                       "copy": {"kernel": {"type": "normal", "bias": 0.05, "sd": 0.1}}},
+    "systematic": {"copy": {"systematic": {"rate": 0.3, "sd": 0.1}, "error_rate": 0.02,
+                            "kernel": {"type": "normal", "bias": {"drive": 0.05,
+                                                                  "stealth": -0.02}}}},
+    "tracking_self": {"immune": {"reference": "tracking", "tracking_rate": 0.2,
+                                 "tolerance": 0.05},
+                      "repair": {"rate": 0.2, "tolerance": 0.05}},
+    "random_landscape": {"landscape": {"type": "random", "ruggedness": 0.4, "peaks": 6}},
     "crowded_defectors": {"agent": {"capacity": 150, "initial_size": 300,
                                     "escape_threshold": 0.2},
                           "repair": {"rate": 0.5, "tolerance": 0.0}},
@@ -65,15 +76,20 @@ def naive_params(sc):
         escape_threshold=sc.agent.escape_threshold,
         escape_headroom=sc.agent.escape_headroom, landscape=sc.landscape.type,
         ruggedness=sc.landscape.ruggedness, peaks=sc.landscape.peaks,
+        landscape_seed=sc.landscape.seed,
         error_rate=sc.copy.error_rate, redundancy=sc.copy.redundancy,
         error_correlation=sc.copy.error_correlation,
         redundancy_cost=sc.copy.redundancy_cost,
         mutator_strength=sc.copy.mutator_strength,
         copy_traits=tuple(index[t] for t in sc.copy.traits), kernel=kern.type,
-        sd=kern.sd, bias=kern.bias, scale=kern.scale, size=kern.size,
+        sd=kern.sd, bias=kern.bias if not isinstance(kern.bias, dict) else 0.0,
+        trait_bias=(tuple(kern.bias.get(t, 0.0) for t in naive.TRAITS)
+                    if isinstance(kern.bias, dict) else None),
+        systematic_rate=sc.copy.systematic.rate, systematic_sd=sc.copy.systematic.sd,
+        tracking_rate=sc.immune.tracking_rate, scale=kern.scale, size=kern.size,
         direction=kern.direction, improvement=sc.immune.improvement,
         false_positive=sc.immune.false_positive, repair_rate=sc.repair.rate,
-        repair_tolerance=sc.repair.tolerance,
+        repair_tolerance=sc.repair.tolerance, repair_sees_stealth=sc.repair.sees_stealth,
         immune_traits=tuple(index[t] for t in sc.immune.traits))
 
 
@@ -117,7 +133,8 @@ def naive_agents(world):
     return [naive.AgentParams(float(ag.capacity[a]), [float(v) for v in ag.zref[a]],
                               float(ag.surveillance[a]), float(ag.efficacy[a]),
                               float(ag.tolerance[a]), float(ag.reserve[a]), bool(ag.alive[a]),
-                              int(ag.parent[a]), DEATH_CAUSES[ag.death_cause[a]])
+                              int(ag.parent[a]), DEATH_CAUSES[ag.death_cause[a]],
+                              [float(v) for v in ag.systematic[a]])
             for a in range(world.n_agents)]
 
 
@@ -142,6 +159,7 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
     if prepare is not None:
         prepare(world)
     p, wp = naive_params(sc), naive_world_params(sc)
+    p.replicate_seed = seed  # a random landscape's realisation (without landscape.seed)
     seen = {"mutations": 0, "kills": 0, "repairs": 0, "migrants": 0, "born": 0,
             "died": 0, "taken": 0}
     for _ in range(ticks):
@@ -171,9 +189,10 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
         for a, b in zip(mine, agents):
             assert (a.alive, a.parent, a.death_cause) == (b.alive, b.parent, b.death_cause)
             np.testing.assert_allclose([a.capacity, a.reserve, a.surveillance, a.efficacy,
-                                        a.tolerance, *a.zref],
+                                        a.tolerance, *a.zref, *a.systematic],
                                        [b.capacity, b.reserve, b.surveillance, b.efficacy,
-                                        b.tolerance, *b.zref], rtol=1e-12, atol=1e-12)
+                                        b.tolerance, *b.zref, *b.systematic],
+                                       rtol=1e-12, atol=1e-12)
         # The per-agent reduction is the sum over the naive clones.
         ag = world.agents
         for a in range(world.n_agents):
@@ -194,8 +213,14 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
     return world, seen
 
 
-@pytest.mark.parametrize("dynamics", ["birth_death", "wright_fisher", "moran"])
-@pytest.mark.parametrize("case", sorted(CASES))
+#: copy.systematic is implemented for birth_death only (validation rejects the others).
+BIRTH_DEATH_ONLY = {"systematic"}
+
+
+@pytest.mark.parametrize("case, dynamics", [
+    (case, dynamics) for case in sorted(CASES)
+    for dynamics in ("birth_death", "wright_fisher", "moran")
+    if dynamics == "birth_death" or case not in BIRTH_DEATH_ONLY])
 def test_tick_matches_naive(case, dynamics):
     overrides = {k: dict(v) for k, v in CASES[case].items()}
     overrides.setdefault("agent", {})["dynamics"] = dynamics
@@ -216,9 +241,12 @@ def test_effective_error_rate_matches_enumeration(mu, r, rho):
 
 @pytest.mark.parametrize("d", [0.0, 0.1, 0.5, 0.77, 1.0])
 def test_landscape_and_efficacy(d):
-    assert landscape(d, 2.0, 0.0, 1) == pytest.approx(1 + 2 * d)
-    assert landscape(d, 2.0, 0.5, 3) == pytest.approx(
+    assert landscape(d, 2.0, 0.0, np.zeros((3, 0))) == pytest.approx(1 + 2 * d)
+    assert landscape(d, 2.0, 0.5, np.array([[1.0], [3.0], [0.0]])) == pytest.approx(
         max(0.0, 1 + 2 * d + 0.5 * math.sin(2 * math.pi * 3 * d)))
+    terms = np.array([[0.3, -0.2], [1.0, 2.0], [0.5, 4.0]])
+    assert landscape(d, 1.0, 2.0, terms) == pytest.approx(max(0.0, 1 + d + 2.0 * (
+        0.3 * math.sin(2 * math.pi * d + 0.5) - 0.2 * math.sin(4 * math.pi * d + 4.0))))
     assert immune_efficacy(0.6, 0.0, 100) == pytest.approx(0.6)
     assert immune_efficacy(0.6, 0.1, 10) == pytest.approx(1 - 0.4 * math.exp(-1.0))
 

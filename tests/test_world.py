@@ -12,6 +12,7 @@ import pytest
 from simulation import run_scenario, validate
 from simulation.engine import World
 from simulation.names import DEATH_CAUSES
+from simulation.scenario import Immune
 from tests.test_kernels import assert_ticks_match_naive
 
 
@@ -269,3 +270,27 @@ def test_snapshot_restore_continues_exactly_and_scores_pause():
     world.restore(saved, rng=np.random.default_rng(123))
     world.advance(world.tick + 40)
     assert not pd.DataFrame(world.timeseries()).equals(pd.DataFrame(after[1]))
+
+
+@pytest.mark.parametrize("dynamics", ["birth_death", "moran"])
+def test_child_agents_draw_their_own_systematic_vector_and_track_their_mean(dynamics):
+    """Reproduction with systematic error (each child draws its vector after
+    its immune parameters) and a tracking self, against the naive reference."""
+    sc = world_scenario(income=3000.0, upkeep=0.5, max_agents=6,
+                        reproduction={"threshold": 5.0, "bottleneck": 30,
+                                      "agent_mutation": 0.5})
+    sc.agent.dynamics = dynamics
+    sc.immune = Immune(surveillance=0.3, tolerance=0.2, reference="tracking",
+                       tracking_rate=0.1)
+    if dynamics == "birth_death":
+        sc.copy.systematic.rate = 0.2
+        sc.copy.systematic.sd = 0.1
+    sc.record_every = 5
+    world, seen = assert_ticks_match_naive(sc, 11, 20)
+    assert seen["born"] > 0
+    n = world.n_agents
+    vectors = world.agents.systematic[:n]
+    if dynamics == "birth_death":
+        assert len({tuple(v) for v in vectors}) == n  # every agent its own vector
+    else:
+        assert not vectors.any()

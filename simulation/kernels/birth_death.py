@@ -12,8 +12,8 @@ The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 
 from numba import njit
 
-from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, binomial,
-                     clear_events, found_clone, found_mutant, free_and_reduce,
+from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
+                     binomial, clear_events, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
 
 
@@ -34,7 +34,10 @@ def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
     kills = binomial(rng, n_avail, p_kill)
     repairs = 0
     if dev > p.repair_tolerance:
-        repairs = binomial(rng, n_avail - kills, p.repair_rate)
+        p_repair = p.repair_rate
+        if p.repair_sees_stealth:  # stealth hides a part from repair too
+            p_repair *= 1.0 - cl.traits[i, STEALTH]
+        repairs = binomial(rng, n_avail - kills, p_repair)
     return kills, repairs
 
 
@@ -60,7 +63,7 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
             g = 1.0 - ag.size[a] / ag.capacity[a]
         g = max(g, 0.0)
         # 3-4. births
-        fit = landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+        fit = landscape(drive, p.drive_advantage, p.ruggedness, cfg.landscape)
         p_birth = (p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1])
                    * g / p.redundancy_divisor)
         b = binomial(rng, n, min(p_birth, 1.0))
@@ -70,6 +73,11 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
             m = binomial(rng, b, p_any_error(p.error_rate_r, p.mutator_strength,
                                              ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
                                              n_copy))
+        # 5b. systematic error (copy.systematic): newborns without an
+        # ordinary error that carry only the agent's systematic one
+        s = 0
+        if p.systematic_rate > 0.0:
+            s = binomial(rng, b - m, p.systematic_rate)
         # 7. deaths among the members present at the start of the tick
         d = binomial(rng, n, p.death_rate)
         # 8-9. immune system and repair, among the members that did not die
@@ -79,8 +87,11 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
         ev.deaths[i] = d
         ev.kills[i] = kl
         ev.repairs[i] = r
+        ev.systematic[i] = s
         needed += m
         if r > 0:
+            needed += 1
+        if s > 0:
             needed += 1
     return needed
 
@@ -108,8 +119,9 @@ def draw_immune(cl, ag, ev, cfg, rng, t0):
 def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     """Apply drawn events, found mutant clones, and reduce per agent.
 
-    Each clone's count becomes ``n + births - mutants - deaths - kills -
-    repairs``; each mutant newborn founds a clone; a clone's repaired members
+    Each clone's count becomes ``n + births - mutants - systematic - deaths
+    - kills - repairs``; each mutant newborn founds a clone, and the
+    newborns carrying only the systematic error found one together; a clone's repaired members
     are reset to z_ref and join its *repair child*, a clone with traits z_ref
     whose parent it is. The repair child is reused while it lives *and*
     shares the clone's ancestor (so since the last record); otherwise a new
@@ -123,23 +135,33 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
         if cl.count[i] <= 0:
             continue
         cl.count[i] += (ev.births[i] - ev.mutants[i] - ev.deaths[i] - ev.kills[i]
-                        - ev.repairs[i])
+                        - ev.repairs[i] - ev.systematic[i])
         t.births += ev.births[i]
         t.deaths += ev.deaths[i]
         t.immune_kills += ev.kills[i]
         t.repairs += ev.repairs[i]
-        t.mutants += ev.mutants[i]
-    # Mutant newborns: each founds a clone.
+        t.mutants += ev.mutants[i] + ev.systematic[i]
+    # Mutant newborns: each founds a clone; with copy.systematic, each also
+    # carries the agent's systematic error with its rate (one uniform draw
+    # each). Then the newborns with only the systematic error found one clone.
     for i in range(start_slots):
         m = ev.mutants[i]
-        if m == 0:
+        s = ev.systematic[i]
+        if m == 0 and s == 0:
             continue
         a = cl.agent[i]
         mu = mutation_rate(p.error_rate_r, p.mutator_strength, ag.zref[a, FIDELITY],
                            cl.traits[i, FIDELITY])
         for _ in range(m):
             j = new_slot(cl)
-            t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits, p, tick)
+            t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
+                                        cfg.trait_bias, p, tick)
+            if p.systematic_rate > 0.0 and rng.random() < p.systematic_rate:
+                add_systematic(cl, ln, ag, j, a, cfg.copy_traits)
+        if s > 0:
+            j = new_slot(cl)
+            found_clone(cl, ln, i, j, a, s, tick)
+            add_systematic(cl, ln, ag, j, a, cfg.copy_traits)
     # Repaired members: reset to z_ref, into the clone's repair child.
     for i in range(start_slots):
         r = ev.repairs[i]

@@ -38,18 +38,23 @@ def effective_error_rate(error_rate, redundancy, correlation):
 
 
 @njit(cache=True)
-def landscape(drive, drive_advantage, ruggedness, peaks):
-    """Fitness landscape ``L(d)``, clipped at 0."""
+def landscape(drive, drive_advantage, ruggedness, shape):
+    """Fitness landscape ``L(d) = 1 + a d + ruggedness sum_j A_j sin(2 pi f_j d
+    + phi_j)``, clipped at 0; ``shape`` rows are the amplitudes A, the
+    frequencies f and the phases phi (``rugged``: one term, A = 1, f =
+    peaks, phi = 0; ``random``: see :func:`simulation.engine.random_landscape`)."""
     value = 1.0 + drive_advantage * drive
     if ruggedness != 0.0:
-        value += ruggedness * math.sin(2.0 * math.pi * peaks * drive)
+        for j in range(shape.shape[1]):
+            value += ruggedness * shape[0, j] * math.sin(2.0 * math.pi * shape[1, j] * drive
+                                                         + shape[2, j])
     return max(value, 0.0)
 
 
 @njit(cache=True)
-def fitness(drive, loyalty, p):
+def fitness(drive, loyalty, p, shape):
     """Relative fitness ``w = L(d) (1 - loyalty_cost l)`` of WF and Moran."""
-    return (landscape(drive, p.drive_advantage, p.ruggedness, p.peaks)
+    return (landscape(drive, p.drive_advantage, p.ruggedness, shape)
             * (1.0 - p.loyalty_cost * loyalty))
 
 
@@ -89,11 +94,12 @@ def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
 
 
 @njit(cache=True, _nrt=False)
-def mutation_step(rng, value, p):
-    """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1]."""
+def mutation_step(rng, value, bias, p):
+    """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1];
+    ``bias`` is the normal kernel's mean step for this trait."""
     kind = p.kernel_type
     if kind == KERNEL_NORMAL:
-        value = value + rng.normal(p.kernel_bias, p.kernel_sd)
+        value = value + rng.normal(bias, p.kernel_sd)
     elif kind == KERNEL_CAUCHY:
         value = value + p.kernel_scale * rng.standard_cauchy()
     elif kind == KERNEL_STEP:
@@ -173,7 +179,8 @@ def grow_clones(cl, ln, ev, new_clones):
                     _grown1(cl.free, size, 0), meta)
         ev = Events(_grown1(ev.births, size, 0), _grown1(ev.mutants, size, 0),
                     _grown1(ev.deaths, size, 0), _grown1(ev.kills, size, 0),
-                    _grown1(ev.repairs, size, 0), _grown1(ev.movers, size, 0))
+                    _grown1(ev.repairs, size, 0), _grown1(ev.systematic, size, 0),
+                    _grown1(ev.movers, size, 0))
     rows = ln.parent.shape[0]
     need_ids = meta[NEXT_ID] + new_clones
     if rows > 1 and need_ids > rows:
@@ -200,7 +207,8 @@ def grow_agents(ag, new_agents):
                   _grown1(ag.death_cause, size, 0), _grown1(ag.size, size, 0.0),
                   _grown1(ag.defectors, size, 0.0), _grown2(ag.trait_sums, size),
                   _grown1(ag.seeded, size, 0.0), _grown1(ag.clones, size, 0),
-                  _grown1(ag.taken, size, False), ag.meta)
+                  _grown1(ag.taken, size, False), _grown2(ag.systematic, size),
+                  _grown1(ag.resident_drive, size, 0.0), ag.meta)
 
 
 @njit(cache=True, _nrt=False)
@@ -228,13 +236,14 @@ def found_clone(cl, ln, i, j, a, n, tick):
 
 
 @njit(cache=True, _nrt=False)
-def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, p, tick):
+def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, bias, p, tick):
     """Found in slot ``j`` of agent ``a`` a one-member mutant clone of clone ``i``.
 
     Which traits mutate is drawn from k independent Bernoulli(mu) trials
     conditioned on at least one success, without rejection: while none has
     mutated, trait c of the k' remaining mutates with probability
     mu / (1 - (1 - mu)^k'); after the first, each with probability mu.
+    ``bias`` holds the normal kernel's mean step per trait.
     Returns the number of traits mutated.
     """
     n_copy = copy_traits.shape[0]
@@ -250,21 +259,62 @@ def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, p, tick):
         if rng.random() < q:
             hits += 1
             k = copy_traits[c]
-            cl.traits[j, k] = mutation_step(rng, cl.traits[j, k], p)
+            cl.traits[j, k] = mutation_step(rng, cl.traits[j, k], bias[k], p)
             ln.traits[r, k] = cl.traits[j, k]
     return hits
 
 
 @njit(cache=True, _nrt=False)
+def add_systematic(cl, ln, ag, j, a, copy_traits):
+    """Shift clone ``j``'s copied traits by agent ``a``'s systematic error
+    vector (``copy.systematic``), clipped to [0, 1]; no random draw."""
+    r = row(cl.clone_id[j], ln)
+    for c in range(copy_traits.shape[0]):
+        k = copy_traits[c]
+        cl.traits[j, k] = min(max(cl.traits[j, k] + ag.systematic[a, k], 0.0), 1.0)
+        ln.traits[r, k] = cl.traits[j, k]
+
+
+@njit(cache=True, _nrt=False)
+def track_reference(ag, p):
+    """A self that drifts (``immune.reference: tracking``): each live,
+    non-empty agent's z_ref moves toward its current mean traits,
+    ``z_ref += tracking_rate * (zbar - z_ref)``, from the reduction at the
+    tick's start (before the immune step); no random draw."""
+    rate = p.tracking_rate
+    for a in range(ag.meta[0]):
+        size = ag.size[a]
+        if not ag.alive[a] or size <= 0:
+            continue
+        for k in range(N_TRAITS):
+            ag.zref[a, k] += rate * (ag.trait_sums[a, k] / size - ag.zref[a, k])
+
+
+@njit(cache=True, _nrt=False)
+def draw_systematic(rng, ag, a, copy_traits, p):
+    """Agent ``a``'s systematic error vector: ``Normal(0, systematic_sd)``
+    for each copied trait in ``copy.traits`` order (no draw when the rate
+    is 0)."""
+    for k in range(N_TRAITS):
+        ag.systematic[a, k] = 0.0
+    if p.systematic_rate <= 0.0:
+        return
+    for c in range(copy_traits.shape[0]):
+        ag.systematic[a, copy_traits[c]] = rng.normal(0.0, p.systematic_sd)
+
+
+@njit(cache=True, _nrt=False)
 def free_and_reduce(cl, ln, ag, p, tick):
     """Free the slots of extinct clones and reduce the clones per agent
-    (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``)."""
+    (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``,
+    ``resident_drive``)."""
     n_agents = ag.meta[0]
     for a in range(n_agents):
         ag.size[a] = 0.0
         ag.defectors[a] = 0.0
         ag.seeded[a] = 0.0
         ag.clones[a] = 0
+        ag.resident_drive[a] = 0.0
         for k in range(N_TRAITS):
             ag.trait_sums[a, k] = 0.0
     theta = p.escape_threshold
@@ -283,6 +333,8 @@ def free_and_reduce(cl, ln, ag, p, tick):
         ag.size[a] += n
         if cl.traits[i, DRIVE] > theta:
             ag.defectors[a] += n
+        else:
+            ag.resident_drive[a] += n * cl.traits[i, DRIVE]
         for k in range(N_TRAITS):
             ag.trait_sums[a, k] += n * cl.traits[i, k]
         if cl.seeded[i]:
@@ -297,6 +349,7 @@ def clear_events(ev, i):
     ev.deaths[i] = 0
     ev.kills[i] = 0
     ev.repairs[i] = 0
+    ev.systematic[i] = 0
 
 
 @njit(cache=True)

@@ -5,10 +5,12 @@ a given tick, or (when Python must collect agent or clone records) the next
 record, writing every ``timeseries`` row itself (Price terms included).
 Python runs only between calls. One tick (MODEL.md sections 3-5):
 
-1. the economy (capacities and reserves from the tick's start);
+1. the economy (capacities and reserves from the tick's start), then, with
+   ``immune.reference: tracking``, z_ref moves toward each agent's mean
+   traits (so the tick's immune step and repair use the moved self);
 2. the within-agent dynamics (``birth_death``, ``wright_fisher``, ``moran``);
 3. transmission of defectors between agents;
-4. outcomes observed: first defector, takeover, convergence, the largest
+4. outcomes observed: first defector, takeover, convergence, drift, the largest
    defector fraction (before any agent dies, so a takeover that kills its
    agent is seen);
 5. agent deaths, then agent reproduction;
@@ -21,7 +23,7 @@ from numba import njit
 
 from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, free_and_reduce, grow_agents, grow_clones, grow_snapshot,
-                     has_room, take_snapshot)
+                     has_room, take_snapshot, track_reference)
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, move_migrants,
                     observe_takeovers, parents_due, reproduce)
@@ -213,6 +215,44 @@ def observe(ag, p, st):
         st.takeover_tick = st.tick
     if st.convergence_tick < 0 and size > 0 and drive / size >= p.convergence_drive:
         st.convergence_tick = st.tick
+    if st.drift_tick < 0 and drifted(ag, p, st):
+        st.drift_tick = st.tick
+
+
+@njit(cache=True, _nrt=False)
+def drift_baseline(ag, st):
+    """Tick 0's resident drive (mean drive over the members of non-defector
+    clones, world-wide) and reference drive (mean z_ref drive over the live
+    agents): the baselines of the drift event."""
+    resident = 0.0
+    members = 0.0
+    reference = 0.0
+    living = 0
+    for a in range(ag.meta[0]):
+        resident += ag.resident_drive[a]
+        members += ag.size[a] - ag.defectors[a]
+        if ag.alive[a]:
+            reference += ag.zref[a, DRIVE]
+            living += 1
+    st.resident_drive0 = resident / members if members > 0 else 0.0
+    st.reference_drive0 = reference / living if living > 0 else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def drifted(ag, p, st):
+    """Value drift (docs/model.md, "Failure modes"): some live agent's
+    resident drive (mean over its non-defector members) or reference drive
+    (its z_ref drive) is at least ``drift_delta`` above tick 0's."""
+    for a in range(ag.meta[0]):
+        if not ag.alive[a]:
+            continue
+        if ag.zref[a, DRIVE] - st.reference_drive0 >= p.drift_delta:
+            return True
+        residents = ag.size[a] - ag.defectors[a]
+        if residents > 0 and (ag.resident_drive[a] / residents - st.resident_drive0
+                              >= p.drift_delta):
+            return True
+    return False
 
 
 @njit(cache=True, _nrt=False)
@@ -270,7 +310,8 @@ def conclude(ag, p, st):
 @njit(cache=True, _nrt=False)
 def tick_bound(ag, p):
     """The most clones one tick can found, from the state at its start:
-    every live clone a repair child, every newborn a mutant (birth_death: at
+    every live clone a repair child (and a clone of newborns carrying only
+    the systematic error), every newborn a mutant (birth_death: at
     most N births; wright_fisher: the capacities; moran: N events and the
     refills), every subcomponent a migrant, every parent's bottleneck."""
     size = 0.0
@@ -286,6 +327,8 @@ def tick_bound(ag, p):
     bound = float(clones)
     if p.dynamics == BIRTH_DEATH:
         bound += size
+        if p.systematic_rate > 0:
+            bound += clones  # one clone of systematic-only newborns per parent
     elif p.dynamics == WRIGHT_FISHER:
         bound += capacity
     else:
@@ -319,6 +362,8 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     _clear_totals(totals)
     if p.economy:
         economy(ag, p)
+    if p.tracking_rate > 0.0:
+        track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
         draw_events(cl, ag, ev, cfg, rng, t0)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
@@ -359,6 +404,8 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     _clear_totals(totals)
     if p.economy:
         economy(ag, p)
+    if p.tracking_rate > 0.0:
+        track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
         needed = draw_events(cl, ag, ev, cfg, rng, t0)
         if not has_room(cl, ln, needed):
@@ -478,6 +525,7 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
     if not st.started:
         st.started = True
         free_and_reduce(cl, ln, ag, p, 0)
+        drift_baseline(ag, st)
         observe(ag, p, st)
         if p.score_event != SCORE_NONE:
             st.score = score(ag, p)

@@ -24,13 +24,14 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
     dies (``deaths = n``); ``mutants`` are the newborns with a copy error.
     """
     p = cfg.params[0]
+    shape = cfg.landscape
     n_agents = ag.meta[0]
     n_slots = cl.meta[0]
     weight = np.zeros(n_agents)
     positive_left = np.zeros(n_agents, dtype=np.int64)
     for i in range(n_slots):
         if cl.count[i] > 0:
-            w = cl.count[i] * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+            w = cl.count[i] * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
             if w > 0.0:
                 weight[cl.agent[i]] += w
                 positive_left[cl.agent[i]] += 1
@@ -47,7 +48,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
             continue
         a = cl.agent[i]
         ev.deaths[i] = n
-        w = n * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+        w = n * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
         if w <= 0.0:
             continue
         positive_left[a] -= 1
@@ -91,6 +92,7 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
     The tables must hold every event as a new clone (the caller makes room).
     """
     p = cfg.params[0]
+    shape = cfg.landscape
     t = totals[0]
     n_agents = ag.meta[0]
     n_slots = cl.meta[0]
@@ -121,7 +123,7 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
         for c in range(n_local):
             i = grouped[start[a] + c]
             local[c] = i
-            w[c] = fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p)
+            w[c] = fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
         current = size[a]
         for e in range(n_events):
             total = 0.0
@@ -154,9 +156,9 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                                    ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
-                                            p, tick)
+                                            cfg.trait_bias, p, tick)
                 local[n_local] = j
-                w[n_local] = fitness(cl.traits[j, DRIVE], cl.traits[j, LOYALTY], p)
+                w[n_local] = fitness(cl.traits[j, DRIVE], cl.traits[j, LOYALTY], p, shape)
                 n_local += 1
                 t.mutants += 1
             else:

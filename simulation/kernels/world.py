@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, binomial, found_clone,
-                     found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
+                     draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
                      mutation_rate, mutation_step, new_slot, p_any_error)
 
 # Codes of names.DEATH_CAUSES.
@@ -167,7 +167,7 @@ def agent_deaths(cl, ln, ag, p, rng, tick):
 
 @njit(cache=True, _nrt=False)
 def _heritable_step(rng, value, p):
-    return mutation_step(rng, value, p)
+    return mutation_step(rng, value, p.kernel_bias, p)
 
 
 @njit(cache=True)
@@ -241,8 +241,9 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
     own. The child's z_ref is its founders' mean traits
     (``founder_reference``) or its parent's; its surveillance, efficacy and
     tolerance are the parent's, each mutated with probability
-    ``agent_mutation`` by a step of copy.kernel. Returns the number of
-    children.
+    ``agent_mutation`` by a step of copy.kernel; then it draws its own
+    systematic error vector (:func:`~.clones.draw_systematic`). Returns the
+    number of children.
     """
     p = cfg.params[0]
     parents = choose_parents(ag, p, rng)
@@ -297,7 +298,7 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                     sums[k] += (x - m) * cl.traits[i, k]
             for _ in range(m):
                 j = new_slot(cl)
-                t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits,
+                t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits, cfg.trait_bias,
                                             p, tick)
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
@@ -316,5 +317,6 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             ag.efficacy[c] = _heritable_step(rng, ag.efficacy[c], p)
         if rng.random() < p.agent_mutation:
             ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
+        draw_systematic(rng, ag, c, cfg.copy_traits, p)
     free_and_reduce(cl, ln, ag, p, tick)
     return n_par
