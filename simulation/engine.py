@@ -16,7 +16,7 @@ import numpy as np
 
 from . import names
 from .kernels import driver
-from .kernels.clones import draw_systematic, effective_error_rate
+from .kernels.clones import reset_tables, draw_systematic, effective_error_rate
 from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
@@ -191,23 +191,41 @@ class World:
     def __init__(self, scenario, seed: int, config: Config | None = None,
                  start: bool = True, template: State | None = None):
         self.scenario = scenario
-        self.config = config if config is not None else build_config(scenario)
-        ls = scenario.landscape
+        self.base_config = config if config is not None else build_config(scenario)
+        self.template = template
+        self.state = (copy_state(template) if template is not None
+                      else initial_state(scenario))
+        rows = scenario.horizon // scenario.record_every + 2
+        self.records = np.zeros(min(rows, 4096), TIMESERIES)
+        self._begin(seed)
+        self.code = self.advance(0) if start else driver.PAUSED
+
+    def _begin(self, seed: int) -> None:
+        """This replicate's generator, landscape and systematic errors."""
+        self.config = self.base_config
+        ls = self.scenario.landscape
         if ls.type == "random" and ls.seed is None:  # this replicate's realisation
             shape = random_landscape(ls.peaks, np.random.default_rng([seed, LANDSCAPE_STREAM]))
             self.config = self.config._replace(landscape=shape)
         self.rng = np.random.default_rng(seed)
-        self.state = (copy_state(template) if template is not None
-                      else initial_state(scenario))
         if self.config.params[0]["systematic_rate"] > 0:
             # Each agent's systematic error vector, drawn at its founding (tick 0).
             for a in range(self.n_agents):
                 draw_systematic(self.rng, self.state.agents, a, self.config.copy_traits,
                                 self.config.params[0])
-        rows = scenario.horizon // scenario.record_every + 2
-        self.records = np.zeros(min(rows, 4096), TIMESERIES)
         self.n_records = 0
-        self.code = self.advance(0) if start else driver.PAUSED
+
+    def reset(self, seed: int) -> None:
+        """Start another replicate (seed ``seed``) of the same scenario in
+        this world's tables: the set-up state is copied into them in place
+        (no new tables), exactly as a new ``World(scenario, seed,
+        start=False)`` would begin."""
+        if self.template is None:
+            self.template = initial_state(self.scenario)
+        t = self.template
+        reset_tables(self.state, t)
+        self._begin(seed)
+        self.code = driver.PAUSED
 
     def advance(self, stop_tick: int, horizon: int | None = None,
                 stop_score: float = np.inf) -> int:
@@ -219,14 +237,27 @@ class World:
         ``RECORDED`` or ``SCORED``)."""
         horizon = self.scenario.horizon if horizon is None else horizon
         while True:
-            code, self.state, self.n_records = driver.advance(
+            code, self.n_records, bound = driver.advance(
                 self.state, self.config, self.rng, stop_tick, horizon, self.records,
                 self.n_records, float(stop_score))
-            if code != driver.BUFFER_FULL:
+            if code == driver.BUFFER_FULL:
+                self._grow_records()
+            elif code != driver.NEED_ROOM:
                 return code
-            grown = np.zeros(2 * self.records.shape[0], TIMESERIES)
-            grown[: self.n_records] = self.records[: self.n_records]
-            self.records = grown
+            elif bound <= driver.FAST_LIMIT:
+                self.state = driver.make_room(self.state, self.config, bound)
+            else:
+                if self.n_records + 2 > self.records.shape[0]:
+                    self._grow_records()
+                code, self.state, self.n_records = driver.tick_alone(
+                    self.state, self.config, self.rng, self.records, self.n_records)
+                if code == driver.RECORDED:
+                    return code
+
+    def _grow_records(self) -> None:
+        grown = np.zeros(2 * self.records.shape[0], TIMESERIES)
+        grown[: self.n_records] = self.records[: self.n_records]
+        self.records = grown
 
     def step(self) -> None:
         """One tick, whatever the horizon (for tests and interactive use)."""

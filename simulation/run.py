@@ -54,14 +54,20 @@ class ReplicateResult:
 
 
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
-                  progress=None, config=None, template=None) -> ReplicateResult:
+                  progress=None, config=None, template=None,
+                  world: World | None = None) -> ReplicateResult:
     """Run one replicate to its horizon or its first stop event.
 
     The compiled loop runs the whole replicate in one call; it returns to
     Python at records only when agent rows or clone counts are collected.
+    With ``world`` (a World of the same scenario), the replicate runs in its
+    tables (reset in place) instead of new ones.
     """
     seed = replicate_seed(scenario.seed, replicate, point)
-    world = World(scenario, seed, config, start=False, template=template)
+    if world is None:
+        world = World(scenario, seed, config, start=False, template=template)
+    else:
+        world.reset(seed)
     record_clones = scenario.record_clones
     record_agents = records_agents(scenario)
     snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -195,13 +201,15 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         show_progress = sys.stderr.isatty()
     config = build_config(scenario)
     template = initial_state(scenario)
+    world = None
     started = time.perf_counter()
     results = []
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         for k in indices:
-            results.append(run_replicate(scenario, k, point, progress=bar, config=config,
-                                         template=template))
+            if world is None:
+                world = World(scenario, 0, config, start=False, template=template)
+            results.append(run_replicate(scenario, k, point, progress=bar, world=world))
     seconds = time.perf_counter() - started
     runs = runs_frame([r.run for r in results])
     timeseries = timeseries_frame(results)

@@ -135,6 +135,7 @@ class Snapshot(NamedTuple):
     drive: np.ndarray  #: float64. Drive of each slot then.
     loyalty: np.ndarray  #: float64. Loyalty of each slot then.
     descendants: np.ndarray  #: float64 (slots x 3). Scratch: w_c, S_c drive, S_c loyalty.
+    agent_sums: np.ndarray  #: float64 (agents x 4). Scratch: N_a, w_a, N_a zbar_a (drive, loyalty).
     meta: np.ndarray  #: int64 (1,). Slots in the snapshot.
 
 
@@ -295,7 +296,8 @@ def new_state(slots: int, lineage_rows: int, agent_rows: int) -> State:
     return State(clones=new_clones(slots), lineage=new_lineage(lineage_rows),
                  agents=new_agents(agent_rows), events=new_events(slots),
                  snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),
-                                   np.zeros(0), np.zeros((0, 3)), np.zeros(1, np.int64)),
+                                   np.zeros(0), np.zeros((0, 3)), np.zeros((agent_rows, 4)),
+                                   np.zeros(1, np.int64)),
                  status=status, tick_totals=np.zeros(1, TOTALS),
                  interval=np.zeros(1, TOTALS))
 

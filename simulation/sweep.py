@@ -268,7 +268,13 @@ def _gather(client, futures: dict, scheduler, worker_timeout: float, poll: float
                 exc = fut.exception()
                 raise ClusterError(f"a unit failed on the cluster: "
                                    f"{type(exc).__name__}: {exc}")
-            yield futures[fut], fut.result()
+            try:
+                result = fut.result()
+            except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
+                # The scheduler went away while the result was fetched.
+                raise ClusterError(f"lost the scheduler {scheduler or '(local)'} "
+                                   f"({type(exc).__name__})") from None
+            yield futures[fut], result
         if not done:
             if _live_workers(client, scheduler):
                 lonely_since = None

@@ -353,15 +353,17 @@ def clear_events(ev, i):
 
 
 @njit(cache=True)
-def grow_snapshot(snap, slots):
-    """A snapshot whose arrays hold ``slots`` slots (doubling; the content
-    is kept)."""
-    if snap.count.shape[0] >= slots:
+def grow_snapshot(snap, slots, agents):
+    """A snapshot whose arrays hold ``slots`` slots and ``agents`` agents
+    (doubling; the content is kept)."""
+    if snap.count.shape[0] >= slots and snap.agent_sums.shape[0] >= agents:
         return snap
     size = max(slots, 2 * snap.count.shape[0])
+    rows = max(agents, 2 * snap.agent_sums.shape[0])
     return Snapshot(_grown1(snap.count, size, 0.0), _grown1(snap.agent, size, 0),
                     _grown1(snap.drive, size, 0.0), _grown1(snap.loyalty, size, 0.0),
-                    _grown2(snap.descendants, size), snap.meta)
+                    _grown2(snap.descendants, size), _grown2(snap.agent_sums, rows),
+                    snap.meta)
 
 
 @njit(cache=True, _nrt=False)
@@ -376,3 +378,71 @@ def take_snapshot(cl, snap):
         snap.loyalty[i] = cl.traits[i, LOYALTY]
         cl.ancestor[i] = i
     snap.meta[0] = n
+
+
+@njit(cache=True, _nrt=False)
+def _prefix(dst, src, n):
+    for i in range(n):
+        dst[i] = src[i]
+
+
+@njit(cache=True, _nrt=False)
+def _prefix2(dst, src, n):
+    for i in range(n):
+        for k in range(src.shape[1]):
+            dst[i, k] = src[i, k]
+
+
+@njit(cache=True, _nrt=False)
+def reset_tables(state, template):
+    """Copy the set-up tables ``template`` (:func:`simulation.engine.initial_state`)
+    into ``state``'s own, in place: the next replicate of a scenario reuses
+    the previous one's tables (at least as large) instead of new ones."""
+    cl, tc = state.clones, template.clones
+    ln, tl = state.lineage, template.lineage
+    ag, ta = state.agents, template.agents
+    n = tc.meta[0]
+    m = ta.meta[0]
+    for i in range(n, cl.meta[0]):
+        cl.count[i] = -1
+    _prefix(cl.count, tc.count, n)
+    _prefix(cl.agent, tc.agent, n)
+    _prefix2(cl.traits, tc.traits, n)
+    _prefix(cl.clone_id, tc.clone_id, n)
+    _prefix(cl.seeded, tc.seeded, n)
+    _prefix(cl.repair_slot, tc.repair_slot, n)
+    _prefix(cl.repair_id, tc.repair_id, n)
+    _prefix(cl.ancestor, tc.ancestor, n)
+    for k in range(3):
+        cl.meta[k] = tc.meta[k]
+    if ln.parent.shape[0] > 1:
+        _prefix(ln.parent, tl.parent, n)
+        _prefix(ln.agent, tl.agent, n)
+        _prefix(ln.origin, tl.origin, n)
+        _prefix(ln.end, tl.end, n)
+        _prefix2(ln.traits, tl.traits, n)
+        _prefix(ln.seeded, tl.seeded, n)
+    _prefix(ag.alive, ta.alive, m)
+    _prefix(ag.capacity, ta.capacity, m)
+    _prefix(ag.reserve, ta.reserve, m)
+    _prefix2(ag.zref, ta.zref, m)
+    _prefix(ag.surveillance, ta.surveillance, m)
+    _prefix(ag.efficacy, ta.efficacy, m)
+    _prefix(ag.tolerance, ta.tolerance, m)
+    _prefix(ag.parent, ta.parent, m)
+    _prefix(ag.born_tick, ta.born_tick, m)
+    _prefix(ag.death_tick, ta.death_tick, m)
+    _prefix(ag.death_cause, ta.death_cause, m)
+    _prefix(ag.size, ta.size, m)
+    _prefix(ag.defectors, ta.defectors, m)
+    _prefix2(ag.trait_sums, ta.trait_sums, m)
+    _prefix(ag.seeded, ta.seeded, m)
+    _prefix(ag.clones, ta.clones, m)
+    _prefix(ag.taken, ta.taken, m)
+    _prefix2(ag.systematic, ta.systematic, m)
+    _prefix(ag.resident_drive, ta.resident_drive, m)
+    ag.meta[0] = m
+    state.snapshot.meta[0] = 0
+    state.status[0] = template.status[0]
+    state.tick_totals[0] = template.tick_totals[0]
+    state.interval[0] = template.interval[0]

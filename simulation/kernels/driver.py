@@ -67,10 +67,12 @@ def _add_totals(into, add):
     a.migrants += b.migrants
 
 
-@njit(cache=True)
-def price_terms(cl, ag, snap):
+@njit(cache=True, _nrt=False)
+def price_terms(cl, ag, snap, r):
     """Multilevel Price decomposition of the change in mean drive and mean
-    loyalty since the snapshot: (between, within, transmission) for each.
+    loyalty since the snapshot, written into the timeseries row ``r``
+    (``price_*`` and ``price_loyalty_*``; NaN when the world was or is empty,
+    or there is no snapshot yet).
 
     Every subcomponent alive now descends from exactly one clone c alive
     then (``ancestor``), in agent a(c). With n_c members then, w_c
@@ -82,13 +84,18 @@ def price_terms(cl, ag, snap):
     - transmission = sum_c (S_c - w_c z_c) / W (copy error, repair)
 
     and between + within + transmission = S/W - zbar = zbar' - zbar
-    exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). NaN when the
-    world was or is empty.
+    exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). The
+    snapshot's scratch arrays hold the sums, so nothing is allocated.
     """
-    out = np.full(6, np.nan)
+    r.price_between = np.nan
+    r.price_within = np.nan
+    r.price_transmission = np.nan
+    r.price_loyalty_between = np.nan
+    r.price_loyalty_within = np.nan
+    r.price_loyalty_transmission = np.nan
     n_anc = snap.meta[0]
     if n_anc == 0:
-        return out  # no snapshot yet (tick 0)
+        return  # no snapshot yet (tick 0)
     n_agents = ag.meta[0]
     desc = snap.descendants  # w_c, S_c (drive), S_c (loyalty)
     for c in range(n_anc):
@@ -108,23 +115,24 @@ def price_terms(cl, ag, snap):
         total0 += snap.count[c]
         total1 += desc[c, 0]
     if total0 == 0.0 or total1 == 0.0:
-        return out
-    n_a = np.zeros(n_agents)
-    w_a = np.zeros(n_agents)
-    z_a = np.zeros((n_agents, 2))
+        return
+    sums = snap.agent_sums  # N_a, w_a, N_a zbar_a (drive), N_a zbar_a (loyalty)
+    for a in range(n_agents):
+        for k in range(4):
+            sums[a, k] = 0.0
     for c in range(n_anc):
         a = snap.agent[c]
-        n_a[a] += snap.count[c]
-        w_a[a] += desc[c, 0]
-        z_a[a, 0] += snap.count[c] * snap.drive[c]
-        z_a[a, 1] += snap.count[c] * snap.loyalty[c]
+        sums[a, 0] += snap.count[c]
+        sums[a, 1] += desc[c, 0]
+        sums[a, 2] += snap.count[c] * snap.drive[c]
+        sums[a, 3] += snap.count[c] * snap.loyalty[c]
     for k in range(2):
         zbar0 = 0.0
         between = 0.0
         for a in range(n_agents):
-            zbar0 += z_a[a, k]
-            if n_a[a] > 0:
-                between += w_a[a] * z_a[a, k] / n_a[a]
+            zbar0 += sums[a, 2 + k]
+            if sums[a, 0] > 0:
+                between += sums[a, 1] * sums[a, 2 + k] / sums[a, 0]
         zbar0 /= total0
         within = 0.0
         transmission = 0.0
@@ -133,40 +141,50 @@ def price_terms(cl, ag, snap):
             if w > 0:
                 z0 = snap.drive[c] if k == 0 else snap.loyalty[c]
                 a = snap.agent[c]
-                within += w * (z0 - z_a[a, k] / n_a[a])
+                within += w * (z0 - sums[a, 2 + k] / sums[a, 0])
                 transmission += desc[c, 1 + k] - w * z0
-        out[3 * k] = between / total1 - zbar0
-        out[3 * k + 1] = within / total1
-        out[3 * k + 2] = transmission / total1
-    return out
+        if k == 0:
+            r.price_between = between / total1 - zbar0
+            r.price_within = within / total1
+            r.price_transmission = transmission / total1
+        else:
+            r.price_loyalty_between = between / total1 - zbar0
+            r.price_loyalty_within = within / total1
+            r.price_loyalty_transmission = transmission / total1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def write_record(cl, ag, st, interval, snap, ts, n_rows):
     """Write the timeseries row of the current tick into ``ts[n_rows]``,
     then start a new interval (event totals, agent births and deaths, Price
-    snapshot). Returns the new snapshot."""
+    snapshot). The snapshot must hold the slots used and the agents
+    (:func:`grow_snapshot`); nothing is allocated."""
     r = ts[n_rows]
     size = 0.0
     defectors = 0.0
     clones = 0
     living = 0
-    sums = np.zeros(4)
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
     for a in range(ag.meta[0]):
         size += ag.size[a]
         defectors += ag.defectors[a]
         clones += ag.clones[a]
         if ag.alive[a]:
             living += 1
-        for k in range(4):
-            sums[k] += ag.trait_sums[a, k]
+        s0 += ag.trait_sums[a, 0]
+        s1 += ag.trait_sums[a, 1]
+        s2 += ag.trait_sums[a, 2]
+        s3 += ag.trait_sums[a, 3]
     r.tick = st.tick
     r.agents = living
     r.size = int(size)
-    r.mean_drive = sums[0] / size if size > 0 else np.nan
-    r.mean_loyalty = sums[1] / size if size > 0 else np.nan
-    r.mean_stealth = sums[2] / size if size > 0 else np.nan
-    r.mean_fidelity = sums[3] / size if size > 0 else np.nan
+    r.mean_drive = s0 / size if size > 0 else np.nan
+    r.mean_loyalty = s1 / size if size > 0 else np.nan
+    r.mean_stealth = s2 / size if size > 0 else np.nan
+    r.mean_fidelity = s3 / size if size > 0 else np.nan
     r.defector_fraction = defectors / size if size > 0 else 0.0
     r.clones = clones
     iv = interval[0]
@@ -175,16 +193,8 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     r.immune_kills = iv.immune_kills
     r.repairs = iv.repairs
     r.mutations = iv.mutations
-    r.goal_output = sums[1]
-    price = price_terms(cl, ag, snap)
-    if st.tick == 0:
-        price[:] = np.nan
-    r.price_between = price[0]
-    r.price_within = price[1]
-    r.price_transmission = price[2]
-    r.price_loyalty_between = price[3]
-    r.price_loyalty_within = price[4]
-    r.price_loyalty_transmission = price[5]
+    r.goal_output = s1
+    price_terms(cl, ag, snap, r)
     r.migrants = iv.migrants
     r.agent_births = st.agents_born - st.born_at_record
     r.agent_deaths = st.agents_died - st.died_at_record
@@ -313,7 +323,8 @@ def tick_bound(ag, p):
     every live clone a repair child (and a clone of newborns carrying only
     the systematic error), every newborn a mutant (birth_death: at
     most N births; wright_fisher: the capacities; moran: N events and the
-    refills), every subcomponent a migrant, every parent's bottleneck."""
+    refills), every member after the dynamics a migrant, every parent's
+    bottleneck."""
     size = 0.0
     clones = 0
     alive = 0
@@ -327,14 +338,17 @@ def tick_bound(ag, p):
     bound = float(clones)
     if p.dynamics == BIRTH_DEATH:
         bound += size
+        after = 2.0 * size  # members after the dynamics: at most N + N births
         if p.systematic_rate > 0:
             bound += clones  # one clone of systematic-only newborns per parent
     elif p.dynamics == WRIGHT_FISHER:
         bound += capacity
+        after = capacity
     else:
         bound += 2.0 * size
+        after = size  # Moran keeps each size (refills replace the killed)
     if p.transmission > 0:
-        bound += size
+        bound += after  # every member after the dynamics a migrant
     if p.reproduce:
         bound += alive * p.bottleneck
     return min(bound, 1e18)
@@ -487,11 +501,91 @@ def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tic
         used = cl.meta[0]
         if (bound > FAST_LIMIT or not has_room(cl, ln, int(bound))
                 or snap.count.shape[0] < used + bound
+                or snap.agent_sums.shape[0] < ag.alive.shape[0]
                 or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
             return NEED_ROOM, n_rows, bound
         tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng)
         if st.tick % p.record_every == 0:
             write_record(cl, ag, st, interval, snap, ts, n_rows)
+            n_rows += 1
+            if p.pause_at_records:
+                return RECORDED, n_rows, 0.0
+
+
+def _inlined(kernel):
+    """A copy of a reference-count-free kernel compiled to be inlined (into
+    :func:`run_lean`, itself free of reference counting); the original
+    stays a call for the other loops."""
+    return njit(cache=True, _nrt=False, inline="always")(kernel.py_func)
+
+
+_economy = _inlined(economy)
+_track = _inlined(track_reference)
+_draw = _inlined(draw_events)
+_apply = _inlined(apply_events)
+_migrants = _inlined(draw_migrants)
+_move = _inlined(move_migrants)
+_reduce = _inlined(free_and_reduce)
+_fates_in = _inlined(_fates)
+_conclude = _inlined(conclude)
+_clear = _inlined(_clear_totals)
+_add = _inlined(_add_totals)
+_bound = _inlined(tick_bound)
+_room = _inlined(has_room)
+_record = _inlined(write_record)
+
+
+@njit(cache=True, _nrt=False)
+def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick,
+             horizon, ts, n_rows, stop_score):
+    """The loop of :func:`advance` for ``birth_death`` worlds without agent
+    reproduction (singletons, sweeps, splitting): the whole tick inlined and
+    compiled without reference counting, so a tick costs its draws and loops
+    only (records included: they allocate nothing either). Returns
+    ``(code, n_rows, bound)`` like :func:`run_fixed`."""
+    p = cfg.params[0]
+    st = status[0]
+    while True:
+        if st.stop_reason == 0 and st.tick >= horizon:
+            st.stop_reason = STOP_HORIZON
+        if st.stop_reason != 0:
+            if st.last_record_tick != st.tick:
+                if n_rows >= ts.shape[0]:
+                    return BUFFER_FULL, n_rows, 0.0
+                _record(cl, ag, st, interval, snap, ts, n_rows)
+                n_rows += 1
+                if p.pause_at_records:
+                    return RECORDED, n_rows, 0.0
+            return STOPPED, n_rows, 0.0
+        if st.score >= stop_score:
+            return SCORED, n_rows, 0.0
+        if st.tick >= stop_tick:
+            return PAUSED, n_rows, 0.0
+        if n_rows + 2 > ts.shape[0]:
+            return BUFFER_FULL, n_rows, 0.0
+        bound = _bound(ag, p)
+        if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
+                or snap.count.shape[0] < cl.meta[0] + bound
+                or snap.agent_sums.shape[0] < ag.meta[0]):
+            return NEED_ROOM, n_rows, bound
+        st.tick += 1
+        tick = st.tick
+        _clear(totals)
+        if p.economy:
+            _economy(ag, p)
+        if p.tracking_rate > 0.0:
+            _track(ag, p)
+        _draw(cl, ag, ev, cfg, rng, tick - 1)
+        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+        if p.transmission > 0:
+            if _migrants(cl, ag, ev, p, rng) > 0:
+                totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
+                _reduce(cl, ln, ag, p, tick)
+        _fates_in(cl, ln, ag, st, cfg, rng, tick)
+        _conclude(ag, p, st)
+        _add(interval, totals)
+        if tick % p.record_every == 0:
+            _record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
             if p.pause_at_records:
                 return RECORDED, n_rows, 0.0
@@ -503,26 +597,29 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
     ends), ``stop_tick`` (it pauses), a full ``ts`` buffer, or (with a
     ``score_event``) the running maximum of the score reaching
     ``stop_score`` (it pauses: the branching point of splitting); with
-    ``pause_at_records``, also return after each record.
+    ``pause_at_records``, also return after each record; and NEED_ROOM
+    when the tables must grow first (:func:`make_room`, or for a tick too
+    large to make room for, :func:`tick_alone`).
 
-    Returns ``(code, state, n_rows)``: code PAUSED, STOPPED, RECORDED,
-    BUFFER_FULL or SCORED; the state (tables may have grown); rows written.
-    At the start (tick 0, not yet started) it reduces the set-up state,
-    observes tick 0 and writes its record.
+    Returns ``(code, n_rows, bound)``: code PAUSED, STOPPED, RECORDED,
+    BUFFER_FULL, SCORED or NEED_ROOM (with the next tick's worst case
+    ``bound``); rows written to ``ts``. The tables are never replaced here
+    (no state is returned), so a call costs no conversion of tables back to
+    Python. At the start (tick 0, not yet started) it reduces the set-up
+    state, observes tick 0 and writes its record.
 
-    Ticks run in :func:`run_fixed` once the tables hold a tick's worst case
-    (grown here, between its calls); a tick whose worst case exceeds
-    ``FAST_LIMIT`` slots runs alone in :func:`tick_growing`. The per-tick
-    kernels allocate nothing and are compiled without reference counting;
-    the two loops rebind no table, so a tick costs no reference bookkeeping.
+    Ticks run in :func:`run_lean` (``birth_death`` without agent
+    reproduction: the whole tick inlined, no reference counting) or
+    :func:`run_fixed`; the per-tick kernels allocate nothing.
     """
     p = cfg.params[0]
     st = state.status[0]
     cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
     snap = state.snapshot
     totals, interval = state.tick_totals, state.interval
-    code = PAUSED
     if not st.started:
+        if snap.count.shape[0] < cl.meta[0] or snap.agent_sums.shape[0] < ag.meta[0]:
+            return NEED_ROOM, n_rows, 0.0
         st.started = True
         free_and_reduce(cl, ln, ag, p, 0)
         drift_baseline(ag, st)
@@ -530,32 +627,49 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
         if p.score_event != SCORE_NONE:
             st.score = score(ag, p)
         conclude(ag, p, st)
-        snap = grow_snapshot(snap, cl.meta[0])
         write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
-            return (RECORDED, State(cl, ln, ag, ev, snap, state.status, totals, interval),
-                    n_rows)
-    while True:
-        code, n_rows, bound = run_fixed(cl, ln, ag, ev, snap, state.status, totals,
-                                        interval, cfg, rng, stop_tick, horizon, ts,
-                                        n_rows, stop_score)
-        if code != NEED_ROOM:
-            break
-        if bound <= FAST_LIMIT:
-            need = int(bound)
-            if not has_room(cl, ln, need):
-                cl, ln, ev = grow_clones(cl, ln, ev, need)
-            snap = grow_snapshot(snap, cl.meta[0] + need)
-            if p.reproduce:
-                ag = grow_agents(ag, live_agents(ag))
-            continue
-        cl, ln, ag, ev = tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng)
-        snap = grow_snapshot(snap, cl.meta[0])
-        if st.tick % p.record_every == 0:
-            write_record(cl, ag, st, interval, snap, ts, n_rows)
-            n_rows += 1
-            if p.pause_at_records:
-                code = RECORDED
-                break
-    return code, State(cl, ln, ag, ev, snap, state.status, totals, interval), n_rows
+            return RECORDED, n_rows, 0.0
+    if p.dynamics == BIRTH_DEATH and not p.reproduce:
+        return run_lean(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
+                        stop_tick, horizon, ts, n_rows, stop_score)
+    return run_fixed(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
+                     stop_tick, horizon, ts, n_rows, stop_score)
+
+
+@njit(cache=True)
+def make_room(state, cfg, bound):
+    """The state with tables that hold a tick's worst case ``bound`` (and
+    the snapshot the slots and agents): grown by doubling, content kept."""
+    p = cfg.params[0]
+    cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
+    need = int(bound)
+    if not has_room(cl, ln, need):
+        cl, ln, ev = grow_clones(cl, ln, ev, need)
+    if p.reproduce:
+        ag = grow_agents(ag, live_agents(ag))
+    snap = grow_snapshot(state.snapshot, cl.meta[0] + need, ag.alive.shape[0])
+    return State(cl, ln, ag, ev, snap, state.status, state.tick_totals, state.interval)
+
+
+@njit(cache=True)
+def tick_alone(state, cfg, rng, ts, n_rows):
+    """One tick whose worst case is too large to make room for in advance
+    (:data:`FAST_LIMIT`): the tables grow as its draws require
+    (:func:`tick_growing`), then its record if due (``ts`` must have a
+    free row). Returns ``(code, state, n_rows)``: RECORDED after a record
+    with ``pause_at_records``, else PAUSED."""
+    p = cfg.params[0]
+    st = state.status[0]
+    cl, ln, ag, ev = tick_growing(state.clones, state.lineage, state.agents, state.events,
+                                  st, state.tick_totals, state.interval, cfg, rng)
+    snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
+    code = PAUSED
+    if st.tick % p.record_every == 0:
+        write_record(cl, ag, st, state.interval, snap, ts, n_rows)
+        n_rows += 1
+        if p.pause_at_records:
+            code = RECORDED
+    return (code, State(cl, ln, ag, ev, snap, state.status, state.tick_totals,
+                        state.interval), n_rows)
