@@ -25,12 +25,13 @@ from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, free_and_reduce, grow_agents, grow_clones, grow_snapshot,
                      has_room, take_snapshot, track_reference)
 from .generations import draw_wright_fisher, moran_events, moran_tick
-from .world import (agent_deaths, draw_migrants, economy, found_children, move_migrants,
-                    observe_takeovers, parents_due, reproduce)
+from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
+                    move_migrants, observe_takeovers, parents_due, reproduce)
 from ..state import State
 
 # What advance() returns (NEED_ROOM only between the loops here).
 PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED, NEED_ROOM = 0, 1, 2, 3, 4, 5
+FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 # Ticks whose worst case needs more clone slots than this run one at a time,
 # growing the tables as the draws require (very large systems only).
 FAST_LIMIT = 1 << 22
@@ -355,12 +356,25 @@ def tick_bound(ag, p):
 
 
 @njit(cache=True, _nrt=False)
-def live_agents(ag):
-    n = 0
-    for a in range(ag.meta[0]):
-        if ag.alive[a]:
-            n += 1
-    return n
+def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
+    """Why the loop stops before another tick, checked in this order: the
+    replicate ended (the horizon or a stop event) and its last tick still
+    needs its record (FINAL_RECORD), or has it (STOPPED); the score reached
+    ``stop_score`` (SCORED); ``stop_tick`` (PAUSED); no room for a tick's
+    records (BUFFER_FULL). -1: go on."""
+    if st.stop_reason == 0 and st.tick >= horizon:
+        st.stop_reason = STOP_HORIZON
+    if st.stop_reason != 0:
+        if st.last_record_tick == st.tick:
+            return STOPPED
+        return BUFFER_FULL if n_rows >= ts.shape[0] else FINAL_RECORD
+    if st.score >= stop_score:
+        return SCORED
+    if st.tick >= stop_tick:
+        return PAUSED
+    if n_rows + 2 > ts.shape[0]:
+        return BUFFER_FULL
+    return -1
 
 
 @njit(cache=True, inline="always")
@@ -480,23 +494,12 @@ def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tic
     p = cfg.params[0]
     st = status[0]
     while True:
-        if st.stop_reason == 0 and st.tick >= horizon:
-            st.stop_reason = STOP_HORIZON
-        if st.stop_reason != 0:
-            if st.last_record_tick != st.tick:
-                if n_rows >= ts.shape[0]:
-                    return BUFFER_FULL, n_rows, 0.0
-                write_record(cl, ag, st, interval, snap, ts, n_rows)
-                n_rows += 1
-                if p.pause_at_records:
-                    return RECORDED, n_rows, 0.0
-            return STOPPED, n_rows, 0.0
-        if st.score >= stop_score:
-            return SCORED, n_rows, 0.0
-        if st.tick >= stop_tick:
-            return PAUSED, n_rows, 0.0
-        if n_rows + 2 > ts.shape[0]:
-            return BUFFER_FULL, n_rows, 0.0
+        code = halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
+        if code == FINAL_RECORD:
+            write_record(cl, ag, st, interval, snap, ts, n_rows)
+            return RECORDED if p.pause_at_records else STOPPED, n_rows + 1, 0.0
+        if code >= 0:
+            return code, n_rows, 0.0
         bound = tick_bound(ag, p)
         used = cl.meta[0]
         if (bound > FAST_LIMIT or not has_room(cl, ln, int(bound))
@@ -532,6 +535,7 @@ _clear = _inlined(_clear_totals)
 _add = _inlined(_add_totals)
 _bound = _inlined(tick_bound)
 _room = _inlined(has_room)
+_halt = _inlined(halt)
 _record = _inlined(write_record)
 
 
@@ -546,23 +550,12 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick
     p = cfg.params[0]
     st = status[0]
     while True:
-        if st.stop_reason == 0 and st.tick >= horizon:
-            st.stop_reason = STOP_HORIZON
-        if st.stop_reason != 0:
-            if st.last_record_tick != st.tick:
-                if n_rows >= ts.shape[0]:
-                    return BUFFER_FULL, n_rows, 0.0
-                _record(cl, ag, st, interval, snap, ts, n_rows)
-                n_rows += 1
-                if p.pause_at_records:
-                    return RECORDED, n_rows, 0.0
-            return STOPPED, n_rows, 0.0
-        if st.score >= stop_score:
-            return SCORED, n_rows, 0.0
-        if st.tick >= stop_tick:
-            return PAUSED, n_rows, 0.0
-        if n_rows + 2 > ts.shape[0]:
-            return BUFFER_FULL, n_rows, 0.0
+        code = _halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
+        if code == FINAL_RECORD:
+            _record(cl, ag, st, interval, snap, ts, n_rows)
+            return RECORDED if p.pause_at_records else STOPPED, n_rows + 1, 0.0
+        if code >= 0:
+            return code, n_rows, 0.0
         bound = _bound(ag, p)
         if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
                 or snap.count.shape[0] < cl.meta[0] + bound

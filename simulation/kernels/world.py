@@ -42,14 +42,21 @@ def economy(ag, p):
 
 
 @njit(cache=True, _nrt=False)
+def live_agents(ag):
+    """The number of live agents."""
+    n = 0
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            n += 1
+    return n
+
+
+@njit(cache=True, _nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
     """Per defector clone (drive > theta) of a live agent, the members that
     leave this tick: ``Binomial(n, transmission)`` (none unless another agent
     is alive). Returns the number of clones the moves can found."""
-    n_alive = 0
-    for a in range(ag.meta[0]):
-        if ag.alive[a]:
-            n_alive += 1
+    n_alive = live_agents(ag)
     bound = 0
     for i in range(cl.meta[0]):
         ev.movers[i] = 0
@@ -73,10 +80,7 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
     a clone there with i's traits, parent i and i's ancestor: subcomponents
     are moved, never created or lost. Returns the number moved.
     """
-    n_alive = 0
-    for b in range(ag.meta[0]):
-        if ag.alive[b]:
-            n_alive += 1
+    n_alive = live_agents(ag)
     moved = 0
     for i in range(cl.meta[0]):
         m = ev.movers[i]
