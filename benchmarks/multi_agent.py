@@ -1,31 +1,45 @@
-"""Benchmark: 1000 agents of about 1000 subcomponents for 1000 ticks.
+"""Benchmark: worlds of many agents, up to 10^6 agents of 100 subcomponents.
 
-    python benchmarks/multi_agent.py [--agents 1000] [--size 1000] [--ticks 1000]
+    python benchmarks/multi_agent.py [--agents 1000] [--size 100] [--ticks 1000]
+    python benchmarks/multi_agent.py --scaling 1e3 1e4 1e5 1e6 [--size 100] [--ticks 1000]
 
 The world has an economy (income shared by size and drive, immune cost),
-transmission of defectors, oversight and takeover kills, so every
-world-level mechanism runs each tick. Prints and writes JSON: wall time,
-subcomponent-ticks and clone-ticks per second, peak memory, warm-up time.
+transmission of defectors, oversight, takeover kills and agent reproduction
+(an agent whose reserve reaches the threshold founds a child while fewer
+than ``--agents`` are alive, so dead agents are replaced), so every
+world-level mechanism runs each tick. The whole run is one compiled call
+(``World.advance``), as in ``substrate run``. Prints and writes JSON: wall
+time, subcomponent-ticks and clone-ticks per second, peak memory, clones
+alive, agents born and lost.
+
+``--scaling`` runs each world size in its own process (so that each peak
+memory is its own) and prints the scaling table of the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from _common import peak_rss_mib, report
+from _common import machine, peak_rss_mib, report
 
 from simulation import validate
 from simulation.engine import World
+from simulation.kernels import driver
 
 
 def scenario(agents, size, ticks, seed):
     return validate({
-        "seed": seed, "horizon": ticks,
-        "world": {"agents": agents, "income": 2.4 * agents * size, "upkeep": 1.0,
-                  "initial_reserve": 100.0, "acquisition_bias": 0.5,
+        "seed": seed, "horizon": ticks, "record_every": 10, "record_clones": False,
+        "world": {"agents": agents, "max_agents": agents, "income": 2.4 * agents * size,
+                  "upkeep": 1.0, "initial_reserve": 100.0, "acquisition_bias": 0.5,
                   "transmission": 0.001, "oversight": 0.01, "oversight_threshold": 0.5,
-                  "takeover_kills": True},
+                  "takeover_kills": True,
+                  "reproduction": {"threshold": 20.0 * size, "bottleneck": 10}},
         "agent": {"capacity": int(2.5 * size), "initial_size": size, "birth_rate": 0.2,
                   "death_rate": 0.1},
         "copy": {"error_rate": 1e-4},
@@ -33,36 +47,76 @@ def scenario(agents, size, ticks, seed):
     })
 
 
+def measure(agents: int, size: int, ticks: int, seed: int) -> dict:
+    started = time.perf_counter()
+    World(scenario(3, 100, 2, 0), seed=0).advance(2)  # compile (or load the cache)
+    warmup = time.perf_counter() - started
+    world = World(scenario(agents, size, ticks, seed), seed=seed)
+    started = time.perf_counter()
+    records = 0
+    while world.advance(ticks) != driver.STOPPED:  # returns at each record of agents
+        records += 1
+    seconds = time.perf_counter() - started
+    ts = world.timeseries()
+    # Records every 10 ticks: the mean of the recorded rows stands for each tick.
+    mean_size = float(ts["size"][1:].mean())
+    mean_clones = float(ts["clones"][1:].mean())
+    status = world.status
+    return {
+        "agents": agents, "size_per_agent": size, "ticks": int(world.tick),
+        "seconds": round(seconds, 2), "ms_per_tick": round(1000 * seconds / ticks, 2),
+        "subcomponent_ticks_per_s": float(f"{mean_size * ticks / seconds:.3g}"),
+        "clone_ticks_per_s": float(f"{mean_clones * ticks / seconds:.3g}"),
+        "mean_clones_alive": round(mean_clones),
+        "final_agents": int(world.living_agents), "final_size": int(world.size),
+        "agents_born": int(status["agents_born"]),
+        "agents_lost_to_takeover": int(status["agents_lost_to_takeover"]),
+        "agent_deaths": int(ts["agent_deaths"].sum()),
+        "warmup_seconds": round(warmup, 2), "peak_rss_mib": round(peak_rss_mib(), 1),
+    }
+
+
+def scaling(sizes, size, ticks, seed, out):
+    rows = []
+    for agents in sizes:
+        # One process per case: each peak memory is that case's own.
+        done = subprocess.run(
+            [sys.executable, __file__, "--agents", str(agents), "--size", str(size),
+             "--ticks", str(ticks), "--seed", str(seed), "--json"],
+            check=True, capture_output=True, text=True)
+        row = json.loads(done.stdout)
+        rows.append(row)
+        print(f"{agents:>9} agents: {row['seconds']:8.2f} s, {row['peak_rss_mib']:8.1f} MiB, "
+              f"{row['mean_clones_alive']} clones, "
+              f"{1e9 * row['seconds'] / (agents * ticks):.0f} ns per agent-tick", flush=True)
+    print("\n| agents | subcomponents | seconds | ns per agent-tick | peak MiB | clones alive "
+          "| agents born |\n|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['agents']:.0e} | {r['agents'] * size:.0e} | {r['seconds']} "
+              f"| {1e9 * r['seconds'] / (r['agents'] * ticks):.0f} | {r['peak_rss_mib']} "
+              f"| {r['mean_clones_alive']} | {r['agents_born']} |")
+    report("multi_agent_scaling", {"size_per_agent": size, "ticks": ticks, "cases": rows}, out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--ticks", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scaling", type=float, nargs="+",
+                        help="world sizes (agents), each in its own process")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out")
     args = parser.parse_args()
-    sc = scenario(args.agents, args.size, args.ticks, args.seed)
-    started = time.perf_counter()
-    warm = World(scenario(3, 100, 2, 0), seed=0)
-    warm.step()
-    warmup = time.perf_counter() - started
-    world = World(sc, seed=args.seed)
-    subcomponent_ticks = clone_ticks = 0
-    started = time.perf_counter()
-    for _ in range(args.ticks):
-        subcomponent_ticks += int(world.agents.size[: world.n_agents].sum())
-        clone_ticks += int(world.agents.clones[: world.n_agents].sum())
-        world.step()
-    seconds = time.perf_counter() - started
-    report(f"multi_agent-{args.agents}x{args.size}", {
-        "agents": args.agents, "size_per_agent": args.size, "ticks": args.ticks,
-        "seconds": round(seconds, 2), "ms_per_tick": round(1000 * seconds / args.ticks, 2),
-        "subcomponent_ticks_per_s": f"{subcomponent_ticks / seconds:.3g}",
-        "clone_ticks_per_s": f"{clone_ticks / seconds:.3g}",
-        "mean_clones": round(clone_ticks / args.ticks, 1),
-        "final_agents": world.living_agents, "final_size": world.size,
-        "warmup_seconds": round(warmup, 2), "peak_rss_mib": round(peak_rss_mib(), 1),
-    }, args.out)
+    if args.scaling:
+        scaling([int(a) for a in args.scaling], args.size, args.ticks, args.seed, args.out)
+        return
+    result = measure(args.agents, args.size, args.ticks, args.seed)
+    if args.json:
+        print(json.dumps({**result, "machine": machine()}))
+        return
+    report(f"multi_agent-{args.agents}x{args.size}", result, args.out)
 
 
 if __name__ == "__main__":

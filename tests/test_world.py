@@ -294,3 +294,25 @@ def test_child_agents_draw_their_own_systematic_vector_and_track_their_mean(dyna
         assert len({tuple(v) for v in vectors}) == n  # every agent its own vector
     else:
         assert not vectors.any()
+
+
+@pytest.mark.parametrize("dynamics", ["birth_death", "moran"])
+def test_ticks_above_the_fast_limit_grow_as_they_draw_and_match_naive(dynamics):
+    # Two agents of 40000 with transmission: each tick's worst case (every
+    # newborn a mutant, every member a migrant) exceeds driver.FAST_LIMIT,
+    # so every tick runs alone in tables grown as its draws require
+    # (tick_alone); the draws must still be the naive reference's.
+    from simulation.kernels import driver
+    sc = world_scenario(transmission=0.05)
+    sc.world.agents = 2
+    sc.agent.capacity, sc.agent.initial_size = 60000, 40000
+    sc.agent.seed_clones = sc.agent.seed_clones[:1]  # 40 defectors, to migrate
+    sc.agent.dynamics = dynamics
+    sc.copy.error_rate = 0.001
+    world = World(sc, seed=3)
+    assert driver.tick_bound(world.agents, world.config.params[0]) > driver.FAST_LIMIT
+    world, seen = assert_ticks_match_naive(sc, 3, 4)
+    assert seen["mutations"] > 0 and seen["migrants"] > 0
+    if dynamics == "birth_death":  # grown to need, not to the bound (a Moran
+        # tick makes room for its N events, each a possible mutant, up front)
+        assert world.clones.count.shape[0] < driver.FAST_LIMIT

@@ -33,8 +33,13 @@ from ..state import State
 PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED, NEED_ROOM = 0, 1, 2, 3, 4, 5
 FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 # Ticks whose worst case needs more clone slots than this run one at a time,
-# growing the tables as the draws require (very large systems only).
-FAST_LIMIT = 1 << 22
+# growing the tables as the draws require. The worst case (every newborn a
+# mutant, every member a migrant) is ~3 slots per subcomponent, far above
+# what a tick founds; tables sized to it cost ~200 bytes per slot (2.5 GiB
+# for 10^4 agents of 100) and their clearing dominated the tick. Above
+# 2^17 slots (systems of ~5e4 subcomponents and more) a tick is long
+# enough that its one allocating call costs nothing in comparison.
+FAST_LIMIT = 1 << 17
 # Events with a splitting score (PARAMS.score_event).
 SCORE_NONE, SCORE_TAKEOVER, SCORE_FIXATION, SCORE_CONVERGENCE = 0, 1, 2, 3
 # Codes of names.STOP_REASONS.
