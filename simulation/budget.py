@@ -13,7 +13,8 @@ The estimate follows what the engine keeps (simulation/model.py, run.py):
 - the time series: ``replicates x records x TIMESERIES_COLUMNS x 8`` bytes,
   and ``RECORD_PYTHON_BYTES`` per record of the replicate being run;
 - agents.parquet (multi-agent worlds): one row of ``AGENT_ROW_BYTES`` per
-  agent per record;
+  agent per record held (a run appends each record to its file as it is
+  taken, so it holds one; a sweep's unit holds all of its own);
 - ``BASE_BYTES`` for the interpreter, numba and pandas.
 
 Clones founded are births (growth to capacity, then one per death) times
@@ -65,7 +66,8 @@ def _mu_r(copy) -> float:
     return rho * mu + (1 - rho) * tail
 
 
-def estimate_memory(scenario, replicates: int | None = None) -> dict:
+def estimate_memory(scenario, replicates: int | None = None,
+                    agents_streamed: bool = False) -> dict:
     """Estimate the peak memory of running ``scenario``.
 
     Parameters
@@ -74,6 +76,9 @@ def estimate_memory(scenario, replicates: int | None = None) -> dict:
         A validated scenario.
     replicates : int, optional
         Replicates run in this process (default ``scenario.replicates``).
+    agents_streamed : bool
+        Agent records go to their file as they are taken (``substrate
+        run``): one record is held at a time, not all of them.
 
     Returns
     -------
@@ -132,7 +137,8 @@ def estimate_memory(scenario, replicates: int | None = None) -> dict:
         parts["lineage"] = 2 * founded * LINEAGE_BYTES + 2 * reps * founded * CLONE_ROW_BYTES
         parts["clone_counts"] = 2 * reps * records * alive * COUNT_ROW_BYTES
     if w.agents > 1 or reproduces:
-        parts["agents"] = 2 * reps * records * agents * AGENT_ROW_BYTES
+        held = 1 if agents_streamed else reps * records
+        parts["agents"] = 2 * held * agents * AGENT_ROW_BYTES
     return {"total": sum(parts.values()), **parts, "subcomponents": subcomponents,
             "clones_per_tick": per_tick, "clones_founded": founded,
             "clones_alive": alive, "records": records, "agents_peak": agents}
@@ -234,7 +240,7 @@ def check_memory(scenario, max_memory: int | None = None,
         With the estimate, its largest part and what to change.
     """
     budget = default_budget() if max_memory is None else int(max_memory)
-    estimate = estimate_memory(scenario, replicates)
+    estimate = estimate_memory(scenario, replicates, agents_streamed=True)
     if estimate["total"] > budget:
         _refuse(source or scenario.name, estimate, budget, max_memory is not None, "the run")
     return estimate

@@ -152,6 +152,77 @@ def write_parquet(df, path, run_id: str, provenance: dict | None = None) -> Path
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
+class TableAppender:
+    """A Parquet table written a part at a time: each :meth:`append` is one
+    row group of a temporary file beside ``path``, so a table larger than
+    memory (the agent records of a world of 10^6 agents) is never held
+    whole; :meth:`commit` renames it into place, and leaving the ``with``
+    block without it (an error, an interrupt) removes it. The schema is the
+    first part's; the run identity and ``provenance`` go in its metadata,
+    as :func:`write_parquet` puts them."""
+
+    def __init__(self, path, run_id: str, provenance: dict | None = None):
+        self.path = Path(path)
+        self._metadata = {RUN_ID_KEY: run_id.encode()}
+        if provenance is not None:
+            self._metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
+        self._writer = None
+        self._tmp = None
+        self.rows = 0
+
+    def append(self, columns: dict) -> None:
+        """Write one part (a mapping of column name to equal-length arrays)."""
+        table = pa.table(columns)
+        try:
+            if self._writer is None:
+                fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
+                                                 prefix=f".{self.path.name}.", suffix=".tmp")
+                os.close(fd)
+                _WRITING.add(self._tmp)
+                os.chmod(self._tmp, 0o666 & ~_umask())
+                schema = table.schema.with_metadata(self._metadata)
+                self._writer = pq.ParquetWriter(self._tmp, schema)
+            self._writer.write_table(table.cast(self._writer.schema))
+        except OSError as exc:
+            self.abandon()
+            raise _write_error(self.path, exc) from None
+        self.rows += table.num_rows
+
+    def commit(self) -> Path | None:
+        """Close the file and rename it into place (None if nothing was appended)."""
+        if self._writer is None:
+            return None
+        try:
+            self._writer.close()
+            self._writer = None
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abandon()
+            raise _write_error(self.path, exc) from None
+        _WRITING.discard(self._tmp)
+        self._tmp = None
+        return self.path
+
+    def abandon(self) -> None:
+        """Remove the unfinished file."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except OSError:
+                pass
+            self._writer = None
+        if self._tmp is not None:
+            _unlink(self._tmp)
+            _WRITING.discard(self._tmp)
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.abandon()  # after commit(), nothing is left to remove
+
+
 def write_figure(fig, path, dpi: int = 110, provenance: dict | None = None) -> Path:
     """Save a matplotlib figure atomically; the format follows the suffix.
     ``provenance`` (run identity, scenario, version) goes into the file's
@@ -452,9 +523,10 @@ RUN_TABLES = ("runs", "timeseries", "clones", "clone_counts", "agents")
 
 
 def write_run(result, claim_: Claim, command=None, started=None,
-              parameters: dict | None = None) -> dict:
+              parameters: dict | None = None, written=()) -> dict:
     """Write a :class:`simulation.run.RunResult` into a claimed folder;
-    returns the manifest."""
+    returns the manifest. ``written``: tables already written into the
+    folder a part at a time (:class:`TableAppender`, e.g. ``agents``)."""
     from .scenario import to_yaml
 
     folder = claim_.folder
@@ -470,7 +542,9 @@ def write_run(result, claim_: Claim, command=None, started=None,
     for name in RUN_TABLES:
         df = getattr(result, name)
         path = folder / f"{name}.parquet"
-        if df is not None:
+        if name in written:
+            files.append(path.name)
+        elif df is not None:
             write_parquet(df, path, claim_.run_id, key)
             files.append(path.name)
         else:

@@ -20,7 +20,8 @@ from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
 from .names import TRAITS
 from .scenario import Scenario
-from .state import TIMESERIES
+from .kernels.seeding import generator_memory
+from .state import ENDS, STATUS, TIMESERIES, copy_state
 
 EVENT_COLUMNS = names.EVENT_TICKS
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
@@ -44,6 +45,19 @@ def replicate_seed(master: int, replicate: int, point: int = 0) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+def master_words(master: int) -> tuple[np.ndarray, int]:
+    """The master seed's uint32 words (lowest first, as SeedSequence takes
+    an integer) for :func:`simulation.kernels.seeding.replicate_seed`."""
+    words = np.zeros(8, np.int64)
+    n = 0
+    while True:
+        words[n] = master & 0xFFFFFFFF
+        master >>= 32
+        n += 1
+        if master == 0:
+            return words, n
+
+
 @dataclasses.dataclass
 class ReplicateResult:
     run: dict
@@ -51,17 +65,21 @@ class ReplicateResult:
     clones: dict[str, np.ndarray] | None
     clone_counts: dict[str, np.ndarray] | None
     agents: dict[str, np.ndarray] | None
+    ends: np.ndarray  # one row of state.ENDS
+    statuses: np.ndarray  # one row of state.STATUS
 
 
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                   progress=None, config=None, template=None,
-                  world: World | None = None) -> ReplicateResult:
+                  world: World | None = None, agent_sink=None) -> ReplicateResult:
     """Run one replicate to its horizon or its first stop event.
 
     The compiled loop runs the whole replicate in one call; it returns to
     Python at records only when agent rows or clone counts are collected.
     With ``world`` (a World of the same scenario), the replicate runs in its
-    tables (reset in place) instead of new ones.
+    tables (reset in place) instead of new ones. With ``agent_sink`` (an
+    :class:`simulation.io.TableAppender`), each record's agent rows are
+    appended to it as they are taken, instead of kept in the result.
     """
     seed = replicate_seed(scenario.seed, replicate, point)
     if world is None:
@@ -77,7 +95,11 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     while True:
         if code == driver.RECORDED:
             if record_agents:
-                agent_records.append(world.agent_rows(last_record))
+                rows = agent_part(world.agent_rows(last_record), point, replicate)
+                if agent_sink is not None:
+                    agent_sink.append(rows)
+                else:
+                    agent_records.append(rows)
             last_record = world.tick
             if record_clones:
                 cl = world.clones
@@ -87,33 +109,12 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         elif code == driver.STOPPED:
             break
         code = world.advance(scenario.horizon)
-    tick = world.tick
     if progress is not None:
         progress.update(scenario.horizon)
-    st = world.status
-    ticks = {name: (int(st[name]) if st[name] >= 0 else None) for name in EVENT_COLUMNS}
-    means = world.mean_traits()
-    size = world.size
-    ag, n = world.agents, world.n_agents
-    run = {
-        "point": point, "replicate": replicate, "seed": seed, "ticks": tick,
-        "stop_reason": names.STOP_REASONS[int(st["stop_reason"])], **ticks,
-        "takeover": ticks["takeover_tick"] is not None,
-        "converged": ticks["convergence_tick"] is not None,
-        "extinct": ticks["extinction_tick"] is not None,
-        "fixed": ticks["fixation_tick"] is not None,
-        "lost": ticks["loss_tick"] is not None,
-        "drifted": ticks["drift_tick"] is not None,
-        "failure_mode": failure_mode(ticks["takeover_tick"], ticks["drift_tick"]),
-        "final_size": size, "final_agents": world.living_agents,
-        "final_mean_drive": float(means[0]),
-        "final_mean_loyalty": float(means[1]),
-        "final_defector_fraction": float(ag.defectors[:n].sum() / size) if size else 0.0,
-        "max_defector_fraction": float(st["max_defector_fraction"]),
-        "final_clones": int(ag.clones[:n].sum()),
-        "agents_born": int(st["agents_born"]),
-        "agents_lost_to_takeover": int(st["agents_lost_to_takeover"]),
-    }
+    ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
+    driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
+    run = runs_frame(ends, statuses, point, [replicate]).iloc[0].to_dict()
+    run = {k: (None if v is pd.NA else v) for k, v in run.items()}
     clones = counts = None
     if record_clones:
         cl, ln = world.clones, world.lineage
@@ -143,11 +144,10 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             "count": np.concatenate([n_ for _, _, n_ in snapshots]),
         }
     agents = None
-    if record_agents:
+    if agent_records:
         agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
-        agents["point"] = np.full(agents["tick"].shape[0], point, dtype=np.int64)
-        agents["replicate"] = np.full(agents["tick"].shape[0], replicate, dtype=np.int64)
-    return ReplicateResult(run, world.timeseries().copy(), clones, counts, agents)
+    return ReplicateResult(run, world.timeseries().copy(), clones, counts, agents,
+                           ends, statuses)
 
 
 @dataclasses.dataclass
@@ -163,15 +163,51 @@ class RunResult:
     agents: pd.DataFrame | None = None
 
 
-def runs_frame(rows: list[dict]) -> pd.DataFrame:
-    """The runs table with nullable integer event ticks (null = censored)."""
-    df = pd.DataFrame(rows)
-    for col in EVENT_COLUMNS:
-        df[col] = pd.array(df[col].tolist(), dtype="Int64")
-    for col in ("point", "replicate", "seed", "ticks", "final_size",
-                "final_agents", "final_clones", "agents_born", "agents_lost_to_takeover"):
-        df[col] = df[col].astype("int64")
-    return df
+def agent_part(rows: dict, point: int, replicate: int) -> dict:
+    """One record's agent rows (``World.agent_rows``) as agents.parquet
+    columns: point and replicate first."""
+    n = rows["tick"].shape[0]
+    return {"point": np.full(n, point, np.int64), "replicate": np.full(n, replicate, np.int64),
+            **rows}
+
+
+def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
+               replicates) -> pd.DataFrame:
+    """The runs table (MODEL.md section 7) of replicates from their ends
+    (rows of ``state.ENDS`` and ``state.STATUS``), with nullable integer
+    event ticks (null = censored)."""
+    n = ends.shape[0]
+    ticks = {name: pd.array(np.where(statuses[name] >= 0, statuses[name], 0), dtype="Int64")
+             for name in EVENT_COLUMNS}
+    for name in EVENT_COLUMNS:
+        ticks[name][statuses[name] < 0] = pd.NA
+    happened = {name: statuses[name] >= 0 for name in EVENT_COLUMNS}
+    size = ends["size"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_drive = np.where(size > 0, ends["sum_drive"] / size, np.nan)
+        mean_loyalty = np.where(size > 0, ends["sum_loyalty"] / size, np.nan)
+        defector_fraction = np.where(size > 0, ends["defectors"] / size, 0.0)
+    modes = [failure_mode(None if t < 0 else t, None if d < 0 else d)
+             for t, d in zip(statuses["takeover_tick"], statuses["drift_tick"])]
+    return pd.DataFrame({
+        "point": np.full(n, point, np.int64),
+        "replicate": np.asarray(replicates, np.int64),
+        "seed": ends["seed"].astype(np.int64), "ticks": statuses["tick"].astype(np.int64),
+        "stop_reason": np.array(names.STOP_REASONS, dtype=object)[statuses["stop_reason"]],
+        **ticks,
+        "takeover": happened["takeover_tick"], "converged": happened["convergence_tick"],
+        "extinct": happened["extinction_tick"], "fixed": happened["fixation_tick"],
+        "lost": happened["loss_tick"], "drifted": happened["drift_tick"],
+        "failure_mode": np.array(modes, dtype=object),
+        "final_size": size.astype(np.int64),
+        "final_agents": ends["living_agents"].astype(np.int64),
+        "final_mean_drive": mean_drive, "final_mean_loyalty": mean_loyalty,
+        "final_defector_fraction": defector_fraction,
+        "max_defector_fraction": statuses["max_defector_fraction"].astype(np.float64),
+        "final_clones": ends["clones"].astype(np.int64),
+        "agents_born": statuses["agents_born"].astype(np.int64),
+        "agents_lost_to_takeover": statuses["agents_lost_to_takeover"].astype(np.int64),
+    })
 
 
 def _concat(parts: list[dict], columns=None) -> pd.DataFrame:
@@ -180,7 +216,8 @@ def _concat(parts: list[dict], columns=None) -> pd.DataFrame:
 
 
 def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
-                 point: int = 0, show_progress: bool | None = None) -> RunResult:
+                 point: int = 0, show_progress: bool | None = None,
+                 agent_sink=None) -> RunResult:
     """Run replicates of a scenario (all, or only those listed).
 
     Parameters
@@ -193,49 +230,117 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         Sweep point index (0 for a plain run); enters the seed derivation.
     show_progress : bool, optional
         Show a progress bar; default only when stderr is a terminal.
+    agent_sink : simulation.io.TableAppender, optional
+        Where agent records go as they are taken (then ``agents`` of the
+        result is None): for worlds too large to hold them all.
     """
     from tqdm.auto import tqdm
 
-    indices = range(scenario.replicates) if replicates is None else replicates
+    indices = list(range(scenario.replicates) if replicates is None else replicates)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     config = build_config(scenario)
     template = initial_state(scenario)
-    world = None
     started = time.perf_counter()
-    results = []
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
-        for k in indices:
-            if world is None:
-                world = World(scenario, 0, config, start=False, template=template)
-            results.append(run_replicate(scenario, k, point, progress=bar, world=world))
+        if batchable(scenario, config):
+            ends, statuses, records = run_batch(scenario, indices, point, config, template,
+                                                bar)
+            results = None
+        else:
+            world = World(scenario, 0, config, start=False, template=template)
+            results = [run_replicate(scenario, k, point, progress=bar, world=world,
+                                     agent_sink=agent_sink) for k in indices]
+            ends = np.concatenate([r.ends for r in results])
+            statuses = np.concatenate([r.statuses for r in results])
+            records = np.empty(sum(r.timeseries.shape[0] for r in results), TIMESERIES)
+            row = 0  # (concatenate would promote the fields: slow)
+            for k, r in enumerate(results):
+                ends["first_row"][k] = row
+                records[row:row + r.timeseries.shape[0]] = r.timeseries
+                row += r.timeseries.shape[0]
     seconds = time.perf_counter() - started
-    runs = runs_frame([r.run for r in results])
-    timeseries = timeseries_frame(results)
+    runs = runs_frame(ends, statuses, point, indices)
+    timeseries = timeseries_frame(records, ends, point, indices)
     clones = counts = agents = None
     if scenario.record_clones:
         clones = _concat([r.clones for r in results])
         counts = _concat([r.clone_counts for r in results])
-    if results[0].agents is not None:
-        agents = _concat([r.agents for r in results],
-                         ["point", "replicate"] + [k for k in results[0].agents
-                                                   if k not in ("point", "replicate")])
+    if results is not None and results[0].agents is not None:
+        agents = _concat([r.agents for r in results])
     return RunResult(scenario, runs, timeseries, clones, counts, seconds, agents)
 
 
-def timeseries_frame(results: list[ReplicateResult]) -> pd.DataFrame:
-    """The timeseries table of replicates, in TIMESERIES_COLUMNS order."""
-    lengths = [r.timeseries.shape[0] for r in results]
-    rows = np.empty(sum(lengths), TIMESERIES)  # (concatenate promotes fields: slow)
-    end = 0
-    for r, length in zip(results, lengths):
-        rows[end:end + length] = r.timeseries
-        end += length
+def batchable(scenario: Scenario, config) -> bool:
+    """Whether the scenario's replicates run in one compiled batch
+    (:func:`run_batch`): no Python is needed between their ticks (no agent
+    or clone records) nor at their start (no per-replicate landscape or
+    systematic error vectors, which are drawn in Python)."""
+    p = config.params[0]
+    per_replicate_landscape = (scenario.landscape.type == "random"
+                               and scenario.landscape.seed is None)
+    return not (p["pause_at_records"] or per_replicate_landscape or p["systematic_rate"] > 0)
+
+
+BATCH = 256  # replicates per compiled call (between progress updates)
+RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
+
+
+def run_batch(scenario: Scenario, indices: list[int], point: int, config, template,
+              progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicates of a :func:`batchable` scenario in compiled batches
+    (:func:`simulation.kernels.driver.run_batch`): the same draws, records
+    and outcomes as :func:`run_replicate` one by one, without Python per
+    replicate. Returns (ends, statuses, records)."""
+    state = copy_state(template)
+    rng = np.random.default_rng(0)  # reseeded in place for each replicate
+    where = generator_memory(rng)
+    words, n_words = master_words(scenario.seed)
+    replicates = np.asarray(indices, np.int64)
+    ends = np.zeros(replicates.shape[0], ENDS)
+    statuses = np.zeros(replicates.shape[0], STATUS)
+    rows = scenario.horizon // scenario.record_every + 2
+    records = np.zeros(min(rows * replicates.shape[0], RECORD_ROWS), TIMESERIES)
+    work, pool = np.zeros(16, np.int64), np.zeros(4, np.int64)
+    k, in_progress, n_rows = 0, False, 0
+    while k < replicates.shape[0]:
+        last = min(k + BATCH, replicates.shape[0])
+        done = k
+        while True:
+            code, k, in_progress, n_rows, bound = driver.run_batch(
+                state, template, config, rng, where, words, n_words, point,
+                replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
+                ends, statuses, work, pool)
+            if code == driver.BATCH_DONE:
+                break
+            if code == driver.BUFFER_FULL or n_rows + 2 > records.shape[0]:
+                grown = np.zeros(2 * records.shape[0], TIMESERIES)
+                grown[:n_rows] = records[:n_rows]
+                records = grown
+            if code == driver.NEED_ROOM:
+                if bound <= driver.FAST_LIMIT:
+                    state = driver.make_room(state, config, bound)
+                else:
+                    _, state, n_rows = driver.tick_alone(state, config, rng, records, n_rows)
+        if progress is not None:
+            progress.update((k - done) * scenario.horizon)
+    return ends, statuses, records[:n_rows]
+
+
+def timeseries_frame(records: np.ndarray, ends: np.ndarray, point: int,
+                     replicates) -> pd.DataFrame:
+    """The timeseries table (TIMESERIES_COLUMNS order) of replicates whose
+    records are ``records[first_row:first_row + n_rows]`` (``ends``)."""
+    lengths = ends["n_rows"]
+    starts = ends["first_row"]
+    if np.array_equal(starts, np.cumsum(lengths) - lengths):  # in order, back to back
+        rows = records[: lengths.sum()]
+    else:
+        rows = records[np.concatenate([np.arange(f, f + n) for f, n in zip(starts, lengths)])]
     columns = {
-        "point": np.repeat([r.run["point"] for r in results], lengths).astype(np.int64),
-        "replicate": np.repeat([r.run["replicate"] for r in results],
-                               lengths).astype(np.int64),
+        "point": np.full(rows.shape[0], point, np.int64),
+        "replicate": np.repeat(np.asarray(replicates, np.int64), lengths),
     }
     columns.update({name: rows[name] for name in TIMESERIES.names})
     return pd.DataFrame(columns)

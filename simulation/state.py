@@ -168,6 +168,20 @@ STATUS = np.dtype([
 ])
 
 
+#: One row per replicate at its end, beside its final STATUS row: what the
+#: runs table is built from (:func:`simulation.run.runs_frame`), written by
+#: the compiled batch of replicates or after a replicate run alone
+#: (:func:`simulation.kernels.driver.record_end`).
+ENDS = np.dtype([
+    ("seed", np.int64),  # the replicate's seed (simulation.run.replicate_seed)
+    ("size", np.float64),  # subcomponents in every agent
+    ("living_agents", np.int64),
+    ("defectors", np.float64),  # subcomponents of defector clones
+    ("clones", np.int64),  # live clones
+    ("sum_drive", np.float64), ("sum_loyalty", np.float64),  # sums over members
+    ("first_row", np.int64), ("n_rows", np.int64),  # its rows of the batch's records
+])
+
 class State(NamedTuple):
     """One replicate's whole state: what a snapshot copies."""
 

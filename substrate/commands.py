@@ -169,14 +169,19 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                     if (folder / io.MANIFEST).exists() else "holds no complete run")
             return f"{folder} {held}; to run again: {_again(command)}"
 
-        with interruptible(kept, owner):
+        with interruptible(kept, owner), io.TableAppender(
+                folder / "agents.parquet", owner.run_id,
+                io.key_provenance(io.provenance("run", owner.run_id, scenario=sc))) as agents:
+            # Agent records go to their file as they are taken (a world of
+            # 10^6 agents is never held in memory whole).
             result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                                  point=point)
+                                  point=point, agent_sink=agents)
             for name, value in parameters.items():
                 result.runs[name] = value
                 result.timeseries[name] = value
+            written = ["agents"] if agents.commit() is not None else []
             io.write_run(result, owner, command=command, started=started,
-                         parameters=parameters)
+                         parameters=parameters, written=written)
             if figure:
                 from analysis.plots import overview_figure
 

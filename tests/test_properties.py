@@ -2,10 +2,11 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulation import run_replicate, run_scenario, validate
+from simulation import replicate_seed, run_replicate, run_scenario, validate
 from simulation.engine import World
 
 rate = st.floats(0.0, 1.0)
@@ -176,3 +177,48 @@ def test_world_invariants(sc):
             assert world.living_agents <= max(sc.world.max_agents, sc.world.agents)
         for array in (ag.surveillance, ag.efficacy, ag.tolerance):
             assert np.all((array[:n] >= 0) & (array[:n] <= 1))
+
+
+BATCH_CASES = {
+    # many clones: the tables grow between ticks (NEED_ROOM, make_room)
+    "growing_tables": dict(copy={"error_rate": 0.05, "kernel": {"type": "normal", "sd": 0.2}}),
+    # a stop event ends replicates early
+    "stop_on_takeover": dict(agent={"seed_clones": [{"count": 30, "traits": {"drive": 0.9}}]},
+                             stop={"on": ["takeover"]}, immune={"surveillance": 0.0}),
+    # every tick above driver.FAST_LIMIT: ticks run alone, growing as they draw
+    "ticks_alone": dict(agent={"capacity": 120000, "initial_size": 60000}, horizon=6,
+                        record_every=2),
+    "moran": dict(agent={"dynamics": "moran", "capacity": 300, "initial_size": 300},
+                  copy={"error_rate": 0.01}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BATCH_CASES))
+def test_compiled_batch_of_replicates_equals_replicates_one_by_one(case, monkeypatch):
+    # The batch derives each replicate's generator in compiled code and runs
+    # them back to back in one call: runs and records must be exactly those
+    # of World-by-World replicates (run_replicate), which the naive
+    # reference pins draw for draw.
+    from simulation import run as run_module
+    data = {"seed": 11, "replicates": 12, "horizon": 120, "record_every": 7,
+            "record_clones": False,
+            "agent": {"capacity": 400, "initial_size": 200, "birth_rate": 0.2,
+                      "death_rate": 0.1},
+            "copy": {"error_rate": 0.002},
+            "immune": {"surveillance": 0.3, "tolerance": 0.25, "efficacy": 0.6}}
+    for key, value in BATCH_CASES[case].items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    if case == "ticks_alone":
+        data["replicates"] = 2
+    sc = validate(data)
+    monkeypatch.setattr(run_module, "RECORD_ROWS", 5)  # the records grow too
+    monkeypatch.setattr(run_module, "BATCH", 5)  # several calls
+    assert run_module.batchable(sc, run_module.build_config(sc))
+    batch = run_scenario(sc, show_progress=False)
+    monkeypatch.setattr(run_module, "batchable", lambda *_: False)
+    alone = run_scenario(sc, show_progress=False)
+    pd.testing.assert_frame_equal(batch.runs, alone.runs)
+    pd.testing.assert_frame_equal(batch.timeseries, alone.timeseries)
+    assert batch.runs.seed.tolist() == [replicate_seed(11, k) for k in range(len(batch.runs))]
+    if case == "stop_on_takeover":
+        assert (batch.runs.stop_reason == "takeover").any()

@@ -22,8 +22,9 @@ import numpy as np
 from numba import njit
 
 from .birth_death import apply_events, draw_events, draw_immune
-from .clones import (DRIVE, LOYALTY, free_and_reduce, grow_agents, grow_clones, grow_snapshot,
+from .clones import (DRIVE, LOYALTY, free_and_reduce, reset_tables, grow_agents, grow_clones, grow_snapshot,
                      has_room, take_snapshot, track_reference)
+from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
                     move_migrants, observe_takeovers, parents_due, reproduce)
@@ -31,6 +32,7 @@ from ..state import State
 
 # What advance() returns (NEED_ROOM only between the loops here).
 PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED, NEED_ROOM = 0, 1, 2, 3, 4, 5
+BATCH_DONE = 7  # (run_batch: every replicate of the batch has ended)
 FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 # Ticks whose worst case needs more clone slots than this run one at a time,
 # growing the tables as the draws require. The worst case (every newborn a
@@ -671,3 +673,62 @@ def tick_alone(state, cfg, rng, ts, n_rows):
             code = RECORDED
     return (code, State(cl, ln, ag, ev, snap, state.status, state.tick_totals,
                         state.interval), n_rows)
+
+
+@njit(cache=True, _nrt=False)
+def record_end(state, seed, ends, statuses, k, first_row, n_rows):
+    """Row ``k`` of ``ends`` and ``statuses`` (:data:`simulation.state.ENDS`):
+    the ended replicate's outcomes and final reductions."""
+    ag, cl = state.agents, state.clones
+    e = ends[k]
+    e.seed = seed
+    e.size = 0.0
+    e.living_agents = 0
+    e.defectors = 0.0
+    e.clones = 0
+    e.sum_drive = 0.0
+    e.sum_loyalty = 0.0
+    for a in range(ag.meta[0]):
+        e.size += ag.size[a]
+        e.defectors += ag.defectors[a]
+        e.clones += ag.clones[a]
+        e.sum_drive += ag.trait_sums[a, DRIVE]
+        e.sum_loyalty += ag.trait_sums[a, LOYALTY]
+        if ag.alive[a]:
+            e.living_agents += 1
+    e.first_row = first_row
+    e.n_rows = n_rows - first_row
+    statuses[k] = state.status[0]
+
+
+@njit(cache=True)
+def run_batch(state, template, cfg, rng, where, master, n_master, point, replicates,
+              k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool):
+    """Replicates ``replicates[k:]`` of one scenario, one after another in
+    the same tables, each to its end: reset to ``template``, the generator
+    reseeded in place as ``default_rng(replicate_seed(master, r, point))``
+    (:mod:`.seeding`; ``where`` from :func:`.seeding.generator_memory`), run
+    by :func:`advance`, its end written to ``ends[k]``/``statuses[k]`` and
+    its records appended to ``ts``. For scenarios whose replicates need no
+    Python between ticks (no agent or clone records, no per-replicate
+    landscape or systematic draws): then a replicate costs no Python at all.
+
+    Returns ``(code, k, in_progress, n_rows, bound)``: BATCH_DONE, or
+    NEED_ROOM / BUFFER_FULL with the replicate ``k`` that needs it
+    (``in_progress``: it has begun); the caller grows the tables or the
+    records and calls again from there."""
+    while k < replicates.shape[0]:
+        if not in_progress:
+            reset_tables(state, template)
+            seed = replicate_seed(master, n_master, point, replicates[k], work, pool)
+            reseed(where, seed, work, pool)
+            ends[k].seed = seed
+            ends[k].first_row = n_rows
+            in_progress = True
+        code, n_rows, bound = advance(state, cfg, rng, horizon, horizon, ts, n_rows, np.inf)
+        if code == NEED_ROOM or code == BUFFER_FULL:
+            return code, k, in_progress, n_rows, bound
+        record_end(state, ends[k].seed, ends, statuses, k, ends[k].first_row, n_rows)
+        in_progress = False
+        k += 1
+    return BATCH_DONE, k, in_progress, n_rows, 0.0
