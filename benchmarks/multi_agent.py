@@ -7,10 +7,11 @@ The world has an economy (income shared by size and drive, immune cost),
 transmission of defectors, oversight, takeover kills and agent reproduction
 (an agent whose reserve reaches the threshold founds a child while fewer
 than ``--agents`` are alive, so dead agents are replaced), so every
-world-level mechanism runs each tick. The whole run is one compiled call
-(``World.advance``), as in ``substrate run``. Prints and writes JSON: wall
+world-level mechanism runs each tick. Prints and writes JSON: wall
 time, subcomponent-ticks and clone-ticks per second, peak memory, clones
-alive, agents born and lost.
+alive, agents born and lost. It runs through ``run_scenario`` as ``substrate
+run`` does, agent records (every 100 ticks) appended to a Parquet file as
+they are taken.
 
 ``--scaling`` runs each world size in its own process (so that each peak
 memory is its own) and prints the scaling table of the README.
@@ -22,19 +23,21 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from _common import machine, peak_rss_mib, report
 
-from simulation import validate
+from simulation import run_scenario, validate
 from simulation.engine import World
-from simulation.kernels import driver
+from simulation.io import TableAppender
 
 
 def scenario(agents, size, ticks, seed):
     return validate({
-        "seed": seed, "horizon": ticks, "record_every": 10, "record_clones": False,
+        "seed": seed, "replicates": 1, "horizon": ticks, "record_every": 100,
+        "record_clones": False,
         "world": {"agents": agents, "max_agents": agents, "income": 2.4 * agents * size,
                   "upkeep": 1.0, "initial_reserve": 100.0, "acquisition_bias": 0.5,
                   "transmission": 0.001, "oversight": 0.01, "oversight_threshold": 0.5,
@@ -49,29 +52,34 @@ def scenario(agents, size, ticks, seed):
 
 def measure(agents: int, size: int, ticks: int, seed: int) -> dict:
     started = time.perf_counter()
-    World(scenario(3, 100, 2, 0), seed=0).advance(2)  # compile (or load the cache)
+    World(scenario(3, 100, 2, 0), seed=0).advance(2)  # compile (or load the cache),
+    World(scenario(3, 30000, 2, 0), seed=0).advance(2)  # ticks alone included
     warmup = time.perf_counter() - started
-    world = World(scenario(agents, size, ticks, seed), seed=seed)
-    started = time.perf_counter()
-    records = 0
-    while world.advance(ticks) != driver.STOPPED:  # returns at each record of agents
-        records += 1
-    seconds = time.perf_counter() - started
-    ts = world.timeseries()
-    # Records every 10 ticks: the mean of the recorded rows stands for each tick.
+    sc = scenario(agents, size, ticks, seed)
+    with tempfile.TemporaryDirectory() as folder, \
+            TableAppender(Path(folder) / "agents.parquet", "benchmark") as sink:
+        # As `substrate run` does: agent records appended to their file.
+        started = time.perf_counter()
+        result = run_scenario(sc, show_progress=False, agent_sink=sink)
+        sink.commit()
+        seconds = time.perf_counter() - started
+        agent_rows = sink.rows
+    ts = result.timeseries
+    run = result.runs.iloc[0]
+    # Records every 100 ticks: the mean of the recorded rows stands for each tick.
     mean_size = float(ts["size"][1:].mean())
     mean_clones = float(ts["clones"][1:].mean())
-    status = world.status
     return {
-        "agents": agents, "size_per_agent": size, "ticks": int(world.tick),
+        "agents": agents, "size_per_agent": size, "ticks": int(run.ticks),
         "seconds": round(seconds, 2), "ms_per_tick": round(1000 * seconds / ticks, 2),
         "subcomponent_ticks_per_s": float(f"{mean_size * ticks / seconds:.3g}"),
         "clone_ticks_per_s": float(f"{mean_clones * ticks / seconds:.3g}"),
         "mean_clones_alive": round(mean_clones),
-        "final_agents": int(world.living_agents), "final_size": int(world.size),
-        "agents_born": int(status["agents_born"]),
-        "agents_lost_to_takeover": int(status["agents_lost_to_takeover"]),
+        "final_agents": int(run.final_agents), "final_size": int(run.final_size),
+        "agents_born": int(run.agents_born),
+        "agents_lost_to_takeover": int(run.agents_lost_to_takeover),
         "agent_deaths": int(ts["agent_deaths"].sum()),
+        "agent_rows_written": int(agent_rows),
         "warmup_seconds": round(warmup, 2), "peak_rss_mib": round(peak_rss_mib(), 1),
     }
 
