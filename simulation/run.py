@@ -60,13 +60,20 @@ def master_words(master: int) -> tuple[np.ndarray, int]:
 
 @dataclasses.dataclass
 class ReplicateResult:
-    run: dict
+    point: int
+    replicate: int
     timeseries: np.ndarray  # structured, state.TIMESERIES
     clones: dict[str, np.ndarray] | None
     clone_counts: dict[str, np.ndarray] | None
     agents: dict[str, np.ndarray] | None
     ends: np.ndarray  # one row of state.ENDS
     statuses: np.ndarray  # one row of state.STATUS
+
+    @property
+    def run(self) -> dict:
+        """The replicate's row of the runs table (None: an event not seen)."""
+        row = runs_frame(self.ends, self.statuses, self.point, [self.replicate]).iloc[0]
+        return {k: (None if v is pd.NA else v) for k, v in row.to_dict().items()}
 
 
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
@@ -113,8 +120,6 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         progress.update(scenario.horizon)
     ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
     driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
-    run = runs_frame(ends, statuses, point, [replicate]).iloc[0].to_dict()
-    run = {k: (None if v is pd.NA else v) for k, v in run.items()}
     clones = counts = None
     if record_clones:
         cl, ln = world.clones, world.lineage
@@ -146,8 +151,8 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     agents = None
     if agent_records:
         agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
-    return ReplicateResult(run, world.timeseries().copy(), clones, counts, agents,
-                           ends, statuses)
+    return ReplicateResult(point, replicate, world.timeseries().copy(), clones, counts,
+                           agents, ends, statuses)
 
 
 @dataclasses.dataclass

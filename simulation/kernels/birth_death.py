@@ -49,6 +49,10 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
     needed = 0
+    # Without a mutator effect every clone's error probability is the same
+    # (mutation_rate ignores fidelity then): computed once, by the same code.
+    fixed_error = p.mutator_strength == 0.0
+    p_error = p_any_error(p.error_rate_r, 0.0, 0.0, 0.0, n_copy)
     for i in range(cl.meta[0]):
         n = cl.count[i]
         clear_events(ev, i)
@@ -70,9 +74,10 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
         # 5-6. newborns carrying at least one copy error
         m = 0
         if b > 0:
-            m = binomial(rng, b, p_any_error(p.error_rate_r, p.mutator_strength,
-                                             ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
-                                             n_copy))
+            if not fixed_error:
+                p_error = p_any_error(p.error_rate_r, p.mutator_strength,
+                                      ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
+            m = binomial(rng, b, p_error)
         # 5b. systematic error (copy.systematic): newborns without an
         # ordinary error that carry only the agent's systematic one
         s = 0
