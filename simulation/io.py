@@ -531,6 +531,28 @@ class Results:
         return self.table("timeseries")
 
 
+def load_study(folder) -> dict:
+    """The ``study.json`` of an output folder of ``substrate study``.
+
+    Raises
+    ------
+    OutputError
+        No such folder or file (or the study has not finished), or unreadable.
+    """
+    folder = Path(folder)
+    path = folder / "study.json"
+    if not path.is_file():
+        raise OutputError(f"output folder {folder}: no study.json (not an output of "
+                          "'substrate study', or the study has not finished)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"output folder {folder}: study.json is unreadable ({exc})") from None
+    if not isinstance(data, dict) or "theory" not in data or "study" not in data:
+        raise OutputError(f"output folder {folder}: study.json holds no study")
+    return data
+
+
 def load(folder) -> Results:
     """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
     scenario, manifest) after checking it is whole.
