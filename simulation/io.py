@@ -531,6 +531,26 @@ class Results:
         return self.table("timeseries")
 
 
+def write_study_part(folder, size: int, data: dict) -> Path:
+    """One simulated size of a study: ``FOLDER/parts/size-N.json``."""
+    parts = Path(folder) / "parts"
+    try:
+        parts.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _write_error(parts, exc) from None
+    return write_json(data, parts / f"size-{size}.json")
+
+
+def read_study_part(folder, size: int) -> dict | None:
+    """A part written by :func:`write_study_part`, or None when it is
+    missing or unreadable (it is then simulated again)."""
+    try:
+        data = json.loads((Path(folder) / "parts" / f"size-{size}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def load_study(folder) -> dict:
     """The ``study.json`` of an output folder of ``substrate study``.
 

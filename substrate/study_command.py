@@ -8,12 +8,11 @@ through :mod:`simulation.io`. ``substrate plot FOLDER --kind scaling`` draws it.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from simulation import io, load_scenario
-from simulation.errors import OutputError, ScenarioError
+from simulation.errors import ScenarioError
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
@@ -41,7 +40,6 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     with io.claim(out if out is not None else default_out(f"{sc.name}-study"),
                   command) as owner:
         folder = owner.folder
-        (folder / "parts").mkdir(exist_ok=True)
         total = len(sim.sizes) * len(sim.values) if sim else 0
         with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                   disable=not show_progress, leave=False) as bar:
@@ -51,14 +49,13 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                 key = {"seed": sc.seed, "size": size, "values": sim.values,
                        "paths": sim.paths, "horizon": sim.horizon,
                        "scenario": scs.model_dump(mode="json")}
-                part = folder / "parts" / f"size-{size}.json"
-                points = _resumed(part, key) if resume else None
+                points = _resumed(folder, size, key) if resume else None
                 if points is None:
                     points = simulate_lineages(
                         scs, size, scs.agent.initial_size, row["defector_drive"],
                         study.solve, sim.values, sim.paths, sim.horizon, sc.seed,
                         progress=bar.update)
-                    io.write_json({"key": key, "points": points}, part)
+                    io.write_study_part(folder, size, {"key": key, "points": points})
                 else:
                     bar.update(len(sim.values))
                 simulated.append({
@@ -77,13 +74,10 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     return summary_table(result) + f"\n-> {folder}/study.json"
 
 
-def _resumed(part, key):
-    """The points of a part file written for the same work, else None."""
-    try:
-        data = json.loads(part.read_text())
-    except (OSError, ValueError):
-        return None
-    return data["points"] if data.get("key") == key else None
+def _resumed(folder, size, key):
+    """The points of a part written for the same work, else None."""
+    data = io.read_study_part(folder, size)
+    return data.get("points") if data is not None and data.get("key") == key else None
 
 
 def _fmt(x, top=None):

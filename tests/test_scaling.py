@@ -144,6 +144,12 @@ def test_bad_study_is_one_error_line(tmp_path, override, message):
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
 
 
+def test_a_scenario_without_a_study_is_one_error_line(tmp_path):
+    res = CliRunner().invoke(cli, ["study", "singleton_baseline", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and res.output.startswith("error: ")
+    assert "no study block" in res.output and len(res.output.strip().splitlines()) == 1
+
+
 def test_plot_scaling_of_a_run_folder_is_one_error_line(tmp_path):
     res = CliRunner().invoke(cli, ["plot", str(tmp_path), "--kind", "scaling"])
     assert res.exit_code == 2 and "no study.json" in res.output
