@@ -156,7 +156,7 @@ def test_plot_scaling_of_a_run_folder_is_one_error_line(tmp_path):
 
 
 def check_bundled_study(tmp_path):
-    """The whole bundled study (~4 minutes, the file's seed): the header's
+    """The whole bundled study (~1 minute, up to 4 under load; the file's seed): the header's
     outcome. Agreement: at N = 10^3 and 10^4, wherever the simulated range
     is resolved, the simulated efficacy is within 0.01 of the theory (the
     Monte Carlo error of a crossing is ~0.003; a miss by 0.01 would be a
