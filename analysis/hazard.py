@@ -146,6 +146,70 @@ def branching_hazard(scenario, horizon: int | None = None) -> dict:
     hazard = founding * escape
     T = horizon if horizon is not None else scenario.horizon
     return {"resident_size": resident, "founding_rate": founding, "escape": escape,
-            "defector_birth": birth, "defector_death": death, "hazard": hazard,
+            "defector_drive": drive, "defector_birth": birth, "defector_death": death, "hazard": hazard,
             "horizon": T, "p": -math.expm1(-hazard * T),
             "assumption": "single-hit defectors, escape then takeover fast against T"}
+
+
+def defence_needed(scenario, target: float, horizon: int | None = None) -> dict:
+    """The immune efficacy at which the branching approximation gives
+    P(takeover by T) = ``target`` (closed form; docs/model.md, "The scaling
+    of the defence needed").
+
+    With the founding rate nu (independent of the efficacy e) the hazard
+    nu pi(e) must satisfy 1 - exp(-nu pi T) <= target, that is
+    pi(e) <= pi* = -ln(1 - target) / (nu T). The escape probability
+    pi = 1 - d'(1 - b) / (b (1 - d')) with the defector's death
+    d' = d + (1 - d) s e (1 - stealth) (surveillance s) falls with e, so
+    pi(e) = pi* has the root d'* = x / (1 + x), x = (1 - pi*) b / (1 - b),
+    e = (d'* - d) / ((1 - d) s (1 - stealth)); e = 0 when pi(0) <= pi*
+    already. As nu T grows, e rises to the critical efficacy
+    e_c = (b - d) / ((1 - d) s (1 - stealth)) at which defectors become
+    subcritical (pi = 0).
+
+    Returns
+    -------
+    dict
+        ``efficacy`` (None when it would exceed 1), ``critical`` (e_c, None
+        above 1), ``escape_needed`` (pi*), ``founding_rate`` (nu),
+        ``resident_size``, ``growth`` (ln of the escaped lineage's mean
+        offspring per tick at ``efficacy``, ln(1 + b - d')), ``takeover_ticks`` (ln(F N*) /
+        growth: the time a lineage growing at its mean rate from one member
+        needs to reach the takeover fraction F of N*; an upper estimate, as
+        a lineage that escapes grows faster than the mean at first) and ``trusted`` (takeover_ticks <= T / 10: the
+        approximation's "takeover fast against T").
+    """
+    if not 0.0 < target < 1.0:
+        raise AnalysisError(f"target probability {target}: must lie strictly between 0 and 1")
+    bp = branching_hazard(scenario, horizon)
+    T = bp["horizon"]
+    im, a = scenario.immune, scenario.agent
+    d, b = a.death_rate, bp["defector_birth"]
+    deviant = "drive" in im.traits and bp["defector_drive"] - a.initial_traits.drive > im.tolerance
+    reach = (1 - d) * im.surveillance * (1 - a.initial_traits.stealth)
+    if not deviant or reach <= 0:
+        raise AnalysisError("the immune system cannot see the founded defector (its drive "
+                            "step is within immune.tolerance, or surveillance is 0): no "
+                            "efficacy changes the risk")
+    nu = bp["founding_rate"]
+    needed = -math.log1p(-target) / (nu * T) if nu > 0 else math.inf
+    critical = (b - d) / reach
+    with_none = galton_watson_escape(b, d)  # escape at e = 0 (no kills)
+    if with_none <= needed:
+        efficacy = 0.0
+        death = d
+    else:
+        x = (1 - needed) * b / (1 - b)
+        death = x / (1 + x)
+        efficacy = (death - d) / reach
+    mean_offspring = 1 + b - death  # offspring law of galton_watson_escape
+    growth = math.log(mean_offspring) if mean_offspring > 1 else 0.0
+    size = a.takeover_fraction * bp["resident_size"]
+    ticks = math.log(max(size, 1.0)) / growth if growth > 0 else math.inf
+    return {"size": scenario.agent.capacity, "horizon": T, "target": target,
+            "efficacy": efficacy if efficacy <= 1.0 else None,
+            "critical": critical if critical <= 1.0 else None,
+            "escape_needed": needed, "escape_at_zero": with_none, "founding_rate": nu,
+            "resident_size": bp["resident_size"], "defector_birth": b,
+            "defector_drive": bp["defector_drive"], "growth": growth,
+            "takeover_ticks": ticks, "trusted": bool(ticks <= T / 10)}

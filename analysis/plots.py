@@ -575,3 +575,78 @@ def overview_figure(runs, timeseries, horizon, path, title="", record_every=None
     if title:
         fig.suptitle(title)
     return save(fig, path, dpi=100)
+
+
+# --- the scaling study ----------------------------------------------------------
+
+#: Bottom of the margin axis: simulated ranges that reach the critical value end here.
+MARGIN_FLOOR = 1e-9
+
+def scaling_figure(data: dict) -> Figure:
+    """The defence needed against system size N, one colour per horizon T
+    (a ``substrate study`` folder's ``study.json``).
+
+    Left: the immune efficacy needed for P(takeover by T) <= target. Lines:
+    the branching approximation (solid where it is trusted, dotted where an
+    escaped lineage's takeover is not fast against T); the dashed grey line
+    is the critical efficacy (defectors subcritical). Markers: simulated
+    founded lineages with their 95% range (filled: T within the paths'
+    horizon; open: T beyond it, bounded); a triangle at the top: more than
+    the largest simulated value. Right: the same as the margin below the
+    critical efficacy, e_c - e, on a log scale (the theory line falls as
+    1/(N T) once the efficacy is near critical); a bar down to the bottom
+    edge: the simulation cannot tell the efficacy needed from critical.
+    """
+    study = data["study"]
+    theory = pd.DataFrame(data["theory"])
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    horizons = study["horizons"]
+    critical = theory["critical"].dropna()
+    e_c = float(critical.iloc[0]) if len(critical) else None
+    for i, T in enumerate(horizons):
+        color = _color(i, len(horizons))
+        rows = theory[theory["horizon"] == T].sort_values("size")
+        e = rows["efficacy"].astype(float)
+        for ax, y in ((left, e), (right, (e_c - e) if e_c is not None else None)):
+            if y is None:
+                continue
+            trusted = rows["trusted"].to_numpy(bool)
+            ax.plot(rows["size"], y.where(trusted), "-", color=color, lw=1.8,
+                    label=f"T = {T:g}" if ax is left else None)
+            # dotted where not trusted, joined to the trusted part
+            shown = ~trusted | np.r_[~trusted[1:], False] | np.r_[False, ~trusted[:-1]]
+            ax.plot(rows["size"], y.where(shown), ":", color=color, lw=1.5)
+        for k, s in enumerate(data["simulated"]):
+            d = next(x for x in s["defence"] if x["horizon"] == T)
+            x = s["size"] * (1 + 0.08 * (i - (len(horizons) - 1) / 2))  # spread horizons
+            face = "none" if d["extrapolated"] else color
+            top = study["simulate"]["values"][-1]
+            if d["efficacy"] is None:
+                left.plot([x], [top], "^", color=color, mfc=face, ms=7)
+                continue
+            lo = d["low"] if d["low"] is not None else d["efficacy"]
+            hi = d["high"] if d["high"] is not None else top
+            left.errorbar([x], [d["efficacy"]], yerr=[[d["efficacy"] - lo], [hi - d["efficacy"]]],
+                          fmt="o", color=color, mfc=face, ms=6, capsize=2)
+            if e_c is not None and e_c - d["efficacy"] > 0:
+                margin = e_c - d["efficacy"]
+                floor = MARGIN_FLOOR if hi is None or e_c - hi <= MARGIN_FLOOR else e_c - hi
+                right.errorbar([x], [margin], yerr=[[margin - floor], [(e_c - lo) - margin]],
+                               fmt="o", color=color, mfc=face, ms=6, capsize=2)
+    if e_c is not None:
+        left.axhline(e_c, color="0.5", ls="--", lw=1, label=f"critical {e_c:.4f}")
+    left.set_xscale("log")
+    left.set_xlabel("system size N (agent.capacity)")
+    left.set_ylabel("immune efficacy needed")
+    left.set_title(f"P({study['event']} by T) <= {study['target']:g}: theory (lines), "
+                   "simulation (markers)", fontsize="small")
+    left.legend(fontsize="x-small", loc="lower right")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("system size N (agent.capacity)")
+    right.set_ylabel("margin below critical, e_c - e")
+    right.set_ylim(bottom=MARGIN_FLOOR)
+    right.set_title("dotted: theory not trusted; open: T beyond the paths' horizon",
+                    fontsize="small")
+    return fig

@@ -605,6 +605,48 @@ class Results:
         return self.table("timeseries")
 
 
+def write_study_part(folder, size: int, data: dict) -> Path:
+    """One simulated size of a study: ``FOLDER/parts/size-N.json``."""
+    parts = Path(folder) / "parts"
+    try:
+        parts.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise _write_error(parts, exc) from None
+    return write_json(data, parts / f"size-{size}.json")
+
+
+def read_study_part(folder, size: int) -> dict | None:
+    """A part written by :func:`write_study_part`, or None when it is
+    missing or unreadable (it is then simulated again)."""
+    try:
+        data = json.loads((Path(folder) / "parts" / f"size-{size}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_study(folder) -> dict:
+    """The ``study.json`` of an output folder of ``substrate study``.
+
+    Raises
+    ------
+    OutputError
+        No such folder or file (or the study has not finished), or unreadable.
+    """
+    folder = Path(folder)
+    path = folder / "study.json"
+    if not path.is_file():
+        raise OutputError(f"output folder {folder}: no study.json (not an output of "
+                          "'substrate study', or the study has not finished)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"output folder {folder}: study.json is unreadable ({exc})") from None
+    if not isinstance(data, dict) or "theory" not in data or "study" not in data:
+        raise OutputError(f"output folder {folder}: study.json holds no study")
+    return data
+
+
 def load(folder) -> Results:
     """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
     scenario, manifest) after checking it is whole.

@@ -104,6 +104,7 @@ def risk_scenario(scenario: Scenario, event: str) -> Scenario:
     after which its score cannot rise)."""
     data = scenario.model_dump(mode="json")
     data.pop("sweep", None)
+    data.pop("study", None)
     data["record_every"] = data["horizon"]
     data["record_clones"] = False
     data["stop"]["on"] = [event]

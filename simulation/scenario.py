@@ -441,6 +441,46 @@ class Sweep(_Section):
         return self
 
 
+class StudySimulation(_Section):
+    sizes: Annotated[list[Count], Field(min_length=1)]
+    """System sizes (of study.sizes) whose defence needed is also simulated."""
+    values: Annotated[list[Rate], Field(min_length=2)]
+    """Increasing values of the solved key at which the lineages are simulated."""
+    paths: _Int(2, 10**7, "every path is simulated in this process") = 4000
+    """Founded defector lineages simulated per size and value (common seeds across values)."""
+    horizon: Ticks = 10000
+    """Ticks each lineage is followed; longer horizons are bounded (see Risk: scaling)."""
+
+    @model_validator(mode="after")
+    def _increasing(self):
+        if any(b <= a for a, b in zip(self.values, self.values[1:])):
+            raise ValueError(f"values must increase strictly (got {self.values})")
+        return self
+
+
+class Study(_Section):
+    event: Literal["takeover"] = "takeover"
+    """The event whose probability is held at the target (takeover only)."""
+    solve: Literal["immune.efficacy"] = "immune.efficacy"
+    """The defence solved for (the branching theory inverts immune.efficacy in closed form)."""
+    target: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-6
+    """P(event by T) to hold the system at."""
+    sizes: Annotated[list[Count], Field(min_length=1)]
+    """System sizes N (agent.capacity) of the study."""
+    horizons: Annotated[list[Ticks], Field(min_length=1)]
+    """Horizons T of the study."""
+    simulate: Optional[StudySimulation] = None
+    """The simulated points (none: the theory line only)."""
+
+    @model_validator(mode="after")
+    def _simulated_sizes(self):
+        if self.simulate is not None:
+            extra = sorted(set(self.simulate.sizes) - set(self.sizes))
+            if extra:
+                raise ValueError(f"simulate.sizes {extra} are not among sizes {self.sizes}")
+        return self
+
+
 class Scenario(_Section):
     name: Annotated[str, Field(pattern=NAME_PATTERN)] = "scenario"
     """Short name; defaults to the file's stem."""
@@ -466,6 +506,8 @@ class Scenario(_Section):
     stop: Stop = Field(default_factory=Stop)
     sweep: Optional[Sweep] = None
     """Parameter sweep run by 'substrate sweep' (ignored by 'substrate run')."""
+    study: Optional[Study] = None
+    """Scaling study run by 'substrate study' (ignored by 'substrate run' and 'sweep')."""
 
     @model_validator(mode="after")
     def _counts_fit(self):
@@ -716,7 +758,7 @@ def _check_sweep(scenario: Scenario, source: str) -> None:
                 f"lengths); at most {_number(MAX_POINTS)}: {BOUND_REASONS['points']}")
     for path in paths:
         where = f"sweep.{design}{'.ranges' if design != 'grid' else ''}.{path[:EXCERPT]}"
-        if path in ("seed", "replicates", "name", "description", "sweep") or \
+        if path in ("seed", "replicates", "name", "description", "sweep", "study") or \
                 parameter_field(path) is None:
             close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -740,6 +782,7 @@ def point_scenario(base: dict, overrides: dict, source: str, where: str = "sweep
     with ``overrides`` (dotted path -> value), validated."""
     data = _copy.deepcopy(base)
     data.pop("sweep", None)
+    data.pop("study", None)
     kernel = data.get("copy", {}).get("kernel", {})
     if "copy.kernel.type" in overrides and overrides["copy.kernel.type"] != kernel.get("type"):
         # Another kernel type: its own keys take their defaults, not the
@@ -820,7 +863,8 @@ _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
             "agent.seed_clones": "list of {count, traits}",
             "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
             "description": "text, up to 10000 characters", "record_clones": "true or false",
-            "sweep": "a design: grid, random or latin_hypercube (see Sweeps)"}
+            "sweep": "a design: grid, random or latin_hypercube (see Sweeps)",
+            "study": "sizes, horizons, target, simulate (see Risk: the scaling study)"}
 
 
 def key_table_markdown() -> str:

@@ -140,7 +140,9 @@ def summarize(folder, by, fmt):
 @cli.command()
 @click.argument("folder", type=click.Path())
 @click.option("--kind", required=True,
-              type=click.Choice(["survival", "phase", "muller", "traits", "price", "agents"]))
+              type=click.Choice(["survival", "phase", "muller", "traits", "price", "agents",
+                                 "scaling"]),
+              help="scaling: the defence needed of a 'substrate study' folder.")
 @click.option("--out", type=click.Path(), help="Figure file [default: FOLDER/KIND.FORMAT].")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
               show_default=True)
@@ -153,7 +155,7 @@ def summarize(folder, by, fmt):
 @click.option("--color", type=click.Choice(["drive", "lineage"]), default="drive",
               show_default=True, help="muller: colour clones by drive or by lineage.")
 def plot(folder, kind, out, fmt, by, replicate, agent, color):
-    """Draw a figure of an output FOLDER of 'run' or 'sweep'."""
+    """Draw a figure of an output FOLDER of 'run', 'sweep' or 'study'."""
     from substrate.commands import plot_command
 
     click.echo(plot_command(folder, kind, out=out, fmt=fmt, by=list(by),
@@ -223,6 +225,23 @@ def risk(scenario, event, method, particles, repeats, workers, scheduler, out, o
                                 rel_error=rel_error, command=["substrate"] + sys.argv[1:]))
     except SubstrateError as exc:
         fail(str(exc))
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--out", type=click.Path(), help="Output folder [default: results/NAME-study].")
+@click.option("--resume", is_flag=True,
+              help="Keep the sizes an interrupted study in --out already simulated.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a scenario key, e.g. --set study.simulate.paths=1000 (repeatable).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Master seed.")
+def study(scenario, out, resume, overrides, seed):
+    """Run the scaling study of SCENARIO's study block: the defence needed
+    against system size and horizon, theory and simulation (writes study.json)."""
+    from substrate.study_command import study_command
+
+    click.echo(study_command(scenario, out=out, resume=resume, overrides=list(overrides),
+                             seed=seed, command=_command_line()))
 
 
 @cli.command()

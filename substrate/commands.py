@@ -402,6 +402,11 @@ def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent
     import analysis
     from analysis import plots
 
+    if kind == "scaling":
+        data = io.load_study(folder)
+        fig = plots.scaling_figure(data)
+        path = _writable_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
+        return plots.save(fig, path, provenance=io.key_provenance(data["provenance"]))
     results = analysis.load(folder)
     options = {}
     if kind == "muller":

@@ -308,6 +308,21 @@ def claim_landscape_realisations(fast):
         _assert_mean("landscape_realisations P over realisations", counts / 5, 0.1, 0.35)
 
 
+def claim_defence_scaling(fast):
+    # A study, not replicates. fast: the header's theory values (the reduced
+    # grid's simulated agreement is tests/test_scaling.py's default test);
+    # slow: the whole study against every claim of the header.
+    import tempfile
+    from pathlib import Path
+
+    from tests.test_scaling import check_bundled_study, check_header_theory
+
+    check_header_theory()
+    if not fast:
+        with tempfile.TemporaryDirectory() as tmp:
+            check_bundled_study(Path(tmp))
+
+
 CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},
           **{name[len("claim_"):]: function for name, function in dict(globals()).items()
              if name.startswith("claim_")}}
