@@ -133,6 +133,9 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             "seeded": ln.seeded[:n_ids].copy(),
             "final_count": final,
         }
+        if ln.systematic.shape[1] > 0:  # copy.systematic.scope: lineage
+            clones.update({f"systematic_{name}": ln.systematic[:n_ids, k].copy()
+                           for k, name in enumerate(TRAITS)})
         total = sum(len(c) for _, c, _ in snapshots)
         counts = {
             "point": np.full(total, point, np.int64),
