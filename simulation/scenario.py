@@ -229,7 +229,8 @@ class Systematic(_Section):
     the same in all redundant copies (majority vote cannot remove it), on top of
     ordinary copy errors; 0: off. birth_death dynamics only."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
-    """Each agent draws its vector once, at its founding: Normal(0, sd) per copied trait."""
+    """Each agent (scope lineage: each lineage) draws its vector once, at its founding:
+    Normal(0, sd) per copied trait."""
     scope: Literal["agent", "lineage"] = "agent"
     """Who shares a vector: agent (drawn at tick 0 and by each child agent at its
     founding); lineage (drawn by each set-up clone at tick 0 and by each mutant
