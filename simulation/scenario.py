@@ -225,9 +225,10 @@ def _number_or_mapping(value):
 
 class Systematic(_Section):
     rate: Rate = 0.0
-    """Probability that a copy (a newborn) carries its agent's systematic error vector,
-    the same in all redundant copies (majority vote cannot remove it), on top of
-    ordinary copy errors; 0: off. birth_death dynamics only."""
+    """Probability that a copy (a newborn) carries its copier's systematic error vector
+    (its agent's; scope lineage: its parent clone's), the same in all redundant copies
+    (majority vote cannot remove it), on top of ordinary copy errors; 0: off.
+    birth_death dynamics only."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """Each agent (scope lineage: each lineage) draws its vector once, at its founding:
     Normal(0, sd) per copied trait."""

@@ -31,7 +31,7 @@ def effective_error_rate(error_rate, redundancy, correlation):
     ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
     (MODEL.md section 3, item 6). Computed once per run, or once per tick
     (per agent) under environmental noise (``copy.noise``); C(r, j) by the
-    product formula (exact for the redundancies used: r <= 99).
+    product formula, in floating point.
     """
     if redundancy == 1:
         return error_rate
@@ -46,11 +46,17 @@ def effective_error_rate(error_rate, redundancy, correlation):
 
 
 @njit(cache=True, _nrt=False)
+def noisy_copy_rate(x, p):
+    """The per-copy error rate of an environment in state ``x``
+    (``copy.noise``): ``mu(t) = min(mu exp(sigma x), 1)``."""
+    return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+
+
+@njit(cache=True, _nrt=False)
 def noisy_error_rate(x, p):
-    """mu_r of an environment in state ``x`` (``copy.noise``): the per-copy
-    rate ``mu(t) = min(mu exp(sigma x), 1)`` through the majority vote."""
-    mu = min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
-    return effective_error_rate(mu, p.redundancy, p.error_correlation)
+    """mu_r of an environment in state ``x``: :func:`noisy_copy_rate`
+    through the majority vote."""
+    return effective_error_rate(noisy_copy_rate(x, p), p.redundancy, p.error_correlation)
 
 
 @njit(cache=True, _nrt=False)
@@ -71,7 +77,7 @@ def environment(ag, st, p, rng):
                 x = phi * ag.noise[a] + innovation * rng.standard_normal()
                 ag.noise[a] = x
                 ag.error_rate[a] = noisy_error_rate(x, p)
-                total += min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+                total += noisy_copy_rate(x, p)
                 living += 1
         st.error_rate = total / living if living > 0 else np.nan
     else:
@@ -80,7 +86,7 @@ def environment(ag, st, p, rng):
         rate = noisy_error_rate(x, p)
         for a in range(ag.meta[0]):
             ag.error_rate[a] = rate
-        st.error_rate = min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+        st.error_rate = noisy_copy_rate(x, p)
 
 
 @njit(cache=True, _nrt=False)
@@ -95,14 +101,14 @@ def start_environment(ag, status, params, rng):
         for a in range(ag.meta[0]):
             ag.noise[a] = rng.standard_normal()
             ag.error_rate[a] = noisy_error_rate(ag.noise[a], p)
-            total += min(p.error_rate * math.exp(p.noise_sigma * ag.noise[a]), 1.0)
+            total += noisy_copy_rate(ag.noise[a], p)
         st.error_rate = total / ag.meta[0]
     else:
         st.noise = rng.standard_normal()
         rate = noisy_error_rate(st.noise, p)
         for a in range(ag.meta[0]):
             ag.error_rate[a] = rate
-        st.error_rate = min(p.error_rate * math.exp(p.noise_sigma * st.noise), 1.0)
+        st.error_rate = noisy_copy_rate(st.noise, p)
 
 
 @njit(cache=True)
