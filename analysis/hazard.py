@@ -106,8 +106,9 @@ def branching_hazard(scenario, horizon: int | None = None) -> dict:
     Parameters
     ----------
     scenario : Scenario
-        A ``birth_death`` singleton without economy, repair or immune
-        improvement, with ``drive`` among the copied traits.
+        A ``birth_death`` singleton without economy, repair, immune
+        improvement or environmental noise (a constant error rate), with
+        ``drive`` among the copied traits.
     horizon : int, optional
         T (default the scenario's) for ``p`` = 1 - exp(-lambda T).
 
@@ -122,9 +123,10 @@ def branching_hazard(scenario, horizon: int | None = None) -> dict:
     a, c, im = scenario.agent, scenario.copy, scenario.immune
     if (a.dynamics != "birth_death" or scenario.world.agents != 1
             or scenario.world.income is not None or scenario.repair.rate > 0
-            or im.improvement > 0 or "drive" not in c.traits):
+            or im.improvement > 0 or "drive" not in c.traits or c.noise.sigma > 0):
         raise AnalysisError("the branching approximation applies to a birth_death singleton "
-                            "without economy, repair or immune improvement, with drive copied")
+                            "without economy, repair, immune improvement or environmental "
+                            "noise, with drive copied")
     tr = a.initial_traits
     landscape = 1.0 + a.drive_advantage * tr.drive
     divisor = 1.0 + c.redundancy_cost * (c.redundancy - 1)

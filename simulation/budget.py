@@ -39,7 +39,8 @@ SLOT_BYTES = 140
 LINEAGE_BYTES = 65
 CLONE_ROW_BYTES = 104
 COUNT_ROW_BYTES = 40
-TIMESERIES_COLUMNS = 26
+TIMESERIES_COLUMNS = 27
+VECTOR_BYTES = 32  # a clone's systematic vector (copy.systematic.scope: lineage)
 RECORD_PYTHON_BYTES = 1000
 AGENT_ROW_BYTES = 250
 RUN_ROW_BYTES = 3000
@@ -59,8 +60,10 @@ _ADVICE = {
 
 
 def _mu_r(copy) -> float:
-    """Per-trait error probability after majority vote (MODEL.md 3.6)."""
-    mu, r, rho = copy.error_rate, copy.redundancy, copy.error_correlation
+    """Per-trait error probability after majority vote (MODEL.md 3.6), of
+    the mean error rate (with copy.noise: mu exp(sigma^2 / 2), capped at 1)."""
+    mu = min(copy.error_rate * math.exp(copy.noise.sigma**2 / 2), 1.0)
+    r, rho = copy.redundancy, copy.error_correlation
     tail = sum(math.comb(r, j) * mu**j * (1 - mu) ** (r - j)
                for j in range((r + 1) // 2, r + 1))
     return rho * mu + (1 - rho) * tail
@@ -124,8 +127,10 @@ def estimate_memory(scenario, replicates: int | None = None,
     lifetime = (1.0 + math.log1p(death * sc.horizon)) / death
     alive = min(founded, max(subcomponents, initial), initial + per_tick * lifetime)
     records = sc.horizon // sc.record_every + 2
+    vector = (VECTOR_BYTES if sc.copy.systematic.rate > 0
+              and sc.copy.systematic.scope == "lineage" else 0)
     parts = {
-        "clone_slots": 2 * alive * SLOT_BYTES,
+        "clone_slots": 2 * alive * (SLOT_BYTES + vector),
         "lineage": 0.0, "clone_counts": 0.0,
         "timeseries": (records * RECORD_PYTHON_BYTES
                        + 2 * reps * records * TIMESERIES_COLUMNS * 8),
@@ -134,7 +139,8 @@ def estimate_memory(scenario, replicates: int | None = None,
         "base": BASE_BYTES,
     }
     if sc.record_clones:
-        parts["lineage"] = 2 * founded * LINEAGE_BYTES + 2 * reps * founded * CLONE_ROW_BYTES
+        parts["lineage"] = (2 * founded * (LINEAGE_BYTES + vector)
+                            + 2 * reps * founded * (CLONE_ROW_BYTES + vector))
         parts["clone_counts"] = 2 * reps * records * alive * COUNT_ROW_BYTES
     if w.agents > 1 or reproduces:
         held = 1 if agents_streamed else reps * records

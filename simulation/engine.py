@@ -16,7 +16,8 @@ import numpy as np
 
 from . import names
 from .kernels import driver
-from .kernels.clones import reset_tables, draw_systematic, effective_error_rate
+from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
+                             reset_tables, start_environment)
 from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
@@ -58,6 +59,12 @@ def build_config(scenario, score_event: str | None = None) -> Config:
         trait_bias = np.full(len(names.TRAITS), k.bias)
     p["systematic_rate"] = c.systematic.rate
     p["systematic_sd"] = c.systematic.sd
+    p["systematic_lineage"] = c.systematic.scope == "lineage"
+    p["error_rate"], p["redundancy"] = c.error_rate, c.redundancy
+    p["error_correlation"] = c.error_correlation
+    p["noise_sigma"] = c.noise.sigma
+    p["noise_phi"] = np.exp(-1.0 / c.noise.correlation_time)
+    p["noise_per_agent"] = c.noise.scope == "agent"
     p["tracking_rate"] = im.tracking_rate if im.reference == "tracking" else 0.0
     p["drift_delta"] = stop.drift_delta if stop.drift_delta is not None else np.inf
     p["kernel_scale"], p["kernel_size"] = k.scale, k.size
@@ -141,8 +148,10 @@ def initial_state(scenario) -> State:
     m = len(templates)
     n = n_agents * m
     lineage_rows = max(n, 256) if scenario.record_clones else 1
+    lineage_vectors = (scenario.copy.systematic.rate > 0
+                       and scenario.copy.systematic.scope == "lineage")
     state = new_state(slots=max(2 * n, 64), lineage_rows=lineage_rows,
-                      agent_rows=n_agents)
+                      agent_rows=n_agents, vectors=len(names.TRAITS) if lineage_vectors else 0)
     cl, ln, ag = state.clones, state.lineage, state.agents
     traits = np.array([t for t, _, _ in templates]).reshape(m, -1)
     cl.count[:n] = np.tile([c for _, c, _ in templates], n_agents)
@@ -165,6 +174,9 @@ def initial_state(scenario) -> State:
     ag.surveillance[:] = scenario.immune.surveillance
     ag.efficacy[:] = scenario.immune.efficacy
     ag.tolerance[:] = scenario.immune.tolerance
+    c = scenario.copy
+    ag.error_rate[:] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
+    state.status[0]["error_rate"] = c.error_rate
     return state
 
 
@@ -208,11 +220,20 @@ class World:
             shape = random_landscape(ls.peaks, np.random.default_rng([seed, LANDSCAPE_STREAM]))
             self.config = self.config._replace(landscape=shape)
         self.rng = np.random.default_rng(seed)
-        if self.config.params[0]["systematic_rate"] > 0:
+        p = self.config.params[0]
+        if p["systematic_rate"] > 0 and not p["systematic_lineage"]:
             # Each agent's systematic error vector, drawn at its founding (tick 0).
             for a in range(self.n_agents):
-                draw_systematic(self.rng, self.state.agents, a, self.config.copy_traits,
-                                self.config.params[0])
+                draw_systematic(self.rng, self.state.agents, a, self.config.copy_traits, p)
+        elif p["systematic_rate"] > 0:
+            # Scope lineage: each set-up clone (a lineage root), in slot order.
+            cl = self.state.clones
+            for j in range(int(cl.meta[0])):
+                draw_clone_systematic(self.rng, cl, self.state.lineage, j,
+                                      self.config.copy_traits, p)
+        if p["noise_sigma"] > 0:
+            start_environment(self.state.agents, self.state.status, self.config.params,
+                              self.rng)
         self.n_records = 0
 
     def reset(self, seed: int) -> None:
@@ -331,6 +352,16 @@ class World:
         """The records so far (a structured array of ``state.TIMESERIES``)."""
         return self.records[: self.n_records]
 
+    def _agent_error_rates(self, rows) -> np.ndarray:
+        """Each agent's per-copy error rate of the last tick, before majority
+        vote: ``copy.error_rate``, or with ``copy.noise`` mu(t) (the world's,
+        or under scope agent the agent's own ``min(mu exp(sigma X_a), 1)``)."""
+        p = self.config.params[0]
+        if p["noise_sigma"] > 0 and p["noise_per_agent"]:
+            return np.minimum(p["error_rate"] * np.exp(p["noise_sigma"]
+                                                      * self.agents.noise[rows]), 1.0)
+        return np.full(rows.size, float(self.status["error_rate"]))
+
     def agent_rows(self, since_tick: int) -> dict:
         """One row per agent alive now or dead since ``since_tick``
         (exclusive): the agents.parquet record."""
@@ -342,6 +373,7 @@ class World:
                      for k, name in enumerate(names.TRAITS)}
             fraction = np.where(size > 0, ag.defectors[rows] / size, 0.0)
         causes = np.array(names.DEATH_CAUSES, dtype=object)
+        lineage_scope = bool(self.config.params[0]["systematic_lineage"])
         return {
             "tick": np.full(rows.size, self.tick, dtype=np.int64),
             "agent": rows.astype(np.int64), "parent_agent": ag.parent[rows],
@@ -350,7 +382,10 @@ class World:
             "capacity": ag.capacity[rows], "surveillance": ag.surveillance[rows],
             "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
             "goal_output": ag.trait_sums[rows, 1], "born_tick": ag.born_tick[rows],
-            **{f"systematic_{name}": ag.systematic[rows, k]
+            # (scope lineage: no vector per agent, see clones.parquet)
+            **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope
+                                      else ag.systematic[rows, k])
                for k, name in enumerate(names.TRAITS)},
+            "error_rate": self._agent_error_rates(rows),
             "death_cause": causes[ag.death_cause[rows]],
         }

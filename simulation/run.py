@@ -139,6 +139,9 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             "seeded": ln.seeded[:n_ids].copy(),
             "final_count": final,
         }
+        if ln.systematic.shape[1] > 0:  # copy.systematic.scope: lineage
+            clones.update({f"systematic_{name}": ln.systematic[:n_ids, k].copy()
+                           for k, name in enumerate(TRAITS)})
         total = sum(len(c) for _, c, _ in snapshots)
         counts = {
             "point": np.full(total, point, np.int64),
@@ -280,12 +283,14 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
 def batchable(scenario: Scenario, config) -> bool:
     """Whether the scenario's replicates run in one compiled batch
     (:func:`run_batch`): no Python is needed between their ticks (no agent
-    or clone records) nor at their start (no per-replicate landscape or
-    systematic error vectors, which are drawn in Python)."""
+    or clone records) nor at their start (no per-replicate landscape,
+    systematic error vectors or environmental noise X_0, which are drawn in
+    Python: ``World._begin``)."""
     p = config.params[0]
     per_replicate_landscape = (scenario.landscape.type == "random"
                                and scenario.landscape.seed is None)
-    return not (p["pause_at_records"] or per_replicate_landscape or p["systematic_rate"] > 0)
+    return not (p["pause_at_records"] or per_replicate_landscape or p["systematic_rate"] > 0
+                or p["noise_sigma"] > 0)
 
 
 BATCH = 256  # replicates per compiled call (between progress updates)

@@ -225,21 +225,37 @@ def _number_or_mapping(value):
 
 class Systematic(_Section):
     rate: Rate = 0.0
-    """Probability that a copy (a newborn) carries its agent's systematic error vector,
-    the same in all redundant copies (majority vote cannot remove it), on top of
-    ordinary copy errors; 0: off. birth_death dynamics only."""
+    """Probability that a copy (a newborn) carries its copier's systematic error vector
+    (its agent's; scope lineage: its parent clone's), the same in all redundant copies
+    (majority vote cannot remove it), on top of ordinary copy errors; 0: off.
+    birth_death dynamics only."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
-    """Each agent draws its vector once, at its founding: Normal(0, sd) per copied trait."""
+    """Each agent (scope lineage: each lineage) draws its vector once, at its founding:
+    Normal(0, sd) per copied trait."""
     scope: Literal["agent", "lineage"] = "agent"
     """Who shares a vector: agent (drawn at tick 0 and by each child agent at its
-    founding); lineage (each mutant clone its own) is not implemented yet."""
+    founding); lineage (drawn by each set-up clone at tick 0 and by each mutant
+    clone at its founding; every other descendant inherits its parent clone's)."""
 
-    @model_validator(mode="after")
-    def _scope(self):
-        if self.scope == "lineage":
-            raise ValueError("scope 'lineage' is not implemented yet; use 'agent' (one "
-                             "vector per agent, drawn at its founding)")
-        return self
+
+#: Largest copy.noise.sigma: at 10, mu(t) = mu exp(sigma X) already spans a factor
+#: e^40 between X = -2 and X = 2, so it sits at about 0 or at the cap 1 nearly always.
+MAX_NOISE_SIGMA = 10.0
+
+
+class Noise(_Section):
+    sigma: _Float("larger values leave mu(t) at about 0 or at the cap 1", ge=0.0,
+                  le=MAX_NOISE_SIGMA) = 0.0
+    """Environmental noise: mu(t) = error_rate * exp(sigma * X_t), capped at 1, with
+    X_t a stationary AR(1) process of unit variance; 0: off (constant error_rate).
+    The mean of mu(t) is error_rate * exp(sigma^2 / 2) (below the cap), its median
+    error_rate."""
+    correlation_time: _Float(BOUND_REASONS["ticks"], gt=0.0, le=MAX_TICKS) = 10.0
+    """tau, in ticks: X_(t+1) = phi X_t + sqrt(1 - phi^2) eps_t with phi = exp(-1/tau),
+    so the correlation of X at lag k is phi^k = exp(-k / tau)."""
+    scope: Literal["world", "agent"] = "world"
+    """world: one X shared by every agent; agent: each agent its own X (a child
+    agent draws its own X_0 at its founding)."""
 
 
 class Kernel(_Section):
@@ -301,7 +317,9 @@ class Copy(_Section):
     mutator_strength: _Float(BOUND_REASONS["mutator"], ge=0.0, le=100.0) = 0.0
     """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
     systematic: Systematic = Field(default_factory=Systematic)
-    """Systematic error: a fixed error vector per agent (see Failure modes)."""
+    """Systematic error: a fixed error vector per agent or lineage (see Failure modes)."""
+    noise: Noise = Field(default_factory=Noise)
+    """Environmental noise: an error rate that varies in time, in bursts."""
 
     @field_validator("redundancy")
     @classmethod

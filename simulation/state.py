@@ -44,6 +44,10 @@ class Clones(NamedTuple):
     repair_id: np.ndarray
     #: int64. Slot, at the last record, of the clone's ancestor (Price).
     ancestor: np.ndarray
+    #: float64 (slots x 4, or slots x 0). The clone's systematic error vector
+    #: (``copy.systematic.scope: lineage``; zero for traits copy errors do not
+    #: touch). No columns under any other scope, so clones cost no memory for it.
+    systematic: np.ndarray
     #: int64. Stack of free slots (the first ``meta[1]`` entries).
     free: np.ndarray
     #: int64 (3,). Slots used, free slots on the stack, next clone id.
@@ -66,6 +70,9 @@ class Lineage(NamedTuple):
     traits: np.ndarray
     #: bool. In the seeded lineage.
     seeded: np.ndarray
+    #: float64 (rows x 4, or rows x 0). The clone's systematic error vector
+    #: (``copy.systematic.scope: lineage`` only, as in :class:`Clones`).
+    systematic: np.ndarray
 
 
 class Agents(NamedTuple):
@@ -110,6 +117,12 @@ class Agents(NamedTuple):
     systematic: np.ndarray
     #: float64. Sum of drive over the members of non-defector clones.
     resident_drive: np.ndarray
+    #: float64. The agent's environmental noise X_a, an AR(1) process
+    #: (``copy.noise.scope: agent``; 0 otherwise).
+    noise: np.ndarray
+    #: float64. mu_r of this tick: the error rate after majority vote, from
+    #: ``copy.error_rate`` times the environmental noise (``copy.noise``).
+    error_rate: np.ndarray
     #: int64 (1,). Rows used (agents ever founded).
     meta: np.ndarray
 
@@ -165,6 +178,11 @@ STATUS = np.dtype([
     ("drift_tick", np.int64),
     ("resident_drive0", np.float64),  # world resident drive at tick 0
     ("reference_drive0", np.float64),  # mean z_ref drive of the agents at tick 0
+    # environmental noise (copy.noise.scope: world): the AR(1) state X_t
+    ("noise", np.float64),
+    # the per-copy error rate of the tick, before majority vote: mu(t) (scope
+    # agent: the mean over the agents alive at the tick's start)
+    ("error_rate", np.float64),
 ])
 
 
@@ -212,6 +230,13 @@ PARAMS = np.dtype([
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
     ("kernel_direction", np.int64),  # index into names.DIRECTIONS
     ("systematic_rate", np.float64), ("systematic_sd", np.float64),
+    ("systematic_lineage", np.bool_),  # copy.systematic.scope: lineage
+    # environmental noise (copy.noise): mu(t) = error_rate exp(sigma X_t), X AR(1)
+    ("error_rate", np.float64), ("redundancy", np.int64),
+    ("error_correlation", np.float64),
+    ("noise_sigma", np.float64),  # 0: off (no draws)
+    ("noise_phi", np.float64),  # exp(-1 / correlation_time)
+    ("noise_per_agent", np.bool_),  # scope agent (else world)
     ("tracking_rate", np.float64),  # 0: z_ref stays the founder's
     ("improvement", np.float64), ("false_positive", np.float64),
     ("repair_rate", np.float64), ("repair_tolerance", np.float64),
@@ -264,24 +289,27 @@ TIMESERIES = np.dtype([
     ("price_loyalty_between", np.float64), ("price_loyalty_within", np.float64),
     ("price_loyalty_transmission", np.float64),
     ("migrants", np.int64), ("agent_births", np.int64), ("agent_deaths", np.int64),
+    ("error_rate", np.float64),
 ])
 
 
-def new_clones(slots: int) -> Clones:
-    """An empty clone table with room for ``slots`` clones."""
+def new_clones(slots: int, vectors: int = 0) -> Clones:
+    """An empty clone table with room for ``slots`` clones (``vectors``:
+    columns of the systematic error vector, N_TRAITS under lineage scope)."""
     return Clones(
         count=np.full(slots, -1, np.int64), agent=np.zeros(slots, np.int64),
         traits=np.zeros((slots, N_TRAITS)), clone_id=np.zeros(slots, np.int64),
         seeded=np.zeros(slots, np.bool_), repair_slot=np.full(slots, -1, np.int64),
         repair_id=np.full(slots, -1, np.int64), ancestor=np.arange(slots, dtype=np.int64),
-        free=np.zeros(slots, np.int64), meta=np.zeros(3, np.int64))
+        systematic=np.zeros((slots, vectors)), free=np.zeros(slots, np.int64), meta=np.zeros(3, np.int64))
 
 
-def new_lineage(rows: int) -> Lineage:
+def new_lineage(rows: int, vectors: int = 0) -> Lineage:
     """An empty lineage table (``rows`` = 1: a scratch row, not recorded)."""
     return Lineage(parent=np.zeros(rows, np.int64), agent=np.zeros(rows, np.int64),
                    origin=np.zeros(rows, np.int64), end=np.zeros(rows, np.int64),
-                   traits=np.zeros((rows, N_TRAITS)), seeded=np.zeros(rows, np.bool_))
+                   traits=np.zeros((rows, N_TRAITS)), seeded=np.zeros(rows, np.bool_),
+                   systematic=np.zeros((rows, vectors)))
 
 
 def new_agents(rows: int) -> Agents:
@@ -295,19 +323,19 @@ def new_agents(rows: int) -> Agents:
         death_tick=np.full(rows, -1, np.int64), death_cause=i(), size=f(),
         defectors=f(), trait_sums=np.zeros((rows, N_TRAITS)), seeded=f(), clones=i(),
         taken=np.zeros(rows, np.bool_), systematic=np.zeros((rows, N_TRAITS)),
-        resident_drive=f(), meta=np.zeros(1, np.int64))
+        resident_drive=f(), noise=f(), error_rate=f(), meta=np.zeros(1, np.int64))
 
 
 def new_events(slots: int) -> Events:
     return Events(*(np.zeros(slots, np.int64) for _ in Events._fields))
 
 
-def new_state(slots: int, lineage_rows: int, agent_rows: int) -> State:
+def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0) -> State:
     status = np.zeros(1, STATUS)
     for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
                  "extinction_tick", "fixation_tick", "loss_tick", "drift_tick"):
         status[name] = -1
-    return State(clones=new_clones(slots), lineage=new_lineage(lineage_rows),
+    return State(clones=new_clones(slots, vectors), lineage=new_lineage(lineage_rows, vectors),
                  agents=new_agents(agent_rows), events=new_events(slots),
                  snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),
                                    np.zeros(0), np.zeros((0, 3)), np.zeros((agent_rows, 4)),

@@ -35,6 +35,9 @@ class Clone:
     origin: int
     seeded: bool = False
     repair_child: int = -1  # id of the clone its repaired members join
+    #: The clone's systematic error vector under copy.systematic.scope lineage
+    #: (4 numbers, inherited by its descendants); empty under any other scope.
+    systematic: list = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +65,10 @@ class Params:
     trait_bias: tuple | None = None  # per-trait mean step (None: bias for all)
     systematic_rate: float = 0.0
     systematic_sd: float = 0.05
+    systematic_lineage: bool = False  # copy.systematic.scope: lineage
+    noise_sigma: float = 0.0  # copy.noise: mu(t) = error_rate exp(sigma X_t)
+    noise_correlation_time: float = 10.0
+    noise_per_agent: bool = False  # copy.noise.scope: agent
     tracking_rate: float = 0.0
     scale: float = 0.05
     size: float = 0.1
@@ -86,6 +93,8 @@ class AgentParams:
     parent: int = -1
     death_cause: str = ""
     systematic: list = field(default_factory=lambda: [0.0] * 4)
+    noise: float = 0.0  # X_a (copy.noise.scope agent)
+    error_rate: float | None = None  # per-copy mu(t) of this tick (None: error_rate)
 
 
 @dataclass
@@ -109,6 +118,7 @@ class WorldParams:
     agent_mutation: float = 0.0
     founder_reference: bool = True
     max_agents: int | None = None
+    noise: float = 0.0  # the world's X_t (copy.noise.scope world), updated in place
 
 
 @dataclass
@@ -165,7 +175,7 @@ def repair_into_children(clones, new, repaired, agents, t, next_id, last_record)
             child = None
         if child is None:
             child = Clone(next_id, c.agent, 0, list(agents[c.agent].zref), c.id, t,
-                          c.seeded)
+                          c.seeded, systematic=list(c.systematic))
             c.repair_child = next_id
             alive[next_id] = child
             new.append(child)
@@ -186,15 +196,78 @@ def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
             hit = True
             traits[k] = step_trait(rng, traits[k], p, k)
             totals.mutations += 1
-    return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded)
+    return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded,
+                 systematic=list(c.systematic))
 
 
-def shifted(traits, ag: AgentParams, p: Params):
-    """Traits plus the agent's systematic error vector, clipped (copied traits)."""
+def shifted(traits, vector, p: Params):
+    """Traits plus a systematic error vector, clipped (copied traits)."""
     out = list(traits)
     for k in p.copy_traits:
-        out[k] = min(max(out[k] + ag.systematic[k], 0.0), 1.0)
+        out[k] = min(max(out[k] + vector[k], 0.0), 1.0)
     return out
+
+
+def copier_vector(c: Clone, ag: AgentParams, p: Params):
+    """The systematic error vector a copy by clone c carries: its lineage's
+    (scope lineage) or its agent's."""
+    return c.systematic if p.systematic_lineage else ag.systematic
+
+
+def draw_vector(rng, p: Params):
+    """A systematic error vector: Normal(0, sd) per copied trait, in order."""
+    vector = [0.0] * 4
+    for k in p.copy_traits:
+        vector[k] = float(rng.normal(0.0, p.systematic_sd))
+    return vector
+
+
+def noisy_rate(x, p: Params):
+    """mu(t) = min(error_rate exp(sigma x), 1) (before majority vote)."""
+    return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+
+
+def environment(agents, p: Params, wp: "WorldParams", rng):
+    """One AR(1) step, X <- phi X + sqrt(1 - phi^2) eps with phi =
+    exp(-1/tau): the world's X, or each live agent's in index order; then
+    every agent's error rate of the tick."""
+    phi = math.exp(-1.0 / p.noise_correlation_time)
+    innovation = math.sqrt(1.0 - phi * phi)
+    if p.noise_per_agent:
+        for ag in agents:
+            if ag.alive:
+                ag.noise = phi * ag.noise + innovation * float(rng.standard_normal())
+                ag.error_rate = noisy_rate(ag.noise, p)
+    else:
+        wp.noise = phi * wp.noise + innovation * float(rng.standard_normal())
+        for ag in agents:
+            ag.error_rate = noisy_rate(wp.noise, p)
+
+
+def start_environment(agents, p: Params, wp: "WorldParams", rng):
+    """Tick 0: X_0 ~ Normal(0, 1), the world's or each agent's in order."""
+    if p.noise_per_agent:
+        for ag in agents:
+            ag.noise = float(rng.standard_normal())
+            ag.error_rate = noisy_rate(ag.noise, p)
+    else:
+        wp.noise = float(rng.standard_normal())
+        for ag in agents:
+            ag.error_rate = noisy_rate(wp.noise, p)
+
+
+def start(clones, agents, p: Params, wp: "WorldParams", rng):
+    """The replicate's draws at tick 0, in the engine's order: each agent's
+    systematic vector (scope agent) or each set-up clone's in slot order
+    (scope lineage), then the environment's X_0."""
+    if p.systematic_rate > 0 and not p.systematic_lineage:
+        for ag in agents:
+            ag.systematic = draw_vector(rng, p)
+    elif p.systematic_rate > 0:
+        for c in clones:
+            c.systematic = draw_vector(rng, p)
+    if p.noise_sigma > 0:
+        start_environment(agents, p, wp, rng)
 
 
 def track(clones, agents, p: Params):
@@ -211,8 +284,14 @@ def track(clones, agents, p: Params):
             ag.zref[k] += p.tracking_rate * (total / size - ag.zref[k])
 
 
+def agent_error_rate(p: Params, ag: AgentParams):
+    """mu_r of the agent this tick: its per-copy rate through the vote."""
+    mu = p.error_rate if ag.error_rate is None else ag.error_rate
+    return error_rate_after_vote(mu, p.redundancy, p.error_correlation)
+
+
 def mutation_rate(p: Params, ag: AgentParams, c: Clone):
-    mu_r = error_rate_after_vote(p.error_rate, p.redundancy, p.error_correlation)
+    mu_r = agent_error_rate(p, ag)
     return min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - c.traits[3])))
 
 
@@ -377,10 +456,10 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
     """One birth_death tick. ``clones`` in slot order; returns
     (clones after the tick, in creation order; totals; next_id)."""
     size = [sum(c.count for c in clones if c.agent == a) for a in range(len(agents))]
-    mu_r = error_rate_after_vote(p.error_rate, p.redundancy, p.error_correlation)
     events = {}
     for c in clones:
         ag = agents[c.agent]
+        mu_r = agent_error_rate(p, ag)
         d, l, s, f = c.traits
         if d > p.escape_threshold:
             g = max(0.0, 1 - size[c.agent] / (p.escape_headroom * ag.capacity))
@@ -423,13 +502,17 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         ag = agents[c.agent]
         for _ in range(mutants):
             mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
-            if p.systematic_rate > 0 and rng.random() < p.systematic_rate:
-                mutant.traits = shifted(mutant.traits, ag, p)
+            if p.systematic_rate > 0:
+                if rng.random() < p.systematic_rate:  # the copier's vector
+                    mutant.traits = shifted(mutant.traits, copier_vector(c, ag, p), p)
+                if p.systematic_lineage:  # a mutant clone: its own vector
+                    mutant.systematic = draw_vector(rng, p)
             new.append(mutant)
             next_id += 1
-        if systematic:
-            new.append(Clone(next_id, c.agent, systematic, shifted(c.traits, ag, p), c.id,
-                             t, c.seeded))
+        if systematic:  # one clone, inheriting its parent's vector
+            new.append(Clone(next_id, c.agent, systematic,
+                             shifted(c.traits, copier_vector(c, ag, p), p), c.id,
+                             t, c.seeded, systematic=list(c.systematic)))
             next_id += 1
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
                                    agents, t, next_id, last_record)
@@ -460,7 +543,8 @@ def migrate(clones, alive_agents, p: Params, rate, t, rng, next_id):
             others -= 1
             remaining -= x
             if x:
-                new.append(Clone(next_id, b, x, list(c.traits), c.id, t, c.seeded))
+                new.append(Clone(next_id, b, x, list(c.traits), c.id, t, c.seeded,
+                                 systematic=list(c.systematic)))
                 next_id += 1
             if remaining == 0:
                 break
@@ -488,10 +572,13 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
             mu = mutation_rate(p, agents[a], c)
             m = binomial(rng, x, 1 - (1 - mu) ** len(p.copy_traits))
             if x - m:
-                founders.append(Clone(next_id, child, x - m, list(c.traits), c.id, t, c.seeded))
+                founders.append(Clone(next_id, child, x - m, list(c.traits), c.id, t, c.seeded,
+                                      systematic=list(c.systematic)))
                 next_id += 1
             for _ in range(m):
                 mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
+                if p.systematic_rate > 0 and p.systematic_lineage:
+                    mutant.systematic = draw_vector(rng, p)
                 mutant.agent = child
                 founders.append(mutant)
                 next_id += 1
@@ -506,11 +593,14 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
             if rng.random() < agent_mutation:
                 immune[k] = step_trait(rng, immune[k], p)
         systematic = [0.0] * 4
-        if p.systematic_rate > 0:  # the child's own systematic error vector
-            for k in p.copy_traits:
-                systematic[k] = float(rng.normal(0.0, p.systematic_sd))
-        new_agents[child] = AgentParams(parent.capacity, zref, *immune,
-                                        systematic=systematic)
+        if p.systematic_rate > 0 and not p.systematic_lineage:  # the child's own
+            systematic = draw_vector(rng, p)
+        kid = AgentParams(parent.capacity, zref, *immune, systematic=systematic,
+                          noise=parent.noise, error_rate=parent.error_rate)
+        if p.noise_sigma > 0 and p.noise_per_agent:  # the child's own X_0
+            kid.noise = float(rng.standard_normal())
+            kid.error_rate = noisy_rate(kid.noise, p)
+        new_agents[child] = kid
         clones = clones + founders
     return clones, new_agents, totals, next_id
 
@@ -562,11 +652,13 @@ def live(slots):
 def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
                last_record=-1):
     """One whole tick of a world, in the engine's order (docs/model.md):
-    economy, tracking of z_ref, within-agent dynamics, transmission, takeovers observed, agent
-    deaths, agent reproduction. ``slots`` (clones or None) and ``free`` (the
+    environment (copy.noise), economy, tracking of z_ref, within-agent dynamics,
+    transmission, takeovers observed, agent deaths, agent reproduction. ``slots`` (clones or None) and ``free`` (the
     free-slot stack) are updated in place, as the engine's slot table.
     Returns (totals, next_id, facts) with facts: taken (agents taken over,
     before deaths), died, lost_taken, born."""
+    if p.noise_sigma > 0:
+        environment(agents, p, wp, rng)
     if wp.economy:
         economy(live(slots), agents, wp)
     if p.tracking_rate > 0:  # the self moves before the immune step

@@ -90,6 +90,53 @@ def test_systematic_vectors_are_normal_with_the_given_sd():
     assert abs(np.corrcoef(v[:, 0], v[:, 2])[0, 1]) < 4 / math.sqrt(2000)
 
 
+def test_lineage_vectors_are_normal_with_the_given_sd():
+    """Scope lineage: each set-up clone (a lineage root) draws its own
+    vector at tick 0, Normal(0, sd) per copied trait; agents have none."""
+    sc = validate({"seed": 1, "horizon": 1, "world": {"agents": 2000},
+                   "agent": {"capacity": 2, "initial_size": 1},
+                   "copy": {"traits": ["drive", "stealth"],
+                            "systematic": {"rate": 0.1, "sd": 0.2, "scope": "lineage"}}})
+    world = World(sc, seed=4)
+    assert not world.agents.systematic.any()
+    v = world.clones.systematic[:2000]
+    assert not v[:, [1, 3]].any()
+    for k in (0, 2):  # as above: 4 standard errors
+        assert abs(v[:, k].mean()) < 4 * 0.2 / math.sqrt(2000)
+        assert abs(v[:, k].std() - 0.2) < 4 * 0.2 / math.sqrt(2 * 2000)
+
+
+def test_lineage_vectors_are_inherited_and_each_mutant_clone_draws_its_own():
+    """Scope lineage, recorded lineages: a clone founded by an ordinary copy
+    error (its traits differ from its parent's by more than the parent's
+    vector) has a fresh vector of its own; every other clone (systematic-only
+    newborns, repair children) has exactly its parent's, and a
+    systematic-only clone's traits are its parent's shifted by that vector."""
+    sc = singleton(copy={"error_rate": 0.01, "traits": ["drive", "loyalty"],
+                         "kernel": {"type": "normal", "sd": 0.2},
+                         "systematic": {"rate": 0.2, "sd": 0.05, "scope": "lineage"}},
+                   record_clones=True, horizon=60, replicates=1,
+                   repair={"rate": 0.05, "tolerance": 0.1})
+    result = run_scenario(sc, show_progress=False)
+    clones = result.clones.set_index("clone")
+    vec = clones[["systematic_drive", "systematic_loyalty"]].to_numpy()
+    traits = clones[["drive", "loyalty"]].to_numpy()
+    assert not clones[["systematic_stealth", "systematic_fidelity"]].to_numpy().any()
+    children = clones.index[clones.parent >= 0]
+    parent = clones.loc[children, "parent"].to_numpy()
+    same = (vec[children] == vec[parent]).all(axis=1)
+    shifted = np.clip(traits[parent] + vec[parent], 0.0, 1.0)
+    systematic_only = same & np.isclose(traits[children], shifted, atol=1e-12).all(axis=1)
+    own = ~same
+    assert systematic_only.sum() > 5 and own.sum() > 5  # both kinds founded
+    # the vectors of their own are fresh draws: all distinct, and the roots'
+    assert len({tuple(v) for v in vec[children][own]}) == own.sum()
+    roots = clones.index[clones.parent < 0]
+    assert len({tuple(v) for v in vec[roots]}) == len(roots)
+    # agents have no vector of their own under lineage scope
+    assert result.agents["systematic_drive"].isna().all()
+
+
 def test_agents_parquet_records_each_agents_systematic_vector():
     result = run_scenario(singleton(copy={"systematic": {"rate": 0.1, "sd": 0.1}}),
                           show_progress=False)
@@ -200,7 +247,11 @@ def failing_scenarios(draw):
         "copy": {"error_rate": draw(st.floats(0.0, 0.5)),
                  "kernel": {"type": "normal", "sd": draw(st.floats(0.01, 0.3))},
                  "systematic": {"rate": draw(st.floats(0.0, 0.5)),
-                                "sd": draw(st.floats(0.01, 0.3))}},
+                                "sd": draw(st.floats(0.01, 0.3)),
+                                "scope": draw(st.sampled_from(["agent", "lineage"]))},
+                 "noise": {"sigma": draw(st.floats(0.0, 2.0)),
+                           "correlation_time": draw(st.floats(0.5, 100.0)),
+                           "scope": draw(st.sampled_from(["world", "agent"]))}},
         "immune": {"surveillance": draw(st.floats(0.0, 1.0)),
                    "tolerance": draw(st.floats(0.0, 1.0)),
                    "reference": "tracking" if tracking else "founder",
@@ -255,7 +306,12 @@ def test_failure_modes_are_competing_risks():
 # --- validation of the new keys -----------------------------------------------
 
 @pytest.mark.parametrize("data, words", [
-    ({"copy": {"systematic": {"scope": "lineage"}}}, "not implemented yet"),
+    ({"copy": {"systematic": {"scope": "species"}}}, "scope"),
+    ({"copy": {"noise": {"sigma": -0.1}}}, "sigma"),
+    ({"copy": {"noise": {"sigma": 10.5}}}, "sigma"),
+    ({"copy": {"noise": {"correlation_time": 0.0}}}, "correlation_time"),
+    ({"copy": {"noise": {"scope": "lineage"}}}, "scope"),
+    ({"copy": {"noise": {"sigma": 1.0, "tau": 3}}}, "tau"),
     ({"copy": {"systematic": {"rate": 0.1}}, "agent": {"dynamics": "moran"}},
      "birth_death"),
     ({"immune": {"reference": "tracking"}}, "tracking_rate > 0"),

@@ -40,6 +40,13 @@ CASES = {
     "systematic": {"copy": {"systematic": {"rate": 0.3, "sd": 0.1}, "error_rate": 0.02,
                             "kernel": {"type": "normal", "bias": {"drive": 0.05,
                                                                   "stealth": -0.02}}}},
+    "systematic_lineage": {"copy": {"systematic": {"rate": 0.3, "sd": 0.1,
+                                                   "scope": "lineage"},
+                                    "error_rate": 0.02, "traits": ["drive", "stealth"]}},
+    "noise_world": {"copy": {"noise": {"sigma": 1.5, "correlation_time": 3.0},
+                             "redundancy": 3, "error_correlation": 0.2}},
+    "noise_agent": {"copy": {"noise": {"sigma": 1.0, "correlation_time": 0.5,
+                                       "scope": "agent"}}},
     "tracking_self": {"immune": {"reference": "tracking", "tracking_rate": 0.2,
                                  "tolerance": 0.05},
                       "repair": {"rate": 0.2, "tolerance": 0.05}},
@@ -86,6 +93,10 @@ def naive_params(sc):
         trait_bias=(tuple(kern.bias.get(t, 0.0) for t in naive.TRAITS)
                     if isinstance(kern.bias, dict) else None),
         systematic_rate=sc.copy.systematic.rate, systematic_sd=sc.copy.systematic.sd,
+        systematic_lineage=sc.copy.systematic.scope == "lineage",
+        noise_sigma=sc.copy.noise.sigma,
+        noise_correlation_time=sc.copy.noise.correlation_time,
+        noise_per_agent=sc.copy.noise.scope == "agent",
         tracking_rate=sc.immune.tracking_rate, scale=kern.scale, size=kern.size,
         direction=kern.direction, improvement=sc.immune.improvement,
         false_positive=sc.immune.false_positive, repair_rate=sc.repair.rate,
@@ -106,7 +117,8 @@ def naive_world_params(sc):
         threshold=w.reproduction.threshold if w.reproduction.threshold is not None
         else math.inf, bottleneck=w.reproduction.bottleneck,
         agent_mutation=w.reproduction.agent_mutation,
-        founder_reference=w.reproduction.reference == "founder", max_agents=w.max_agents)
+        founder_reference=w.reproduction.reference == "founder", max_agents=w.max_agents,
+        noise=0.0)
 
 
 def naive_slots(world):
@@ -124,17 +136,21 @@ def naive_slots(world):
         slots.append(naive.Clone(
             cid, int(cl.agent[slot]), int(cl.count[slot]), [float(v) for v in cl.traits[slot]],
             int(ln.parent[cid]), int(ln.origin[cid]), bool(cl.seeded[slot]),
-            repair_child=int(cl.repair_id[slot]) if alive_child else -1))
+            repair_child=int(cl.repair_id[slot]) if alive_child else -1,
+            systematic=[float(v) for v in cl.systematic[slot]]))
     return slots, [int(i) for i in cl.free[: cl.meta[1]]]
 
 
 def naive_agents(world):
     ag = world.agents
+    noise = world.scenario.copy.noise
+    rates = world._agent_error_rates(np.arange(world.n_agents))
     return [naive.AgentParams(float(ag.capacity[a]), [float(v) for v in ag.zref[a]],
                               float(ag.surveillance[a]), float(ag.efficacy[a]),
                               float(ag.tolerance[a]), float(ag.reserve[a]), bool(ag.alive[a]),
                               int(ag.parent[a]), DEATH_CAUSES[ag.death_cause[a]],
-                              [float(v) for v in ag.systematic[a]])
+                              [float(v) for v in ag.systematic[a]], float(ag.noise[a]),
+                              float(rates[a]) if noise.sigma > 0 else None)
             for a in range(world.n_agents)]
 
 
@@ -142,7 +158,8 @@ def engine_slots(world):
     cl, ln = world.clones, world.lineage
     return [(int(cl.clone_id[i]), int(cl.agent[i]), int(cl.count[i]),
              [float(v) for v in cl.traits[i]], int(ln.parent[cl.clone_id[i]]),
-             bool(cl.seeded[i])) if cl.count[i] > 0 else None
+             bool(cl.seeded[i]), [float(v) for v in cl.systematic[i]])
+            if cl.count[i] > 0 else None
             for i in range(cl.meta[0])]
 
 
@@ -167,13 +184,14 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
             break  # absorbing: the engine stops there
         slots, free = naive_slots(world)
         agents = naive_agents(world)
+        wp.noise = float(world.status["noise"])
         rng = copy_rng(world)
         t = world.tick + 1
         last_record = world.tick - world.tick % sc.record_every
         totals, next_id, facts = naive.world_tick(slots, free, agents, p, wp, t, rng,
                                                   int(world.clones.meta[2]), last_record)
         world.step()
-        expected = [(c.id, c.agent, c.count, c.traits, c.parent, c.seeded)
+        expected = [(c.id, c.agent, c.count, c.traits, c.parent, c.seeded, c.systematic)
                     if c is not None else None for c in slots]
         assert engine_slots(world) == expected
         assert [int(i) for i in world.clones.free[: world.clones.meta[1]]] == free
@@ -189,10 +207,16 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
         for a, b in zip(mine, agents):
             assert (a.alive, a.parent, a.death_cause) == (b.alive, b.parent, b.death_cause)
             np.testing.assert_allclose([a.capacity, a.reserve, a.surveillance, a.efficacy,
-                                        a.tolerance, *a.zref, *a.systematic],
+                                        a.tolerance, *a.zref, *a.systematic, a.noise],
                                        [b.capacity, b.reserve, b.surveillance, b.efficacy,
-                                        b.tolerance, *b.zref, *b.systematic],
+                                        b.tolerance, *b.zref, *b.systematic, b.noise],
                                        rtol=1e-12, atol=1e-12)
+        # The agents' mu_r of the tick (environmental noise through the vote).
+        for a, b in zip(range(world.n_agents), agents):
+            if world.agents.alive[a] or not p.noise_per_agent:
+                assert world.agents.error_rate[a] == pytest.approx(
+                    naive.agent_error_rate(p, b), rel=1e-12)
+        assert float(world.status["noise"]) == pytest.approx(wp.noise, rel=1e-12, abs=1e-15)
         # The per-agent reduction is the sum over the naive clones.
         ag = world.agents
         for a in range(world.n_agents):
@@ -214,7 +238,7 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
 
 
 #: copy.systematic is implemented for birth_death only (validation rejects the others).
-BIRTH_DEATH_ONLY = {"systematic"}
+BIRTH_DEATH_ONLY = {"systematic", "systematic_lineage"}
 
 
 @pytest.mark.parametrize("case, dynamics", [
@@ -277,3 +301,41 @@ def test_tables_grow_mid_tick_without_changing_draws():
         roomy.step()
     assert engine_slots(small) == engine_slots(roomy)
     assert small.clones.count.shape[0] < roomy.clones.count.shape[0]
+
+
+@pytest.mark.parametrize("systematic, noise", [
+    ({"rate": 0.2, "scope": "agent"}, {"sigma": 0.5, "scope": "world"}),
+    ({"rate": 0.2, "scope": "lineage"}, {"sigma": 0.5, "scope": "agent"}),
+    ({"rate": 0.0}, {"sigma": 0.0}),
+])
+def test_replicate_start_draws_match_naive(systematic, noise):
+    """The draws at tick 0 (systematic vectors of agents or of set-up
+    clones, then the environment's X_0), against naive.start."""
+    sc = scenario({"copy": {"systematic": systematic, "noise": noise,
+                            "traits": ["drive", "stealth", "fidelity"]}})
+    world = World(sc, seed=77, start=False)
+    fresh = World(sc, seed=1, start=False)  # the set-up state, before any draw
+    fresh.rng = np.random.default_rng(77)
+    slots, _ = naive_slots(fresh)
+    for c in slots:
+        c.systematic = [0.0] * 4 if c.systematic else []
+    agents = naive_agents(fresh)
+    for ag in agents:
+        ag.systematic = [0.0] * 4
+    p, wp = naive_params(sc), naive_world_params(sc)
+    rng = np.random.default_rng(77)
+    naive.start(slots, agents, p, wp, rng)
+    assert rng.bit_generator.state == world.rng.bit_generator.state
+    cl = world.clones
+    assert [c.systematic for c in slots] == [[float(v) for v in cl.systematic[i]]
+                                             for i in range(cl.meta[0])]
+    ag = world.agents
+    assert [a.systematic for a in agents] == [[float(v) for v in ag.systematic[a]]
+                                              for a in range(world.n_agents)]
+    assert [a.noise for a in agents] == ag.noise[: world.n_agents].tolist()
+    assert wp.noise == float(world.status["noise"])
+    for a in range(world.n_agents):
+        assert ag.error_rate[a] == pytest.approx(naive.agent_error_rate(p, agents[a]),
+                                                 rel=1e-12)
+    if systematic["rate"] == 0 and noise["sigma"] == 0:  # nothing drawn at all
+        assert rng.bit_generator.state == np.random.default_rng(77).bit_generator.state

@@ -265,6 +265,26 @@ def claim_redundancy_systematic(fast):
     assert r9["low"] > independent["high"], (r9, independent)
 
 
+def claim_noise_bursts(fast):
+    # "tau = 1: P(takeover by 1500) about 0.6-0.9, like the constant rate
+    # 0.002; tau = 1000: about 0.2-0.45, the interval below the short-tau
+    # one". fast: 40 replicates of each point, the same ranges and fewer
+    # takeovers with bursts (34 vs 14 of 40 with the file's seed).
+    replicates = 40 if fast else None
+    white = _assert_probability(_run("noise_bursts", replicates=replicates, point=0),
+                                "takeover", 0.6, 0.9)
+    bursts = _assert_probability(_run("noise_bursts", replicates=replicates, point=1),
+                                 "takeover", 0.2, 0.45)
+    if fast:
+        assert bursts["p"] < white["p"], (white, bursts)
+        return
+    assert bursts["high"] < white["low"], (white, bursts)
+    constant = _assert_probability(
+        _run("noise_bursts", ["copy.noise.sigma=0", "copy.error_rate=0.002"]),
+        "takeover", 0.6, 0.9)
+    assert bursts["high"] < constant["low"], (constant, bursts)
+
+
 def _converged_without_takeover(runs):
     return (runs.converged & (runs.failure_mode == "drift")).to_numpy()
 

@@ -316,3 +316,25 @@ def test_ticks_above_the_fast_limit_grow_as_they_draw_and_match_naive(dynamics):
     if dynamics == "birth_death":  # grown to need, not to the bound (a Moran
         # tick makes room for its N events, each a possible mutant, up front)
         assert world.clones.count.shape[0] < driver.FAST_LIMIT
+
+
+def test_lineage_vectors_and_agent_environments_through_reproduction_and_migration():
+    """Reproduction and transmission with lineage-scope systematic error (a
+    mutant founder draws its clone's vector, other founders and migrants
+    inherit theirs) and per-agent environmental noise (a child agent draws
+    its own X_0), against the naive reference."""
+    sc = world_scenario(income=3000.0, upkeep=0.5, max_agents=6, transmission=0.1,
+                        reproduction={"threshold": 5.0, "bottleneck": 30,
+                                      "agent_mutation": 0.5})
+    sc.copy.systematic.rate = 0.2
+    sc.copy.systematic.sd = 0.1
+    sc.copy.systematic.scope = "lineage"
+    sc.copy.noise.sigma = 1.0
+    sc.copy.noise.correlation_time = 4.0
+    sc.copy.noise.scope = "agent"
+    sc.record_every = 5
+    world, seen = assert_ticks_match_naive(sc, 11, 20)
+    assert seen["born"] > 0 and seen["migrants"] > 0
+    n = world.n_agents
+    assert len(set(world.agents.noise[:n].tolist())) == n  # every agent its own X
+    assert not world.agents.systematic[:n].any()  # the vectors are the clones'

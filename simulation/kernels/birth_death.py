@@ -13,7 +13,7 @@ The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 from numba import njit
 
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
-                     binomial, clear_events, found_clone, found_mutant, free_and_reduce,
+                     binomial, clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
 
 
@@ -49,10 +49,13 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
     needed = 0
-    # Without a mutator effect every clone's error probability is the same
-    # (mutation_rate ignores fidelity then): computed once, by the same code.
-    fixed_error = p.mutator_strength == 0.0
-    p_error = p_any_error(p.error_rate_r, 0.0, 0.0, 0.0, n_copy)
+    # Without a mutator effect or environmental noise every clone's error
+    # probability is the same (every agent's rate is copy.error_rate's, and
+    # mutation_rate ignores fidelity): computed once, by the same code.
+    fixed_error = p.mutator_strength == 0.0 and p.noise_sigma == 0.0
+    p_error = 0.0
+    if fixed_error and ag.meta[0] > 0:
+        p_error = p_any_error(ag.error_rate[0], 0.0, 0.0, 0.0, n_copy)
     for i in range(cl.meta[0]):
         n = cl.count[i]
         clear_events(ev, i)
@@ -75,11 +78,12 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
         m = 0
         if b > 0:
             if not fixed_error:
-                p_error = p_any_error(p.error_rate_r, p.mutator_strength,
+                p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
             m = binomial(rng, b, p_error)
         # 5b. systematic error (copy.systematic): newborns without an
-        # ordinary error that carry only the agent's systematic one
+        # ordinary error that carry only the agent's (or under lineage
+        # scope the clone's) systematic one
         s = 0
         if p.systematic_rate > 0.0:
             s = binomial(rng, b - m, p.systematic_rate)
@@ -147,26 +151,31 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
         t.repairs += ev.repairs[i]
         t.mutants += ev.mutants[i] + ev.systematic[i]
     # Mutant newborns: each founds a clone; with copy.systematic, each also
-    # carries the agent's systematic error with its rate (one uniform draw
-    # each). Then the newborns with only the systematic error found one clone.
+    # carries the agent's (lineage scope: its parent clone's) systematic
+    # error with its rate (one uniform draw each), and under lineage scope
+    # then draws its own vector. Then the newborns with only the systematic
+    # error found one clone (which inherits its parent's vector).
     for i in range(start_slots):
         m = ev.mutants[i]
         s = ev.systematic[i]
         if m == 0 and s == 0:
             continue
         a = cl.agent[i]
-        mu = mutation_rate(p.error_rate_r, p.mutator_strength, ag.zref[a, FIDELITY],
+        mu = mutation_rate(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                            cl.traits[i, FIDELITY])
         for _ in range(m):
             j = new_slot(cl)
             t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
                                         cfg.trait_bias, p, tick)
-            if p.systematic_rate > 0.0 and rng.random() < p.systematic_rate:
-                add_systematic(cl, ln, ag, j, a, cfg.copy_traits)
+            if p.systematic_rate > 0.0:
+                if rng.random() < p.systematic_rate:
+                    add_systematic(cl, ln, ag, j, i, a, cfg.copy_traits)
+                if p.systematic_lineage:
+                    draw_clone_systematic(rng, cl, ln, j, cfg.copy_traits, p)
         if s > 0:
             j = new_slot(cl)
             found_clone(cl, ln, i, j, a, s, tick)
-            add_systematic(cl, ln, ag, j, a, cfg.copy_traits)
+            add_systematic(cl, ln, ag, j, i, a, cfg.copy_traits)
     # Repaired members: reset to z_ref, into the clone's repair child.
     for i in range(start_slots):
         r = ev.repairs[i]

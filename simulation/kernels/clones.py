@@ -24,17 +24,91 @@ DIRECTION_BOTH, DIRECTION_UP, DIRECTION_DOWN = 0, 1, 2
 SLOTS_USED, FREE_SLOTS, NEXT_ID = 0, 1, 2
 
 
+@njit(cache=True)
 def effective_error_rate(error_rate, redundancy, correlation):
     """Per-trait error rate after majority vote over ``redundancy`` copies.
 
     ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
-    (MODEL.md section 3, item 6). Computed once per run, outside the tick.
+    (MODEL.md section 3, item 6). Computed once per run, or once per tick
+    (per agent) under environmental noise (``copy.noise``); C(r, j) by the
+    product formula, in floating point.
     """
+    if redundancy == 1:
+        return error_rate
     majority = 0.0
-    for j in range((redundancy + 1) // 2, redundancy + 1):
-        majority += (math.comb(redundancy, j) * error_rate**j
-                     * (1.0 - error_rate) ** (redundancy - j))
+    coefficient = 1.0  # C(r, j)
+    for j in range(redundancy + 1):
+        if 2 * j > redundancy:
+            majority += (coefficient * error_rate**j
+                         * (1.0 - error_rate) ** (redundancy - j))
+        coefficient = coefficient * (redundancy - j) / (j + 1)
     return correlation * error_rate + (1.0 - correlation) * majority
+
+
+@njit(cache=True, _nrt=False)
+def noisy_copy_rate(x, p):
+    """The per-copy error rate of an environment in state ``x``
+    (``copy.noise``): ``mu(t) = min(mu exp(sigma x), 1)``."""
+    return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+
+
+@njit(cache=True, _nrt=False)
+def noisy_error_rate(x, p):
+    """mu_r of an environment in state ``x``: :func:`noisy_copy_rate`
+    through the majority vote."""
+    return effective_error_rate(noisy_copy_rate(x, p), p.redundancy, p.error_correlation)
+
+
+@njit(cache=True, _nrt=False)
+def environment(ag, st, p, rng):
+    """One step of the environmental noise (``copy.noise``, sigma > 0): the
+    AR(1) process ``X_t = phi X_(t-1) + sqrt(1 - phi^2) eps_t``, eps_t
+    ~ Normal(0, 1) (one ``standard_normal`` draw: the world's, or each live
+    agent's in index order), then every agent's mu_r of the tick, and the
+    per-copy rate mu(t) in ``st.error_rate`` (scope agent: the mean over
+    the live agents)."""
+    phi = p.noise_phi
+    innovation = math.sqrt(1.0 - phi * phi)
+    if p.noise_per_agent:
+        total = 0.0
+        living = 0
+        for a in range(ag.meta[0]):
+            if ag.alive[a]:
+                x = phi * ag.noise[a] + innovation * rng.standard_normal()
+                ag.noise[a] = x
+                ag.error_rate[a] = noisy_error_rate(x, p)
+                total += noisy_copy_rate(x, p)
+                living += 1
+        st.error_rate = total / living if living > 0 else np.nan
+    else:
+        x = phi * st.noise + innovation * rng.standard_normal()
+        st.noise = x
+        rate = noisy_error_rate(x, p)
+        for a in range(ag.meta[0]):
+            ag.error_rate[a] = rate
+        st.error_rate = noisy_copy_rate(x, p)
+
+
+@njit(cache=True, _nrt=False)
+def start_environment(ag, status, params, rng):
+    """The environment at tick 0 (``copy.noise``, sigma > 0): X_0 ~
+    Normal(0, 1), the stationary law (one ``standard_normal``: the world's,
+    or each agent's in index order), and the agents' mu_r from it."""
+    p = params[0]
+    st = status[0]
+    if p.noise_per_agent:
+        total = 0.0
+        for a in range(ag.meta[0]):
+            ag.noise[a] = rng.standard_normal()
+            ag.error_rate[a] = noisy_error_rate(ag.noise[a], p)
+            total += noisy_copy_rate(ag.noise[a], p)
+        st.error_rate = total / ag.meta[0]
+    else:
+        st.noise = rng.standard_normal()
+        rate = noisy_error_rate(st.noise, p)
+        for a in range(ag.meta[0]):
+            ag.error_rate[a] = rate
+        st.error_rate = noisy_copy_rate(st.noise, p)
 
 
 @njit(cache=True)
@@ -176,7 +250,7 @@ def grow_clones(cl, ln, ev, new_clones):
                     _grown2(cl.traits, size), _grown1(cl.clone_id, size, 0),
                     _grown1(cl.seeded, size, False), _grown1(cl.repair_slot, size, -1),
                     _grown1(cl.repair_id, size, -1), ancestor,
-                    _grown1(cl.free, size, 0), meta)
+                    _grown2(cl.systematic, size), _grown1(cl.free, size, 0), meta)
         ev = Events(_grown1(ev.births, size, 0), _grown1(ev.mutants, size, 0),
                     _grown1(ev.deaths, size, 0), _grown1(ev.kills, size, 0),
                     _grown1(ev.repairs, size, 0), _grown1(ev.systematic, size, 0),
@@ -187,7 +261,8 @@ def grow_clones(cl, ln, ev, new_clones):
         size = max(need_ids, 2 * rows)
         ln = Lineage(_grown1(ln.parent, size, 0), _grown1(ln.agent, size, 0),
                      _grown1(ln.origin, size, 0), _grown1(ln.end, size, 0),
-                     _grown2(ln.traits, size), _grown1(ln.seeded, size, False))
+                     _grown2(ln.traits, size), _grown1(ln.seeded, size, False),
+                     _grown2(ln.systematic, size))
     return cl, ln, ev
 
 
@@ -208,7 +283,8 @@ def grow_agents(ag, new_agents):
                   _grown1(ag.defectors, size, 0.0), _grown2(ag.trait_sums, size),
                   _grown1(ag.seeded, size, 0.0), _grown1(ag.clones, size, 0),
                   _grown1(ag.taken, size, False), _grown2(ag.systematic, size),
-                  _grown1(ag.resident_drive, size, 0.0), ag.meta)
+                  _grown1(ag.resident_drive, size, 0.0), _grown1(ag.noise, size, 0.0),
+                  _grown1(ag.error_rate, size, 0.0), ag.meta)
 
 
 @njit(cache=True, _nrt=False)
@@ -233,6 +309,9 @@ def found_clone(cl, ln, i, j, a, n, tick):
     ln.origin[r] = tick
     ln.end[r] = -1
     ln.seeded[r] = cl.seeded[i]
+    for k in range(cl.systematic.shape[1]):  # lineage scope: inherited
+        cl.systematic[j, k] = cl.systematic[i, k]
+        ln.systematic[r, k] = cl.systematic[i, k]
 
 
 @njit(cache=True, _nrt=False)
@@ -265,14 +344,32 @@ def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, bias, p, tick):
 
 
 @njit(cache=True, _nrt=False)
-def add_systematic(cl, ln, ag, j, a, copy_traits):
-    """Shift clone ``j``'s copied traits by agent ``a``'s systematic error
-    vector (``copy.systematic``), clipped to [0, 1]; no random draw."""
+def add_systematic(cl, ln, ag, j, i, a, copy_traits):
+    """Shift clone ``j``'s copied traits by the systematic error vector of
+    its copier (``copy.systematic``): agent ``a``'s, or under lineage scope
+    clone ``i``'s, clipped to [0, 1]; no random draw."""
     r = row(cl.clone_id[j], ln)
+    lineage = cl.systematic.shape[1] > 0
     for c in range(copy_traits.shape[0]):
         k = copy_traits[c]
-        cl.traits[j, k] = min(max(cl.traits[j, k] + ag.systematic[a, k], 0.0), 1.0)
+        shift = cl.systematic[i, k] if lineage else ag.systematic[a, k]
+        cl.traits[j, k] = min(max(cl.traits[j, k] + shift, 0.0), 1.0)
         ln.traits[r, k] = cl.traits[j, k]
+
+
+@njit(cache=True, _nrt=False)
+def draw_clone_systematic(rng, cl, ln, j, copy_traits, p):
+    """Clone ``j``'s own systematic error vector (scope lineage, at the
+    founding of a lineage root or a mutant clone): ``Normal(0,
+    systematic_sd)`` per copied trait, in ``copy.traits`` order."""
+    r = row(cl.clone_id[j], ln)
+    for k in range(cl.systematic.shape[1]):
+        cl.systematic[j, k] = 0.0
+        ln.systematic[r, k] = 0.0
+    for c in range(copy_traits.shape[0]):
+        k = copy_traits[c]
+        cl.systematic[j, k] = rng.normal(0.0, p.systematic_sd)
+        ln.systematic[r, k] = cl.systematic[j, k]
 
 
 @njit(cache=True, _nrt=False)
@@ -294,10 +391,10 @@ def track_reference(ag, p):
 def draw_systematic(rng, ag, a, copy_traits, p):
     """Agent ``a``'s systematic error vector: ``Normal(0, systematic_sd)``
     for each copied trait in ``copy.traits`` order (no draw when the rate
-    is 0)."""
+    is 0 or the scope is lineage: then the vectors are the clones')."""
     for k in range(N_TRAITS):
         ag.systematic[a, k] = 0.0
-    if p.systematic_rate <= 0.0:
+    if p.systematic_rate <= 0.0 or p.systematic_lineage:
         return
     for c in range(copy_traits.shape[0]):
         ag.systematic[a, copy_traits[c]] = rng.normal(0.0, p.systematic_sd)
@@ -413,6 +510,7 @@ def reset_tables(state, template):
     _prefix(cl.repair_slot, tc.repair_slot, n)
     _prefix(cl.repair_id, tc.repair_id, n)
     _prefix(cl.ancestor, tc.ancestor, n)
+    _prefix2(cl.systematic, tc.systematic, n)
     for k in range(3):
         cl.meta[k] = tc.meta[k]
     if ln.parent.shape[0] > 1:
@@ -422,6 +520,7 @@ def reset_tables(state, template):
         _prefix(ln.end, tl.end, n)
         _prefix2(ln.traits, tl.traits, n)
         _prefix(ln.seeded, tl.seeded, n)
+        _prefix2(ln.systematic, tl.systematic, n)
     _prefix(ag.alive, ta.alive, m)
     _prefix(ag.capacity, ta.capacity, m)
     _prefix(ag.reserve, ta.reserve, m)
@@ -441,6 +540,8 @@ def reset_tables(state, template):
     _prefix(ag.taken, ta.taken, m)
     _prefix2(ag.systematic, ta.systematic, m)
     _prefix(ag.resident_drive, ta.resident_drive, m)
+    _prefix(ag.noise, ta.noise, m)
+    _prefix(ag.error_rate, ta.error_rate, m)
     ag.meta[0] = m
     state.snapshot.meta[0] = 0
     state.status[0] = template.status[0]

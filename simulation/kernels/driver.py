@@ -5,7 +5,8 @@ a given tick, or (when Python must collect agent or clone records) the next
 record, writing every ``timeseries`` row itself (Price terms included).
 Python runs only between calls. One tick (MODEL.md sections 3-5):
 
-1. the economy (capacities and reserves from the tick's start), then, with
+1. the environment (with ``copy.noise``: the AR(1) step of the error rate),
+   the economy (capacities and reserves from the tick's start), then, with
    ``immune.reference: tracking``, z_ref moves toward each agent's mean
    traits (so the tick's immune step and repair use the moved self);
 2. the within-agent dynamics (``birth_death``, ``wright_fisher``, ``moran``);
@@ -22,8 +23,8 @@ import numpy as np
 from numba import njit
 
 from .birth_death import apply_events, draw_events, draw_immune
-from .clones import (DRIVE, LOYALTY, free_and_reduce, reset_tables, grow_agents, grow_clones, grow_snapshot,
-                     has_room, take_snapshot, track_reference)
+from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, grow_clones,
+                     grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
@@ -206,6 +207,7 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     r.migrants = iv.migrants
     r.agent_births = st.agents_born - st.born_at_record
     r.agent_deaths = st.agents_died - st.died_at_record
+    r.error_rate = st.error_rate
     st.born_at_record = st.agents_born
     st.died_at_record = st.agents_died
     st.last_record_tick = st.tick
@@ -395,6 +397,8 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     tick = st.tick
     t0 = tick - 1  # the tick's start time, for e(t)
     _clear_totals(totals)
+    if p.noise_sigma > 0.0:
+        environment(ag, st, p, rng)
     if p.economy:
         economy(ag, p)
     if p.tracking_rate > 0.0:
@@ -437,6 +441,8 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     tick = st.tick
     t0 = tick - 1
     _clear_totals(totals)
+    if p.noise_sigma > 0.0:
+        environment(ag, st, p, rng)
     if p.economy:
         economy(ag, p)
     if p.tracking_rate > 0.0:
@@ -529,6 +535,7 @@ def _inlined(kernel):
     return njit(cache=True, _nrt=False, inline="always")(kernel.py_func)
 
 
+_environment = _inlined(environment)
 _economy = _inlined(economy)
 _track = _inlined(track_reference)
 _draw = _inlined(draw_events)
@@ -571,6 +578,8 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick
         st.tick += 1
         tick = st.tick
         _clear(totals)
+        if p.noise_sigma > 0.0:
+            _environment(ag, st, p, rng)
         if p.economy:
             _economy(ag, p)
         if p.tracking_rate > 0.0:

@@ -59,7 +59,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
         remaining[a] -= x
         weight[a] -= w
         ev.births[i] = x
-        m = binomial(rng, x, p_any_error(p.error_rate_r, p.mutator_strength,
+        m = binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
                                          ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
                                          n_copy))
         ev.mutants[i] = m
@@ -149,10 +149,10 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                         victim = c
                         break
             i = local[parent]
-            p_any = p_any_error(p.error_rate_r, p.mutator_strength, ag.zref[a, FIDELITY],
+            p_any = p_any_error(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                                 cl.traits[i, FIDELITY], n_copy)
             if p_any > 0.0 and rng.random() < p_any:
-                mu = mutation_rate(p.error_rate_r, p.mutator_strength,
+                mu = mutation_rate(ag.error_rate[a], p.mutator_strength,
                                    ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,

@@ -6,8 +6,8 @@ import numpy as np
 from numba import njit
 
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, binomial, found_clone,
-                     draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
-                     mutation_rate, mutation_step, new_slot, p_any_error)
+                     draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
+                     mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
 
 # Codes of names.DEATH_CAUSES.
 DEATH_EMPTY, DEATH_STARVED, DEATH_OVERSIGHT, DEATH_TAKEOVER = 1, 2, 3, 4
@@ -246,8 +246,10 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
     (``founder_reference``) or its parent's; its surveillance, efficacy and
     tolerance are the parent's, each mutated with probability
     ``agent_mutation`` by a step of copy.kernel; then it draws its own
-    systematic error vector (:func:`~.clones.draw_systematic`). Returns the
-    number of children.
+    systematic error vector (:func:`~.clones.draw_systematic`; under lineage
+    scope each mutant founder draws its clone's vector after its copy errors
+    instead), then, under ``copy.noise.scope: agent``, its own environment
+    X_0 (one ``standard_normal``). Returns the number of children.
     """
     p = cfg.params[0]
     parents = choose_parents(ag, p, rng)
@@ -292,8 +294,8 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             if x == 0:
                 continue
             f_ref, f = ag.zref[a, FIDELITY], cl.traits[i, FIDELITY]
-            mu = mutation_rate(p.error_rate_r, p.mutator_strength, f_ref, f)
-            m = binomial(rng, x, p_any_error(p.error_rate_r, p.mutator_strength, f_ref,
+            mu = mutation_rate(ag.error_rate[a], p.mutator_strength, f_ref, f)
+            m = binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength, f_ref,
                                              f, n_copy))
             if x - m > 0:
                 j = new_slot(cl)
@@ -304,6 +306,8 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits, cfg.trait_bias,
                                             p, tick)
+                if p.systematic_rate > 0.0 and p.systematic_lineage:
+                    draw_clone_systematic(rng, cl, ln, j, cfg.copy_traits, p)
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
             founders += x
@@ -322,5 +326,12 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
         if rng.random() < p.agent_mutation:
             ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
         draw_systematic(rng, ag, c, cfg.copy_traits, p)
+        # The environment: the parent's (world scope: the world's), or under
+        # agent scope the child's own X_0 ~ Normal(0, 1) (stationary).
+        ag.noise[c] = ag.noise[a]
+        ag.error_rate[c] = ag.error_rate[a]
+        if p.noise_sigma > 0.0 and p.noise_per_agent:
+            ag.noise[c] = rng.standard_normal()
+            ag.error_rate[c] = noisy_error_rate(ag.noise[c], p)
     free_and_reduce(cl, ln, ag, p, tick)
     return n_par
