@@ -109,8 +109,12 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
 @click.option("--max-memory", metavar="SIZE",
               help="Refuse to start if the estimated peak memory exceeds SIZE "
                    "(e.g. 4G) [default: half of this machine's memory].")
+@click.option("--consolidate/--no-consolidate", default=None,
+              help="Also write the timeseries as one file, timeseries.parquet "
+                   "[default: when the sweep has at most 2,000,000 timeseries rows; "
+                   "the parts in FOLDER/parts are kept and read either way].")
 def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
-          block_size, overrides, worker_timeout, max_memory):
+          block_size, overrides, worker_timeout, max_memory, consolidate):
     """Run the sweep of SCENARIO on Dask and summarise each point."""
     from substrate.commands import sweep_command
 
@@ -121,7 +125,8 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
                              resume=resume, seed=seed, replicates=replicates,
                              horizon=horizon, block_size=block_size,
                              overrides=list(overrides), worker_timeout=worker_timeout,
-                             max_memory=max_memory, command=_command_line(), notify=note))
+                             max_memory=max_memory, consolidate=consolidate,
+                             command=_command_line(), notify=note))
 
 
 @cli.command()
