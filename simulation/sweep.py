@@ -253,7 +253,9 @@ def check_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
 def check_scheduler(address: str, timeout: float = 3.0) -> None:
     """Check a scheduler address before anything is written: its form
     (``tcp://HOST:PORT`` or ``tls://HOST:PORT``), the TLS settings a ``tls``
-    address needs, and that something listens there (within ``timeout`` s).
+    address needs, and that something listens there (within ``timeout`` s)
+    and, for ``tcp``, greets as a Dask server does (a silent or foreign
+    server would make the Dask client wait without end).
 
     TLS uses the usual Dask security configuration
     (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``, e.g.
@@ -278,11 +280,31 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
                 "distributed.comm.tls.client.key in the Dask configuration (e.g. "
                 "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...)")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     except OSError as exc:
         raise ClusterError(f"scheduler {address}: cannot connect "
                            f"({exc.strerror or exc or 'timed out'})") from None
+    with sock:
+        if scheme == "tcp" and not _greets_like_dask(sock):
+            # Dask's client would wait for such a server without end.
+            raise ClusterError(f"scheduler {address}: something listens there but did not "
+                               f"answer as a Dask scheduler within {timeout:g} s")
+
+
+def _greets_like_dask(sock) -> bool:
+    """Whether a fresh TCP connection receives what a Dask server sends
+    first: its handshake, a message whose 8-byte little-endian length
+    header is small."""
+    header = b""
+    try:
+        while len(header) < 8:
+            chunk = sock.recv(8 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:  # a timeout included
+        return False
+    return int.from_bytes(header, "little") < 2**24
 
 
 def _client(workers: int | None, scheduler: str | None, timeout: float):
@@ -292,11 +314,10 @@ def _client(workers: int | None, scheduler: str | None, timeout: float):
         check_scheduler(scheduler, timeout)
         try:
             return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"scheduler {scheduler}: cannot connect ({exc})") from None
-        except Exception as exc:  # something listens there, but not Dask
-            raise ClusterError(f"scheduler {scheduler}: did not answer as a Dask "
-                               f"scheduler ({type(exc).__name__})") from None
+        except Exception as exc:  # something listens there (checked), but not Dask
+            raise ClusterError(f"scheduler {scheduler}: something listens there but did "
+                               f"not answer as a Dask scheduler within {timeout:g} s "
+                               f"({type(exc).__name__})") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster

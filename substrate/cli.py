@@ -213,21 +213,21 @@ def validate(tier, out):
               help="Bisection steps of --solve.")
 @click.option("--rel-error", type=float, metavar="E",
               help="Add batches of --repeats repetitions until the relative error is <= E.")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted estimate in --out (its repetitions are kept).")
 def risk(scenario, event, method, particles, repeats, workers, scheduler, out, overrides,
-         seed, horizon, solve, target, steps, rel_error):
+         seed, horizon, solve, target, steps, rel_error, resume):
     """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
     from substrate.risk_command import risk_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other")
-    try:
-        click.echo(risk_command(scenario, event=event, method=method, particles=particles,
-                                repeats=repeats, workers=workers, scheduler=scheduler,
-                                out=out, overrides=list(overrides), seed=seed,
-                                horizon=horizon, solve=solve, target=target, steps=steps,
-                                rel_error=rel_error, command=["substrate"] + sys.argv[1:]))
-    except SubstrateError as exc:
-        fail(str(exc))
+    click.echo(risk_command(scenario, event=event, method=method, particles=particles,
+                            repeats=repeats, workers=workers, scheduler=scheduler,
+                            out=out, overrides=list(overrides), seed=seed,
+                            horizon=horizon, solve=solve, target=target, steps=steps,
+                            rel_error=rel_error, resume=resume,
+                            command=["substrate"] + sys.argv[1:], notify=note))
 
 
 @cli.command()

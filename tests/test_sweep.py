@@ -153,51 +153,97 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_real_scheduler_and_worker_processes_on_loopback(sweep_file, tmp_path):
-    """`dask scheduler` and `dask worker` as separate processes, as on a cluster."""
-    dask = shutil.which("dask") or os.path.join(os.path.dirname(sys.executable), "dask")
+def _dask_command():
+    return shutil.which("dask") or os.path.join(os.path.dirname(sys.executable), "dask")
+
+
+def _wait_for_workers(address, n, deadline=60):
+    from distributed import Client
+
+    until = time.time() + deadline
+    while True:
+        try:
+            with Client(address, timeout="5s") as client:
+                if len(client.scheduler_info()["workers"]) == n:
+                    return
+        except OSError:
+            pass
+        assert time.time() < until, "scheduler and workers did not come up"
+        time.sleep(0.5)
+
+
+def test_real_cluster_survives_a_killed_worker(tmp_path):
+    """`dask scheduler` and two `dask worker` processes on loopback, as on a
+    cluster; the sweep runs through `substrate sweep --scheduler` (its own
+    process), one worker is killed (SIGKILL, nanny and all) mid-sweep, and
+    the sweep still completes with the tables of a one-worker local run."""
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW_SWEEP)
+    dask = _dask_command()
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)]
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                 start_new_session=True, cwd=tmp_path)
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                               str(port), "--no-dashboard"], **quiet)]
     try:
-        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2",
-                                       "--nthreads", "1", "--no-dashboard"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      env=env, cwd=tmp_path))
-        from distributed import Client
-
+        for _ in range(2):  # two worker processes, each killable alone
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1",
+                                           "--nthreads", "1", "--no-dashboard"], **quiet))
+        _wait_for_workers(address, 2)
+        out = tmp_path / "c"
+        sweep = subprocess.Popen([sys.executable, "-m", "substrate", "sweep", str(path),
+                                  "--scheduler", address, "--block-size", "1",
+                                  "--out", str(out)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
         deadline = time.time() + 60
-        while True:
-            try:
-                with Client(address, timeout="5s") as client:
-                    if len(client.scheduler_info()["workers"]) == 2:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline, "scheduler and workers did not come up"
-            time.sleep(0.5)
-        result = invoke("sweep", sweep_file, "--scheduler", address, "--out", tmp_path / "c")
-        assert result.exit_code == 0, result.output
-        local = invoke("sweep", sweep_file, "--out", tmp_path / "l")
+        while len(list((out / "parts").glob("*-runs.parquet"))) < 2 \
+                if (out / "parts").exists() else True:
+            assert sweep.poll() is None, sweep.communicate()
+            assert time.time() < deadline
+            time.sleep(0.05)
+        os.killpg(procs[1].pid, signal.SIGKILL)  # one worker, mid-sweep
+        killed_at = len(list((out / "parts").glob("*-runs.parquet")))
+        stdout, stderr = sweep.communicate(timeout=120)
+        assert sweep.returncode == 0, stderr
+        assert killed_at < 20, "the worker was killed after the sweep had finished"
+        assert "20 of 20 units run now" in stdout
+        local = invoke("sweep", path, "--workers", 1, "--block-size", 1, "--out", tmp_path / "l")
         assert local.exit_code == 0, local.output
-        assert content_digest(tmp_path / "c" / "runs.parquet") == \
-            content_digest(tmp_path / "l" / "runs.parquet")
+        for table in ("runs.parquet", "timeseries.parquet"):
+            assert content_digest(out / table) == content_digest(tmp_path / "l" / table)
     finally:
         for proc in procs[::-1]:
-            proc.terminate()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=30)
 
 
-def test_bad_scheduler_address(sweep_file, tmp_path):
-    result = invoke("sweep", sweep_file, "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
-                    "--out", tmp_path / "o")
-    assert result.exit_code == 2 and "cannot connect" in result.output
-
-
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:{free}", "cannot connect"),
+    ("tcp://no-such-host.invalid:8786", "cannot connect"),
+    ("127.0.0.1:8786", "expected tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:{silent}", "did not answer as a Dask scheduler"),
+])
+def test_bad_scheduler_address_fails_in_seconds(sweep_file, tmp_path, address, message):
+    """One line, exit status 2, within seconds, nothing written; also for a
+    port where something listens that is not Dask."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = address.format(free=_free_port(), silent=silent.getsockname()[1])
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "substrate", "sweep", str(sweep_file),
+                                 "--scheduler", address, "--out", str(tmp_path / "o")],
+                                capture_output=True, text=True, cwd=tmp_path)
+        seconds = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert seconds < 30, seconds  # the connect timeout is 5 s; the rest is start-up
+    assert not (tmp_path / "o" / "sweep.json").exists()
 
 
 def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
