@@ -458,7 +458,8 @@ def price_data(results, trait="drive", point=None) -> pd.DataFrame:
     """Per record tick (on the record grid): the three Price terms and the
     observed change of the trait's mean since the previous record, averaged
     over the replicates (of one point) that reached that tick. Reads the
-    timeseries a batch of points at a time (sums and counts per tick)."""
+    timeseries a batch of points at a time (up to 100 points, at most about
+    10^6 rows), as sums and counts per tick."""
     prefix = "price" if trait == "drive" else f"price_{trait}"
     needed = [f"{prefix}_between", f"{prefix}_within", f"{prefix}_transmission"]
     if not set(needed) <= set(results.columns("timeseries")):
@@ -466,7 +467,10 @@ def price_data(results, trait="drive", point=None) -> pd.DataFrame:
                             "(written by this version's runs)")
     every = int(results.scenario.get("record_every", 1))
     columns = ["point", "replicate", "tick", f"mean_{trait}"] + needed
-    batches = [[point]] if point is not None else _point_groups(results, [], size=100)
+    rows = results.manifest.get("partitioned", {}).get("timeseries", {}).get("rows")
+    per_point = (rows or 0) / max(1, len(results.points))
+    size = max(1, min(100, int(10**6 // per_point))) if per_point else 100
+    batches = [[point]] if point is not None else _point_groups(results, [], size=size)
     sums, counts = [], []
     for points in batches:
         ts = results.timeseries(columns=columns, points=points)

@@ -444,3 +444,26 @@ def test_a_tls_scheduler_works_with_the_dask_security_settings(tmp_path):
         for p in (worker, scheduler):
             p.terminate()
             p.wait(30)
+
+
+def test_parts_concatenate_streaming_with_unified_types(tmp_path):
+    """write_parquet_parts: the parts in order, one file, the run identity
+    in it; a column all null in one part takes the others' type; parts with
+    other columns are refused."""
+    import pandas as pd
+
+    from simulation import io
+
+    a = pd.DataFrame({"point": [0, 0], "mode": [None, None], "x": [1.5, 2.5]})
+    b = pd.DataFrame({"point": [1], "mode": ["cancer"], "x": [3.5]})
+    paths = [io.write_parquet(df, tmp_path / f"{i}.parquet", "r0") for i, df in enumerate([a, b])]
+    io.write_parquet_parts(paths, tmp_path / "all.parquet", "r1", {"kind": "sweep"},
+                           rows_per_group=1)
+    out = pd.read_parquet(tmp_path / "all.parquet")
+    assert out.point.tolist() == [0, 0, 1] and out.x.tolist() == [1.5, 2.5, 3.5]
+    assert out["mode"].tolist() == [None, None, "cancer"]
+    assert io.run_id_of(tmp_path / "all.parquet") == "r1"
+    assert io.part_info(tmp_path / "all.parquet") == ("r1", 3)
+    io.write_parquet(pd.DataFrame({"point": [2]}), tmp_path / "2.parquet", "r0")
+    with pytest.raises(io.OutputError, match="other columns"):
+        io.write_parquet_parts(paths + [tmp_path / "2.parquet"], tmp_path / "bad.parquet", "r1")

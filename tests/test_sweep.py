@@ -316,3 +316,65 @@ def test_null_grid_values_are_their_own_group():
                          "final_mean_drive": [0.1] * 3, "final_mean_loyalty": [0.9] * 3})
     df = analysis.summarize(runs, by=["world.max_agents"], horizon=10)
     assert len(df) == 2 and sorted(df.replicates) == [1, 2]
+
+
+def test_parts_only_sweep_reads_lazily_and_equals_the_consolidated_one(sweep_file, tmp_path,
+                                                                        monkeypatch):
+    """--no-consolidate keeps the timeseries as parts only (a partitioned
+    dataset, one file per point and block); the reader opens them lazily and
+    gives the same tables, summaries and figure data as the consolidated
+    file; the traits figure reads one group's points at a time."""
+    import analysis
+    from analysis import plots
+    from simulation.io import Results
+
+    one = invoke("sweep", sweep_file, "--block-size", 2, "--out", tmp_path / "one")
+    assert one.exit_code == 0, one.output
+    lazy = invoke("sweep", sweep_file, "--block-size", 2, "--no-consolidate",
+                  "--out", tmp_path / "lazy")
+    assert lazy.exit_code == 0, lazy.output
+    assert not (tmp_path / "lazy" / "timeseries.parquet").exists()
+    assert len(list((tmp_path / "lazy" / "parts").glob("*-timeseries.parquet"))) == 18
+    full, parts = analysis.load(tmp_path / "one"), analysis.load(tmp_path / "lazy")
+    assert parts.has("timeseries") and not parts.consolidated("timeseries")
+    pd.testing.assert_frame_equal(full.timeseries(), parts.timeseries())
+    pd.testing.assert_frame_equal(full.timeseries(["tick", "size"], points=[2, 4]),
+                                  parts.timeseries(["tick", "size"], points=[2, 4]))
+    assert set(parts.timeseries(["point"], points=[4]).point) == {4}
+    pd.testing.assert_frame_equal(analysis.summarize(full), analysis.summarize(parts))
+    asked = []
+    table = Results.table
+
+    def spy(self, name, columns=None, points=None):
+        asked.append(points)
+        return table(self, name, columns, points)
+
+    monkeypatch.setattr(Results, "table", spy)
+    pd.testing.assert_frame_equal(plots.traits_data(full), plots.traits_data(parts))
+    assert asked and all(len(p) == 1 for p in asked)  # a point per group (two parameters)
+    by_rate = plots.traits_data(parts, by=["copy.error_rate"])
+    assert sorted(len(p) for p in asked[-2:]) == [3, 3]  # three points per error rate
+    pd.testing.assert_frame_equal(by_rate, plots.traits_data(full, by=["copy.error_rate"]))
+    pd.testing.assert_frame_equal(plots.price_data(full), plots.price_data(parts),
+                                  check_exact=False, rtol=1e-12)
+    report = invoke("report", tmp_path / "lazy")
+    assert report.exit_code == 0, report.output
+    # A part of another run is refused when the table is read.
+    victim = tmp_path / "lazy" / "parts" / "p000001-b000000-timeseries.parquet"
+    shutil.copy(tmp_path / "one" / "parts" / victim.name, victim)
+    with pytest.raises(Exception, match="comes from another run"):
+        analysis.load(tmp_path / "lazy").timeseries(points=[1])
+
+
+def test_progress_bar_advances_per_unit_with_replicates(sweep_file, tmp_path, capsys):
+    from simulation import io, load_scenario
+    from simulation.sweep import run_sweep
+
+    sc = load_scenario(sweep_file)
+    with io.claim(tmp_path / "o") as owner:
+        run_sweep(sc, owner, workers=1, block_size=2, show_progress=True)
+    err = capsys.readouterr().err
+    assert "18/18" in err and "replicates 30/30" in err, err
+    with io.claim(tmp_path / "q") as owner:
+        run_sweep(sc, owner, workers=1, block_size=2, show_progress=False)
+    assert "replicates" not in capsys.readouterr().err
