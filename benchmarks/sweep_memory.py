@@ -9,7 +9,8 @@ replicates with 10 replicates per point) on a local Dask cluster of
 ``substrate sweep`` does. A thread samples the driver's resident memory
 (RSS, every 20 ms); the report gives the driver's RSS before the sweep (the
 libraries loaded), its peak during the sweep, and the growth, with the wall
-time and units per second. The driver is the process that called run_sweep;
+time and units per second, and the peak of the units phase alone (before
+the driver streams the parts into the consolidated tables). The driver is the process that called run_sweep;
 with a local cluster it also hosts the Dask scheduler (whose task state is
 bounded by the window of units in flight), the workers are separate
 processes. Peak memory of the workers is not the driver's and is not
@@ -59,6 +60,16 @@ def one(units: int, workers: int) -> dict:
             peak[0] = max(peak[0], me.memory_info().rss)
             time.sleep(0.02)
 
+    # The peak up to the consolidation (the units phase): taken when the
+    # driver starts writing the consolidated tables.
+    phase = {}
+    consolidate = io.write_parquet_parts
+
+    def marked(*args, **kwargs):
+        phase.setdefault("units_peak", peak[0])
+        return consolidate(*args, **kwargs)
+
+    io.write_parquet_parts = marked
     with tempfile.TemporaryDirectory() as tmp:
         with io.claim(Path(tmp) / "out", ["benchmark"]) as owner:
             before = me.memory_info().rss
@@ -79,6 +90,7 @@ def one(units: int, workers: int) -> dict:
             "units_per_s": round(result["units"] / seconds, 1),
             "driver_rss_before_mib": round(before / mib, 1),
             "driver_rss_peak_mib": round(peak[0] / mib, 1),
+            "driver_rss_peak_units_phase_mib": round(phase["units_peak"] / mib, 1),
             "driver_rss_growth_mib": round((peak[0] - before) / mib, 1)}
 
 

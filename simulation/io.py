@@ -180,8 +180,9 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
     """Concatenate Parquet files (``parts``, in order) into one, atomically,
     with the run identity and ``provenance`` in its schema metadata.
 
-    Streams: one part (and at most ``rows_per_group`` rows buffered) is held
-    at a time, so memory does not grow with the number of parts. The schema
+    Streams: one part (and at most ``rows_per_group`` rows or 64 parts
+    buffered) is held at a time, so memory does not grow with the number of
+    parts. The schema
     is the parts' schemas unified (a column that is all null in one part
     takes the type it has in the others); the pandas metadata is the first
     part's."""
@@ -211,7 +212,9 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
                 table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
                 buffer.append(table)
                 rows += table.num_rows
-                if rows >= rows_per_group:
+                # Flush by rows, and by parts: a small table costs tens of
+                # kilobytes whatever its rows (buffers, schema).
+                if rows >= rows_per_group or len(buffer) >= 64:
                     writer.write_table(pa.concat_tables(buffer).replace_schema_metadata(
                         metadata))
                     buffer, rows = [], 0

@@ -346,7 +346,14 @@ def test_a_full_disk_is_one_line_and_resumable(tmp_path, monkeypatch):
         return real(df, where, *args, **kwargs)
 
     monkeypatch.setattr(io, "write_parquet", fills_up)
-    result = invoke("sweep", path, "--out", out, "--block-size", 1)
+    # The workers write the parts: here a worker thread of this process (so
+    # that it sees the full disk), behind a scheduler address.
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      protocol="tcp", host="127.0.0.1", dashboard_address=":0") as cluster:
+        result = invoke("sweep", path, "--out", out, "--block-size", 1,
+                        "--scheduler", cluster.scheduler_address)
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "No space left on device" in result.output
     assert "2 finished unit(s) kept" in result.output and "--resume" in result.output
