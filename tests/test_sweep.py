@@ -378,3 +378,24 @@ def test_progress_bar_advances_per_unit_with_replicates(sweep_file, tmp_path, ca
     with io.claim(tmp_path / "q") as owner:
         run_sweep(sc, owner, workers=1, block_size=2, show_progress=False)
     assert "replicates" not in capsys.readouterr().err
+
+
+def test_a_worker_that_does_not_see_the_folder_says_so(tmp_path):
+    """A worker writes into the driver's folder: where it does not find the
+    sweep there (no shared file system), its unit fails with that reason
+    before anything runs."""
+    from simulation.errors import OutputError
+    from simulation.sweep import write_unit
+
+    sc = validate({"seed": 1, "horizon": 5})
+    args = ({}, sc.model_dump(mode="json"), 0, 0, [0], {})
+    with pytest.raises(OutputError, match="not visible from the worker on .*shared file system"):
+        write_unit(str(tmp_path / "elsewhere"), "r1", *args)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "sweep.json").write_text(json.dumps({"run_id": "r0"}))  # another sweep
+    with pytest.raises(OutputError, match="not visible from the worker"):
+        write_unit(str(tmp_path), "r1", *args)
+    (tmp_path / "sweep.json").write_text(json.dumps({"run_id": "r1"}))
+    assert write_unit(str(tmp_path), "r1", *args) == {"runs": 1, "timeseries": 2}
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == [
+        "p000000-b000000-runs.parquet", "p000000-b000000-timeseries.parquet"]
