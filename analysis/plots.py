@@ -385,16 +385,42 @@ def traits_data(results, by=None, stopped: str = "carry") -> pd.DataFrame:
         number of replicates with a value of mean drive at that point).
     """
     by = _by(results, by)
-    ts = results.timeseries()
     every = int(results.scenario.get("record_every", 1))
-    ts = _on_record_grid(ts, by, every, results.horizon, stopped)
+    columns = _columns(results, ["point", "replicate", "tick", "size", *TRAIT_COLUMNS, *by])
     keys = by + ["tick"]
-    grouped = ts.groupby(keys, sort=True)[list(TRAIT_COLUMNS)]
-    mean = grouped.mean().add_suffix("_mean")
-    low = grouped.quantile(0.1).add_suffix("_low")
-    high = grouped.quantile(0.9).add_suffix("_high")
-    count = ts.groupby(keys, sort=True)["mean_drive"].count().rename("replicates")
-    return pd.concat([mean, low, high, count], axis=1).reset_index()
+    frames = []
+    # One group's timeseries at a time (a large sweep's is never loaded whole).
+    for points in _point_groups(results, by):
+        ts = results.timeseries(columns=columns, points=points)
+        ts = _on_record_grid(ts, by, every, results.horizon, stopped)
+        grouped = ts.groupby(keys, sort=True, dropna=False)[list(TRAIT_COLUMNS)]
+        mean = grouped.mean().add_suffix("_mean")
+        low = grouped.quantile(0.1).add_suffix("_low")
+        high = grouped.quantile(0.9).add_suffix("_high")
+        count = ts.groupby(keys, sort=True, dropna=False)["mean_drive"].count().rename(
+            "replicates")
+        frames.append(pd.concat([mean, low, high, count], axis=1).reset_index())
+    return pd.concat(frames, ignore_index=True)
+
+
+def _columns(results, wanted) -> list:
+    """The columns of ``wanted`` the timeseries has, once each."""
+    held = set(results.columns("timeseries"))
+    return [c for c in dict.fromkeys(wanted) if c in held]
+
+
+def _point_groups(results, by, size: int | None = None):
+    """Lists of points whose timeseries rows together make whole groups of
+    ``by`` (each group's points; a single list when ``by`` varies within a
+    point); with ``size``, batches of at most ``size`` points instead."""
+    runs = results.runs
+    if size is not None:
+        points = results.points
+        return [points[i:i + size] for i in range(0, len(points), size)]
+    if not by or runs.groupby("point")[by].nunique(dropna=False).gt(1).any().any():
+        return [results.points]
+    return [sorted(int(p) for p in g["point"].unique())
+            for _, g in runs.groupby(by, sort=True, dropna=False)]
 
 
 def traits_figure(results, by=None, stopped: str = "carry") -> Figure:
@@ -431,21 +457,34 @@ def traits_figure(results, by=None, stopped: str = "carry") -> Figure:
 def price_data(results, trait="drive", point=None) -> pd.DataFrame:
     """Per record tick (on the record grid): the three Price terms and the
     observed change of the trait's mean since the previous record, averaged
-    over the replicates (of one point) that reached that tick."""
+    over the replicates (of one point) that reached that tick. Reads the
+    timeseries a batch of points at a time (up to 100 points, at most about
+    10^6 rows), as sums and counts per tick."""
     prefix = "price" if trait == "drive" else f"price_{trait}"
-    ts = results.timeseries()
     needed = [f"{prefix}_between", f"{prefix}_within", f"{prefix}_transmission"]
-    if not set(needed) <= set(ts.columns):
+    if not set(needed) <= set(results.columns("timeseries")):
         raise AnalysisError(f"{results.folder}: timeseries.parquet has no Price terms "
                             "(written by this version's runs)")
-    if point is not None:
-        ts = ts[ts.point == point]
-    ts = ts.sort_values(["point", "replicate", "tick"])
-    ts["observed"] = ts.groupby(["point", "replicate"])[f"mean_{trait}"].diff()
-    ts = ts.dropna(subset=needed + ["observed"])
-    # The record grid only: a stopped replicate's extra last row would stand alone.
-    ts = ts[ts["tick"] % int(results.scenario.get("record_every", 1)) == 0]
-    data = ts.groupby("tick")[needed + ["observed"]].mean().reset_index()
+    every = int(results.scenario.get("record_every", 1))
+    columns = ["point", "replicate", "tick", f"mean_{trait}"] + needed
+    rows = results.manifest.get("partitioned", {}).get("timeseries", {}).get("rows")
+    per_point = (rows or 0) / max(1, len(results.points))
+    size = max(1, min(100, int(10**6 // per_point))) if per_point else 100
+    batches = [[point]] if point is not None else _point_groups(results, [], size=size)
+    sums, counts = [], []
+    for points in batches:
+        ts = results.timeseries(columns=columns, points=points)
+        ts = ts.sort_values(["point", "replicate", "tick"])
+        ts["observed"] = ts.groupby(["point", "replicate"])[f"mean_{trait}"].diff()
+        ts = ts.dropna(subset=needed + ["observed"])
+        # The record grid only: a stopped replicate's extra last row would stand alone.
+        ts = ts[ts["tick"] % every == 0]
+        grouped = ts.groupby("tick")[needed + ["observed"]]
+        sums.append(grouped.sum())
+        counts.append(grouped.count())
+    total = pd.concat(sums).groupby(level=0).sum()
+    n = pd.concat(counts).groupby(level=0).sum()
+    data = (total / n).reset_index()
     return data.rename(columns=dict(zip(needed, ("between", "within", "transmission"))))
 
 

@@ -259,7 +259,10 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
 
     Each of ``workers`` processes runs one unit of ``block_size`` replicates
     of one point at a time, without clone lineages (a sweep does not record
-    them); the summary then loads every point's runs and time series.
+    them); the driver then holds the whole runs table (the summary) but
+    only one point's time series at a time (the figures read the
+    timeseries a group of points at a time; the consolidated file is
+    streamed).
 
     Parameters
     ----------
@@ -280,16 +283,18 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         The largest unit's estimate, with ``total`` for the whole sweep.
     """
     budget = default_budget() if max_memory is None else int(max_memory)
-    worst, name, loaded = None, "sweep", 0.0
+    worst, name, runs, series = None, "sweep", 0.0, 0.0
     for sc in points:
         name = sc.name
         unit = sc.model_copy(update={"record_clones": False})
         estimate = estimate_memory(unit, min(block_size, sc.replicates))
-        loaded += 2 * sc.replicates * estimate["records"] * TIMESERIES_COLUMNS * 8
+        runs += sc.replicates * RUN_ROW_BYTES
+        series = max(series, 2 * sc.replicates * estimate["records"] * TIMESERIES_COLUMNS * 8)
         if worst is None or estimate["total"] > worst["total"]:
             worst = estimate
     if worst is None:
         return {"total": 0.0}
+    loaded = runs + series
     worst = dict(worst, total=max(workers * worst["total"], loaded + BASE_BYTES),
                  base=workers * BASE_BYTES)
     if worst["total"] > budget:

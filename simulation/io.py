@@ -50,6 +50,7 @@ PACKAGES = ("substrate", "numpy", "numba", "mesa", "pandas", "pyarrow",
             "pydantic", "scipy", "pyyaml", "click", "dask", "distributed")
 FORMAT = 1          # version of the manifest schema
 LOCK = ".lock"
+PARTS = "parts"     # the folder of a sweep's (and a risk estimate's) parts
 MANIFEST = "manifest.json"
 RUN_ID_KEY = b"substrate.run_id"
 PROVENANCE_KEY = b"substrate.provenance"
@@ -120,6 +121,11 @@ def _unlink(path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def unlink(path) -> None:
+    """Remove a file of a claimed folder, if it exists."""
+    _unlink(path)
 
 
 def write_text(text: str, path) -> Path:
@@ -240,11 +246,66 @@ def write_figure(fig, path, dpi: int = 110, provenance: dict | None = None) -> P
                                                       metadata=metadata))
 
 
+def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None,
+                        rows_per_group: int = 65_536) -> Path:
+    """Concatenate Parquet files (``parts``, in order) into one, atomically,
+    with the run identity and ``provenance`` in its schema metadata.
+
+    Streams: one part (and at most ``rows_per_group`` rows or 64 parts
+    buffered) is held at a time, so memory does not grow with the number of
+    parts. The schema
+    is the parts' schemas unified (a column that is all null in one part
+    takes the type it has in the others); the pandas metadata is the first
+    part's."""
+    parts = [Path(p) for p in parts]
+    if not parts:
+        raise OutputError(f"output folder {Path(path).parent}: no parts to write "
+                          f"{Path(path).name} from")
+    first = pq.read_schema(parts[0])
+    unified = first.remove_metadata()
+    for part in parts[1:]:
+        schema = pq.read_schema(part).remove_metadata()
+        if schema.names != unified.names:
+            raise OutputError(f"output folder {Path(path).parent}: {part.name} has other "
+                              f"columns than {parts[0].name}")
+        if not schema.equals(unified):
+            unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+    metadata = dict(first.metadata or {})
+    metadata[RUN_ID_KEY] = run_id.encode()
+    if provenance is not None:
+        metadata[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True).encode()
+    schema = unified.with_metadata(metadata)
+
+    def write(tmp):
+        with pq.ParquetWriter(tmp, schema) as writer:
+            buffer, rows = [], 0
+            for part in parts:
+                table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
+                buffer.append(table)
+                rows += table.num_rows
+                # Flush by rows, and by parts: a small table costs tens of
+                # kilobytes whatever its rows (buffers, schema).
+                if rows >= rows_per_group or len(buffer) >= 64:
+                    writer.write_table(pa.concat_tables(buffer).replace_schema_metadata(
+                        metadata))
+                    buffer, rows = [], 0
+            if buffer:
+                writer.write_table(pa.concat_tables(buffer).replace_schema_metadata(metadata))
+    return atomic_write(path, write)
+
+
 def run_id_of(path) -> str | None:
     """The run identity in a Parquet file's schema metadata (None if absent)."""
     metadata = pq.read_schema(path).metadata or {}
     value = metadata.get(RUN_ID_KEY)
     return value.decode() if value is not None else None
+
+
+def part_info(path) -> tuple[str | None, int]:
+    """(run identity, rows) of a Parquet file, from its footer alone."""
+    meta = pq.read_metadata(path)
+    value = (meta.metadata or {}).get(RUN_ID_KEY)
+    return (value.decode() if value is not None else None), meta.num_rows
 
 
 def content_digest(path) -> str:
@@ -489,16 +550,20 @@ def claim(out, command=None) -> Claim:
             raise OutputError(f"output folder {folder}: in use by "
                               f"{_describe(_read_lock(lock) or {})}")
         note = f"took over the stale lock of {_describe(held)} (that process is gone)"
-    removed = _clean_temporaries(folder)
+    removed = clean_temporaries(folder)
     if removed:
         extra = f"removed {removed} unfinished temporary file(s)"
         note = f"{note}; {extra}" if note else extra
     return Claim(folder, secrets.token_hex(8), note, token)
 
 
-def _clean_temporaries(folder: Path) -> int:
+def clean_temporaries(folder: Path) -> int:
+    """Remove the temporary files (``.*.tmp``) of writers killed mid-write in
+    the folder and its parts; returns how many. Only for the owner of the
+    folder, when no writer of its own is at work."""
+    folder = Path(folder)
     count = 0
-    for place in (folder, folder / "parts"):
+    for place in (folder, folder / PARTS):
         if place.is_dir():
             for stale in place.glob(".*.tmp"):
                 _unlink(stale)
@@ -562,6 +627,12 @@ def write_run(result, claim_: Claim, command=None, started=None,
 class Results:
     """A complete output folder of ``run`` or ``sweep``, checked whole.
 
+    The runs table (one row per replicate) is read at once; the other tables
+    are read on demand by :meth:`table`, with only the columns and points
+    asked for. A large sweep's timeseries is held only as parts (one Parquet
+    file per point and replicate block, ``parts/pPPPPPP-bBBBBBB-TABLE.parquet``),
+    which :meth:`dataset` opens lazily as one ``pyarrow.dataset``.
+
     Attributes
     ----------
     folder : Path
@@ -580,6 +651,7 @@ class Results:
     scenario: dict
     manifest: dict
     parameters: list
+    _schemas: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def horizon(self) -> int:
@@ -589,20 +661,90 @@ class Results:
     def run_id(self) -> str:
         return self.manifest["run_id"]
 
-    def has(self, table: str) -> bool:
-        """Whether the folder holds ``table`` (e.g. ``"clones"``)."""
+    @property
+    def points(self) -> list:
+        """The points of the runs table, in order."""
+        return sorted(int(p) for p in self.runs["point"].unique())
+
+    def consolidated(self, table: str) -> bool:
+        """Whether ``table`` is one file (``TABLE.parquet``) in the folder."""
         return f"{table}.parquet" in self.manifest.get("files", [])
 
-    def table(self, table: str):
-        """Read one table (``timeseries``, ``clones``, ``agents`` ...)."""
-        import pandas as pd
+    def has(self, table: str) -> bool:
+        """Whether the folder holds ``table`` (e.g. ``"clones"``), as one
+        file or as parts."""
+        return self.consolidated(table) or table in self.manifest.get("partitioned", {})
+
+    def _parts(self, table: str, points=None) -> list:
+        spec = self.manifest["partitioned"][table]
+        files = sorted((self.folder / PARTS).glob(f"p*-b*-{table}.parquet"))
+        if len(files) != spec["count"]:
+            raise OutputError(f"output folder {self.folder}: {PARTS}/ holds {len(files)} "
+                              f"{table} parts, the manifest lists {spec['count']}")
+        if points is not None:
+            wanted = {int(p) for p in points}
+            files = [f for f in files if int(f.name[1:7]) in wanted]
+        return files
+
+    def _schema(self, table: str, files):
+        """The unified schema of the parts, each checked to carry the run
+        identity (footers only)."""
+        schema = self._schemas.get(table)
+        for path in files:
+            if (table, path.name) in self._schemas:
+                continue
+            held = run_id_of(path)
+            if held != self.run_id:
+                raise OutputError(f"output folder {self.folder}: {PARTS}/{path.name} comes "
+                                  f"from another run ({held}, the manifest says "
+                                  f"{self.run_id}): the folder mixes two runs; run again")
+            part = pq.read_schema(path)
+            schema = part if schema is None else pa.unify_schemas(
+                [schema, part.remove_metadata()], promote_options="permissive").with_metadata(
+                    schema.metadata)
+            self._schemas[(table, path.name)] = True
+        self._schemas[table] = schema
+        return schema
+
+    def dataset(self, table: str, points=None):
+        """``table`` as a lazy ``pyarrow.dataset.Dataset`` (of the points
+        ``points`` only, for parts: the files of other points are not
+        opened)."""
+        import pyarrow.dataset as ds
 
         if not self.has(table):
             raise OutputError(f"output folder {self.folder}: holds no {table}.parquet")
-        return pd.read_parquet(self.folder / f"{table}.parquet")
+        if self.consolidated(table):
+            return ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+        files = self._parts(table, points)
+        schema = self._schema(table, files)
+        return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
-    def timeseries(self):
-        return self.table("timeseries")
+    def table(self, table: str, columns=None, points=None):
+        """Read one table (``timeseries``, ``clones``, ``agents`` ...) as a
+        DataFrame: only ``columns`` (default all) of the points ``points``
+        (default all), in the stored order (point, replicate, tick)."""
+        import pyarrow.dataset as ds
+
+        dataset = self.dataset(table, points)
+        where = (ds.field("point").isin([int(p) for p in points])
+                 if points is not None and self.consolidated(table) else None)
+        if columns is not None:
+            missing = [c for c in columns if c not in dataset.schema.names]
+            if missing:
+                raise OutputError(f"output folder {self.folder}: {table} has no column "
+                                  f"{', '.join(missing)}")
+        return dataset.to_table(columns=columns, filter=where).to_pandas()
+
+    def columns(self, table: str) -> list:
+        """The column names of ``table`` (without reading it)."""
+        if self.consolidated(table):
+            return pq.read_schema(self.folder / f"{table}.parquet").names
+        files = self._parts(table)
+        return pq.read_schema(files[0]).names if files else []
+
+    def timeseries(self, columns=None, points=None):
+        return self.table("timeseries", columns, points)
 
 
 def write_study_part(folder, size: int, data: dict) -> Path:
@@ -690,6 +832,11 @@ def load(folder) -> Results:
                 raise OutputError(
                     f"output folder {folder}: {name} comes from another run ({held}, "
                     f"the manifest says {run_id}): the folder mixes two runs; run again")
+    for table, spec in manifest.get("partitioned", {}).items():
+        found = sum(1 for _ in (folder / PARTS).glob(f"p*-b*-{table}.parquet"))
+        if found != spec.get("count"):
+            raise OutputError(f"output folder {folder}: {PARTS}/ holds {found} {table} "
+                              f"parts, the manifest lists {spec.get('count')}")
     scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
     runs = pd.read_parquet(folder / "runs.parquet")
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]

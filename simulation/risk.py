@@ -42,19 +42,30 @@ or the order in which repeats finish.
 generation of particles with no splitting iteration.
 
 Confidence intervals come from R independent repetitions of the whole
-algorithm (see :func:`combine`).
+algorithm (see :func:`combine`). The repetitions are units of work on the
+sweeps' machinery (:func:`simulation.sweep.connect`,
+:func:`simulation.sweep.map_units`): in this process, on a local Dask cluster
+or on a running scheduler; with :class:`RepeatParts`, each repetition is
+written (by the process that ran it) as a small JSON part of the output
+folder, ``parts/risk-IDENTITY-rRRRRRR.json``, and repetitions already there
+are read instead of run again, so a killed estimate resumes where it was.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
+import socket
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from .engine import SCORE_EVENTS, World, build_config
-from .errors import ScenarioError
+from .errors import OutputError, ScenarioError
 from .scenario import Scenario
 
 EVENTS = tuple(SCORE_EVENTS)
@@ -278,44 +289,123 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
 
 # --- running repetitions -------------------------------------------------------------
 
+#: The marker of a risk output folder: its request's identity and run identity.
+RISK_MARKER = "risk-run.json"
+
+
+@dataclasses.dataclass
+class RepeatParts:
+    """Where repetitions are kept: the claimed output folder (the path every
+    worker sees) and its run identity."""
+
+    folder: Path
+    run_id: str
+
+    def path(self, identity: str, repeat: int) -> Path:
+        from .io import PARTS
+
+        return Path(self.folder) / PARTS / f"risk-{identity}-r{repeat:06d}.json"
+
+    def read(self, identity: str, repeat: int) -> dict | None:
+        """A kept repetition (None if not written yet)."""
+        path = self.path(identity, repeat)
+        try:
+            held = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            raise OutputError(f"output folder {self.folder}: {path.name} is unreadable; "
+                              "remove it to run that repetition again") from None
+        if held.get("run_id") != self.run_id:
+            raise OutputError(f"output folder {self.folder}: {path.name} belongs to another "
+                              f"run ({held.get('run_id')}; this one is {self.run_id})")
+        return held["result"]
+
+
+def repeat_identity(scenario_data: dict, event: str, method: str, particles: int,
+                    seed: int) -> str:
+    """A hash of what a repetition depends on (its index aside)."""
+    text = json.dumps([scenario_data, event, method, particles, seed], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, event: str,
+                 method: str, particles: int, seed: int, repeat: int) -> dict:
+    """Run one repetition (:func:`run_repeat`) and write it as a part of the
+    output ``folder`` (atomically); returns it. Runs on a Dask worker, which
+    must see the folder at the same path (a shared file system)."""
+    from . import io
+
+    parts = RepeatParts(Path(folder), run_id)
+    try:
+        held = json.loads((parts.folder / RISK_MARKER).read_text()).get("run_id")
+    except (OSError, ValueError):
+        held = None
+    if held != run_id:
+        raise OutputError(f"output folder {folder}: not visible from the worker on "
+                          f"{socket.gethostname()} (or it holds another estimate there): "
+                          "the workers must see the output folder at the same path, on a "
+                          "shared file system")
+    result = run_repeat(scenario_data, event, method, particles, seed, repeat)
+    io.write_json({"run_id": run_id, "identity": identity, "result": result},
+                  parts.path(identity, repeat))
+    return result
+
+
 def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
                 repeats, seed: int, workers: int | None = None,
-                scheduler: str | None = None, progress=None) -> list[dict]:
+                scheduler: str | None = None, progress=None,
+                parts: RepeatParts | None = None) -> list[dict]:
     """The repetitions of index in ``repeats`` (an iterable), in order: in
     this process when neither ``workers`` nor ``scheduler`` is given, else
-    on Dask (a local cluster of ``workers`` processes, or the cluster at
-    ``scheduler``). ``progress()`` is called after each repetition."""
+    as units on Dask (:func:`simulation.sweep.map_units`: a local cluster of
+    ``workers`` processes, or the cluster at ``scheduler``). With ``parts``,
+    each repetition is written to the output folder as it finishes, and
+    those already there are read, not run. ``progress()`` is called after
+    each repetition (kept ones included). The result does not depend on the
+    workers, nor on which repetitions were kept."""
     data = scenario.model_dump(mode="json")
-    results = []
-    if workers is None and scheduler is None:
+    repeats = list(repeats)
+    done = {}
+    identity = repeat_identity(data, event, method, particles, seed)
+    if parts is not None:
         for r in repeats:
-            results.append(run_repeat(data, event, method, particles, seed, r))
+            kept = parts.read(identity, r)
+            if kept is not None:
+                done[r] = kept
+                if progress:
+                    progress()
+    todo = [r for r in repeats if r not in done]
+
+    def unit(r):
+        if parts is None:
+            return run_repeat, (data, event, method, particles, seed, r)
+        return write_repeat, (str(parts.folder), parts.run_id, identity, data, event,
+                              method, particles, seed, r)
+
+    if workers is None and scheduler is None:
+        for r in todo:
+            func, args = unit(r)
+            done[r] = func(*args)
             if progress:
                 progress()
-        return results
-    from distributed import as_completed
+    elif todo:
+        from .sweep import connect, map_units
 
-    from .sweep import _client  # the sweeps' Dask client (local cluster or scheduler)
-
-    client, cluster = _client(workers, scheduler, 10.0)
-    try:
-        futures = [client.submit(run_repeat, data, event, method, particles, seed, r,
-                                 pure=False) for r in repeats]
-        for future in as_completed(futures):
-            results.append(future.result())
-            if progress:
-                progress()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return sorted(results, key=lambda r: r["repeat"])
+        func = unit(todo[0])[0]
+        with connect(workers, scheduler, 10.0) as client:
+            for r, result in map_units(client, func, ((r, unit(r)[1]) for r in todo),
+                                       scheduler=scheduler):
+                done[r] = result
+                if progress:
+                    progress()
+    return [done[r] for r in repeats]
 
 
 def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
                   particles: int = 100, repeats: int = 10, workers: int | None = None,
                   scheduler: str | None = None, show_progress: bool | None = None,
-                  rel_error: float | None = None) -> dict:
+                  rel_error: float | None = None, parts: RepeatParts | None = None) -> dict:
     """P(``event`` by the scenario's horizon) with a confidence interval.
 
     Parameters
@@ -342,6 +432,9 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
         target; a data-dependent stopping rule biases the mean slightly
         (stopping when an estimate happens to look precise), negligibly when
         the first batch already gives a stable standard error.
+    parts : RepeatParts, optional
+        Keep each repetition in the output folder as it finishes, and read
+        those kept by an earlier, interrupted call instead of running them.
 
     Returns
     -------
@@ -364,14 +457,14 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}",
               disable=not show_progress, leave=False) as bar:
         results = run_repeats(sc, event, method, particles, range(repeats), scenario.seed,
-                              workers, scheduler, progress=bar.update)
+                              workers, scheduler, progress=bar.update, parts=parts)
         while (rel_error is not None and len(results) < MAX_REPEATS
                and not combine(method, particles, results)["rel_error"] <= rel_error):
             more = range(len(results), min(len(results) + repeats, MAX_REPEATS))
             bar.total += len(more)
             bar.refresh()
             results += run_repeats(sc, event, method, particles, more, scenario.seed,
-                                   workers, scheduler, progress=bar.update)
+                                   workers, scheduler, progress=bar.update, parts=parts)
     out = {"event": event, "horizon": scenario.horizon, "method": method,
            "particles": particles, "repeats": len(results), "seed": scenario.seed,
            "rel_error_target": rel_error}
@@ -401,6 +494,15 @@ def _solve_grid(key: str):
     return SOLVE_KEYS[key]
 
 
+def check_solve(key: str, target) -> tuple:
+    """Refuse a key that cannot be solved for or a target outside (0, 1);
+    the key's (low, high, scale)."""
+    grid = _solve_grid(key)
+    if target is None or not 0.0 < float(target) < 1.0:
+        raise ScenarioError(f"target probability {target}: must lie strictly between 0 and 1")
+    return grid
+
+
 def _middle(low, high, scale):
     if scale == "log":
         return math.sqrt(low * high)
@@ -413,7 +515,8 @@ def _middle(low, high, scale):
 def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
                   method: str = "splitting", particles: int = 100, repeats: int = 10,
                   workers: int | None = None, scheduler: str | None = None,
-                  steps: int = 8, source: str = "<scenario>") -> dict:
+                  steps: int = 8, source: str = "<scenario>",
+                  parts: RepeatParts | None = None) -> dict:
     """The value of ``key`` at which P(``event`` by the horizon) meets ``target``.
 
     Bisection on the key's range (:data:`SOLVE_KEYS`: efficacy and
@@ -438,16 +541,15 @@ def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "
     """
     from .scenario import point_scenario
 
-    low, high, scale = _solve_grid(key)
-    if target is None or not 0.0 < float(target) < 1.0:
-        raise ScenarioError(f"target probability {target}: must lie strictly between 0 and 1")
+    low, high, scale = check_solve(key, target)
     check_request(scenario, event, method, particles, repeats)
     base = scenario.model_dump(mode="json")
     evaluations = []
 
     def estimate(value):
         sc = point_scenario(base, {key: value}, source, f"{key}={value}")
-        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler)
+        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
+                               parts=parts)
         evaluations.append({"value": value, "p": result["p"], "low": result["low"],
                             "high": result["high"], "ticks": result["ticks_simulated"],
                             "result": result})

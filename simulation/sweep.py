@@ -2,28 +2,45 @@
 
 A sweep is a list of *points* (parameter overrides of the base scenario, from
 its ``sweep:`` design) times ``replicates``. The work is cut into *units*,
-(point, block of replicates); each unit runs on a Dask worker and returns its
-tables, which the client writes atomically as its own Parquet parts under
-``DIR/parts/``. A unit is finished when its runs part exists, so an
-interrupted sweep (Ctrl-C, SIGTERM or ``kill -9``) loses only units in
-flight, and resuming runs exactly the missing ones. Replicate k of point p
-always runs with the seed derived from (master seed, p, k), so the combined
-tables ``runs.parquet`` and ``timeseries.parquet`` (sorted by point,
-replicate, tick) hold identical data whatever the number of workers, the
-block size or the interruptions (the files differ only in the run identity in
-their metadata), and any (point, replicate) can be re-run alone with
+(point, block of replicates). Each unit runs on a Dask worker, which writes
+its own tables atomically as Parquet parts under ``DIR/parts/``
+(``pPPPPPP-bBBBBBB-timeseries.parquet``, then ``...-runs.parquet``: one file
+per point and replicate block) and sends back only a few numbers, so the
+driver never holds the tables: its memory stays flat however many units the
+sweep has (at most a window of units is in flight at once). The workers must
+therefore see the output folder at the same path as the driver (one machine,
+or a shared file system; see docs/cluster.md).
+
+A unit is finished when its runs part exists, so an interrupted sweep
+(Ctrl-C, SIGTERM or ``kill -9``, of the driver or of a worker) loses only
+units in flight, and resuming runs exactly the missing ones. Replicate k of
+point p always runs with the seed derived from (master seed, p, k), so the
+parts hold identical data whatever the number of workers, the block size or
+the interruptions, and any (point, replicate) can be re-run alone with
 ``substrate run SCENARIO --point P --replicate K``.
 
-The folder is written through :mod:`simulation.io` by the process that
-claimed it; ``sweep.json`` keeps the sweep's identity and run identity, so a
+The parts form a partitioned Parquet dataset that :mod:`simulation.io`
+(``Results.table``) reads lazily. When the sweep completes, the driver also
+streams them (one part at a time) into the consolidated tables
+``runs.parquet`` (always: one row per replicate) and ``timeseries.parquet``
+(when the sweep has at most :data:`CONSOLIDATE_ROWS` timeseries rows, or when
+asked), sorted by point, replicate, tick.
+
+The folder is written through :mod:`simulation.io` under the claim of the
+driver; ``sweep.json`` keeps the sweep's identity and run identity, so a
 resumed sweep's parts and tables carry the run identity it started with.
 Faults end the sweep with a :class:`ClusterError` (finished units are kept):
 a scheduler that cannot be reached (checked before anything is written), a
-scheduler lost, or no live worker for ``worker_timeout`` seconds.
+scheduler lost, or no live worker for ``worker_timeout`` seconds. A worker
+lost mid-sweep is not a fault: Dask runs its units again elsewhere.
+
+:func:`connect` and :func:`map_units` are the machinery, public for other
+unit-shaped work (the repetitions of :mod:`simulation.risk`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -41,7 +58,14 @@ from .errors import ClusterError, OutputError
 from .run import run_scenario
 from .scenario import Scenario, point_scenario, to_yaml
 
-PARTS = "parts"
+PARTS = io.PARTS
+#: A sweep with at most this many timeseries rows also gets the consolidated
+#: ``timeseries.parquet`` (about 0.3 GB in pandas); larger sweeps keep the
+#: timeseries as parts only (read lazily), unless asked.
+CONSOLIDATE_ROWS = 2_000_000
+#: Units in flight at once (at least; 4 per worker thread when more): what
+#: bounds the driver's and the scheduler's memory, whatever the sweep's size.
+WINDOW = 200
 DESIGN_STREAM = 2**32  # spawn key of the random stream that draws sampled designs
 
 
@@ -100,21 +124,28 @@ def _is_int(annotation) -> bool:
     return any(_is_int(a) for a in typing.get_args(annotation) if a is not type(None))
 
 
+def _where(index: int, overrides: dict) -> str:
+    return "sweep point {} ({})".format(
+        index, ", ".join(f"{k}={v}" for k, v in overrides.items()))
+
+
+def iter_point_scenarios(scenario: Scenario, source: str = "<scenario>"):
+    """Every point's validated scenario, one at a time (errors name the point)."""
+    base = scenario.model_dump(mode="json")
+    for index, overrides in enumerate(design(scenario)):
+        yield point_scenario(base, overrides, source, _where(index, overrides))
+
+
 def point_scenarios(scenario: Scenario, source: str = "<scenario>") -> list[Scenario]:
     """Every point's validated scenario (errors name the point)."""
-    base = scenario.model_dump(mode="json")
-    out = []
-    for index, overrides in enumerate(design(scenario)):
-        where = "sweep point {} ({})".format(
-            index, ", ".join(f"{k}={v}" for k, v in overrides.items()))
-        out.append(point_scenario(base, overrides, source, where))
-    return out
+    return list(iter_point_scenarios(scenario, source))
 
 
 def run_unit(scenario_data: dict, point: int, replicates: list[int],
              parameters: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run one unit of work (on a Dask worker): the runs and timeseries tables
-    of ``replicates`` of one point, with a column per swept parameter."""
+    """Run one unit of work: the runs and timeseries tables of ``replicates``
+    of one point, with a column per swept parameter, sorted by replicate
+    (and tick)."""
     scenario = Scenario.model_validate(scenario_data)
     result = run_scenario(scenario, replicates=replicates, point=point,
                           show_progress=False)
@@ -122,7 +153,41 @@ def run_unit(scenario_data: dict, point: int, replicates: list[int],
     for name, value in parameters.items():
         runs[name] = value
         ts[name] = value
-    return runs, ts
+    return (runs.sort_values(["replicate"], kind="stable", ignore_index=True),
+            ts.sort_values(["replicate", "tick"], kind="stable", ignore_index=True))
+
+
+def write_unit(folder: str, run_id: str, key: dict, scenario_data: dict, point: int,
+               block: int, replicates: list[int], parameters: dict) -> dict:
+    """Run one unit on a Dask worker and write its parts into the sweep's
+    ``folder`` (the timeseries part first: the runs part marks the unit
+    done). Returns only the rows written.
+
+    Raises
+    ------
+    OutputError
+        The worker does not see the sweep's folder (it is not shared with the
+        driver), or cannot write there.
+    """
+    folder = Path(folder)
+    _check_visible(folder, run_id)
+    runs, ts = run_unit(scenario_data, point, replicates, parameters)
+    io.write_parquet(ts, _part(folder, point, block, "timeseries"), run_id, key)
+    io.write_parquet(runs, _part(folder, point, block, "runs"), run_id, key)
+    return {"runs": len(runs), "timeseries": len(ts)}
+
+
+def _check_visible(folder: Path, run_id: str) -> None:
+    """The folder a worker writes to is the driver's (same sweep.json)."""
+    try:
+        held = json.loads((folder / "sweep.json").read_text()).get("run_id")
+    except (OSError, ValueError):
+        held = None
+    if held != run_id or not (folder / PARTS).is_dir():
+        raise OutputError(
+            f"output folder {folder}: not visible from the worker on "
+            f"{socket.gethostname()} (or it holds another sweep there): the workers "
+            "must see the output folder at the same path, on a shared file system")
 
 
 def _part(folder: Path, point: int, block: int, table: str) -> Path:
@@ -188,7 +253,9 @@ def check_sweep_folder(folder: Path, scenario: Scenario, block_size: int,
 def check_scheduler(address: str, timeout: float = 3.0) -> None:
     """Check a scheduler address before anything is written: its form
     (``tcp://HOST:PORT`` or ``tls://HOST:PORT``), the TLS settings a ``tls``
-    address needs, and that something listens there (within ``timeout`` s).
+    address needs, and that something listens there (within ``timeout`` s)
+    and, for ``tcp``, greets as a Dask server does (a silent or foreign
+    server would make the Dask client wait without end).
 
     TLS uses the usual Dask security configuration
     (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``, e.g.
@@ -213,11 +280,31 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
                 "distributed.comm.tls.client.key in the Dask configuration (e.g. "
                 "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...)")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     except OSError as exc:
         raise ClusterError(f"scheduler {address}: cannot connect "
                            f"({exc.strerror or exc or 'timed out'})") from None
+    with sock:
+        if scheme == "tcp" and not _greets_like_dask(sock):
+            # Dask's client would wait for such a server without end.
+            raise ClusterError(f"scheduler {address}: something listens there but did not "
+                               f"answer as a Dask scheduler within {timeout:g} s")
+
+
+def _greets_like_dask(sock) -> bool:
+    """Whether a fresh TCP connection receives what a Dask server sends
+    first: its handshake, a message whose 8-byte little-endian length
+    header is small."""
+    header = b""
+    try:
+        while len(header) < 8:
+            chunk = sock.recv(8 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:  # a timeout included
+        return False
+    return int.from_bytes(header, "little") < 2**24
 
 
 def _client(workers: int | None, scheduler: str | None, timeout: float):
@@ -227,62 +314,116 @@ def _client(workers: int | None, scheduler: str | None, timeout: float):
         check_scheduler(scheduler, timeout)
         try:
             return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"scheduler {scheduler}: cannot connect ({exc})") from None
-        except Exception as exc:  # something listens there, but not Dask
-            raise ClusterError(f"scheduler {scheduler}: did not answer as a Dask "
-                               f"scheduler ({type(exc).__name__})") from None
+        except Exception as exc:  # something listens there (checked), but not Dask
+            raise ClusterError(f"scheduler {scheduler}: something listens there but did "
+                               f"not answer as a Dask scheduler within {timeout:g} s "
+                               f"({type(exc).__name__})") from None
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
 def _live_workers(client, scheduler: str | None) -> int:
-    """Workers the scheduler knows; a ClusterError when it is lost."""
+    """Worker threads the scheduler knows; a ClusterError when it is lost."""
     if client.status != "running":
         raise ClusterError(f"lost the scheduler {scheduler or '(local)'}")
     try:
-        return len(client.nthreads())
+        return sum(client.nthreads().values())
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"lost the scheduler {scheduler or '(local)'} ({exc})") from None
 
 
-def _gather(client, futures: dict, scheduler, worker_timeout: float, poll: float):
-    """Yield (unit, result) as units finish; watch the cluster meanwhile."""
+@contextlib.contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None,
+            timeout: float = 5.0):
+    """A Dask client (a context manager): on a local cluster of ``workers``
+    processes (one thread each), or on the running scheduler at
+    ``scheduler`` (checked first: :func:`check_scheduler`). The local
+    cluster is closed on the way out.
+
+    Raises
+    ------
+    ClusterError
+        The scheduler cannot be reached within ``timeout`` s, or is not Dask.
+    """
+    client, cluster = _client(workers, scheduler, timeout)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def map_units(client, func, units, *, scheduler: str | None = None,
+              worker_timeout: float = 60.0, poll: float = 1.0, window: int = WINDOW):
+    """Run ``func(*args)`` for every ``(key, args)`` of the iterable
+    ``units`` on the cluster; yield ``(key, result)`` as units finish (in
+    any order).
+
+    At most ``max(window, 4 x worker threads)`` units are in flight: units
+    are drawn from ``units`` only as others finish, so the memory of the
+    driver and of the scheduler does not grow with the number of units. A
+    worker lost meanwhile is not an error (Dask runs its units elsewhere).
+
+    Raises
+    ------
+    ClusterError
+        A unit raised (the message names its error); the scheduler was lost;
+        no live worker for ``worker_timeout`` s.
+    """
     from distributed import wait
     from distributed.client import FuturesCancelledError
 
-    pending = set(futures)
+    units = iter(units)
+    where = scheduler or "(local)"
+    limit = max(window, 4 * _live_workers(client, scheduler))
+    futures = {}
+
+    def refill():
+        while len(futures) < limit:
+            try:
+                key, args = next(units)
+            except StopIteration:
+                return
+            futures[client.submit(func, *args, pure=False)] = key
+
+    refill()
     lonely_since = None
-    while pending:
+    while futures:
         try:
-            done, pending = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+            done, _ = wait(list(futures), timeout=poll, return_when="FIRST_COMPLETED")
         except TimeoutError:
             done = set()
         except FuturesCancelledError:
             _live_workers(client, scheduler)
-            raise ClusterError(f"the scheduler {scheduler or '(local)'} cancelled the "
-                               "work") from None
+            raise ClusterError(f"the scheduler {where} cancelled the work") from None
         for fut in done:
+            key = futures.pop(fut)
             if fut.status == "error":
                 exc = fut.exception()
-                raise ClusterError(f"a unit failed on the cluster: "
-                                   f"{type(exc).__name__}: {exc}")
+                what = (str(exc) if isinstance(exc, (OutputError, ClusterError))
+                        else f"{type(exc).__name__}: {exc}")
+                raise ClusterError(f"a unit failed on the cluster: {what}")
             try:
                 result = fut.result()
             except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
                 # The scheduler went away while the result was fetched.
-                raise ClusterError(f"lost the scheduler {scheduler or '(local)'} "
+                raise ClusterError(f"lost the scheduler {where} "
                                    f"({type(exc).__name__})") from None
-            yield futures[fut], result
+            fut.release()
+            yield key, result
+        refill()
         if not done:
-            if _live_workers(client, scheduler):
+            threads = _live_workers(client, scheduler)
+            limit = max(window, 4 * threads)
+            if threads:
                 lonely_since = None
             elif lonely_since is None:
                 lonely_since = time.monotonic()
             elif time.monotonic() - lonely_since > worker_timeout:
                 raise ClusterError(f"no live worker for {worker_timeout:g} s on the "
-                                   f"scheduler {scheduler or '(local)'}")
+                                   f"scheduler {where}")
 
 
 def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None,
@@ -290,7 +431,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
               block_size: int = 10, show_progress: bool | None = None,
               command: list[str] | None = None, source: str = "<scenario>",
               worker_timeout: float = 60.0, connect_timeout: float = 5.0,
-              poll: float = 1.0) -> dict:
+              poll: float = 1.0, consolidate: bool | None = None) -> dict:
     """Run (or finish) a sweep into the claimed folder ``owner.folder``.
 
     Parameters
@@ -298,39 +439,48 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
     scenario : Scenario
         The resolved scenario (seed set) with a ``sweep`` section.
     owner : simulation.io.Claim
-        The folder, claimed with :func:`simulation.io.claim`.
+        The folder, claimed with :func:`simulation.io.claim`. The workers
+        write their parts into it: they must see it at the same path.
     workers, scheduler :
         Local worker processes, or the address of a running scheduler.
     resume : bool
         Finish the sweep the folder holds (its finished units are kept).
+    show_progress : bool, optional
+        A progress bar on stderr advancing per finished unit, with the
+        replicates done (default: when stderr is a terminal).
     worker_timeout : float
         Seconds without any live worker after which the sweep ends.
     connect_timeout : float
         Seconds to reach the scheduler.
+    consolidate : bool, optional
+        Also write the consolidated ``timeseries.parquet``; default: when
+        the sweep has at most :data:`CONSOLIDATE_ROWS` timeseries rows.
+        (``runs.parquet`` is always written.)
 
     Returns
     -------
     dict
         ``points``, ``units``, ``units_run``, ``replicates``, ``seconds``,
-        ``parameters``.
+        ``parameters``, ``timeseries_rows``, ``consolidated`` (the tables
+        written as single files).
 
     Raises
     ------
     OutputError, ClusterError
-        The folder holds something else or cannot be written; the cluster
-        cannot be reached or was lost (finished units are kept).
+        The folder holds something else or cannot be written (by the driver
+        or a worker); the cluster cannot be reached or was lost (finished
+        units are kept).
     """
     import sys
 
     from tqdm.auto import tqdm
 
-    folder = owner.folder
+    folder = owner.folder.resolve()  # the path the workers write to
     started_at = io.now()
     started = time.perf_counter()
     points = design(scenario)
-    scenarios = point_scenarios(scenario, source)
-    for sc in scenarios:
-        sc.record_clones = False  # lineages: re-run a (point, replicate) with 'run'
+    for _ in iter_point_scenarios(scenario, source):
+        pass  # every point validates before anything runs (kept one at a time)
     held = check_sweep_folder(folder, scenario, block_size, resume)
     blocks = [list(range(b, min(b + block_size, scenario.replicates)))
               for b in range(0, scenario.replicates, block_size)]
@@ -340,8 +490,8 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         show_progress = sys.stderr.isatty()
     # Connect before writing anything: a sweep that cannot start leaves the
     # folder as it was (so it can be retried as it was typed).
-    client, cluster = _client(workers, scheduler, connect_timeout) if todo else (None, None)
-    try:
+    with (connect(workers, scheduler, connect_timeout) if todo
+          else contextlib.nullcontext()) as client:
         if held is not None:
             owner.adopt(held["run_id"])
         else:
@@ -356,50 +506,79 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         key = {"format": io.FORMAT, "kind": "sweep", "run_id": owner.run_id,
                "scenario": scenario.name, "seed": scenario.seed}
         if todo:
-            futures = {client.submit(run_unit, scenarios[p].model_dump(mode="json"), p,
-                                     blocks[b], points[p], pure=False): (p, b)
-                       for p, b in todo}
-            with tqdm(total=len(units), initial=len(units) - len(todo), unit="unit",
+            base = scenario.model_dump(mode="json")
+            cache = {}
+
+            def point_data(p):  # the last point's scenario, kept while its blocks go
+                if p not in cache:
+                    cache.clear()
+                    sc = point_scenario(base, points[p], source, _where(p, points[p]))
+                    sc.record_clones = False  # lineages: re-run a replicate with 'run'
+                    cache[p] = sc.model_dump(mode="json")
+                return cache[p]
+
+            work = (((p, b), (str(folder), owner.run_id, key, point_data(p), p, b,
+                              blocks[b], points[p])) for p, b in todo)
+            done_units = len(units) - len(todo)
+            replicates_done = sum(len(blocks[b]) for p, b in units) - sum(
+                len(blocks[b]) for p, b in todo)
+            total_replicates = len(points) * scenario.replicates
+            with tqdm(total=len(units), initial=done_units, unit="unit",
                       desc=scenario.name, disable=not show_progress) as bar:
-                for (p, b), (runs, ts) in _gather(client, futures, scheduler,
-                                                  worker_timeout, poll):
-                    # The timeseries part first: the runs part marks the unit done.
-                    io.write_parquet(ts, _part(folder, p, b, "timeseries"), owner.run_id, key)
-                    io.write_parquet(runs, _part(folder, p, b, "runs"), owner.run_id, key)
+                bar.set_postfix_str(f"replicates {replicates_done}/{total_replicates}",
+                                    refresh=False)
+                for (p, b), _rows in map_units(client, write_unit, work,
+                                               scheduler=scheduler,
+                                               worker_timeout=worker_timeout, poll=poll):
+                    replicates_done += len(blocks[b])
+                    bar.set_postfix_str(f"replicates {replicates_done}/{total_replicates}",
+                                        refresh=False)
                     bar.update()
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-    runs = _combine(folder, units, "runs", owner.run_id, ["point", "replicate"])
-    ts = _combine(folder, units, "timeseries", owner.run_id, ["point", "replicate", "tick"])
+    io.clean_temporaries(folder)  # left by workers lost mid-write
+    runs_parts = [_part(folder, p, b, "runs") for p, b in units]
+    ts_parts = [_part(folder, p, b, "timeseries") for p, b in units]
+    replicates = _check_parts(folder, runs_parts, owner.run_id)
+    ts_rows = _check_parts(folder, ts_parts, owner.run_id)
+    if consolidate is None:
+        consolidate = ts_rows <= CONSOLIDATE_ROWS
     seconds = time.perf_counter() - started
     manifest = io.provenance(
         "sweep", owner.run_id, scenario=scenario, command=command, started=started_at,
         seconds=seconds, parameters=list(points[0]), points=points,
         replicates_per_point=scenario.replicates, block_size=block_size,
         units=len(units), units_run_now=len(todo),
-        workers=None if scheduler else (workers or 1), scheduler=scheduler)
+        workers=None if scheduler else (workers or 1), scheduler=scheduler,
+        partitioned={table: {"parts": f"{PARTS}/p*-b*-{table}.parquet",
+                             "count": len(units), "rows": rows}
+                     for table, rows in (("runs", replicates), ("timeseries", ts_rows))})
     key = io.key_provenance(manifest)
-    io.write_parquet(runs, folder / "runs.parquet", owner.run_id, key)
-    io.write_parquet(ts, folder / "timeseries.parquet", owner.run_id, key)
-    manifest["files"] = ["runs.parquet", "timeseries.parquet", "scenario.yaml",
-                         "sweep.json", f"{PARTS}/", io.MANIFEST]
+    io.write_parquet_parts(runs_parts, folder / "runs.parquet", owner.run_id, key)
+    files = ["runs.parquet"]
+    if consolidate:
+        io.write_parquet_parts(ts_parts, folder / "timeseries.parquet", owner.run_id, key)
+        files.append("timeseries.parquet")
+    else:
+        io.unlink(folder / "timeseries.parquet")  # of an earlier, consolidated finish
+    manifest["files"] = files + ["scenario.yaml", "sweep.json", f"{PARTS}/", io.MANIFEST]
     io.write_manifest(folder, manifest)
     return {"points": len(points), "units": len(units), "units_run": len(todo),
-            "replicates": len(runs), "seconds": seconds, "parameters": list(points[0])}
+            "replicates": replicates, "seconds": seconds, "parameters": list(points[0]),
+            "timeseries_rows": ts_rows,
+            "consolidated": ["runs"] + (["timeseries"] if consolidate else [])}
 
 
-def _combine(folder: Path, units, table: str, run_id: str, order) -> pd.DataFrame:
-    """The parts of one table, checked to belong to this sweep, sorted."""
-    frames = []
-    for p, b in units:
-        path = _part(folder, p, b, table)
-        held = io.run_id_of(path)
+def _check_parts(folder: Path, paths, run_id: str) -> int:
+    """The rows of the parts, each checked to belong to this sweep (footers
+    only are read)."""
+    rows = 0
+    for path in paths:
+        try:
+            held, n = io.part_info(path)
+        except OSError as exc:
+            raise OutputError(f"output folder {folder}: {PARTS}/{path.name} is missing or "
+                              f"unreadable ({exc})") from None
         if held != run_id:
             raise OutputError(f"output folder {folder}: {PARTS}/{path.name} belongs to "
                               f"another run ({held}; this sweep is {run_id})")
-        frames.append(pd.read_parquet(path))
-    df = pd.concat(frames, ignore_index=True)
-    return df.sort_values(order, kind="stable", ignore_index=True)
+        rows += n
+    return rows

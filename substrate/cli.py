@@ -109,8 +109,12 @@ def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, f
 @click.option("--max-memory", metavar="SIZE",
               help="Refuse to start if the estimated peak memory exceeds SIZE "
                    "(e.g. 4G) [default: half of this machine's memory].")
+@click.option("--consolidate/--no-consolidate", default=None,
+              help="Also write the timeseries as one file, timeseries.parquet "
+                   "[default: when the sweep has at most 2,000,000 timeseries rows; "
+                   "the parts in FOLDER/parts are kept and read either way].")
 def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
-          block_size, overrides, worker_timeout, max_memory):
+          block_size, overrides, worker_timeout, max_memory, consolidate):
     """Run the sweep of SCENARIO on Dask and summarise each point."""
     from substrate.commands import sweep_command
 
@@ -121,7 +125,8 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
                              resume=resume, seed=seed, replicates=replicates,
                              horizon=horizon, block_size=block_size,
                              overrides=list(overrides), worker_timeout=worker_timeout,
-                             max_memory=max_memory, command=_command_line(), notify=note))
+                             max_memory=max_memory, consolidate=consolidate,
+                             command=_command_line(), notify=note))
 
 
 @cli.command()
@@ -210,21 +215,21 @@ def validate(tier, out):
               help="Bisection steps of --solve.")
 @click.option("--rel-error", type=float, metavar="E",
               help="Add batches of --repeats repetitions until the relative error is <= E.")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted estimate in --out (its repetitions are kept).")
 def risk(scenario, event, method, particles, repeats, workers, scheduler, out, overrides,
-         seed, horizon, solve, target, steps, rel_error):
+         seed, horizon, solve, target, steps, rel_error, resume):
     """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
     from substrate.risk_command import risk_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other")
-    try:
-        click.echo(risk_command(scenario, event=event, method=method, particles=particles,
-                                repeats=repeats, workers=workers, scheduler=scheduler,
-                                out=out, overrides=list(overrides), seed=seed,
-                                horizon=horizon, solve=solve, target=target, steps=steps,
-                                rel_error=rel_error, command=["substrate"] + sys.argv[1:]))
-    except SubstrateError as exc:
-        fail(str(exc))
+    click.echo(risk_command(scenario, event=event, method=method, particles=particles,
+                            repeats=repeats, workers=workers, scheduler=scheduler,
+                            out=out, overrides=list(overrides), seed=seed,
+                            horizon=horizon, solve=solve, target=target, steps=steps,
+                            rel_error=rel_error, resume=resume,
+                            command=["substrate"] + sys.argv[1:], notify=note))
 
 
 @cli.command()

@@ -272,7 +272,7 @@ def validate_command(tier: str, out=None, command=None,
 
 def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resume=False,
                   seed=None, replicates=None, horizon=None, block_size=10, overrides=(),
-                  worker_timeout=60.0, max_memory=None, command=None,
+                  worker_timeout=60.0, max_memory=None, consolidate=None, command=None,
                   notify=lambda text: None) -> str:
     """``substrate sweep``: returns the per-point summary to print."""
     import json
@@ -280,7 +280,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
-    from simulation.sweep import (PARTS, check_scheduler, point_scenarios, run_sweep,
+    from simulation.sweep import (PARTS, check_scheduler, iter_point_scenarios, run_sweep,
                                   stored_seed)
 
     path = resolve_scenario(scenario)
@@ -291,7 +291,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                             "{copy.error_rate: [...]}, or use 'substrate run')")
     # Before any folder is made; a sampled design's points under seed 0 stand
     # for those of the seed drawn below (the same ranges).
-    check_sweep_memory(point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}), str(path)),
+    check_sweep_memory(iter_point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}),
+                                            str(path)),
                        parse_size(max_memory) if max_memory else None,
                        block_size=block_size, workers=1 if scheduler else (workers or 1),
                        source=str(path))
@@ -324,7 +325,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
             try:
                 report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
                                    resume=resume, block_size=block_size, command=command,
-                                   source=str(path), worker_timeout=worker_timeout)
+                                   source=str(path), worker_timeout=worker_timeout,
+                                   consolidate=consolidate)
             except (ClusterError, OutputError) as exc:
                 if not started_here():
                     raise

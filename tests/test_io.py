@@ -346,7 +346,14 @@ def test_a_full_disk_is_one_line_and_resumable(tmp_path, monkeypatch):
         return real(df, where, *args, **kwargs)
 
     monkeypatch.setattr(io, "write_parquet", fills_up)
-    result = invoke("sweep", path, "--out", out, "--block-size", 1)
+    # The workers write the parts: here a worker thread of this process (so
+    # that it sees the full disk), behind a scheduler address.
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      protocol="tcp", host="127.0.0.1", dashboard_address=":0") as cluster:
+        result = invoke("sweep", path, "--out", out, "--block-size", 1,
+                        "--scheduler", cluster.scheduler_address)
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "No space left on device" in result.output
     assert "2 finished unit(s) kept" in result.output and "--resume" in result.output
@@ -488,3 +495,26 @@ def test_an_unfinished_appended_table_leaves_nothing(tmp_path):
             assert leftovers(tmp_path) != []
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parts_concatenate_streaming_with_unified_types(tmp_path):
+    """write_parquet_parts: the parts in order, one file, the run identity
+    in it; a column all null in one part takes the others' type; parts with
+    other columns are refused."""
+    import pandas as pd
+
+    from simulation import io
+
+    a = pd.DataFrame({"point": [0, 0], "mode": [None, None], "x": [1.5, 2.5]})
+    b = pd.DataFrame({"point": [1], "mode": ["cancer"], "x": [3.5]})
+    paths = [io.write_parquet(df, tmp_path / f"{i}.parquet", "r0") for i, df in enumerate([a, b])]
+    io.write_parquet_parts(paths, tmp_path / "all.parquet", "r1", {"kind": "sweep"},
+                           rows_per_group=1)
+    out = pd.read_parquet(tmp_path / "all.parquet")
+    assert out.point.tolist() == [0, 0, 1] and out.x.tolist() == [1.5, 2.5, 3.5]
+    assert out["mode"].tolist() == [None, None, "cancer"]
+    assert io.run_id_of(tmp_path / "all.parquet") == "r1"
+    assert io.part_info(tmp_path / "all.parquet") == ("r1", 3)
+    io.write_parquet(pd.DataFrame({"point": [2]}), tmp_path / "2.parquet", "r0")
+    with pytest.raises(io.OutputError, match="other columns"):
+        io.write_parquet_parts(paths + [tmp_path / "2.parquet"], tmp_path / "bad.parquet", "r1")

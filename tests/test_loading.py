@@ -359,9 +359,16 @@ def test_memory_budget_lets_small_runs_through():
 
 
 def test_sweep_budget_counts_workers_and_the_loaded_summary():
+    # The driver holds one point's time series at a time (2 x 1000 x 1001 x
+    # 26 x 8 bytes = 416 MB here, with 300 MB of base), however many points.
     points = [Scenario(name="s", replicates=1000, horizon=1000, record_every=1)] * 100
     with pytest.raises(ScenarioError, match="the sweep needs an estimated"):
-        check_sweep_memory(points, max_memory=2**30)
+        check_sweep_memory(points, max_memory=600 * 2**20)
+    from simulation.budget import RUN_ROW_BYTES
+
+    many = check_sweep_memory(points, max_memory=2**31)["total"]
+    few = check_sweep_memory(points[:3], max_memory=2**31)["total"]
+    assert many - few == pytest.approx(97 * 1000 * RUN_ROW_BYTES)  # only the runs table grows
     small = [Scenario(name="s")] * 3
     one = check_sweep_memory(small, max_memory=2**33, workers=1)["total"]
     four = check_sweep_memory(small, max_memory=2**33, workers=4)["total"]

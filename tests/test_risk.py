@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -331,3 +336,85 @@ def test_a_branch_starts_where_its_parent_first_passed_the_level():
         assert snap[0].status[0]["tick"] == crossed
         checked += 1
     assert checked >= 5
+
+
+def _numbers(folder):
+    """risk.json without what differs between runs of one request (when, how,
+    the folder's identity)."""
+    data = json.loads((folder / "risk.json").read_text())
+    for key in ("seconds", "command", "provenance"):
+        data.pop(key)
+    return data
+
+
+def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
+    """With RepeatParts, each repetition is a part of the folder; an estimate
+    that finds some already there (an interrupted earlier call) runs only
+    the others and equals an estimate made in one go without parts."""
+    from simulation.risk import RISK_MARKER, RepeatParts, run_repeats
+
+    sc = mission(horizon=100)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r1"}))
+    parts = RepeatParts(tmp_path, "r1")
+    first = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20,
+                        [1, 3], sc.seed, parts=parts)
+    kept = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert len(kept) == 2 and all(name.endswith(("r000001.json", "r000003.json"))
+                                  for name in kept)
+    stamps = {n: (tmp_path / "parts" / n).stat().st_mtime_ns for n in kept}
+    resumed = estimate_risk(sc, "takeover", "splitting", 20, 5, parts=parts,
+                            show_progress=False)
+    plain = estimate_risk(sc, "takeover", "splitting", 20, 5, show_progress=False)
+    for name, stamp in stamps.items():
+        assert (tmp_path / "parts" / name).stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "parts").iterdir())) == 5
+    assert [first[0]["estimate"], first[1]["estimate"]] == [
+        plain["repeat_estimates"][1], plain["repeat_estimates"][3]]
+    resumed.pop("seconds"), plain.pop("seconds")
+    assert resumed == plain
+    with pytest.raises(Exception, match="belongs to another run"):
+        run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],
+                    sc.seed, parts=RepeatParts(tmp_path, "r2"))
+
+
+@pytest.mark.slow
+def test_kill_minus_9_then_resume_on_two_workers_gives_the_same_estimate(tmp_path):
+    """Repetitions are kept as parts as they finish: an estimate killed
+    (SIGKILL) after a few repetitions resumes (here on a local cluster of two
+    workers) running only the missing ones, and its risk.json equals that of
+    an uninterrupted run in this process. A second start without resume is
+    refused; a different request in the folder is refused. About 35 s
+    (four processes start, one of them a local cluster)."""
+    path = tmp_path / "mission.yaml"
+    path.write_text(scenario_yaml())
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "substrate", "risk", str(path), "--particles", "100",
+           "--repeats", "10", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, cwd=tmp_path)
+    parts = out / "parts"
+    deadline = time.time() + 120
+    while len(list(parts.glob("risk-*.json"))) < 2 if parts.exists() else True:
+        assert proc.poll() is None, "the estimate ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("risk-*.json")}
+    assert 2 <= len(kept) < 10 and not (out / "risk.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 2 and "already holds this risk estimate" in again.stderr
+    other = subprocess.run(cmd[:-4] + ["--repeats", "11", "--out", str(out), "--resume"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert other.returncode == 2 and "holds a different risk estimate" in other.stderr
+    resumed = subprocess.run(cmd + ["--resume", "--workers", "2"], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    for name, stamp in kept.items():  # kept repetitions were not run again
+        assert (parts / name).stat().st_mtime_ns == stamp
+    assert len(list(parts.glob("risk-*.json"))) == 10
+    clean = subprocess.run(cmd[:-1] + [str(tmp_path / "clean")], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert _numbers(out) == _numbers(tmp_path / "clean")

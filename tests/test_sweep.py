@@ -153,51 +153,97 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_real_scheduler_and_worker_processes_on_loopback(sweep_file, tmp_path):
-    """`dask scheduler` and `dask worker` as separate processes, as on a cluster."""
-    dask = shutil.which("dask") or os.path.join(os.path.dirname(sys.executable), "dask")
+def _dask_command():
+    return shutil.which("dask") or os.path.join(os.path.dirname(sys.executable), "dask")
+
+
+def _wait_for_workers(address, n, deadline=60):
+    from distributed import Client
+
+    until = time.time() + deadline
+    while True:
+        try:
+            with Client(address, timeout="5s") as client:
+                if len(client.scheduler_info()["workers"]) == n:
+                    return
+        except OSError:
+            pass
+        assert time.time() < until, "scheduler and workers did not come up"
+        time.sleep(0.5)
+
+
+def test_real_cluster_survives_a_killed_worker(tmp_path):
+    """`dask scheduler` and two `dask worker` processes on loopback, as on a
+    cluster; the sweep runs through `substrate sweep --scheduler` (its own
+    process), one worker is killed (SIGKILL, nanny and all) mid-sweep, and
+    the sweep still completes with the tables of a one-worker local run."""
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW_SWEEP)
+    dask = _dask_command()
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)]
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                 start_new_session=True, cwd=tmp_path)
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                               str(port), "--no-dashboard"], **quiet)]
     try:
-        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2",
-                                       "--nthreads", "1", "--no-dashboard"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      env=env, cwd=tmp_path))
-        from distributed import Client
-
+        for _ in range(2):  # two worker processes, each killable alone
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1",
+                                           "--nthreads", "1", "--no-dashboard"], **quiet))
+        _wait_for_workers(address, 2)
+        out = tmp_path / "c"
+        sweep = subprocess.Popen([sys.executable, "-m", "substrate", "sweep", str(path),
+                                  "--scheduler", address, "--block-size", "1",
+                                  "--out", str(out)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
         deadline = time.time() + 60
-        while True:
-            try:
-                with Client(address, timeout="5s") as client:
-                    if len(client.scheduler_info()["workers"]) == 2:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline, "scheduler and workers did not come up"
-            time.sleep(0.5)
-        result = invoke("sweep", sweep_file, "--scheduler", address, "--out", tmp_path / "c")
-        assert result.exit_code == 0, result.output
-        local = invoke("sweep", sweep_file, "--out", tmp_path / "l")
+        while len(list((out / "parts").glob("*-runs.parquet"))) < 2 \
+                if (out / "parts").exists() else True:
+            assert sweep.poll() is None, sweep.communicate()
+            assert time.time() < deadline
+            time.sleep(0.05)
+        os.killpg(procs[1].pid, signal.SIGKILL)  # one worker, mid-sweep
+        killed_at = len(list((out / "parts").glob("*-runs.parquet")))
+        stdout, stderr = sweep.communicate(timeout=120)
+        assert sweep.returncode == 0, stderr
+        assert killed_at < 20, "the worker was killed after the sweep had finished"
+        assert "20 of 20 units run now" in stdout
+        local = invoke("sweep", path, "--workers", 1, "--block-size", 1, "--out", tmp_path / "l")
         assert local.exit_code == 0, local.output
-        assert content_digest(tmp_path / "c" / "runs.parquet") == \
-            content_digest(tmp_path / "l" / "runs.parquet")
+        for table in ("runs.parquet", "timeseries.parquet"):
+            assert content_digest(out / table) == content_digest(tmp_path / "l" / table)
     finally:
         for proc in procs[::-1]:
-            proc.terminate()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=30)
 
 
-def test_bad_scheduler_address(sweep_file, tmp_path):
-    result = invoke("sweep", sweep_file, "--scheduler", f"tcp://127.0.0.1:{_free_port()}",
-                    "--out", tmp_path / "o")
-    assert result.exit_code == 2 and "cannot connect" in result.output
-
-
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:{free}", "cannot connect"),
+    ("tcp://no-such-host.invalid:8786", "cannot connect"),
+    ("127.0.0.1:8786", "expected tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:{silent}", "did not answer as a Dask scheduler"),
+])
+def test_bad_scheduler_address_fails_in_seconds(sweep_file, tmp_path, address, message):
+    """One line, exit status 2, within seconds, nothing written; also for a
+    port where something listens that is not Dask."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = address.format(free=_free_port(), silent=silent.getsockname()[1])
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "substrate", "sweep", str(sweep_file),
+                                 "--scheduler", address, "--out", str(tmp_path / "o")],
+                                capture_output=True, text=True, cwd=tmp_path)
+        seconds = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert seconds < 30, seconds  # the connect timeout is 5 s; the rest is start-up
+    assert not (tmp_path / "o" / "sweep.json").exists()
 
 
 def test_kill_minus_9_then_resume_loses_and_repeats_nothing(tmp_path):
@@ -270,3 +316,86 @@ def test_null_grid_values_are_their_own_group():
                          "final_mean_drive": [0.1] * 3, "final_mean_loyalty": [0.9] * 3})
     df = analysis.summarize(runs, by=["world.max_agents"], horizon=10)
     assert len(df) == 2 and sorted(df.replicates) == [1, 2]
+
+
+def test_parts_only_sweep_reads_lazily_and_equals_the_consolidated_one(sweep_file, tmp_path,
+                                                                        monkeypatch):
+    """--no-consolidate keeps the timeseries as parts only (a partitioned
+    dataset, one file per point and block); the reader opens them lazily and
+    gives the same tables, summaries and figure data as the consolidated
+    file; the traits figure reads one group's points at a time."""
+    import analysis
+    from analysis import plots
+    from simulation.io import Results
+
+    one = invoke("sweep", sweep_file, "--block-size", 2, "--out", tmp_path / "one")
+    assert one.exit_code == 0, one.output
+    lazy = invoke("sweep", sweep_file, "--block-size", 2, "--no-consolidate",
+                  "--out", tmp_path / "lazy")
+    assert lazy.exit_code == 0, lazy.output
+    assert not (tmp_path / "lazy" / "timeseries.parquet").exists()
+    assert len(list((tmp_path / "lazy" / "parts").glob("*-timeseries.parquet"))) == 18
+    full, parts = analysis.load(tmp_path / "one"), analysis.load(tmp_path / "lazy")
+    assert parts.has("timeseries") and not parts.consolidated("timeseries")
+    pd.testing.assert_frame_equal(full.timeseries(), parts.timeseries())
+    pd.testing.assert_frame_equal(full.timeseries(["tick", "size"], points=[2, 4]),
+                                  parts.timeseries(["tick", "size"], points=[2, 4]))
+    assert set(parts.timeseries(["point"], points=[4]).point) == {4}
+    pd.testing.assert_frame_equal(analysis.summarize(full), analysis.summarize(parts))
+    asked = []
+    table = Results.table
+
+    def spy(self, name, columns=None, points=None):
+        asked.append(points)
+        return table(self, name, columns, points)
+
+    monkeypatch.setattr(Results, "table", spy)
+    pd.testing.assert_frame_equal(plots.traits_data(full), plots.traits_data(parts))
+    assert asked and all(len(p) == 1 for p in asked)  # a point per group (two parameters)
+    by_rate = plots.traits_data(parts, by=["copy.error_rate"])
+    assert sorted(len(p) for p in asked[-2:]) == [3, 3]  # three points per error rate
+    pd.testing.assert_frame_equal(by_rate, plots.traits_data(full, by=["copy.error_rate"]))
+    pd.testing.assert_frame_equal(plots.price_data(full), plots.price_data(parts),
+                                  check_exact=False, rtol=1e-12)
+    report = invoke("report", tmp_path / "lazy")
+    assert report.exit_code == 0, report.output
+    # A part of another run is refused when the table is read.
+    victim = tmp_path / "lazy" / "parts" / "p000001-b000000-timeseries.parquet"
+    shutil.copy(tmp_path / "one" / "parts" / victim.name, victim)
+    with pytest.raises(Exception, match="comes from another run"):
+        analysis.load(tmp_path / "lazy").timeseries(points=[1])
+
+
+def test_progress_bar_advances_per_unit_with_replicates(sweep_file, tmp_path, capsys):
+    from simulation import io, load_scenario
+    from simulation.sweep import run_sweep
+
+    sc = load_scenario(sweep_file)
+    with io.claim(tmp_path / "o") as owner:
+        run_sweep(sc, owner, workers=1, block_size=2, show_progress=True)
+    err = capsys.readouterr().err
+    assert "18/18" in err and "replicates 30/30" in err, err
+    with io.claim(tmp_path / "q") as owner:
+        run_sweep(sc, owner, workers=1, block_size=2, show_progress=False)
+    assert "replicates" not in capsys.readouterr().err
+
+
+def test_a_worker_that_does_not_see_the_folder_says_so(tmp_path):
+    """A worker writes into the driver's folder: where it does not find the
+    sweep there (no shared file system), its unit fails with that reason
+    before anything runs."""
+    from simulation.errors import OutputError
+    from simulation.sweep import write_unit
+
+    sc = validate({"seed": 1, "horizon": 5})
+    args = ({}, sc.model_dump(mode="json"), 0, 0, [0], {})
+    with pytest.raises(OutputError, match="not visible from the worker on .*shared file system"):
+        write_unit(str(tmp_path / "elsewhere"), "r1", *args)
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "sweep.json").write_text(json.dumps({"run_id": "r0"}))  # another sweep
+    with pytest.raises(OutputError, match="not visible from the worker"):
+        write_unit(str(tmp_path), "r1", *args)
+    (tmp_path / "sweep.json").write_text(json.dumps({"run_id": "r1"}))
+    assert write_unit(str(tmp_path), "r1", *args) == {"runs": 1, "timeseries": 2}
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == [
+        "p000000-b000000-runs.parquet", "p000000-b000000-timeseries.parquet"]
