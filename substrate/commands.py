@@ -188,7 +188,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 overview_figure(result.runs, result.timeseries, sc.horizon,
                                 folder / "overview.png", title=sc.name,
                                 record_every=sc.record_every)
-    return format_summary(summarize_run(result.runs, sc.horizon), sc, folder,
+    return format_summary(summarize_run(result.runs, sc.horizon, result.timeseries), sc,
+                          folder,
                           result.seconds)
 
 
@@ -214,6 +215,38 @@ def _failure_lines(s: dict, horizon: int) -> list[str]:
             f"  failure modes               {counts}"]
 
 
+def _interval_text(s: dict, key: str, digits: str = ".3f") -> str:
+    return (f"{s[key]:{digits}}  (95% CI {s[f'{key}_low']:{digits}} - "
+            f"{s[f'{key}_high']:{digits}})")
+
+
+def _agent_lines(s: dict, horizon: int) -> list[str]:
+    """P(total loss by T), agents and goal output lost, per-agent hazard."""
+    if "p_total_loss" not in s:
+        return []
+    return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
+            f"  agents lost                 {s['mean_agents_lost']:.2f} of "
+            f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean); fraction "
+            f"{_interval_text(s, 'mean_fraction_lost')}",
+            f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
+            "  (1 - G(end)/G(0), mean)",
+            f"  per-agent hazard            {_interval_text(s, 'agent_hazard', '.3g')}"
+            "  agent deaths per agent-tick"]
+
+
+def _price_lines(s: dict) -> list[str]:
+    """Mean cumulative Price terms of drive up to each failure that happened."""
+    from simulation.names import FAILURE_MODES
+
+    parts = [f"{mode} {s[f'{mode}_selection']:+.3f} / {s[f'{mode}_transmission']:+.3f}"
+             for mode in FAILURE_MODES[1:]
+             if f"{mode}_selection" in s and s[f"{mode}_selection"] == s[f"{mode}_selection"]]
+    if not parts:
+        return []
+    return [f"  Price terms to the failure  {'; '.join(parts)}  (drive: selection / "
+            "transmission, summed to the failure, mean)"]
+
+
 def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
@@ -225,6 +258,8 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         "reaches 1/2)",
         f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
         *_failure_lines(s, sc.horizon),
+        *_price_lines(s),
+        *_agent_lines(s, sc.horizon),
         f"  mean final drive            {s['mean_final_drive']:.4f}",
         f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
         "  (P: Aalen-Johansen cumulative incidence; extinction counts as no event)",
