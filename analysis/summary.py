@@ -49,7 +49,8 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
         ``mean_agents_founded``;
         ``mean_fraction_lost``, ``_low``, ``_high`` and
         ``mean_goal_output_lost``, ``_low``, ``_high`` (means over
-        replicates at each replicate's end, Student t intervals);
+        replicates at each replicate's end, Student t intervals clipped to
+        [0, 1], or for goal output lost to at most 1);
         ``agent_hazard``, ``_low``, ``_high``: agent deaths per agent-tick
         alive, pooled over the group's replicates, with the exact Poisson
         (Gamma quantile) interval on the count of deaths.
@@ -62,8 +63,11 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
     row["mean_agents_lost"] = float(runs["agents_lost"].mean()) if len(runs) else math.nan
     if "agents_founded" in runs.columns:
         row["mean_agents_founded"] = float(runs["agents_founded"].mean())
-    for column in ("fraction_lost", "goal_output_lost"):
+    # Clipped to what the quantity can be: a fraction in [0, 1]; goal output
+    # lost at most 1 (all of it), below 0 when it grew.
+    for column, floor in (("fraction_lost", 0.0), ("goal_output_lost", -math.inf)):
         mean, low, high = mean_interval(runs[column], confidence)
+        low, high = max(low, floor), min(high, 1.0)
         row.update({f"mean_{column}": mean, f"mean_{column}_low": low,
                     f"mean_{column}_high": high})
     deaths = int(runs[list(AGENTS_DIED)].to_numpy().sum())
