@@ -478,6 +478,31 @@ def report_command(folder, out=None) -> str:
               "<b>bounds</b> that contain the probability whatever those replicates "
               "would have done (p_EVENT then assumes that stopping told nothing). "
               "Medians: the first tick where P(EVENT by tick) reaches 1/2.</p>"]
+    if "p_total_loss" in summary.columns:
+        parts.append(
+            "<p>Agent-level outcomes: p_total_loss is P(every agent dead or taken over "
+            "by the horizon), estimated like every other event from total_loss_tick; "
+            "mean_fraction_lost is the mean over replicates of the fraction of agents "
+            "founded that died or are taken over at the end, mean_goal_output_lost of "
+            "1 - G(end)/G(0) (goal output G = sum of n*loyalty over the agents not lost), "
+            "each with its 95% t interval; agent_hazard is agent deaths per agent-tick "
+            "alive, with its exact Poisson interval.</p>")
+    if "failure_mode" in results.runs.columns and "drift_tick" in results.runs.columns:
+        modes = analysis.failure_mode_summary(results)
+        price = analysis.failure_mode_price(results.runs, results.timeseries(),
+                                            results.parameters)
+        table = lambda df: df.to_html(index=False, float_format=lambda v: f"{v:.4g}",  # noqa: E731
+                                      na_rep="")
+        parts += ["<h2>Failure modes</h2>", table(modes),
+                  "<p>P(cancer first), P(drift first) and the second failures as "
+                  "competing risks (Aalen-Johansen), and the count of each failure_mode."
+                  "</p>", "<h3>The Price terms that drove each failure mode</h3>",
+                  table(price),
+                  "<p>Per replicate, each Price term of the world's mean drive summed over "
+                  "the records up to the first record at or after its first failure (all "
+                  "records for none), then averaged over the replicates of each mode: "
+                  "selection = between + within agents; transmission = copy errors and "
+                  "repair; total = the change of mean drive.</p>"]
     for kind in plots.applicable(results):
         try:
             fig = plots.plot(results, kind)
