@@ -384,24 +384,36 @@ def _interval_cell(values: dict, event: str) -> str:
 
 def format_sweep_summary(df, params) -> str:
     """The summary table as text: the swept ``params``, P(takeover) [CI],
-    median tick, hazard, P(convergence) [CI]; bounds marked * and explained
-    below."""
+    median tick, hazard, P(convergence) [CI] and, for tables with the
+    agent-level outcomes, P(total loss) [CI], the mean fraction of agents
+    lost [CI] and the per-agent hazard; bounds marked * and explained below."""
     lines = []
+    agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
-                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}")
+                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
+                 + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
+                    f"{'agent hazard':>12}" if agents else ""))
     bounded = False
+    events = ("takeover", "convergence") + (("total_loss",) if agents else ())
     for row in df.itertuples(index=False):
         values = dict(zip(df.columns, row))
         cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
                           else f"{str(values[p]):>16}" for p in params)
         median = values["median_takeover_tick"]
         median = ">horizon" if median != median else f"{median:.0f}"
-        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in ("takeover", "convergence"))
-        lines.append(f"{cells}  {values['replicates']:>5}  "
-                     f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
-                     f"{values['takeover_hazard']:>11.3g}  "
-                     f"{_interval_cell(values, 'convergence'):>24}")
+        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in events)
+        line = (f"{cells}  {values['replicates']:>5}  "
+                f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
+                f"{values['takeover_hazard']:>11.3g}  "
+                f"{_interval_cell(values, 'convergence'):>24}")
+        if agents:
+            fraction = (f"{values['mean_fraction_lost']:.3f} "
+                        f"[{values['mean_fraction_lost_low']:.3f}, "
+                        f"{values['mean_fraction_lost_high']:.3f}]")
+            line += (f"  {_interval_cell(values, 'total_loss'):>24}  {fraction:>24}  "
+                     f"{values['agent_hazard']:>12.3g}")
+        lines.append(line)
     if bounded:
         lines.append("* bounds that contain P whatever the replicates stopped early by "
                      "another event would have done (95%)")

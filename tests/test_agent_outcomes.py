@@ -194,3 +194,31 @@ def test_agent_outcomes_are_consistent(sc):
     if run["total_loss"] and run["total_loss_tick"] == run["ticks"]:
         assert run["final_goal_output"] == 0.0  # nothing left that is not lost
     assert np.isfinite(run["goal_output_start"])
+
+
+def test_run_summarize_and_report_show_the_agent_outcomes(tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from simulation.scenario import to_yaml
+    from substrate.cli import cli
+
+    path = tmp_path / "taken.yaml"
+    path.write_text(to_yaml(_born_taken_over(False)))
+    out = tmp_path / "o"
+    run = CliRunner().invoke(cli, ["run", str(path), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "P(total loss by 20)     1.000" in run.output
+    assert "agents lost                 1.00 of 1.00 founded (mean); fraction 1.000" \
+        in run.output
+    assert "goal output lost            1.000" in run.output
+    assert "per-agent hazard            0  " in run.output  # taken alive: no death
+    assert "Price terms to the failure  cancer +" in run.output
+    table = CliRunner().invoke(cli, ["summarize", str(out)])
+    assert "P(total loss) [95% CI]" in table.output and "1.000 [0.207, 1.000]" in table.output
+    report = CliRunner().invoke(cli, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    page = (out / "report.html").read_text()
+    assert "<h2>Failure modes</h2>" in page and "drove each failure mode" in page
+    assert "p_total_loss" in page
+    assert yaml.safe_load(path.read_text())["horizon"] == 20
