@@ -772,10 +772,12 @@ def _check_sweep(scenario: Scenario, source: str) -> None:
     axes = sweep.axes()
     points = math.prod(len(values) for _, _, values in axes)
     if points > MAX_POINTS:
+        what = (("sweep.grid", "the product of the list lengths") if not sweep.zip else
+                ("sweep", "the product of the grid's list lengths and the zip groups' "
+                 "lengths"))
         raise ScenarioError(
-            f"{source}: sweep: {points} points (the product of the grid's list lengths "
-            f"and the zip groups' lengths); at most {_number(MAX_POINTS)}: "
-            f"{BOUND_REASONS['points']}")
+            f"{source}: {what[0]}: {points} points ({what[1]}); at most "
+            f"{_number(MAX_POINTS)}: {BOUND_REASONS['points']}")
     seen: dict[str, str] = {}
     for where, paths, _ in axes:
         for path in paths:
