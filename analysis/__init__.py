@@ -3,12 +3,14 @@
 from simulation.io import Results, load  # the one reader of output folders
 
 from .estimators import (aalen_johansen, estimate_event, hazard_rate, kaplan_meier,
-                         median_event_tick, stop_bounds, wilson_interval)
-from .summary import (failure_mode_summary, incidence_curves, summarize, summarize_run,
-                      survival_curves)
+                         mean_interval, median_event_tick, poisson_rate_interval,
+                         stop_bounds, wilson_interval)
+from .summary import (agent_outcomes, failure_mode_price, failure_mode_summary,
+                      incidence_curves, summarize, summarize_run, survival_curves)
 
-__all__ = ["Results", "aalen_johansen", "estimate_event", "failure_mode_summary",
-           "hazard_rate",
-           "incidence_curves", "kaplan_meier", "load", "median_event_tick",
+__all__ = ["Results", "aalen_johansen", "agent_outcomes", "estimate_event",
+           "failure_mode_price", "failure_mode_summary", "hazard_rate",
+           "incidence_curves", "kaplan_meier", "load", "mean_interval",
+           "median_event_tick", "poisson_rate_interval",
            "stop_bounds", "summarize", "summarize_run", "survival_curves",
            "wilson_interval"]

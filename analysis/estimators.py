@@ -55,6 +55,7 @@ COMPETING = {"takeover": ("extinction",),
              "fixation": ("loss", "extinction"),
              "loss": ("fixation",),
              "drift": ("extinction",),
+             "total_loss": (),
              "cancer_first": ("drift_first", "extinction"),
              "drift_first": ("cancer_first", "extinction"),
              "cancer_then_drift": ("drift_first", "extinction"),
@@ -154,6 +155,23 @@ def poisson_rate_interval(count: int, exposure: float, confidence: float = 0.95)
     low = float(special.gammaincinv(count, alpha / 2)) if count > 0 else 0.0
     high = float(special.gammaincinv(count + 1, 1 - alpha / 2))
     return count / exposure, low / exposure, high / exposure
+
+
+def mean_interval(values, confidence: float = 0.95):
+    """The mean of replicate values with its Student t interval.
+
+    Returns ``(mean, low, high)``: NaNs without values; the mean itself for
+    both bounds with one value or none varying (no spread to estimate)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 2 or np.all(values == values[0]):
+        return mean, mean, mean
+    sem = float(values.std(ddof=1)) / math.sqrt(values.size)
+    half = float(special.stdtrit(values.size - 1, 0.5 + confidence / 2)) * sem
+    return mean, mean - half, mean + half
 
 
 # --- Kaplan-Meier ------------------------------------------------------------

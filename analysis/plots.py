@@ -164,8 +164,9 @@ def phase_figure(results, x=None, y=None, event="takeover") -> Figure:
         mesh = axis.imshow(data.values, origin="lower", aspect="auto", cmap=cmap,
                            vmin=0, vmax=vmax, extent=(-0.5, len(xs) - 0.5, -0.5, len(ys) - 0.5))
         fig.colorbar(mesh, ax=axis, label=title)
-        axis.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
-        axis.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
+        # _label: numbers to 3 digits, a whole mapping swept (its JSON label) as is
+        axis.set_xticks(range(len(xs)), [_label(v) for v in xs])
+        axis.set_yticks(range(len(ys)), [_label(v) for v in ys])
         axis.set(xlabel=x, ylabel=y, title=title)
     values = grid.values
     if np.nanmin(values) < 0.5 < np.nanmax(values) and min(values.shape) > 1:

@@ -16,7 +16,65 @@ from simulation.errors import AnalysisError
 from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
 from .estimators import (EVENTS, FAILURE_EVENTS, estimate_event,  # noqa: F401
-                         event_columns, hazard_rate, incidence_curve, with_failure_modes)
+                         event_columns, hazard_rate, incidence_curve, mean_interval,
+                         poisson_rate_interval, with_failure_modes)
+
+#: runs.parquet columns the agent-level outcomes need (simulation.run.agent_outcomes).
+AGENT_OUTCOME_COLUMNS = ("total_loss_tick", "fraction_lost", "agents_lost",
+                         "agent_ticks", "goal_output_lost")
+
+
+def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -> dict:
+    """Agent-level outcomes of one group of replicates (docs/model.md
+    "Agent-level outcomes").
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of ``runs.parquet`` (one group), with the columns of
+        :data:`AGENT_OUTCOME_COLUMNS`.
+    horizon : int
+        The T of P(total loss by T).
+    confidence : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        ``p_total_loss``, ``p_total_loss_low``, ``p_total_loss_high``,
+        ``p_total_loss_bounded``: P(every agent dead or taken over by T),
+        the Aalen-Johansen cumulative incidence of ``total_loss_tick``
+        (:func:`analysis.estimators.estimate_event`: nothing competes with
+        it; Wilson interval, or stop bounds); ``mean_agents_lost`` and
+        ``mean_agents_founded``;
+        ``mean_fraction_lost``, ``_low``, ``_high`` and
+        ``mean_goal_output_lost``, ``_low``, ``_high`` (means over
+        replicates at each replicate's end, Student t intervals clipped to
+        [0, 1], or for goal output lost to at most 1);
+        ``agent_hazard``, ``_low``, ``_high``: agent deaths per agent-tick
+        alive, pooled over the group's replicates, with the exact Poisson
+        (Gamma quantile) interval on the count of deaths.
+    """
+    from simulation.names import AGENTS_DIED
+
+    est = estimate_event(runs, "total_loss", horizon, confidence)
+    row = {"p_total_loss": est["p"], "p_total_loss_low": est["low"],
+           "p_total_loss_high": est["high"], "p_total_loss_bounded": est["bounded"]}
+    row["mean_agents_lost"] = float(runs["agents_lost"].mean()) if len(runs) else math.nan
+    if "agents_founded" in runs.columns:
+        row["mean_agents_founded"] = float(runs["agents_founded"].mean())
+    # Clipped to what the quantity can be: a fraction in [0, 1]; goal output
+    # lost at most 1 (all of it), below 0 when it grew.
+    for column, floor in (("fraction_lost", 0.0), ("goal_output_lost", -math.inf)):
+        mean, low, high = mean_interval(runs[column], confidence)
+        low, high = max(low, floor), min(high, 1.0)
+        row.update({f"mean_{column}": mean, f"mean_{column}_low": low,
+                    f"mean_{column}_high": high})
+    deaths = int(runs[list(AGENTS_DIED)].to_numpy().sum())
+    rate, low, high = poisson_rate_interval(deaths, float(runs["agent_ticks"].sum()),
+                                            confidence)
+    row.update(agent_hazard=rate, agent_hazard_low=low, agent_hazard_high=high)
+    return row
 
 
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
@@ -33,6 +91,8 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
         row[f"{event}_hazard_high"] = estimate["hazard_high"]
     row["mean_final_drive"] = float(runs["final_mean_drive"].mean())
     row["mean_final_loyalty"] = float(runs["final_mean_loyalty"].mean())
+    if all(column in runs.columns for column in AGENT_OUTCOME_COLUMNS):
+        row.update(agent_outcomes(runs, horizon))
     row["horizon"] = horizon
     return row
 
@@ -71,7 +131,11 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         ``median_EVENT_tick`` (first tick at which the incidence reaches
         1/2; NaN if it does not by T), ``EVENT_hazard`` with ``_low`` and
         ``_high`` (cause-specific, per replicate-tick at risk, exact Poisson
-        interval); ``mean_final_drive``, ``mean_final_loyalty``, ``horizon``.
+        interval); ``mean_final_drive``, ``mean_final_loyalty``; the
+        agent-level outcomes of :func:`agent_outcomes` (P(total loss by T),
+        mean fraction of agents lost, mean goal output lost, per-agent
+        hazard, each with its interval) when the table has their columns;
+        ``horizon``.
     """
     if isinstance(results, Results):
         runs = results.runs
@@ -97,7 +161,85 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     return pd.DataFrame(rows)
 
 
-def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.DataFrame:
+#: The Price terms of drive (timeseries columns) summed per failure mode.
+PRICE_TERMS = ("price_between", "price_within", "price_transmission")
+
+
+def failure_tick(runs: pd.DataFrame) -> pd.Series:
+    """Each replicate's first failure tick: the earlier of ``takeover_tick``
+    and ``drift_tick`` (NA: no failure)."""
+    ticks = runs[["takeover_tick", "drift_tick"]].astype("Float64")
+    return ticks.min(axis=1, skipna=True).astype("Int64")
+
+
+def failure_mode_price(runs: pd.DataFrame, timeseries: pd.DataFrame, by=None) -> pd.DataFrame:
+    """The Price terms of drive that drove each failure mode, per group.
+
+    For every replicate, each term of the Price equation of drive
+    (docs/model.md "The Price equation") is summed over its records up to
+    and including the first record at or after its first failure tick
+    (:func:`failure_tick`; the record interval in which the failure came),
+    or over all its records for failure mode ``none``: the change of the
+    world's mean drive from tick 0 to that record, split into selection
+    between agents, selection within agents and transmission. The sums are
+    then averaged over the replicates of each ``failure_mode``.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of ``runs.parquet`` (``point``, ``replicate``, ``takeover_tick``,
+        ``drift_tick``, ``failure_mode``, and the ``by`` columns).
+    timeseries : pandas.DataFrame
+        Rows of ``timeseries.parquet`` of the same replicates (``point``,
+        ``replicate``, ``tick`` and :data:`PRICE_TERMS`).
+    by : list of str, optional
+        Grouping columns of ``runs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and failure mode present: the ``by`` columns,
+        ``failure_mode``, ``replicates``, ``mean_failure_tick`` (NaN for
+        ``none``), ``price_between``, ``price_within``, ``price_selection``
+        (between + within), ``price_transmission`` and ``price_total`` (their
+        sum: the change of mean drive), each the mean over the replicates
+        of the per-replicate sums.
+    """
+    by = list(by or [])
+    missing = [c for c in ("point", "replicate", "tick", *PRICE_TERMS)
+               if c not in timeseries.columns]
+    if missing:
+        raise AnalysisError(f"the timeseries table has no column {', '.join(missing)} "
+                            "(Price terms need a table written by Substrate)")
+    keys = ["point", "replicate"]
+    ends = runs[keys].copy()
+    ends["_failure"] = failure_tick(runs).astype("Float64").to_numpy(dtype=float,
+                                                                       na_value=float("nan"))
+    ts = timeseries[keys + ["tick", *PRICE_TERMS]].merge(ends, on=keys, how="inner")
+    ts = ts.sort_values(keys + ["tick"], kind="stable")
+    # The first record at or after the failure closes the summed interval.
+    after = ts[ts["tick"] >= ts["_failure"]].groupby(keys)["tick"].min().rename("_last")
+    ts = ts.merge(after, on=keys, how="left")
+    kept = ts[ts["_last"].isna() | (ts["tick"] <= ts["_last"])]
+    sums = kept.groupby(keys)[list(PRICE_TERMS)].sum(min_count=0)  # NaN (tick 0): 0
+    table = runs[keys + by + ["failure_mode"]].merge(ends, on=keys).merge(
+        sums, left_on=keys, right_index=True, how="left")
+    table[list(PRICE_TERMS)] = table[list(PRICE_TERMS)].fillna(0.0)
+    table["price_selection"] = table["price_between"] + table["price_within"]
+    table["price_total"] = table["price_selection"] + table["price_transmission"]
+    grouped = table.groupby(by + ["failure_mode"], sort=True, dropna=False)
+    out = grouped.agg(replicates=("replicate", "size"),
+                      mean_failure_tick=("_failure", "mean"),
+                      price_between=("price_between", "mean"),
+                      price_within=("price_within", "mean"),
+                      price_selection=("price_selection", "mean"),
+                      price_transmission=("price_transmission", "mean"),
+                      price_total=("price_total", "mean"))
+    return out.reset_index()
+
+
+def failure_mode_summary(results, by=None, horizon: int | None = None,
+                         timeseries: pd.DataFrame | None = None) -> pd.DataFrame:
     """P(each failure mode by T) as competing risks, per group.
 
     :func:`summarize` of the events ``cancer_first`` and ``drift_first``
@@ -118,12 +260,19 @@ def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.Dat
         Grouping columns (default: the swept parameters; none for a run).
     horizon : int, optional
         The T of P(mode by T) (default: the scenario's horizon).
+    timeseries : pandas.DataFrame, optional
+        The timeseries of the same replicates (default: the folder's); with
+        it, the Price terms that drove each mode (:func:`failure_mode_price`).
 
     Returns
     -------
     pandas.DataFrame
         The columns of :func:`summarize` for the four failure events, then
-        ``p_no_failure`` and ``mode_none``, ``mode_cancer``, ... (counts).
+        ``p_no_failure`` and ``mode_none``, ``mode_cancer``, ... (counts);
+        with a timeseries, per failure mode MODE other than ``none``,
+        ``MODE_selection`` and ``MODE_transmission``: the mean cumulative
+        selection (between + within) and transmission terms of drive up
+        to the failure (NaN where no replicate failed that way).
     """
     from simulation.names import FAILURE_MODES
 
@@ -136,6 +285,20 @@ def failure_mode_summary(results, by=None, horizon: int | None = None) -> pd.Dat
                                                                   dropna=False)]
     for mode in FAILURE_MODES:
         table[f"mode_{mode}"] = [int((g["failure_mode"] == mode).sum()) for g in groups]
+    if timeseries is None and isinstance(results, Results) and results.has("timeseries"):
+        timeseries = results.timeseries()
+    if timeseries is not None:
+        price = failure_mode_price(runs, timeseries, keys)
+        index = ([()] if not keys else
+                 [k if isinstance(k, tuple) else (k,)
+                  for k, _ in runs.groupby(keys, sort=True, dropna=False)])
+        lookup = {tuple(row[keys]) + (row["failure_mode"],): row
+                  for _, row in price.iterrows()}
+        for mode in FAILURE_MODES[1:]:
+            for term in ("selection", "transmission"):
+                table[f"{mode}_{term}"] = [
+                    float(lookup[k + (mode,)][f"price_{term}"]) if k + (mode,) in lookup
+                    else float("nan") for k in index]
     return table
 
 
@@ -183,13 +346,16 @@ def incidence_curves(results, event: str = "takeover", by=None) -> pd.DataFrame:
 survival_curves = incidence_curves
 
 
-def summarize_run(runs: pd.DataFrame, horizon: int) -> dict:
+def summarize_run(runs: pd.DataFrame, horizon: int,
+                  timeseries: pd.DataFrame | None = None) -> dict:
     """The headline numbers of one run (one row per replicate): the single
-    group of :func:`summarize` and of :func:`failure_mode_summary`, with a
+    group of :func:`summarize` and of :func:`failure_mode_summary` (with the
+    Price terms per failure mode when ``timeseries`` is given), with a
     median of None when the incidence stays below 1/2."""
     row = summarize(runs, horizon=horizon).iloc[0].to_dict()
     if "drift_tick" in runs.columns:  # failure modes as competing risks
-        modes = failure_mode_summary(runs, horizon=horizon).iloc[0].to_dict()
+        modes = failure_mode_summary(runs, horizon=horizon,
+                                     timeseries=timeseries).iloc[0].to_dict()
         row.update({k: v for k, v in modes.items() if k not in row})
     row["replicates"] = int(row["replicates"])  # a DataFrame row makes it float
     for key, value in row.items():

@@ -25,6 +25,9 @@ EVENT_COLUMNS = {
     "fixation": ("fixed", "fixation_tick"),
     "loss": ("lost", "loss_tick"),
     "drift": ("drifted", "drift_tick"),
+    # Agent-level: every agent founded is dead or taken over (docs/model.md
+    # "Agent-level outcomes"); not "loss", the seeded lineage's loss.
+    "total_loss": ("total_loss", "total_loss_tick"),
     # Failure modes as competing risks (columns added by
     # analysis.estimators.with_failure_modes): which of cancer (takeover) and
     # value drift came first, and the tick at which the second followed.
@@ -36,7 +39,8 @@ EVENT_COLUMNS = {
 
 #: The event-tick columns of ``runs.parquet``, in table order.
 EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
-    "takeover", "convergence", "first_defector", "extinction", "fixation", "loss", "drift"))
+    "takeover", "convergence", "first_defector", "extinction", "fixation", "loss", "drift",
+    "total_loss"))
 
 #: How a replicate failed (``runs.parquet`` ``failure_mode``): AI cancer
 #: (takeover), value drift (drift_tick), both in the order they came, or neither.
@@ -48,6 +52,9 @@ STOP_REASONS = ("", "horizon", "extinction", "takeover", "convergence",
 
 #: Why an agent died (``agents.parquet`` ``death_cause``), by engine code.
 DEATH_CAUSES = ("", "empty", "starved", "oversight", "takeover")
+
+#: ``runs.parquet`` columns of agent deaths by cause (``agents_died_empty`` ...).
+AGENTS_DIED = tuple(f"agents_died_{cause}" for cause in DEATH_CAUSES[1:])
 
 #: Copy-error kernels and step directions (``copy.kernel``), by engine code.
 KERNELS = ("normal", "cauchy", "step", "uniform")

@@ -215,7 +215,38 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
         "final_clones": ends["clones"].astype(np.int64),
         "agents_born": statuses["agents_born"].astype(np.int64),
         "agents_lost_to_takeover": statuses["agents_lost_to_takeover"].astype(np.int64),
+        "total_loss": happened["total_loss_tick"],
+        **agent_outcomes(ends, statuses),
     })
+
+
+def agent_outcomes(ends: np.ndarray, statuses: np.ndarray) -> dict:
+    """The agent-level outcome columns of the runs table (docs/model.md
+    "Agent-level outcomes") from replicates' ends.
+
+    ``agents_founded`` (at set-up and born), ``agents_died_CAUSE`` (per
+    ``names.DEATH_CAUSES``), ``agents_taken_alive`` (alive at the end and
+    taken over: possible without ``world.takeover_kills``), ``agents_lost``
+    (died + taken alive), ``fraction_lost`` (lost / founded),
+    ``agent_ticks`` (ticks lived, summed over agents: the exposure of the
+    per-agent hazard), ``goal_output_start`` G(0), ``final_goal_output``
+    G(end) (the goal output sum(n l) of the live agents not taken over) and
+    ``goal_output_lost`` 1 - G(end)/G(0) (negative: output grew)."""
+    founded = ends["agents_founded"].astype(np.int64)
+    died = {column: ends[f"died_{cause}"].astype(np.int64)
+            for cause, column in zip(names.DEATH_CAUSES[1:], names.AGENTS_DIED)}
+    taken = ends["taken_alive"].astype(np.int64)
+    lost = sum(died.values()) + taken
+    start = statuses["goal_output0"].astype(np.float64)
+    end = ends["goal_output_end"].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(founded > 0, lost / np.maximum(founded, 1), np.nan)
+        goal_lost = np.where(start > 0, 1.0 - end / np.where(start > 0, start, 1.0), np.nan)
+    return {"agents_founded": founded, **died, "agents_taken_alive": taken,
+            "agents_lost": lost, "fraction_lost": fraction,
+            "agent_ticks": ends["agent_ticks"].astype(np.int64),
+            "goal_output_start": start, "final_goal_output": end,
+            "goal_output_lost": goal_lost}
 
 
 def _concat(parts: list[dict], columns=None) -> pd.DataFrame:

@@ -444,7 +444,12 @@ class Sampled(_Section):
 class Sweep(_Section):
     grid: Optional[dict[str, Annotated[list[Any], Field(min_length=1)]]] = Field(
         default=None, min_length=1)
-    """Dotted parameter path -> list of values; the points are their Cartesian product."""
+    """Dotted parameter path -> list of values; the points are their Cartesian product.
+    A path may name a section (copy.kernel): its values are then whole mappings."""
+    zip: Optional[list[Annotated[dict[str, Annotated[list[Any], Field(min_length=1)]],
+                                 Field(min_length=1)]]] = Field(default=None, min_length=1)
+    """Groups of linked parameters: each group maps paths to equally long lists, varied
+    together (the i-th values at once); each group is one axis of the grid's product."""
     random: Optional[Sampled] = None
     """n points drawn uniformly (or log-uniformly) over the ranges."""
     latin_hypercube: Optional[Sampled] = None
@@ -453,10 +458,25 @@ class Sweep(_Section):
     @model_validator(mode="after")
     def _one_design(self):
         given = [k for k in ("grid", "random", "latin_hypercube") if getattr(self, k)]
+        if self.zip and "grid" not in given:
+            given.append("zip")  # a grid of linked axes only
+            if len(given) > 1:
+                raise ValueError(f"zip groups combine with a grid only, not with "
+                                 f"{given[0]} (give the linked values as a grid)")
         if len(given) != 1:
-            raise ValueError("give exactly one design: grid, random or latin_hypercube"
-                             f" (got {', '.join(given) or 'none'})")
+            raise ValueError("give exactly one design: grid (and/or zip), random or "
+                             f"latin_hypercube (got {', '.join(given) or 'none'})")
         return self
+
+    def axes(self) -> list[tuple[str, list[str], list[tuple]]]:
+        """The grid's axes in order (the first varies slowest): each grid key,
+        then each zip group, as (where, paths, list of value tuples)."""
+        axes = [(f"sweep.grid.{path}", [path], [(v,) for v in values])
+                for path, values in (self.grid or {}).items()]
+        for index, group in enumerate(self.zip or []):
+            axes.append((f"sweep.zip[{index}]", list(group),
+                         list(zip(*group.values()))))
+        return axes
 
 
 class StudySimulation(_Section):
@@ -761,38 +781,89 @@ def parameter_paths() -> list[str]:
     return [path for path, *_ in key_rows() if path not in ("name", "description")]
 
 
+def section_path(path: str) -> bool:
+    """Whether a dotted path names a section of the scenario (``copy.kernel``),
+    whose sweep values are whole mappings, rather than a parameter."""
+    parts = path.split(".")
+    return parts[0] not in ("sweep", "study") and _model_for_path(parts) is not None
+
+
+def _check_path(path: str, where: str, source: str, whole: bool) -> None:
+    """A sweepable path: a scalar parameter, or (``whole``: a grid or zip
+    axis, whose values may be mappings) a section."""
+    if whole and section_path(path):
+        return
+    if path in ("seed", "replicates", "name", "description", "sweep", "study") or \
+            parameter_field(path) is None:
+        known = parameter_paths()
+        close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ScenarioError(f"{source}: {where}: not a sweepable parameter path{hint}")
+    if getattr(parameter_field(path).annotation, "__origin__", None) in (list, dict):
+        raise ScenarioError(f"{source}: {where}: a list or mapping cannot be swept "
+                            "(sweep scalar parameters or whole sections; make one "
+                            "file per variant)")
+
+
 def _check_sweep(scenario: Scenario, source: str) -> None:
-    """Unknown paths and grid values that make an invalid scenario are errors
-    now, before anything runs (sampled points are checked when drawn)."""
+    """Unknown paths, zip groups of unequal lengths, a path swept twice and
+    grid values that make an invalid scenario are errors now, before
+    anything runs (sampled points are checked when drawn)."""
     sweep = scenario.sweep
-    design = next(k for k in ("grid", "random", "latin_hypercube") if getattr(sweep, k))
-    paths = sweep.grid if design == "grid" else getattr(sweep, design).ranges
-    known = parameter_paths()
-    if design == "grid":
-        points = math.prod(len(values) for values in sweep.grid.values())
-        if points > MAX_POINTS:
-            raise ScenarioError(
-                f"{source}: sweep.grid: {points} points (the product of the list "
-                f"lengths); at most {_number(MAX_POINTS)}: {BOUND_REASONS['points']}")
-    for path in paths:
-        where = f"sweep.{design}{'.ranges' if design != 'grid' else ''}.{path[:EXCERPT]}"
-        if path in ("seed", "replicates", "name", "description", "sweep", "study") or \
-                parameter_field(path) is None:
-            close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ScenarioError(f"{source}: {where}: not a sweepable parameter path{hint}")
-        if getattr(parameter_field(path).annotation, "__origin__", None) in (list, dict):
-            raise ScenarioError(f"{source}: {where}: a list or mapping cannot be swept "
-                                "(sweep scalar parameters; make one file per variant)")
     base = scenario.model_dump(mode="json", exclude={"sweep"})
-    if design == "grid":
-        for path, values in sweep.grid.items():
-            for value in values:
-                point_scenario(base, {path: value}, source, f"sweep.grid.{path}")
-    else:
-        for path, rng in paths.items():
+    design = next((k for k in ("grid", "random", "latin_hypercube") if getattr(sweep, k)),
+                  "grid")
+    if design != "grid":
+        ranges = getattr(sweep, design).ranges
+        for path, rng in ranges.items():
+            where = f"sweep.{design}.ranges.{path[:EXCERPT]}"
+            _check_path(path, where, source, whole=False)
             for value in (rng.low, rng.high):
-                point_scenario(base, {path: value}, source, f"sweep.{design}.ranges.{path}")
+                point_scenario(base, {path: value}, source, where)
+        return
+    for index, group in enumerate(sweep.zip or []):
+        lengths = {path: len(values) for path, values in group.items()}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{p[:EXCERPT]}: {n}" for p, n in lengths.items())
+            raise ScenarioError(
+                f"{source}: sweep.zip[{index}]: lists of different lengths ({shown}); "
+                "the parameters of a zip group vary together, so their lists must be "
+                "equally long")
+    axes = sweep.axes()
+    points = math.prod(len(values) for _, _, values in axes)
+    if points > MAX_POINTS:
+        what = (("sweep.grid", "the product of the list lengths") if not sweep.zip else
+                ("sweep", "the product of the grid's list lengths and the zip groups' "
+                 "lengths"))
+        raise ScenarioError(
+            f"{source}: {what[0]}: {points} points ({what[1]}); at most "
+            f"{_number(MAX_POINTS)}: {BOUND_REASONS['points']}")
+    seen: dict[str, str] = {}
+    for where, paths, _ in axes:
+        for path in paths:
+            here = where if where.startswith("sweep.grid") else f"{where}.{path[:EXCERPT]}"
+            _check_path(path, here[:EXCERPT + 20], source, whole=True)
+            for other, other_where in seen.items():
+                if path == other or path.startswith(other + ".") or \
+                        other.startswith(path + "."):
+                    raise ScenarioError(
+                        f"{source}: {here}: {path[:EXCERPT]} is swept already by "
+                        f"{other_where} ({other[:EXCERPT]}); sweep each parameter once")
+            seen[path] = here
+    for where, paths, values in axes:
+        for row in values:
+            for path, value in zip(paths, row):
+                if section_path(path) and not isinstance(value, dict):
+                    raise ScenarioError(
+                        f"{source}: {where}: {path} = {excerpt(value)}: {path} is a "
+                        "section; each of its values must be a mapping of its keys "
+                        f"(e.g. {{{_example_keys(path)}}})")
+            point_scenario(base, dict(zip(paths, row)), source, where)
+
+
+def _example_keys(path: str) -> str:
+    model = _model_for_path(path.split("."))
+    return ", ".join(f"{name}: ..." for name in list(model.model_fields)[:2])
 
 
 def point_scenario(base: dict, overrides: dict, source: str, where: str = "sweep point"):

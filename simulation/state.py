@@ -183,6 +183,9 @@ STATUS = np.dtype([
     # the per-copy error rate of the tick, before majority vote: mu(t) (scope
     # agent: the mean over the agents alive at the tick's start)
     ("error_rate", np.float64),
+    # agent-level outcomes: every agent dead or taken over (docs/model.md)
+    ("total_loss_tick", np.int64),
+    ("goal_output0", np.float64),  # goal output sum(n l) at tick 0
 ])
 
 
@@ -198,6 +201,13 @@ ENDS = np.dtype([
     ("clones", np.int64),  # live clones
     ("sum_drive", np.float64), ("sum_loyalty", np.float64),  # sums over members
     ("first_row", np.int64), ("n_rows", np.int64),  # its rows of the batch's records
+    # agent-level outcomes (docs/model.md "Agent-level outcomes")
+    ("agents_founded", np.int64),  # agents ever founded (at set-up and born)
+    ("died_empty", np.int64), ("died_starved", np.int64),  # deaths by cause
+    ("died_oversight", np.int64), ("died_takeover", np.int64),  # (names.DEATH_CAUSES)
+    ("taken_alive", np.int64),  # alive and taken over at the end
+    ("agent_ticks", np.int64),  # ticks lived, summed over agents
+    ("goal_output_end", np.float64),  # sum(n l) over live agents not taken over
 ])
 
 class State(NamedTuple):
@@ -333,7 +343,8 @@ def new_events(slots: int) -> Events:
 def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0) -> State:
     status = np.zeros(1, STATUS)
     for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
-                 "extinction_tick", "fixation_tick", "loss_tick", "drift_tick"):
+                 "extinction_tick", "fixation_tick", "loss_tick", "drift_tick",
+                 "total_loss_tick"):
         status[name] = -1
     return State(clones=new_clones(slots, vectors), lineage=new_lineage(lineage_rows, vectors),
                  agents=new_agents(agent_rows), events=new_events(slots),

@@ -69,24 +69,48 @@ WINDOW = 200
 DESIGN_STREAM = 2**32  # spawn key of the random stream that draws sampled designs
 
 
+def label(value):
+    """A swept value as it appears in the runs table: itself, or for a whole
+    mapping (a section such as ``copy.kernel``) its compact JSON, one
+    readable string per category (``{"type": "cauchy", "scale": 0.01}``)."""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=False)
+    return value
+
+
 def design(scenario: Scenario) -> list[dict]:
-    """The sweep's points: one dict (dotted path -> value) per point, in order.
+    """The sweep's points: one dict (dotted path -> value) per point, in order;
+    a whole mapping (a swept section) as its :func:`label`.
 
     ``grid``: the Cartesian product of the value lists (the first key varies
-    slowest). ``random``: uniform (or log-uniform) draws; ``latin_hypercube``:
-    ``scipy.stats.qmc.LatinHypercube``. Sampled designs draw from the master
-    seed's own stream, so they are fixed by the seed. Integer parameters are
-    rounded (``copy.redundancy`` to the nearest odd number in its range).
+    slowest), then of the ``zip`` groups (each group's lists varied together,
+    one axis). ``random``: uniform (or log-uniform) draws;
+    ``latin_hypercube``: ``scipy.stats.qmc.LatinHypercube``. Sampled designs
+    draw from the master seed's own stream, so they are fixed by the seed.
+    Integer parameters are rounded (``copy.redundancy`` to the nearest odd
+    number in its range).
     """
+    return [{path: label(value) for path, value in point.items()}
+            for point in design_values(scenario)]
+
+
+def design_values(scenario: Scenario) -> list[dict]:
+    """The points of :func:`design` with the swept values themselves (whole
+    mappings as mappings): what each point's scenario is built from."""
     from .scenario import parameter_field
 
     sweep = scenario.sweep
     if sweep is None:
         return [{}]
-    if sweep.grid:
-        keys = list(sweep.grid)
-        return [dict(zip(keys, values))
-                for values in itertools.product(*(sweep.grid[k] for k in keys))]
+    if sweep.grid or sweep.zip:
+        axes = sweep.axes()
+        points = []
+        for rows in itertools.product(*(values for _, _, values in axes)):
+            point = {}
+            for (_, paths, _), row in zip(axes, rows):
+                point.update(zip(paths, row))
+            points.append(point)
+        return points
     sampled = sweep.random or sweep.latin_hypercube
     keys = list(sampled.ranges)
     rng = np.random.default_rng(np.random.SeedSequence(scenario.seed,
@@ -126,13 +150,13 @@ def _is_int(annotation) -> bool:
 
 def _where(index: int, overrides: dict) -> str:
     return "sweep point {} ({})".format(
-        index, ", ".join(f"{k}={v}" for k, v in overrides.items()))
+        index, ", ".join(f"{k}={label(v)}" for k, v in overrides.items()))
 
 
 def iter_point_scenarios(scenario: Scenario, source: str = "<scenario>"):
     """Every point's validated scenario, one at a time (errors name the point)."""
     base = scenario.model_dump(mode="json")
-    for index, overrides in enumerate(design(scenario)):
+    for index, overrides in enumerate(design_values(scenario)):
         yield point_scenario(base, overrides, source, _where(index, overrides))
 
 

@@ -188,7 +188,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 overview_figure(result.runs, result.timeseries, sc.horizon,
                                 folder / "overview.png", title=sc.name,
                                 record_every=sc.record_every)
-    return format_summary(summarize_run(result.runs, sc.horizon), sc, folder,
+    return format_summary(summarize_run(result.runs, sc.horizon, result.timeseries), sc,
+                          folder,
                           result.seconds)
 
 
@@ -214,6 +215,38 @@ def _failure_lines(s: dict, horizon: int) -> list[str]:
             f"  failure modes               {counts}"]
 
 
+def _interval_text(s: dict, key: str, digits: str = ".3f") -> str:
+    return (f"{s[key]:{digits}}  (95% CI {s[f'{key}_low']:{digits}} - "
+            f"{s[f'{key}_high']:{digits}})")
+
+
+def _agent_lines(s: dict, horizon: int) -> list[str]:
+    """P(total loss by T), agents and goal output lost, per-agent hazard."""
+    if "p_total_loss" not in s:
+        return []
+    return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
+            f"  agents lost                 {s['mean_agents_lost']:.2f} of "
+            f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean); fraction "
+            f"{_interval_text(s, 'mean_fraction_lost')}",
+            f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
+            "  (1 - G(end)/G(0), mean)",
+            f"  per-agent hazard            {_interval_text(s, 'agent_hazard', '.3g')}"
+            "  agent deaths per agent-tick"]
+
+
+def _price_lines(s: dict) -> list[str]:
+    """Mean cumulative Price terms of drive up to each failure that happened."""
+    from simulation.names import FAILURE_MODES
+
+    parts = [f"{mode} {s[f'{mode}_selection']:+.3f} / {s[f'{mode}_transmission']:+.3f}"
+             for mode in FAILURE_MODES[1:]
+             if f"{mode}_selection" in s and s[f"{mode}_selection"] == s[f"{mode}_selection"]]
+    if not parts:
+        return []
+    return [f"  Price terms to the failure  {'; '.join(parts)}  (drive: selection / "
+            "transmission, summed to the failure, mean)"]
+
+
 def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
@@ -225,6 +258,8 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         "reaches 1/2)",
         f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
         *_failure_lines(s, sc.horizon),
+        *_price_lines(s),
+        *_agent_lines(s, sc.horizon),
         f"  mean final drive            {s['mean_final_drive']:.4f}",
         f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
         "  (P: Aalen-Johansen cumulative incidence; extinction counts as no event)",
@@ -351,24 +386,36 @@ def _interval_cell(values: dict, event: str) -> str:
 
 def format_sweep_summary(df, params) -> str:
     """The summary table as text: the swept ``params``, P(takeover) [CI],
-    median tick, hazard, P(convergence) [CI]; bounds marked * and explained
-    below."""
+    median tick, hazard, P(convergence) [CI] and, for tables with the
+    agent-level outcomes, P(total loss) [CI], the mean fraction of agents
+    lost [CI] and the per-agent hazard; bounds marked * and explained below."""
     lines = []
+    agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
-                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}")
+                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
+                 + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
+                    f"{'agent hazard':>12}" if agents else ""))
     bounded = False
+    events = ("takeover", "convergence") + (("total_loss",) if agents else ())
     for row in df.itertuples(index=False):
         values = dict(zip(df.columns, row))
         cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
                           else f"{str(values[p]):>16}" for p in params)
         median = values["median_takeover_tick"]
         median = ">horizon" if median != median else f"{median:.0f}"
-        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in ("takeover", "convergence"))
-        lines.append(f"{cells}  {values['replicates']:>5}  "
-                     f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
-                     f"{values['takeover_hazard']:>11.3g}  "
-                     f"{_interval_cell(values, 'convergence'):>24}")
+        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in events)
+        line = (f"{cells}  {values['replicates']:>5}  "
+                f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
+                f"{values['takeover_hazard']:>11.3g}  "
+                f"{_interval_cell(values, 'convergence'):>24}")
+        if agents:
+            fraction = (f"{values['mean_fraction_lost']:.3f} "
+                        f"[{values['mean_fraction_lost_low']:.3f}, "
+                        f"{values['mean_fraction_lost_high']:.3f}]")
+            line += (f"  {_interval_cell(values, 'total_loss'):>24}  {fraction:>24}  "
+                     f"{values['agent_hazard']:>12.3g}")
+        lines.append(line)
     if bounded:
         lines.append("* bounds that contain P whatever the replicates stopped early by "
                      "another event would have done (95%)")
@@ -450,6 +497,31 @@ def report_command(folder, out=None) -> str:
               "<b>bounds</b> that contain the probability whatever those replicates "
               "would have done (p_EVENT then assumes that stopping told nothing). "
               "Medians: the first tick where P(EVENT by tick) reaches 1/2.</p>"]
+    if "p_total_loss" in summary.columns:
+        parts.append(
+            "<p>Agent-level outcomes: p_total_loss is P(every agent dead or taken over "
+            "by the horizon), estimated like every other event from total_loss_tick; "
+            "mean_fraction_lost is the mean over replicates of the fraction of agents "
+            "founded that died or are taken over at the end, mean_goal_output_lost of "
+            "1 - G(end)/G(0) (goal output G = sum of n*loyalty over the agents not lost), "
+            "each with its 95% t interval; agent_hazard is agent deaths per agent-tick "
+            "alive, with its exact Poisson interval.</p>")
+    if "failure_mode" in results.runs.columns and "drift_tick" in results.runs.columns:
+        modes = analysis.failure_mode_summary(results)
+        price = analysis.failure_mode_price(results.runs, results.timeseries(),
+                                            results.parameters)
+        table = lambda df: df.to_html(index=False, float_format=lambda v: f"{v:.4g}",  # noqa: E731
+                                      na_rep="")
+        parts += ["<h2>Failure modes</h2>", table(modes),
+                  "<p>P(cancer first), P(drift first) and the second failures as "
+                  "competing risks (Aalen-Johansen), and the count of each failure_mode."
+                  "</p>", "<h3>The Price terms that drove each failure mode</h3>",
+                  table(price),
+                  "<p>Per replicate, each Price term of the world's mean drive summed over "
+                  "the records up to the first record at or after its first failure (all "
+                  "records for none), then averaged over the replicates of each mode: "
+                  "selection = between + within agents; transmission = copy errors and "
+                  "repair; total = the change of mean drive.</p>"]
     for kind in plots.applicable(results):
         try:
             fig = plots.plot(results, kind)

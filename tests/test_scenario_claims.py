@@ -196,8 +196,12 @@ def claim_defence4_isolation(fast):
 
 def claim_multi_agent_matched(fast):
     # "some agent is taken over in every replicate ..., losing about 3 of 10
-    # agents, yet the world never goes extinct"
+    # agents (fraction lost about 0.3), yet the world never goes extinct and
+    # is never totally lost"
     _isolated_agents("multi_agent_matched", fast)
+    result = _run("multi_agent_matched", replicates=2 if fast else None)
+    _assert_probability(result, "total_loss", 0.0, 0.05)
+    assert (result.runs.fraction_lost == result.runs.agents_lost / 10).all()
 
 
 def claim_oversight(fast):
@@ -221,6 +225,34 @@ def claim_singleton_matched(fast):
     _assert_probability(result, "takeover", 0.2, 0.3)
     runs = result.runs
     assert (runs.takeover_tick.dropna() == runs.extinction_tick[runs.takeover]).all()
+    assert (runs.total_loss_tick.dropna() == runs.takeover_tick[runs.takeover]).all()
+    assert (runs.total_loss == runs.takeover).all()
+
+
+def _agent_outcomes(result):
+    from analysis.summary import agent_outcomes
+    return agent_outcomes(result.runs, result.scenario.horizon)
+
+
+def claim_singleton_matched_total(fast):
+    # "total loss in (nearly) every replicate by 1500 ..., fraction of agents
+    # and of goal output lost 1; multi_agent_matched: no total loss ...,
+    # about 3 of 10 agents lost; the big agent's hazard several times a small
+    # one's". The claim's interval must exclude the alternative: the
+    # singleton's P(total loss) interval lies above the ten agents'. fast: 6
+    # singleton and 3 multi-agent replicates (Wilson: 6/6 gives [0.61, 1],
+    # 0/3 gives [0, 0.56], which exclude each other when the claim holds).
+    one = _run("singleton_matched_total", replicates=6 if fast else None)
+    many = _run("multi_agent_matched", replicates=3 if fast else None)
+    single, multi = _agent_outcomes(one), _agent_outcomes(many)
+    _assert_probability(one, "total_loss", 0.9, 1.0)
+    _assert_probability(many, "total_loss", 0.0, 0.05)
+    assert single["p_total_loss_low"] > multi["p_total_loss_high"], (single, multi)
+    assert single["mean_fraction_lost"] == 1.0 == single["mean_goal_output_lost"], single
+    assert multi["mean_fraction_lost_high"] < 1.0, multi
+    if not fast:
+        _assert_mean("multi_agent_matched fraction lost", many.runs.fraction_lost, 0.2, 0.4)
+        assert single["agent_hazard_low"] > multi["agent_hazard_high"], (single, multi)
 
 
 def claim_sweep_error_immune(fast):

@@ -399,3 +399,122 @@ def test_a_worker_that_does_not_see_the_folder_says_so(tmp_path):
     assert write_unit(str(tmp_path), "r1", *args) == {"runs": 1, "timeseries": 2}
     assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == [
         "p000000-b000000-runs.parquet", "p000000-b000000-timeseries.parquet"]
+
+
+# --- sweeps that vary structure: zip groups and whole mappings -----------------
+
+KERNELS = [{"type": "normal", "sd": 0.05}, {"type": "cauchy", "scale": 0.01}]
+
+
+def test_zip_groups_vary_together_and_mappings_are_categories():
+    import json as _json
+
+    sc = validate({"seed": 1, "copy": {"kernel": {"type": "step", "size": 0.2}},
+                   "sweep": {"grid": {"copy.kernel": KERNELS},
+                             "zip": [{"agent.capacity": [400, 4000],
+                                      "agent.initial_size": [200, 2000]}]}})
+    points = design(sc)
+    # grid keys first (slowest), then the zip group: one axis of 2, not 2 x 2
+    assert [(p["agent.capacity"], p["agent.initial_size"]) for p in points] == [
+        (400, 200), (4000, 2000)] * 2
+    labels = [p["copy.kernel"] for p in points]
+    assert labels == [_json.dumps(KERNELS[0])] * 2 + [_json.dumps(KERNELS[1])] * 2
+    assert [_json.loads(x) for x in labels[::2]] == KERNELS  # readable and exact
+    scenarios = point_scenarios(sc)
+    # A whole mapping replaces the section: the base's step kernel is gone.
+    default = validate({"seed": 1}).copy.kernel
+    assert [(s.copy.kernel.type, s.copy.kernel.sd, s.copy.kernel.scale, s.copy.kernel.size)
+            for s in scenarios[::2]] == [("normal", 0.05, default.scale, default.size),
+                                         ("cauchy", default.sd, 0.01, default.size)]
+    assert default.size != 0.2
+    assert [(s.agent.capacity, s.agent.initial_size) for s in scenarios] == [
+        (400, 200), (4000, 2000)] * 2
+    # zip alone is a grid of linked axes
+    alone = validate({"seed": 1, "sweep": {"zip": [{"agent.capacity": [400, 800],
+                                                    "agent.initial_size": [100, 300]}]}})
+    assert design(alone) == [{"agent.capacity": 400, "agent.initial_size": 100},
+                             {"agent.capacity": 800, "agent.initial_size": 300}]
+
+
+@pytest.mark.parametrize("sweep,expected", [
+    ({"zip": [{"agent.capacity": [400, 800], "agent.initial_size": [100, 200, 300]}]},
+     "sweep.zip[0]: lists of different lengths (agent.capacity: 2, "
+     "agent.initial_size: 3)"),
+    ({"zip": [{"agent.capcity": [400], "agent.initial_size": [100]}]},
+     "sweep.zip[0].agent.capcity: not a sweepable parameter path; did you mean "
+     "'agent.capacity'?"),
+    ({"grid": {"copy.kernel": [0.1]}},
+     "sweep.grid.copy.kernel: copy.kernel = 0.1: copy.kernel is a section; each of its "
+     "values must be a mapping"),
+    ({"grid": {"copy.kernel": [{"type": "cauchy", "sd": 0.1}]}},
+     "sweep.grid.copy.kernel: copy.kernel: key 'sd' is not used by kernel type 'cauchy'"),
+    ({"grid": {"copy.kernel": KERNELS, "copy.kernel.sd": [0.1]}},
+     "sweep.grid.copy.kernel.sd: copy.kernel.sd is swept already by sweep.grid.copy.kernel"),
+    ({"grid": {"agent.capacity": [400]},
+      "zip": [{"agent.capacity": [500], "agent.initial_size": [100]}]},
+     "sweep.zip[0].agent.capacity: agent.capacity is swept already by "
+     "sweep.grid.agent.capacity"),
+    ({"zip": [{"agent.capacity": [400, 800], "agent.initial_size": [100, -5]}]},
+     "sweep.zip[0]: agent.initial_size = -5"),
+    ({"zip": [{"agent.capacity": [400]}],
+      "random": {"n": 1, "ranges": {"immune.efficacy": {"low": 0, "high": 1}}}},
+     "sweep: zip groups combine with a grid only, not with random"),
+    ({"zip": {"agent.capacity": [400]}}, "sweep.zip = "),
+])
+def test_bad_structure_sweeps_are_one_line_errors(tmp_path, sweep, expected):
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"seed": 1, "sweep": sweep}))
+    result = invoke("sweep", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1, line
+    assert str(path) in line and expected in line, line
+
+
+STRUCTURE_SWEEP = """\
+name: structure
+seed: 5
+replicates: 2
+horizon: 40
+record_every: 20
+agent: {capacity: 400, initial_size: 200, birth_rate: 0.2, death_rate: 0.1}
+copy: {error_rate: 0.05}
+sweep:
+  grid:
+    copy.kernel: [{type: normal, sd: 0.05}, {type: cauchy, scale: 0.2}]
+  zip:
+    - {agent.capacity: [400, 800], agent.initial_size: [200, 400]}
+"""
+
+
+def test_a_structure_sweep_runs_summarizes_and_plots_by_its_labels(tmp_path):
+    import analysis
+
+    path = tmp_path / "structure.yaml"
+    path.write_text(STRUCTURE_SWEEP)
+    done = invoke("sweep", path, "--workers", 1, "--out", tmp_path / "s")
+    assert done.exit_code == 0, done.output
+    runs = pd.read_parquet(tmp_path / "s" / "runs.parquet")
+    assert runs["copy.kernel"].map(type).eq(str).all()
+    assert sorted(runs["copy.kernel"].unique()) == [
+        '{"type": "cauchy", "scale": 0.2}', '{"type": "normal", "sd": 0.05}']
+    assert runs.groupby("point")[["agent.capacity", "agent.initial_size"]].first() \
+        .values.tolist() == [[400, 200], [800, 400]] * 2
+    assert (runs["agent.initial_size"] * 2 == runs["agent.capacity"]).all()
+    table = analysis.summarize(analysis.load(tmp_path / "s"), by=["copy.kernel"])
+    assert table.replicates.tolist() == [4, 4]
+    text = invoke("summarize", tmp_path / "s", "--by", "copy.kernel")
+    assert text.exit_code == 0 and '{"type": "cauchy", "scale": 0.2}' in text.output
+    figure = invoke("plot", tmp_path / "s", "--kind", "survival", "--by", "copy.kernel",
+                    "--out", tmp_path / "k.png")
+    assert figure.exit_code == 0, figure.output
+    phase = invoke("plot", tmp_path / "s", "--kind", "phase", "--out", tmp_path / "p.png")
+    assert phase.exit_code == 0, phase.output  # a label on an axis of the heatmap
+    # a point re-run alone carries the same label
+    alone = invoke("run", path, "--point", 3, "--replicate", 1, "--out", tmp_path / "a")
+    assert alone.exit_code == 0, alone.output
+    row = runs[(runs.point == 3) & (runs.replicate == 1)].reset_index(drop=True)
+    again = pd.read_parquet(tmp_path / "a" / "runs.parquet")[row.columns]
+    pd.testing.assert_frame_equal(row, again)

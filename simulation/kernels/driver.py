@@ -27,7 +27,8 @@ from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, 
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
-from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
+from .world import (DEATH_EMPTY, DEATH_OVERSIGHT, DEATH_STARVED, DEATH_TAKEOVER,
+                    agent_deaths, draw_migrants, economy, found_children, live_agents,
                     move_migrants, observe_takeovers, parents_due, reproduce)
 from ..state import State
 
@@ -243,12 +244,15 @@ def observe(ag, p, st):
 def drift_baseline(ag, st):
     """Tick 0's resident drive (mean drive over the members of non-defector
     clones, world-wide) and reference drive (mean z_ref drive over the live
-    agents): the baselines of the drift event."""
+    agents): the baselines of the drift event; and tick 0's goal output
+    (sum of n l over every agent), the baseline of goal output lost."""
     resident = 0.0
     members = 0.0
     reference = 0.0
     living = 0
+    goal = 0.0
     for a in range(ag.meta[0]):
+        goal += ag.trait_sums[a, LOYALTY]
         resident += ag.resident_drive[a]
         members += ag.size[a] - ag.defectors[a]
         if ag.alive[a]:
@@ -256,6 +260,7 @@ def drift_baseline(ag, st):
             living += 1
     st.resident_drive0 = resident / members if members > 0 else 0.0
     st.reference_drive0 = reference / living if living > 0 else 0.0
+    st.goal_output0 = goal
 
 
 @njit(cache=True, _nrt=False)
@@ -310,6 +315,16 @@ def conclude(ag, p, st):
         seeded += ag.seeded[a]
     if st.extinction_tick < 0 and size == 0:
         st.extinction_tick = st.tick
+    if st.total_loss_tick < 0:
+        # Total loss: no live agent that is not taken over (all dead, or
+        # every survivor's defector fraction at least takeover_fraction).
+        lost = True
+        for a in range(ag.meta[0]):
+            if ag.alive[a] and not ag.taken[a]:
+                lost = False
+                break
+        if lost:
+            st.total_loss_tick = st.tick
     if p.has_seeds and st.fixation_tick < 0 and st.loss_tick < 0:
         if seeded == 0:
             st.loss_tick = st.tick
@@ -705,6 +720,34 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
         e.sum_loyalty += ag.trait_sums[a, LOYALTY]
         if ag.alive[a]:
             e.living_agents += 1
+    # Agent-level outcomes (docs/model.md "Agent-level outcomes")
+    e.agents_founded = ag.meta[0]
+    e.died_empty = 0
+    e.died_starved = 0
+    e.died_oversight = 0
+    e.died_takeover = 0
+    e.taken_alive = 0
+    e.agent_ticks = 0
+    e.goal_output_end = 0.0
+    tick = state.status[0].tick
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            e.agent_ticks += tick - ag.born_tick[a]
+            if ag.taken[a]:
+                e.taken_alive += 1
+            else:
+                e.goal_output_end += ag.trait_sums[a, LOYALTY]
+            continue
+        e.agent_ticks += ag.death_tick[a] - ag.born_tick[a]
+        cause = ag.death_cause[a]
+        if cause == DEATH_EMPTY:
+            e.died_empty += 1
+        elif cause == DEATH_STARVED:
+            e.died_starved += 1
+        elif cause == DEATH_OVERSIGHT:
+            e.died_oversight += 1
+        elif cause == DEATH_TAKEOVER:
+            e.died_takeover += 1
     e.first_row = first_row
     e.n_rows = n_rows - first_row
     statuses[k] = state.status[0]
