@@ -256,7 +256,7 @@ def _concat(parts: list[dict], columns=None) -> pd.DataFrame:
 
 def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                  point: int = 0, show_progress: bool | None = None,
-                 agent_sink=None) -> RunResult:
+                 agent_sink=None, threads: int = 1) -> RunResult:
     """Run replicates of a scenario (all, or only those listed).
 
     Parameters
@@ -272,6 +272,9 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     agent_sink : simulation.io.TableAppender, optional
         Where agent records go as they are taken (then ``agents`` of the
         result is None): for worlds too large to hold them all.
+    threads : int
+        Threads running replicates at once, where they run in compiled
+        batches (:func:`batchable`); the results do not depend on it.
     """
     from tqdm.auto import tqdm
 
@@ -285,7 +288,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         if batchable(scenario, config):
             ends, statuses, records = run_batch(scenario, indices, point, config, template,
-                                                bar)
+                                                bar, threads)
             results = None
         else:
             world = World(scenario, 0, config, start=False, template=template)
@@ -329,11 +332,33 @@ RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
 def run_batch(scenario: Scenario, indices: list[int], point: int, config, template,
-              progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
     (:func:`simulation.kernels.driver.run_batch`): the same draws, records
     and outcomes as :func:`run_replicate` one by one, without Python per
-    replicate. Returns (ends, statuses, records)."""
+    replicate. With ``threads`` > 1, contiguous shares of the replicates
+    run at once in threads (the compiled batch releases the GIL), each in
+    its own tables and generator: a replicate depends only on its seed, so
+    the results are the same whatever the number of threads. Returns
+    (ends, statuses, records)."""
+    threads = max(1, min(threads, len(indices) // BATCH + 1))
+    shares = [list(share) for share in np.array_split(np.asarray(indices, np.int64), threads)]
+    if threads == 1:
+        return _run_share(scenario, shares[0], point, config, template, progress)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda share: _run_share(scenario, share, point, config,
+                                                       template, progress), shares))
+    offsets = np.cumsum([0] + [records.shape[0] for _, _, records in parts[:-1]])
+    for (ends, _, _), offset in zip(parts, offsets):
+        ends["first_row"] += offset
+    return (np.concatenate([ends for ends, _, _ in parts]),
+            np.concatenate([statuses for _, statuses, _ in parts]),
+            np.concatenate([records for _, _, records in parts]))
+
+
+def _run_share(scenario, indices, point, config, template, progress):
     state = copy_state(template)
     rng = np.random.default_rng(0)  # reseeded in place for each replicate
     where = generator_memory(rng)

@@ -502,7 +502,8 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
     folder = owner.folder.resolve()  # the path the workers write to
     started_at = io.now()
     started = time.perf_counter()
-    points = design(scenario)
+    points = design(scenario)  # labels: the swept columns of the tables
+    values = design_values(scenario)  # what each point's scenario is built from
     for _ in iter_point_scenarios(scenario, source):
         pass  # every point validates before anything runs (kept one at a time)
     held = check_sweep_folder(folder, scenario, block_size, resume)
@@ -536,7 +537,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
             def point_data(p):  # the last point's scenario, kept while its blocks go
                 if p not in cache:
                     cache.clear()
-                    sc = point_scenario(base, points[p], source, _where(p, points[p]))
+                    sc = point_scenario(base, values[p], source, _where(p, values[p]))
                     sc.record_clones = False  # lineages: re-run a replicate with 'run'
                     cache[p] = sc.model_dump(mode="json")
                 return cache[p]

@@ -75,15 +75,18 @@ def cli():
 @click.option("--max-memory", metavar="SIZE",
               help="Refuse to start if the estimated peak memory exceeds SIZE "
                    "(e.g. 4G) [default: half of this machine's memory].")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="Threads running replicates at once (results do not depend on it) "
+                   "[default: this machine's cores].")
 def run(scenario, seed, replicates, replicate, point, horizon, overrides, out, figure,
-        max_memory):
+        max_memory, threads):
     """Run SCENARIO (a YAML file or a bundled scenario's name) and summarise it."""
     from substrate.commands import run_command
 
     click.echo(run_command(scenario, seed=seed, replicates=replicates,
                            replicate=replicate, point=point, horizon=horizon,
                            overrides=list(overrides), out=out, figure=figure,
-                           max_memory=max_memory,
+                           max_memory=max_memory, threads=threads,
                            command=_command_line(), notify=note))
 
 

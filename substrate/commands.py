@@ -130,9 +130,17 @@ def resolve_scenario(name_or_path: str) -> Path:
     return found
 
 
+def _cores() -> int:
+    """Cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
-                max_memory=None, command=None, notify=lambda text: None) -> str:
+                max_memory=None, threads=None, command=None,
+                notify=lambda text: None) -> str:
     """``substrate run``: returns the summary text to print; ``notify``
     receives notes (a stale lock taken over)."""
     from analysis import summarize_run
@@ -175,7 +183,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             # Agent records go to their file as they are taken (a world of
             # 10^6 agents is never held in memory whole).
             result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                                  point=point, agent_sink=agents)
+                                  point=point, agent_sink=agents,
+                                  threads=threads or _cores())
             for name, value in parameters.items():
                 result.runs[name] = value
                 result.timeseries[name] = value

@@ -220,6 +220,10 @@ def test_compiled_batch_of_replicates_equals_replicates_one_by_one(case, monkeyp
     monkeypatch.setattr(run_module, "BATCH", 5)  # several calls
     assert run_module.batchable(sc, run_module.build_config(sc))
     batch = run_scenario(sc, show_progress=False)
+    # Shares of the replicates in threads, each in its own tables: the same.
+    threaded = run_scenario(sc, show_progress=False, threads=3)
+    pd.testing.assert_frame_equal(batch.runs, threaded.runs)
+    pd.testing.assert_frame_equal(batch.timeseries, threaded.timeseries)
     monkeypatch.setattr(run_module, "batchable", lambda *_: False)
     alone = run_scenario(sc, show_progress=False)
     pd.testing.assert_frame_equal(batch.runs, alone.runs)

@@ -753,7 +753,7 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
     statuses[k] = state.status[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_batch(state, template, cfg, rng, where, master, n_master, point, replicates,
               k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool):
     """Replicates ``replicates[k:]`` of one scenario, one after another in
