@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from statistics import NormalDist
 
 from simulation.errors import AnalysisError
 from simulation.names import EVENT_COLUMNS as EVENTS  # event -> (flag, tick) columns
@@ -64,6 +64,12 @@ COMPETING = {"takeover": ("extinction",),
 #: The failure-mode events, in the order summaries list them.
 FAILURE_EVENTS = ("cancer_first", "drift_first", "cancer_then_drift", "drift_then_cancer")
 
+
+
+def _normal_quantile(q: float) -> float:
+    """The standard normal quantile (the standard library's, within an ulp of
+    scipy.special.ndtri, without importing SciPy on every run)."""
+    return NormalDist().inv_cdf(q)
 
 def with_failure_modes(runs: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``runs`` with the tick columns of :data:`FAILURE_EVENTS`.
@@ -137,7 +143,7 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95):
     # The closed form (as scipy.stats.binomtest(...).proportion_ci(method=
     # "wilson")), without importing scipy.stats: a run's summary stays light.
     n, p = float(trials), successes / trials
-    z = float(special.ndtri(0.5 + confidence / 2))
+    z = _normal_quantile(0.5 + confidence / 2)
     center = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     low = 0.0 if successes == 0 else max(center - half, 0.0)
@@ -152,6 +158,8 @@ def poisson_rate_interval(count: int, exposure: float, confidence: float = 0.95)
         return math.nan, math.nan, math.nan
     alpha = 1 - confidence
     # chi2.ppf(q, 2k) / 2 = gammaincinv(k, q)
+    from scipy import special  # imported when used (~0.15 s)
+
     low = float(special.gammaincinv(count, alpha / 2)) if count > 0 else 0.0
     high = float(special.gammaincinv(count + 1, 1 - alpha / 2))
     return count / exposure, low / exposure, high / exposure
@@ -170,6 +178,8 @@ def mean_interval(values, confidence: float = 0.95):
     if values.size < 2 or np.all(values == values[0]):
         return mean, mean, mean
     sem = float(values.std(ddof=1)) / math.sqrt(values.size)
+    from scipy import special  # imported when used (~0.15 s)
+
     half = float(special.stdtrit(values.size - 1, 0.5 + confidence / 2)) * sem
     return mean, mean - half, mean + half
 
@@ -354,7 +364,7 @@ def aalen_johansen(time, cause, confidence: float = 0.95) -> pd.DataFrame:
 
 def _loglog_interval(estimate, variance, confidence):
     """Pointwise interval symmetric in log(-log F); equal to F at 0 and 1."""
-    z = special.ndtri(0.5 + confidence / 2)
+    z = _normal_quantile(0.5 + confidence / 2)
     estimate = np.asarray(estimate, dtype=float)
     inside = (estimate > 0) & (estimate < 1)
     f = np.where(inside, estimate, 0.5)
