@@ -123,10 +123,11 @@ def branching_hazard(scenario, horizon: int | None = None) -> dict:
     a, c, im = scenario.agent, scenario.copy, scenario.immune
     if (a.dynamics != "birth_death" or scenario.world.agents != 1
             or scenario.world.income is not None or scenario.repair.rate > 0
-            or im.improvement > 0 or "drive" not in c.traits or c.noise.sigma > 0):
+            or im.improvement > 0 or "drive" not in c.traits or c.noise.sigma > 0
+            or c.systematic.rate > 0):
         raise AnalysisError("the branching approximation applies to a birth_death singleton "
-                            "without economy, repair, immune improvement or environmental "
-                            "noise, with drive copied")
+                            "without economy, repair, immune improvement, systematic error "
+                            "or environmental noise, with drive copied")
     tr = a.initial_traits
     landscape = 1.0 + a.drive_advantage * tr.drive
     divisor = 1.0 + c.redundancy_cost * (c.redundancy - 1)
@@ -193,6 +194,10 @@ def defence_needed(scenario, target: float, horizon: int | None = None) -> dict:
         raise AnalysisError("the immune system cannot see the founded defector (its drive "
                             "step is within immune.tolerance, or surveillance is 0): no "
                             "efficacy changes the risk")
+    if b >= 1.0:
+        raise AnalysisError(f"the founded defector's birth probability per tick is {b:.3g} "
+                            "(agent.birth_rate times its fitness, capped at 1): the "
+                            "branching approximation needs it below 1")
     nu = bp["founding_rate"]
     needed = -math.log1p(-target) / (nu * T) if nu > 0 else math.inf
     critical = (b - d) / reach

@@ -747,6 +747,24 @@ class Results:
         return self.table("timeseries", columns, points)
 
 
+def refuse_foreign(folder, own, what: str, part_prefix: str) -> None:
+    """Refuse a claimed folder that holds files other than ``own`` (names of
+    this command's outputs; in ``parts/``, names starting with
+    ``part_prefix``; hidden files, the lock and temporaries, are ignored): a
+    command never mixes its outputs into another's folder."""
+    folder = Path(folder)
+    others = sorted(p.name for p in folder.iterdir()
+                    if not p.name.startswith(".") and p.name not in own)
+    parts = folder / "parts"
+    if "parts" in own and parts.is_dir():
+        others += sorted(f"parts/{p.name}" for p in parts.iterdir()
+                         if not p.name.startswith(".") and not p.name.startswith(part_prefix))
+    if others:
+        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        raise OutputError(f"output folder {folder}: holds other files ({shown}), not a "
+                          f"{what} output: choose an empty folder or another one")
+
+
 def write_study_part(folder, size: int, data: dict) -> Path:
     """One simulated size of a study: ``FOLDER/parts/size-N.json``."""
     parts = Path(folder) / "parts"

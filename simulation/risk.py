@@ -241,7 +241,7 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
 
     ``splitting``: p is the mean of the R repetitions' unbiased estimates,
     its standard error s / sqrt(R) (s the sample standard deviation), and
-    the interval p +- t_{R-1} SE (Student t, clipped at 0): exact only for
+    the interval p +- t_{R-1} SE (Student t, clipped to [0, 1]): exact only for
     normal estimates, so it needs R of about 10 or more and n large enough
     that one repetition's estimate is not very skewed (n >= 100 in our
     checks). ``direct``: the R x n paths are independent Bernoulli trials:
@@ -271,7 +271,7 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
         p = float(estimates.mean())
         se = float(estimates.std(ddof=1) / math.sqrt(R))
         half = float(student_t.ppf(0.5 + level / 2, R - 1)) * se
-        low, high = max(0.0, p - half), p + half
+        low, high = max(0.0, p - half), min(1.0, p + half)
         interval = f"Student t over {R} independent repetitions"
     rel = se / p if p > 0 else math.inf
     equivalent = (1 - p) / (p * rel * rel) if p > 0 and rel > 0 else None

@@ -40,6 +40,11 @@ class Substrate(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a bad option or argument: one line too
+            where = f"substrate {exc.ctx.info_name}: " if exc.ctx is not None and \
+                exc.ctx.info_name != ctx.info_name else ""
+            click.echo(f"error: {where}{exc.format_message()} (see --help)", err=True)
+            ctx.exit(2)
         except SubstrateError as exc:
             option = OPTIONS.get(exc.argument)
             click.echo(f"error: {exc}" + (f" (option {option})" if option else ""), err=True)

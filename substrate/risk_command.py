@@ -75,6 +75,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
                                   "are kept)", argument="resume")
             owner.adopt(held["run_id"])
         else:
+            io.refuse_foreign(folder, {"risk.json", RISK_MARKER, "parts"}, "risk", "risk-")
             io.write_json({"identity": identity, "run_id": owner.run_id,
                            "scenario": sc.name, "seed": sc.seed}, marker)
         io.unlink(folder / "risk.json")  # written again when the estimate completes

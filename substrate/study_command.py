@@ -12,7 +12,7 @@ import sys
 import time
 
 from simulation import io, load_scenario
-from simulation.errors import ScenarioError
+from simulation.errors import AnalysisError, ScenarioError
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
@@ -32,7 +32,10 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         raise ScenarioError(f"{path}: no study block (see README, Risk: the scaling study)")
     started = io.now()
     clock = time.perf_counter()
-    theory = theory_rows(sc, study)  # refuses a scenario outside the approximation
+    try:
+        theory = theory_rows(sc, study)  # refuses a scenario outside the approximation
+    except AnalysisError as exc:
+        raise AnalysisError(f"{path}: {exc}") from None
     sim = study.simulate
     if show_progress is None:
         show_progress = sys.stderr.isatty()
@@ -40,6 +43,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     with io.claim(out if out is not None else default_out(f"{sc.name}-study"),
                   command) as owner:
         folder = owner.folder
+        io.refuse_foreign(folder, {"study.json", "parts"}, "study", "size-")
         total = len(sim.sizes) * len(sim.values) if sim else 0
         with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                   disable=not show_progress, leave=False) as bar:

@@ -319,3 +319,16 @@ def test_sweep_memory_budget(small, tmp_path):
     assert "the sweep needs an estimated" in line and "more than the budget given (2 GiB)" in line
     assert "most of it is timeseries" in line and "raise record_every" in line
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "singleton_baseline", "--threads", "0"], "'--threads': 0 is not in the range"),
+    (["run", "singleton_baseline", "--bogus"], "No such option '--bogus'"),
+    (["run"], "Missing argument 'SCENARIO'"),
+    (["bogus"], "No such command 'bogus'"),
+])
+def test_a_bad_option_is_one_error_line(args, message):
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines

@@ -242,6 +242,27 @@ def test_combine_direct_uses_wilson_and_equivalents():
     assert out["speedup"] == pytest.approx(1.0)
 
 
+def test_combine_splitting_interval_stays_within_0_and_1():
+    # Two repetitions far apart: p +- t_1 SE would reach past 1 (t_1 = 12.7).
+    repeats = [{"estimate": e, "ticks": 100, "first_generation_ticks": 100}
+               for e in (0.3, 0.85)]
+    out = combine("splitting", 20, repeats)
+    assert out["p"] == pytest.approx(0.575)
+    assert out["low"] == 0.0 and out["high"] == 1.0
+
+
+def test_risk_refuses_a_folder_of_another_command(tmp_path):
+    path = tmp_path / "mission.yaml"
+    path.write_text(scenario_yaml())
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "notes.txt").write_text("mine")
+    for extra in ([], ["--resume"]):
+        res = CliRunner().invoke(cli, ["risk", str(path), "--out", str(tmp_path / "o"),
+                                       "--particles", "10", "--repeats", "2"] + extra)
+        assert res.exit_code == 2 and "holds other files (notes.txt)" in res.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["notes.txt"]
+
+
 def test_no_seed_is_refused():
     sc = mission()
     sc.seed = None

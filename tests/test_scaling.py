@@ -135,6 +135,10 @@ def test_reduced_study_agrees_with_theory_where_the_header_says(tmp_path):
     ("study.simulate.values=[0.2, 0.1]", "must increase strictly"),
     ("study.target=2", "0.0 < value < 1.0"),
     ("study.solve=copy.error_rate", "immune.efficacy"),
+    # the defector's birth probability capped at 1 (1 - b = 0 in the theory)
+    ("agent.birth_rate=0.7", "needs it below 1"),
+    # the theory knows no systematic error: refused, not silently ignored
+    ("copy.systematic.rate=0.5", "systematic error"),
 ])
 def test_bad_study_is_one_error_line(tmp_path, override, message):
     res = CliRunner().invoke(cli, ["study", "defence_scaling", "--out", str(tmp_path / "o"),
@@ -142,6 +146,15 @@ def test_bad_study_is_one_error_line(tmp_path, override, message):
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_a_study_refuses_a_folder_of_another_command(tmp_path):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "runs.parquet").write_text("not the study's")
+    res = CliRunner().invoke(cli, ["study", "defence_scaling", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "holds other files (runs.parquet)" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["runs.parquet"]
 
 
 def test_a_scenario_without_a_study_is_one_error_line(tmp_path):
