@@ -81,21 +81,33 @@ def _umask() -> int:
 _WRITING: set = set()  # temporary files being written now (see abandon_writes)
 
 
+def _temporary(path: Path) -> str:
+    """A new temporary file beside ``path`` (hidden, ``.tmp``), with the usual
+    permissions (mkstemp makes it private), registered for
+    :func:`abandon_writes`; an ``OSError`` becomes an :class:`OutputError`."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                   suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    _WRITING.add(tmp)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        _unlink(tmp)
+        _WRITING.discard(tmp)
+        raise _write_error(path, exc) from None
+    return tmp
+
+
 def atomic_write(path, write) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it
     into place. The temporary file is removed on any failure or interrupt;
     an ``OSError`` becomes an :class:`OutputError` naming the file."""
     path = Path(path)
+    tmp = _temporary(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                   suffix=".tmp")
-    except OSError as exc:
-        raise _write_error(path, exc) from None
-    os.close(fd)
-    _WRITING.add(tmp)
-    try:
-        # mkstemp makes the file private (0600); outputs get the usual permissions.
-        os.chmod(tmp, 0o666 & ~_umask())
         write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
@@ -181,11 +193,7 @@ class TableAppender:
         table = pa.table(columns)
         try:
             if self._writer is None:
-                fd, self._tmp = tempfile.mkstemp(dir=self.path.parent,
-                                                 prefix=f".{self.path.name}.", suffix=".tmp")
-                os.close(fd)
-                _WRITING.add(self._tmp)
-                os.chmod(self._tmp, 0o666 & ~_umask())
+                self._tmp = _temporary(self.path)
                 schema = table.schema.with_metadata(self._metadata)
                 self._writer = pq.ParquetWriter(self._tmp, schema)
             self._writer.write_table(table.cast(self._writer.schema))

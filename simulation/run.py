@@ -185,10 +185,8 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
     (rows of ``state.ENDS`` and ``state.STATUS``), with nullable integer
     event ticks (null = censored)."""
     n = ends.shape[0]
-    ticks = {name: pd.array(np.where(statuses[name] >= 0, statuses[name], 0), dtype="Int64")
+    ticks = {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
              for name in EVENT_COLUMNS}
-    for name in EVENT_COLUMNS:
-        ticks[name][statuses[name] < 0] = pd.NA
     happened = {name: statuses[name] >= 0 for name in EVENT_COLUMNS}
     size = ends["size"]
     with np.errstate(invalid="ignore", divide="ignore"):
