@@ -682,8 +682,8 @@ def _got(value, kind: str) -> str:
 
 
 def _describe_error(err, source) -> str:
-    loc = [excerpt(p, 40) if not isinstance(p, str) else p[:40] for p in err["loc"]
-           if p not in (NUMBER, MAPPING)]
+    loc = [excerpt(p, 40) if not isinstance(p, str) or not p.isprintable() else p[:40]
+           for p in err["loc"] if p not in (NUMBER, MAPPING)]  # (a key with a newline: quoted)
     path = ".".join(loc) if loc else "(top level)"
     if len(path) > 120:
         path = path[:117] + "..."
