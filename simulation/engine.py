@@ -16,8 +16,9 @@ import numpy as np
 
 from . import names
 from .kernels import driver
+from .kernels.binomial import new_memo
 from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
-                             reset_tables, start_environment)
+                             p_any_error, reset_tables, start_environment)
 from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
@@ -96,6 +97,8 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
+    p["error_probability"] = p_any_error(p["error_rate_r"], 0.0, 0.0, 0.0,
+                                         copy_traits.shape[0])
     immune_mask = np.array([t in im.traits for t in names.TRAITS])
     ls = scenario.landscape
     if ls.type == "rugged":
@@ -209,6 +212,7 @@ class World:
                       else initial_state(scenario))
         rows = scenario.horizon // scenario.record_every + 2
         self.records = np.zeros(min(rows, 4096), TIMESERIES)
+        self.memo = new_memo()  # the binomial draws' tables (no draw depends on them)
         self._begin(seed)
         self.code = self.advance(0) if start else driver.PAUSED
 
@@ -259,7 +263,7 @@ class World:
         horizon = self.scenario.horizon if horizon is None else horizon
         while True:
             code, self.n_records, bound = driver.advance(
-                self.state, self.config, self.rng, stop_tick, horizon, self.records,
+                self.state, self.config, self.rng, self.memo, stop_tick, horizon, self.records,
                 self.n_records, float(stop_score))
             if code == driver.BUFFER_FULL:
                 self._grow_records()
@@ -271,7 +275,7 @@ class World:
                 if self.n_records + 2 > self.records.shape[0]:
                     self._grow_records()
                 code, self.state, self.n_records = driver.tick_alone(
-                    self.state, self.config, self.rng, self.records, self.n_records)
+                    self.state, self.config, self.rng, self.memo, self.records, self.n_records)
                 if code == driver.RECORDED:
                     return code
 

@@ -20,6 +20,7 @@ from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
 from .names import TRAITS
 from .scenario import Scenario
+from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
 from .state import ENDS, STATUS, TIMESERIES, copy_state
 
@@ -360,6 +361,7 @@ def _run_share(scenario, indices, point, config, template, progress):
     state = copy_state(template)
     rng = np.random.default_rng(0)  # reseeded in place for each replicate
     where = generator_memory(rng)
+    memo = new_memo()  # this thread's table of binomial draws (kernels/binomial.py)
     words, n_words = master_words(scenario.seed)
     replicates = np.asarray(indices, np.int64)
     ends = np.zeros(replicates.shape[0], ENDS)
@@ -373,7 +375,7 @@ def _run_share(scenario, indices, point, config, template, progress):
         done = k
         while True:
             code, k, in_progress, n_rows, bound = driver.run_batch(
-                state, template, config, rng, where, words, n_words, point,
+                state, template, config, rng, memo, where, words, n_words, point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
                 ends, statuses, work, pool)
             if code == driver.BATCH_DONE:
@@ -386,7 +388,8 @@ def _run_share(scenario, indices, point, config, template, progress):
                 if bound <= driver.FAST_LIMIT:
                     state = driver.make_room(state, config, bound)
                 else:
-                    _, state, n_rows = driver.tick_alone(state, config, rng, records, n_rows)
+                    _, state, n_rows = driver.tick_alone(state, config, rng, memo,
+                                                         records, n_rows)
         if progress is not None:
             progress.update((k - done) * scenario.horizon)
     return ends, statuses, records[:n_rows]

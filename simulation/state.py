@@ -234,6 +234,9 @@ PARAMS = np.dtype([
     ("ruggedness", np.float64), ("peaks", np.float64),
     ("error_rate_r", np.float64),  # mu_r: after majority vote and correlation
     ("redundancy_divisor", np.float64),  # 1 + redundancy_cost (r - 1)
+    # P(a newborn carries at least one copy error) at mu_r: every clone's,
+    # without a mutator effect or environmental noise
+    ("error_probability", np.float64),
     ("mutator_strength", np.float64),
     ("kernel_type", np.int64),  # index into names.KERNELS
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),

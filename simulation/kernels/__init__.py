@@ -1,6 +1,7 @@
 """numba kernels: tables of :mod:`simulation.state` and a
 ``numpy.random.Generator`` in, nothing validated (the engine has done that).
 
+- :mod:`.binomial`: NumPy's binomial draws, draw for draw, from remembered tables;
 - :mod:`.clones`: shared draws, copy errors, founding, growth, reduction;
 - :mod:`.birth_death`: the default within-agent tick;
 - :mod:`.generations`: ``wright_fisher`` and ``moran``;

@@ -4,7 +4,8 @@ A tick draws every live clone's events from the state at the start of the
 tick (:func:`draw_events`), makes room for the clones they can found, then
 applies them (:func:`apply_events`). The draws are made in a fixed order
 (slot order; within a clone: births, mutant births, deaths, kills, repairs),
-so that ``tests/naive.py`` makes the very same draws.
+so that ``tests/naive.py`` makes the very same draws (NumPy's binomial
+draws, made faster by :mod:`.binomial`).
 
 The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 ...) runs from time ``t - 1``, so the first tick uses ``immune.efficacy``.
@@ -12,13 +13,14 @@ The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 
 from numba import njit
 
+from .binomial import binomial
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
-                     binomial, clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
+                     clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
 
 
 @njit(cache=True, _nrt=False)
-def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
+def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
     (MODEL.md section 3, items 8-9), at time ``t0``. Returns (kills, repairs)."""
     dev = 0.0
@@ -31,18 +33,18 @@ def immune_and_repair(rng, cl, ag, i, a, n_avail, immune_mask, p, t0):
         p_kill = q * e_t * (1.0 - cl.traits[i, STEALTH])
     else:
         p_kill = q * p.false_positive
-    kills = binomial(rng, n_avail, p_kill)
+    kills = binomial(rng, memo, n_avail, p_kill)
     repairs = 0
     if dev > p.repair_tolerance:
         p_repair = p.repair_rate
         if p.repair_sees_stealth:  # stealth hides a part from repair too
             p_repair *= 1.0 - cl.traits[i, STEALTH]
-        repairs = binomial(rng, n_avail - kills, p_repair)
+        repairs = binomial(rng, memo, n_avail - kills, p_repair)
     return kills, repairs
 
 
 @njit(cache=True, _nrt=False)
-def draw_events(cl, ag, ev, cfg, rng, t0):
+def draw_events(cl, ag, ev, cfg, rng, memo, t0):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children)."""
     p = cfg.params[0]
@@ -51,11 +53,10 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
     needed = 0
     # Without a mutator effect or environmental noise every clone's error
     # probability is the same (every agent's rate is copy.error_rate's, and
-    # mutation_rate ignores fidelity): computed once, by the same code.
+    # mutation_rate ignores fidelity): computed once per run, by the same
+    # code (PARAMS.error_probability, simulation.engine.build_config).
     fixed_error = p.mutator_strength == 0.0 and p.noise_sigma == 0.0
-    p_error = 0.0
-    if fixed_error and ag.meta[0] > 0:
-        p_error = p_any_error(ag.error_rate[0], 0.0, 0.0, 0.0, n_copy)
+    p_error = p.error_probability
     for i in range(cl.meta[0]):
         n = cl.count[i]
         clear_events(ev, i)
@@ -73,24 +74,24 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
         fit = landscape(drive, p.drive_advantage, p.ruggedness, cfg.landscape)
         p_birth = (p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1])
                    * g / p.redundancy_divisor)
-        b = binomial(rng, n, min(p_birth, 1.0))
+        b = binomial(rng, memo, n, min(p_birth, 1.0))
         # 5-6. newborns carrying at least one copy error
         m = 0
         if b > 0:
             if not fixed_error:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
-            m = binomial(rng, b, p_error)
+            m = binomial(rng, memo, b, p_error)
         # 5b. systematic error (copy.systematic): newborns without an
         # ordinary error that carry only the agent's (or under lineage
         # scope the clone's) systematic one
         s = 0
         if p.systematic_rate > 0.0:
-            s = binomial(rng, b - m, p.systematic_rate)
+            s = binomial(rng, memo, b - m, p.systematic_rate)
         # 7. deaths among the members present at the start of the tick
-        d = binomial(rng, n, p.death_rate)
+        d = binomial(rng, memo, n, p.death_rate)
         # 8-9. immune system and repair, among the members that did not die
-        kl, r = immune_and_repair(rng, cl, ag, i, a, n - d, cfg.immune_mask, p, t0)
+        kl, r = immune_and_repair(rng, memo, cl, ag, i, a, n - d, cfg.immune_mask, p, t0)
         ev.births[i] = b
         ev.mutants[i] = m
         ev.deaths[i] = d
@@ -106,7 +107,7 @@ def draw_events(cl, ag, ev, cfg, rng, t0):
 
 
 @njit(cache=True, _nrt=False)
-def draw_immune(cl, ag, ev, cfg, rng, t0):
+def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
     """Immune kills and repairs only (the first phase of a ``wright_fisher``
     or ``moran`` tick); returns the clones they can found."""
     p = cfg.params[0]
@@ -116,7 +117,7 @@ def draw_immune(cl, ag, ev, cfg, rng, t0):
         n = cl.count[i]
         if n <= 0:
             continue
-        kl, r = immune_and_repair(rng, cl, ag, i, cl.agent[i], n, cfg.immune_mask, p, t0)
+        kl, r = immune_and_repair(rng, memo, cl, ag, i, cl.agent[i], n, cfg.immune_mask, p, t0)
         ev.kills[i] = kl
         ev.repairs[i] = r
         if r > 0:

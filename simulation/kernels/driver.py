@@ -402,7 +402,7 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
 
 
 @njit(cache=True, inline="always")
-def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
+def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
     """One tick (steps 1-6 of the module docstring) in tables that already
     hold its worst case (:func:`tick_bound`): nothing grows, nothing is
     rebound, so the compiled loop around it carries no reference counting
@@ -419,11 +419,11 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
-        draw_events(cl, ag, ev, cfg, rng, t0)
+        draw_events(cl, ag, ev, cfg, rng, memo, t0)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
     else:
         drawn_slots = cl.meta[0]
-        draw_immune(cl, ag, ev, cfg, rng, t0)
+        draw_immune(cl, ag, ev, cfg, rng, memo, t0)
         refill = np.zeros(ag.meta[0], np.int64)
         for i in range(drawn_slots):
             if ev.kills[i] > 0:
@@ -447,7 +447,7 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng):
 
 
 @njit(cache=True)
-def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng):
+def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
     """The same tick, growing the tables as its draws require (for ticks
     whose worst case is too large to make room for in advance); the draws
     are the same as :func:`tick_fixed`'s. Returns the tables."""
@@ -463,13 +463,13 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng):
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
-        needed = draw_events(cl, ag, ev, cfg, rng, t0)
+        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0)
         if not has_room(cl, ln, needed):
             cl, ln, ev = grow_clones(cl, ln, ev, needed)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
     else:
         drawn_slots = cl.meta[0]
-        needed = draw_immune(cl, ag, ev, cfg, rng, t0)
+        needed = draw_immune(cl, ag, ev, cfg, rng, memo, t0)
         if not has_room(cl, ln, needed):
             cl, ln, ev = grow_clones(cl, ln, ev, needed)
         refill = np.zeros(ag.meta[0], np.int64)
@@ -514,7 +514,7 @@ def _fates(cl, ln, ag, st, cfg, rng, tick):
 
 
 @njit(cache=True)
-def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick,
+def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
               horizon, ts, n_rows, stop_score):
     """The loop of :func:`advance` while the tables hold each tick's worst
     case. Returns ``(code, n_rows, bound)``; NEED_ROOM (before a tick, with
@@ -535,7 +535,7 @@ def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tic
                 or snap.agent_sums.shape[0] < ag.alive.shape[0]
                 or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
             return NEED_ROOM, n_rows, bound
-        tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng)
+        tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo)
         if st.tick % p.record_every == 0:
             write_record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
@@ -569,7 +569,7 @@ _record = _inlined(write_record)
 
 
 @njit(cache=True, _nrt=False)
-def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick,
+def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
              horizon, ts, n_rows, stop_score):
     """The loop of :func:`advance` for ``birth_death`` worlds without agent
     reproduction (singletons, sweeps, splitting): the whole tick inlined and
@@ -599,7 +599,7 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick
             _economy(ag, p)
         if p.tracking_rate > 0.0:
             _track(ag, p)
-        _draw(cl, ag, ev, cfg, rng, tick - 1)
+        _draw(cl, ag, ev, cfg, rng, memo, tick - 1)
         _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
         if p.transmission > 0:
             if _migrants(cl, ag, ev, p, rng) > 0:
@@ -616,7 +616,7 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, stop_tick
 
 
 @njit(cache=True)
-def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
+def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
     """Run ticks until ``horizon`` (the replicate ends), a stop event (it
     ends), ``stop_tick`` (it pauses), a full ``ts`` buffer, or (with a
     ``score_event``) the running maximum of the score reaching
@@ -657,9 +657,9 @@ def advance(state, cfg, rng, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
             return RECORDED, n_rows, 0.0
     if p.dynamics == BIRTH_DEATH and not p.reproduce:
         return run_lean(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
-                        stop_tick, horizon, ts, n_rows, stop_score)
+                        memo, stop_tick, horizon, ts, n_rows, stop_score)
     return run_fixed(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
-                     stop_tick, horizon, ts, n_rows, stop_score)
+                     memo, stop_tick, horizon, ts, n_rows, stop_score)
 
 
 @njit(cache=True)
@@ -678,7 +678,7 @@ def make_room(state, cfg, bound):
 
 
 @njit(cache=True)
-def tick_alone(state, cfg, rng, ts, n_rows):
+def tick_alone(state, cfg, rng, memo, ts, n_rows):
     """One tick whose worst case is too large to make room for in advance
     (:data:`FAST_LIMIT`): the tables grow as its draws require
     (:func:`tick_growing`), then its record if due (``ts`` must have a
@@ -687,7 +687,7 @@ def tick_alone(state, cfg, rng, ts, n_rows):
     p = cfg.params[0]
     st = state.status[0]
     cl, ln, ag, ev = tick_growing(state.clones, state.lineage, state.agents, state.events,
-                                  st, state.tick_totals, state.interval, cfg, rng)
+                                  st, state.tick_totals, state.interval, cfg, rng, memo)
     snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
     code = PAUSED
     if st.tick % p.record_every == 0:
@@ -754,12 +754,13 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
 
 
 @njit(cache=True, nogil=True)
-def run_batch(state, template, cfg, rng, where, master, n_master, point, replicates,
+def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, replicates,
               k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool):
     """Replicates ``replicates[k:]`` of one scenario, one after another in
     the same tables, each to its end: reset to ``template``, the generator
     reseeded in place as ``default_rng(replicate_seed(master, r, point))``
-    (:mod:`.seeding`; ``where`` from :func:`.seeding.generator_memory`), run
+    (:mod:`.seeding`; ``where`` from :func:`.seeding.generator_memory`;
+    ``memo``, this thread's :class:`.binomial.BinomialMemo`), run
     by :func:`advance`, its end written to ``ends[k]``/``statuses[k]`` and
     its records appended to ``ts``. For scenarios whose replicates need no
     Python between ticks (no agent or clone records, no per-replicate
@@ -777,7 +778,7 @@ def run_batch(state, template, cfg, rng, where, master, n_master, point, replica
             ends[k].seed = seed
             ends[k].first_row = n_rows
             in_progress = True
-        code, n_rows, bound = advance(state, cfg, rng, horizon, horizon, ts, n_rows, np.inf)
+        code, n_rows, bound = advance(state, cfg, rng, memo, horizon, horizon, ts, n_rows, np.inf)
         if code == NEED_ROOM or code == BUFFER_FULL:
             return code, k, in_progress, n_rows, bound
         record_end(state, ends[k].seed, ends, statuses, k, ends[k].first_row, n_rows)
