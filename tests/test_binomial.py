@@ -12,9 +12,9 @@ from simulation.kernels.binomial import KEY_N, binomial, new_memo, walk
 
 
 @njit(cache=True)
-def _draws(rng, memo, ns, ps, out):
+def _draws(rng, memo, ns, ps, out, keep):
     for i in range(ns.shape[0]):
-        out[i] = binomial(rng, memo, ns[i], ps[i])
+        out[i] = binomial(rng, memo, ns[i], ps[i], keep)
 
 
 def _numpy(seed, ns, ps):
@@ -44,13 +44,23 @@ def test_draws_are_numpys(slots):
     ns, ps = _keys(3, 200_000)
     memo = new_memo(slots)
     out = np.zeros(ns.shape[0], np.int64)
-    _draws(np.random.default_rng(9), memo, ns, ps, out)
+    _draws(np.random.default_rng(9), memo, ns, ps, out, True)
     np.testing.assert_array_equal(out, _numpy(9, ns, ps))
     assert (memo[:, KEY_N] >= 0).any()  # keys were admitted and scanned
     # A table that already holds keys draws the same as an empty one.
     again = np.zeros_like(out)
-    _draws(np.random.default_rng(10), memo, ns, ps, again)
+    _draws(np.random.default_rng(10), memo, ns, ps, again, True)
     np.testing.assert_array_equal(again, _numpy(10, ns, ps))
+
+
+def test_draws_without_the_table_are_numpys():
+    # keep=False (a small clone's births): NumPy's walk, the table untouched.
+    ns, ps = _keys(4, 100_000)
+    memo = new_memo(16)
+    out = np.zeros(ns.shape[0], np.int64)
+    _draws(np.random.default_rng(11), memo, ns, ps, out, False)
+    np.testing.assert_array_equal(out, _numpy(11, ns, ps))
+    assert (memo[:, KEY_N] == -1).all()
 
 
 def test_many_draws_of_one_key():
@@ -60,7 +70,7 @@ def test_many_draws_of_one_key():
     ns = np.full(100_000, 200)
     ps = np.full(100_000, 0.1)
     out = np.zeros(ns.shape[0], np.int64)
-    _draws(np.random.default_rng(1), new_memo(), ns, ps, out)
+    _draws(np.random.default_rng(1), new_memo(), ns, ps, out, True)
     np.testing.assert_array_equal(out, _numpy(1, ns, ps))
 
 

@@ -66,21 +66,35 @@ def new_memo(slots: int = 4096) -> np.ndarray:
     return memo
 
 
-@njit(cache=True, _nrt=False)
-def binomial(rng, memo, n, p):
-    """``rng.binomial(n, p)``, draw for draw, for ``n >= 0``. An impossible
-    or certain event draws nothing from the stream (NumPy draws nothing
-    for ``n == 0`` or ``p == 0``; the guard makes that explicit for
-    ``tests/naive.py``, which guards the same way)."""
+@njit(cache=True, _nrt=False, inline="always")
+def binomial(rng, memo, n, p, keep=True):
+    """``rng.binomial(n, p)``, draw for draw, for ``n >= 0``; through the
+    table ``memo`` if ``keep``, else by NumPy's walk (for keys that seldom
+    recur: the same draws, without a slot looked up). Inlined where it is
+    called; NumPy's BTPE sampler stays a call (:func:`numpy_binomial`), so
+    that each call site stays small. An impossible or certain event draws
+    nothing from the stream (NumPy draws nothing for ``n == 0`` or ``p ==
+    0``; the guard makes that explicit for ``tests/naive.py``, which guards
+    the same way)."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
     if p <= 0.5:
         if p * n <= 30.0:
-            return inversion(rng, memo, n, p)
+            if keep:
+                return inversion(rng, memo, n, p)
+            return walk(rng, n, p, rng.random())
     elif (1.0 - p) * n <= 30.0:
-        return n - inversion(rng, memo, n, 1.0 - p)
+        if keep:
+            return n - inversion(rng, memo, n, 1.0 - p)
+        return n - walk(rng, n, 1.0 - p, rng.random())
+    return numpy_binomial(rng, n, p)
+
+
+@njit(cache=True, _nrt=False)
+def numpy_binomial(rng, n, p):
+    """The generator's own ``binomial`` (NumPy's BTPE sampler here)."""
     return rng.binomial(n, p)
 
 
