@@ -94,8 +94,21 @@ def binomial(rng, memo, n, p, keep=True):
 
 @njit(cache=True, _nrt=False)
 def numpy_binomial(rng, n, p):
-    """The generator's own ``binomial`` (NumPy's BTPE sampler here)."""
+    """``rng.binomial(n, p)`` as it is, for ``n >= 0``, with the same guard
+    as :func:`binomial` (for draws without a table: the world's steps,
+    ``wright_fisher`` and ``moran``; and NumPy's BTPE sampler here)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
     return rng.binomial(n, p)
+
+
+@njit(cache=True, _nrt=False)
+def bound_of(n, p):
+    """NumPy's ``min(n, np + 10 sqrt(npq + 1))`` of the inversion sampler."""
+    np_ = n * p
+    return min(n, np_ + 10.0 * np.sqrt(np_ * (1.0 - p) + 1))
 
 
 @njit(cache=True, _nrt=False)
@@ -111,12 +124,10 @@ def inversion(rng, memo, n, p):
             row[SEEN_N] = n
             row[SEEN_P] = p
             return walk(rng, n, p, rng.random())
-        q = 1.0 - p
-        np_ = n * p
-        row[BOUND] = np.floor(min(n, np_ + 10.0 * np.sqrt(np_ * q + 1)))
+        row[BOUND] = np.floor(bound_of(n, p))
         row[KEY_N] = n
         row[KEY_P] = p
-        fill(row, n, p, 0, np.exp(n * np.log(q)), 0.0)
+        fill(row, n, p, 0, np.exp(n * np.log(1.0 - p)), 0.0)
     bound = row[BOUND]
     while True:
         u = rng.random()
@@ -157,8 +168,7 @@ def walk(rng, n, p, u):
     uniform ``u`` (``p <= 0.5``, ``np <= 30``)."""
     q = 1.0 - p
     qn = np.exp(n * np.log(q))
-    np_ = n * p
-    bound = min(n, np_ + 10.0 * np.sqrt(np_ * q + 1))
+    bound = bound_of(n, p)
     x = 0
     px = qn
     while u > px:

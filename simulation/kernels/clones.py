@@ -138,17 +138,6 @@ def immune_efficacy(efficacy, improvement, t):
     return 1.0 - (1.0 - efficacy) * math.exp(-improvement * t)
 
 
-@njit(cache=True, _nrt=False)
-def binomial(rng, n, p):
-    # An impossible or certain event draws nothing from the stream (the
-    # guard makes NumPy's behaviour explicit, for tests/naive.py).
-    if n <= 0 or p <= 0.0:
-        return 0
-    if p >= 1.0:
-        return n
-    return rng.binomial(n, p)
-
-
 @njit(cache=True)
 def mutation_rate(mu_r, mutator, f_ref, f):
     """mu_eff = min(1, mu_r exp(mutator (f_ref - f))): the mutator effect."""

@@ -8,7 +8,8 @@ Both start with an immune phase (kills and repairs, drawn by
 import numpy as np
 from numba import njit
 
-from .clones import (DRIVE, FIDELITY, LOYALTY, binomial, clear_events, fitness,
+from .binomial import numpy_binomial
+from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
                      p_any_error)
 
@@ -55,11 +56,11 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
         if positive_left[a] == 0:
             x = remaining[a]
         else:
-            x = binomial(rng, remaining[a], min(w / weight[a], 1.0))
+            x = numpy_binomial(rng, remaining[a], min(w / weight[a], 1.0))
         remaining[a] -= x
         weight[a] -= w
         ev.births[i] = x
-        m = binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
+        m = numpy_binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
                                          ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
                                          n_copy))
         ev.mutants[i] = m

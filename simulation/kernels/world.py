@@ -5,7 +5,8 @@ transmission, agent fates and agent reproduction, compiled.
 import numpy as np
 from numba import njit
 
-from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, binomial, found_clone,
+from .binomial import numpy_binomial
+from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, found_clone,
                      draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
                      mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
 
@@ -64,7 +65,7 @@ def draw_migrants(cl, ag, ev, p, rng):
             continue
         if not ag.alive[cl.agent[i]]:
             continue
-        m = binomial(rng, cl.count[i], p.transmission)
+        m = numpy_binomial(rng, cl.count[i], p.transmission)
         ev.movers[i] = m
         bound += min(m, n_alive - 1)
     return bound
@@ -97,7 +98,7 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
             if others == 1:
                 x = remaining
             else:
-                x = binomial(rng, remaining, 1.0 / others)
+                x = numpy_binomial(rng, remaining, 1.0 / others)
             others -= 1
             remaining -= x
             if x == 0:
@@ -288,15 +289,15 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             if left == n:
                 x = remaining
             else:
-                x = binomial(rng, remaining, n / left)
+                x = numpy_binomial(rng, remaining, n / left)
             left -= n
             remaining -= x
             if x == 0:
                 continue
             f_ref, f = ag.zref[a, FIDELITY], cl.traits[i, FIDELITY]
             mu = mutation_rate(ag.error_rate[a], p.mutator_strength, f_ref, f)
-            m = binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength, f_ref,
-                                             f, n_copy))
+            m = numpy_binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
+                                                   f_ref, f, n_copy))
             if x - m > 0:
                 j = new_slot(cl)
                 found_clone(cl, ln, i, j, c, x - m, tick)
