@@ -31,12 +31,20 @@ def trait_vector(traits) -> np.ndarray:
 
 #: Events with a splitting score, by the code of PARAMS.score_event.
 SCORE_EVENTS = {"takeover": 1, "fixation": 2, "convergence": 3}
+#: The splitting scores of each event, by the code of PARAMS.score_kind (the
+#: first is the default; docs/model.md, "Splitting scores").
+SCORES = {"takeover": {"lineage": 2, "drive": 1, "fraction": 0},
+          "fixation": {"share": 0}, "convergence": {"mean_drive": 0}}
 
 
-def build_config(scenario, score_event: str | None = None) -> Config:
+def build_config(scenario, score_event: str | None = None,
+                 score_kind: str | None = None, error_tilt: float | None = None) -> Config:
     """The compiled loop's constants for a validated scenario; with
     ``score_event`` (``takeover``, ``fixation`` or ``convergence``) the loop
-    also tracks that event's score (``status.score``, its running maximum)."""
+    also tracks that event's score (``status.score``, its running maximum),
+    of kind ``score_kind`` (one of ``SCORES[score_event]``; default the
+    first); with ``error_tilt`` copy errors are drawn at tilted rates and
+    the path's likelihood ratio is kept (``status.log_weight``)."""
     a, c, k = scenario.agent, scenario.copy, scenario.copy.kernel
     w, im, stop = scenario.world, scenario.immune, scenario.stop
     params = np.zeros(1, PARAMS)
@@ -94,6 +102,10 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["stop_convergence"] = "convergence" in stop.on
     p["stop_fixation"] = "fixation" in stop.on
     p["score_event"] = SCORE_EVENTS[score_event] if score_event else 0
+    p["error_tilt"] = error_tilt if error_tilt else 0.0
+    if score_event:
+        kinds = SCORES[score_event]
+        p["score_kind"] = kinds[score_kind] if score_kind else next(iter(kinds.values()))
     p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)

@@ -156,7 +156,9 @@ class Snapshot(NamedTuple):
 TOTALS = np.dtype([("births", np.int64), ("deaths", np.int64),
                    ("immune_kills", np.int64), ("repairs", np.int64),
                    ("mutations", np.int64), ("mutants", np.int64),
-                   ("migrants", np.int64)])
+                   ("migrants", np.int64),
+                   # importance sampling: ln of the tick's likelihood ratio
+                   ("log_weight", np.float64)])
 
 #: The replicate's clock and outcomes (MODEL.md section 5). Event ticks are
 #: -1 until the event happens.
@@ -186,6 +188,9 @@ STATUS = np.dtype([
     # agent-level outcomes: every agent dead or taken over (docs/model.md)
     ("total_loss_tick", np.int64),
     ("goal_output0", np.float64),  # goal output sum(n l) at tick 0
+    # importance sampling (PARAMS.error_tilt): ln of the path's likelihood
+    # ratio, target law over the simulated (tilted) law (risk.py)
+    ("log_weight", np.float64),
 ])
 
 
@@ -270,6 +275,10 @@ PARAMS = np.dtype([
     ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
     # rare-event splitting: the event whose score the loop tracks
     ("score_event", np.int64),  # 0: none, 1: takeover, 2: fixation, 3: convergence
+    ("score_kind", np.int64),  # the takeover score: 0 fraction, 1 drive, 2 lineage
+    # importance sampling: copy errors drawn at min(tilt p, max(p, 1/2)) for a
+    # newborn's error probability p, the likelihood ratio kept (0: no tilt)
+    ("error_tilt", np.float64),
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record

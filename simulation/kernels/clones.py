@@ -149,6 +149,25 @@ def mutation_rate(mu_r, mutator, f_ref, f):
     return min(mu_r * math.exp(x), 1.0)
 
 
+@njit(cache=True, _nrt=False)
+def tilted(p_error, tilt):
+    """The error probability drawn under importance sampling: the tilt times
+    ``p_error``, at most 1/2 (or ``p_error`` itself if larger)."""
+    return min(tilt * p_error, max(p_error, 0.5))
+
+
+@njit(cache=True, _nrt=False)
+def log_ratio(k, n, p, q):
+    """ln of the likelihood ratio of ``k`` errors in ``n`` copies at the
+    error probability ``p`` against ``q`` (the tilted one)."""
+    out = 0.0
+    if k > 0:
+        out += k * (math.log(p) - math.log(q))
+    if n > k:
+        out += (n - k) * (math.log1p(-p) - math.log1p(-q))
+    return out
+
+
 @njit(cache=True)
 def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
     """Probability that a newborn carries at least one copy error."""

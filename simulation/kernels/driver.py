@@ -46,6 +46,9 @@ FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 FAST_LIMIT = 1 << 17
 # Events with a splitting score (PARAMS.score_event).
 SCORE_NONE, SCORE_TAKEOVER, SCORE_FIXATION, SCORE_CONVERGENCE = 0, 1, 2, 3
+# The takeover score's kinds (PARAMS.score_kind; engine.SCORE_KINDS).
+SCORE_KIND_FRACTION, SCORE_KIND_DRIVE, SCORE_KIND_LINEAGE = 0, 1, 2
+SCORE_TIE = 1e-6  # the weight of time left in the drive and lineage scores
 # Codes of names.STOP_REASONS.
 STOP_HORIZON, STOP_EXTINCTION, STOP_TAKEOVER, STOP_CONVERGENCE = 1, 2, 3, 4
 STOP_FIXATION, STOP_LOSS = 5, 6
@@ -63,6 +66,7 @@ def _clear_totals(totals):
     t.mutations = 0
     t.mutants = 0
     t.migrants = 0
+    t.log_weight = 0.0
 
 
 @njit(cache=True, _nrt=False)
@@ -281,11 +285,24 @@ def drifted(ag, p, st):
 
 
 @njit(cache=True, _nrt=False)
-def score(ag, p):
-    """Progress toward the scored event now, 1 at the event: the largest
-    live agent's defector fraction over ``takeover_fraction`` (takeover),
-    the seeded lineage's share of the world (fixation), or the mean drive
-    over ``convergence_drive`` (convergence)."""
+def score(cl, ag, st, p):
+    """Progress toward the scored event now, 1 at the event (docs/model.md,
+    "Splitting scores").
+
+    takeover: with ``score_kind`` fraction, the largest live agent's defector
+    fraction over ``takeover_fraction``; with drive or lineage, that fraction
+    mapped onto [1/2, 1] once a live agent holds a defector, and before that
+    half the leading clone's progress toward the escape threshold,
+    ``x = (d - d0) / (theta - d0)`` clipped to [0, 1) (d0 the residents'
+    drive at tick 0), weighted for lineage by ``(1 + y) / 2`` with
+    ``y = log(1 + n) / log(1 + N_a)`` (n the clone's members, N_a its
+    agent's size). Below 1, drive and lineage scores are then scaled by
+    ``1 - SCORE_TIE`` and given ``SCORE_TIE t / T``: of two paths whose best
+    progress is the same, the one that held it longer ranks higher (the
+    running maximum keeps the last tick at it), so ties, which make
+    splitting discard many paths at once (all the branches of one path
+    until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
+    convergence: the mean drive over ``convergence_drive``."""
     size = 0.0
     seeded = 0.0
     drive = 0.0
@@ -297,7 +314,24 @@ def score(ag, p):
         if ag.alive[a] and ag.size[a] > 0:
             largest = max(largest, ag.defectors[a] / ag.size[a])
     if p.score_event == SCORE_TAKEOVER:
-        return min(largest / p.takeover_fraction, 1.0)
+        fraction = min(largest / p.takeover_fraction, 1.0)
+        if p.score_kind == SCORE_KIND_FRACTION or fraction >= 1.0:
+            return fraction
+        best = 0.0
+        span = p.escape_threshold - st.resident_drive0
+        if largest > 0.0:
+            best = 0.5 + 0.5 * fraction
+        elif span > 0.0:
+            for i in range(cl.meta[0]):
+                n = cl.count[i]
+                if n <= 0 or not ag.alive[cl.agent[i]]:
+                    continue
+                x = min(max((cl.traits[i, DRIVE] - st.resident_drive0) / span, 0.0), 1.0)
+                if p.score_kind == SCORE_KIND_LINEAGE:
+                    y = min(np.log1p(n) / np.log1p(max(ag.size[cl.agent[i]], 1.0)), 1.0)
+                    x *= 0.5 * (1.0 + y)
+                best = max(best, 0.5 * x)
+        return (1.0 - SCORE_TIE) * best + SCORE_TIE * min(st.tick / p.horizon, 1.0)
     if size <= 0:
         return 0.0
     if p.score_event == SCORE_FIXATION:
@@ -419,7 +453,7 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
-        draw_events(cl, ag, ev, cfg, rng, memo, t0)
+        draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
     else:
         drawn_slots = cl.meta[0]
@@ -439,7 +473,7 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
         if draw_migrants(cl, ag, ev, p, rng) > 0:
             totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
             free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, cfg, rng, tick)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
     if p.reproduce and parents_due(ag, p) > 0:
         st.agents_born += found_children(cl, ln, ag, cfg, rng, tick, totals)
     conclude(ag, p, st)
@@ -463,7 +497,7 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
     if p.dynamics == BIRTH_DEATH:
-        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0)
+        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
         if not has_room(cl, ln, needed):
             cl, ln, ev = grow_clones(cl, ln, ev, needed)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
@@ -492,7 +526,7 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
                 cl, ln, ev = grow_clones(cl, ln, ev, bound)
             totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
             free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, cfg, rng, tick)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
     if p.reproduce:
         cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
         st.agents_born += born
@@ -502,12 +536,14 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
 
 
 @njit(cache=True, _nrt=False)
-def _fates(cl, ln, ag, st, cfg, rng, tick):
-    """Steps 4-5 up to reproduction: outcomes observed, the score, deaths."""
+def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
+    """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
+    sampling), outcomes observed, the score, deaths."""
     p = cfg.params[0]
+    st.log_weight += totals[0].log_weight
     observe(ag, p, st)
     if p.score_event != SCORE_NONE:
-        st.score = max(st.score, score(ag, p))
+        st.score = max(st.score, score(cl, ag, st, p))
     died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
     st.agents_died += died
     st.agents_lost_to_takeover += lost_taken
@@ -599,13 +635,13 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, sto
             _economy(ag, p)
         if p.tracking_rate > 0.0:
             _track(ag, p)
-        _draw(cl, ag, ev, cfg, rng, memo, tick - 1)
+        _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
         _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
         if p.transmission > 0:
             if _migrants(cl, ag, ev, p, rng) > 0:
                 totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
                 _reduce(cl, ln, ag, p, tick)
-        _fates_in(cl, ln, ag, st, cfg, rng, tick)
+        _fates_in(cl, ln, ag, st, totals, cfg, rng, tick)
         _conclude(ag, p, st)
         _add(interval, totals)
         if tick % p.record_every == 0:
@@ -649,7 +685,7 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         drift_baseline(ag, st)
         observe(ag, p, st)
         if p.score_event != SCORE_NONE:
-            st.score = score(ag, p)
+            st.score = score(cl, ag, st, p)
         conclude(ag, p, st)
         write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
