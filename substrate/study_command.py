@@ -29,7 +29,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     sc = load_scenario(path, list(overrides), seed=seed)
     study = sc.study
     if study is None:
-        raise ScenarioError(f"{path}: no study block (see README, Risk: the scaling study)")
+        raise ScenarioError(f"{path}: no study block (see docs/rare-events.md, the scaling study)")
     started = io.now()
     clock = time.perf_counter()
     try:

@@ -1,5 +1,7 @@
 """The documentation and release files stay in step with the code."""
 
+import re
+
 import yaml
 
 import simulation
@@ -14,3 +16,48 @@ def test_citation_names_this_version(root):
     assert str(cff["version"]) == simulation.__version__
     assert cff["license"] == "MIT"
     assert "MIT License" in (root / "LICENSE").read_text()
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _unfenced(text):
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def _prose(text):
+    """The text outside code fences and inline code."""
+    return re.sub(r"`[^`\n]*`", "", _unfenced(text))
+
+
+def _anchors(path):
+    """GitHub's heading anchors of a markdown file."""
+    seen, anchors = {}, set()
+    for line in _unfenced(path.read_text()).splitlines():
+        if m := re.match(r"#{1,6} (.*)", line):
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def _pages(root):
+    return [root / "README.md", root / "CHANGELOG.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def test_relative_links_resolve(root):
+    """Every relative link of README.md, CHANGELOG.md and docs/*.md points at
+    an existing file (and, into a markdown file, at one of its headings)."""
+    broken = []
+    for page in _pages(root):
+        for target in LINK.findall(_prose(page.read_text())):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            if not dest.exists():
+                broken.append(f"{page.relative_to(root)}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{page.relative_to(root)}: {target} (no such heading)")
+    assert not broken, broken
