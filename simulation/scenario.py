@@ -1,5 +1,5 @@
 """The scenario schema: every key a scenario file may hold, typed, bounded and
-documented, with its default (MODEL.md section 7).
+documented, with its default (docs/scenarios.md).
 
 :func:`load_scenario` reads a YAML file (with the limits of
 :mod:`simulation.loading`), applies overrides and validates it; every mistake
@@ -412,7 +412,7 @@ class Stop(_Section):
     or reference drive has risen this much from tick 0 (none: no drift event)."""
 
 
-# The section is called ``copy`` in MODEL.md; pydantic warns that the name
+# The section is called ``copy`` in the model (docs/model.md); pydantic warns that the name
 # shadows the deprecated ``BaseModel.copy`` method, which we never use.
 warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarning)
 
