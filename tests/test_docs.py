@@ -1,5 +1,6 @@
 """The documentation and release files stay in step with the code."""
 
+import importlib.util
 import re
 
 import yaml
@@ -61,3 +62,13 @@ def test_relative_links_resolve(root):
             elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
                 broken.append(f"{page.relative_to(root)}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_api_reference_is_up_to_date(root):
+    """docs/api.md is what docs/make_api.py generates from the docstrings;
+    refresh it with: python docs/make_api.py"""
+    spec = importlib.util.spec_from_file_location("make_api", root / "docs" / "make_api.py")
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert (root / "docs" / "api.md").read_text() == make_api.render(), \
+        "docs/api.md is out of date: run python docs/make_api.py"
