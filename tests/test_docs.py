@@ -9,7 +9,8 @@ import simulation
 
 
 def test_citation_names_this_version(root):
-    """CITATION.cff (CFF 1.2.0) carries the package's version and licence."""
+    """CITATION.cff (CFF 1.2.0) and the README's citation carry the package's
+    version; the licence is MIT."""
     cff = yaml.safe_load((root / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0"
     for key in ("message", "title", "authors", "abstract", "date-released"):
@@ -17,6 +18,7 @@ def test_citation_names_this_version(root):
     assert str(cff["version"]) == simulation.__version__
     assert cff["license"] == "MIT"
     assert "MIT License" in (root / "LICENSE").read_text()
+    assert f"Version {simulation.__version__}." in (root / "README.md").read_text()  # how to cite
 
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
