@@ -19,7 +19,7 @@ The estimate follows what the engine keeps (simulation/model.py, run.py):
 
 Clones founded are births (growth to capacity, then one per death) times
 the probability that a newborn carries at least one copy error (``mu_r`` of
-MODEL.md section 3, step 6, over the mutable traits); the clones alive at once
+docs/model.md, "One tick", step 5, over the mutable traits); the clones alive at once
 are the founding rate times a new clone's mean lifetime, and at most the
 subcomponents. It is an estimate of the order of magnitude, meant to refuse
 runs that cannot fit, not to predict usage to the megabyte: mutators
@@ -60,7 +60,7 @@ _ADVICE = {
 
 
 def _mu_r(copy) -> float:
-    """Per-trait error probability after majority vote (MODEL.md 3.6), of
+    """Per-trait error probability after majority vote (docs/model.md, "One tick", 5), of
     the mean error rate (with copy.noise: mu exp(sigma^2 / 2), capped at 1)."""
     mu = min(copy.error_rate * math.exp(copy.noise.sigma**2 / 2), 1.0)
     r, rho = copy.redundancy, copy.error_correlation

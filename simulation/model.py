@@ -114,7 +114,7 @@ class SubstrateModel(mesa.Model):
 
     @property
     def events(self) -> dict:
-        """Outcome ticks reached so far (MODEL.md section 5), by name."""
+        """Outcome ticks reached so far (docs/model.md, "Outcomes"), by name."""
         st = self.world.status
         return {name: int(st[name]) for name in EVENT_TICKS if st[name] >= 0}
 

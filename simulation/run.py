@@ -161,7 +161,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
 
 @dataclasses.dataclass
 class RunResult:
-    """Tables of one run (MODEL.md section 7)."""
+    """Tables of one run (docs/outputs.md)."""
 
     scenario: Scenario
     runs: pd.DataFrame
@@ -182,7 +182,7 @@ def agent_part(rows: dict, point: int, replicate: int) -> dict:
 
 def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
                replicates) -> pd.DataFrame:
-    """The runs table (MODEL.md section 7) of replicates from their ends
+    """The runs table (docs/outputs.md) of replicates from their ends
     (rows of ``state.ENDS`` and ``state.STATUS``), with nullable integer
     event ticks (null = censored)."""
     n = ends.shape[0]

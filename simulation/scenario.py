@@ -1,5 +1,5 @@
 """The scenario schema: every key a scenario file may hold, typed, bounded and
-documented, with its default (MODEL.md section 7).
+documented, with its default (docs/scenarios.md).
 
 :func:`load_scenario` reads a YAML file (with the limits of
 :mod:`simulation.loading`), applies overrides and validates it; every mistake
@@ -412,7 +412,7 @@ class Stop(_Section):
     or reference drive has risen this much from tick 0 (none: no drift event)."""
 
 
-# The section is called ``copy`` in MODEL.md; pydantic warns that the name
+# The section is called ``copy`` in the model (docs/model.md); pydantic warns that the name
 # shadows the deprecated ``BaseModel.copy`` method, which we never use.
 warnings.filterwarnings("ignore", message='Field name "copy"', category=UserWarning)
 
@@ -924,7 +924,7 @@ def to_yaml(scenario: Scenario) -> str:
 
 def key_rows(model=Scenario, prefix=""):
     """(key path, allowed values, default, description) of every scenario key,
-    from the schema itself: the README's key table is generated from this."""
+    from the schema itself: the key table of docs/scenarios.md is generated from this."""
     rows = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
@@ -953,11 +953,11 @@ _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
             "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
             "description": "text, up to 10000 characters", "record_clones": "true or false",
             "sweep": "a design: grid, random or latin_hypercube (see Sweeps)",
-            "study": "sizes, horizons, target, simulate (see Risk: the scaling study)"}
+            "study": "sizes, horizons, target, simulate (see Rare events: the scaling study)"}
 
 
 def key_table_markdown() -> str:
-    """The README's table of scenario keys (a test keeps the two identical)."""
+    """The table of scenario keys in docs/scenarios.md (a test keeps the two identical)."""
     import json
 
     lines = ["| key | allowed | default | meaning |", "|---|---|---|---|"]

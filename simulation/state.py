@@ -80,7 +80,7 @@ class Agents(NamedTuple):
 
     #: bool. Alive.
     alive: np.ndarray
-    #: float64. Capacity K_a this tick (MODEL.md section 4).
+    #: float64. Capacity K_a this tick (docs/model.md, "Worlds of agents").
     capacity: np.ndarray
     #: float64. Resource reserve.
     reserve: np.ndarray
@@ -160,7 +160,7 @@ TOTALS = np.dtype([("births", np.int64), ("deaths", np.int64),
                    # importance sampling: ln of the tick's likelihood ratio
                    ("log_weight", np.float64)])
 
-#: The replicate's clock and outcomes (MODEL.md section 5). Event ticks are
+#: The replicate's clock and outcomes (docs/model.md, "Outcomes"). Event ticks are
 #: -1 until the event happens.
 STATUS = np.dtype([
     ("tick", np.int64),
@@ -231,7 +231,7 @@ class State(NamedTuple):
 #: Scalar parameters of the compiled loop, one row (built by the engine from
 #: a validated scenario; the kernels never validate).
 PARAMS = np.dtype([
-    # within-agent dynamics (MODEL.md section 3)
+    # within-agent dynamics (docs/model.md, "One tick")
     ("dynamics", np.int64),  # index into names.DYNAMICS
     ("birth_rate", np.float64), ("death_rate", np.float64),
     ("drive_advantage", np.float64), ("loyalty_cost", np.float64),
@@ -297,7 +297,7 @@ class Config(NamedTuple):
     landscape: np.ndarray
 
 
-#: One row of ``timeseries.parquet`` (MODEL.md section 7), as written by the
+#: One row of ``timeseries.parquet`` (docs/outputs.md), as written by the
 #: compiled loop at every record.
 TIMESERIES = np.dtype([
     ("tick", np.int64), ("agents", np.int64), ("size", np.int64),

@@ -17,6 +17,7 @@ from pathlib import Path
 import scenarios as bundled
 from simulation import io, load_scenario, run_scenario
 from simulation.errors import ClusterError, OutputError, ScenarioError
+from substrate.notice import compile_notice
 
 
 class Interrupted(Exception):
@@ -171,6 +172,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -289,6 +291,7 @@ def validate_command(tier: str, out=None, command=None,
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
@@ -346,6 +349,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         if sc.seed is None:
             # A file without a seed: a resumed sweep keeps the seed it started with.
             held = stored_seed(folder) if resume else None

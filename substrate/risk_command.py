@@ -11,6 +11,7 @@ import sys
 
 from simulation import io, load_scenario
 from simulation.risk import estimate_risk, solve_defence
+from substrate.notice import compile_notice
 
 
 def risk_command(scenario: str, *, event="takeover", method="splitting", score=None,
@@ -55,6 +56,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         marker = folder / RISK_MARKER
         try:
             held = json.loads(marker.read_text()) if marker.exists() else None

@@ -13,6 +13,7 @@ import time
 
 from simulation import io, load_scenario
 from simulation.errors import AnalysisError, ScenarioError
+from substrate.notice import compile_notice
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
@@ -29,7 +30,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     sc = load_scenario(path, list(overrides), seed=seed)
     study = sc.study
     if study is None:
-        raise ScenarioError(f"{path}: no study block (see README, Risk: the scaling study)")
+        raise ScenarioError(f"{path}: no study block (see docs/rare-events.md, the scaling study)")
     started = io.now()
     clock = time.perf_counter()
     try:
@@ -44,6 +45,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                   command) as owner:
         folder = owner.folder
         io.refuse_foreign(folder, {"study.json", "parts"}, "study", "size-")
+        compile_notice()
         total = len(sim.sizes) * len(sim.values) if sim else 0
         with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                   disable=not show_progress, leave=False) as bar:

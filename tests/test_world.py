@@ -1,4 +1,4 @@
-"""Multi-agent worlds (MODEL.md section 4) and the Price decomposition.
+"""Multi-agent worlds (docs/worlds.md) and the Price decomposition.
 
 Whole ticks with every world-level mechanism against the naive reference,
 draw for draw; the economy's accounting by hand; agent deaths and their
