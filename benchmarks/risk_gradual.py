@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def row(name, result):
@@ -54,7 +53,7 @@ def header(what):
 
 def scores():
     from simulation.risk import estimate_risk
-    from test_gradual import exact, ladder
+    from tests.test_gradual import exact, ladder
 
     truth = exact(1e-4, 50)
     header(f"exact gradual ladder, u = 1e-4, T = 50: exact P = {truth:.3g}")

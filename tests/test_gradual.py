@@ -236,7 +236,7 @@ def test_importance_sampling_agrees_with_direct_and_flags_a_bad_tilt():
     combined SE. A tilt of 100 (about 160 errors a path where the event
     needs one) leaves a handful of paths carrying the estimate: the
     effective sample size falls below 30 and no interval is reported."""
-    from test_risk import mission
+    from tests.test_risk import mission
 
     from simulation.risk import risk_scenario
     from simulation.run import run_scenario
