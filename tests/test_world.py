@@ -318,6 +318,27 @@ def test_ticks_above_the_fast_limit_grow_as_they_draw_and_match_naive(dynamics):
         assert world.clones.count.shape[0] < driver.FAST_LIMIT
 
 
+@pytest.mark.parametrize("dynamics", ["birth_death", "wright_fisher", "moran"])
+def test_the_bound_counts_possible_mutants_only_where_copy_errors_can_happen(dynamics):
+    # Without copy errors no newborn founds a clone: one clone of 2^17 + 10^4
+    # members stays under driver.FAST_LIMIT (in the compiled loop); with
+    # copy errors, or copy.noise on a positive rate, every newborn counts.
+    from simulation.kernels import driver
+    size = driver.FAST_LIMIT + 10_000
+
+    def bound(copy):
+        sc = validate({"seed": 1, "agent": {"capacity": size, "initial_size": size,
+                                            "dynamics": dynamics},
+                       "copy": copy, "immune": {"surveillance": 0.0}})
+        world = World(sc, seed=1)
+        return driver.tick_bound(world.agents, world.config.params[0])
+
+    assert bound({"error_rate": 0.0}) == 1
+    assert bound({"error_rate": 0.0, "noise": {"sigma": 1.0}}) == 1
+    assert bound({"error_rate": 1e-6}) > driver.FAST_LIMIT
+    assert bound({"error_rate": 1e-6, "noise": {"sigma": 1.0}}) > driver.FAST_LIMIT
+
+
 def test_lineage_vectors_and_agent_environments_through_reproduction_and_migration():
     """Reproduction and transmission with lineage-scope systematic error (a
     mutant founder draws its clone's vector, other founders and migrants

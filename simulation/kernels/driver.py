@@ -346,31 +346,45 @@ def conclude(ag, p, st):
 def tick_bound(ag, p):
     """The most clones one tick can found, from the state at its start:
     every live clone a repair child (and a clone of newborns carrying only
-    the systematic error), every newborn a mutant (birth_death: at
-    most N births; wright_fisher: the capacities; moran: N events and the
-    refills), every member after the dynamics a migrant, every parent's
-    bottleneck."""
+    the systematic error), every newborn a mutant where copy errors can
+    happen (birth_death: at most N births; wright_fisher: the capacities;
+    moran: N events and the refills), every member after the dynamics a
+    migrant, every parent's bottleneck.
+
+    A newborn carries a copy error with probability 0 when its agent's
+    mu_r (``ag.error_rate``) is 0 (``clones.mutation_rate``); with
+    ``copy.noise`` the tick's mu_r is drawn before the dynamics, and is 0
+    when ``copy.error_rate`` is (the noise multiplies it; the majority vote
+    keeps 0 at 0)."""
     size = 0.0
+    mutable = 0.0  # members of agents whose newborns can carry copy errors
     clones = 0
     alive = 0
     capacity = 0.0
+    mutable_capacity = 0.0
+    noisy = p.noise_sigma > 0.0 and p.error_rate > 0.0
     for a in range(ag.meta[0]):
+        errors = noisy or ag.error_rate[a] > 0.0
         size += ag.size[a]
+        if errors:
+            mutable += ag.size[a]
         clones += ag.clones[a]
         if ag.alive[a]:
             alive += 1
             capacity += min(ag.capacity[a], 1e15)
+            if errors:
+                mutable_capacity += min(ag.capacity[a], 1e15)
     bound = float(clones)
     if p.dynamics == BIRTH_DEATH:
-        bound += size
+        bound += mutable
         after = 2.0 * size  # members after the dynamics: at most N + N births
         if p.systematic_rate > 0:
             bound += clones  # one clone of systematic-only newborns per parent
     elif p.dynamics == WRIGHT_FISHER:
-        bound += capacity
+        bound += mutable_capacity
         after = capacity
     else:
-        bound += 2.0 * size
+        bound += 2.0 * mutable
         after = size  # Moran keeps each size (refills replace the killed)
     if p.transmission > 0:
         bound += after  # every member after the dynamics a migrant
