@@ -64,11 +64,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import SCORE_EVENTS, World, build_config
+from .engine import World, build_config
 from .errors import OutputError, ScenarioError
+from .names import SCORE_EVENTS
 from .scenario import Scenario
 
-EVENTS = tuple(SCORE_EVENTS)
 METHODS = ("splitting", "direct")
 #: First spawn-key component of every random stream of a risk estimate (apart
 #: from the replicate streams of ``run`` and ``sweep``).
@@ -93,8 +93,8 @@ MAX_REPEATS = 1000
 def check_request(scenario: Scenario, event: str, method: str, particles: int,
                   repeats: int) -> None:
     """Refuse a request that cannot give an estimate (messages name no flag)."""
-    if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(EVENTS)}")
+    if event not in SCORE_EVENTS:
+        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(SCORE_EVENTS)}")
     if method not in METHODS:
         raise ScenarioError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if event == "fixation" and not scenario.agent.seed_clones:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import names
+from .codes import Advance
 from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
 from .names import TRAITS
@@ -24,7 +25,6 @@ from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
 from .state import ENDS, STATUS, TIMESERIES, copy_state
 
-EVENT_COLUMNS = names.EVENT_TICKS
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
 
@@ -101,7 +101,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     last_record = -1
     code = world.advance(scenario.horizon)
     while True:
-        if code == driver.RECORDED:
+        if code == Advance.RECORDED:
             if record_agents:
                 rows = agent_part(world.agent_rows(last_record), point, replicate)
                 if agent_sink is not None:
@@ -114,7 +114,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                 alive = np.flatnonzero(cl.count[: cl.meta[0]] > 0)
                 snapshots.append((world.tick, cl.clone_id[alive].copy(),
                                   cl.count[alive].copy()))
-        elif code == driver.STOPPED:
+        elif code == Advance.STOPPED:
             break
         code = world.advance(scenario.horizon)
     if progress is not None:
@@ -187,8 +187,8 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
     event ticks (null = censored)."""
     n = ends.shape[0]
     ticks = {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
-             for name in EVENT_COLUMNS}
-    happened = {name: statuses[name] >= 0 for name in EVENT_COLUMNS}
+             for name in names.EVENT_TICKS}
+    happened = {name: statuses[name] >= 0 for name in names.EVENT_TICKS}
     size = ends["size"]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_drive = np.where(size > 0, ends["sum_drive"] / size, np.nan)
@@ -378,13 +378,13 @@ def _run_share(scenario, indices, point, config, template, progress):
                 state, template, config, rng, memo, where, words, n_words, point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
                 ends, statuses, work, pool)
-            if code == driver.BATCH_DONE:
+            if code == Advance.BATCH_DONE:
                 break
-            if code == driver.BUFFER_FULL or n_rows + 2 > records.shape[0]:
+            if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
                 grown = np.zeros(2 * records.shape[0], TIMESERIES)
                 grown[:n_rows] = records[:n_rows]
                 records = grown
-            if code == driver.NEED_ROOM:
+            if code == Advance.NEED_ROOM:
                 if bound <= driver.FAST_LIMIT:
                     state = driver.make_room(state, config, bound)
                 else:

@@ -28,7 +28,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       ValidationError, field_validator, model_serializer, model_validator)
 
 from .errors import ScenarioError
-from .names import EVENTS, STOP_EVENTS, TRAITS  # noqa: F401
+from .names import DIRECTIONS, DYNAMICS, KERNELS, STOP_EVENTS, TRAITS
 from .loading import (EXCERPT, apply_overrides, dump_yaml, excerpt,  # noqa: F401
                       parse_override, read_yaml, safe_load)
 
@@ -176,7 +176,7 @@ class World(_Section):
 
 
 class Agent(_Section):
-    dynamics: Literal["birth_death", "wright_fisher", "moran"] = "birth_death"
+    dynamics: Literal[DYNAMICS] = "birth_death"
     """Within-agent update rule: birth_death (logistic, overlapping), wright_fisher
     (a generation of size capacity per tick) or moran (N birth-death events per tick)."""
     capacity: Count = 2000
@@ -259,12 +259,12 @@ class Noise(_Section):
 
 
 class Kernel(_Section):
-    type: Literal["normal", "cauchy", "step", "uniform"] = "normal"
+    type: Literal[KERNELS] = "normal"
     """Distribution of a mutated trait's step."""
     sd: _Float(BOUND_REASONS["coefficient"], gt=0.0, le=MAX_COEFFICIENT) = 0.05
     """normal: standard deviation of the step."""
     bias: Annotated[Union[Annotated[Bias, Tag(NUMBER)],
-                          Annotated[dict[Literal["drive", "loyalty", "stealth", "fidelity"],
+                          Annotated[dict[Literal[TRAITS],
                                          Bias], Tag(MAPPING)]],
                     Discriminator(_number_or_mapping)] = 0.0
     """normal: mean of the step, one number for every trait (and for the heritable
@@ -275,7 +275,7 @@ class Kernel(_Section):
     """cauchy: scale of the step."""
     size: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     """step: size of the step."""
-    direction: Literal["up", "down", "both"] = "both"
+    direction: Literal[DIRECTIONS] = "both"
     """step: direction of the step."""
 
     _USES = {"normal": {"sd", "bias"}, "cauchy": {"scale"},
@@ -303,7 +303,7 @@ class Kernel(_Section):
 class Copy(_Section):
     error_rate: Rate = 1e-4
     """mu: per-trait copy error probability of one copy."""
-    traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
+    traits: list[Literal[TRAITS]] = Field(
         default_factory=lambda: list(TRAITS), min_length=1)
     """Traits that copy errors can change."""
     kernel: Kernel = Field(default_factory=Kernel)
@@ -350,7 +350,7 @@ class Immune(_Section):
     cost: NonNegative = 0.0
     """Upkeep per subcomponent per unit of surveillance: an agent pays
     (world.upkeep + cost * surveillance) per subcomponent per tick."""
-    traits: list[Literal["drive", "loyalty", "stealth", "fidelity"]] = Field(
+    traits: list[Literal[TRAITS]] = Field(
         default_factory=lambda: list(TRAITS), min_length=1)
     """Traits the immune system monitors."""
     reference: Literal["founder", "tracking"] = "founder"

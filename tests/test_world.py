@@ -249,15 +249,15 @@ def test_snapshot_restore_continues_exactly_and_scores_pause():
     """A restored snapshot continues exactly as the original (same stream);
     the loop pauses when the running maximum of the takeover score reaches
     the level asked for."""
+    from simulation.codes import Advance
     from simulation.engine import build_config
-    from simulation.kernels import driver
     sc = world_scenario(transmission=0.05, takeover_kills=True)
     sc.agent.takeover_fraction = 0.5
     sc.horizon = 200
     world = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
     assert 0 < world.status["score"] < 0.7  # 50 of 150 seeded defectors: 1/3 / 0.5
     code = world.advance(sc.horizon, stop_score=0.9)
-    assert code == driver.SCORED and world.status["score"] >= 0.9
+    assert code == Advance.SCORED and world.status["score"] >= 0.9
     saved = world.snapshot()
     world.advance(world.tick + 40)
     after = (world.tick, world.timeseries().copy(), world.clones.count.copy())
