@@ -286,8 +286,8 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         if batchable(scenario, config):
-            ends, statuses, records = run_batch(scenario, indices, point, config, template,
-                                                bar, threads)
+            ends, statuses, records = run_batches(scenario, indices, point, config, template,
+                                                  bar, threads)
             results = None
         else:
             world = World(scenario, 0, config, start=False, template=template)
@@ -315,7 +315,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
 
 def batchable(scenario: Scenario, config) -> bool:
     """Whether the scenario's replicates run in one compiled batch
-    (:func:`run_batch`): no Python is needed between their ticks (no agent
+    (:func:`run_batches`): no Python is needed between their ticks (no agent
     or clone records) nor at their start (no per-replicate landscape,
     systematic error vectors or environmental noise X_0, which are drawn in
     Python: ``World._begin``)."""
@@ -330,8 +330,8 @@ BATCH = 256  # replicates per compiled call (between progress updates)
 RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
-def run_batch(scenario: Scenario, indices: list[int], point: int, config, template,
-              progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_batches(scenario: Scenario, indices: list[int], point: int, config, template,
+                progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
     (:func:`simulation.kernels.driver.run_batch`): the same draws, records
     and outcomes as :func:`run_replicate` one by one, without Python per

@@ -34,7 +34,7 @@ from .schema import (BOUND_REASONS, MAPPING, MAX_AGENTS, MAX_AMOUNT,  # noqa: F4
                      NUMBER, Agent, Amount, Bias, Copy, Count, Immune, Kernel, Landscape,
                      Noise, NonNegative, Range, Rate, Repair, Reproduction, Sampled,
                      Scenario, SeedClone, Stop, Study, StudySimulation, Sweep, Systematic,
-                     Ticks, Traits, World, safe_name)
+                     Ticks, Traits, WorldSection, safe_name)
 from .sweep_points import (check_sweep, parameter_field, parameter_paths,  # noqa: F401
                            point_scenario, section_path)
 

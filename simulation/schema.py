@@ -129,7 +129,7 @@ class Reproduction(_Section):
     """A child's z_ref: its founders' mean traits, or its parent's z_ref."""
 
 
-class World(_Section):
+class WorldSection(_Section):
     agents: _Int(1, MAX_AGENTS, BOUND_REASONS["agents"]) = 1
     """Number of agents at the start; 1 is a singleton world."""
     max_agents: Optional[_Int(1, MAX_AGENTS, BOUND_REASONS["agents"])] = None
@@ -523,7 +523,7 @@ class Scenario(_Section):
     record_clones: bool = True
     """Keep every clone's lineage and write clones.parquet and clone_counts.parquet
     (Muller plots); false: memory no longer grows with the clones ever founded."""
-    world: World = Field(default_factory=World)
+    world: WorldSection = Field(default_factory=WorldSection)
     agent: Agent = Field(default_factory=Agent)
     copy: Copy = Field(default_factory=Copy)
     immune: Immune = Field(default_factory=Immune)

@@ -163,7 +163,8 @@ def validation_cases() -> dict:
 
 def cases() -> dict:
     return {**scenario_cases(), "study/defence_scaling": study_case,
-            "risk/singleton_baseline": risk_case, "bound/singleton_baseline": bound_case, **validation_cases()}
+            "risk/singleton_baseline": risk_case, "bound/singleton_baseline": bound_case,
+            **validation_cases()}
 
 
 def compute(only=None) -> dict:
