@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 from statistics import NormalDist
 
+from simulation.codes import Cause
 from simulation.errors import AnalysisError
+from simulation.names import EARLY_STOPS
 from simulation.names import EVENT_COLUMNS as EVENTS  # event -> (flag, tick) columns
 
 #: Event name -> the events that make it impossible once they happen.
@@ -102,10 +104,7 @@ def with_failure_modes(runs: pd.DataFrame) -> pd.DataFrame:
     out["drift_then_cancer_tick"] = ticks(drift_first & both, cancer)
     return out
 
-#: ``stop_reason`` values that end a replicate although the world goes on.
-STOP_REASONS = ("takeover", "convergence", "fixation", "loss")
-
-CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = 0, 1, 2
+CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = (int(c) for c in Cause)
 
 
 def event_columns(event: str):
@@ -268,7 +267,7 @@ def event_status(runs: pd.DataFrame, event: str):
     time = np.where(happened, own, np.where(competing, rival, last))
     reason = (runs["stop_reason"].astype(str).to_numpy() if "stop_reason" in runs.columns
               else np.full(len(runs), "horizon"))
-    stopped = (cause == CAUSE_CENSORED) & np.isin(reason, STOP_REASONS)
+    stopped = (cause == CAUSE_CENSORED) & np.isin(reason, EARLY_STOPS)
     return time, cause, stopped
 
 

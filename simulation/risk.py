@@ -65,11 +65,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .engine import SCORE_EVENTS, SCORES, World, build_config
+from .engine import World, build_config
+from .names import SCORE_EVENTS, SCORES
 from .errors import OutputError, ScenarioError
+from .names import SCORE_EVENTS
 from .scenario import Scenario
 
-EVENTS = tuple(SCORE_EVENTS)
 METHODS = ("splitting", "direct", "importance")
 #: Importance sampling reports no interval when the hits' effective sample
 #: size is below this, or the largest weight holds more than MAX_SHARE of
@@ -118,8 +119,8 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
                 or scenario.world.reproduction.threshold is not None):
             raise ScenarioError("an error tilt applies to birth_death and moran dynamics "
                                 "without agent reproduction")
-    if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(EVENTS)}")
+    if event not in SCORE_EVENTS:
+        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(SCORE_EVENTS)}")
     if score is not None and score not in SCORES[event]:
         raise ScenarioError(f"unknown score {score!r} for the {event} event: choose one of "
                             f"{', '.join(SCORES[event])}")
