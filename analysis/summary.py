@@ -97,8 +97,37 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
     return row
 
 
+def _at_summary(runs: pd.DataFrame, ticks, events) -> list[dict]:
+    """Per tick T of ``ticks``: P(event by T) with its interval and bound
+    flag for each event, and P(total loss by T) when the table has it."""
+    agents = "total_loss_tick" in runs.columns
+    rows = []
+    for tick in ticks:
+        row = {"at": tick, "replicates": len(runs)}
+        for event in (*events, *(("total_loss",) if agents else ())):
+            estimate = estimate_event(runs, event, tick)
+            row.update({f"p_{event}": estimate["p"], f"p_{event}_low": estimate["low"],
+                        f"p_{event}_high": estimate["high"],
+                        f"p_{event}_bounded": estimate["bounded"]})
+        rows.append(row)
+    return rows
+
+
+def _at_ticks(at, horizon) -> list[int]:
+    if horizon is None:
+        raise AnalysisError("at= needs the horizon (give horizon= with a runs table)")
+    ticks = []
+    for value in at:
+        tick = int(value)
+        if tick != value or not 0 <= tick <= horizon:
+            raise AnalysisError(f"at={value!r}: P(event by T) needs a whole tick T from 0 "
+                                f"to the horizon {horizon} (nothing is observed after it)")
+        ticks.append(tick)
+    return ticks
+
+
 def summarize(results, by=None, events=("takeover", "convergence"),
-              horizon: int | None = None) -> pd.DataFrame:
+              horizon: int | None = None, at=None) -> pd.DataFrame:
     """Per group and event: P(event by the horizon), its interval, median
     tick and hazard (:func:`analysis.estimators.estimate_event`); plus mean
     final drive and loyalty.
@@ -117,6 +146,8 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         risks.
     horizon : int, optional
         The T of P(event by T) (default: the scenario's horizon).
+    at : sequence of int, optional
+        Ticks T at which to give P(event by T) instead (see below).
 
     Returns
     -------
@@ -136,6 +167,14 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         mean fraction of agents lost, mean goal output lost, per-agent
         hazard, each with its interval) when the table has their columns;
         ``horizon``.
+
+        With ``at`` (a sequence of ticks T from 0 to the horizon), one row
+        per group and T instead: the group columns, ``at`` (T),
+        ``replicates`` and, per event (and ``total_loss`` when the table
+        has the agent-level columns), ``p_EVENT``, ``_low``, ``_high`` and
+        ``_bounded``: P(event by T) exactly as at the horizon, so the row
+        of T = horizon repeats the summary's interval, and each row equals
+        the band of :func:`incidence_curves` at T.
     """
     if isinstance(results, Results):
         runs = results.runs
@@ -152,12 +191,20 @@ def summarize(results, by=None, events=("takeover", "convergence"),
                                 f"{', '.join(_swept(runs)) or 'none'})")
     if any(event in FAILURE_EVENTS for event in events):
         runs = with_failure_modes(runs)
+    if at is not None:
+        ticks = _at_ticks(at, horizon)
+
+        def one(group):
+            return _at_summary(group, ticks, events)
+    else:
+        def one(group):
+            return [_group_summary(group, horizon, events)]
     if not by:
-        return pd.DataFrame([_group_summary(runs, horizon, events)])
+        return pd.DataFrame(one(runs))
     rows = []
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), **_group_summary(group, horizon, events)})
+        rows.extend({**dict(zip(by, key)), **row} for row in one(group))
     return pd.DataFrame(rows)
 
 

@@ -393,6 +393,10 @@ def _interval_cell(values: dict, event: str) -> str:
     return f"{p:.3f} [{low:.3f}, {high:.3f}]"
 
 
+BOUNDS_NOTE = ("* bounds that contain P whatever the replicates stopped early by "
+               "another event would have done (95%)")
+
+
 def format_sweep_summary(df, params) -> str:
     """The summary table as text: the swept ``params``, P(takeover) [CI],
     median tick, hazard, P(convergence) [CI] and, for tables with the
@@ -426,21 +430,45 @@ def format_sweep_summary(df, params) -> str:
                      f"{values['agent_hazard']:>12.3g}")
         lines.append(line)
     if bounded:
-        lines.append("* bounds that contain P whatever the replicates stopped early by "
-                     "another event would have done (95%)")
+        lines.append(BOUNDS_NOTE)
     return "\n".join(lines)
 
 
-def summarize_command(folder, by=None, fmt="table") -> str:
-    """``substrate summarize``."""
+def format_at_summary(df, params) -> str:
+    """The table of ``summarize --at``: per group and tick T, P(event by T)
+    [95% CI] of each event in ``df``; bounds marked * and explained below."""
+    events = [c[2:-8] for c in df.columns if c.startswith("p_") and c.endswith("_bounded")]
+    lines = ["  ".join([*(f"{p:>16}" for p in params), f"{'T':>7}", f"{'reps':>5}",
+                        *(f"{f'P({e} by T) [95% CI]':>28}" for e in events)])]
+    for row in df.to_dict("records"):
+        lines.append("  ".join([*(f"{str(row[p]):>16}" for p in params), f"{row['at']:>7}",
+                                f"{row['replicates']:>5}",
+                                *(f"{_interval_cell(row, e):>28}" for e in events)]))
+    if df[[f"p_{e}_bounded" for e in events]].to_numpy().any():
+        lines.append(BOUNDS_NOTE)
+    return "\n".join(lines)
+
+
+def summarize_command(folder, by=None, fmt="table", at=None) -> str:
+    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each)."""
     import analysis
+    from simulation.errors import AnalysisError
 
     results = analysis.load(folder)
-    df = analysis.summarize(results, by=by)
+    if at is not None:
+        try:
+            ticks = [int(t) for t in str(at).split(",") if t.strip()]
+        except ValueError:
+            raise AnalysisError(f"--at {at}: give whole ticks, as --at 100,200") from None
+        df = analysis.summarize(results, by=by, at=ticks)
+    else:
+        df = analysis.summarize(results, by=by)
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
         return df.to_json(orient="records", indent=2)
+    if at is not None:
+        return format_at_summary(df, list(by or results.parameters))
     if by and not set(by) <= set(results.parameters):
         return df.to_string(index=False)
     return format_sweep_summary(df, list(by or results.parameters))

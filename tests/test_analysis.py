@@ -115,3 +115,30 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     assert bad.exit_code == 2 and "cannot group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_summarize_at_ticks_in_every_format(tmp_path):
+    # Issue 24, item 1: P(event by T) at chosen ticks, in table, CSV and JSON;
+    # the row at the horizon repeats the summary's own interval.
+    import io
+    import json
+
+    path = tmp_path / "s.yaml"
+    path.write_text("seed: 3\nreplicates: 6\nhorizon: 40\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(path), "--out", str(tmp_path / "r")]).exit_code == 0
+    folder = str(tmp_path / "r")
+    table = runner.invoke(cli, ["summarize", folder, "--at", "0,20,40"])
+    assert table.exit_code == 0, table.output
+    assert "P(takeover by T) [95% CI]" in table.output
+    assert "0.000 [0.000, 0.390]" in table.output  # Wilson 0 of 6: z^2/(6 + z^2)
+    csv = pd.read_csv(io.StringIO(runner.invoke(
+        cli, ["summarize", folder, "--at", "0,20,40", "--format", "csv"]).output))
+    assert list(csv["at"]) == [0, 20, 40] and (csv.replicates == 6).all()
+    records = json.loads(runner.invoke(
+        cli, ["summarize", folder, "--at", "40", "--format", "json"]).output)
+    whole = json.loads(runner.invoke(cli, ["summarize", folder, "--format", "json"]).output)[0]
+    for key in ("p_takeover", "p_takeover_low", "p_takeover_high", "p_total_loss_high"):
+        assert records[0][key] == pytest.approx(whole[key])
+    bad = runner.invoke(cli, ["summarize", folder, "--at", "41"])
+    assert bad.exit_code == 2 and "from 0 to the horizon 40" in bad.output
