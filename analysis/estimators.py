@@ -147,14 +147,15 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95):
     return p, float(low), float(high)
 
 
-def wilson_limits(p, n, confidence: float = 0.95):
+def wilson_limits(p, n, confidence: float = 0.95, z: float | None = None):
     """The Wilson score limits of a proportion ``p`` from ``n`` trials, for
     arrays: ``n`` may be an effective (non-integer) number of trials.
 
         (p + z^2/2n -+ z sqrt(p (1 - p)/n + z^2/4n^2)) / (1 + z^2/n)
 
     exactly 0 at p = 0 and 1 at p = 1 (the closed form there, without its
-    rounding); at 0 trials (no information) the whole of [0, 1].
+    rounding); at 0 trials (no information) the whole of [0, 1]. ``z``
+    replaces the normal quantile of ``confidence`` when given.
 
     Returns
     -------
@@ -163,7 +164,7 @@ def wilson_limits(p, n, confidence: float = 0.95):
     """
     p = np.asarray(p, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = _normal_quantile(0.5 + confidence / 2)
+    z = _normal_quantile(0.5 + confidence / 2) if z is None else z
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -205,6 +206,69 @@ def mean_interval(values, confidence: float = 0.95):
 
     half = float(special.stdtrit(values.size - 1, 0.5 + confidence / 2)) * sem
     return mean, mean - half, mean + half
+
+
+def bounded_mean_interval(values, lower: float = 0.0, upper: float = 1.0, units=None,
+                          confidence: float = 0.95):
+    """The mean of replicate values that lie in [``lower``, ``upper``], with a
+    Wilson-type interval on an effective number of replicates: within the
+    bounds, and never a point.
+
+    With the values rescaled to u_i = (x_i - lower)/(upper - lower) in
+    [0, 1], their mean m and sample variance s^2 (n - 1 in the divisor),
+
+        n_eff = n m (1 - m) / s^2,  clipped to [n, U],
+
+    and the interval is Wilson's for a proportion m of n_eff trials, mapped
+    back to the bounds. For values that are all 0 or 1 (a fraction of one
+    agent) n m (1 - m) / s^2 = n - 1, so n_eff = n and the interval is
+    exactly :func:`wilson_interval` of the count. m (1 - m) is the largest
+    variance a variable in [0, 1] with mean m can have (Bhatia and Davis
+    2000), so n_eff >= n says "at least as precise as n all-or-nothing
+    replicates"; U, the sum of ``units`` (for a fraction of agents lost: the
+    agents founded), caps it: never more precise than if every unit were an
+    independent trial. Where the replicates show no spread (s = 0: all lost
+    nothing, everything or the same share) the data say nothing about it,
+    and n_eff = n. Where n_eff rests on the estimate s^2 (strictly between
+    its clips), z is Student's t quantile with n - 1 degrees of freedom, as
+    for a mean with estimated variance; at the clips (a bound, not an
+    estimate) the normal quantile, as Wilson's.
+
+    Parameters
+    ----------
+    values : array-like of float
+        One value per replicate (NaNs dropped).
+    lower, upper : float
+        Bounds of the values.
+    units : array-like, optional
+        Per replicate, the number of independent units its value is a
+        fraction of (default: no cap).
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, low, high)``; NaNs without values.
+    """
+    values = np.asarray(values, dtype=float)
+    keep = ~np.isnan(values)
+    values = values[keep]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    n = values.size
+    scale = upper - lower
+    u = np.clip((values - lower) / scale, 0.0, 1.0) if scale > 0 else np.zeros(n)
+    m = float(u.mean())
+    cap = math.inf if units is None else max(float(np.asarray(units, float)[keep].sum()), n)
+    s2 = float(u.var(ddof=1)) if n > 1 else 0.0
+    ratio = n * m * (1 - m) / s2 if s2 > 0 else float(n)
+    n_eff = min(max(ratio, n), cap)
+    z = None
+    if n < n_eff < cap:  # the spread is estimated (not a bound): Student's quantile
+        from scipy import special  # imported when used (~0.15 s)
+
+        z = float(special.stdtrit(n - 1, 0.5 + confidence / 2))
+    low, high = wilson_limits(m, n_eff, confidence, z)
+    return float(values.mean()), lower + scale * float(low), lower + scale * float(high)
 
 
 # --- Kaplan-Meier ------------------------------------------------------------

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from simulation.errors import AnalysisError
 from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
-from .estimators import (EVENTS, FAILURE_EVENTS, estimate_event,  # noqa: F401
-                         event_columns, hazard_rate, incidence_curve, mean_interval,
+from .estimators import (EVENTS, FAILURE_EVENTS, bounded_mean_interval,  # noqa: F401
+                         estimate_event, event_columns, hazard_rate, incidence_curve,
+                         mean_interval,
                          poisson_rate_interval, with_failure_modes)
 
 #: runs.parquet columns the agent-level outcomes need (simulation.run.agent_outcomes).
@@ -49,8 +51,11 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
         ``mean_agents_founded``;
         ``mean_fraction_lost``, ``_low``, ``_high`` and
         ``mean_goal_output_lost``, ``_low``, ``_high`` (means over
-        replicates at each replicate's end, Student t intervals clipped to
-        [0, 1], or for goal output lost to at most 1);
+        replicates at each replicate's end, with the Wilson-type interval of
+        :func:`analysis.estimators.bounded_mean_interval`: within [0, 1],
+        capped by the agents founded, for the fraction; within [the lowest
+        value seen or 0, 1] for goal output lost; for one agent per
+        replicate the fraction's interval is Wilson's, as P(total loss));
         ``agent_hazard``, ``_low``, ``_high``: agent deaths per agent-tick
         alive, pooled over the group's replicates, with the exact Poisson
         (Gamma quantile) interval on the count of deaths.
@@ -63,11 +68,15 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
     row["mean_agents_lost"] = float(runs["agents_lost"].mean()) if len(runs) else math.nan
     if "agents_founded" in runs.columns:
         row["mean_agents_founded"] = float(runs["agents_founded"].mean())
-    # Clipped to what the quantity can be: a fraction in [0, 1]; goal output
-    # lost at most 1 (all of it), below 0 when it grew.
-    for column, floor in (("fraction_lost", 0.0), ("goal_output_lost", -math.inf)):
-        mean, low, high = mean_interval(runs[column], confidence)
-        low, high = max(low, floor), min(high, 1.0)
+    # Within what the quantity can be: a fraction in [0, 1] of the agents
+    # founded; goal output lost at most 1 (all of it), below 0 when it grew
+    # (then down to the lowest value seen).
+    goal = runs["goal_output_lost"].to_numpy(dtype=float)
+    founded = runs["agents_founded"] if "agents_founded" in runs.columns else None
+    lowest = min(0.0, float(np.nanmin(goal))) if np.isfinite(goal).any() else 0.0
+    for column, floor, units in (("fraction_lost", 0.0, founded),
+                                 ("goal_output_lost", lowest, None)):
+        mean, low, high = bounded_mean_interval(runs[column], floor, 1.0, units, confidence)
         row.update({f"mean_{column}": mean, f"mean_{column}_low": low,
                     f"mean_{column}_high": high})
     deaths = int(runs[list(AGENTS_DIED)].to_numpy().sum())

@@ -120,15 +120,24 @@ def test_agent_outcomes_by_hand():
     assert row["p_total_loss_bounded"] is False
     # by tick 10 only replicate 0 (tick 5)
     assert agent_outcomes(runs, horizon=10)["p_total_loss"] == pytest.approx(0.25)
-    # mean fraction lost .65, Student t interval (3 df), clipped to [0, 1]
-    low, high = stats.t.interval(0.95, 3, loc=0.65, scale=stats.sem([1, .2, .4, 1]))
+    # mean fraction lost .65: s^2 = 0.51/3 = 0.17, n_eff = 4 * .65 * .35 / .17
+    # = 5.353 (between n = 4 and the 20 agents founded), Wilson's form with
+    # Student's quantile (3 df). (Was: Student t, clipped to [0, 1].)
+    def wilson(m, n, z):
+        centre = (m + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * math.sqrt(m * (1 - m) / n + z * z / (4 * n * n))
+        return centre - half, centre + half
+
+    low, high = wilson(0.65, 4 * 0.65 * 0.35 / 0.17, stats.t.ppf(0.975, 3))
     assert row["mean_fraction_lost"] == pytest.approx(0.65)
-    assert row["mean_fraction_lost_low"] == pytest.approx(max(low, 0.0))
-    assert row["mean_fraction_lost_high"] == pytest.approx(min(high, 1.0))
-    low, high = stats.t.interval(0.95, 3, loc=0.475, scale=stats.sem([1, .1, -.2, 1]))
+    assert row["mean_fraction_lost_low"] == pytest.approx(low)
+    assert row["mean_fraction_lost_high"] == pytest.approx(high)
+    # goal output lost in [-0.2 (the lowest seen), 1]: rescaled [1, .25, 0, 1],
+    # m = .5625, n m (1 - m) / s^2 = 3.71 < n: n_eff = 4, the normal quantile
+    low, high = wilson(0.5625, 4, stats.norm.ppf(0.975))
     assert row["mean_goal_output_lost"] == pytest.approx(0.475)
-    assert row["mean_goal_output_lost_low"] == pytest.approx(low)
-    assert row["mean_goal_output_lost_high"] == pytest.approx(min(high, 1.0))
+    assert row["mean_goal_output_lost_low"] == pytest.approx(-0.2 + 1.2 * low)
+    assert row["mean_goal_output_lost_high"] == pytest.approx(-0.2 + 1.2 * high)
     # hazard: 10 deaths (taken-alive agents are not deaths) over 370 agent-ticks;
     # exact Poisson interval chi2(2k)/2, chi2(2k+2)/2 over the exposure
     assert row["agent_hazard"] == pytest.approx(10 / 370)

@@ -491,3 +491,92 @@ def test_summarize_at_rejects_ticks_past_the_horizon():
     runs = _runs_table([5, 9], [5, None])
     with pytest.raises(AnalysisError, match="from 0 to the horizon 9"):
         analysis.summarize(runs, horizon=9, events=("takeover",), at=[3, 10])
+
+
+# --- bounded means: an interval in [0, 1] that does not collapse (item 2) -----
+
+COVERAGE_SEED, COVERAGE_REPEATS = 20261204, 2000
+# The measured coverage of a 95% interval over R repeats has standard error
+# sqrt(0.95 * 0.05 / R) = 0.0049 at R = 2000; 3 of them below 0.95 fails.
+COVERAGE_FLOOR = 0.95 - 3 * math.sqrt(0.95 * 0.05 / COVERAGE_REPEATS)
+
+# (name, draw(rng, n): one group's replicate values, true mean, n, units each)
+COVERAGE_CASES = [
+    # one agent per replicate: the fraction lost is 0 or 1 (P(loss) 0.05)
+    ("singleton", lambda rng, n: (rng.random(n) < 0.05).astype(float), 0.05, 40, 1),
+    # 10 agents lost independently with probability 0.02: often all 0
+    ("binomial", lambda rng, n: rng.binomial(10, 0.02, n) / 10, 0.02, 20, 10),
+    # the same with a share that varies between worlds (beta-binomial)
+    ("overdispersed", lambda rng, n: rng.binomial(10, rng.beta(0.5, 9.5, n)) / 10,
+     0.05, 30, 10),
+    ("overdispersed, middle", lambda rng, n: rng.binomial(20, rng.beta(2, 2, n)) / 20,
+     0.5, 10, 20),
+    # worlds of 5 agents lost all together or not at all (P 0.03)
+    ("all or nothing", lambda rng, n: (rng.random(n) < 0.03).astype(float), 0.03, 40, 5),
+    # a continuous share (as goal output lost), no cap
+    ("continuous", lambda rng, n: rng.beta(2, 8, n), 0.2, 10, None),
+]
+
+
+def _coverage(interval, draw, truth, n, units, repeats=COVERAGE_REPEATS):
+    rng = np.random.default_rng(COVERAGE_SEED)
+    hits = 0
+    for _ in range(repeats):
+        _, low, high = interval(draw(rng, n), units)
+        hits += low <= truth <= high
+    return hits / repeats
+
+
+def _bounded(values, units):
+    return estimators.bounded_mean_interval(
+        values, 0.0, 1.0, None if units is None else np.full(len(values), units))
+
+
+@pytest.mark.parametrize("case", COVERAGE_CASES, ids=[c[0] for c in COVERAGE_CASES])
+def test_bounded_mean_interval_coverage(case):
+    # Seed 20261204, 2000 repeats per case: the coverage of the 95% interval
+    # is at least 0.95 - 3 standard errors (0.935).
+    _, draw, truth, n, units = case
+    assert _coverage(_bounded, draw, truth, n, units) >= COVERAGE_FLOOR
+
+
+def test_student_t_interval_undercovers_where_replicates_agree():
+    # What the fix replaces: clipped Student t reads [0, 0] whenever no
+    # replicate lost anything, and misses the truth in those samples.
+    def student(values, units):
+        mean, low, high = estimators.mean_interval(values)
+        return mean, max(low, 0.0), min(high, 1.0)
+
+    _, draw, truth, n, units = COVERAGE_CASES[-2]  # all or nothing, P 0.03
+    assert _coverage(student, draw, truth, n, units, repeats=500) < COVERAGE_FLOOR
+    assert _bounded(np.zeros(n), units)[2] == pytest.approx(Z * Z / (n + Z * Z))
+
+
+def test_bounded_mean_interval_by_hand():
+    # All-agreeing replicates never give a point: Wilson of n trials at m.
+    mean, low, high = estimators.bounded_mean_interval([0.3] * 8)
+    assert mean == pytest.approx(0.3)
+    assert (low, high) == pytest.approx(estimators.wilson_limits(0.3, 8))
+    assert 0 < low < 0.3 < high < 1
+    assert estimators.bounded_mean_interval([1.0] * 5)[1:] == pytest.approx(
+        (5 / (5 + Z * Z), 1.0))
+    # 0/1 values: exactly Wilson's interval of the count.
+    values = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert estimators.bounded_mean_interval(values, units=[1] * 10) == \
+        analysis.wilson_interval(2, 10)
+    # Other bounds: the interval is mapped back (goal output lost in [-1, 1]).
+    mean, low, high = estimators.bounded_mean_interval([-1.0, 1.0], -1.0, 1.0)
+    assert mean == 0.0 and (low, high) == pytest.approx(
+        tuple(-1 + 2 * np.asarray(analysis.wilson_interval(1, 2)[1:])))
+    assert all(math.isnan(v) for v in estimators.bounded_mean_interval([]))
+
+
+def test_singleton_fraction_lost_is_p_total_loss():
+    # A singleton agent's fraction lost is 0 or 1: the same number with the
+    # same (Wilson) interval as P(total loss), on a real run.
+    runs = _audit_runs(100, "[]")
+    assert (runs.agents_founded == 1).all() and 0 < runs.total_loss.sum() < 100
+    row = analysis.summarize(runs, horizon=AUDIT_HORIZON).iloc[0]
+    assert row.mean_fraction_lost == pytest.approx(row.p_total_loss, abs=1e-12)
+    assert (row.mean_fraction_lost_low, row.mean_fraction_lost_high) == (
+        row.p_total_loss_low, row.p_total_loss_high)
