@@ -17,7 +17,8 @@ from simulation.errors import AnalysisError
 from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
 from .estimators import (EVENTS, FAILURE_EVENTS, bounded_mean_interval,  # noqa: F401
-                         estimate_event, event_columns, hazard_rate, incidence_curve,
+                         estimate_event, event_columns, event_status, hazard_rate,
+                         incidence_curve,
                          mean_interval,
                          poisson_rate_interval, with_failure_modes)
 
@@ -98,6 +99,12 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
         row[f"{event}_hazard"] = estimate["hazard"]
         row[f"{event}_hazard_low"] = estimate["hazard_low"]
         row[f"{event}_hazard_high"] = estimate["hazard_high"]
+    if "stop_reason" in runs.columns:  # how the replicates ended (competing ends)
+        from simulation.names import STOP_REASONS
+
+        reasons = runs["stop_reason"].astype(str)
+        row.update({f"ended_{reason}": int((reasons == reason).sum())
+                    for reason in STOP_REASONS[1:]})
     row["mean_final_drive"] = float(runs["final_mean_drive"].mean())
     row["mean_final_loyalty"] = float(runs["final_mean_loyalty"].mean())
     if all(column in runs.columns for column in AGENT_OUTCOME_COLUMNS):
@@ -135,7 +142,18 @@ def _at_ticks(at, horizon) -> list[int]:
     return ticks
 
 
-def summarize(results, by=None, events=("takeover", "convergence"),
+#: The events :func:`summarize` reports by default, and extinction (the
+#: competing end of all of them) where the runs table has its column.
+DEFAULT_EVENTS = ("takeover", "convergence")
+
+
+def _events(runs: pd.DataFrame, events) -> tuple:
+    if events is not None:
+        return tuple(events)
+    return DEFAULT_EVENTS + (("extinction",) if "extinction_tick" in runs.columns else ())
+
+
+def summarize(results, by=None, events=None,
               horizon: int | None = None, at=None) -> pd.DataFrame:
     """Per group and event: P(event by the horizon), its interval, median
     tick and hazard (:func:`analysis.estimators.estimate_event`); plus mean
@@ -148,8 +166,10 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         ``horizon``).
     by : list of str, optional
         Grouping columns (default: the swept parameters; none for a run).
-    events : sequence of str
-        Keys of :data:`analysis.estimators.EVENTS`; the failure modes
+    events : sequence of str, optional
+        Keys of :data:`analysis.estimators.EVENTS` (default: takeover,
+        convergence and, where the table has it, extinction, the end that
+        competes with every other event); the failure modes
         (``cancer_first``, ``drift_first``, ``cancer_then_drift``,
         ``drift_then_cancer``, :func:`failure_mode_summary`) as competing
         risks.
@@ -171,7 +191,9 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         ``median_EVENT_tick`` (first tick at which the incidence reaches
         1/2; NaN if it does not by T), ``EVENT_hazard`` with ``_low`` and
         ``_high`` (cause-specific, per replicate-tick at risk, exact Poisson
-        interval); ``mean_final_drive``, ``mean_final_loyalty``; the
+        interval); ``ended_REASON``, the number of replicates that ended
+        by each ``stop_reason`` (horizon, extinction, takeover, convergence,
+        fixation, loss); ``mean_final_drive``, ``mean_final_loyalty``; the
         agent-level outcomes of :func:`agent_outcomes` (P(total loss by T),
         mean fraction of agents lost, mean goal output lost, per-agent
         hazard, each with its interval) when the table has their columns;
@@ -198,6 +220,7 @@ def summarize(results, by=None, events=("takeover", "convergence"),
             raise AnalysisError(f"cannot group by {column}: not a column of the runs "
                                 f"table (swept parameters here: "
                                 f"{', '.join(_swept(runs)) or 'none'})")
+    events = _events(runs, events)
     if any(event in FAILURE_EVENTS for event in events):
         runs = with_failure_modes(runs)
     if at is not None:
@@ -214,6 +237,79 @@ def summarize(results, by=None, events=("takeover", "convergence"),
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         rows.extend({**dict(zip(by, key)), **row} for row in one(group))
+    return pd.DataFrame(rows)
+
+
+def chi_square_homogeneity(events, replicates) -> dict:
+    """Pearson's chi-square test that k groups share one P(event): the 2 x k
+    table of replicates with and without the event (SciPy
+    ``chi2_contingency``, no continuity correction).
+
+        X^2 = sum_g sum_{y in {event, none}} (O_gy - E_gy)^2 / E_gy,
+        E_gy = n_g * (column total of y) / N,  df = k - 1
+
+    Returns ``chi2``, ``dof``, ``p_value`` and ``min_expected`` (the smallest
+    E_gy: below 5 the chi-square approximation is rough). With no event in
+    any group, or the event in every replicate, the groups cannot differ:
+    X^2 = 0, p = 1."""
+    events = np.asarray(events, dtype=float)
+    replicates = np.asarray(replicates, dtype=float)
+    table = np.vstack([events, replicates - events])
+    dof = max(len(events) - 1, 0)
+    expected = np.outer(table.sum(axis=1), replicates) / max(replicates.sum(), 1.0)
+    if dof == 0 or (table.sum(axis=1) == 0).any():
+        return {"chi2": 0.0, "dof": dof, "p_value": 1.0,
+                "min_expected": float(expected.min()) if expected.size else math.nan}
+    from scipy import stats  # imported when used
+
+    chi2, p, dof, expected = stats.chi2_contingency(table, correction=False)
+    return {"chi2": float(chi2), "dof": int(dof), "p_value": float(p),
+            "min_expected": float(expected.min())}
+
+
+def homogeneity(results, by, events=None, horizon: int | None = None) -> pd.DataFrame:
+    """Whether P(event by T) differs between the groups of ``by``: per event,
+    :func:`chi_square_homogeneity` of the counts of replicates with the event
+    by T in each group.
+
+    The counts are the data only where no replicate was censored before T
+    (then P(event by T) is the plain fraction of each group); otherwise the
+    test is not made (NaN, ``note`` says why).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event: ``event``, ``groups``, ``chi2``, ``dof``,
+        ``p_value``, ``min_expected``, ``note``.
+    """
+    if isinstance(results, Results):
+        runs, horizon = results.runs, results.horizon if horizon is None else horizon
+    else:
+        runs = results
+    by = list(by)
+    for column in by:
+        if column not in runs.columns:
+            raise AnalysisError(f"cannot group by {column}: not a column of the runs table")
+    events = _events(runs, events)
+    if any(event in FAILURE_EVENTS for event in events):
+        runs = with_failure_modes(runs)
+    groups = [group for _, group in runs.groupby(by, sort=True, dropna=False)]
+    rows = []
+    for event in events:
+        counts, sizes, censored = [], [], False
+        for group in groups:
+            time, cause, _ = event_status(group, event)
+            counts.append(int(((cause == 1) & (time <= horizon)).sum()))
+            sizes.append(len(group))
+            censored |= bool(((cause == 0) & (time < horizon)).any())
+        row = {"event": event, "groups": len(groups)}
+        if censored:
+            row.update(chi2=math.nan, dof=len(groups) - 1, p_value=math.nan,
+                       min_expected=math.nan,
+                       note="replicates censored before T: the counts are not the data")
+        else:
+            row.update(chi_square_homogeneity(counts, sizes), note="")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

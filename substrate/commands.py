@@ -266,6 +266,8 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         f"  median takeover tick        {median_text}  (where P(takeover by tick) "
         "reaches 1/2)",
         f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
+        *([f"  P(extinction by {sc.horizon})     {probability_text(s, 'extinction')}"]
+          if "p_extinction" in s else []),
         *_failure_lines(s, sc.horizon),
         *_price_lines(s),
         *_agent_lines(s, sc.horizon),
@@ -404,13 +406,16 @@ def format_sweep_summary(df, params) -> str:
     lost [CI] and the per-agent hazard; bounds marked * and explained below."""
     lines = []
     agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
+    extinction = "p_extinction" in df.columns  # the end that competes with the others
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
                  f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
+                 + (f"  {'P(extinct) [95% CI]':>24}" if extinction else "")
                  + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
                     f"{'agent hazard':>12}" if agents else ""))
     bounded = False
-    events = ("takeover", "convergence") + (("total_loss",) if agents else ())
+    events = (("takeover", "convergence") + (("extinction",) if extinction else ())
+              + (("total_loss",) if agents else ()))
     for row in df.itertuples(index=False):
         values = dict(zip(df.columns, row))
         cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
@@ -422,6 +427,8 @@ def format_sweep_summary(df, params) -> str:
                 f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
                 f"{values['takeover_hazard']:>11.3g}  "
                 f"{_interval_cell(values, 'convergence'):>24}")
+        if extinction:
+            line += f"  {_interval_cell(values, 'extinction'):>24}"
         if agents:
             fraction = (f"{values['mean_fraction_lost']:.3f} "
                         f"[{values['mean_fraction_lost_low']:.3f}, "
@@ -468,10 +475,29 @@ def summarize_command(folder, by=None, fmt="table", at=None) -> str:
     if fmt == "json":
         return df.to_json(orient="records", indent=2)
     if at is not None:
-        return format_at_summary(df, list(by or results.parameters))
-    if by and not set(by) <= set(results.parameters):
-        return df.to_string(index=False)
-    return format_sweep_summary(df, list(by or results.parameters))
+        table = format_at_summary(df, list(by or results.parameters))
+    elif by and not set(by) <= set(results.parameters):
+        table = df.to_string(index=False)
+    else:
+        table = format_sweep_summary(df, list(by or results.parameters))
+    if by and len(df) > 1 and at is None:
+        table += "\n" + homogeneity_text(analysis.homogeneity(results, by), by)
+    return table
+
+
+def homogeneity_text(tests, by) -> str:
+    """The lines of ``summarize --by``'s homogeneity tests."""
+    lines = [f"homogeneity across {', '.join(by)} (Pearson chi-square on the 2 x k table "
+             "of replicates with and without the event by T):"]
+    for t in tests.to_dict("records"):
+        if t["note"]:
+            lines.append(f"  {t['event']:<12} not tested: {t['note']}")
+            continue
+        rough = ("  (an expected count < 5: rough)"
+                 if t["min_expected"] < 5 and t["chi2"] > 0 else "")
+        lines.append(f"  {t['event']:<12} chi2 = {t['chi2']:.3g}, df = {t['dof']}, "
+                     f"p = {t['p_value']:.3g}{rough}")
+    return "\n".join(lines)
 
 
 def _writable_file(path: Path) -> Path:
