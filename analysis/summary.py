@@ -59,7 +59,10 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
         replicate the fraction's interval is Wilson's, as P(total loss));
         ``agent_hazard``, ``_low``, ``_high``: agent deaths per agent-tick
         alive, pooled over the group's replicates, with the exact Poisson
-        (Gamma quantile) interval on the count of deaths.
+        (Gamma quantile) interval on the count of deaths (a takeover that
+        leaves its agent alive is not a death); ``agent_loss_hazard``,
+        ``_low``, ``_high``, ``_exact``: agents lost, takeovers included,
+        per agent-tick at risk (:func:`agent_loss_hazard`).
     """
     from simulation.names import AGENTS_DIED
 
@@ -84,7 +87,40 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
     rate, low, high = poisson_rate_interval(deaths, float(runs["agent_ticks"].sum()),
                                             confidence)
     row.update(agent_hazard=rate, agent_hazard_low=low, agent_hazard_high=high)
+    row.update(agent_loss_hazard(runs, confidence))
     return row
+
+
+def agent_loss_hazard(runs: pd.DataFrame, confidence: float = 0.95) -> dict:
+    """Agents lost (dead or taken over, as in P(total loss)) per agent-tick at
+    risk of loss, with the exact Poisson interval on the count.
+
+    One agent per replicate: losses are the replicates with a
+    ``total_loss_tick``, each at risk until it (else for its ``agent_ticks``):
+    exact. Several: ``agents_lost`` over ``agent_ticks``; exact when no agent
+    was taken over alive (a taken-over agent then dies), otherwise the
+    exposure counts the ticks a taken-over agent lived on after its takeover
+    (not recorded per agent) and the rate is a lower bound
+    (``agent_loss_hazard_exact`` False).
+
+    Returns
+    -------
+    dict
+        ``agent_loss_hazard``, ``_low``, ``_high``, ``agent_loss_hazard_exact``.
+    """
+    ticks = runs["agent_ticks"].to_numpy(dtype=float)
+    if "agents_founded" in runs.columns and (runs["agents_founded"] == 1).all():
+        lost_at = pd.array(runs["total_loss_tick"], dtype="Float64").to_numpy(
+            dtype=float, na_value=np.nan)
+        lost = ~np.isnan(lost_at)
+        count, exact = int(lost.sum()), True
+        exposure = float(np.where(lost, lost_at, ticks).sum())
+    else:
+        count, exposure = int(runs["agents_lost"].sum()), float(ticks.sum())
+        exact = "agents_taken_alive" not in runs.columns or not runs["agents_taken_alive"].any()
+    rate, low, high = poisson_rate_interval(count, exposure, confidence)
+    return {"agent_loss_hazard": rate, "agent_loss_hazard_low": low,
+            "agent_loss_hazard_high": high, "agent_loss_hazard_exact": bool(exact)}
 
 
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:

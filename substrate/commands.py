@@ -230,17 +230,31 @@ def _interval_text(s: dict, key: str, digits: str = ".3f") -> str:
 
 
 def _agent_lines(s: dict, horizon: int) -> list[str]:
-    """P(total loss by T), agents and goal output lost, per-agent hazard."""
+    """P(total loss by T), agents and goal output lost, the per-agent loss
+    hazard (takeovers included) and death hazard; for one agent per
+    replicate only the lines that mean something for one agent."""
     if "p_total_loss" not in s:
         return []
-    return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
-            f"  agents lost                 {s['mean_agents_lost']:.2f} of "
-            f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean); fraction "
-            f"{_interval_text(s, 'mean_fraction_lost')}",
-            f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
-            "  (1 - G(end)/G(0), mean)",
-            f"  per-agent hazard            {_interval_text(s, 'agent_hazard', '.3g')}"
-            "  agent deaths per agent-tick"]
+    loss = s.get("agent_loss_hazard")
+    at_least = "" if s.get("agent_loss_hazard_exact", True) else "at least "
+    goal = (f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
+            "  (1 - G(end)/G(0) at the end, mean; negative: it grew)")
+    if s.get("mean_agents_founded") == 1:  # a singleton: its loss is the total loss
+        return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}"
+                "  (taken over or extinct)", goal,
+                f"  loss hazard                 {_interval_text(s, 'agent_loss_hazard', '.3g')}"
+                "  per tick (takeover or extinction)"]
+    lines = [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
+             f"  agents lost                 {s['mean_agents_lost']:.2f} of "
+             f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean, at the end: "
+             f"dead or taken over); fraction {_interval_text(s, 'mean_fraction_lost')}",
+             goal]
+    if loss is not None:
+        lines.append(f"  per-agent loss hazard       {at_least}"
+                     f"{_interval_text(s, 'agent_loss_hazard', '.3g')}"
+                     "  agents lost (dead or taken over) per agent-tick")
+    return lines + [f"  per-agent death hazard      {_interval_text(s, 'agent_hazard', '.3g')}"
+                    "  agent deaths per agent-tick"]
 
 
 def _price_lines(s: dict) -> list[str]:
@@ -395,6 +409,13 @@ def _interval_cell(values: dict, event: str) -> str:
     return f"{p:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _loss_hazard_cell(values: dict) -> str:
+    """Agents lost (takeovers included) per agent-tick; >= a lower bound."""
+    rate = values.get("agent_loss_hazard", values["agent_hazard"])
+    exact = values.get("agent_loss_hazard_exact", True)
+    return f"{'' if exact else '>='}{rate:.3g}"
+
+
 BOUNDS_NOTE = ("* bounds that contain P whatever the replicates stopped early by "
                "another event would have done (95%)")
 
@@ -403,7 +424,8 @@ def format_sweep_summary(df, params) -> str:
     """The summary table as text: the swept ``params``, P(takeover) [CI],
     median tick, hazard, P(convergence) [CI] and, for tables with the
     agent-level outcomes, P(total loss) [CI], the mean fraction of agents
-    lost [CI] and the per-agent hazard; bounds marked * and explained below."""
+    lost [CI] and the per-agent loss hazard (takeovers included; >= where it
+    is a lower bound); bounds marked * and explained below."""
     lines = []
     agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
     extinction = "p_extinction" in df.columns  # the end that competes with the others
@@ -412,7 +434,7 @@ def format_sweep_summary(df, params) -> str:
                  f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
                  + (f"  {'P(extinct) [95% CI]':>24}" if extinction else "")
                  + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
-                    f"{'agent hazard':>12}" if agents else ""))
+                    f"{'loss/agent-tick':>15}" if agents else ""))
     bounded = False
     events = (("takeover", "convergence") + (("extinction",) if extinction else ())
               + (("total_loss",) if agents else ()))
@@ -434,7 +456,7 @@ def format_sweep_summary(df, params) -> str:
                         f"[{values['mean_fraction_lost_low']:.3f}, "
                         f"{values['mean_fraction_lost_high']:.3f}]")
             line += (f"  {_interval_cell(values, 'total_loss'):>24}  {fraction:>24}  "
-                     f"{values['agent_hazard']:>12.3g}")
+                     f"{_loss_hazard_cell(values):>15}")
         lines.append(line)
     if bounded:
         lines.append(BOUNDS_NOTE)
@@ -567,8 +589,10 @@ def report_command(folder, out=None) -> str:
             "mean_fraction_lost is the mean over replicates of the fraction of agents "
             "founded that died or are taken over at the end, mean_goal_output_lost of "
             "1 - G(end)/G(0) (goal output G = sum of n*loyalty over the agents not lost), "
-            "each with its 95% t interval; agent_hazard is agent deaths per agent-tick "
-            "alive, with its exact Poisson interval.</p>")
+            "each with its 95% interval within its bounds (Wilson-type, docs/model.md); "
+            "agent_loss_hazard is agents lost (dead or taken over) per agent-tick at "
+            "risk, agent_hazard agent deaths per agent-tick alive, each with its exact "
+            "Poisson interval.</p>")
     if "failure_mode" in results.runs.columns and "drift_tick" in results.runs.columns:
         modes = analysis.failure_mode_summary(results)
         price = analysis.failure_mode_price(results.runs, results.timeseries(),
