@@ -691,9 +691,13 @@ def incidence_curve(runs: pd.DataFrame, event: str,
     the interval :func:`estimate_event` gives with that tick as horizon,
     unless replicates were stopped before it), plus ``bound_low`` and
     ``bound_high`` (:func:`bound_curves`; equal to the incidence when
-    nothing was stopped). A row at t + 1 follows each censoring at t inside
-    the curve: there the band widens (the censored replicate's outcome is
-    no longer known)."""
+    nothing was stopped), ``bounded`` (replicates stopped before the tick)
+    and ``bound_ci_low``, ``bound_ci_high`` (:func:`stop_bounds` at the
+    tick: the interval the summary gives where ``bounded``). So at every
+    tick the summary's interval is (``low``, ``high``), or where
+    ``bounded`` (``bound_ci_low``, ``bound_ci_high``). A row at t + 1
+    follows each censoring at t inside the curve: there the band widens
+    (the censored replicate's outcome is no longer known)."""
     time, cause, stopped = event_status(runs, event)
     curve = aalen_johansen(time, cause, confidence)
     bounds = bound_curves(time, cause, stopped)
@@ -706,4 +710,10 @@ def incidence_curve(runs: pd.DataFrame, event: str,
         ["bound_low", "bound_high"]].to_numpy()
     if not stopped.any():
         merged["bound_low"] = merged["bound_high"] = merged["incidence"]
+    # Where replicates were stopped before the tick, the summary's interval is
+    # the stop bounds: Wilson's lower limit of k of n, upper of k + m of n.
+    n = max(len(time), 1)
+    merged["bounded"] = (merged["bound_high"] > merged["bound_low"]).to_numpy()
+    merged["bound_ci_low"] = wilson_limits(merged["bound_low"].to_numpy(), n, confidence)[0]
+    merged["bound_ci_high"] = wilson_limits(merged["bound_high"].to_numpy(), n, confidence)[1]
     return merged

@@ -455,9 +455,12 @@ def _check_band_is_the_summary(runs, horizon, event="takeover"):
     ticks = list(range(0, horizon + 1))
     table = analysis.summarize(runs, events=(event,), horizon=horizon, at=ticks)
     np.testing.assert_allclose(table[f"p_{event}"], _at(curve, ticks), atol=1e-12)
-    np.testing.assert_allclose(table[f"p_{event}_low"], _at(curve, ticks, "low"), atol=1e-12)
-    np.testing.assert_allclose(table[f"p_{event}_high"], _at(curve, ticks, "high"),
-                               atol=1e-12)
+    bounded = _at(curve, ticks, "bounded").astype(bool)
+    assert (table[f"p_{event}_bounded"].to_numpy() == bounded).all()
+    low = np.where(bounded, _at(curve, ticks, "bound_ci_low"), _at(curve, ticks, "low"))
+    high = np.where(bounded, _at(curve, ticks, "bound_ci_high"), _at(curve, ticks, "high"))
+    np.testing.assert_allclose(table[f"p_{event}_low"], low, atol=1e-12)
+    np.testing.assert_allclose(table[f"p_{event}_high"], high, atol=1e-12)
     row = analysis.summarize(runs, events=(event,), horizon=horizon).iloc[0]
     last = table.iloc[-1]
     assert (row[f"p_{event}_low"], row[f"p_{event}_high"]) == (
@@ -476,6 +479,14 @@ def test_band_equals_the_summary_interval_on_a_real_run():
     before = table[table["at"] < first]
     assert len(before) and (before.p_takeover == 0).all()
     np.testing.assert_allclose(before.p_takeover_high, Z * Z / (100 + Z * Z), rtol=1e-12)
+
+
+def test_interval_equals_the_summary_interval_with_stops():
+    # stop.on [takeover] cuts convergence short: the summary gives the stop
+    # bounds, and the curve carries them (bound_ci_low, bound_ci_high).
+    runs = _audit_runs(100, "[takeover]")
+    table = _check_band_is_the_summary(runs, AUDIT_HORIZON, "convergence")
+    assert table.p_convergence_bounded.any() and not table.p_convergence_bounded.all()
 
 
 def test_band_equals_the_summary_interval_under_censoring():
