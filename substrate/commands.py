@@ -246,8 +246,9 @@ def _agent_lines(s: dict, horizon: int) -> list[str]:
                 "  per tick (takeover or extinction)"]
     lines = [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
              f"  agents lost                 {s['mean_agents_lost']:.2f} of "
-             f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean, at the end: "
-             f"dead or taken over); fraction {_interval_text(s, 'mean_fraction_lost')}",
+             f"{s.get('mean_agents_founded', float('nan')):.2f} founded at set-up or born "
+             f"(mean, at the end: dead or taken over); fraction "
+             f"{_interval_text(s, 'mean_fraction_lost')}",
              goal]
     if loss is not None:
         lines.append(f"  per-agent loss hazard       {at_least}"

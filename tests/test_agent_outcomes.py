@@ -263,3 +263,21 @@ def test_run_summarize_and_report_show_the_agent_outcomes(tmp_path):
     assert "<h2>Failure modes</h2>" in page and "drove each failure mode" in page
     assert "p_total_loss" in page
     assert yaml.safe_load(path.read_text())["horizon"] == 20
+
+
+def test_run_summary_lines_name_what_they_count():
+    # Issue 24, item 3: several agents: the loss hazard (a lower bound here:
+    # agents taken over alive) beside the death hazard, each named; one
+    # agent: only P(total loss), goal output lost and the loss hazard.
+    from substrate.commands import _agent_lines
+
+    runs = _agent_runs()
+    lines = "\n".join(_agent_lines(agent_outcomes(runs, horizon=30), 30))
+    assert "founded at set-up or born (mean, at the end: dead or taken over)" in lines
+    assert "per-agent loss hazard       at least 0.0351" in lines
+    assert "per-agent death hazard      0.027" in lines
+    assert "negative: it grew" in lines
+    one = runs.assign(agents_founded=1)
+    lines = _agent_lines(agent_outcomes(one, horizon=30), 30)
+    assert len(lines) == 3 and "agents lost" not in "\n".join(lines)
+    assert lines[2].startswith("  loss hazard ")
