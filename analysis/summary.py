@@ -18,9 +18,8 @@ from simulation.io import Results, load  # noqa: F401 (the one reader; re-export
 
 from .estimators import (EVENTS, FAILURE_EVENTS, bounded_mean_interval,  # noqa: F401
                          estimate_event, event_columns, event_status, hazard_rate,
-                         incidence_curve,
-                         mean_interval,
-                         poisson_rate_interval, with_failure_modes)
+                         incidence_curve, mean_interval, poisson_rate_interval,
+                         with_failure_modes)
 
 #: runs.parquet columns the agent-level outcomes need (simulation.run.agent_outcomes).
 AGENT_OUTCOME_COLUMNS = ("total_loss_tick", "fraction_lost", "agents_lost",
