@@ -556,7 +556,7 @@ def pilot_repeats(pilot: dict, pilot_count: int, rel_error: float) -> int:
 
 
 def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
-                  particles: int = 100, repeats: int = 10, workers: int | None = None,
+                  particles: int = 100, repeats: int = 20, workers: int | None = None,
                   scheduler: str | None = None, show_progress: bool | None = None,
                   rel_error: float | None = None, parts: RepeatParts | None = None,
                   score: str | None = None, tilt: float | None = None,
@@ -693,7 +693,7 @@ def _middle(low, high, scale):
 
 
 def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
-                  method: str = "splitting", particles: int = 100, repeats: int = 10,
+                  method: str = "splitting", particles: int = 100, repeats: int = 20,
                   workers: int | None = None, scheduler: str | None = None,
                   steps: int = 8, source: str = "<scenario>",
                   parts: RepeatParts | None = None, score: str | None = None,

@@ -216,7 +216,7 @@ def validate(tier, out):
               "importance, or splitting).")
 @click.option("--particles", type=int, default=100, show_default=True,
               help="Particles per repetition (direct: paths per repetition).")
-@click.option("--repeats", type=int, default=10, show_default=True,
+@click.option("--repeats", type=int, default=20, show_default=True,
               help="Independent repetitions of the estimator (the interval comes from them).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Run repetitions on a local Dask cluster of N processes [default: this process].")
