@@ -26,7 +26,7 @@ def effective_error_rate(error_rate, redundancy, correlation):
     """Per-trait error rate after majority vote over ``redundancy`` copies.
 
     ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
-    (MODEL.md section 3, item 6). Computed once per run, or once per tick
+    (docs/model.md, "One tick", item 5). Computed once per run, or once per tick
     (per agent) under environmental noise (``copy.noise``); C(r, j) by the
     product formula, in floating point.
     """

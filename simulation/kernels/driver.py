@@ -3,7 +3,7 @@
 :func:`advance` runs ticks of one replicate until the horizon, a stop event,
 a given tick, or (when Python must collect agent or clone records) the next
 record, writing every ``timeseries`` row itself (Price terms included).
-Python runs only between calls. One tick (MODEL.md sections 3-5):
+Python runs only between calls. One tick (docs/model.md, "One tick" to "Outcomes"):
 
 1. the environment (with ``copy.noise``: the AR(1) step of the error rate),
    the economy (capacities and reserves from the tick's start), then, with

@@ -1,4 +1,4 @@
-"""World-level steps of a tick (MODEL.md section 4): the economy,
+"""World-level steps of a tick (docs/model.md, "Worlds of agents"): the economy,
 transmission, agent fates and agent reproduction, compiled.
 """
 
