@@ -406,15 +406,16 @@ def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096) -> fl
     """Seconds per path of the engine's fastest direct route for the risk
     scenario (``scenario`` as :func:`risk_scenario` made it): replicates in
     compiled batches (:func:`simulation.run.run_scenario`, one thread),
-    doubling their number from 16 until a batch takes ``budget`` seconds or
-    ``most`` replicates, after one untimed replicate (compiling is not
-    counted). The replicates' seeds are the scenario's; only the time is
-    used."""
+    doubling their number from 1 until a batch takes ``budget`` seconds or
+    ``most`` replicates, after an untimed replicate of one tick (which
+    compiles or loads the kernels: compiling is not counted). The
+    replicates' seeds are the scenario's; only the time is used."""
     from .run import run_scenario
 
-    run_scenario(scenario.model_copy(update={"replicates": 1}), show_progress=False,
-                 threads=1)  # compiles the batch kernels (or loads them) untimed
-    count = 16
+    run_scenario(scenario.model_copy(update={"replicates": 1, "horizon": 1,
+                                             "record_every": 1}),
+                 show_progress=False, threads=1)
+    count = 1
     while True:
         sc = scenario.model_copy(update={"replicates": count})
         started = time.perf_counter()
