@@ -254,7 +254,11 @@ def test_snapshot_restore_continues_exactly_and_scores_pause():
     sc = world_scenario(transmission=0.05, takeover_kills=True)
     sc.agent.takeover_fraction = 0.5
     sc.horizon = 200
-    world = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
+    lineage = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
+    # the default (lineage) score maps the defector fraction onto [1/2, 1]:
+    assert lineage.status["score"] == pytest.approx((1 - 1e-6) * (0.5 + 0.5 * (1 / 3) / 0.5))
+    world = World(sc, seed=9, config=build_config(sc, score_event="takeover",
+                                                  score_kind="fraction"))
     assert 0 < world.status["score"] < 0.7  # 50 of 150 seeded defectors: 1/3 / 0.5
     code = world.advance(sc.horizon, stop_score=0.9)
     assert code == Advance.SCORED and world.status["score"] >= 0.9
