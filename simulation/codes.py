@@ -85,8 +85,6 @@ class ScoreKind(IntEnum):
     FRACTION = 0
     DRIVE = 1
     LINEAGE = 2
-    PRODUCT = 3
-    SUM = 4
 
 
 class Advance(IntEnum):

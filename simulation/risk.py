@@ -235,6 +235,7 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
 
     scores = np.array([run(i) for i in range(n)])
     first_ticks = paths.ticks
+    first_hits = int((scores >= 1.0).sum())
     log_weight = 0.0
     iterations = 0
     if method == "splitting":  # (importance: the first generation only)
@@ -270,12 +271,19 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
             "iterations": iterations,
             "log10_weight": log_weight / math.log(10) if log_weight > -math.inf else None,
             "ticks": paths.ticks, "first_generation_ticks": first_ticks,
+            "first_generation_hits": first_hits,
             "seconds": time.perf_counter() - started}
 
 
 # --- combining repetitions -------------------------------------------------------
 
-def splitting_interval(estimates, paths: int, level: float = 0.95) -> tuple:
+#: The level of the direct paths' bound that caps a splitting interval's upper
+#: end (:func:`splitting_interval`).
+CAP_LEVEL = 0.995
+
+
+def splitting_interval(estimates, paths: int, level: float = 0.95,
+                       first_hits: int | None = None) -> tuple:
     """The interval of the mean of R independent splitting estimates:
     ``(low, high, how)`` (docs/model.md, "Intervals of a splitting estimate").
 
@@ -290,7 +298,15 @@ def splitting_interval(estimates, paths: int, level: float = 0.95) -> tuple:
       the mean and variance of log p_hat, widened if need be to hold the
       sample mean (the reported, unbiased estimate).
     - Otherwise: Student t on the estimates, clipped to [0, 1].
+
+    With ``first_hits`` (the first generations' particles at the event, out
+    of ``paths`` independent direct paths), the upper end is at most the
+    exact Clopper-Pearson bound of that count at :data:`CAP_LEVEL`: a bound
+    from direct paths alone, which keeps the interval informative when the
+    repetitions' logarithms spread so far that Cox's upper end reaches 1
+    (the two-sided coverage then falls by at most 1 - CAP_LEVEL).
     """
+    from scipy.stats import beta
     from scipy.stats import t as student_t
 
     x = np.asarray(estimates, dtype=float)
@@ -307,12 +323,19 @@ def splitting_interval(estimates, paths: int, level: float = 0.95) -> tuple:
         s2 = float(y.var(ddof=1))
         centre = float(y.mean()) + s2 / 2
         half = quantile * math.sqrt(s2 / R + s2 * s2 / (2 * (R - 1)))
-        low, high = math.exp(centre - half), math.exp(centre + half)
-        return (min(low, mean), min(1.0, max(high, mean)),
-                f"Cox log-normal interval over {R} independent repetitions")
-    half = quantile * float(x.std(ddof=1)) / math.sqrt(R)
-    return (max(0.0, mean - half), min(1.0, mean + half),
-            f"Student t over {R} independent repetitions")
+        low, high = min(math.exp(centre - half), mean), max(math.exp(centre + half), mean)
+        how = f"Cox log-normal interval over {R} independent repetitions"
+    else:
+        half = quantile * float(x.std(ddof=1)) / math.sqrt(R)
+        low, high = max(0.0, mean - half), mean + half
+        how = f"Student t over {R} independent repetitions"
+    if first_hits is not None and first_hits < paths:
+        cap = float(beta.ppf(CAP_LEVEL, first_hits + 1, paths - first_hits))
+        if cap < high:
+            high = max(cap, mean)
+            how += (f", the upper end capped by the exact bound of {first_hits} events in "
+                    f"the {paths} direct first-generation paths")
+    return low, min(1.0, high), how
 
 
 def combine(method: str, particles: int, repeats: list[dict], level: float = 0.95,
@@ -368,7 +391,10 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
     else:
         p = float(estimates.mean())
         se = float(estimates.std(ddof=1) / math.sqrt(R))
-        low, high, interval = splitting_interval(estimates, direct_paths, level)
+        first = [r.get("first_generation_hits") for r in repeats]
+        low, high, interval = splitting_interval(
+            estimates, direct_paths, level,
+            None if weighted or None in first else int(sum(first)))
     diagnostics = {}
     if weighted:
         total = float(w.sum())

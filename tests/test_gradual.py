@@ -145,6 +145,21 @@ def test_no_event_gives_the_exact_zero_event_bound_not_zero():
     assert "0 events" in out["interval"]
 
 
+def test_an_upper_end_beyond_the_direct_paths_bound_is_capped():
+    """Ten repetitions whose logarithms spread over 20 decades put Cox's
+    upper end at 1; the 1000 first-generation paths saw no event, so the
+    upper end is the exact 99.5% bound of 0 in 1000, 1 - 0.005^(1/1000) =
+    5.28e-3 (what direct paths alone can say)."""
+    estimates = [10.0 ** -k for k in range(4, 24, 2)]
+    reps = [{"estimate": e, "hits": 1, "ticks": 50, "first_generation_ticks": 50,
+             "first_generation_hits": 0, "iterations": 9} for e in estimates]
+    out = combine("splitting", 100, reps)
+    assert out["high"] == pytest.approx(1 - 0.005 ** (1 / 1000), rel=1e-9)
+    assert "capped" in out["interval"]
+    low, high, _ = splitting_interval(estimates, 1000)
+    assert high == 1.0  # without the count: Cox's upper end reaches 1
+
+
 def test_the_log_normal_interval_covers_a_skewed_mean():
     """Cox's interval for the mean of R = 10 log-normal estimates (sigma 1,
     as right-skewed as splitting repetitions at a poor score) over 4000

@@ -314,14 +314,9 @@ def score(cl, ag, st, p):
                 if n <= 0 or not ag.alive[cl.agent[i]]:
                     continue
                 x = min(max((cl.traits[i, DRIVE] - st.resident_drive0) / span, 0.0), 1.0)
-                if p.score_kind != ScoreKind.DRIVE:
+                if p.score_kind == ScoreKind.LINEAGE:
                     y = min(np.log1p(n) / np.log1p(max(ag.size[cl.agent[i]], 1.0)), 1.0)
-                    if p.score_kind == ScoreKind.LINEAGE:
-                        x *= 0.5 * (1.0 + y)
-                    elif p.score_kind == ScoreKind.PRODUCT:
-                        x *= y
-                    else:
-                        x = 0.5 * (x + y) if x > 0.0 else 0.0
+                    x *= 0.5 * (1.0 + y)
                 best = max(best, 0.5 * x)
         return (1.0 - SCORE_TIE) * best + SCORE_TIE * min(st.tick / p.horizon, 1.0)
     if size <= 0:
