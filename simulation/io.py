@@ -27,6 +27,7 @@ refuses a folder whose files come from different runs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import errno
@@ -44,7 +45,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import OutputError
+from .errors import DamagedError, OutputError, SubstrateError
 
 PACKAGES = ("substrate", "numpy", "numba", "mesa", "pandas", "pyarrow",
             "pydantic", "scipy", "pyyaml", "click", "dask", "distributed")
@@ -255,7 +256,8 @@ def write_figure(fig, path, dpi: int = 110, provenance: dict | None = None) -> P
 
 
 def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None,
-                        rows_per_group: int = 65_536) -> Path:
+                        rows_per_group: int = 65_536,
+                        remedy: str = "run again to rewrite it") -> Path:
     """Concatenate Parquet files (``parts``, in order) into one, atomically,
     with the run identity and ``provenance`` in its schema metadata.
 
@@ -264,15 +266,21 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
     parts. The schema
     is the parts' schemas unified (a column that is all null in one part
     takes the type it has in the others); the pandas metadata is the first
-    part's."""
+    part's. A part that cannot be read is a :class:`DamagedError` naming it
+    (and ``remedy``)."""
     parts = [Path(p) for p in parts]
     if not parts:
         raise OutputError(f"output folder {Path(path).parent}: no parts to write "
                           f"{Path(path).name} from")
-    first = pq.read_schema(parts[0])
+    def part_name(part):
+        return f"{part.parent.name}/{part.name}"
+
+    with reading(parts[0].parent.parent, part_name(parts[0]), remedy):
+        first = pq.read_schema(parts[0])
     unified = first.remove_metadata()
     for part in parts[1:]:
-        schema = pq.read_schema(part).remove_metadata()
+        with reading(part.parent.parent, part_name(part), remedy):
+            schema = pq.read_schema(part).remove_metadata()
         if schema.names != unified.names:
             raise OutputError(f"output folder {Path(path).parent}: {part.name} has other "
                               f"columns than {parts[0].name}")
@@ -288,7 +296,8 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
         with pq.ParquetWriter(tmp, schema) as writer:
             buffer, rows = [], 0
             for part in parts:
-                table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
+                with reading(part.parent.parent, part_name(part), remedy):
+                    table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
                 buffer.append(table)
                 rows += table.num_rows
                 # Flush by rows, and by parts: a small table costs tens of
@@ -701,15 +710,21 @@ class Results:
         for path in files:
             if (table, path.name) in self._schemas:
                 continue
-            held = run_id_of(path)
+            with reading(self.folder, f"{PARTS}/{path.name}"):
+                held = run_id_of(path)
+                part = pq.read_schema(path)
             if held != self.run_id:
                 raise OutputError(f"output folder {self.folder}: {PARTS}/{path.name} comes "
                                   f"from another run ({held}, the manifest says "
                                   f"{self.run_id}): the folder mixes two runs; run again")
-            part = pq.read_schema(path)
-            schema = part if schema is None else pa.unify_schemas(
-                [schema, part.remove_metadata()], promote_options="permissive").with_metadata(
-                    schema.metadata)
+            try:
+                schema = part if schema is None else pa.unify_schemas(
+                    [schema, part.remove_metadata()],
+                    promote_options="permissive").with_metadata(schema.metadata)
+            except pa.ArrowException as exc:
+                raise OutputError(f"output folder {self.folder}: {PARTS}/{path.name} does "
+                                  f"not fit the other {table} parts ({one_line(exc)})"
+                                  ) from None
             self._schemas[(table, path.name)] = True
         self._schemas[table] = schema
         return schema
@@ -723,7 +738,8 @@ class Results:
         if not self.has(table):
             raise OutputError(f"output folder {self.folder}: holds no {table}.parquet")
         if self.consolidated(table):
-            return ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+            with reading(self.folder, f"{table}.parquet"):
+                return ds.dataset(self.folder / f"{table}.parquet", format="parquet")
         files = self._parts(table, points)
         schema = self._schema(table, files)
         return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
@@ -742,14 +758,20 @@ class Results:
             if missing:
                 raise OutputError(f"output folder {self.folder}: {table} has no column "
                                   f"{', '.join(missing)}")
-        return dataset.to_table(columns=columns, filter=where).to_pandas()
+        name = f"{table}.parquet" if self.consolidated(table) else f"the {table} parts"
+        with reading(self.folder, name):
+            return dataset.to_table(columns=columns, filter=where).to_pandas()
 
     def columns(self, table: str) -> list:
         """The column names of ``table`` (without reading it)."""
         if self.consolidated(table):
-            return pq.read_schema(self.folder / f"{table}.parquet").names
+            with reading(self.folder, f"{table}.parquet"):
+                return pq.read_schema(self.folder / f"{table}.parquet").names
         files = self._parts(table)
-        return pq.read_schema(files[0]).names if files else []
+        if not files:
+            return []
+        with reading(self.folder, f"{PARTS}/{files[0].name}"):
+            return pq.read_schema(files[0]).names
 
     def timeseries(self, columns=None, points=None):
         return self.table("timeseries", columns, points)
@@ -785,12 +807,27 @@ def write_study_part(folder, size: int, data: dict) -> Path:
 
 def read_study_part(folder, size: int) -> dict | None:
     """A part written by :func:`write_study_part`, or None when it is
-    missing or unreadable (it is then simulated again)."""
-    try:
-        data = json.loads((Path(folder) / "parts" / f"size-{size}.json").read_text())
-    except (OSError, ValueError):
+    missing.
+
+    Raises
+    ------
+    DamagedError
+        The part is unreadable, not JSON or not a part (truncated by a
+        full disk, edited): simulate that size again.
+    """
+    path = Path(folder) / "parts" / f"size-{size}.json"
+    if not path.exists():
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = one_line(exc)
+    else:
+        if isinstance(data, dict) and isinstance(data.get("points"), list):
+            return data
+        reason = "not a part of a study"
+    raise DamagedError(f"output folder {folder}: parts/{path.name} is damaged ({reason})",
+                       path=path)
 
 
 def load_study(folder) -> dict:
@@ -815,6 +852,128 @@ def load_study(folder) -> dict:
     return data
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut at a word."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return text
+
+
+#: What reading a damaged, truncated or foreign Parquet file raises
+#: (``ArrowInvalid`` is a ``ValueError``; a bad footer an ``OSError``).
+_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, IndexError)
+
+
+@contextlib.contextmanager
+def reading(folder, name: str, remedy: str = "run again to rewrite it"):
+    """Turn the failure of reading ``name`` (a file of an output ``folder``:
+    damaged, truncated, empty or not Parquet) into one :class:`DamagedError`
+    naming the file, what is wrong and ``remedy``."""
+    try:
+        yield
+    except SubstrateError:
+        raise
+    except _ARROW_ERRORS as exc:
+        raise DamagedError(f"output folder {folder}: {name} is damaged or not a file of "
+                           f"substrate ({one_line(exc)}); {remedy}",
+                           path=Path(folder) / name) from None
+
+
+def _inside(folder: Path, name) -> bool:
+    """Whether a manifest's file name stays inside ``folder``."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return False
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return False
+    try:
+        (folder / relative).resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def read_manifest(folder) -> dict:
+    """The ``manifest.json`` of an output folder, checked to be a manifest:
+    a JSON object of this format with a run identity, a kind and a list of
+    files, each inside the folder.
+
+    Raises
+    ------
+    OutputError
+        Unreadable, not JSON, not an object, written by another version,
+        lacking a key, or listing a file outside the folder.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise OutputError(f"output folder {folder}: {MANIFEST} is unreadable "
+                          f"({one_line(exc)})") from None
+    if not isinstance(manifest, dict):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is not a manifest (a JSON "
+                          f"{type(manifest).__name__}, not an object)")
+    if manifest.get("format") != FORMAT or not manifest.get("run_id"):
+        raise OutputError(f"output folder {folder}: written by another version of "
+                          "substrate (no run identity in its manifest); run it again")
+    missing = [key for key in ("kind", "files") if key not in manifest]
+    if missing:
+        raise OutputError(f"output folder {folder}: {MANIFEST} lacks "
+                          f"{', '.join(missing)} (damaged); run again")
+    files = manifest["files"]
+    if not isinstance(manifest["run_id"], str) or not isinstance(files, list) \
+            or not all(isinstance(name, str) for name in files):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is damaged (its run_id is "
+                          "not a string, or its files not a list of names); run again")
+    for name in files:
+        if not _inside(folder, name):
+            raise OutputError(f"output folder {folder}: {MANIFEST} lists {name!r}, a path "
+                              "outside the folder: refused (the manifest is damaged or "
+                              "not substrate's)")
+    partitioned = manifest.get("partitioned", {})
+    if not isinstance(partitioned, dict) or not all(
+            isinstance(spec, dict) and isinstance(spec.get("count"), int)
+            for spec in partitioned.values()):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is damaged (its partitioned "
+                          "tables are not counted); run again")
+    return manifest
+
+
+def read_scenario(folder) -> dict:
+    """The resolved ``scenario.yaml`` of an output folder, as a mapping.
+
+    Raises
+    ------
+    OutputError
+        Missing, unreadable, not YAML, or not a scenario (no horizon).
+    """
+    import yaml
+
+    folder = Path(folder)
+    try:
+        scenario = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise OutputError(f"output folder {folder}: scenario.yaml is not valid YAML{where}: "
+                          f"{one_line(problem)}; run again to rewrite it") from None
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
+        raise OutputError(f"output folder {folder}: scenario.yaml is unreadable "
+                          f"({one_line(exc)})") from None
+    horizon = scenario.get("horizon") if isinstance(scenario, dict) else None
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+        raise OutputError(f"output folder {folder}: scenario.yaml holds no resolved scenario "
+                          "(no horizon); run again to rewrite it")
+    return scenario
+
+
+#: Columns every runs table has (the reader indexes by them).
+RUNS_KEYS = ("point", "replicate")
+
+
 def load(folder) -> Results:
     """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
     scenario, manifest) after checking it is whole.
@@ -822,11 +981,11 @@ def load(folder) -> Results:
     Raises
     ------
     OutputError
-        No output here; unfinished (no manifest); a listed file missing; or
-        files of different runs mixed in one folder.
+        No output here; unfinished (no manifest); a damaged or foreign
+        manifest, scenario or table (naming the file); a listed file missing
+        or outside the folder; or files of different runs mixed in one folder.
     """
     import pandas as pd
-    import yaml
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -837,15 +996,9 @@ def load(folder) -> Results:
                 if (folder / "runs.parquet").exists() or (folder / "sweep.json").exists()
                 or (folder / LOCK).exists() else "not an output folder of a run or sweep")
         raise OutputError(f"output folder {folder}: no {MANIFEST}: {what}")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"output folder {folder}: {MANIFEST} is unreadable ({exc})") from None
-    run_id = manifest.get("run_id")
-    if manifest.get("format") != FORMAT or not run_id:
-        raise OutputError(f"output folder {folder}: written by another version of "
-                          "substrate (no run identity in its manifest); run it again")
-    files = manifest.get("files", [])
+    manifest = read_manifest(folder)
+    run_id = manifest["run_id"]
+    files = manifest["files"]
     if "runs.parquet" not in files:
         raise OutputError(f"output folder {folder}: holds no runs table "
                           f"(a {manifest.get('kind')} output)")
@@ -853,7 +1006,8 @@ def load(folder) -> Results:
         if not (folder / name).exists():
             raise OutputError(f"output folder {folder}: {name} is missing")
         if name.endswith(".parquet"):
-            held = run_id_of(folder / name)
+            with reading(folder, name):
+                held = run_id_of(folder / name)
             if held != run_id:
                 raise OutputError(
                     f"output folder {folder}: {name} comes from another run ({held}, "
@@ -863,7 +1017,12 @@ def load(folder) -> Results:
         if found != spec.get("count"):
             raise OutputError(f"output folder {folder}: {PARTS}/ holds {found} {table} "
                               f"parts, the manifest lists {spec.get('count')}")
-    scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
-    runs = pd.read_parquet(folder / "runs.parquet")
+    scenario = read_scenario(folder)
+    with reading(folder, "runs.parquet"):
+        runs = pd.read_parquet(folder / "runs.parquet")
+    missing = [c for c in RUNS_KEYS if c not in runs.columns]
+    if missing:
+        raise OutputError(f"output folder {folder}: runs.parquet is not a runs table (no "
+                          f"column {', '.join(missing)}); run again to rewrite it")
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
     return Results(folder, runs, scenario, manifest, parameters)

@@ -254,7 +254,7 @@ def study(scenario, out, resume, overrides, seed):
     from substrate.study_command import study_command
 
     click.echo(study_command(scenario, out=out, resume=resume, overrides=list(overrides),
-                             seed=seed, command=_command_line()))
+                             seed=seed, command=_command_line(), notify=note))
 
 
 @cli.command()

@@ -370,7 +370,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                 report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
                                    resume=resume, block_size=block_size, command=command,
                                    source=str(path), worker_timeout=worker_timeout,
-                                   consolidate=consolidate)
+                                   consolidate=consolidate, notify=notify)
             except (ClusterError, OutputError) as exc:
                 if not started_here():
                     raise

@@ -12,11 +12,11 @@ import sys
 import time
 
 from simulation import io, load_scenario
-from simulation.errors import AnalysisError, ScenarioError
+from simulation.errors import AnalysisError, DamagedError, ScenarioError
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
-                  show_progress=None, command=None) -> str:
+                  show_progress=None, command=None, notify=lambda text: None) -> str:
     """Run the study, write ``study.json``, return the summary table."""
     from tqdm.auto import tqdm
 
@@ -53,7 +53,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                 key = {"seed": sc.seed, "size": size, "values": sim.values,
                        "paths": sim.paths, "horizon": sim.horizon,
                        "scenario": scs.model_dump(mode="json")}
-                points = _resumed(folder, size, key) if resume else None
+                points = _resumed(folder, size, key, notify) if resume else None
                 if points is None:
                     points = simulate_lineages(
                         scs, size, scs.agent.initial_size, row["defector_drive"],
@@ -78,9 +78,14 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     return summary_table(result) + f"\n-> {folder}/study.json"
 
 
-def _resumed(folder, size, key):
-    """The points of a part written for the same work, else None."""
-    data = io.read_study_part(folder, size)
+def _resumed(folder, size, key, notify):
+    """The points of a part written for the same work, else None (a damaged
+    part is said, through ``notify``, and simulated again)."""
+    try:
+        data = io.read_study_part(folder, size)
+    except DamagedError as exc:
+        notify(f"{exc}: size {size} is simulated again")
+        return None
     return data.get("points") if data is not None and data.get("key") == key else None
 
 

@@ -1,0 +1,220 @@
+"""Reliability, second round (issue 25): damaged folders read as one line,
+nothing overwritten silently, every long command interruptible, the wording.
+
+Each test runs the ``substrate`` command line as a real subprocess and
+checks the promise: exit status 2 (128 + the signal for an interrupt), one
+``error:`` line on stderr and no traceback, and that earlier results are
+left whole.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from simulation import io
+from simulation.errors import DamagedError, OutputError
+from tests.scenario_texts import SMALL, SWEEP
+
+
+def substrate(*args, cwd, timeout=300):
+    """`substrate ...` as its own process: (exit status, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "substrate", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def one_error_line(status, err):
+    """Exit 2, one line ``error: ...`` on stderr, no traceback: the line."""
+    assert status == 2, err
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A complete run and a complete sweep (block size 1: 6 units), made once."""
+    where = tmp_path_factory.mktemp("made")
+    (where / "small.yaml").write_text(SMALL)
+    (where / "sw.yaml").write_text(SWEEP)
+    status, _, err = substrate("run", "small.yaml", "--out", "run", cwd=where)
+    assert status == 0, err
+    status, _, err = substrate("sweep", "sw.yaml", "--out", "sweep", "--block-size", 1,
+                               cwd=where)
+    assert status == 0, err
+    return where
+
+
+def copy(made, tmp_path, name):
+    shutil.copytree(made / name, tmp_path / name)
+    for scenario in ("small.yaml", "sw.yaml"):
+        shutil.copy(made / scenario, tmp_path / scenario)
+    return tmp_path / name
+
+
+def truncate(path, size=500):
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def flip_bytes(path):
+    data = bytearray(path.read_bytes())
+    for i in range(100, len(data) - 100, 37):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def damage_data_pages(path):
+    """Spoil the first column's pages, leaving the footer whole: a file whose
+    metadata reads but whose data does not."""
+    column = pq.read_metadata(path).row_group(0).column(0)
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset
+    for i in range(start + 2, start + column.total_compressed_size):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    pq.read_metadata(path)
+
+
+def edit_manifest(folder, change):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(change(manifest)))
+
+
+# --- every reader guards its input -----------------------------------------
+
+DAMAGES = {
+    # name: (damage, what the line must say)
+    "truncated runs": (lambda f: truncate(f / "runs.parquet"), "runs.parquet is damaged"),
+    "empty runs": (lambda f: (f / "runs.parquet").write_bytes(b""), "runs.parquet is damaged"),
+    "flipped timeseries": (lambda f: flip_bytes(f / "timeseries.parquet"),
+                           "timeseries.parquet is damaged"),
+    "spoilt clone pages": (lambda f: damage_data_pages(f / "clones.parquet"),
+                           "clones.parquet is damaged"),
+    "runs replaced by timeseries": (
+        lambda f: shutil.copy(f / "timeseries.parquet", f / "runs.parquet"), "runs table"),
+    "manifest a list": (lambda f: (f / "manifest.json").write_text("[1, 2]"),
+                        "manifest.json is not a manifest (a JSON list"),
+    "manifest truncated": (lambda f: truncate(f / "manifest.json", 40),
+                           "manifest.json is unreadable"),
+    "manifest lacks keys": (lambda f: edit_manifest(f, lambda m: {
+        k: v for k, v in m.items() if k not in ("files", "kind")}),
+        "manifest.json lacks kind, files"),
+    "manifest outside": (lambda f: edit_manifest(f, lambda m: m | {
+        "files": m["files"] + ["../../../etc/passwd"]}),
+        "'../../../etc/passwd', a path outside the folder"),
+    "scenario broken": (lambda f: (f / "scenario.yaml").write_text("horizon: [40\n"),
+                        "scenario.yaml is not valid YAML"),
+    "scenario a list": (lambda f: (f / "scenario.yaml").write_text("- 1\n"),
+                        "scenario.yaml holds no resolved scenario"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGES))
+def test_a_damaged_run_folder_is_one_line_for_every_reader(made, tmp_path, case):
+    folder = copy(made, tmp_path, "run")
+    damage, expected = DAMAGES[case]
+    damage(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    commands = [("summarize", folder), ("report", folder, "--out", tmp_path / "r.html"),
+                ("plot", folder, "--kind", "survival", "--out", tmp_path / "s.png")]
+    if case == "spoilt clone pages":  # read by the muller plot (and the report) only
+        commands = [("plot", folder, "--kind", "muller", "--out", tmp_path / "m.png"),
+                    commands[1]]
+    for args in commands:
+        status, out, err = substrate(*args, cwd=tmp_path)
+        line = one_error_line(status, err)
+        assert expected in line, (args, line)
+        assert f"output folder {folder}" in line or "runs table" in line, line
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
+
+
+def test_the_reader_raises_a_typed_error_naming_the_file(made, tmp_path):
+    folder = copy(made, tmp_path, "run")
+    truncate(folder / "timeseries.parquet")
+    with pytest.raises(DamagedError, match="timeseries.parquet is damaged") as caught:
+        io.load(folder)
+    assert caught.value.path == folder / "timeseries.parquet"
+    assert isinstance(caught.value, OutputError)
+
+
+def test_a_symlink_out_of_the_folder_is_refused(made, tmp_path):
+    folder = copy(made, tmp_path, "run")
+    (folder / "passwd").symlink_to("/etc/passwd")
+    edit_manifest(folder, lambda m: m | {"files": m["files"] + ["passwd"]})
+    with pytest.raises(OutputError, match="'passwd', a path outside the folder"):
+        io.load(folder)
+
+
+def test_a_damaged_sweep_part_is_one_line_for_the_readers(made, tmp_path):
+    folder = copy(made, tmp_path, "sweep")
+    truncate(folder / "parts" / "p000001-b000000-timeseries.parquet")
+    (folder / "timeseries.parquet").unlink()  # the parts are read
+    edit_manifest(folder, lambda m: m | {"files": [f for f in m["files"]
+                                                   if f != "timeseries.parquet"]})
+    status, _, err = substrate("plot", folder, "--kind", "traits", "--out",
+                               tmp_path / "t.png", cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert "parts/p000001-b000000-timeseries.parquet is damaged" in line
+
+
+def test_resume_runs_again_the_units_of_damaged_parts(made, tmp_path):
+    folder = copy(made, tmp_path, "sweep")
+    truncate(folder / "parts" / "p000001-b000000-runs.parquet")
+    (folder / "parts" / "p000002-b000001-timeseries.parquet").write_bytes(b"")
+    status, out, err = substrate("sweep", "sw.yaml", "--out", "sweep", "--block-size", 1,
+                                 "--resume", cwd=tmp_path)
+    assert status == 0, err
+    assert "2 of 6 units run now" in out
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("note: ") and \
+        "2 finished unit(s) have a damaged or unreadable part (p000001-b000000, " \
+        "p000002-b000001): run again" in lines[0], err
+    assert len(io.load(folder).runs) == 6
+
+
+def test_a_part_damaged_past_its_footer_fails_in_one_line_and_resumes(made, tmp_path):
+    folder = copy(made, tmp_path, "sweep")
+    damage_data_pages(folder / "parts" / "p000001-b000001-timeseries.parquet")
+    args = ("sweep", "sw.yaml", "--out", "sweep", "--block-size", 1, "--resume")
+    status, _, err = substrate(*args, cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert "parts/p000001-b000001-timeseries.parquet is damaged" in line
+    assert "resume the sweep to run that unit again" in line
+    assert "5 finished unit(s) kept" in line
+    status, out, err = substrate(*args, cwd=tmp_path)
+    assert status == 0 and "1 of 6 units run now" in out, err
+    assert len(io.load(folder).table("timeseries")) > 0
+
+
+STUDY = ["--set", "study.sizes=[1000, 10000]", "--set", "study.horizons=[1000]",
+         "--set", "study.simulate.sizes=[1000, 10000]",
+         "--set", "study.simulate.values=[0.0, 0.2]", "--set", "study.simulate.paths=50",
+         "--set", "study.simulate.horizon=1000"]
+
+
+@pytest.mark.parametrize("damage", ["empty", "a list"])
+def test_study_resume_simulates_a_damaged_part_again_and_says_so(tmp_path, damage):
+    status, _, err = substrate("study", "defence_scaling", "--out", "st", *STUDY,
+                               cwd=tmp_path)
+    assert status == 0, err
+    part = tmp_path / "st" / "parts" / "size-1000.json"
+    kept = tmp_path / "st" / "parts" / "size-10000.json"
+    whole, before = part.read_text(), kept.stat().st_mtime_ns
+    part.write_text("" if damage == "empty" else "[1, 2]")
+    status, _, err = substrate("study", "defence_scaling", "--out", "st", "--resume",
+                               *STUDY, cwd=tmp_path)
+    assert status == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("note: ") and \
+        "parts/size-1000.json is damaged" in lines[0] and \
+        "size 1000 is simulated again" in lines[0], err
+    assert json.loads(part.read_text()) == json.loads(whole)
+    assert kept.stat().st_mtime_ns == before
