@@ -16,13 +16,20 @@ place (``os.replace``), so a reader never sees a half-written file. Every
 Parquet file carries the run identity and the key provenance (kind, scenario,
 seed, version) in its Parquet schema metadata. ``manifest.json`` (one schema,
 built by :func:`provenance`, for runs, sweeps and validations) is written last
-and lists the files: its presence marks a complete folder.
+and lists the files: its presence marks a complete folder. A run never
+writes into the folder of another command (:func:`earlier_run`), and one that
+replaces a complete earlier run writes into a staging folder beside it
+(:meth:`Claim.stage`) swapped in only when complete (:meth:`Claim.swap`), so
+a failure or a kill leaves the earlier run whole.
 
 Reading
 -------
 :func:`load` opens a folder as :class:`Results`, checks that it is complete
 and that every Parquet file it lists carries the manifest's run identity, and
-refuses a folder whose files come from different runs.
+refuses a folder whose files come from different runs. A damaged, truncated,
+empty or foreign file (Parquet, ``manifest.json``, ``scenario.yaml``) is one
+:class:`~simulation.errors.DamagedError` or :class:`OutputError` naming the
+file and what is wrong; the manifest's files must lie inside its folder.
 """
 
 from __future__ import annotations
@@ -285,7 +292,12 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
             raise OutputError(f"output folder {Path(path).parent}: {part.name} has other "
                               f"columns than {parts[0].name}")
         if not schema.equals(unified):
-            unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+            try:
+                unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+            except pa.ArrowException as exc:
+                raise OutputError(f"output folder {Path(path).parent}: {part_name(part)} has "
+                                  f"column types that clash with the other parts' "
+                                  f"({one_line(exc)}); the parts are kept") from None
     metadata = dict(first.metadata or {})
     metadata[RUN_ID_KEY] = run_id.encode()
     if provenance is not None:
@@ -466,13 +478,74 @@ class Claim:
     run_id: str
     note: str | None = None
     _token: str = ""
+    staging: Path | None = None
 
     def adopt(self, run_id: str) -> None:
         """Continue an earlier run's identity (resuming a sweep)."""
         self.run_id = run_id
 
+    def stage(self) -> Path:
+        """A new, empty staging folder beside the claimed one
+        (``.NAME.staging-TOKEN.tmp``), to write a complete output into
+        before :meth:`swap` puts it in place: the folder's earlier output
+        stays whole until then. Removed by :meth:`release` if not swapped.
+
+        Raises
+        ------
+        OutputError
+            The staging folder cannot be made (e.g. the parent folder is
+            not writable).
+        """
+        staging = _staging_name(self.folder, self._token)
+        try:
+            staging.mkdir()
+            os.chmod(staging, os.stat(self.folder).st_mode & 0o7777)
+        except OSError as exc:
+            raise OutputError(f"output folder {self.folder}: cannot make a staging folder "
+                              f"beside it ({_reason(exc)})") from None
+        self.staging = staging
+        return staging
+
+    def swap(self, keep=()) -> None:
+        """Put the complete staging folder in place of the claimed folder:
+        the earlier output goes (except the names in ``keep``, moved over),
+        the lock moves with it. One atomic exchange of the two folders where
+        the system has it (Linux ``renameat2``), else two renames (a crash
+        between them leaves the earlier output whole in
+        ``.NAME.old-TOKEN.tmp`` beside)."""
+        import shutil
+
+        staging, folder = self.staging, self.folder
+        refused = (f"output folder {folder}: cannot put the new output in place "
+                   "({}); it still holds its earlier output")
+        try:
+            for name in keep:
+                if (folder / name).exists() and not (staging / name).exists():
+                    os.rename(folder / name, staging / name)
+            os.link(folder / LOCK, staging / LOCK)
+            if _exchange(staging, folder):
+                old = staging
+            else:
+                old = folder.parent / f".{folder.name}.old-{self._token}.tmp"
+                os.rename(folder, old)
+                try:
+                    os.rename(staging, folder)
+                except OSError:
+                    os.rename(old, folder)
+                    raise
+        except OSError as exc:
+            raise OutputError(refused.format(_reason(exc))) from None
+        self.staging = None
+        shutil.rmtree(old, ignore_errors=True)
+
     def release(self) -> None:
-        """Remove the lock, if it is still ours."""
+        """Remove the lock, if it is still ours, and a staging folder not
+        swapped in."""
+        if self.staging is not None:
+            import shutil
+
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
         lock = self.folder / LOCK
         try:
             if json.loads(lock.read_text()).get("token") == self._token:
@@ -486,6 +559,41 @@ class Claim:
     def __exit__(self, *exc):
         self.release()
         return False
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or the file system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code))
+
+
+def _staging_name(folder: Path, token: str) -> Path:
+    return folder.parent / f".{folder.name}.staging-{token}.tmp"
+
+
+def _clean_staging(folder: Path) -> int:
+    """Remove the staging folders of owners of ``folder`` killed before
+    their swap (only for the folder's new owner); returns how many."""
+    import shutil
+
+    count = 0
+    for stale in folder.parent.glob(f".{folder.name}.staging-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+        count += 1
+    return count
 
 
 def _create_lock(lock: Path, owner: dict) -> bool:
@@ -567,7 +675,7 @@ def claim(out, command=None) -> Claim:
             raise OutputError(f"output folder {folder}: in use by "
                               f"{_describe(_read_lock(lock) or {})}")
         note = f"took over the stale lock of {_describe(held)} (that process is gone)"
-    removed = clean_temporaries(folder)
+    removed = clean_temporaries(folder) + _clean_staging(folder)
     if removed:
         extra = f"removed {removed} unfinished temporary file(s)"
         note = f"{note}; {extra}" if note else extra
@@ -605,13 +713,14 @@ RUN_TABLES = ("runs", "timeseries", "clones", "clone_counts", "agents")
 
 
 def write_run(result, claim_: Claim, command=None, started=None,
-              parameters: dict | None = None, written=()) -> dict:
-    """Write a :class:`simulation.run.RunResult` into a claimed folder;
-    returns the manifest. ``written``: tables already written into the
-    folder a part at a time (:class:`TableAppender`, e.g. ``agents``)."""
+              parameters: dict | None = None, written=(), folder=None) -> dict:
+    """Write a :class:`simulation.run.RunResult` into a claimed folder (or
+    into ``folder``, its staging folder: :meth:`Claim.stage`); returns the
+    manifest. ``written``: tables already written into the folder a part at
+    a time (:class:`TableAppender`, e.g. ``agents``)."""
     from .scenario import to_yaml
 
-    folder = claim_.folder
+    folder = Path(folder) if folder is not None else claim_.folder
     unmark(folder)
     manifest = provenance(
         "run", claim_.run_id, scenario=result.scenario, command=command, started=started,
@@ -775,6 +884,43 @@ class Results:
 
     def timeseries(self, columns=None, points=None):
         return self.table("timeseries", columns, points)
+
+
+#: Files that mark an output of another command than ``run``.
+OTHER_KINDS = {"sweep.json": "sweep", "risk.json": "risk", "risk-run.json": "risk",
+               "study.json": "study", "validation.parquet": "validation",
+               PARTS: "sweep, risk or study"}
+
+
+def earlier_run(folder) -> dict | None:
+    """The manifest of the complete earlier run a folder about to receive a
+    run holds (which the new one replaces whole, through a staging folder:
+    :meth:`Claim.stage`), or None.
+
+    Raises
+    ------
+    OutputError
+        The folder holds the output of another command (a sweep, risk
+        estimate, study or validation): a run never replaces it.
+    """
+    folder = Path(folder)
+    kind = None
+    for name, what in OTHER_KINDS.items():
+        if (folder / name).exists():
+            kind, evidence = what, name
+            break
+    manifest = None
+    if (folder / MANIFEST).is_file():
+        try:
+            manifest = read_manifest(folder)
+        except OutputError:
+            manifest = None  # a damaged manifest marks no complete run
+        if kind is None and manifest is not None and manifest["kind"] != "run":
+            kind, evidence = manifest["kind"], MANIFEST
+    if kind is not None:
+        raise OutputError(f"output folder {folder}: holds a {kind} output ({evidence}), not "
+                          "a run: a run would overwrite it; choose another folder")
+    return manifest
 
 
 def refuse_foreign(folder, own, what: str, part_prefix: str) -> None:

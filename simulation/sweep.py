@@ -89,10 +89,28 @@ def design(scenario: Scenario) -> list[dict]:
     ``latin_hypercube``: ``scipy.stats.qmc.LatinHypercube``. Sampled designs
     draw from the master seed's own stream, so they are fixed by the seed.
     Integer parameters are rounded (``copy.redundancy`` to the nearest odd
-    number in its range).
+    number in its range). A parameter whose values are of different types
+    (``copy.kernel.bias: 0.0`` at one point, ``{drive: -0.02}`` at another)
+    is labelled by strings at every point (each value's JSON): one column
+    type, whatever the point.
     """
-    return [{path: label(value) for path, value in point.items()}
-            for point in design_values(scenario)]
+    values = design_values(scenario)
+    mixed = {path for path in values[0]
+             if len({_kind(point[path]) for point in values} - {None}) > 1}
+    return [{path: json.dumps(value) if path in mixed else label(value)
+             for path, value in point.items()}
+            for point in values]
+
+
+def _kind(value):
+    """The column type a swept value takes in the tables (None: any)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, (int, float)):
+        return float  # integers and floats share a float column
+    return type(value)
 
 
 def design_values(scenario: Scenario) -> list[dict]:

@@ -218,3 +218,86 @@ def test_study_resume_simulates_a_damaged_part_again_and_says_so(tmp_path, damag
         "size 1000 is simulated again" in lines[0], err
     assert json.loads(part.read_text()) == json.loads(whole)
     assert kept.stat().st_mtime_ns == before
+
+
+# --- nothing overwritten silently -------------------------------------------
+
+@pytest.mark.parametrize("kind", ["sweep", "study", "risk", "validation"])
+def test_a_run_into_a_folder_of_another_command_is_refused(made, tmp_path, kind):
+    if kind == "sweep":
+        folder = copy(made, tmp_path, "sweep")
+    else:
+        copy(made, tmp_path, "run")
+        folder = tmp_path / kind
+        folder.mkdir()
+        marker = {"study": "study.json", "risk": "risk-run.json",
+                  "validation": "validation.parquet"}[kind]
+        (folder / marker).write_text("{}")
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    status, _, err = substrate("run", "small.yaml", "--out", folder, cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert f"holds a {kind} output" in line and "not a run" in line, line
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_a_run_replacing_a_run_swaps_it_in_whole(made, tmp_path):
+    folder = copy(made, tmp_path, "run")
+    (folder / "survival.png").write_bytes(b"a figure drawn from the earlier run")
+    earlier = io.load(folder).run_id
+    status, out, err = substrate("run", "small.yaml", "--out", folder, "--seed", 9,
+                                 cwd=tmp_path)
+    assert status == 0 and err == "", err
+    results = io.load(folder)
+    assert results.run_id != earlier and results.scenario["seed"] == 9
+    assert (folder / "survival.png").exists()  # kept, as a run in place keeps it
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 400 KiB (tmpfs; needs root)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_leaves_the_earlier_run_whole_and_says_so(made, tmp_path, small_disk):
+    shutil.copy(made / "small.yaml", tmp_path / "small.yaml")
+    folder = small_disk / "run"
+    shutil.copytree(made / "run", folder)
+    earlier = {p.name: p.read_bytes() for p in folder.iterdir()}
+    free = os.statvfs(small_disk)
+    (small_disk / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 30_000))
+    status, _, err = substrate("run", "small.yaml", "--out", folder, "--seed", 9,
+                               cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert "No space left on device" in line, line
+    assert line.endswith(f"{folder} still holds its earlier complete run, untouched"), line
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == earlier
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run"]
+    assert io.load(folder).scenario["seed"] == 5
+
+
+MIXED_SWEEP = SWEEP.replace("immune.efficacy: [0.3, 0.6, 0.9]",
+                            "copy.kernel.bias: [0.0, {drive: -0.02}]")
+
+
+def test_section_values_of_mixed_types_become_a_label_column(tmp_path):
+    from simulation import validate
+    from simulation.sweep import design
+
+    (tmp_path / "mix.yaml").write_text(MIXED_SWEEP)
+    status, out, err = substrate("sweep", "mix.yaml", "--out", "mix", cwd=tmp_path)
+    assert status == 0, err
+    runs = io.load(tmp_path / "mix").runs
+    assert sorted(set(runs["copy.kernel.bias"])) == ['0.0', '{"drive": -0.02}']
+    status, out, err = substrate("summarize", "mix", cwd=tmp_path)
+    assert status == 0 and '{"drive": -0.02}' in out, err
+    # Numbers alone stay numbers.
+    sc = validate({"seed": 1, "sweep": {"grid": {"copy.kernel.bias": [0, 0.5]}}})
+    assert [p["copy.kernel.bias"] for p in design(sc)] == [0, 0.5]
