@@ -301,3 +301,43 @@ def test_section_values_of_mixed_types_become_a_label_column(tmp_path):
     # Numbers alone stay numbers.
     sc = validate({"seed": 1, "sweep": {"grid": {"copy.kernel.bias": [0, 0.5]}}})
     assert [p["copy.kernel.bias"] for p in design(sc)] == [0, 0.5]
+
+
+# --- study interruptible ----------------------------------------------------
+
+# Two simulated sizes of ~10 s each on one core.
+LONG_STUDY = ["--set", "study.sizes=[1000, 10000]", "--set", "study.horizons=[1000]",
+              "--set", "study.simulate.sizes=[1000, 10000]",
+              "--set", "study.simulate.values=[0.0, 0.15, 0.17, 0.18, 0.19, 0.2, 0.22]",
+              "--set", "study.simulate.paths=1500"]
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_study_stops_on_a_signal_in_one_line_and_resumes(tmp_path, signum, status):
+    out = tmp_path / "st"
+    args = ["study", "defence_scaling", "--out", out, *LONG_STUDY]
+    proc = subprocess.Popen([sys.executable, "-m", "substrate", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    deadline = time.time() + 300
+    while not (out / "parts" / "size-1000.json").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    sent = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - sent < 10
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith(f"interrupted: 1 simulated size(s) kept in {out}/parts; to go on: "
+                          "substrate study defence_scaling"), err
+    assert err.rstrip().endswith(" --resume")
+    assert not (out / ".lock").exists() and not (out / "study.json").exists()
+    assert [p.name for p in out.rglob(".*")] == []
+    kept = (out / "parts" / "size-1000.json").stat().st_mtime_ns
+    status, text, err = substrate(*args, "--resume", cwd=tmp_path)
+    assert status == 0, err
+    assert (out / "parts" / "size-1000.json").stat().st_mtime_ns == kept
+    assert (out / "study.json").exists()
