@@ -479,6 +479,7 @@ class Claim:
     note: str | None = None
     _token: str = ""
     staging: Path | None = None
+    _created: bool = False  # made by this claim, to remove if left empty
 
     def adopt(self, run_id: str) -> None:
         """Continue an earlier run's identity (resuming a sweep)."""
@@ -540,7 +541,8 @@ class Claim:
 
     def release(self) -> None:
         """Remove the lock, if it is still ours, and a staging folder not
-        swapped in."""
+        swapped in; and, for a tidy claim (:func:`claim`), the folder itself
+        if the claim made it and nothing was written there."""
         if self.staging is not None:
             import shutil
 
@@ -550,8 +552,15 @@ class Claim:
         try:
             if json.loads(lock.read_text()).get("token") == self._token:
                 lock.unlink()
+            else:
+                return
         except (OSError, ValueError):
-            pass
+            return
+        if self._created:
+            try:
+                self.folder.rmdir()  # only if empty
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -619,14 +628,18 @@ def _read_lock(path: Path) -> dict | None:
     return None
 
 
-def claim(out, command=None) -> Claim:
+def claim(out, command=None, tidy: bool = False) -> Claim:
     """Take an output folder for writing: create it, lock it, clean it.
+    ``tidy``: on release, remove the folder again if this claim made it and
+    nothing was written there (a command that fails before writing leaves
+    no empty folder).
 
     Raises
     ------
     OutputError
         The folder cannot be created or written, or another process owns it.
     """
+    created = not Path(out).exists()
     folder = prepare_folder(out)
     lock = folder / LOCK
     token = secrets.token_hex(8)
@@ -679,7 +692,7 @@ def claim(out, command=None) -> Claim:
     if removed:
         extra = f"removed {removed} unfinished temporary file(s)"
         note = f"{note}; {extra}" if note else extra
-    return Claim(folder, secrets.token_hex(8), note, token)
+    return Claim(folder, secrets.token_hex(8), note, token, _created=created and tidy)
 
 
 def clean_temporaries(folder: Path) -> int:

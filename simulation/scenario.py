@@ -672,6 +672,8 @@ def _got(value, kind: str) -> str:
     """What kind of value was given, for a type error of ``kind``."""
     if isinstance(value, bool):
         return "true/false"
+    if value is None:
+        return "an empty value (null)"
     if isinstance(value, str):
         if kind in ("float_type", "int_type", "int_from_float"):
             return "text (write numbers without quotes)"
@@ -711,6 +713,10 @@ def _describe_error(err, source) -> str:
         allowed = _allowed_range(loc, with_reason=kind.startswith("less"))
         if allowed:
             msg = f"out of range (allowed: {allowed})"
+    elif kind == "int_type" and isinstance(value, float) and _allowed_range(loc) and (
+            math.isinf(value) or (value.is_integer() and abs(value) >= 2**63)):
+        # A whole number too large for any integer (1e19): its range is what is wrong.
+        msg = f"out of range (allowed: {_allowed_range(loc)})"
     elif kind in _KINDS:
         allowed = _allowed_range(loc)
         msg = f"{_KINDS[kind]}{f' ({allowed})' if allowed else ''}"
@@ -793,8 +799,12 @@ def _check_path(path: str, where: str, source: str, whole: bool) -> None:
     axis, whose values may be mappings) a section."""
     if whole and section_path(path):
         return
-    if path in ("seed", "replicates", "name", "description", "sweep", "study") or \
-            parameter_field(path) is None:
+    if path in ("seed", "replicates", "name", "description", "sweep", "study"):
+        raise ScenarioError(f"{source}: {where}: not a sweepable parameter path ({path} is "
+                            "the sweep's own: one master seed, replicate count and name "
+                            "per sweep; each point's replicates get seeds derived from the "
+                            "master seed)")
+    if parameter_field(path) is None:
         known = parameter_paths()
         close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
         hint = f"; did you mean {close[0]!r}?" if close else ""

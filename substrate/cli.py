@@ -4,7 +4,8 @@ Every :class:`simulation.errors.SubstrateError` (a mistake in a scenario, an
 output folder that cannot be used, a statistic the data cannot give, a lost
 cluster) is reported in one place, :class:`Substrate`, as one line
 ``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
-``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying what was kept and
+``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying
+what was kept and
 how to go on, and exit status 130 or 143.
 """
 

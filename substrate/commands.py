@@ -167,7 +167,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
     check_memory(sc, parse_size(max_memory) if max_memory else None,
                  replicates=None if replicate is None else 1, source=str(path))
-    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+    with io.claim(out if out is not None else default_out(sc.name), command,
+                  tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
@@ -307,7 +308,7 @@ def validate_command(tier: str, out=None, command=None,
 
     started = io.now()
     with io.claim(out if out is not None else default_out(f"validation-{tier}"),
-                  command) as owner:
+                  command, tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
@@ -364,7 +365,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                        source=str(path))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
-    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+    with io.claim(out if out is not None else default_out(sc.name), command,
+                  tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")

@@ -42,7 +42,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         show_progress = sys.stderr.isatty()
     simulated = []
     with io.claim(out if out is not None else default_out(f"{sc.name}-study"),
-                  command) as owner:
+                  command, tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")

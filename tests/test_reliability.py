@@ -341,3 +341,73 @@ def test_a_study_stops_on_a_signal_in_one_line_and_resumes(tmp_path, signum, sta
     assert status == 0, err
     assert (out / "parts" / "size-1000.json").stat().st_mtime_ns == kept
     assert (out / "study.json").exists()
+
+
+# --- wording ------------------------------------------------------------------
+
+@pytest.mark.parametrize("override, expected", [
+    ("agent.capacity=1e19", "agent.capacity = 1e+19: out of range (allowed: 1 <= value "
+     "<= 10^12)"),
+    ("seed=1e19", "seed = 1e+19: out of range (allowed: 0 <= value < 2^63)"),
+    ("horizon=-.inf", "horizon = -inf: out of range (allowed: 1 <= value <= 10^9)"),
+    ("copy.error_rate=", "copy.error_rate = null: must be a number (0.0 <= value <= 1.0), "
+     "not an empty value (null)"),
+    ("horizon=" + "9" * 5000, "a value cannot be read (an integer of more than 4300 "
+     "digits)"),
+])
+def test_wording_of_bad_values(tmp_path, override, expected):
+    (tmp_path / "small.yaml").write_text(SMALL)
+    status, _, err = substrate("run", "small.yaml", "--out", "o", "--set", override,
+                               cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert expected in line, line
+    assert "NoneType" not in line and "not float" not in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweeping_the_seed_is_explained_not_corrected_to_itself(tmp_path):
+    (tmp_path / "sw.yaml").write_text(SWEEP)
+    status, _, err = substrate("sweep", "sw.yaml", "--out", "o", "--set",
+                               "sweep.grid.seed=[1, 2]", cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert "did you mean" not in line
+    assert "sweep.grid.seed: not a sweepable parameter path (seed is the sweep's own" in line
+
+
+def test_a_long_message_is_cut_at_a_word():
+    from simulation.loading import cut
+
+    text = "Exceeds the limit (4300 digits) for integer string conversion: value has"
+    assert cut(text, 60) == "Exceeds the limit (4300 digits) for integer string ..."
+    assert cut("short", 60) == "short"
+
+
+def test_a_failed_scheduler_start_leaves_no_output_folder(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer():  # greets like Dask (a small length header), then hangs up
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"\x10" + b"\0" * 7)
+            time.sleep(0.2)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    (tmp_path / "sw.yaml").write_text(SWEEP)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        status, _, err = substrate("sweep", "sw.yaml", "--out", "o", "--scheduler", address,
+                                   cwd=tmp_path, timeout=120)
+    finally:
+        server.close()
+    line = one_error_line(status, err)
+    assert f"scheduler {address}: " in line
+    assert not (tmp_path / "o").exists()
