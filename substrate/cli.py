@@ -5,8 +5,7 @@ output folder that cannot be used, a statistic the data cannot give, a lost
 cluster) is reported in one place, :class:`Substrate`, as one line
 ``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
 ``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying
-what was kept and
-how to go on, and exit status 130 or 143.
+what was kept and how to go on, and exit status 130 or 143.
 """
 
 from __future__ import annotations
