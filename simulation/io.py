@@ -861,9 +861,13 @@ class Results:
             raise OutputError(f"output folder {self.folder}: holds no {table}.parquet")
         if self.consolidated(table):
             with reading(self.folder, f"{table}.parquet"):
-                return ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+                dataset = ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+            _check_keys(self.folder, f"{table}.parquet", table, dataset.schema.names)
+            return dataset
         files = self._parts(table, points)
         schema = self._schema(table, files)
+        if schema is not None:
+            _check_keys(self.folder, f"the {table} parts", table, schema.names)
         return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
     def table(self, table: str, columns=None, points=None):
@@ -1129,8 +1133,21 @@ def read_scenario(folder) -> dict:
     return scenario
 
 
-#: Columns every runs table has (the reader indexes by them).
-RUNS_KEYS = ("point", "replicate")
+#: Columns each table always has (the readers index by them): a table of
+#: another kind put in its place is refused by name.
+TABLE_KEYS = {"runs": ("point", "replicate"),
+              "timeseries": ("point", "replicate", "tick"),
+              "clones": ("point", "replicate", "clone", "parent", "agent"),
+              "clone_counts": ("point", "replicate", "tick", "clone", "count"),
+              "agents": ("point", "replicate", "tick", "alive")}
+
+
+def _check_keys(folder, name: str, table: str, columns) -> None:
+    missing = [c for c in TABLE_KEYS.get(table, ()) if c not in columns]
+    if missing:
+        raise DamagedError(f"output folder {folder}: {name} is not a {table} table (no "
+                           f"column {', '.join(missing)}); run again to rewrite it",
+                           path=Path(folder) / name)
 
 
 def load(folder) -> Results:
@@ -1179,9 +1196,6 @@ def load(folder) -> Results:
     scenario = read_scenario(folder)
     with reading(folder, "runs.parquet"):
         runs = pd.read_parquet(folder / "runs.parquet")
-    missing = [c for c in RUNS_KEYS if c not in runs.columns]
-    if missing:
-        raise OutputError(f"output folder {folder}: runs.parquet is not a runs table (no "
-                          f"column {', '.join(missing)}); run again to rewrite it")
+    _check_keys(folder, "runs.parquet", "runs", runs.columns)
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
     return Results(folder, runs, scenario, manifest, parameters)

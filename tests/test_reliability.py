@@ -411,3 +411,55 @@ def test_a_failed_scheduler_start_leaves_no_output_folder(tmp_path):
     line = one_error_line(status, err)
     assert f"scheduler {address}: " in line
     assert not (tmp_path / "o").exists()
+
+
+# --- fuzz: damaged result folders -------------------------------------------
+
+def test_summarize_plot_and_report_of_a_fuzzed_damaged_folder_are_one_line(made, tmp_path):
+    """Truncate, flip bytes of or replace one file of a run folder (at
+    random): ``summarize``, ``plot`` and ``report`` either work or give one
+    line of a typed error, never another exception."""
+    from click.testing import CliRunner
+    from hypothesis import HealthCheck, Phase, example, given, settings
+    from hypothesis import strategies as st
+
+    from substrate.cli import cli
+
+    names = sorted(p.name for p in (made / "run").iterdir())
+
+    @settings(max_examples=30, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate],  # no shrinking: minutes
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @example("clone_counts.parquet", "replace", 0, "clones.parquet", "report")
+    @example("clones.parquet", "replace", 0, "clone_counts.parquet", "report")
+    @given(st.sampled_from(names), st.sampled_from(["truncate", "flip", "replace", "empty"]),
+           st.integers(0, 2**16), st.sampled_from(names),
+           st.sampled_from(["summarize", "plot", "report"]))
+    def check(name, how, at, other, command):
+        folder = tmp_path / "f"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(made / "run", folder)
+        path = folder / name
+        data = bytearray(path.read_bytes())
+        if how == "truncate":
+            data = data[:at % max(len(data), 1)]
+        elif how == "flip":
+            for i in range(at % 97, len(data), 97):
+                data[i] ^= 1 + at % 255
+        elif how == "replace":
+            data = (folder / other).read_bytes()
+        else:
+            data = b""
+        path.write_bytes(bytes(data))
+        args = {"summarize": ["summarize", folder],
+                "plot": ["plot", folder, "--kind", "traits", "--out", tmp_path / "t.png"],
+                "report": ["report", folder, "--out", tmp_path / "r.html"]}[command]
+        result = CliRunner().invoke(cli, [str(a) for a in args])
+        if result.exit_code != 0:
+            assert result.exception is None or isinstance(result.exception, SystemExit), (
+                name, how, result.exception)
+            assert result.exit_code == 2, (name, how, result.output)
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), (name, how, lines)
+
+    check()
