@@ -909,34 +909,35 @@ OTHER_KINDS = {"sweep.json": "sweep", "risk.json": "risk", "risk-run.json": "ris
                PARTS: "sweep, risk or study"}
 
 
-def earlier_run(folder) -> dict | None:
-    """The manifest of the complete earlier run a folder about to receive a
-    run holds (which the new one replaces whole, through a staging folder:
-    :meth:`Claim.stage`), or None.
+def earlier_run(folder, kind: str = "run") -> dict | None:
+    """The manifest of the complete earlier output of ``kind`` (``run`` or
+    ``validation``) that a folder about to receive one holds (a new run
+    replaces it whole, through a staging folder: :meth:`Claim.stage`), or
+    None.
 
     Raises
     ------
     OutputError
         The folder holds the output of another command (a sweep, risk
-        estimate, study or validation): a run never replaces it.
+        estimate, study, validation or run): it is never overwritten.
     """
     folder = Path(folder)
-    kind = None
+    other = None
     for name, what in OTHER_KINDS.items():
-        if (folder / name).exists():
-            kind, evidence = what, name
+        if what != kind and (folder / name).exists():
+            other, evidence = what, name
             break
     manifest = None
     if (folder / MANIFEST).is_file():
         try:
             manifest = read_manifest(folder)
         except OutputError:
-            manifest = None  # a damaged manifest marks no complete run
-        if kind is None and manifest is not None and manifest["kind"] != "run":
-            kind, evidence = manifest["kind"], MANIFEST
-    if kind is not None:
-        raise OutputError(f"output folder {folder}: holds a {kind} output ({evidence}), not "
-                          "a run: a run would overwrite it; choose another folder")
+            manifest = None  # a damaged manifest marks no complete output
+        if other is None and manifest is not None and manifest["kind"] != kind:
+            other, evidence = manifest["kind"], MANIFEST
+    if other is not None:
+        raise OutputError(f"output folder {folder}: holds a {other} output ({evidence}), not "
+                          f"a {kind}: a {kind} would overwrite it; choose another folder")
     return manifest
 
 

@@ -312,6 +312,7 @@ def validate_command(tier: str, out=None, command=None,
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        io.earlier_run(folder, "validation")  # refuses a folder of another command
         io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "

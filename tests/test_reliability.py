@@ -240,6 +240,16 @@ def test_a_run_into_a_folder_of_another_command_is_refused(made, tmp_path, kind)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
+@pytest.mark.parametrize("kind", ["run", "sweep"])
+def test_a_validation_into_a_folder_of_another_command_is_refused(made, tmp_path, kind):
+    folder = copy(made, tmp_path, kind)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    status, _, err = substrate("validate", "--out", folder, cwd=tmp_path)
+    line = one_error_line(status, err)
+    assert f"holds a {kind} output" in line and "not a validation" in line, line
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
 def test_a_run_replacing_a_run_swaps_it_in_whole(made, tmp_path):
     folder = copy(made, tmp_path, "run")
     (folder / "survival.png").write_bytes(b"a figure drawn from the earlier run")
