@@ -497,7 +497,12 @@ class Claim:
             The staging folder cannot be made (e.g. the parent folder is
             not writable).
         """
-        staging = _staging_name(self.folder, self._token)
+        real = self.folder.resolve()
+        cwd = Path.cwd().resolve()
+        if cwd == real or real in cwd.parents:
+            raise OutputError(f"output folder {self.folder}: is (or holds) the current "
+                              "folder, which cannot be swapped")
+        staging = _staging_name(real, self._token)
         try:
             staging.mkdir()
             os.chmod(staging, os.stat(self.folder).st_mode & 0o7777)

@@ -264,6 +264,15 @@ def test_a_run_replacing_a_run_swaps_it_in_whole(made, tmp_path):
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_run_replacing_the_current_folder_is_written_in_place(made, tmp_path):
+    folder = copy(made, tmp_path, "run")
+    status, _, err = substrate("run", "../small.yaml", "--out", ".", "--seed", 9, cwd=folder)
+    assert status == 0, err
+    assert err.startswith("note: output folder .: is (or holds) the current folder") and \
+        err.count("\n") == 1, err
+    assert io.load(folder).scenario["seed"] == 9
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real file system of 400 KiB (tmpfs; needs root)."""
