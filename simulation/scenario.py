@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
+import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       ValidationError, field_validator, model_serializer, model_validator)
 
