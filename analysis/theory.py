@@ -1,6 +1,6 @@
 """Classical population-genetics results the engine must reproduce.
 
-Closed forms and exact Markov-chain solves (MODEL.md section 6), each with
+Closed forms and exact Markov-chain solves (docs/model.md, "Validation"), each with
 its source. ``substrate validate`` compares the engine with these.
 """
 
@@ -119,7 +119,7 @@ def selection_mutation_balance(mu: float, s: float) -> float:
 def majority_vote_error_rate(mu: float, redundancy: int, correlation: float) -> float:
     """Per-trait error after majority vote over r copies with a share rho of
     correlated errors: rho mu + (1 - rho) P(Binomial(r, mu) > r/2)
-    (MODEL.md section 3, item 6; e.g. MacWilliams & Sloane 1977, repetition codes)."""
+    (docs/model.md, "One tick", item 5; e.g. MacWilliams & Sloane 1977, repetition codes)."""
     majority = stats.binom.sf(redundancy // 2, redundancy, mu)
     return correlation * mu + (1 - correlation) * float(majority)
 

@@ -69,10 +69,11 @@ def scores():
 
 
 def flagship(size, efficacy, direct, particles, repeats):
+    import scenarios
     from simulation import load_scenario
     from simulation.risk import estimate_risk
 
-    sc = load_scenario("singleton_baseline", [
+    sc = load_scenario(scenarios.path("singleton_baseline"), [
         f"agent.capacity={2 * size}", f"agent.initial_size={size}",
         f"immune.efficacy={efficacy}", "seed=1"])
     header(f"flagship physics, {size} subcomponents (capacity {2 * size}), T = 2000, "

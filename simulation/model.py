@@ -22,6 +22,7 @@ import math
 import mesa
 import numpy as np
 
+from .codes import StopReason
 from .engine import World
 from .names import DEATH_CAUSES, EVENT_TICKS, TRAITS
 from .run import replicate_seed
@@ -121,7 +122,7 @@ class SubstrateModel(mesa.Model):
     def step(self) -> None:
         """Advance the engine to its next record, then update the agents."""
         self.world.advance(self.world.tick + self.scenario.record_every)
-        self.running = int(self.world.status["stop_reason"]) == 0
+        self.running = int(self.world.status["stop_reason"]) == StopReason.RUNNING
         self._sync()
         self.datacollector.collect(self)
 

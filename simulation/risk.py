@@ -65,11 +65,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .engine import SCORE_EVENTS, SCORES, World, build_config
+from .engine import World, build_config
+from .names import SCORE_EVENTS, SCORES
 from .errors import OutputError, ScenarioError
+from .names import SCORE_EVENTS
 from .scenario import Scenario
 
-EVENTS = tuple(SCORE_EVENTS)
 METHODS = ("splitting", "direct", "importance")
 #: Importance sampling reports no interval when the hits' effective sample
 #: size is below this, or the largest weight holds more than MAX_SHARE of
@@ -118,8 +119,8 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
                 or scenario.world.reproduction.threshold is not None):
             raise ScenarioError("an error tilt applies to birth_death and moran dynamics "
                                 "without agent reproduction")
-    if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(EVENTS)}")
+    if event not in SCORE_EVENTS:
+        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(SCORE_EVENTS)}")
     if score is not None and score not in SCORES[event]:
         raise ScenarioError(f"unknown score {score!r} for the {event} event: choose one of "
                             f"{', '.join(SCORES[event])}")
@@ -405,15 +406,16 @@ def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096) -> fl
     """Seconds per path of the engine's fastest direct route for the risk
     scenario (``scenario`` as :func:`risk_scenario` made it): replicates in
     compiled batches (:func:`simulation.run.run_scenario`, one thread),
-    doubling their number from 16 until a batch takes ``budget`` seconds or
-    ``most`` replicates, after one untimed replicate (compiling is not
-    counted). The replicates' seeds are the scenario's; only the time is
-    used."""
+    doubling their number from 1 until a batch takes ``budget`` seconds or
+    ``most`` replicates, after an untimed replicate of one tick (which
+    compiles or loads the kernels: compiling is not counted). The
+    replicates' seeds are the scenario's; only the time is used."""
     from .run import run_scenario
 
-    run_scenario(scenario.model_copy(update={"replicates": 1}), show_progress=False,
-                 threads=1)  # compiles the batch kernels (or loads them) untimed
-    count = 16
+    run_scenario(scenario.model_copy(update={"replicates": 1, "horizon": 1,
+                                             "record_every": 1}),
+                 show_progress=False, threads=1)
+    count = 1
     while True:
         sc = scenario.model_copy(update={"replicates": count})
         started = time.perf_counter()
@@ -555,7 +557,7 @@ def pilot_repeats(pilot: dict, pilot_count: int, rel_error: float) -> int:
 
 
 def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
-                  particles: int = 100, repeats: int = 10, workers: int | None = None,
+                  particles: int = 100, repeats: int = 20, workers: int | None = None,
                   scheduler: str | None = None, show_progress: bool | None = None,
                   rel_error: float | None = None, parts: RepeatParts | None = None,
                   score: str | None = None, tilt: float | None = None,
@@ -692,7 +694,7 @@ def _middle(low, high, scale):
 
 
 def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
-                  method: str = "splitting", particles: int = 100, repeats: int = 10,
+                  method: str = "splitting", particles: int = 100, repeats: int = 20,
                   workers: int | None = None, scheduler: str | None = None,
                   steps: int = 8, source: str = "<scenario>",
                   parts: RepeatParts | None = None, score: str | None = None,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import names
+from .codes import Advance
 from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
 from .names import TRAITS
@@ -24,7 +25,6 @@ from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
 from .state import ENDS, STATUS, TIMESERIES, copy_state
 
-EVENT_COLUMNS = names.EVENT_TICKS
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
 
@@ -101,7 +101,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     last_record = -1
     code = world.advance(scenario.horizon)
     while True:
-        if code == driver.RECORDED:
+        if code == Advance.RECORDED:
             if record_agents:
                 rows = agent_part(world.agent_rows(last_record), point, replicate)
                 if agent_sink is not None:
@@ -114,7 +114,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                 alive = np.flatnonzero(cl.count[: cl.meta[0]] > 0)
                 snapshots.append((world.tick, cl.clone_id[alive].copy(),
                                   cl.count[alive].copy()))
-        elif code == driver.STOPPED:
+        elif code == Advance.STOPPED:
             break
         code = world.advance(scenario.horizon)
     if progress is not None:
@@ -187,8 +187,8 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
     event ticks (null = censored)."""
     n = ends.shape[0]
     ticks = {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
-             for name in EVENT_COLUMNS}
-    happened = {name: statuses[name] >= 0 for name in EVENT_COLUMNS}
+             for name in names.EVENT_TICKS}
+    happened = {name: statuses[name] >= 0 for name in names.EVENT_TICKS}
     size = ends["size"]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_drive = np.where(size > 0, ends["sum_drive"] / size, np.nan)
@@ -286,8 +286,8 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         if batchable(scenario, config):
-            ends, statuses, records = run_batch(scenario, indices, point, config, template,
-                                                bar, threads)
+            ends, statuses, records = run_batches(scenario, indices, point, config, template,
+                                                  bar, threads)
             results = None
         else:
             world = World(scenario, 0, config, start=False, template=template)
@@ -315,7 +315,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
 
 def batchable(scenario: Scenario, config) -> bool:
     """Whether the scenario's replicates run in one compiled batch
-    (:func:`run_batch`): no Python is needed between their ticks (no agent
+    (:func:`run_batches`): no Python is needed between their ticks (no agent
     or clone records) nor at their start (no per-replicate landscape,
     systematic error vectors or environmental noise X_0, which are drawn in
     Python: ``World._begin``)."""
@@ -330,8 +330,8 @@ BATCH = 256  # replicates per compiled call (between progress updates)
 RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
-def run_batch(scenario: Scenario, indices: list[int], point: int, config, template,
-              progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_batches(scenario: Scenario, indices: list[int], point: int, config, template,
+                progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
     (:func:`simulation.kernels.driver.run_batch`): the same draws, records
     and outcomes as :func:`run_replicate` one by one, without Python per
@@ -378,13 +378,13 @@ def _run_share(scenario, indices, point, config, template, progress):
                 state, template, config, rng, memo, where, words, n_words, point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
                 ends, statuses, work, pool)
-            if code == driver.BATCH_DONE:
+            if code == Advance.BATCH_DONE:
                 break
-            if code == driver.BUFFER_FULL or n_rows + 2 > records.shape[0]:
+            if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
                 grown = np.zeros(2 * records.shape[0], TIMESERIES)
                 grown[:n_rows] = records[:n_rows]
                 records = grown
-            if code == driver.NEED_ROOM:
+            if code == Advance.NEED_ROOM:
                 if bound <= driver.FAST_LIMIT:
                     state = driver.make_room(state, config, bound)
                 else:

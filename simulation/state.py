@@ -98,7 +98,7 @@ class Agents(NamedTuple):
     born_tick: np.ndarray
     #: int64. Tick of death (-1: alive).
     death_tick: np.ndarray
-    #: int64. Cause of death, an index into ``names.DEATH_CAUSES``.
+    #: int64. Cause of death, a ``codes.DeathCause`` (``names.DEATH_CAUSES``).
     death_cause: np.ndarray
     #: float64. Subcomponents (sum of clone counts), reduced after each step.
     size: np.ndarray
@@ -168,7 +168,7 @@ STATUS = np.dtype([
     ("takeover_tick", np.int64), ("convergence_tick", np.int64),
     ("first_defector_tick", np.int64), ("extinction_tick", np.int64),
     ("fixation_tick", np.int64), ("loss_tick", np.int64),
-    ("stop_reason", np.int64),  # index into names.STOP_REASONS (0: running)
+    ("stop_reason", np.int64),  # codes.StopReason (names.STOP_REASONS)
     ("max_defector_fraction", np.float64),
     ("tick_takeovers", np.int64),
     ("agents_born", np.int64), ("agents_died", np.int64),
@@ -232,7 +232,7 @@ class State(NamedTuple):
 #: a validated scenario; the kernels never validate).
 PARAMS = np.dtype([
     # within-agent dynamics (docs/model.md, "One tick")
-    ("dynamics", np.int64),  # index into names.DYNAMICS
+    ("dynamics", np.int64),  # codes.Dynamics
     ("birth_rate", np.float64), ("death_rate", np.float64),
     ("drive_advantage", np.float64), ("loyalty_cost", np.float64),
     ("escape_threshold", np.float64), ("escape_headroom", np.float64),
@@ -243,10 +243,10 @@ PARAMS = np.dtype([
     # without a mutator effect or environmental noise
     ("error_probability", np.float64),
     ("mutator_strength", np.float64),
-    ("kernel_type", np.int64),  # index into names.KERNELS
+    ("kernel_type", np.int64),  # codes.Kernel
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
-    ("kernel_direction", np.int64),  # index into names.DIRECTIONS
+    ("kernel_direction", np.int64),  # codes.Direction
     ("systematic_rate", np.float64), ("systematic_sd", np.float64),
     ("systematic_lineage", np.bool_),  # copy.systematic.scope: lineage
     # environmental noise (copy.noise): mu(t) = error_rate exp(sigma X_t), X AR(1)
@@ -274,8 +274,8 @@ PARAMS = np.dtype([
     ("has_seeds", np.bool_), ("stop_takeover", np.bool_),
     ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
     # rare-event splitting: the event whose score the loop tracks
-    ("score_event", np.int64),  # 0: none, 1: takeover, 2: fixation, 3: convergence
-    ("score_kind", np.int64),  # the takeover score: 0 fraction, 1 drive, 2 lineage
+    ("score_event", np.int64),  # codes.ScoreEvent
+    ("score_kind", np.int64),  # codes.ScoreKind (the takeover score)
     # importance sampling: copy errors drawn at min(tilt p, max(p, 1/2)) for a
     # newborn's error probability p, the likelihood ratio kept (0: no tilt)
     ("error_tilt", np.float64),

@@ -144,11 +144,13 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
               help="Group by this column (repeatable) [default: the swept parameters].")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
               default="table", show_default=True)
-def summarize(folder, by, fmt):
+@click.option("--at", metavar="T1,T2,...",
+              help="P(event by T) with its interval at these ticks instead.")
+def summarize(folder, by, fmt, at):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    click.echo(summarize_command(folder, list(by) or None, fmt))
+    click.echo(summarize_command(folder, list(by) or None, fmt, at=at))
 
 
 @cli.command()
@@ -215,7 +217,7 @@ def validate(tier, out):
               "importance, or splitting).")
 @click.option("--particles", type=int, default=100, show_default=True,
               help="Particles per repetition (direct: paths per repetition).")
-@click.option("--repeats", type=int, default=10, show_default=True,
+@click.option("--repeats", type=int, default=20, show_default=True,
               help="Independent repetitions of the estimator (the interval comes from them).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Run repetitions on a local Dask cluster of N processes [default: this process].")

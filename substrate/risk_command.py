@@ -17,7 +17,7 @@ from substrate.notice import compile_notice
 def risk_command(scenario: str, *, event="takeover", method="splitting", score=None,
                  tilt=None,
                  particles=100,
-                 repeats=10, workers=None, scheduler=None, out=None, overrides=(),
+                 repeats=20, workers=None, scheduler=None, out=None, overrides=(),
                  seed=None, horizon=None, solve=None, target=None,
                  steps=8, rel_error=None, resume=False, command=None,
                  notify=lambda text: None) -> str:

@@ -156,6 +156,13 @@ def scenario_yaml() -> str:
     (["--solve", "immune.efficacy", "--target", "0"], "strictly between 0 and 1"),
     (["--solve", "immune.efficacy"], "strictly between 0 and 1"),
     (["--rel-error", "0"], "must be positive"),
+    (["--score", "bogus"], "unknown score 'bogus' for the takeover event"),
+    (["--event", "fixation", "--score", "lineage"], "unknown score"),
+    (["--method", "importance"], "needs a tilt"),
+    (["--method", "importance", "--tilt", "0.5"], "finite factor above 1"),
+    (["--method", "importance", "--tilt", "nan"], "finite factor above 1"),
+    (["--method", "direct", "--tilt", "3"], "needs the importance or splitting method"),
+    (["--tilt", "3", "--set", "copy.error_rate=0"], "needs copy errors"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, extra, message):
     path = tmp_path / "mission.yaml"

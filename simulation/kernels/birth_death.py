@@ -1,4 +1,4 @@
-"""The default within-agent tick, ``birth_death`` (MODEL.md section 3).
+"""The default within-agent tick, ``birth_death`` (docs/model.md, "One tick").
 
 A tick draws every live clone's events from the state at the start of the
 tick (:func:`draw_events`), makes room for the clones they can found, then
@@ -31,7 +31,7 @@ KEEP_BIRTHS = 64
 @njit(cache=True, _nrt=False)
 def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
-    (MODEL.md section 3, items 8-9), at time ``t0``. Returns (kills, repairs)."""
+    (docs/model.md, "One tick", items 7-8), at time ``t0``. Returns (kills, repairs)."""
     dev = 0.0
     for k in range(N_TRAITS):
         if immune_mask[k]:

@@ -10,15 +10,12 @@ import math
 import numpy as np
 from numba import njit
 
+from ..codes import Direction, Kernel, Trait
 from ..state import Agents, Clones, Events, Lineage, Snapshot
 
-# Trait columns.
-DRIVE, LOYALTY, STEALTH, FIDELITY = 0, 1, 2, 3
-N_TRAITS = 4
-
-# Codes of names.KERNELS and names.DIRECTIONS.
-KERNEL_NORMAL, KERNEL_CAUCHY, KERNEL_STEP, KERNEL_UNIFORM = 0, 1, 2, 3
-DIRECTION_BOTH, DIRECTION_UP, DIRECTION_DOWN = 0, 1, 2
+# Trait columns (codes.Trait).
+DRIVE, LOYALTY, STEALTH, FIDELITY = (int(t) for t in Trait)
+N_TRAITS = len(Trait)
 
 # Clones.meta entries.
 SLOTS_USED, FREE_SLOTS, NEXT_ID = 0, 1, 2
@@ -29,7 +26,7 @@ def effective_error_rate(error_rate, redundancy, correlation):
     """Per-trait error rate after majority vote over ``redundancy`` copies.
 
     ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
-    (MODEL.md section 3, item 6). Computed once per run, or once per tick
+    (docs/model.md, "One tick", item 5). Computed once per run, or once per tick
     (per agent) under environmental noise (``copy.noise``); C(r, j) by the
     product formula, in floating point.
     """
@@ -180,14 +177,14 @@ def mutation_step(rng, value, bias, p):
     """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1];
     ``bias`` is the normal kernel's mean step for this trait."""
     kind = p.kernel_type
-    if kind == KERNEL_NORMAL:
+    if kind == Kernel.NORMAL:
         value = value + rng.normal(bias, p.kernel_sd)
-    elif kind == KERNEL_CAUCHY:
+    elif kind == Kernel.CAUCHY:
         value = value + p.kernel_scale * rng.standard_cauchy()
-    elif kind == KERNEL_STEP:
-        if p.kernel_direction == DIRECTION_UP:
+    elif kind == Kernel.STEP:
+        if p.kernel_direction == Direction.UP:
             value = value + p.kernel_size
-        elif p.kernel_direction == DIRECTION_DOWN:
+        elif p.kernel_direction == Direction.DOWN:
             value = value - p.kernel_size
         elif rng.random() < 0.5:
             value = value + p.kernel_size

@@ -1,5 +1,5 @@
 """The classical within-agent dynamics: ``wright_fisher`` and ``moran``
-(MODEL.md section 3, for comparison with theory, section 6).
+(docs/model.md, "Other within-agent dynamics", for comparison with theory).
 
 Both start with an immune phase (kills and repairs, drawn by
 :func:`simulation.kernels.birth_death.draw_immune`).
