@@ -9,7 +9,6 @@ report`` call these.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd

@@ -362,9 +362,10 @@ def _version() -> str:
 
 
 def versions() -> dict:
-    """Python's and every key package's version."""
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
+    """Python's and every key package's version (Substrate's: the running
+    code's ``simulation.__version__``, whatever the installed metadata says)."""
+    found = {"python": platform.python_version(), "substrate": _version()}
+    for name in (n for n in PACKAGES if n not in found):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

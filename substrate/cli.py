@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from simulation import __version__
 from simulation.errors import SubstrateError
 
 
@@ -59,7 +60,7 @@ def _command_line() -> list[str]:
 
 
 @click.group(cls=Substrate, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="substrate")
+@click.version_option(__version__, prog_name="substrate")
 def cli():
     """Measure when natural selection takes hold inside and between AI systems."""
 
