@@ -64,6 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .budget import check_risk_memory
 from .engine import SCORE_EVENTS, World, build_config
 from .errors import OutputError, ScenarioError
 from .scenario import Scenario
@@ -446,6 +447,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     from tqdm.auto import tqdm
 
     check_request(scenario, event, method, particles, repeats)
+    check_risk_memory(scenario, method, particles, repeats)
     if scenario.seed is None:
         raise ScenarioError("the scenario has no seed: give one so the estimate can be repeated")
     if rel_error is not None and not rel_error > 0:

@@ -165,8 +165,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
-    check_memory(sc, parse_size(max_memory) if max_memory else None,
-                 replicates=None if replicate is None else 1, source=str(path))
+    budget = parse_size(max_memory) if max_memory else None
+    check_memory(sc, budget, replicates=None if replicate is None else 1, source=str(path))
     with io.claim(out if out is not None else default_out(sc.name), command) as owner:
         folder = owner.folder
         if owner.note:
@@ -184,7 +184,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             # 10^6 agents is never held in memory whole).
             result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                                   point=point, agent_sink=agents,
-                                  threads=threads or _cores())
+                                  threads=threads or _cores(), max_memory=budget)
             for name, value in parameters.items():
                 result.runs[name] = value
                 result.timeseries[name] = value
