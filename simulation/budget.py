@@ -329,7 +329,7 @@ def check_memory(scenario, max_memory: int | None = None,
 
 def check_sweep_memory(points: Iterable, max_memory: int | None = None,
                        block_size: int = 10, workers: int = 1,
-                       source: str | None = None) -> dict:
+                       source: str | None = None, points_total: int | None = None) -> dict:
     """Refuse a sweep whose estimated peak memory exceeds the budget.
 
     Each of ``workers`` processes runs one unit of ``block_size`` replicates
@@ -351,6 +351,11 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         Units run at once on this machine.
     source : str, optional
         Names the scenario in the message (its file; default its name).
+    points_total : int, optional
+        The sweep's number of points, when ``points`` are only some of
+        them (its corners: :func:`simulation.sweep.corner_scenarios`): the
+        runs table is counted for that many points of the largest
+        replicates given.
 
     Returns
     -------
@@ -358,9 +363,11 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         The largest unit's estimate, with ``total`` for the whole sweep.
     """
     budget = default_budget() if max_memory is None else int(max_memory)
-    worst, name, runs, series = None, "sweep", 0.0, 0.0
+    worst, name, runs, series, seen, most = None, "sweep", 0.0, 0.0, 0, 0
     for sc in points:
         name = sc.name
+        seen += 1
+        most = max(most, sc.replicates)
         unit = sc.model_copy(update={"record_clones": False})
         estimate = estimate_memory(unit, min(block_size, sc.replicates))
         runs += sc.replicates * RUN_ROW_BYTES
@@ -369,6 +376,8 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
             worst = estimate
     if worst is None:
         return {"total": 0.0}
+    if points_total is not None and points_total > seen:
+        runs = float(points_total) * most * RUN_ROW_BYTES
     loaded = runs + series
     worst = dict(worst, total=max(workers * worst["total"], loaded + BASE_BYTES),
                  base=workers * BASE_BYTES)

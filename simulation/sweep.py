@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
-from .errors import ClusterError, OutputError
+from .errors import ClusterError, OutputError, ScenarioError
 from .run import run_scenario
 from .scenario import Scenario, point_scenario, to_yaml
 
@@ -158,6 +158,106 @@ def iter_point_scenarios(scenario: Scenario, source: str = "<scenario>"):
     base = scenario.model_dump(mode="json")
     for index, overrides in enumerate(design_values(scenario)):
         yield point_scenario(base, overrides, source, _where(index, overrides))
+
+
+#: Designs of at most this many points are checked point by point; larger
+#: ones first from their corners (:func:`corner_scenarios`).
+CORNER_POINTS = 1000
+#: At most this many corners are built.
+MAX_CORNERS = 4096
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _extremes(rows: list[tuple]) -> list[int]:
+    """Indices of the rows holding each column's smallest and largest value
+    (all rows for a column that is not numeric, at most 8 of them evenly)."""
+    chosen = set()
+    for column in range(len(rows[0])):
+        values = [row[column] for row in rows]
+        if all(_numeric(v) for v in values):
+            chosen.update((min(range(len(values)), key=values.__getitem__),
+                           max(range(len(values)), key=values.__getitem__)))
+        else:
+            step = max(1, len(values) // 8)
+            chosen.update(range(0, len(values), step))
+    return sorted(chosen)
+
+
+def corner_scenarios(scenario: Scenario, source: str = "<scenario>"):
+    """The validated scenarios of the design's corners, without building
+    every point: for a grid, the points combining each axis's smallest and
+    largest values (a column that is not a number: up to 8 of its values);
+    for a sampled design, the combinations of each key's smallest and
+    largest drawn value. What a point's memory and time grow with
+    (capacities, agents, rates, horizon, replicates) are largest at a
+    corner, so the corners bound the design's cost. A corner that does
+    not validate is left out (the points themselves are checked later).
+    Yields nothing when the corners would be more than :data:`MAX_CORNERS`."""
+    sweep = scenario.sweep
+    if sweep is None:
+        return
+    if sweep.grid or sweep.zip:
+        axes = [(paths, rows) for _, paths, rows in sweep.axes()]
+    else:
+        points = design_values(scenario)
+        axes = [([key], [(point[key],) for point in points]) for key in points[0]]
+    choices = [[rows[i] for i in _extremes(rows)] for _, rows in axes]
+    if math.prod(len(c) for c in choices) > MAX_CORNERS:
+        return
+    base = scenario.model_dump(mode="json")
+    for combination in itertools.product(*choices):
+        overrides = {}
+        for (paths, _), row in zip(axes, combination):
+            overrides.update(zip(paths, row))
+        try:
+            yield point_scenario(base, overrides, source, "a corner of the sweep")
+        except ScenarioError:
+            continue
+
+
+def check_design_memory(scenario: Scenario, max_memory: int | None = None,
+                        block_size: int = 10, workers: int = 1,
+                        source: str | None = None) -> dict | None:
+    """Refuse a sweep whose memory exceeds the budget from its design, in a
+    second, before any point is built (:func:`corner_scenarios`; the
+    runs table counted for every point). Designs of at most
+    :data:`CORNER_POINTS` points are left to
+    :func:`simulation.budget.check_sweep_memory` over every point.
+
+    Returns
+    -------
+    dict or None
+        The corners' estimate (None: the design is small, or its corners
+        too many, and was not checked here).
+
+    Raises
+    ------
+    MemoryBudgetError
+        As :func:`simulation.budget.check_sweep_memory`.
+    """
+    from .budget import check_sweep_memory
+
+    count = design_size(scenario)
+    if count <= CORNER_POINTS:
+        return None
+    corners = list(corner_scenarios(scenario, source or "<scenario>"))
+    if not corners:
+        return None
+    return check_sweep_memory(corners, max_memory, block_size=block_size, workers=workers,
+                              source=source, points_total=count)
+
+
+def design_size(scenario: Scenario) -> int:
+    """The number of the design's points, without building them."""
+    sweep = scenario.sweep
+    if sweep is None:
+        return 1
+    if sweep.grid or sweep.zip:
+        return math.prod(len(rows) for _, _, rows in sweep.axes())
+    return (sweep.random or sweep.latin_hypercube).n
 
 
 def point_scenarios(scenario: Scenario, source: str = "<scenario>") -> list[Scenario]:

@@ -324,8 +324,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
-    from simulation.sweep import (PARTS, check_scheduler, iter_point_scenarios, run_sweep,
-                                  stored_seed)
+    from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
+                                  iter_point_scenarios, run_sweep, stored_seed)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -334,12 +334,14 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
     # Before any folder is made; a sampled design's points under seed 0 stand
-    # for those of the seed drawn below (the same ranges).
-    check_sweep_memory(iter_point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}),
-                                            str(path)),
-                       parse_size(max_memory) if max_memory else None,
-                       block_size=block_size, workers=1 if scheduler else (workers or 1),
-                       source=str(path))
+    # for those of the seed drawn below (the same ranges). A large design is
+    # refused from its corners first, in a second (then every point is checked).
+    budget, units_at_once = (parse_size(max_memory) if max_memory else None,
+                             1 if scheduler else (workers or 1))
+    seeded = sc.model_copy(update={"seed": sc.seed or 0})
+    check_design_memory(seeded, budget, block_size, units_at_once, str(path))
+    check_sweep_memory(iter_point_scenarios(seeded, str(path)), budget,
+                       block_size=block_size, workers=units_at_once, source=str(path))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
     with io.claim(out if out is not None else default_out(sc.name), command) as owner:

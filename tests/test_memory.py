@@ -214,3 +214,42 @@ def test_risk_memory_counts_particles_and_repeats():
         check_risk_memory(sc, "splitting", 10**7, 10, max_memory=2**31)
     with pytest.raises(ScenarioError, match="repetitions"):
         check_risk_memory(sc, "direct", 100, 10**11, max_memory=2**31)
+
+
+# --- refusals in seconds (item 5): a sweep's memory from its design ----------------
+
+def big_grid(replicates=1000) -> str:
+    """A 100 x 1000 grid (within the 10^5-point limit) of ~7 KB."""
+    rates = ", ".join(f"{0.0001 * (i + 1):.4f}" for i in range(100))
+    caps = ", ".join(str(1000 + 7 * i) for i in range(1000))
+    return (f"name: big_grid\nreplicates: {replicates}\nhorizon: 100\nsweep:\n  grid:\n"
+            f"    copy.error_rate: [{rates}]\n    agent.capacity: [{caps}]\n")
+
+
+def test_a_large_grid_is_refused_from_its_design_in_seconds(tmp_path):
+    """Before: 69-125 s validating all 10^5 points, then the refusal."""
+    (tmp_path / "grid.yaml").write_text(big_grid())
+    proc, seconds, _ = capped(["-m", "substrate", "sweep", "grid.yaml", "--out", "o"],
+                              tmp_path)
+    line = one_error_line(proc)
+    assert "the sweep needs an estimated" in line and "raise record_every" in line
+    assert seconds < 15 and not (tmp_path / "o").exists()
+
+
+def test_corners_bound_the_grid_without_building_it():
+    from simulation.sweep import check_design_memory, corner_scenarios, design_size
+
+    sc = Scenario.model_validate({"name": "g", "sweep": {"grid": {
+        "copy.error_rate": [0.002, 0.001, 0.003], "agent.capacity": [3000, 1000, 2000],
+        "agent.dynamics": ["birth_death", "moran"]}}})
+    corners = list(corner_scenarios(sc))
+    assert design_size(sc) == 18 and len(corners) == 8
+    assert {c.agent.capacity for c in corners} == {1000, 3000}
+    assert {c.copy.error_rate for c in corners} == {0.001, 0.003}
+    assert check_design_memory(sc) is None  # small: every point is checked instead
+    started = time.perf_counter()
+    big = Scenario.model_validate(__import__("yaml").safe_load(big_grid(replicates=10)))
+    estimate = check_design_memory(big, max_memory=2**40)
+    assert estimate["total"] > 0 and time.perf_counter() - started < 15
+    with pytest.raises(MemoryBudgetError, match="the sweep needs an estimated"):
+        check_design_memory(big.model_copy(update={"replicates": 1000}), max_memory=2**33)
