@@ -453,6 +453,7 @@ class MemoryGuard:
         self.limit = (self.budget - BASE_BYTES) / max(1, shares)
         self.name = name
         self.held = 0  # bytes of records held outside the tables
+        self._lengths = None  # the tables' lengths at the last check
 
     def hold(self, nbytes: int, state=None) -> None:
         """Count ``nbytes`` more of records held (raise past the budget)."""
@@ -462,7 +463,14 @@ class MemoryGuard:
             self._refuse("records", tables + self.held, format_bytes(self.held), state)
 
     def check(self, state) -> None:
-        """The tables as they are now, with the records held, fit."""
+        """The tables as they are now, with the records held, fit (computed
+        again only when a table's length changed since the last check)."""
+        lengths = (state.clones.count.shape[0], state.lineage.parent.shape[0],
+                   state.agents.alive.shape[0], state.snapshot.count.shape[0],
+                   state.snapshot.agent_sums.shape[0], self.held)
+        if lengths == self._lengths:
+            return
+        self._lengths = lengths
         total = state_bytes(state) + self.held
         if total > self.limit:
             self._refuse("clone slots", total, f"{format_bytes(state_bytes(state))} "

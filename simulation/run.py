@@ -81,7 +81,7 @@ class ReplicateResult:
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                   progress=None, config=None, template=None,
                   world: World | None = None, agent_sink=None,
-                  guard=None) -> ReplicateResult:
+                  guard=None, progress_ticks: int | None = None) -> ReplicateResult:
     """Run one replicate to its horizon or its first stop event.
 
     The compiled loop runs the whole replicate in one call; it returns to
@@ -91,7 +91,9 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     :class:`simulation.io.TableAppender`), each record's agent rows are
     appended to it as they are taken, instead of kept in the result. The
     records held count against the memory budget of ``guard`` (a
-    :class:`simulation.budget.MemoryGuard`; default the world's).
+    :class:`simulation.budget.MemoryGuard`; default the world's). With
+    ``progress_ticks``, the loop pauses every that many ticks to advance
+    ``progress`` (pausing draws nothing: the results are the same).
     """
     seed = replicate_seed(scenario.seed, replicate, point)
     if world is None:
@@ -105,8 +107,18 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
     agent_records: list[dict] = []
     last_record = -1
-    code = world.advance(scenario.horizon)
+    reported = 0
+
+    def target() -> int:
+        if progress_ticks is None:
+            return scenario.horizon
+        return min(scenario.horizon, world.tick + progress_ticks)
+
+    code = world.advance(target())
     while True:
+        if progress_ticks is not None and progress is not None:
+            progress.update(world.tick - reported)
+            reported = world.tick
         if code == driver.RECORDED:
             if record_agents:
                 rows = agent_part(world.agent_rows(last_record), point, replicate)
@@ -126,9 +138,9 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                                   cl.count[alive].copy()))
         elif code == driver.STOPPED:
             break
-        code = world.advance(scenario.horizon)
+        code = world.advance(target())
     if progress is not None:
-        progress.update(scenario.horizon)
+        progress.update(scenario.horizon - reported)
     ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
     driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
     clones = counts = None
@@ -267,7 +279,8 @@ def _concat(parts: list[dict], columns=None) -> pd.DataFrame:
 def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                  point: int = 0, show_progress: bool | None = None,
                  agent_sink=None, threads: int = 1,
-                 max_memory: int | None = None) -> RunResult:
+                 max_memory: int | None = None,
+                 progress_every: float | None = None) -> RunResult:
     """Run replicates of a scenario (all, or only those listed).
 
     Parameters
@@ -291,6 +304,11 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         every growth of the engine's tables and of the records held is
         checked against it before it happens
         (:class:`simulation.budget.MemoryGuard`).
+    progress_every : float, optional
+        Without the progress bar, write a plain progress line to stderr at
+        most every this many seconds (:class:`simulation.cost.PlainProgress`);
+        a replicate estimated to take longer (:mod:`simulation.cost`) pauses
+        between ticks to report (the results are the same).
 
     Raises
     ------
@@ -305,10 +323,21 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         show_progress = sys.stderr.isatty()
     config = build_config(scenario)
     template = initial_state(scenario)
+    plain, chunk = None, None
+    if progress_every is not None and not show_progress:
+        from .cost import PlainProgress, estimate_seconds
+
+        plain = PlainProgress(scenario.name, len(indices) * scenario.horizon,
+                              every=progress_every)
+        one = estimate_seconds(scenario, 1)
+        if one > progress_every:  # report within replicates
+            chunk = max(1, int(scenario.horizon * progress_every / 3 / one))
     started = time.perf_counter()
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
-        if batchable(scenario, config):
+        if plain is not None:
+            bar = plain
+        if batchable(scenario, config) and chunk is None:
             ends, statuses, records = run_batch(scenario, indices, point, config, template,
                                                 bar, threads, max_memory)
             results = None
@@ -318,7 +347,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
             results = []
             for k in indices:
                 results.append(run_replicate(scenario, k, point, progress=bar, world=world,
-                                             agent_sink=agent_sink))
+                                             agent_sink=agent_sink, progress_ticks=chunk))
                 guard.held += result_bytes(results[-1])
             ends = np.concatenate([r.ends for r in results])
             statuses = np.concatenate([r.statuses for r in results])

@@ -550,12 +550,40 @@ def map_units(client, func, units, *, scheduler: str | None = None,
                                    f"scheduler {where}")
 
 
+class _Both:
+    """A tqdm bar that also feeds a plain progress line."""
+
+    def __init__(self, bar, plain):
+        self.bar, self.plain = bar, plain
+
+    def set_postfix_str(self, *args, **kwargs):
+        self.bar.set_postfix_str(*args, **kwargs)
+
+    def update(self, n=1):
+        self.bar.update(n)
+        self.plain.update(n)
+
+
+def sweep_seconds(scenario: Scenario, workers: int = 1, source: str = "<scenario>"):
+    """Estimated seconds of a whole sweep on ``workers`` processes, from its
+    corners' mean (:func:`corner_scenarios`, :func:`simulation.cost.
+    estimate_seconds`) times its points; None when it has too many corners."""
+    from .cost import estimate_seconds
+
+    corners = list(corner_scenarios(scenario, source))
+    if not corners:
+        return None
+    mean = sum(estimate_seconds(c) for c in corners) / len(corners)
+    return mean * design_size(scenario) / max(1, workers)
+
+
 def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False,
               block_size: int = 10, show_progress: bool | None = None,
               command: list[str] | None = None, source: str = "<scenario>",
               worker_timeout: float = 60.0, connect_timeout: float = 5.0,
-              poll: float = 1.0, consolidate: bool | None = None) -> dict:
+              poll: float = 1.0, consolidate: bool | None = None,
+              progress_every: float | None = None) -> dict:
     """Run (or finish) a sweep into the claimed folder ``owner.folder``.
 
     Parameters
@@ -572,6 +600,9 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
     show_progress : bool, optional
         A progress bar on stderr advancing per finished unit, with the
         replicates done (default: when stderr is a terminal).
+    progress_every : float, optional
+        Without the bar, a plain line on stderr at most every this many
+        seconds, with the units done (:class:`simulation.cost.PlainProgress`).
     worker_timeout : float
         Seconds without any live worker after which the sweep ends.
     connect_timeout : float
@@ -652,6 +683,12 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                       desc=scenario.name, disable=not show_progress) as bar:
                 bar.set_postfix_str(f"replicates {replicates_done}/{total_replicates}",
                                     refresh=False)
+                if progress_every is not None and not show_progress:
+                    from .cost import PlainProgress
+
+                    plain = PlainProgress(scenario.name, len(units), "units", progress_every)
+                    plain.done = done_units
+                    bar = _Both(bar, plain)
                 for (p, b), _rows in map_units(client, write_unit, work,
                                                scheduler=scheduler,
                                                worker_timeout=worker_timeout, poll=poll):

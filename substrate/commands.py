@@ -137,6 +137,29 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+#: Seconds between plain progress lines when stderr is not a terminal
+#: (the environment variable SUBSTRATE_PROGRESS_SECONDS sets another).
+PROGRESS_EVERY = 30.0
+
+
+def _plain_progress() -> float | None:
+    if sys.stderr.isatty():
+        return None
+    try:
+        return max(0.1, float(os.environ.get("SUBSTRATE_PROGRESS_SECONDS", PROGRESS_EVERY)))
+    except ValueError:
+        return PROGRESS_EVERY
+
+
+def _announce(notify, what: str, seconds) -> None:
+    """One line before a run or sweep estimated to take minutes or more."""
+    from simulation.cost import announcement
+
+    line = announcement(what, seconds) if seconds is not None else None
+    if line:
+        notify(line)
+
+
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
                 max_memory=None, threads=None, command=None,
@@ -145,6 +168,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     receives notes (a stale lock taken over)."""
     from analysis import summarize_run
     from simulation.budget import check_memory, parse_size
+    from simulation.cost import estimate_seconds
     from simulation.sweep import design, point_scenarios
 
     started = io.now()
@@ -167,6 +191,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
     budget = parse_size(max_memory) if max_memory else None
     check_memory(sc, budget, replicates=None if replicate is None else 1, source=str(path))
+    _announce(notify, f"{path}: the run", estimate_seconds(
+        sc, None if replicate is None else 1, threads or _cores()))
     with io.claim(out if out is not None else default_out(sc.name), command) as owner:
         folder = owner.folder
         if owner.note:
@@ -184,7 +210,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             # 10^6 agents is never held in memory whole).
             result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                                   point=point, agent_sink=agents,
-                                  threads=threads or _cores(), max_memory=budget)
+                                  threads=threads or _cores(), max_memory=budget,
+                                  progress_every=_plain_progress())
             for name, value in parameters.items():
                 result.runs[name] = value
                 result.timeseries[name] = value
@@ -325,7 +352,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
     from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
-                                  iter_point_scenarios, run_sweep, stored_seed)
+                                  iter_point_scenarios, run_sweep, stored_seed,
+                                  sweep_seconds)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -342,6 +370,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     check_design_memory(seeded, budget, block_size, units_at_once, str(path))
     check_sweep_memory(iter_point_scenarios(seeded, str(path)), budget,
                        block_size=block_size, workers=units_at_once, source=str(path))
+    _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
     with io.claim(out if out is not None else default_out(sc.name), command) as owner:
@@ -372,7 +401,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                 report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
                                    resume=resume, block_size=block_size, command=command,
                                    source=str(path), worker_timeout=worker_timeout,
-                                   consolidate=consolidate)
+                                   consolidate=consolidate, progress_every=_plain_progress())
             except (ClusterError, OutputError) as exc:
                 if not started_here():
                     raise
