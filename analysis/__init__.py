@@ -2,14 +2,16 @@
 
 from simulation.io import Results, load  # the one reader of output folders
 
-from .estimators import (aalen_johansen, estimate_event, hazard_rate, kaplan_meier,
-                         mean_interval, median_event_tick, poisson_rate_interval,
-                         stop_bounds, wilson_interval)
-from .summary import (agent_outcomes, failure_mode_price, failure_mode_summary,
-                      incidence_curves, summarize, summarize_run, survival_curves)
+from .estimators import (aalen_johansen, bounded_mean_interval, estimate_event,
+                         hazard_rate, kaplan_meier, mean_interval, median_event_tick,
+                         poisson_rate_interval, stop_bounds, wilson_interval)
+from .summary import (agent_outcomes, chi_square_homogeneity, failure_mode_price,
+                      failure_mode_summary, homogeneity, incidence_curves, summarize,
+                      summarize_run, survival_curves)
 
-__all__ = ["Results", "aalen_johansen", "agent_outcomes", "estimate_event",
-           "failure_mode_price", "failure_mode_summary", "hazard_rate",
+__all__ = ["Results", "aalen_johansen", "agent_outcomes", "bounded_mean_interval",
+           "chi_square_homogeneity", "estimate_event",
+           "failure_mode_price", "failure_mode_summary", "hazard_rate", "homogeneity",
            "incidence_curves", "kaplan_meier", "load", "mean_interval",
            "median_event_tick", "poisson_rate_interval",
            "stop_bounds", "summarize", "summarize_run", "survival_curves",

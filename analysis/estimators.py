@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 from statistics import NormalDist
 
+from simulation.codes import Cause
 from simulation.errors import AnalysisError
+from simulation.names import EARLY_STOPS
 from simulation.names import EVENT_COLUMNS as EVENTS  # event -> (flag, tick) columns
 
 #: Event name -> the events that make it impossible once they happen.
@@ -102,10 +104,7 @@ def with_failure_modes(runs: pd.DataFrame) -> pd.DataFrame:
     out["drift_then_cancer_tick"] = ticks(drift_first & both, cancer)
     return out
 
-#: ``stop_reason`` values that end a replicate although the world goes on.
-STOP_REASONS = ("takeover", "convergence", "fixation", "loss")
-
-CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = 0, 1, 2
+CAUSE_CENSORED, CAUSE_EVENT, CAUSE_COMPETING = (int(c) for c in Cause)
 
 
 def event_columns(event: str):
@@ -142,13 +141,37 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95):
         return math.nan, math.nan, math.nan
     # The closed form (as scipy.stats.binomtest(...).proportion_ci(method=
     # "wilson")), without importing scipy.stats: a run's summary stays light.
-    n, p = float(trials), successes / trials
-    z = _normal_quantile(0.5 + confidence / 2)
-    center = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = 0.0 if successes == 0 else max(center - half, 0.0)
-    high = 1.0 if successes == trials else min(center + half, 1.0)
-    return p, low, high
+    p = successes / trials
+    low, high = wilson_limits(p, trials, confidence)
+    return p, float(low), float(high)
+
+
+def wilson_limits(p, n, confidence: float = 0.95, z: float | None = None):
+    """The Wilson score limits of a proportion ``p`` from ``n`` trials, for
+    arrays: ``n`` may be an effective (non-integer) number of trials.
+
+        (p + z^2/2n -+ z sqrt(p (1 - p)/n + z^2/4n^2)) / (1 + z^2/n)
+
+    exactly 0 at p = 0 and 1 at p = 1 (the closed form there, without its
+    rounding); at 0 trials (no information) the whole of [0, 1]. ``z``
+    replaces the normal quantile of ``confidence`` when given.
+
+    Returns
+    -------
+    tuple of numpy.ndarray (or float for scalar input)
+        ``(low, high)``.
+    """
+    p = np.asarray(p, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = _normal_quantile(0.5 + confidence / 2) if z is None else z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        low = np.where(p <= 0, 0.0, np.maximum(centre - half, 0.0))
+        high = np.where(p >= 1, 1.0, np.minimum(centre + half, 1.0))
+    empty = ~(n > 0)
+    low, high = np.where(empty, 0.0, low), np.where(empty, 1.0, high)
+    return (low[()], high[()])
 
 
 def poisson_rate_interval(count: int, exposure: float, confidence: float = 0.95):
@@ -182,6 +205,69 @@ def mean_interval(values, confidence: float = 0.95):
 
     half = float(special.stdtrit(values.size - 1, 0.5 + confidence / 2)) * sem
     return mean, mean - half, mean + half
+
+
+def bounded_mean_interval(values, lower: float = 0.0, upper: float = 1.0, units=None,
+                          confidence: float = 0.95):
+    """The mean of replicate values that lie in [``lower``, ``upper``], with a
+    Wilson-type interval on an effective number of replicates: within the
+    bounds, and never a point.
+
+    With the values rescaled to u_i = (x_i - lower)/(upper - lower) in
+    [0, 1], their mean m and sample variance s^2 (n - 1 in the divisor),
+
+        n_eff = n m (1 - m) / s^2,  clipped to [n, U],
+
+    and the interval is Wilson's for a proportion m of n_eff trials, mapped
+    back to the bounds. For values that are all 0 or 1 (a fraction of one
+    agent) n m (1 - m) / s^2 = n - 1, so n_eff = n and the interval is
+    exactly :func:`wilson_interval` of the count. m (1 - m) is the largest
+    variance a variable in [0, 1] with mean m can have (Bhatia and Davis
+    2000), so n_eff >= n says "at least as precise as n all-or-nothing
+    replicates"; U, the sum of ``units`` (for a fraction of agents lost: the
+    agents founded), caps it: never more precise than if every unit were an
+    independent trial. Where the replicates show no spread (s = 0: all lost
+    nothing, everything or the same share) the data say nothing about it,
+    and n_eff = n. Where n_eff rests on the estimate s^2 (strictly between
+    its clips), z is Student's t quantile with n - 1 degrees of freedom, as
+    for a mean with estimated variance; at the clips (a bound, not an
+    estimate) the normal quantile, as Wilson's.
+
+    Parameters
+    ----------
+    values : array-like of float
+        One value per replicate (NaNs dropped).
+    lower, upper : float
+        Bounds of the values.
+    units : array-like, optional
+        Per replicate, the number of independent units its value is a
+        fraction of (default: no cap).
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, low, high)``; NaNs without values.
+    """
+    values = np.asarray(values, dtype=float)
+    keep = ~np.isnan(values)
+    values = values[keep]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    n = values.size
+    scale = upper - lower
+    u = np.clip((values - lower) / scale, 0.0, 1.0) if scale > 0 else np.zeros(n)
+    m = float(u.mean())
+    cap = math.inf if units is None else max(float(np.asarray(units, float)[keep].sum()), n)
+    s2 = float(u.var(ddof=1)) if n > 1 else 0.0
+    ratio = n * m * (1 - m) / s2 if s2 > 0 else float(n)
+    n_eff = min(max(ratio, n), cap)
+    z = None
+    if n < n_eff < cap:  # the spread is estimated (not a bound): Student's quantile
+        from scipy import special  # imported when used (~0.15 s)
+
+        z = float(special.stdtrit(n - 1, 0.5 + confidence / 2))
+    low, high = wilson_limits(m, n_eff, confidence, z)
+    return float(values.mean()), lower + scale * float(low), lower + scale * float(high)
 
 
 # --- Kaplan-Meier ------------------------------------------------------------
@@ -268,7 +354,7 @@ def event_status(runs: pd.DataFrame, event: str):
     time = np.where(happened, own, np.where(competing, rival, last))
     reason = (runs["stop_reason"].astype(str).to_numpy() if "stop_reason" in runs.columns
               else np.full(len(runs), "horizon"))
-    stopped = (cause == CAUSE_CENSORED) & np.isin(reason, STOP_REASONS)
+    stopped = (cause == CAUSE_CENSORED) & np.isin(reason, EARLY_STOPS)
     return time, cause, stopped
 
 
@@ -290,7 +376,8 @@ def aalen_johansen(time, cause, confidence: float = 0.95) -> pd.DataFrame:
 
     and the pointwise interval is symmetric on the log(-log F) scale, so it
     stays within [0, 1]; it collapses to F where F is 0 or 1 (there the
-    delta method has nothing to say: use :func:`wilson_interval` on counts).
+    delta method has nothing to say): :func:`incidence_band` is the band
+    that does not, the one the summaries and figures use.
 
     Parameters
     ----------
@@ -375,6 +462,57 @@ def _loglog_interval(estimate, variance, confidence):
         low = np.where(inside, np.exp(-np.exp(centre + z * se)), estimate)
         high = np.where(inside, np.exp(-np.exp(centre - z * se)), estimate)
     return low, high
+
+
+def incidence_band(time, cause, ticks, confidence: float = 0.95, curve=None):
+    """The pointwise interval of P(event by t) at each of ``ticks``: the
+    interval :func:`estimate_event` gives at a horizon t (when no replicate
+    was stopped before t), never collapsed to a point.
+
+    With N replicates, k(t) events by t and c(t) replicates censored before
+    t (a replicate censored at t was observed through t):
+
+    * c(t) = 0 (the uncensored case): F(t) = k(t)/N exactly, and the
+      interval is Wilson's (1927) for k(t) of N; at k = 0 it is
+      [0, z^2/(N + z^2)], at k = N [N/(N + z^2), 1];
+    * c(t) > 0 and 0 < F(t) < 1: the log(-log) delta-method interval of
+      :func:`aalen_johansen`;
+    * c(t) > 0 and F(t) = 0 or 1 (where the delta method collapses): the
+      Wilson interval of F(t) with the N - c(t) replicates whose outcome by
+      t is known as trials (under independent censoring they are a random
+      subset of the N, and k(t) of them had the event: 0 or all).
+
+    Parameters
+    ----------
+    time, cause : array-like
+        As for :func:`aalen_johansen`.
+    ticks : array-like of float
+        Where to read the band.
+    curve : pandas.DataFrame, optional
+        ``aalen_johansen(time, cause, confidence)`` if already computed.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(low, high)``.
+    """
+    time = np.asarray(time, dtype=float)
+    cause = np.asarray(cause)
+    ticks = np.asarray(ticks, dtype=float)
+    if curve is None:
+        curve = aalen_johansen(time, cause, confidence)
+    rows = _steps_at(curve, ticks)
+    n = len(time)
+    censored = np.searchsorted(np.sort(time[cause == CAUSE_CENSORED]), ticks, side="left")
+    seen = np.searchsorted(np.sort(time[cause == CAUSE_EVENT]), ticks, side="right")
+    incidence = rows["incidence"].to_numpy()
+    known = n - censored
+    p = np.where(censored == 0, seen / n, np.clip(np.round(incidence, 12), 0.0, 1.0))
+    low, high = wilson_limits(p, known, confidence)
+    delta = (censored > 0) & (p > 0) & (p < 1)
+    low = np.where(delta, rows["low"].to_numpy(), low)
+    high = np.where(delta, rows["high"].to_numpy(), high)
+    return np.atleast_1d(low), np.atleast_1d(high)
 
 
 def value_at(curve: pd.DataFrame, tick, column: str = "incidence") -> float:
@@ -504,13 +642,15 @@ def estimate_event(runs: pd.DataFrame, event: str, horizon: int,
     dict
         ``p`` (Aalen-Johansen cumulative incidence at T: competing events are
         "no", censoring is assumed independent), ``low`` and ``high``, and
-        ``bounded``. Without replicates stopped before T, ``p`` is exactly
+        ``bounded``. Without replicates censored before T, ``p`` is exactly
         the fraction of replicates with the event by T and the interval is
         Wilson's. With stopped replicates (``bounded`` True), ``low`` and
         ``high`` are :func:`stop_bounds`: an interval that contains the
         truth whatever the stopped replicates would have done. Otherwise
         (censoring before T that is not a stop) the log(-log) delta-method
-        interval of :func:`aalen_johansen`. Also ``median`` (first tick at
+        interval of :func:`aalen_johansen`, or where it collapses (F = 0 or
+        1) Wilson's on the replicates not censored before T: the band of
+        :func:`incidence_band` at T. Also ``median`` (first tick at
         which the incidence reaches 1/2; NaN if it does not by T) and
         ``hazard``, ``hazard_low``, ``hazard_high``
         (:func:`cause_specific_hazard`, up to T).
@@ -534,13 +674,9 @@ def estimate_event(runs: pd.DataFrame, event: str, horizon: int,
     if (stopped & early_censoring).any():
         bounds = stop_bounds(time, cause, stopped, horizon, confidence)
         result.update(low=bounds["low"], high=bounds["high"], bounded=True)
-    elif early_censoring.any():
-        result.update(low=value_at(curve, horizon, "low"),
-                      high=value_at(curve, horizon, "high"))
     else:
-        seen = int(((cause == CAUSE_EVENT) & (time <= horizon)).sum())
-        _, low, high = wilson_interval(seen, n, confidence)
-        result.update(low=low, high=high)
+        low, high = incidence_band(time, cause, [horizon], confidence, curve)
+        result.update(low=float(low[0]), high=float(high[0]))
     rate, rlow, rhigh = cause_specific_hazard(time, cause, confidence)
     result.update(hazard=rate, hazard_low=rlow, hazard_high=rhigh)
     return result
@@ -549,16 +685,34 @@ def estimate_event(runs: pd.DataFrame, event: str, horizon: int,
 def incidence_curve(runs: pd.DataFrame, event: str,
                     confidence: float = 0.95) -> pd.DataFrame:
     """Aalen-Johansen curve of an event for one group of replicates, with the
-    stop bounds beside it: the columns of :func:`aalen_johansen` plus
-    ``bound_low`` and ``bound_high`` (:func:`bound_curves`; equal to the
-    incidence when nothing was stopped)."""
+    stop bounds beside it: the columns of :func:`aalen_johansen`, with
+    ``low`` and ``high`` the band of :func:`incidence_band` (at every tick
+    the interval :func:`estimate_event` gives with that tick as horizon,
+    unless replicates were stopped before it), plus ``bound_low`` and
+    ``bound_high`` (:func:`bound_curves`; equal to the incidence when
+    nothing was stopped), ``bounded`` (replicates stopped before the tick)
+    and ``bound_ci_low``, ``bound_ci_high`` (:func:`stop_bounds` at the
+    tick: the interval the summary gives where ``bounded``). So at every
+    tick the summary's interval is (``low``, ``high``), or where
+    ``bounded`` (``bound_ci_low``, ``bound_ci_high``). A row at t + 1
+    follows each censoring at t inside the curve: there the band widens
+    (the censored replicate's outcome is no longer known)."""
     time, cause, stopped = event_status(runs, event)
     curve = aalen_johansen(time, cause, confidence)
     bounds = bound_curves(time, cause, stopped)
-    ticks = np.union1d(curve["tick"].to_numpy(), bounds["tick"].to_numpy())
+    after = time[cause == CAUSE_CENSORED] + 1
+    ticks = np.union1d(np.union1d(curve["tick"].to_numpy(), bounds["tick"].to_numpy()),
+                       after[after <= time.max()] if time.size else after)
     merged = _steps_at(curve, ticks)
+    merged["low"], merged["high"] = incidence_band(time, cause, ticks, confidence, curve)
     merged[["bound_low", "bound_high"]] = _steps_at(bounds, ticks)[
         ["bound_low", "bound_high"]].to_numpy()
     if not stopped.any():
         merged["bound_low"] = merged["bound_high"] = merged["incidence"]
+    # Where replicates were stopped before the tick, the summary's interval is
+    # the stop bounds: Wilson's lower limit of k of n, upper of k + m of n.
+    n = max(len(time), 1)
+    merged["bounded"] = (merged["bound_high"] > merged["bound_low"]).to_numpy()
+    merged["bound_ci_low"] = wilson_limits(merged["bound_low"].to_numpy(), n, confidence)[0]
+    merged["bound_ci_high"] = wilson_limits(merged["bound_high"].to_numpy(), n, confidence)[1]
     return merged

@@ -30,7 +30,9 @@ assumption it rests on:
 from __future__ import annotations
 
 import math
+import warnings
 
+import numpy as np
 from scipy import stats
 
 from simulation.errors import AnalysisError
@@ -98,6 +100,96 @@ def _defector_step_probability(scenario) -> float:
     if k.type == "cauchy":
         return float(stats.cauchy.sf(gap, scale=k.scale))
     return 1.0 - scenario.agent.escape_threshold  # uniform redraw
+
+
+#: The single-hit approximation is applied only where defectors founded by two
+#: copy errors (through a sub-threshold intermediate) are at most this share of
+#: those founded by one (:func:`multi_hit_ratio`).
+MULTI_HIT_LIMIT = 0.01
+
+
+def _step_law(scenario):
+    """The copy kernel's drive step: (points, weights) of a discrete law, or a
+    (survival, density) pair of a continuous one."""
+    k = scenario.copy.kernel
+    bias = k.bias.get("drive", 0.0) if isinstance(k.bias, dict) else k.bias
+    if k.type == "step":
+        signs = {"up": [1.0], "down": [-1.0], "both": [1.0, -1.0]}[k.direction]
+        return "discrete", (np.array(signs) * k.size, np.full(len(signs), 1.0 / len(signs)))
+    if k.type == "normal":
+        law = stats.norm(loc=bias, scale=k.sd)
+    elif k.type == "cauchy":
+        law = stats.cauchy(scale=k.scale)
+    else:
+        return "uniform", None
+    return "continuous", law
+
+
+def multi_hit_ratio(scenario, efficacy: float, horizon: int) -> float:
+    """nu_2 / nu_1: defectors founded through one sub-threshold intermediate
+    (two copy errors) per defector founded by one error (docs/model.md, "When
+    one copy error is not enough").
+
+    A resident (drive d0) copy error lands at y = d0 + X; if y <= theta it
+    founds an intermediate lineage whose expected births over its life are
+    B(y) = b_y / (d_y - b_y) when subcritical, else b_y sum_{t<T} m^t with
+    m = 1 + b_y - d_y (b_y, d_y its birth and death probabilities with the
+    residents at N*, d_y including immune kills at ``efficacy`` when
+    |y - d0| > tolerance); each birth errs with probability mu and crosses
+    theta with probability q(theta - y). So
+    nu_2 / nu_1 = mu E[1(y <= theta) B(y) q(theta - y)] / q(theta - d0).
+    """
+    from scipy import integrate
+
+    from simulation.kernels.clones import effective_error_rate
+
+    a, c, im = scenario.agent, scenario.copy, scenario.immune
+    tr = a.initial_traits
+    d0, theta = tr.drive, a.escape_threshold
+    divisor = 1.0 + c.redundancy_cost * (c.redundancy - 1)
+    b_res = a.birth_rate * (1 + a.drive_advantage * d0) * (1 - a.loyalty_cost * tr.loyalty) / divisor
+    resident = a.capacity * max(0.0, 1.0 - a.death_rate / b_res) if b_res > 0 else 0.0
+    g = max(0.0, 1.0 - resident / a.capacity)
+    mu = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
+
+    def births(y):
+        b = min(1.0, a.birth_rate * (1 + a.drive_advantage * y)
+                * (1 - a.loyalty_cost * tr.loyalty) * g / divisor)
+        seen = "drive" in im.traits and abs(y - d0) > im.tolerance
+        kill = im.surveillance * (efficacy * (1 - tr.stealth) if seen else im.false_positive)
+        death = a.death_rate + (1 - a.death_rate) * kill
+        m = 1.0 + b - death
+        if m < 1.0:
+            return b / (death - b)
+        ticks = horizon if m == 1.0 else math.expm1(min(horizon * math.log(m), 700.0)) / (m - 1)
+        return b * min(ticks, a.capacity * horizon)  # the lineage cannot outgrow the system
+
+    kind, law = _step_law(scenario)
+
+    def cross(gap):
+        if kind == "discrete":
+            points, weights = law
+            return float(weights[points > gap].sum())
+        if kind == "uniform":
+            return 1.0 - theta
+        return float(law.sf(gap))
+
+    one = cross(theta - d0)
+    if one <= 0.0:
+        return math.inf
+    if kind == "discrete":
+        points, weights = law
+        two = sum(w * births(min(max(d0 + x, 0.0), 1.0)) * cross(theta - min(max(d0 + x, 0.0), 1.0))
+                  for x, w in zip(points, weights) if d0 + x <= theta)
+    elif kind == "uniform":
+        two = integrate.quad(lambda y: births(y) * cross(theta - y), 0.0, theta, limit=200)[0]
+    else:
+        with warnings.catch_warnings():  # the cap on B(y) makes a kink: quad warns
+            warnings.simplefilter("ignore", integrate.IntegrationWarning)
+            two = integrate.quad(lambda x: law.pdf(x) * births(min(max(d0 + x, 0.0), 1.0))
+                                 * cross(theta - min(max(d0 + x, 0.0), 1.0)),
+                                 -np.inf, theta - d0, limit=200)[0]
+    return mu * two / one
 
 
 def branching_hazard(scenario, horizon: int | None = None) -> dict:
@@ -213,10 +305,13 @@ def defence_needed(scenario, target: float, horizon: int | None = None) -> dict:
     growth = math.log(mean_offspring) if mean_offspring > 1 else 0.0
     size = a.takeover_fraction * bp["resident_size"]
     ticks = math.log(max(size, 1.0)) / growth if growth > 0 else math.inf
+    multi = multi_hit_ratio(scenario, min(max(efficacy, 0.0), 1.0), T)
+    applicable = bool(multi <= MULTI_HIT_LIMIT)
     return {"size": scenario.agent.capacity, "horizon": T, "target": target,
+            "applicable": applicable, "multi_hit_ratio": multi,
             "efficacy": efficacy if efficacy <= 1.0 else None,
             "critical": critical if critical <= 1.0 else None,
             "escape_needed": needed, "escape_at_zero": with_none, "founding_rate": nu,
             "resident_size": bp["resident_size"], "defector_birth": b,
             "defector_drive": bp["defector_drive"], "growth": growth,
-            "takeover_ticks": ticks, "trusted": bool(ticks <= T / 10)}
+            "takeover_ticks": ticks, "trusted": bool(applicable and ticks <= T / 10)}

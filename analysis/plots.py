@@ -73,8 +73,9 @@ def _by(results, by):
 
 def _draw_incidence(ax, runs, event, horizon, color, label):
     """The Aalen-Johansen cumulative incidence of ``event`` as a step curve
-    held to the horizon, its 95% pointwise band (log(-log) delta method;
-    equal to the curve where the estimate is 0 or 1) and, where replicates
+    held to the horizon, its 95% pointwise band (``estimators.incidence_band``:
+    Wilson's without censoring, so a real interval before the first event and
+    after the last; log(-log) delta method under censoring) and, where replicates
     were stopped early by another event, the bounds that contain the truth
     (dashed). Returns True when bounds were drawn."""
     curve = incidence_curve(runs, event)

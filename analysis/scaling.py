@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from simulation.risk import wilson
+from analysis.estimators import wilson_interval
 
 from .hazard import defence_needed
 
@@ -71,15 +71,15 @@ def exposure(point: dict, T: int, horizon: int) -> tuple[float, float, float]:
     var = (((gains - I) ** 2).sum() + (M - taus.size) * I * I) / (M - 1) if M > 1 else 0.0
     se = math.sqrt(var / M)
     hits = int((taus <= within).sum())
-    high = min(I + Z95 * se, within * wilson(hits, M)[1]) if hits < M else I + Z95 * se
+    high = min(I + Z95 * se, within * wilson_interval(hits, M)[2]) if hits < M else I + Z95 * se
     high = max(high, I)
     low = max(0.0, I - Z95 * se)
     if T > horizon:
         extra = T - horizon
         hits_h = taus.size
         I += extra * hits_h / M
-        low += extra * wilson(hits_h, M)[0]
-        high += extra * wilson(min(M, hits_h + point["alive"]), M)[1]
+        low += extra * wilson_interval(hits_h, M)[1]
+        high += extra * wilson_interval(min(M, hits_h + point["alive"]), M)[2]
     return I, low, high
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from simulation.errors import AnalysisError
 from simulation.io import Results, load  # noqa: F401 (the one reader; re-exported)
 
-from .estimators import (EVENTS, FAILURE_EVENTS, estimate_event,  # noqa: F401
-                         event_columns, hazard_rate, incidence_curve, mean_interval,
-                         poisson_rate_interval, with_failure_modes)
+from .estimators import (EVENTS, FAILURE_EVENTS, bounded_mean_interval,  # noqa: F401
+                         estimate_event, event_columns, event_status, hazard_rate,
+                         incidence_curve, mean_interval, poisson_rate_interval,
+                         with_failure_modes)
 
 #: runs.parquet columns the agent-level outcomes need (simulation.run.agent_outcomes).
 AGENT_OUTCOME_COLUMNS = ("total_loss_tick", "fraction_lost", "agents_lost",
@@ -49,11 +51,17 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
         ``mean_agents_founded``;
         ``mean_fraction_lost``, ``_low``, ``_high`` and
         ``mean_goal_output_lost``, ``_low``, ``_high`` (means over
-        replicates at each replicate's end, Student t intervals clipped to
-        [0, 1], or for goal output lost to at most 1);
+        replicates at each replicate's end, with the Wilson-type interval of
+        :func:`analysis.estimators.bounded_mean_interval`: within [0, 1],
+        capped by the agents founded, for the fraction; within [the lowest
+        value seen or 0, 1] for goal output lost; for one agent per
+        replicate the fraction's interval is Wilson's, as P(total loss));
         ``agent_hazard``, ``_low``, ``_high``: agent deaths per agent-tick
         alive, pooled over the group's replicates, with the exact Poisson
-        (Gamma quantile) interval on the count of deaths.
+        (Gamma quantile) interval on the count of deaths (a takeover that
+        leaves its agent alive is not a death); ``agent_loss_hazard``,
+        ``_low``, ``_high``, ``_exact``: agents lost, takeovers included,
+        per agent-tick at risk (:func:`agent_loss_hazard`).
     """
     from simulation.names import AGENTS_DIED
 
@@ -63,18 +71,55 @@ def agent_outcomes(runs: pd.DataFrame, horizon: int, confidence: float = 0.95) -
     row["mean_agents_lost"] = float(runs["agents_lost"].mean()) if len(runs) else math.nan
     if "agents_founded" in runs.columns:
         row["mean_agents_founded"] = float(runs["agents_founded"].mean())
-    # Clipped to what the quantity can be: a fraction in [0, 1]; goal output
-    # lost at most 1 (all of it), below 0 when it grew.
-    for column, floor in (("fraction_lost", 0.0), ("goal_output_lost", -math.inf)):
-        mean, low, high = mean_interval(runs[column], confidence)
-        low, high = max(low, floor), min(high, 1.0)
+    # Within what the quantity can be: a fraction in [0, 1] of the agents
+    # founded; goal output lost at most 1 (all of it), below 0 when it grew
+    # (then down to the lowest value seen).
+    goal = runs["goal_output_lost"].to_numpy(dtype=float)
+    founded = runs["agents_founded"] if "agents_founded" in runs.columns else None
+    lowest = min(0.0, float(np.nanmin(goal))) if np.isfinite(goal).any() else 0.0
+    for column, floor, units in (("fraction_lost", 0.0, founded),
+                                 ("goal_output_lost", lowest, None)):
+        mean, low, high = bounded_mean_interval(runs[column], floor, 1.0, units, confidence)
         row.update({f"mean_{column}": mean, f"mean_{column}_low": low,
                     f"mean_{column}_high": high})
     deaths = int(runs[list(AGENTS_DIED)].to_numpy().sum())
     rate, low, high = poisson_rate_interval(deaths, float(runs["agent_ticks"].sum()),
                                             confidence)
     row.update(agent_hazard=rate, agent_hazard_low=low, agent_hazard_high=high)
+    row.update(agent_loss_hazard(runs, confidence))
     return row
+
+
+def agent_loss_hazard(runs: pd.DataFrame, confidence: float = 0.95) -> dict:
+    """Agents lost (dead or taken over, as in P(total loss)) per agent-tick at
+    risk of loss, with the exact Poisson interval on the count.
+
+    One agent per replicate: losses are the replicates with a
+    ``total_loss_tick``, each at risk until it (else for its ``agent_ticks``):
+    exact. Several: ``agents_lost`` over ``agent_ticks``; exact when no agent
+    was taken over alive (a taken-over agent then dies), otherwise the
+    exposure counts the ticks a taken-over agent lived on after its takeover
+    (not recorded per agent) and the rate is a lower bound
+    (``agent_loss_hazard_exact`` False).
+
+    Returns
+    -------
+    dict
+        ``agent_loss_hazard``, ``_low``, ``_high``, ``agent_loss_hazard_exact``.
+    """
+    ticks = runs["agent_ticks"].to_numpy(dtype=float)
+    if "agents_founded" in runs.columns and (runs["agents_founded"] == 1).all():
+        lost_at = pd.array(runs["total_loss_tick"], dtype="Float64").to_numpy(
+            dtype=float, na_value=np.nan)
+        lost = ~np.isnan(lost_at)
+        count, exact = int(lost.sum()), True
+        exposure = float(np.where(lost, lost_at, ticks).sum())
+    else:
+        count, exposure = int(runs["agents_lost"].sum()), float(ticks.sum())
+        exact = "agents_taken_alive" not in runs.columns or not runs["agents_taken_alive"].any()
+    rate, low, high = poisson_rate_interval(count, exposure, confidence)
+    return {"agent_loss_hazard": rate, "agent_loss_hazard_low": low,
+            "agent_loss_hazard_high": high, "agent_loss_hazard_exact": bool(exact)}
 
 
 def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
@@ -89,6 +134,12 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
         row[f"{event}_hazard"] = estimate["hazard"]
         row[f"{event}_hazard_low"] = estimate["hazard_low"]
         row[f"{event}_hazard_high"] = estimate["hazard_high"]
+    if "stop_reason" in runs.columns:  # how the replicates ended (competing ends)
+        from simulation.names import STOP_REASONS
+
+        reasons = runs["stop_reason"].astype(str)
+        row.update({f"ended_{reason}": int((reasons == reason).sum())
+                    for reason in STOP_REASONS[1:]})
     row["mean_final_drive"] = float(runs["final_mean_drive"].mean())
     row["mean_final_loyalty"] = float(runs["final_mean_loyalty"].mean())
     if all(column in runs.columns for column in AGENT_OUTCOME_COLUMNS):
@@ -97,8 +148,48 @@ def _group_summary(runs: pd.DataFrame, horizon: int, events) -> dict:
     return row
 
 
-def summarize(results, by=None, events=("takeover", "convergence"),
-              horizon: int | None = None) -> pd.DataFrame:
+def _at_summary(runs: pd.DataFrame, ticks, events) -> list[dict]:
+    """Per tick T of ``ticks``: P(event by T) with its interval and bound
+    flag for each event, and P(total loss by T) when the table has it."""
+    agents = "total_loss_tick" in runs.columns
+    rows = []
+    for tick in ticks:
+        row = {"at": tick, "replicates": len(runs)}
+        for event in (*events, *(("total_loss",) if agents else ())):
+            estimate = estimate_event(runs, event, tick)
+            row.update({f"p_{event}": estimate["p"], f"p_{event}_low": estimate["low"],
+                        f"p_{event}_high": estimate["high"],
+                        f"p_{event}_bounded": estimate["bounded"]})
+        rows.append(row)
+    return rows
+
+
+def _at_ticks(at, horizon) -> list[int]:
+    if horizon is None:
+        raise AnalysisError("at= needs the horizon (give horizon= with a runs table)")
+    ticks = []
+    for value in at:
+        tick = int(value)
+        if tick != value or not 0 <= tick <= horizon:
+            raise AnalysisError(f"at={value!r}: P(event by T) needs a whole tick T from 0 "
+                                f"to the horizon {horizon} (nothing is observed after it)")
+        ticks.append(tick)
+    return ticks
+
+
+#: The events :func:`summarize` reports by default, and extinction (the
+#: competing end of all of them) where the runs table has its column.
+DEFAULT_EVENTS = ("takeover", "convergence")
+
+
+def _events(runs: pd.DataFrame, events) -> tuple:
+    if events is not None:
+        return tuple(events)
+    return DEFAULT_EVENTS + (("extinction",) if "extinction_tick" in runs.columns else ())
+
+
+def summarize(results, by=None, events=None,
+              horizon: int | None = None, at=None) -> pd.DataFrame:
     """Per group and event: P(event by the horizon), its interval, median
     tick and hazard (:func:`analysis.estimators.estimate_event`); plus mean
     final drive and loyalty.
@@ -110,13 +201,17 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         ``horizon``).
     by : list of str, optional
         Grouping columns (default: the swept parameters; none for a run).
-    events : sequence of str
-        Keys of :data:`analysis.estimators.EVENTS`; the failure modes
+    events : sequence of str, optional
+        Keys of :data:`analysis.estimators.EVENTS` (default: takeover,
+        convergence and, where the table has it, extinction, the end that
+        competes with every other event); the failure modes
         (``cancer_first``, ``drift_first``, ``cancer_then_drift``,
         ``drift_then_cancer``, :func:`failure_mode_summary`) as competing
         risks.
     horizon : int, optional
         The T of P(event by T) (default: the scenario's horizon).
+    at : sequence of int, optional
+        Ticks T at which to give P(event by T) instead (see below).
 
     Returns
     -------
@@ -131,11 +226,21 @@ def summarize(results, by=None, events=("takeover", "convergence"),
         ``median_EVENT_tick`` (first tick at which the incidence reaches
         1/2; NaN if it does not by T), ``EVENT_hazard`` with ``_low`` and
         ``_high`` (cause-specific, per replicate-tick at risk, exact Poisson
-        interval); ``mean_final_drive``, ``mean_final_loyalty``; the
+        interval); ``ended_REASON``, the number of replicates that ended
+        by each ``stop_reason`` (horizon, extinction, takeover, convergence,
+        fixation, loss); ``mean_final_drive``, ``mean_final_loyalty``; the
         agent-level outcomes of :func:`agent_outcomes` (P(total loss by T),
         mean fraction of agents lost, mean goal output lost, per-agent
         hazard, each with its interval) when the table has their columns;
         ``horizon``.
+
+        With ``at`` (a sequence of ticks T from 0 to the horizon), one row
+        per group and T instead: the group columns, ``at`` (T),
+        ``replicates`` and, per event (and ``total_loss`` when the table
+        has the agent-level columns), ``p_EVENT``, ``_low``, ``_high`` and
+        ``_bounded``: P(event by T) exactly as at the horizon, so the row
+        of T = horizon repeats the summary's interval, and each row equals
+        the band of :func:`incidence_curves` at T.
     """
     if isinstance(results, Results):
         runs = results.runs
@@ -150,14 +255,96 @@ def summarize(results, by=None, events=("takeover", "convergence"),
             raise AnalysisError(f"cannot group by {column}: not a column of the runs "
                                 f"table (swept parameters here: "
                                 f"{', '.join(_swept(runs)) or 'none'})")
+    events = _events(runs, events)
     if any(event in FAILURE_EVENTS for event in events):
         runs = with_failure_modes(runs)
+    if at is not None:
+        ticks = _at_ticks(at, horizon)
+
+        def one(group):
+            return _at_summary(group, ticks, events)
+    else:
+        def one(group):
+            return [_group_summary(group, horizon, events)]
     if not by:
-        return pd.DataFrame([_group_summary(runs, horizon, events)])
+        return pd.DataFrame(one(runs))
     rows = []
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), **_group_summary(group, horizon, events)})
+        rows.extend({**dict(zip(by, key)), **row} for row in one(group))
+    return pd.DataFrame(rows)
+
+
+def chi_square_homogeneity(events, replicates) -> dict:
+    """Pearson's chi-square test that k groups share one P(event): the 2 x k
+    table of replicates with and without the event (SciPy
+    ``chi2_contingency``, no continuity correction).
+
+        X^2 = sum_g sum_{y in {event, none}} (O_gy - E_gy)^2 / E_gy,
+        E_gy = n_g * (column total of y) / N,  df = k - 1
+
+    Returns ``chi2``, ``dof``, ``p_value`` and ``min_expected`` (the smallest
+    E_gy: below 5 the chi-square approximation is rough). With no event in
+    any group, or the event in every replicate, the groups cannot differ:
+    X^2 = 0, p = 1."""
+    events = np.asarray(events, dtype=float)
+    replicates = np.asarray(replicates, dtype=float)
+    table = np.vstack([events, replicates - events])
+    dof = max(len(events) - 1, 0)
+    expected = np.outer(table.sum(axis=1), replicates) / max(replicates.sum(), 1.0)
+    if dof == 0 or (table.sum(axis=1) == 0).any():
+        return {"chi2": 0.0, "dof": dof, "p_value": 1.0,
+                "min_expected": float(expected.min()) if expected.size else math.nan}
+    from scipy import stats  # imported when used
+
+    chi2, p, dof, expected = stats.chi2_contingency(table, correction=False)
+    return {"chi2": float(chi2), "dof": int(dof), "p_value": float(p),
+            "min_expected": float(expected.min())}
+
+
+def homogeneity(results, by, events=None, horizon: int | None = None) -> pd.DataFrame:
+    """Whether P(event by T) differs between the groups of ``by``: per event,
+    :func:`chi_square_homogeneity` of the counts of replicates with the event
+    by T in each group.
+
+    The counts are the data only where no replicate was censored before T
+    (then P(event by T) is the plain fraction of each group); otherwise the
+    test is not made (NaN, ``note`` says why).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event: ``event``, ``groups``, ``chi2``, ``dof``,
+        ``p_value``, ``min_expected``, ``note``.
+    """
+    if isinstance(results, Results):
+        runs, horizon = results.runs, results.horizon if horizon is None else horizon
+    else:
+        runs = results
+    by = list(by)
+    for column in by:
+        if column not in runs.columns:
+            raise AnalysisError(f"cannot group by {column}: not a column of the runs table")
+    events = _events(runs, events)
+    if any(event in FAILURE_EVENTS for event in events):
+        runs = with_failure_modes(runs)
+    groups = [group for _, group in runs.groupby(by, sort=True, dropna=False)]
+    rows = []
+    for event in events:
+        counts, sizes, censored = [], [], False
+        for group in groups:
+            time, cause, _ = event_status(group, event)
+            counts.append(int(((cause == 1) & (time <= horizon)).sum()))
+            sizes.append(len(group))
+            censored |= bool(((cause == 0) & (time < horizon)).any())
+        row = {"event": event, "groups": len(groups)}
+        if censored:
+            row.update(chi2=math.nan, dof=len(groups) - 1, p_value=math.nan,
+                       min_expected=math.nan,
+                       note="replicates censored before T: the counts are not the data")
+        else:
+            row.update(chi_square_homogeneity(counts, sizes), note="")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -1,6 +1,6 @@
 """Classical population-genetics results the engine must reproduce.
 
-Closed forms and exact Markov-chain solves (MODEL.md section 6), each with
+Closed forms and exact Markov-chain solves (docs/model.md, "Validation"), each with
 its source. ``substrate validate`` compares the engine with these.
 """
 
@@ -119,6 +119,73 @@ def selection_mutation_balance(mu: float, s: float) -> float:
 def majority_vote_error_rate(mu: float, redundancy: int, correlation: float) -> float:
     """Per-trait error after majority vote over r copies with a share rho of
     correlated errors: rho mu + (1 - rho) P(Binomial(r, mu) > r/2)
-    (MODEL.md section 3, item 6; e.g. MacWilliams & Sloane 1977, repetition codes)."""
+    (docs/model.md, "One tick", item 5; e.g. MacWilliams & Sloane 1977, repetition codes)."""
     majority = stats.binom.sf(redundancy // 2, redundancy, mu)
     return correlation * mu + (1 - correlation) * float(majority)
+
+
+def _compositions(n: int, types: int):
+    """Every (n_0, ..., n_{types-1}) of non-negative integers summing to n."""
+    if types == 1:
+        yield (n,)
+        return
+    for first in range(n, -1, -1):
+        for rest in _compositions(n - first, types - 1):
+            yield (first,) + rest
+
+
+def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
+                          defector_from: int, takeover_fraction: float) -> np.ndarray:
+    """Exact P(takeover by tick t), t = 0..horizon, of a Moran population of
+    n on a ladder of types 0..L-1 (``fitness[k]`` the relative fitness of
+    type k), all starting as type 0.
+
+    One birth-death event (the engine's ``moran`` dynamics): the parent is
+    type i with probability n_i w_i / sum_j n_j w_j; its newborn is type
+    i + 1 with probability ``mutation`` (type L-1 stays L-1) and replaces a
+    victim drawn uniformly among the n (from the same state). A tick is n
+    events; takeover is seen at a tick's end, when the members of types
+    >= ``defector_from`` are at least ``takeover_fraction`` n. The
+    distribution over compositions is carried forward through the sparse
+    one-event matrix, the taken-over mass removed at each tick's end, so
+    the result is exact to rounding (a transient solve over C(n+L-1, L-1)
+    compositions)."""
+    from scipy import sparse
+
+    w = np.asarray(fitness, dtype=float)
+    types = w.size
+    states = list(_compositions(n, types))
+    index = {s: i for i, s in enumerate(states)}
+    rows, cols, probs = [], [], []
+    for s in states:
+        here = index[s]
+        weights = np.array(s) * w
+        total = weights.sum()
+        for parent in range(types):
+            if s[parent] == 0:
+                continue
+            p_parent = weights[parent] / total
+            children = ([(parent + 1, mutation), (parent, 1.0 - mutation)]
+                        if parent + 1 < types else [(parent, 1.0)])
+            for child, p_child in children:
+                for victim in range(types):
+                    if s[victim] == 0 or p_child == 0.0:
+                        continue
+                    new = list(s)
+                    new[child] += 1
+                    new[victim] -= 1
+                    rows.append(here)
+                    cols.append(index[tuple(new)])
+                    probs.append(p_parent * p_child * s[victim] / n)
+    step = sparse.csr_matrix((probs, (rows, cols)), shape=(len(states), len(states)))
+    taken = np.array([sum(s[defector_from:]) >= takeover_fraction * n for s in states])
+    mass = np.zeros(len(states))
+    mass[index[(n,) + (0,) * (types - 1)]] = 1.0
+    out = np.zeros(horizon + 1)
+    stepT = step.T.tocsr()
+    for t in range(1, horizon + 1):
+        for _ in range(n):
+            mass = stepT @ mass
+        out[t] = out[t - 1] + mass[taken].sum()
+        mass[taken] = 0.0
+    return out

@@ -1,4 +1,4 @@
-"""``substrate validate``: the engine against theory (MODEL.md section 6).
+"""``substrate validate``: the engine against theory (docs/model.md, "Validation").
 
 Each check runs the real engine (:class:`simulation.engine.World`) and compares
 an estimate with a value from :mod:`analysis.theory`. Independent replicates

@@ -1,4 +1,4 @@
-"""Benchmark: every figure of the engine core, and the README's table from them.
+"""Benchmark: every figure of the engine core, and the table of docs/performance.md from them.
 
     python benchmarks/engine_core.py [--skip-run] [--scaling]
 
@@ -8,7 +8,7 @@ subcomponents against the naive Mesa model), ``singleton.py`` at 10^9
 subcomponents (error rate 1e-5), ``wright_fisher.py`` (N = 10^5, 10^6),
 ``startup.py`` (warm and cold ``substrate run``) and, with ``--scaling``,
 ``multi_agent.py --scaling 1e3 1e4 1e5 1e6`` (10-15 minutes). Then prints
-the README's "Performance" rows (markdown) from the JSON they wrote to
+the rows of docs/performance.md (markdown) from the JSON they wrote to
 ``benchmarks/results/``; ``--skip-run`` only prints them from the last
 results.
 """

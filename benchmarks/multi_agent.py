@@ -14,7 +14,7 @@ run`` does, agent records (every 100 ticks) appended to a Parquet file as
 they are taken.
 
 ``--scaling`` runs each world size in its own process (so that each peak
-memory is its own) and prints the scaling table of the README.
+memory is its own) and prints the scaling table of docs/performance.md.
 """
 
 from __future__ import annotations

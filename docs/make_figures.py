@@ -1,4 +1,4 @@
-"""Regenerate the README's figures from bundled scenarios.
+"""Regenerate the documentation's figures (docs/figures/) from bundled scenarios.
 
     python docs/make_figures.py [--workers 2]
 

@@ -8,9 +8,9 @@ The estimate follows what the engine keeps (simulation/model.py, run.py):
   doubling, so up to twice that while they grow. The tables also hold a
   tick's worst case before it runs (every newborn a mutant: ``tick_bound``
   of simulation/kernels/driver.py) while that is below the driver's
-  ``FAST_LIMIT``; and a Moran tick makes room for every one of its N
-  events as a new clone, whatever N (so ``moran`` with 10^8 members needs
-  10^8 slots, 20 GiB);
+  ``FAST_LIMIT``; and a Moran tick larger than that makes room for every
+  one of its N events as a new clone, whatever N (so ``moran`` with 10^8
+  members and copy errors needs 10^8 slots, 20 GiB);
 - clone lineage (``record_clones: true``): every clone ever founded,
   ``LINEAGE_BYTES`` while running and ``CLONE_ROW_BYTES`` in clones.parquet's
   table, for every replicate;
@@ -25,7 +25,7 @@ The estimate follows what the engine keeps (simulation/model.py, run.py):
 
 Clones founded are births (growth to capacity, then one per death) times
 the probability that a newborn carries at least one copy error (``mu_r`` of
-MODEL.md section 3, step 6, over the mutable traits); the clones alive at once
+docs/model.md, "One tick", step 5, over the mutable traits); the clones alive at once
 are the founding rate times a new clone's mean lifetime, and at most the
 subcomponents. With ``copy.mutator_strength`` and fidelity among the copied
 traits, the rate counted is the one reached when fidelity has fallen to 0
@@ -80,7 +80,7 @@ _ADVICE = {
 
 
 def _mu_r(copy) -> float:
-    """Per-trait error probability after majority vote (MODEL.md 3.6), of
+    """Per-trait error probability after majority vote (docs/model.md, "One tick", 5), of
     the mean error rate (with copy.noise: mu exp(sigma^2 / 2), capped at 1)."""
     mu = min(copy.error_rate * math.exp(copy.noise.sigma**2 / 2), 1.0)
     return _vote(copy, mu)
@@ -160,9 +160,12 @@ def estimate_memory(scenario, replicates: int | None = None,
               and sc.copy.systematic.scope == "lineage" else 0)
     # The slots a tick makes room for before it runs (its worst case, below
     # the driver's FAST_LIMIT) or, for Moran, as it runs (N events).
+    # (as tick_bound: newborns are counted as possible mutants only where
+    # copy errors can happen)
     after = 2.0 * subcomponents if a.dynamics == "birth_death" else subcomponents
-    worst = alive + {"birth_death": subcomponents, "wright_fisher": subcomponents,
-                     "moran": 2.0 * subcomponents}[a.dynamics]
+    mutable = subcomponents if sc.copy.error_rate > 0 else 0.0
+    worst = alive + {"birth_death": mutable, "wright_fisher": mutable,
+                     "moran": 2.0 * mutable}[a.dynamics]
     if w.transmission > 0:
         worst += after
     if reproduces:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import names
+from . import codes, names
+from .codes import Advance, Direction, Dynamics, Kernel, ScoreEvent, ScoreKind
 from .kernels import driver
 from .kernels.binomial import new_memo
 from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
@@ -29,19 +30,19 @@ def trait_vector(traits) -> np.ndarray:
     return np.array([getattr(traits, name) for name in names.TRAITS], dtype=np.float64)
 
 
-#: Events with a splitting score, by the code of PARAMS.score_event.
-SCORE_EVENTS = {"takeover": 1, "fixation": 2, "convergence": 3}
-
-
-def build_config(scenario, score_event: str | None = None) -> Config:
+def build_config(scenario, score_event: str | None = None,
+                 score_kind: str | None = None, error_tilt: float | None = None) -> Config:
     """The compiled loop's constants for a validated scenario; with
     ``score_event`` (``takeover``, ``fixation`` or ``convergence``) the loop
-    also tracks that event's score (``status.score``, its running maximum)."""
+    also tracks that event's score (``status.score``, its running maximum),
+    of kind ``score_kind`` (one of ``SCORES[score_event]``; default the
+    first); with ``error_tilt`` copy errors are drawn at tilted rates and
+    the path's likelihood ratio is kept (``status.log_weight``)."""
     a, c, k = scenario.agent, scenario.copy, scenario.copy.kernel
     w, im, stop = scenario.world, scenario.immune, scenario.stop
     params = np.zeros(1, PARAMS)
     p = params[0]
-    p["dynamics"] = names.DYNAMICS.index(a.dynamics)
+    p["dynamics"] = codes.code(Dynamics, a.dynamics)
     for key in ("birth_rate", "death_rate", "drive_advantage", "loyalty_cost",
                 "escape_threshold", "escape_headroom", "takeover_fraction"):
         p[key] = getattr(a, key)
@@ -50,7 +51,7 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["error_rate_r"] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
     p["redundancy_divisor"] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
     p["mutator_strength"] = c.mutator_strength
-    p["kernel_type"] = names.KERNELS.index(k.type)
+    p["kernel_type"] = codes.code(Kernel, k.type)
     p["kernel_sd"] = k.sd
     if isinstance(k.bias, dict):  # per trait; heritable immune steps unbiased
         p["kernel_bias"] = 0.0
@@ -69,7 +70,7 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["tracking_rate"] = im.tracking_rate if im.reference == "tracking" else 0.0
     p["drift_delta"] = stop.drift_delta if stop.drift_delta is not None else np.inf
     p["kernel_scale"], p["kernel_size"] = k.scale, k.size
-    p["kernel_direction"] = names.DIRECTIONS.index(k.direction)
+    p["kernel_direction"] = codes.code(Direction, k.direction)
     p["improvement"], p["false_positive"] = im.improvement, im.false_positive
     p["repair_rate"] = scenario.repair.rate
     p["repair_tolerance"] = scenario.repair.tolerance
@@ -93,7 +94,10 @@ def build_config(scenario, score_event: str | None = None) -> Config:
     p["stop_takeover"] = "takeover" in stop.on
     p["stop_convergence"] = "convergence" in stop.on
     p["stop_fixation"] = "fixation" in stop.on
-    p["score_event"] = SCORE_EVENTS[score_event] if score_event else 0
+    p["score_event"] = codes.code(ScoreEvent, score_event or "none")
+    p["error_tilt"] = error_tilt if error_tilt else 0.0
+    if score_event == "takeover":
+        p["score_kind"] = codes.code(ScoreKind, score_kind or names.SCORES["takeover"][0])
     p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
@@ -220,7 +224,7 @@ class World:
         self.records = np.zeros(min(rows, 4096), TIMESERIES)
         self.memo = new_memo()  # the binomial draws' tables (no draw depends on them)
         self._begin(seed)
-        self.code = self.advance(0) if start else driver.PAUSED
+        self.code = self.advance(0) if start else Advance.PAUSED
 
     def _begin(self, seed: int) -> None:
         """This replicate's generator, landscape and systematic errors."""
@@ -256,7 +260,7 @@ class World:
         t = self.template
         reset_tables(self.state, t)
         self._begin(seed)
-        self.code = driver.PAUSED
+        self.code = Advance.PAUSED
 
     def advance(self, stop_tick: int, horizon: int | None = None,
                 stop_score: float = np.inf) -> int:
@@ -272,9 +276,9 @@ class World:
             code, self.n_records, bound = driver.advance(
                 self.state, self.config, self.rng, self.memo, stop_tick, horizon, self.records,
                 self.n_records, float(stop_score))
-            if code == driver.BUFFER_FULL:
+            if code == Advance.BUFFER_FULL:
                 self._grow_records()
-            elif code != driver.NEED_ROOM:
+            elif code != Advance.NEED_ROOM:
                 return code
             elif bound <= driver.FAST_LIMIT:
                 guard.check_room(self.state, p, bound)  # before the tables grow
@@ -285,7 +289,7 @@ class World:
             else:
                 if self.n_records + 2 > self.records.shape[0]:
                     self._grow_records()
-                guard.check_alone(self.state, p, p["dynamics"] == driver.MORAN)
+                guard.check_alone(self.state, p, p["dynamics"] == Dynamics.MORAN)
                 try:
                     code, self.state, self.n_records = driver.tick_alone(
                         self.state, self.config, self.rng, self.memo, self.records,
@@ -293,7 +297,7 @@ class World:
                 except MemoryError:
                     raise guard.out_of_memory() from None
                 guard.check(self.state)
-                if code == driver.RECORDED:
+                if code == Advance.RECORDED:
                     return code
 
     def _grow_records(self) -> None:

@@ -645,7 +645,7 @@ class Results:
     ----------
     folder : Path
     runs : pandas.DataFrame
-        One row per replicate (MODEL.md section 7).
+        One row per replicate (docs/outputs.md).
     scenario : dict
         The resolved scenario.
     manifest : dict

@@ -22,6 +22,7 @@ import math
 import mesa
 import numpy as np
 
+from .codes import StopReason
 from .engine import World
 from .names import DEATH_CAUSES, EVENT_TICKS, TRAITS
 from .run import replicate_seed
@@ -114,14 +115,14 @@ class SubstrateModel(mesa.Model):
 
     @property
     def events(self) -> dict:
-        """Outcome ticks reached so far (MODEL.md section 5), by name."""
+        """Outcome ticks reached so far (docs/model.md, "Outcomes"), by name."""
         st = self.world.status
         return {name: int(st[name]) for name in EVENT_TICKS if st[name] >= 0}
 
     def step(self) -> None:
         """Advance the engine to its next record, then update the agents."""
         self.world.advance(self.world.tick + self.scenario.record_every)
-        self.running = int(self.world.status["stop_reason"]) == 0
+        self.running = int(self.world.status["stop_reason"]) == StopReason.RUNNING
         self._sync()
         self.datacollector.collect(self)
 

@@ -1,19 +1,28 @@
 """Names defined once: traits, events, stop reasons, causes of agent death.
 
 The scenario schema, the engine, the outputs and the analysis all import
-these; nothing else spells them out.
+these; nothing else spells them out. Names that stand for an integer code
+of the engine are derived from :mod:`simulation.codes`.
 """
 
 from __future__ import annotations
 
-#: The four traits of a subcomponent, in the order of every trait column.
-TRAITS = ("drive", "loyalty", "stealth", "fidelity")
+from . import codes
+from .codes import Dynamics, Kernel, Direction, ScoreEvent, StopReason, DeathCause, Trait
 
-#: Events a scenario may stop on (``stop.on``).
-EVENTS = ("takeover", "convergence", "extinction", "fixation")
+#: The four traits of a subcomponent, in the order of every trait column.
+TRAITS = codes.names(Trait)
 
 #: Events that ``stop.on`` may list (``fixation``: the seeded lineage fixed or lost).
-STOP_EVENTS = EVENTS
+STOP_EVENTS = ("takeover", "convergence", "extinction", "fixation")
+
+#: Events a splitting estimate can score (``substrate risk --event``).
+SCORE_EVENTS = tuple(codes.name(e) for e in ScoreEvent if e != ScoreEvent.NONE)
+
+#: The splitting scores of each score event, the default first (takeover's
+#: are codes.ScoreKind; the others have one score each).
+SCORES = {"takeover": ("lineage", "drive", "fraction"), "fixation": ("share",),
+          "convergence": ("mean_drive",)}
 
 #: Event name -> (boolean column, tick column) of ``runs.parquet``; a null
 #: tick means "not by the replicate's last tick" (right-censored).
@@ -47,18 +56,22 @@ EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
 FAILURE_MODES = ("none", "cancer", "drift", "cancer_then_drift", "drift_then_cancer")
 
 #: Why a replicate ended (``runs.parquet`` ``stop_reason``), by engine code.
-STOP_REASONS = ("", "horizon", "extinction", "takeover", "convergence",
-                "fixation", "loss")
+STOP_REASONS = codes.by_code(StopReason)
+
+#: Stop reasons that end a replicate although its world goes on (censoring
+#: the other events): all but the horizon and extinction.
+EARLY_STOPS = tuple(codes.name(r) for r in StopReason
+                    if r not in (StopReason.RUNNING, StopReason.HORIZON, StopReason.EXTINCTION))
 
 #: Why an agent died (``agents.parquet`` ``death_cause``), by engine code.
-DEATH_CAUSES = ("", "empty", "starved", "oversight", "takeover")
+DEATH_CAUSES = codes.by_code(DeathCause)
 
 #: ``runs.parquet`` columns of agent deaths by cause (``agents_died_empty`` ...).
 AGENTS_DIED = tuple(f"agents_died_{cause}" for cause in DEATH_CAUSES[1:])
 
-#: Copy-error kernels and step directions (``copy.kernel``), by engine code.
-KERNELS = ("normal", "cauchy", "step", "uniform")
-DIRECTIONS = ("both", "up", "down")
+#: Copy-error kernels and step directions (``copy.kernel``), in the schema's order.
+KERNELS = codes.names(Kernel)
+DIRECTIONS = codes.names(Direction)
 
-#: Within-agent dynamics (``agent.dynamics``), by engine code.
-DYNAMICS = ("birth_death", "wright_fisher", "moran")
+#: Within-agent dynamics (``agent.dynamics``), in the schema's order.
+DYNAMICS = codes.names(Dynamics)

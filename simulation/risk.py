@@ -61,16 +61,23 @@ import socket
 import sys
 import time
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
 from .budget import check_risk_memory
-from .engine import SCORE_EVENTS, World, build_config
+from .engine import World, build_config
+from .names import SCORE_EVENTS, SCORES
 from .errors import OutputError, ScenarioError
+from .names import SCORE_EVENTS
 from .scenario import Scenario
 
-EVENTS = tuple(SCORE_EVENTS)
-METHODS = ("splitting", "direct")
+METHODS = ("splitting", "direct", "importance")
+#: Importance sampling reports no interval when the hits' effective sample
+#: size is below this, or the largest weight holds more than MAX_SHARE of
+#: their sum: the weights have degenerated (a few paths carry the estimate).
+MIN_EFFECTIVE = 30
+MAX_SHARE = 0.1
 #: First spawn-key component of every random stream of a risk estimate (apart
 #: from the replicate streams of ``run`` and ``sweep``).
 RISK_STREAM = 7_919
@@ -87,15 +94,37 @@ SOLVE_KEYS = {
 MAX_ITERATIONS = 200_000
 #: At most this many repetitions when repeating until a relative error is met.
 MAX_REPEATS = 1000
+#: The fields of an estimate that are wall-clock times (they differ between
+#: runs of one request; every other field is fixed by the request and seed).
+TIMINGS = ("seconds", "seconds_simulated", "direct_seconds_per_path",
+           "direct_equivalent_seconds", "speedup")
 
 
 # --- input -------------------------------------------------------------------
 
 def check_request(scenario: Scenario, event: str, method: str, particles: int,
-                  repeats: int) -> None:
+                  repeats: int, score: str | None = None, tilt: float | None = None) -> None:
     """Refuse a request that cannot give an estimate (messages name no flag)."""
-    if event not in EVENTS:
-        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(EVENTS)}")
+    if method == "importance" and tilt is None:
+        raise ScenarioError("importance sampling needs a tilt of the copy-error rate "
+                            "(a factor above 1)")
+    if tilt is not None:
+        if not (math.isfinite(tilt) and tilt > 1.0):
+            raise ScenarioError(f"error tilt {tilt}: must be a finite factor above 1")
+        if method == "direct":
+            raise ScenarioError("a tilt needs the importance or splitting method "
+                                "(direct Monte Carlo draws the scenario's own errors)")
+        if scenario.copy.error_rate == 0.0:
+            raise ScenarioError("an error tilt needs copy errors: copy.error_rate is 0")
+        if (scenario.agent.dynamics == "wright_fisher"
+                or scenario.world.reproduction.threshold is not None):
+            raise ScenarioError("an error tilt applies to birth_death and moran dynamics "
+                                "without agent reproduction")
+    if event not in SCORE_EVENTS:
+        raise ScenarioError(f"unknown event {event!r}: choose one of {', '.join(SCORE_EVENTS)}")
+    if score is not None and score not in SCORES[event]:
+        raise ScenarioError(f"unknown score {score!r} for the {event} event: choose one of "
+                            f"{', '.join(SCORES[event])}")
     if method not in METHODS:
         raise ScenarioError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if event == "fixation" and not scenario.agent.seed_clones:
@@ -132,11 +161,13 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
 class _Paths:
     """The particles of one repetition on one reusable :class:`World`."""
 
-    def __init__(self, scenario: Scenario, event: str, seed: int, repeat: int):
+    def __init__(self, scenario: Scenario, event: str, seed: int, repeat: int,
+                 score: str | None = None, tilt: float | None = None):
         self.seed, self.repeat = seed, repeat
         root_seed = int(np.random.SeedSequence(
             seed, spawn_key=(RISK_STREAM, repeat)).generate_state(1, np.uint64)[0])
-        self.world = World(scenario, seed=root_seed, config=build_config(scenario, event))
+        self.world = World(scenario, seed=root_seed,
+                           config=build_config(scenario, event, score, tilt))
         self.root = self.world.snapshot()
         self.horizon = scenario.horizon
         self.ticks = 0
@@ -147,6 +178,7 @@ class _Paths:
         t0 = self.world.tick
         self.world.advance(self.horizon, stop_score=1.0)
         self.ticks += self.world.tick - t0
+        self.log_weight = float(self.world.status["log_weight"])
         return float(self.world.status["score"])
 
     def crossing(self, start, key, level: float):
@@ -164,14 +196,15 @@ class _Paths:
 
 
 def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
-               seed: int, repeat: int) -> dict:
+               seed: int, repeat: int, score: str | None = None,
+               tilt: float | None = None) -> dict:
     """One independent repetition of the estimator (a unit of Dask work).
 
     Parameters
     ----------
     scenario_data : dict
         ``risk_scenario(...).model_dump(mode="json")``.
-    event, method : str
+    event, method, score, tilt
         See :func:`estimate_risk`.
     particles : int
         n, the particles kept.
@@ -184,18 +217,29 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
         ``estimate`` (this repetition's p), ``hits`` (particles at the event
         at the end), ``iterations``, ``log10_weight`` (sum of
         log10(1 - K_j/n)), ``ticks`` (all ticks simulated, replays included)
-        and ``first_generation_ticks`` (the ticks of the n direct paths).
+        ``first_generation_ticks`` (the ticks of the n direct paths),
+        ``seconds`` (its wall-clock time in one process) and, with a tilt,
+        ``weights`` (the likelihood ratio of each particle at the event).
     """
+    started = time.perf_counter()
     scenario = Scenario.model_validate(scenario_data)
-    paths = _Paths(scenario, event, seed, repeat)
+    paths = _Paths(scenario, event, seed, repeat, score, tilt)
     n = particles
     starts = [paths.root] * n
     keys = [(0, i) for i in range(n)]
-    scores = np.array([paths.run(paths.root, keys[i]) for i in range(n)])
+    weights = np.zeros(n)  # ln likelihood ratio of each particle at its end
+
+    def run(slot):
+        score = paths.run(starts[slot], keys[slot])
+        weights[slot] = paths.log_weight
+        return score
+
+    scores = np.array([run(i) for i in range(n)])
     first_ticks = paths.ticks
+    first_hits = int((scores >= 1.0).sum())
     log_weight = 0.0
     iterations = 0
-    if method == "splitting":
+    if method == "splitting":  # (importance: the first generation only)
         while iterations < MAX_ITERATIONS:
             level = scores.min()
             if level >= 1.0:
@@ -215,77 +259,198 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
                     crossings[parent] = paths.crossing(starts[parent], keys[parent], level)
                 starts[slot] = crossings[parent]
                 keys[slot] = (iterations, int(slot))
-                scores[slot] = paths.run(starts[slot], keys[slot])
+                scores[slot] = run(slot)
         else:
             raise ScenarioError(f"splitting did not finish in {MAX_ITERATIONS} levels")
-    hits = int((scores >= 1.0).sum())
-    estimate = math.exp(log_weight) * hits / n if log_weight > -math.inf else 0.0
-    return {"repeat": repeat, "estimate": estimate, "hits": hits,
+    hit = scores >= 1.0
+    hits = int(hit.sum())
+    ratios = np.exp(weights[hit]) if tilt else np.ones(hits)
+    estimate = (math.exp(log_weight) * float(ratios.sum()) / n
+                if log_weight > -math.inf else 0.0)
+    extra = {"weights": ratios.tolist()} if tilt else {}
+    return {"repeat": repeat, "estimate": estimate, "hits": hits, **extra,
             "iterations": iterations,
             "log10_weight": log_weight / math.log(10) if log_weight > -math.inf else None,
-            "ticks": paths.ticks, "first_generation_ticks": first_ticks}
+            "ticks": paths.ticks, "first_generation_ticks": first_ticks,
+            "first_generation_hits": first_hits,
+            "seconds": time.perf_counter() - started}
 
 
 # --- combining repetitions -------------------------------------------------------
 
-def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (Wilson 1927)."""
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (
-        1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
+#: The level of the direct paths' bound that caps a splitting interval's upper
+#: end (:func:`splitting_interval`).
+CAP_LEVEL = 0.995
 
 
-def combine(method: str, particles: int, repeats: list[dict], level: float = 0.95) -> dict:
+def splitting_interval(estimates, paths: int, level: float = 0.95,
+                       first_hits: int | None = None) -> tuple:
+    """The interval of the mean of R independent splitting estimates:
+    ``(low, high, how)`` (docs/model.md, "Intervals of a splitting estimate").
+
+    - Every estimate 0: no first-generation particle reached the event, so
+      the R n direct paths among them saw no event; the interval is
+      [0, 1 - (alpha/2)^(1 / (R n))], the exact Clopper-Pearson bound of 0
+      successes in R n trials (never [0, 0]).
+    - Every estimate positive: the repetitions are right-skewed (log p_hat
+      is close to normal for AMS), so the interval is Cox's for the mean of
+      a log-normal sample (Land 1972; Zhou & Gao 1997):
+      exp(ybar + s^2/2 +- t_{R-1} sqrt(s^2/R + s^4/(2(R-1)))) with ybar, s^2
+      the mean and variance of log p_hat, widened if need be to hold the
+      sample mean (the reported, unbiased estimate).
+    - Otherwise: Student t on the estimates, clipped to [0, 1].
+
+    With ``first_hits`` (the first generations' particles at the event, out
+    of ``paths`` independent direct paths), the upper end is at most the
+    exact Clopper-Pearson bound of that count at :data:`CAP_LEVEL`: a bound
+    from direct paths alone, which keeps the interval informative when the
+    repetitions' logarithms spread so far that Cox's upper end reaches 1
+    (the two-sided coverage then falls by at most 1 - CAP_LEVEL).
+    """
+    from scipy.stats import beta
+    from scipy.stats import t as student_t
+
+    x = np.asarray(estimates, dtype=float)
+    R = x.size
+    alpha = 1.0 - level
+    mean = float(x.mean())
+    quantile = float(student_t.ppf(1.0 - alpha / 2, R - 1))
+    if not np.any(x > 0):
+        return 0.0, -math.expm1(math.log(alpha / 2) / paths), (
+            f"no repetition reached the event: the upper end is the exact bound of "
+            f"0 events in the {paths} direct first-generation paths")
+    if np.all(x > 0):
+        y = np.log(x)
+        s2 = float(y.var(ddof=1))
+        centre = float(y.mean()) + s2 / 2
+        half = quantile * math.sqrt(s2 / R + s2 * s2 / (2 * (R - 1)))
+        low, high = min(math.exp(centre - half), mean), max(math.exp(centre + half), mean)
+        how = f"Cox log-normal interval over {R} independent repetitions"
+    else:
+        half = quantile * float(x.std(ddof=1)) / math.sqrt(R)
+        low, high = max(0.0, mean - half), mean + half
+        how = f"Student t over {R} independent repetitions"
+    if first_hits is not None and first_hits < paths:
+        cap = float(beta.ppf(CAP_LEVEL, first_hits + 1, paths - first_hits))
+        if cap < high:
+            high = max(cap, mean)
+            how += (f", the upper end capped by the exact bound of {first_hits} events in "
+                    f"the {paths} direct first-generation paths")
+    return low, min(1.0, high), how
+
+
+def combine(method: str, particles: int, repeats: list[dict], level: float = 0.95,
+            direct_seconds: float | None = None) -> dict:
     """The estimate and its interval from independent repetitions.
 
     ``splitting``: p is the mean of the R repetitions' unbiased estimates,
-    its standard error s / sqrt(R) (s the sample standard deviation), and
-    the interval p +- t_{R-1} SE (Student t, clipped to [0, 1]): exact only for
-    normal estimates, so it needs R of about 10 or more and n large enough
-    that one repetition's estimate is not very skewed (n >= 100 in our
-    checks). ``direct``: the R x n paths are independent Bernoulli trials:
-    p = hits / (R n) with the Wilson interval.
+    its standard error s / sqrt(R) (s the sample standard deviation) and
+    its interval :func:`splitting_interval`. ``direct``: the R x n paths
+    are independent Bernoulli trials: p = hits / (R n) with the Wilson
+    interval. ``importance``: the R n paths drawn at tilted error rates
+    each carry the value 1(event) w (w its likelihood ratio): p is their
+    mean, SE their standard deviation over sqrt(R n), the interval
+    p +- z SE. With weights (a tilt), ``effective_sample_size`` (sum w)^2 /
+    sum w^2 and ``largest_weight_share`` max w / sum w of the particles at
+    the event; below :data:`MIN_EFFECTIVE` or above :data:`MAX_SHARE` (or
+    with no weighted particle at the event) the weights have degenerated
+    and the interval is not reported (``low``, ``high`` None).
 
-    ``rel_error`` is SE / p; ``direct_equivalent_replicates`` is
+    Costs. ``rel_error`` is SE / p; ``direct_equivalent_replicates`` is
     (1 - p) / (p rel_error^2), the plain Monte Carlo replicates with the
     same relative error; ``direct_equivalent_ticks`` multiplies it by the
     mean ticks of a direct path (the first generation of particles is a
-    sample of direct paths), and ``speedup`` divides that by the ticks
-    simulated.
+    sample of direct paths) and ``speedup_ticks`` divides that by the ticks
+    simulated. With ``direct_seconds`` (the seconds of one direct path on
+    the engine's fastest route, compiled batches, measured in the same
+    run: :func:`direct_cost`), ``direct_equivalent_seconds`` is the
+    equivalent replicates times it, and ``speedup`` divides that by
+    ``seconds_simulated``, the repetitions' own wall-clock seconds summed
+    (one process each): the gain in computing time, whatever the workers.
     """
-    from scipy.stats import t as student_t
+    from analysis.estimators import wilson_interval
 
     estimates = np.array([r["estimate"] for r in repeats])
     R = len(repeats)
     ticks = int(sum(r["ticks"] for r in repeats))
     direct_paths = particles * R
     ticks_per_path = sum(r["first_generation_ticks"] for r in repeats) / direct_paths
+    weighted = any("weights" in r for r in repeats)
+    w = np.concatenate([np.asarray(r.get("weights", []), dtype=float) for r in repeats])
     if method == "direct":
         hits = int(sum(r["hits"] for r in repeats))
-        p = hits / direct_paths
-        low, high = wilson(hits, direct_paths)
+        p, low, high = wilson_interval(hits, direct_paths, level)
         se = math.sqrt(p * (1 - p) / direct_paths)
         interval = "Wilson score interval over all paths"
+    elif method == "importance":
+        p = float(w.sum() / direct_paths)
+        second = float((w * w).sum() / direct_paths)
+        se = math.sqrt(max(second - p * p, 0.0) / (direct_paths - 1))
+        z = float(NormalDist().inv_cdf(0.5 + level / 2))
+        low, high = max(0.0, p - z * se), min(1.0, p + z * se)
+        interval = f"normal over the {direct_paths} weighted paths"
     else:
         p = float(estimates.mean())
         se = float(estimates.std(ddof=1) / math.sqrt(R))
-        half = float(student_t.ppf(0.5 + level / 2, R - 1)) * se
-        low, high = max(0.0, p - half), min(1.0, p + half)
-        interval = f"Student t over {R} independent repetitions"
+        first = [r.get("first_generation_hits") for r in repeats]
+        low, high, interval = splitting_interval(
+            estimates, direct_paths, level,
+            None if weighted or None in first else int(sum(first)))
+    diagnostics = {}
+    if weighted:
+        total = float(w.sum())
+        ess = total * total / float((w * w).sum()) if total > 0 else 0.0
+        share = float(w.max()) / total if total > 0 else 1.0
+        diagnostics = {"effective_sample_size": ess, "largest_weight_share": share}
+        if ess < MIN_EFFECTIVE or share > MAX_SHARE:
+            low = high = None
+            interval = (f"not reported: the weights have degenerated (effective sample "
+                        f"size {ess:.3g} of {w.size} weighted paths at the event, the "
+                        f"largest weight {share:.2g} of their sum): choose a smaller tilt")
     rel = se / p if p > 0 else math.inf
     equivalent = (1 - p) / (p * rel * rel) if p > 0 and rel > 0 else None
+    seconds = sum(r.get("seconds", 0.0) for r in repeats)
+    direct_total = (equivalent * direct_seconds
+                    if equivalent is not None and direct_seconds else None)
     return {
         "p": p, "low": low, "high": high, "se": se, "rel_error": rel,
         "interval": interval, "level": level, "ticks_simulated": ticks,
+        "seconds_simulated": seconds,
         "direct_equivalent_replicates": equivalent,
         "ticks_per_direct_path": ticks_per_path,
         "direct_equivalent_ticks": (equivalent * ticks_per_path
                                     if equivalent is not None else None),
-        "speedup": (equivalent * ticks_per_path / ticks
-                    if equivalent is not None and ticks else None),
+        "speedup_ticks": (equivalent * ticks_per_path / ticks
+                          if equivalent is not None and ticks else None),
+        "direct_seconds_per_path": direct_seconds,
+        "direct_equivalent_seconds": direct_total,
+        "speedup": direct_total / seconds if direct_total is not None and seconds else None,
+        **diagnostics,
     }
+
+
+def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096) -> float:
+    """Seconds per path of the engine's fastest direct route for the risk
+    scenario (``scenario`` as :func:`risk_scenario` made it): replicates in
+    compiled batches (:func:`simulation.run.run_scenario`, one thread),
+    doubling their number from 1 until a batch takes ``budget`` seconds or
+    ``most`` replicates, after an untimed replicate of one tick (which
+    compiles or loads the kernels: compiling is not counted). The
+    replicates' seeds are the scenario's; only the time is used."""
+    from .run import run_scenario
+
+    run_scenario(scenario.model_copy(update={"replicates": 1, "horizon": 1,
+                                             "record_every": 1}),
+                 show_progress=False, threads=1)
+    count = 1
+    while True:
+        sc = scenario.model_copy(update={"replicates": count})
+        started = time.perf_counter()
+        run_scenario(sc, show_progress=False, threads=1)
+        seconds = time.perf_counter() - started
+        if seconds >= budget or count >= most:
+            return seconds / count
+        count *= 2
 
 
 # --- running repetitions -------------------------------------------------------------
@@ -324,14 +489,17 @@ class RepeatParts:
 
 
 def repeat_identity(scenario_data: dict, event: str, method: str, particles: int,
-                    seed: int) -> str:
+                    seed: int, score: str | None = None, tilt: float | None = None) -> str:
     """A hash of what a repetition depends on (its index aside)."""
-    text = json.dumps([scenario_data, event, method, particles, seed], sort_keys=True)
+    text = json.dumps([scenario_data, event, method, particles, seed]
+                      + ([score] if score is not None else [])
+                      + ([tilt] if tilt is not None else []), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, event: str,
-                 method: str, particles: int, seed: int, repeat: int) -> dict:
+                 method: str, particles: int, seed: int, repeat: int,
+                 score: str | None = None, tilt: float | None = None) -> dict:
     """Run one repetition (:func:`run_repeat`) and write it as a part of the
     output ``folder`` (atomically); returns it. Runs on a Dask worker, which
     must see the folder at the same path (a shared file system)."""
@@ -347,7 +515,7 @@ def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, e
                           f"{socket.gethostname()} (or it holds another estimate there): "
                           "the workers must see the output folder at the same path, on a "
                           "shared file system")
-    result = run_repeat(scenario_data, event, method, particles, seed, repeat)
+    result = run_repeat(scenario_data, event, method, particles, seed, repeat, score, tilt)
     io.write_json({"run_id": run_id, "identity": identity, "result": result},
                   parts.path(identity, repeat))
     return result
@@ -356,7 +524,8 @@ def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, e
 def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
                 repeats, seed: int, workers: int | None = None,
                 scheduler: str | None = None, progress=None,
-                parts: RepeatParts | None = None) -> list[dict]:
+                parts: RepeatParts | None = None, score: str | None = None,
+                tilt: float | None = None) -> list[dict]:
     """The repetitions of index in ``repeats`` (an iterable), in order: in
     this process when neither ``workers`` nor ``scheduler`` is given, else
     as units on Dask (:func:`simulation.sweep.map_units`: a local cluster of
@@ -368,7 +537,7 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
     data = scenario.model_dump(mode="json")
     repeats = list(repeats)
     done = {}
-    identity = repeat_identity(data, event, method, particles, seed)
+    identity = repeat_identity(data, event, method, particles, seed, score, tilt)
     if parts is not None:
         for r in repeats:
             kept = parts.read(identity, r)
@@ -380,9 +549,9 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
 
     def unit(r):
         if parts is None:
-            return run_repeat, (data, event, method, particles, seed, r)
+            return run_repeat, (data, event, method, particles, seed, r, score, tilt)
         return write_repeat, (str(parts.folder), parts.run_id, identity, data, event,
-                              method, particles, seed, r)
+                              method, particles, seed, r, score, tilt)
 
     if workers is None and scheduler is None:
         for r in todo:
@@ -403,10 +572,23 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
     return [done[r] for r in repeats]
 
 
+def pilot_repeats(pilot: dict, pilot_count: int, rel_error: float) -> int:
+    """The repetitions a ``rel_error`` target asks for, from a pilot of
+    ``pilot_count`` repetitions whose combined relative error was
+    ``pilot["rel_error"]``: R = ceil(R0 (e0 / e)^2), at least R0, at most
+    :data:`MAX_REPEATS`. A pilot that saw no event asks for the most."""
+    e0 = pilot["rel_error"]
+    if not math.isfinite(e0):
+        return MAX_REPEATS
+    return int(min(MAX_REPEATS, max(pilot_count, math.ceil(pilot_count * (e0 / rel_error) ** 2))))
+
+
 def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
-                  particles: int = 100, repeats: int = 10, workers: int | None = None,
+                  particles: int = 100, repeats: int = 20, workers: int | None = None,
                   scheduler: str | None = None, show_progress: bool | None = None,
-                  rel_error: float | None = None, parts: RepeatParts | None = None) -> dict:
+                  rel_error: float | None = None, parts: RepeatParts | None = None,
+                  score: str | None = None, tilt: float | None = None,
+                  calibrate: bool = True) -> dict:
     """P(``event`` by the scenario's horizon) with a confidence interval.
 
     Parameters
@@ -414,8 +596,9 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     scenario : Scenario
         A validated scenario with a resolved ``seed`` (the master seed).
     event : {"takeover", "fixation", "convergence"}
-    method : {"splitting", "direct"}
-        Adaptive multilevel splitting, or plain Monte Carlo on the same paths.
+    method : {"splitting", "direct", "importance"}
+        Adaptive multilevel splitting, plain Monte Carlo on the same paths,
+        or plain Monte Carlo at tilted copy-error rates, weighted.
     particles : int
         n, particles per repetition (direct: paths per repetition).
     repeats : int
@@ -427,26 +610,36 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     show_progress : bool, optional
         A progress bar on stderr (default: when stderr is a terminal).
     rel_error : float, optional
-        Keep adding batches of ``repeats`` repetitions (indices continuing)
-        until the relative error is at most this, or :data:`MAX_REPEATS`
-        repetitions have run. The result depends only on the seed and this
-        target; a data-dependent stopping rule biases the mean slightly
-        (stopping when an estimate happens to look precise), negligibly when
-        the first batch already gives a stable standard error.
+        A target relative error, met by a two-stage rule that does not bias
+        the estimate: the ``repeats`` repetitions are a pilot that only sets
+        the number R of repetitions (:func:`pilot_repeats`); R further
+        repetitions, independent of the pilot, give the estimate. (Stopping
+        when the running relative error first looks small would favour runs
+        that have not yet met the right tail of the estimates.)
     parts : RepeatParts, optional
         Keep each repetition in the output folder as it finishes, and read
         those kept by an earlier, interrupted call instead of running them.
+    score : str, optional
+        The splitting score (``engine.SCORES[event]``; default the first).
+    tilt : float, optional
+        Importance sampling (``importance``, or weighted ``splitting``):
+        each newborn's copy-error probability p is drawn at min(tilt p,
+        max(p, 1/2)) and every path carries its exact likelihood ratio.
+    calibrate : bool
+        Measure the engine's fastest direct route in this run
+        (:func:`direct_cost`) for the wall-clock ``speedup``.
 
     Returns
     -------
     dict
         The contents of ``risk.json`` without provenance: ``event``,
-        ``horizon``, ``method``, ``particles``, ``repeats``, ``seed``, the
-        fields of :func:`combine`, ``repeat_estimates`` and ``seconds``.
+        ``horizon``, ``method``, ``score``, ``particles``, ``repeats``,
+        ``seed``, the fields of :func:`combine`, ``repeat_estimates`` and
+        ``seconds``.
     """
     from tqdm.auto import tqdm
 
-    check_request(scenario, event, method, particles, repeats)
+    check_request(scenario, event, method, particles, repeats, score, tilt)
     check_risk_memory(scenario, method, particles, repeats)
     if scenario.seed is None:
         raise ScenarioError("the scenario has no seed: give one so the estimate can be repeated")
@@ -456,21 +649,35 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     sc = risk_scenario(scenario, event)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
+    run = dict(workers=workers, scheduler=scheduler, parts=parts, score=score, tilt=tilt)
+    pilot = None
     with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}",
               disable=not show_progress, leave=False) as bar:
         results = run_repeats(sc, event, method, particles, range(repeats), scenario.seed,
-                              workers, scheduler, progress=bar.update, parts=parts)
-        while (rel_error is not None and len(results) < MAX_REPEATS
-               and not combine(method, particles, results)["rel_error"] <= rel_error):
-            more = range(len(results), min(len(results) + repeats, MAX_REPEATS))
-            bar.total += len(more)
+                              progress=bar.update, **run)
+        if rel_error is not None:
+            pilot = results
+            count = pilot_repeats(combine(method, particles, pilot), repeats, rel_error)
+            bar.total += count
             bar.refresh()
-            results += run_repeats(sc, event, method, particles, more, scenario.seed,
-                                   workers, scheduler, progress=bar.update, parts=parts)
+            results = run_repeats(sc, event, method, particles,
+                                  range(repeats, repeats + count), scenario.seed,
+                                  progress=bar.update, **run)
+    direct = direct_cost(sc) if calibrate else None
+    kind = score or next(iter(SCORES[event]))
     out = {"event": event, "horizon": scenario.horizon, "method": method,
+           "score": kind if method == "splitting" else None, "tilt": tilt,
            "particles": particles, "repeats": len(results), "seed": scenario.seed,
-           "rel_error_target": rel_error}
-    out.update(combine(method, particles, results))
+           "rel_error_target": rel_error,
+           "pilot_repeats": len(pilot) if pilot is not None else 0}
+    out.update(combine(method, particles, results, direct_seconds=direct))
+    if pilot is not None:  # the pilot's work is part of the cost
+        out["ticks_simulated"] += int(sum(r["ticks"] for r in pilot))
+        out["seconds_simulated"] += sum(r.get("seconds", 0.0) for r in pilot)
+        if out["direct_equivalent_seconds"] is not None:
+            out["speedup"] = out["direct_equivalent_seconds"] / out["seconds_simulated"]
+        if out["direct_equivalent_ticks"] is not None:
+            out["speedup_ticks"] = out["direct_equivalent_ticks"] / out["ticks_simulated"]
     out["iterations_mean"] = float(np.mean([r["iterations"] for r in results]))
     out["repeat_estimates"] = [r["estimate"] for r in results]
     out["seconds"] = round(time.perf_counter() - started, 3)
@@ -515,10 +722,11 @@ def _middle(low, high, scale):
 
 
 def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
-                  method: str = "splitting", particles: int = 100, repeats: int = 10,
+                  method: str = "splitting", particles: int = 100, repeats: int = 20,
                   workers: int | None = None, scheduler: str | None = None,
                   steps: int = 8, source: str = "<scenario>",
-                  parts: RepeatParts | None = None) -> dict:
+                  parts: RepeatParts | None = None, score: str | None = None,
+                  tilt: float | None = None) -> dict:
     """The value of ``key`` at which P(``event`` by the horizon) meets ``target``.
 
     Bisection on the key's range (:data:`SOLVE_KEYS`: efficacy and
@@ -544,14 +752,14 @@ def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "
     from .scenario import point_scenario
 
     low, high, scale = check_solve(key, target)
-    check_request(scenario, event, method, particles, repeats)
+    check_request(scenario, event, method, particles, repeats, score, tilt)
     base = scenario.model_dump(mode="json")
     evaluations = []
 
     def estimate(value):
         sc = point_scenario(base, {key: value}, source, f"{key}={value}")
         result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
-                               parts=parts)
+                               parts=parts, score=score, tilt=tilt)
         evaluations.append({"value": value, "p": result["p"], "low": result["low"],
                             "high": result["high"], "ticks": result["ticks_simulated"],
                             "result": result})
@@ -572,7 +780,8 @@ def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "
                 unsafe_end = mid
     else:
         safe_end = unsafe_end = low if safe[low] else high
-    undecided = [e["value"] for e in evaluations if e["low"] <= target <= e["high"]]
+    undecided = [e["value"] for e in evaluations  # (no interval: undecided too)
+                 if e["low"] is None or e["low"] <= target <= e["high"]]
     span = [unsafe_end, safe_end] + undecided
     chosen = next(e for e in reversed(evaluations) if e["value"] == safe_end)["result"]
     out = dict(chosen)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import names
+from .codes import Advance, Dynamics
 from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
 from .budget import MemoryGuard
@@ -25,7 +26,6 @@ from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
 from .state import ENDS, STATUS, TIMESERIES, copy_state
 
-EVENT_COLUMNS = names.EVENT_TICKS
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
 
@@ -119,7 +119,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         if progress_ticks is not None and progress is not None:
             progress.update(world.tick - reported)
             reported = world.tick
-        if code == driver.RECORDED:
+        if code == Advance.RECORDED:
             if record_agents:
                 rows = agent_part(world.agent_rows(last_record), point, replicate)
                 if agent_sink is not None:
@@ -136,7 +136,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                 guard.hold(3 * 16 * alive.shape[0], world.state)
                 snapshots.append((world.tick, cl.clone_id[alive].copy(),
                                   cl.count[alive].copy()))
-        elif code == driver.STOPPED:
+        elif code == Advance.STOPPED:
             break
         code = world.advance(target())
     if progress is not None:
@@ -184,7 +184,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
 
 @dataclasses.dataclass
 class RunResult:
-    """Tables of one run (MODEL.md section 7)."""
+    """Tables of one run (docs/outputs.md)."""
 
     scenario: Scenario
     runs: pd.DataFrame
@@ -205,13 +205,13 @@ def agent_part(rows: dict, point: int, replicate: int) -> dict:
 
 def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
                replicates) -> pd.DataFrame:
-    """The runs table (MODEL.md section 7) of replicates from their ends
+    """The runs table (docs/outputs.md) of replicates from their ends
     (rows of ``state.ENDS`` and ``state.STATUS``), with nullable integer
     event ticks (null = censored)."""
     n = ends.shape[0]
     ticks = {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
-             for name in EVENT_COLUMNS}
-    happened = {name: statuses[name] >= 0 for name in EVENT_COLUMNS}
+             for name in names.EVENT_TICKS}
+    happened = {name: statuses[name] >= 0 for name in names.EVENT_TICKS}
     size = ends["size"]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_drive = np.where(size > 0, ends["sum_drive"] / size, np.nan)
@@ -338,8 +338,8 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         if plain is not None:
             bar = plain
         if batchable(scenario, config) and chunk is None:
-            ends, statuses, records = run_batch(scenario, indices, point, config, template,
-                                                bar, threads, max_memory)
+            ends, statuses, records = run_batches(scenario, indices, point, config, template,
+                                                  bar, threads, max_memory)
             results = None
         else:
             guard = MemoryGuard(max_memory, name=scenario.name)
@@ -381,7 +381,7 @@ def result_bytes(result: ReplicateResult) -> int:
 
 def batchable(scenario: Scenario, config) -> bool:
     """Whether the scenario's replicates run in one compiled batch
-    (:func:`run_batch`): no Python is needed between their ticks (no agent
+    (:func:`run_batches`): no Python is needed between their ticks (no agent
     or clone records) nor at their start (no per-replicate landscape,
     systematic error vectors or environmental noise X_0, which are drawn in
     Python: ``World._begin``)."""
@@ -396,9 +396,9 @@ BATCH = 256  # replicates per compiled call (between progress updates)
 RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
-def run_batch(scenario: Scenario, indices: list[int], point: int, config, template,
-              progress=None, threads: int = 1,
-              max_memory: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_batches(scenario: Scenario, indices: list[int], point: int, config, template,
+                progress=None, threads: int = 1,
+                max_memory: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
     (:func:`simulation.kernels.driver.run_batch`): the same draws, records
     and outcomes as :func:`run_replicate` one by one, without Python per
@@ -450,21 +450,21 @@ def _run_share(scenario, indices, point, config, template, progress, guard):
                 state, template, config, rng, memo, where, words, n_words, point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
                 ends, statuses, work, pool)
-            if code == driver.BATCH_DONE:
+            if code == Advance.BATCH_DONE:
                 break
-            if code == driver.BUFFER_FULL or n_rows + 2 > records.shape[0]:
+            if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
                 guard.check_records(state, records, 2 * records.shape[0])
                 grown = np.zeros(2 * records.shape[0], TIMESERIES)
                 grown[:n_rows] = records[:n_rows]
                 records = grown
-            if code == driver.NEED_ROOM:
+            if code == Advance.NEED_ROOM:
                 guard.held = records.nbytes  # the records buffer, besides the tables
                 try:
                     if bound <= driver.FAST_LIMIT:
                         guard.check_room(state, p, bound)  # before the tables grow
                         state = driver.make_room(state, config, bound)
                     else:
-                        guard.check_alone(state, p, p["dynamics"] == driver.MORAN)
+                        guard.check_alone(state, p, p["dynamics"] == Dynamics.MORAN)
                         _, state, n_rows = driver.tick_alone(state, config, rng, memo,
                                                              records, n_rows)
                         guard.check(state)

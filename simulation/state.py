@@ -80,7 +80,7 @@ class Agents(NamedTuple):
 
     #: bool. Alive.
     alive: np.ndarray
-    #: float64. Capacity K_a this tick (MODEL.md section 4).
+    #: float64. Capacity K_a this tick (docs/model.md, "Worlds of agents").
     capacity: np.ndarray
     #: float64. Resource reserve.
     reserve: np.ndarray
@@ -98,7 +98,7 @@ class Agents(NamedTuple):
     born_tick: np.ndarray
     #: int64. Tick of death (-1: alive).
     death_tick: np.ndarray
-    #: int64. Cause of death, an index into ``names.DEATH_CAUSES``.
+    #: int64. Cause of death, a ``codes.DeathCause`` (``names.DEATH_CAUSES``).
     death_cause: np.ndarray
     #: float64. Subcomponents (sum of clone counts), reduced after each step.
     size: np.ndarray
@@ -156,9 +156,11 @@ class Snapshot(NamedTuple):
 TOTALS = np.dtype([("births", np.int64), ("deaths", np.int64),
                    ("immune_kills", np.int64), ("repairs", np.int64),
                    ("mutations", np.int64), ("mutants", np.int64),
-                   ("migrants", np.int64)])
+                   ("migrants", np.int64),
+                   # importance sampling: ln of the tick's likelihood ratio
+                   ("log_weight", np.float64)])
 
-#: The replicate's clock and outcomes (MODEL.md section 5). Event ticks are
+#: The replicate's clock and outcomes (docs/model.md, "Outcomes"). Event ticks are
 #: -1 until the event happens.
 STATUS = np.dtype([
     ("tick", np.int64),
@@ -166,7 +168,7 @@ STATUS = np.dtype([
     ("takeover_tick", np.int64), ("convergence_tick", np.int64),
     ("first_defector_tick", np.int64), ("extinction_tick", np.int64),
     ("fixation_tick", np.int64), ("loss_tick", np.int64),
-    ("stop_reason", np.int64),  # index into names.STOP_REASONS (0: running)
+    ("stop_reason", np.int64),  # codes.StopReason (names.STOP_REASONS)
     ("max_defector_fraction", np.float64),
     ("tick_takeovers", np.int64),
     ("agents_born", np.int64), ("agents_died", np.int64),
@@ -186,6 +188,9 @@ STATUS = np.dtype([
     # agent-level outcomes: every agent dead or taken over (docs/model.md)
     ("total_loss_tick", np.int64),
     ("goal_output0", np.float64),  # goal output sum(n l) at tick 0
+    # importance sampling (PARAMS.error_tilt): ln of the path's likelihood
+    # ratio, target law over the simulated (tilted) law (risk.py)
+    ("log_weight", np.float64),
 ])
 
 
@@ -226,8 +231,8 @@ class State(NamedTuple):
 #: Scalar parameters of the compiled loop, one row (built by the engine from
 #: a validated scenario; the kernels never validate).
 PARAMS = np.dtype([
-    # within-agent dynamics (MODEL.md section 3)
-    ("dynamics", np.int64),  # index into names.DYNAMICS
+    # within-agent dynamics (docs/model.md, "One tick")
+    ("dynamics", np.int64),  # codes.Dynamics
     ("birth_rate", np.float64), ("death_rate", np.float64),
     ("drive_advantage", np.float64), ("loyalty_cost", np.float64),
     ("escape_threshold", np.float64), ("escape_headroom", np.float64),
@@ -238,10 +243,10 @@ PARAMS = np.dtype([
     # without a mutator effect or environmental noise
     ("error_probability", np.float64),
     ("mutator_strength", np.float64),
-    ("kernel_type", np.int64),  # index into names.KERNELS
+    ("kernel_type", np.int64),  # codes.Kernel
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
-    ("kernel_direction", np.int64),  # index into names.DIRECTIONS
+    ("kernel_direction", np.int64),  # codes.Direction
     ("systematic_rate", np.float64), ("systematic_sd", np.float64),
     ("systematic_lineage", np.bool_),  # copy.systematic.scope: lineage
     # environmental noise (copy.noise): mu(t) = error_rate exp(sigma X_t), X AR(1)
@@ -269,7 +274,11 @@ PARAMS = np.dtype([
     ("has_seeds", np.bool_), ("stop_takeover", np.bool_),
     ("stop_convergence", np.bool_), ("stop_fixation", np.bool_),
     # rare-event splitting: the event whose score the loop tracks
-    ("score_event", np.int64),  # 0: none, 1: takeover, 2: fixation, 3: convergence
+    ("score_event", np.int64),  # codes.ScoreEvent
+    ("score_kind", np.int64),  # codes.ScoreKind (the takeover score)
+    # importance sampling: copy errors drawn at min(tilt p, max(p, 1/2)) for a
+    # newborn's error probability p, the likelihood ratio kept (0: no tilt)
+    ("error_tilt", np.float64),
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record
@@ -288,7 +297,7 @@ class Config(NamedTuple):
     landscape: np.ndarray
 
 
-#: One row of ``timeseries.parquet`` (MODEL.md section 7), as written by the
+#: One row of ``timeseries.parquet`` (docs/outputs.md), as written by the
 #: compiled loop at every record.
 TIMESERIES = np.dtype([
     ("tick", np.int64), ("agents", np.int64), ("size", np.int64),

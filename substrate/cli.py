@@ -148,11 +148,13 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
               help="Group by this column (repeatable) [default: the swept parameters].")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
               default="table", show_default=True)
-def summarize(folder, by, fmt):
+@click.option("--at", metavar="T1,T2,...",
+              help="P(event by T) with its interval at these ticks instead.")
+def summarize(folder, by, fmt, at):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    click.echo(summarize_command(folder, list(by) or None, fmt))
+    click.echo(summarize_command(folder, list(by) or None, fmt, at=at))
 
 
 @cli.command()
@@ -208,10 +210,18 @@ def validate(tier, out):
 @click.option("--event", default="takeover", show_default=True, metavar="EVENT",
               help="takeover, fixation or convergence.")
 @click.option("--method", default="splitting", show_default=True, metavar="METHOD",
-              help="splitting (adaptive multilevel splitting) or direct (plain Monte Carlo).")
+              help="splitting (adaptive multilevel splitting), direct (plain Monte Carlo) "
+              "or importance (Monte Carlo at tilted copy-error rates, weighted).")
+@click.option("--score", metavar="NAME", default=None,
+              help="The splitting score: for takeover lineage (default), drive or fraction; "
+              "for fixation share; for convergence mean_drive.")
+@click.option("--tilt", type=float, metavar="FACTOR", default=None,
+              help="Importance sampling: draw copy errors at FACTOR times their "
+              "probability, each path weighted by its likelihood ratio (with --method "
+              "importance, or splitting).")
 @click.option("--particles", type=int, default=100, show_default=True,
               help="Particles per repetition (direct: paths per repetition).")
-@click.option("--repeats", type=int, default=10, show_default=True,
+@click.option("--repeats", type=int, default=20, show_default=True,
               help="Independent repetitions of the estimator (the interval comes from them).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Run repetitions on a local Dask cluster of N processes [default: this process].")
@@ -227,17 +237,19 @@ def validate(tier, out):
 @click.option("--steps", type=click.IntRange(1), default=8, show_default=True,
               help="Bisection steps of --solve.")
 @click.option("--rel-error", type=float, metavar="E",
-              help="Add batches of --repeats repetitions until the relative error is <= E.")
+              help="Relative error target: --repeats repetitions are a pilot that sets how "
+              "many independent repetitions give the estimate.")
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted estimate in --out (its repetitions are kept).")
-def risk(scenario, event, method, particles, repeats, workers, scheduler, out, overrides,
-         seed, horizon, solve, target, steps, rel_error, resume):
+def risk(scenario, event, method, score, tilt, particles, repeats, workers, scheduler, out,
+         overrides, seed, horizon, solve, target, steps, rel_error, resume):
     """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
     from substrate.risk_command import risk_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other")
-    click.echo(risk_command(scenario, event=event, method=method, particles=particles,
+    click.echo(risk_command(scenario, event=event, method=method, score=score, tilt=tilt,
+                            particles=particles,
                             repeats=repeats, workers=workers, scheduler=scheduler,
                             out=out, overrides=list(overrides), seed=seed,
                             horizon=horizon, solve=solve, target=target, steps=steps,

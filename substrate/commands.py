@@ -17,6 +17,7 @@ from pathlib import Path
 import scenarios as bundled
 from simulation import io, load_scenario, run_scenario
 from simulation.errors import ClusterError, OutputError, ScenarioError
+from substrate.notice import compile_notice
 
 
 class Interrupted(Exception):
@@ -197,6 +198,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -257,17 +259,32 @@ def _interval_text(s: dict, key: str, digits: str = ".3f") -> str:
 
 
 def _agent_lines(s: dict, horizon: int) -> list[str]:
-    """P(total loss by T), agents and goal output lost, per-agent hazard."""
+    """P(total loss by T), agents and goal output lost, the per-agent loss
+    hazard (takeovers included) and death hazard; for one agent per
+    replicate only the lines that mean something for one agent."""
     if "p_total_loss" not in s:
         return []
-    return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
-            f"  agents lost                 {s['mean_agents_lost']:.2f} of "
-            f"{s.get('mean_agents_founded', float('nan')):.2f} founded (mean); fraction "
-            f"{_interval_text(s, 'mean_fraction_lost')}",
-            f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
-            "  (1 - G(end)/G(0), mean)",
-            f"  per-agent hazard            {_interval_text(s, 'agent_hazard', '.3g')}"
-            "  agent deaths per agent-tick"]
+    loss = s.get("agent_loss_hazard")
+    at_least = "" if s.get("agent_loss_hazard_exact", True) else "at least "
+    goal = (f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
+            "  (1 - G(end)/G(0) at the end, mean; negative: it grew)")
+    if s.get("mean_agents_founded") == 1:  # a singleton: its loss is the total loss
+        return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}"
+                "  (taken over or extinct)", goal,
+                f"  loss hazard                 {_interval_text(s, 'agent_loss_hazard', '.3g')}"
+                "  per tick (takeover or extinction)"]
+    lines = [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
+             f"  agents lost                 {s['mean_agents_lost']:.2f} of "
+             f"{s.get('mean_agents_founded', float('nan')):.2f} founded at set-up or born "
+             f"(mean, at the end: dead or taken over); fraction "
+             f"{_interval_text(s, 'mean_fraction_lost')}",
+             goal]
+    if loss is not None:
+        lines.append(f"  per-agent loss hazard       {at_least}"
+                     f"{_interval_text(s, 'agent_loss_hazard', '.3g')}"
+                     "  agents lost (dead or taken over) per agent-tick")
+    return lines + [f"  per-agent death hazard      {_interval_text(s, 'agent_hazard', '.3g')}"
+                    "  agent deaths per agent-tick"]
 
 
 def _price_lines(s: dict) -> list[str]:
@@ -293,6 +310,8 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         f"  median takeover tick        {median_text}  (where P(takeover by tick) "
         "reaches 1/2)",
         f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
+        *([f"  P(extinction by {sc.horizon})     {probability_text(s, 'extinction')}"]
+          if "p_extinction" in s else []),
         *_failure_lines(s, sc.horizon),
         *_price_lines(s),
         *_agent_lines(s, sc.horizon),
@@ -316,6 +335,7 @@ def validate_command(tier: str, out=None, command=None,
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
@@ -377,6 +397,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         if sc.seed is None:
             # A file without a seed: a resumed sweep keeps the seed it started with.
             held = stored_seed(folder) if resume else None
@@ -424,20 +445,35 @@ def _interval_cell(values: dict, event: str) -> str:
     return f"{p:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _loss_hazard_cell(values: dict) -> str:
+    """Agents lost (takeovers included) per agent-tick; >= a lower bound."""
+    rate = values.get("agent_loss_hazard", values["agent_hazard"])
+    exact = values.get("agent_loss_hazard_exact", True)
+    return f"{'' if exact else '>='}{rate:.3g}"
+
+
+BOUNDS_NOTE = ("* bounds that contain P whatever the replicates stopped early by "
+               "another event would have done (95%)")
+
+
 def format_sweep_summary(df, params) -> str:
     """The summary table as text: the swept ``params``, P(takeover) [CI],
     median tick, hazard, P(convergence) [CI] and, for tables with the
     agent-level outcomes, P(total loss) [CI], the mean fraction of agents
-    lost [CI] and the per-agent hazard; bounds marked * and explained below."""
+    lost [CI] and the per-agent loss hazard (takeovers included; >= where it
+    is a lower bound); bounds marked * and explained below."""
     lines = []
     agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
+    extinction = "p_extinction" in df.columns  # the end that competes with the others
     header = "  ".join(f"{p:>16}" for p in params)
     lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
                  f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
+                 + (f"  {'P(extinct) [95% CI]':>24}" if extinction else "")
                  + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
-                    f"{'agent hazard':>12}" if agents else ""))
+                    f"{'loss/agent-tick':>15}" if agents else ""))
     bounded = False
-    events = ("takeover", "convergence") + (("total_loss",) if agents else ())
+    events = (("takeover", "convergence") + (("extinction",) if extinction else ())
+              + (("total_loss",) if agents else ()))
     for row in df.itertuples(index=False):
         values = dict(zip(df.columns, row))
         cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
@@ -449,32 +485,77 @@ def format_sweep_summary(df, params) -> str:
                 f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
                 f"{values['takeover_hazard']:>11.3g}  "
                 f"{_interval_cell(values, 'convergence'):>24}")
+        if extinction:
+            line += f"  {_interval_cell(values, 'extinction'):>24}"
         if agents:
             fraction = (f"{values['mean_fraction_lost']:.3f} "
                         f"[{values['mean_fraction_lost_low']:.3f}, "
                         f"{values['mean_fraction_lost_high']:.3f}]")
             line += (f"  {_interval_cell(values, 'total_loss'):>24}  {fraction:>24}  "
-                     f"{values['agent_hazard']:>12.3g}")
+                     f"{_loss_hazard_cell(values):>15}")
         lines.append(line)
     if bounded:
-        lines.append("* bounds that contain P whatever the replicates stopped early by "
-                     "another event would have done (95%)")
+        lines.append(BOUNDS_NOTE)
     return "\n".join(lines)
 
 
-def summarize_command(folder, by=None, fmt="table") -> str:
-    """``substrate summarize``."""
+def format_at_summary(df, params) -> str:
+    """The table of ``summarize --at``: per group and tick T, P(event by T)
+    [95% CI] of each event in ``df``; bounds marked * and explained below."""
+    events = [c[2:-8] for c in df.columns if c.startswith("p_") and c.endswith("_bounded")]
+    lines = ["  ".join([*(f"{p:>16}" for p in params), f"{'T':>7}", f"{'reps':>5}",
+                        *(f"{f'P({e} by T) [95% CI]':>28}" for e in events)])]
+    for row in df.to_dict("records"):
+        lines.append("  ".join([*(f"{str(row[p]):>16}" for p in params), f"{row['at']:>7}",
+                                f"{row['replicates']:>5}",
+                                *(f"{_interval_cell(row, e):>28}" for e in events)]))
+    if df[[f"p_{e}_bounded" for e in events]].to_numpy().any():
+        lines.append(BOUNDS_NOTE)
+    return "\n".join(lines)
+
+
+def summarize_command(folder, by=None, fmt="table", at=None) -> str:
+    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each)."""
     import analysis
+    from simulation.errors import AnalysisError
 
     results = analysis.load(folder)
-    df = analysis.summarize(results, by=by)
+    if at is not None:
+        try:
+            ticks = [int(t) for t in str(at).split(",") if t.strip()]
+        except ValueError:
+            raise AnalysisError(f"--at {at}: give whole ticks, as --at 100,200") from None
+        df = analysis.summarize(results, by=by, at=ticks)
+    else:
+        df = analysis.summarize(results, by=by)
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
         return df.to_json(orient="records", indent=2)
-    if by and not set(by) <= set(results.parameters):
-        return df.to_string(index=False)
-    return format_sweep_summary(df, list(by or results.parameters))
+    if at is not None:
+        table = format_at_summary(df, list(by or results.parameters))
+    elif by and not set(by) <= set(results.parameters):
+        table = df.to_string(index=False)
+    else:
+        table = format_sweep_summary(df, list(by or results.parameters))
+    if by and len(df) > 1 and at is None:
+        table += "\n" + homogeneity_text(analysis.homogeneity(results, by), by)
+    return table
+
+
+def homogeneity_text(tests, by) -> str:
+    """The lines of ``summarize --by``'s homogeneity tests."""
+    lines = [f"homogeneity across {', '.join(by)} (Pearson chi-square on the 2 x k table "
+             "of replicates with and without the event by T):"]
+    for t in tests.to_dict("records"):
+        if t["note"]:
+            lines.append(f"  {t['event']:<12} not tested: {t['note']}")
+            continue
+        rough = ("  (an expected count < 5: rough)"
+                 if t["min_expected"] < 5 and t["chi2"] > 0 else "")
+        lines.append(f"  {t['event']:<12} chi2 = {t['chi2']:.3g}, df = {t['dof']}, "
+                     f"p = {t['p_value']:.3g}{rough}")
+    return "\n".join(lines)
 
 
 def _writable_file(path: Path) -> Path:
@@ -544,8 +625,10 @@ def report_command(folder, out=None) -> str:
             "mean_fraction_lost is the mean over replicates of the fraction of agents "
             "founded that died or are taken over at the end, mean_goal_output_lost of "
             "1 - G(end)/G(0) (goal output G = sum of n*loyalty over the agents not lost), "
-            "each with its 95% t interval; agent_hazard is agent deaths per agent-tick "
-            "alive, with its exact Poisson interval.</p>")
+            "each with its 95% interval within its bounds (Wilson-type, docs/model.md); "
+            "agent_loss_hazard is agents lost (dead or taken over) per agent-tick at "
+            "risk, agent_hazard agent deaths per agent-tick alive, each with its exact "
+            "Poisson interval.</p>")
     if "failure_mode" in results.runs.columns and "drift_tick" in results.runs.columns:
         modes = analysis.failure_mode_summary(results)
         price = analysis.failure_mode_price(results.runs, results.timeseries(),

@@ -11,10 +11,13 @@ import sys
 
 from simulation import io, load_scenario
 from simulation.risk import estimate_risk, solve_defence
+from substrate.notice import compile_notice
 
 
-def risk_command(scenario: str, *, event="takeover", method="splitting", particles=100,
-                 repeats=10, workers=None, scheduler=None, out=None, overrides=(),
+def risk_command(scenario: str, *, event="takeover", method="splitting", score=None,
+                 tilt=None,
+                 particles=100,
+                 repeats=20, workers=None, scheduler=None, out=None, overrides=(),
                  seed=None, horizon=None, solve=None, target=None,
                  steps=8, rel_error=None, resume=False, command=None,
                  notify=lambda text: None) -> str:
@@ -39,7 +42,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, horizon=horizon, resolve_seed=False)
     # Refuse a request that cannot give an estimate before any folder is made.
-    check_request(sc, event, method, particles, repeats)
+    check_request(sc, event, method, particles, repeats, score, tilt)
     solving = solve is not None or target is not None
     if solving:
         check_solve(solve, target)
@@ -53,6 +56,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        compile_notice(notify)
         marker = folder / RISK_MARKER
         try:
             held = json.loads(marker.read_text()) if marker.exists() else None
@@ -62,7 +66,8 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
         if sc.seed is None:  # a resumed estimate keeps the seed it started with
             sc.seed = held["seed"] if held and resume else secrets.randbits(63)
         request = json.dumps([to_yaml(sc), event, method, particles, repeats, solve,
-                              target, steps, rel_error])
+                              target, steps, rel_error] + ([score] if score else [])
+                             + ([tilt] if tilt else []))
         identity = hashlib.sha256(request.encode()).hexdigest()[:16]
         if held is not None:
             if held.get("identity") != identity:
@@ -92,10 +97,12 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", particl
                 result = solve_defence(sc, solve, target, event=event, method=method,
                                        particles=particles, repeats=repeats,
                                        workers=workers, scheduler=scheduler, steps=steps,
-                                       source=str(path), parts=parts)
+                                       source=str(path), parts=parts, score=score,
+                                       tilt=tilt)
             else:
                 result = estimate_risk(sc, event, method, particles, repeats, workers,
-                                       scheduler, rel_error=rel_error, parts=parts)
+                                       scheduler, rel_error=rel_error, parts=parts,
+                                       score=score, tilt=tilt)
             result["scenario"] = sc.model_dump(mode="json")
             result["scenario_yaml"] = to_yaml(sc)
             result["versions"] = io.versions()
@@ -129,11 +136,21 @@ def summary_line(result: dict, name: str) -> str:
                 f" (undecided by the intervals: {s['uncertain_low']:g} to "
                 f"{s['uncertain_high']:g})" + tail)
     rel = result["rel_error"]
-    equivalent = result["direct_equivalent_replicates"]
-    return (f"{name}: P({result['event']} by {result['horizon']}) = {result['p']:.3g} "
-            f"[{result['low']:.3g}, {result['high']:.3g}] ({result['method']}, "
-            f"rel. error {rel:.2f}, {result['ticks_simulated']} ticks; direct Monte Carlo "
-            f"would need {equivalent:.3g} replicates)" if equivalent else
-            f"{name}: P({result['event']} by {result['horizon']}) = {result['p']:.3g} "
-            f"[{result['low']:.3g}, {result['high']:.3g}] ({result['method']}, "
-            f"{result['ticks_simulated']} ticks)")
+    interval = (f"[{result['low']:.3g}, {result['high']:.3g}]" if result["low"] is not None
+                else f"(interval {result['interval']})")
+    head = (f"{name}: P({result['event']} by {result['horizon']}) = {result['p']:.3g} "
+            f"{interval} ({result['method']}")
+    if result.get("tilt"):
+        head += (f", tilt {result['tilt']:g}, effective sample size "
+                 f"{result['effective_sample_size']:.3g}")
+    if result.get("score"):
+        head += f", score {result['score']}"
+    if not result["direct_equivalent_replicates"]:
+        return head + f", {result['ticks_simulated']} ticks)"
+    head += (f", rel. error {rel:.2f}, {result['ticks_simulated']} ticks; direct Monte Carlo "
+             f"would need {result['direct_equivalent_replicates']:.3g} replicates")
+    if result.get("speedup"):
+        head += (f", {result['direct_equivalent_seconds']:.3g} s in compiled batches: "
+                 f"{result['speedup']:.3g}x the wall-clock cost of "
+                 f"{result['seconds_simulated']:.3g} s here")
+    return head + ")"

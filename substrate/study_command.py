@@ -13,6 +13,7 @@ import time
 
 from simulation import io, load_scenario
 from simulation.errors import AnalysisError, ScenarioError
+from substrate.notice import compile_notice
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
@@ -29,7 +30,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     sc = load_scenario(path, list(overrides), seed=seed)
     study = sc.study
     if study is None:
-        raise ScenarioError(f"{path}: no study block (see README, Risk: the scaling study)")
+        raise ScenarioError(f"{path}: no study block (see docs/rare-events.md, the scaling study)")
     started = io.now()
     clock = time.perf_counter()
     try:
@@ -44,12 +45,17 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                   command) as owner:
         folder = owner.folder
         io.refuse_foreign(folder, {"study.json", "parts"}, "study", "size-")
+        compile_notice()
         total = len(sim.sizes) * len(sim.values) if sim else 0
         with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                   disable=not show_progress, leave=False) as bar:
             for size in (sim.sizes if sim else []):
                 scs = sized(sc, size)
                 row = next(r for r in theory if r["size"] == size)
+                if not any(r["applicable"] for r in theory if r["size"] == size):
+                    # Founded single-hit lineages would answer the wrong question.
+                    bar.update(len(sim.values))
+                    continue
                 key = {"seed": sc.seed, "size": size, "values": sim.values,
                        "paths": sim.paths, "horizon": sim.horizon,
                        "scenario": scs.model_dump(mode="json")}
@@ -94,15 +100,19 @@ def summary_table(result: dict) -> str:
     simulated [low, high] where simulated)."""
     study = result["study"]
     head = (f"immune efficacy needed for P({study['event']} by T) <= {study['target']:g}"
-            f" (theory; simulated [95% range]); * : theory not trusted (takeover slow against T)")
+            f" (theory; simulated [95% range]); * : theory not trusted (takeover slow against T);"
+            f" n/a: not applicable (defectors made by several copy errors: use substrate risk)")
     lines = [head, "N \\ T".ljust(12) + "".join(f"{T:>34}" for T in study["horizons"])]
     sim = {s["size"]: {d["horizon"]: d for d in s["defence"]} for s in result["simulated"]}
     for size in study["sizes"]:
         cells = []
         for T in study["horizons"]:
             row = next(r for r in result["theory"] if r["size"] == size and r["horizon"] == T)
-            cell = (">1" if row["efficacy"] is None else f"{row['efficacy']:.4f}") + (
-                "*" if not row["trusted"] else " ")
+            if not row.get("applicable", True):
+                cell = "n/a "
+            else:
+                cell = (">1" if row["efficacy"] is None else f"{row['efficacy']:.4f}") + (
+                    "*" if not row["trusted"] else " ")
             d = sim.get(size, {}).get(T)
             if d is not None:
                 top = study["simulate"]["values"][-1]

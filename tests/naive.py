@@ -1,6 +1,6 @@
 """Naive reference implementations of the kernels, for testing only.
 
-Written from MODEL.md section 3 in plain Python, one clone at a time, with
+Written from docs/model.md ("One tick") in plain Python, one clone at a time, with
 dictionaries instead of slot arrays. They make the same random draws in the
 same order as :mod:`simulation.kernels` (numba's Generator draws the NumPy
 stream), so a test can demand identical results, not just similar ones.
@@ -99,7 +99,7 @@ class AgentParams:
 
 @dataclass
 class WorldParams:
-    """MODEL.md section 4 (and the tick's order), for :func:`world_tick`."""
+    """docs/model.md, "Worlds of agents" (and the tick's order), for :func:`world_tick`."""
     dynamics: str = "birth_death"
     economy: bool = False
     income: float = 0.0
@@ -312,7 +312,7 @@ def random_terms(p: Params):
 
 
 def landscape(d, p: Params):
-    """L(d), clipped at 0 (MODEL.md section 3, item 3; random: docs/model.md)."""
+    """L(d), clipped at 0 (docs/model.md, "One tick", item 3; random: "Random landscapes")."""
     fit = 1 + p.drive_advantage * d
     if p.landscape == "rugged":
         fit += p.ruggedness * math.sin(2 * math.pi * p.peaks * d)
@@ -606,7 +606,7 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
 
 
 def economy(clones, agents, wp: WorldParams):
-    """Income shares, capacities and reserves (MODEL.md section 4)."""
+    """Income shares, capacities and reserves (docs/model.md, "Worlds of agents")."""
     weight = []
     for a, ag in enumerate(agents):
         mine = [c for c in clones if c.agent == a and c.count > 0]

@@ -3,7 +3,7 @@
 
 It is the engine's distribution-level cross-check (tests/test_naive_mesa.py:
 same scenario, statistically indistinguishable outcomes) and its speed
-baseline (benchmarks/naive_ratio.py). It follows MODEL.md section 3 one
+baseline (benchmarks/naive_ratio.py). It follows docs/model.md ("One tick") one
 subcomponent at a time: growth control from N and K at the start of the
 tick, a birth with copy errors (each trait of copy.traits independently),
 death, immune kill and repair of the members present at the start, and

@@ -120,26 +120,63 @@ def test_agent_outcomes_by_hand():
     assert row["p_total_loss_bounded"] is False
     # by tick 10 only replicate 0 (tick 5)
     assert agent_outcomes(runs, horizon=10)["p_total_loss"] == pytest.approx(0.25)
-    # mean fraction lost .65, Student t interval (3 df), clipped to [0, 1]
-    low, high = stats.t.interval(0.95, 3, loc=0.65, scale=stats.sem([1, .2, .4, 1]))
+    # mean fraction lost .65: s^2 = 0.51/3 = 0.17, n_eff = 4 * .65 * .35 / .17
+    # = 5.353 (between n = 4 and the 20 agents founded), Wilson's form with
+    # Student's quantile (3 df). (Was: Student t, clipped to [0, 1].)
+    def wilson(m, n, z):
+        centre = (m + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * math.sqrt(m * (1 - m) / n + z * z / (4 * n * n))
+        return centre - half, centre + half
+
+    low, high = wilson(0.65, 4 * 0.65 * 0.35 / 0.17, stats.t.ppf(0.975, 3))
     assert row["mean_fraction_lost"] == pytest.approx(0.65)
-    assert row["mean_fraction_lost_low"] == pytest.approx(max(low, 0.0))
-    assert row["mean_fraction_lost_high"] == pytest.approx(min(high, 1.0))
-    low, high = stats.t.interval(0.95, 3, loc=0.475, scale=stats.sem([1, .1, -.2, 1]))
+    assert row["mean_fraction_lost_low"] == pytest.approx(low)
+    assert row["mean_fraction_lost_high"] == pytest.approx(high)
+    # goal output lost in [-0.2 (the lowest seen), 1]: rescaled [1, .25, 0, 1],
+    # m = .5625, n m (1 - m) / s^2 = 3.71 < n: n_eff = 4, the normal quantile
+    low, high = wilson(0.5625, 4, stats.norm.ppf(0.975))
     assert row["mean_goal_output_lost"] == pytest.approx(0.475)
-    assert row["mean_goal_output_lost_low"] == pytest.approx(low)
-    assert row["mean_goal_output_lost_high"] == pytest.approx(min(high, 1.0))
+    assert row["mean_goal_output_lost_low"] == pytest.approx(-0.2 + 1.2 * low)
+    assert row["mean_goal_output_lost_high"] == pytest.approx(-0.2 + 1.2 * high)
     # hazard: 10 deaths (taken-alive agents are not deaths) over 370 agent-ticks;
     # exact Poisson interval chi2(2k)/2, chi2(2k+2)/2 over the exposure
     assert row["agent_hazard"] == pytest.approx(10 / 370)
     assert row["agent_hazard_low"] == pytest.approx(stats.chi2.ppf(0.025, 20) / 2 / 370)
     assert row["agent_hazard_high"] == pytest.approx(stats.chi2.ppf(0.975, 22) / 2 / 370)
     assert row["mean_agents_lost"] == pytest.approx(3.25)
+    # loss hazard: the 13 agents lost, 3 of them taken over alive, over the
+    # 370 agent-ticks: a lower bound (they lived on after their takeover)
+    assert row["agent_loss_hazard"] == pytest.approx(13 / 370)
+    assert row["agent_loss_hazard_high"] == pytest.approx(stats.chi2.ppf(0.975, 28) / 2 / 370)
+    assert row["agent_loss_hazard_exact"] is False
     # summarize carries the same block per group
     runs["world.agents"] = [1, 1, 5, 5]
     table = summarize(runs, by=["world.agents"], events=(), horizon=30)
     assert table["p_total_loss"].tolist() == pytest.approx([0.5, 0.5])
     assert table["agent_hazard"].tolist() == pytest.approx([6 / 160, 4 / 210])
+
+
+def test_singleton_loss_hazard_counts_takeover_by_hand():
+    # Issue 24, item 3: one agent per replicate, lost at ticks 4 and 10 (one
+    # never): 2 losses over 4 + 20 + 10 = 34 ticks at risk, although no
+    # agent died (taken over alive): the death hazard says 0, the loss hazard
+    # does not.
+    died = {column: [0, 0, 0] for column in AGENTS_DIED}
+    runs = pd.DataFrame({
+        "ticks": 20, "stop_reason": "horizon",
+        "total_loss_tick": pd.array([4, NA, 10], dtype="Int64"),
+        "extinction_tick": pd.array([NA, NA, NA], dtype="Int64"),
+        "agents_founded": 1, **died, "agents_taken_alive": [1, 0, 1],
+        "agents_lost": [1, 0, 1], "fraction_lost": [1.0, 0.0, 1.0],
+        "agent_ticks": [20, 20, 20], "goal_output_lost": [1.0, 0.1, 1.0]})
+    row = agent_outcomes(runs, horizon=20)
+    assert row["agent_hazard"] == 0.0
+    assert row["agent_loss_hazard"] == pytest.approx(2 / 34)
+    assert row["agent_loss_hazard_low"] == pytest.approx(stats.chi2.ppf(0.025, 4) / 2 / 34)
+    assert row["agent_loss_hazard_exact"] is True
+    assert (row["mean_fraction_lost"], row["mean_fraction_lost_low"],
+            row["mean_fraction_lost_high"]) == pytest.approx(
+        (row["p_total_loss"], row["p_total_loss_low"], row["p_total_loss_high"]))
 
 
 # --- the engine: a case worked by hand, and properties ----------------------------
@@ -209,10 +246,14 @@ def test_run_summarize_and_report_show_the_agent_outcomes(tmp_path):
     run = CliRunner().invoke(cli, ["run", str(path), "--out", str(out)])
     assert run.exit_code == 0, run.output
     assert "P(total loss by 20)     1.000" in run.output
-    assert "agents lost                 1.00 of 1.00 founded (mean); fraction 1.000" \
-        in run.output
+    # One agent: its loss is the total loss. The lines that restated it
+    # ("agents lost 1.00 of 1.00 founded", "per-agent hazard 0": taken over
+    # alive is no death) are gone (issue 24, item 3); the loss hazard counts
+    # the takeover.
+    assert "agents lost" not in run.output and "per-agent" not in run.output
     assert "goal output lost            1.000" in run.output
-    assert "per-agent hazard            0  " in run.output  # taken alive: no death
+    assert "  loss hazard  " in run.output  # lost at tick 0: no exposure, no rate
+    assert "per tick (takeover or extinction)" in run.output
     assert "Price terms to the failure  cancer +" in run.output
     table = CliRunner().invoke(cli, ["summarize", str(out)])
     assert "P(total loss) [95% CI]" in table.output and "1.000 [0.207, 1.000]" in table.output
@@ -222,3 +263,21 @@ def test_run_summarize_and_report_show_the_agent_outcomes(tmp_path):
     assert "<h2>Failure modes</h2>" in page and "drove each failure mode" in page
     assert "p_total_loss" in page
     assert yaml.safe_load(path.read_text())["horizon"] == 20
+
+
+def test_run_summary_lines_name_what_they_count():
+    # Issue 24, item 3: several agents: the loss hazard (a lower bound here:
+    # agents taken over alive) beside the death hazard, each named; one
+    # agent: only P(total loss), goal output lost and the loss hazard.
+    from substrate.commands import _agent_lines
+
+    runs = _agent_runs()
+    lines = "\n".join(_agent_lines(agent_outcomes(runs, horizon=30), 30))
+    assert "founded at set-up or born (mean, at the end: dead or taken over)" in lines
+    assert "per-agent loss hazard       at least 0.0351" in lines
+    assert "per-agent death hazard      0.027" in lines
+    assert "negative: it grew" in lines
+    one = runs.assign(agents_founded=1)
+    lines = _agent_lines(agent_outcomes(one, horizon=30), 30)
+    assert len(lines) == 3 and "agents lost" not in "\n".join(lines)
+    assert lines[2].startswith("  loss hazard ")

@@ -115,3 +115,102 @@ def test_summarize_command_on_a_run_folder(tmp_path):
     assert bad.exit_code == 2 and "cannot group by nonsense: not a column" in bad.output
     missing = runner.invoke(cli, ["summarize", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_summarize_at_ticks_in_every_format(tmp_path):
+    # Issue 24, item 1: P(event by T) at chosen ticks, in table, CSV and JSON;
+    # the row at the horizon repeats the summary's own interval.
+    import io
+    import json
+
+    path = tmp_path / "s.yaml"
+    path.write_text("seed: 3\nreplicates: 6\nhorizon: 40\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(path), "--out", str(tmp_path / "r")]).exit_code == 0
+    folder = str(tmp_path / "r")
+    table = runner.invoke(cli, ["summarize", folder, "--at", "0,20,40"])
+    assert table.exit_code == 0, table.output
+    assert "P(takeover by T) [95% CI]" in table.output
+    assert "0.000 [0.000, 0.390]" in table.output  # Wilson 0 of 6: z^2/(6 + z^2)
+    csv = pd.read_csv(io.StringIO(runner.invoke(
+        cli, ["summarize", folder, "--at", "0,20,40", "--format", "csv"]).output))
+    assert list(csv["at"]) == [0, 20, 40] and (csv.replicates == 6).all()
+    records = json.loads(runner.invoke(
+        cli, ["summarize", folder, "--at", "40", "--format", "json"]).output)
+    whole = json.loads(runner.invoke(cli, ["summarize", folder, "--format", "json"]).output)[0]
+    for key in ("p_takeover", "p_takeover_low", "p_takeover_high", "p_total_loss_high"):
+        assert records[0][key] == pytest.approx(whole[key])
+    bad = runner.invoke(cli, ["summarize", folder, "--at", "41"])
+    assert bad.exit_code == 2 and "from 0 to the horizon 40" in bad.output
+
+
+# --- competing ends as columns, and the homogeneity test (issue 24, item 6) ---
+
+def test_chi_square_homogeneity_by_hand():
+    # 30 of 50 vs 5 of 50: E = [[17.5, 17.5], [32.5, 32.5]], X^2 = 12.5^2 *
+    # (2/17.5 + 2/32.5) = 27.4725..., 1 df.
+    from scipy import stats
+
+    test = analysis.chi_square_homogeneity([30, 5], [50, 50])
+    chi2 = 12.5 ** 2 * (2 / 17.5 + 2 / 32.5)
+    assert test["chi2"] == pytest.approx(chi2, rel=1e-12) and test["dof"] == 1
+    assert test["p_value"] == pytest.approx(stats.chi2.sf(chi2, 1), rel=1e-9)
+    assert test["min_expected"] == pytest.approx(17.5)
+    # No event anywhere: nothing can differ.
+    assert analysis.chi_square_homogeneity([0, 0, 0], [10, 20, 30])["p_value"] == 1.0
+
+
+def test_chi_square_homogeneity_rejects_at_its_level():
+    # Calibration under homogeneity: 4 groups of 50 replicates, P 0.3, seed
+    # 20261204, 2000 tables: the rejection rate at 5% is 0.05 within three
+    # standard errors (sqrt(0.05 * 0.95 / 2000) = 0.0049).
+    rng = np.random.default_rng(20261204)
+    repeats = 2000
+    rejected = sum(analysis.chi_square_homogeneity(rng.binomial(50, 0.3, 4), [50] * 4)
+                   ["p_value"] < 0.05 for _ in range(repeats))
+    assert abs(rejected / repeats - 0.05) <= 3 * math.sqrt(0.05 * 0.95 / repeats)
+
+
+def _seeded_runs(overrides, seed, key, label, replicates=60):
+    import scenarios
+    from simulation import load_scenario, run_scenario
+    from tests.test_estimators import AUDIT, AUDIT_HORIZON
+
+    sc = load_scenario(scenarios.path("singleton_baseline"), AUDIT + ["stop.on=[]"] + overrides,
+                       seed=seed, replicates=replicates, horizon=AUDIT_HORIZON)
+    runs = run_scenario(sc, show_progress=False).runs
+    runs[key] = label
+    return runs
+
+
+def test_homogeneity_on_real_runs():
+    # Known heterogeneous: initial drive 0.34 against 0.2 (takeover in ~75%
+    # against none). Known homogeneous: one scenario under four seeds
+    # (20261121 + 0..3), 60 replicates each: every event's p > 0.05.
+    from tests.test_estimators import AUDIT_HORIZON, AUDIT_SEED
+
+    different = pd.concat([_seeded_runs([f"agent.initial_traits.drive={d}"], AUDIT_SEED,
+                                        "drive", d) for d in (0.34, 0.2)])
+    tests = analysis.homogeneity(different, ["drive"], horizon=AUDIT_HORIZON).set_index("event")
+    assert tests.loc["takeover", "p_value"] < 1e-6
+    same = pd.concat([_seeded_runs([], AUDIT_SEED + i, "seed", i) for i in range(4)])
+    tests = analysis.homogeneity(same, ["seed"], horizon=AUDIT_HORIZON)
+    assert list(tests.event) == ["takeover", "convergence", "extinction"]
+    assert (tests.p_value > 0.05).all() and (tests.dof == 3).all()
+    # Extinction and how each replicate ended are columns of the summary.
+    table = analysis.summarize(same, by=["seed"], horizon=AUDIT_HORIZON)
+    assert {"p_extinction", "p_extinction_low", "p_extinction_high"} <= set(table.columns)
+    counts = table[[f"ended_{r}" for r in ("horizon", "extinction", "takeover",
+                                          "convergence", "fixation", "loss")]]
+    assert (counts.sum(axis=1) == table.replicates).all()
+    # A singleton's total loss is its takeover or its extinction, whichever
+    # comes first: the extinction column accounts for P(total loss) above
+    # P(takeover).
+    assert (table.p_total_loss <= table.p_takeover + table.p_extinction + 1e-12).all()
+
+
+def test_homogeneity_is_not_made_on_censored_counts():
+    runs = _runs()  # takeover stops cut convergence short
+    tests = analysis.homogeneity(runs, ["copy.error_rate"], events=("convergence",),
+                                 horizon=10)
+    assert math.isnan(tests.p_value[0]) and "censored" in tests.note[0]

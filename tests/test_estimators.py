@@ -381,3 +381,213 @@ def test_bounds_contain_every_completion(outcomes, horizon):
         fraction = happened.mean()
         assert bounds["low_point"] - 1e-12 <= fraction <= bounds["high_point"] + 1e-12
     assert bounds["low"] <= bounds["low_point"] and bounds["high"] >= bounds["high_point"]
+
+
+# --- the pointwise band never collapses (issue 24, item 1) --------------------
+
+Z = 1.959963984540054
+
+
+def _runs_table(ticks, takeover, extinction=None, horizon_reason="horizon"):
+    """A runs table: per replicate its last tick and takeover (and
+    extinction) tick, None when it did not happen."""
+    n = len(ticks)
+    extinction = extinction or [None] * n
+    reasons = ["takeover" if t is not None else "extinction" if e is not None
+               else horizon_reason for t, e in zip(takeover, extinction)]
+    return pd.DataFrame({"ticks": ticks, "stop_reason": reasons,
+                         "takeover_tick": pd.array(takeover, dtype="Int64"),
+                         "extinction_tick": pd.array(extinction, dtype="Int64"),
+                         "final_mean_drive": 0.1, "final_mean_loyalty": 0.9})
+
+
+def test_band_at_zero_and_at_all_events_by_hand():
+    # Ten replicates, nothing censored before the horizon 20: takeovers at
+    # 5 (x4) and 9 (x6). Before the first event the Wilson band of 0 of 10
+    # is [0, z^2/(n + z^2)], after the last [n/(n + z^2), 1]: never [0, 0]
+    # or [1, 1].
+    n = 10
+    runs = _runs_table([5] * 4 + [9] * 6, [5] * 4 + [9] * 6)
+    curve = estimators.incidence_curve(runs, "takeover")
+    start, end = curve[curve.tick < 5], curve[curve.tick >= 9]
+    assert len(start) and len(end)
+    np.testing.assert_allclose(start.low, 0.0)
+    np.testing.assert_allclose(start.high, Z * Z / (n + Z * Z), rtol=1e-12)
+    np.testing.assert_allclose(end.low, n / (n + Z * Z), rtol=1e-12)
+    np.testing.assert_allclose(end.high, 1.0)
+    middle = curve[curve.tick == 5].iloc[0]
+    assert (middle.low, middle.high) == pytest.approx(analysis.wilson_interval(4, n)[1:],
+                                                      rel=1e-12)
+
+
+def test_band_under_censoring_by_hand():
+    # Ten replicates: two censored at tick 3 (not stopped: observed to 3
+    # only), the other eight taken over at 6 (x2) and 8 (x6). F = 0 to tick
+    # 5 and 1 from 8 on. Up to tick 3 the two were observed: Wilson 0 of 10;
+    # from 4, their outcome is unknown: Wilson 0 of 8; at 8, all 8 known
+    # replicates had the event: [8/(8 + z^2), 1]. In between, the log(-log)
+    # delta-method band of the Aalen-Johansen estimate.
+    runs = _runs_table([3, 3] + [6, 6] + [8] * 6, [None, None, 6, 6] + [8] * 6,
+                       horizon_reason="horizon")
+    time, cause, _ = estimators.event_status(runs, "takeover")
+    ticks = np.arange(0, 10)
+    low, high = estimators.incidence_band(time, cause, ticks)
+    up_to_3, from_4 = ticks <= 3, (ticks >= 4) & (ticks < 6)
+    np.testing.assert_allclose(low[ticks < 6], 0.0)
+    np.testing.assert_allclose(high[up_to_3], Z * Z / (10 + Z * Z), rtol=1e-12)
+    np.testing.assert_allclose(high[from_4], Z * Z / (8 + Z * Z), rtol=1e-12)
+    np.testing.assert_allclose(low[ticks >= 8], 8 / (8 + Z * Z), rtol=1e-12)
+    np.testing.assert_allclose(high[ticks >= 8], 1.0)
+    curve = aalen_johansen(time, cause)
+    at_6 = curve[curve.tick == 6].iloc[0]
+    assert at_6.incidence == pytest.approx(0.25)
+    assert (low[6], high[6]) == pytest.approx((at_6.low, at_6.high), rel=1e-12)
+    # The curve carries the widening at tick 4 (a row after the censoring).
+    table = estimators.incidence_curve(runs, "takeover")
+    assert value_at(table, 3, "high") == pytest.approx(Z * Z / (10 + Z * Z))
+    assert value_at(table, 4, "high") == pytest.approx(Z * Z / (8 + Z * Z))
+
+
+def _check_band_is_the_summary(runs, horizon, event="takeover"):
+    """At every tick up to the horizon, the curve's band is the interval
+    that summarize(at=...) prints, and at the horizon the summary's own."""
+    curve = analysis.incidence_curves(runs, event)
+    ticks = list(range(0, horizon + 1))
+    table = analysis.summarize(runs, events=(event,), horizon=horizon, at=ticks)
+    np.testing.assert_allclose(table[f"p_{event}"], _at(curve, ticks), atol=1e-12)
+    bounded = _at(curve, ticks, "bounded").astype(bool)
+    assert (table[f"p_{event}_bounded"].to_numpy() == bounded).all()
+    low = np.where(bounded, _at(curve, ticks, "bound_ci_low"), _at(curve, ticks, "low"))
+    high = np.where(bounded, _at(curve, ticks, "bound_ci_high"), _at(curve, ticks, "high"))
+    np.testing.assert_allclose(table[f"p_{event}_low"], low, atol=1e-12)
+    np.testing.assert_allclose(table[f"p_{event}_high"], high, atol=1e-12)
+    row = analysis.summarize(runs, events=(event,), horizon=horizon).iloc[0]
+    last = table.iloc[-1]
+    assert (row[f"p_{event}_low"], row[f"p_{event}_high"]) == (
+        last[f"p_{event}_low"], last[f"p_{event}_high"])
+    assert (np.asarray(table[f"p_{event}_high"]) > 0).all()
+    assert (np.asarray(table[f"p_{event}_low"]) < 1).all()
+    return table
+
+
+def test_band_equals_the_summary_interval_on_a_real_run():
+    # The audit's flagship (extinction competes, no stops): 100 replicates.
+    runs = _audit_runs(100, "[]")
+    assert runs.takeover.any() and runs.extinct.any()
+    table = _check_band_is_the_summary(runs, AUDIT_HORIZON)
+    first = runs.takeover_tick.min()
+    before = table[table["at"] < first]
+    assert len(before) and (before.p_takeover == 0).all()
+    np.testing.assert_allclose(before.p_takeover_high, Z * Z / (100 + Z * Z), rtol=1e-12)
+
+
+def test_interval_equals_the_summary_interval_with_stops():
+    # stop.on [takeover] cuts convergence short: the summary gives the stop
+    # bounds, and the curve carries them (bound_ci_low, bound_ci_high).
+    runs = _audit_runs(100, "[takeover]")
+    table = _check_band_is_the_summary(runs, AUDIT_HORIZON, "convergence")
+    assert table.p_convergence_bounded.any() and not table.p_convergence_bounded.all()
+
+
+def test_band_equals_the_summary_interval_under_censoring():
+    # Censoring before the horizon that is not a stop (shorter replicates).
+    runs = _runs_table([3, 3, 6, 6, 8, 8, 8, 8, 8, 12], [None, None, 6, 6, 8, 8, 8, 8, 8, None],
+                       extinction=[None] * 9 + [12])
+    _check_band_is_the_summary(runs, 12)
+
+
+def test_summarize_at_rejects_ticks_past_the_horizon():
+    from simulation.errors import AnalysisError
+
+    runs = _runs_table([5, 9], [5, None])
+    with pytest.raises(AnalysisError, match="from 0 to the horizon 9"):
+        analysis.summarize(runs, horizon=9, events=("takeover",), at=[3, 10])
+
+
+# --- bounded means: an interval in [0, 1] that does not collapse (item 2) -----
+
+COVERAGE_SEED, COVERAGE_REPEATS = 20261204, 2000
+# The measured coverage of a 95% interval over R repeats has standard error
+# sqrt(0.95 * 0.05 / R) = 0.0049 at R = 2000; 3 of them below 0.95 fails.
+COVERAGE_FLOOR = 0.95 - 3 * math.sqrt(0.95 * 0.05 / COVERAGE_REPEATS)
+
+# (name, draw(rng, n): one group's replicate values, true mean, n, units each)
+COVERAGE_CASES = [
+    # one agent per replicate: the fraction lost is 0 or 1 (P(loss) 0.05)
+    ("singleton", lambda rng, n: (rng.random(n) < 0.05).astype(float), 0.05, 40, 1),
+    # 10 agents lost independently with probability 0.02: often all 0
+    ("binomial", lambda rng, n: rng.binomial(10, 0.02, n) / 10, 0.02, 20, 10),
+    # the same with a share that varies between worlds (beta-binomial)
+    ("overdispersed", lambda rng, n: rng.binomial(10, rng.beta(0.5, 9.5, n)) / 10,
+     0.05, 30, 10),
+    ("overdispersed, middle", lambda rng, n: rng.binomial(20, rng.beta(2, 2, n)) / 20,
+     0.5, 10, 20),
+    # worlds of 5 agents lost all together or not at all (P 0.03)
+    ("all or nothing", lambda rng, n: (rng.random(n) < 0.03).astype(float), 0.03, 40, 5),
+    # a continuous share (as goal output lost), no cap
+    ("continuous", lambda rng, n: rng.beta(2, 8, n), 0.2, 10, None),
+]
+
+
+def _coverage(interval, draw, truth, n, units, repeats=COVERAGE_REPEATS):
+    rng = np.random.default_rng(COVERAGE_SEED)
+    hits = 0
+    for _ in range(repeats):
+        _, low, high = interval(draw(rng, n), units)
+        hits += low <= truth <= high
+    return hits / repeats
+
+
+def _bounded(values, units):
+    return estimators.bounded_mean_interval(
+        values, 0.0, 1.0, None if units is None else np.full(len(values), units))
+
+
+@pytest.mark.parametrize("case", COVERAGE_CASES, ids=[c[0] for c in COVERAGE_CASES])
+def test_bounded_mean_interval_coverage(case):
+    # Seed 20261204, 2000 repeats per case: the coverage of the 95% interval
+    # is at least 0.95 - 3 standard errors (0.935).
+    _, draw, truth, n, units = case
+    assert _coverage(_bounded, draw, truth, n, units) >= COVERAGE_FLOOR
+
+
+def test_student_t_interval_undercovers_where_replicates_agree():
+    # What the fix replaces: clipped Student t reads [0, 0] whenever no
+    # replicate lost anything, and misses the truth in those samples.
+    def student(values, units):
+        mean, low, high = estimators.mean_interval(values)
+        return mean, max(low, 0.0), min(high, 1.0)
+
+    _, draw, truth, n, units = COVERAGE_CASES[-2]  # all or nothing, P 0.03
+    assert _coverage(student, draw, truth, n, units, repeats=500) < COVERAGE_FLOOR
+    assert _bounded(np.zeros(n), units)[2] == pytest.approx(Z * Z / (n + Z * Z))
+
+
+def test_bounded_mean_interval_by_hand():
+    # All-agreeing replicates never give a point: Wilson of n trials at m.
+    mean, low, high = estimators.bounded_mean_interval([0.3] * 8)
+    assert mean == pytest.approx(0.3)
+    assert (low, high) == pytest.approx(estimators.wilson_limits(0.3, 8))
+    assert 0 < low < 0.3 < high < 1
+    assert estimators.bounded_mean_interval([1.0] * 5)[1:] == pytest.approx(
+        (5 / (5 + Z * Z), 1.0))
+    # 0/1 values: exactly Wilson's interval of the count.
+    values = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert estimators.bounded_mean_interval(values, units=[1] * 10) == \
+        analysis.wilson_interval(2, 10)
+    # Other bounds: the interval is mapped back (goal output lost in [-1, 1]).
+    mean, low, high = estimators.bounded_mean_interval([-1.0, 1.0], -1.0, 1.0)
+    assert mean == 0.0 and (low, high) == pytest.approx(
+        tuple(-1 + 2 * np.asarray(analysis.wilson_interval(1, 2)[1:])))
+    assert all(math.isnan(v) for v in estimators.bounded_mean_interval([]))
+
+
+def test_singleton_fraction_lost_is_p_total_loss():
+    # A singleton agent's fraction lost is 0 or 1: the same number with the
+    # same (Wilson) interval as P(total loss), on a real run.
+    runs = _audit_runs(100, "[]")
+    assert (runs.agents_founded == 1).all() and 0 < runs.total_loss.sum() < 100
+    row = analysis.summarize(runs, horizon=AUDIT_HORIZON).iloc[0]
+    assert row.mean_fraction_lost == pytest.approx(row.p_total_loss, abs=1e-12)
+    assert (row.mean_fraction_lost_low, row.mean_fraction_lost_high) == (
+        row.p_total_loss_low, row.p_total_loss_high)

@@ -245,3 +245,20 @@ def test_report_embeds_every_applicable_plot(folders, tmp_path):
         assert text.count("data:image/png;base64,") == len(kinds)
         assert results.scenario["name"] in text and "<table" in text
         assert "seed:" in text and '"versions"' in text  # scenario and provenance
+
+
+def test_incidence_band_is_drawn_before_the_first_event():
+    # Issue 24, item 1: the band before the first event is Wilson's
+    # [0, z^2/(n + z^2)], not the empty [0, 0] (overview and survival plots).
+    from matplotlib.figure import Figure
+
+    runs = pd.DataFrame({"ticks": [5, 9, 20, 20], "stop_reason": ["takeover"] * 2 + ["horizon"] * 2,
+                         "takeover_tick": pd.array([5, 9, None, None], dtype="Int64")})
+    ax = Figure().subplots()
+    plots._draw_incidence(ax, runs, "takeover", 20, "C0", "x")
+    band = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(band) == 1
+    vertices = np.concatenate([p.vertices for p in band[0].get_paths()])
+    before = vertices[vertices[:, 0] < 5]
+    z = 1.959963984540054
+    assert before[:, 1].max() == pytest.approx(z * z / (4 + z * z))

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from analysis.theory import moran_fixation
 from simulation import ScenarioError, validate
-from simulation.risk import combine, estimate_risk, risk_scenario, run_repeat
+from simulation.risk import TIMINGS, combine, estimate_risk, risk_scenario, run_repeat
 from substrate.cli import cli
 
 TOLERANCE_SE = 3.0
@@ -126,7 +126,7 @@ def test_same_seed_same_estimate_whatever_the_workers(tmp_path):
         assert res.exit_code == 0, res.output
         assert "P(takeover by 100)" in res.output
         data = json.loads((tmp_path / folder / "risk.json").read_text())
-        for key in ("seconds", "command", "provenance"):  # when, how, the folder's id
+        for key in TIMINGS + ("command", "provenance"):  # when, how, the folder's id
             data.pop(key)
         outputs.append(data)
     serial, dask, other = outputs
@@ -156,6 +156,13 @@ def scenario_yaml() -> str:
     (["--solve", "immune.efficacy", "--target", "0"], "strictly between 0 and 1"),
     (["--solve", "immune.efficacy"], "strictly between 0 and 1"),
     (["--rel-error", "0"], "must be positive"),
+    (["--score", "bogus"], "unknown score 'bogus' for the takeover event"),
+    (["--event", "fixation", "--score", "lineage"], "unknown score"),
+    (["--method", "importance"], "needs a tilt"),
+    (["--method", "importance", "--tilt", "0.5"], "finite factor above 1"),
+    (["--method", "importance", "--tilt", "nan"], "finite factor above 1"),
+    (["--method", "direct", "--tilt", "3"], "needs the importance or splitting method"),
+    (["--tilt", "3", "--set", "copy.error_rate=0"], "needs copy errors"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, extra, message):
     path = tmp_path / "mission.yaml"
@@ -216,19 +223,29 @@ def test_convergence_splitting_agrees_with_direct():
     assert gap <= TOLERANCE_SE * math.hypot(split["se"], direct["se"]), (split, direct)
 
 
-def test_repeating_until_a_relative_error_is_met():
-    """With a target relative error, batches of repetitions are added (their
-    indices continuing) until it is met: the first batch is the plain
-    estimate's repetitions, and the result is the plain estimate with as
-    many repetitions as were needed."""
+def test_a_relative_error_target_is_met_by_two_stages():
+    """With a target relative error, the first ``repeats`` repetitions are a
+    pilot that only sets R = ceil(R0 (e0 / e)^2); the estimate is the plain
+    estimate of the R repetitions after the pilot (indices continuing), so
+    its mean is not biased by when the error happened to look small."""
+    import math as m
+
+    from simulation.risk import pilot_repeats, run_repeats
+
     sc = mission()
-    first = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2)
-    assert first["rel_error"] > 0.2  # ~6 hits in 600 paths: the target needs more
-    met = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2, rel_error=0.2)
-    assert met["rel_error"] <= 0.2 and met["repeats"] % 2 == 0 and met["repeats"] > 2
-    assert met["repeat_estimates"][:2] == first["repeat_estimates"]
-    plain = estimate_risk(sc, "takeover", "direct", particles=300, repeats=met["repeats"])
-    assert plain["p"] == met["p"] and plain["repeat_estimates"] == met["repeat_estimates"]
+    pilot = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2,
+                          calibrate=False)
+    assert pilot["rel_error"] > 0.2  # ~6 hits in 600 paths: the target needs more
+    R = m.ceil(2 * (pilot["rel_error"] / 0.2) ** 2)
+    assert pilot_repeats(pilot, 2, 0.2) == R
+    met = estimate_risk(sc, "takeover", "direct", particles=300, repeats=2, rel_error=0.2,
+                        calibrate=False)
+    assert met["pilot_repeats"] == 2 and met["repeats"] == R
+    later = run_repeats(risk_scenario(sc, "takeover"), "takeover", "direct", 300,
+                        range(2, 2 + R), sc.seed)
+    assert met["repeat_estimates"] == [r["estimate"] for r in later]
+    assert met["p"] == sum(r["hits"] for r in later) / (300 * R)
+    assert met["rel_error"] <= 0.25  # the pilot's error estimate is itself noisy
 
 
 def test_combine_direct_uses_wilson_and_equivalents():
@@ -239,16 +256,20 @@ def test_combine_direct_uses_wilson_and_equivalents():
     assert out["low"] < 0.01 < out["high"]
     # direct: the relative error of n paths gives back n paths
     assert out["direct_equivalent_replicates"] == pytest.approx(400)
-    assert out["speedup"] == pytest.approx(1.0)
+    assert out["speedup_ticks"] == pytest.approx(1.0)
+    assert out["speedup"] is None  # no measured direct cost given
 
 
 def test_combine_splitting_interval_stays_within_0_and_1():
     # Two repetitions far apart: p +- t_1 SE would reach past 1 (t_1 = 12.7).
-    repeats = [{"estimate": e, "ticks": 100, "first_generation_ticks": 100}
-               for e in (0.3, 0.85)]
-    out = combine("splitting", 20, repeats)
-    assert out["p"] == pytest.approx(0.575)
-    assert out["low"] == 0.0 and out["high"] == 1.0
+    # The log-normal (Cox) interval of two positive estimates, and the Student
+    # t interval where one repetition is 0, are both clipped to [0, 1].
+    for values in ((0.3, 0.85), (0.0, 0.85)):
+        repeats = [{"estimate": e, "ticks": 100, "first_generation_ticks": 100}
+                   for e in values]
+        out = combine("splitting", 20, repeats)
+        assert out["p"] == pytest.approx(sum(values) / 2)
+        assert 0.0 <= out["low"] < min(values) + 1e-12 and out["high"] == 1.0
 
 
 def test_risk_refuses_a_folder_of_another_command(tmp_path):
@@ -363,7 +384,7 @@ def _numbers(folder):
     """risk.json without what differs between runs of one request (when, how,
     the folder's identity)."""
     data = json.loads((folder / "risk.json").read_text())
-    for key in ("seconds", "command", "provenance"):
+    for key in TIMINGS + ("command", "provenance"):
         data.pop(key)
     return data
 
@@ -392,7 +413,8 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     assert len(list((tmp_path / "parts").iterdir())) == 5
     assert [first[0]["estimate"], first[1]["estimate"]] == [
         plain["repeat_estimates"][1], plain["repeat_estimates"][3]]
-    resumed.pop("seconds"), plain.pop("seconds")
+    for key in TIMINGS:
+        resumed.pop(key), plain.pop(key)
     assert resumed == plain
     with pytest.raises(Exception, match="belongs to another run"):
         run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],

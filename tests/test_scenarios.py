@@ -28,10 +28,10 @@ def test_bundled_scenario_runs(name):
     assert result.timeseries["size"].iloc[0] == sc.agent.initial_size * sc.world.agents
 
 
-def test_readme_documents_every_key(root):
-    """The README's key table is the one generated from the schema; refresh
-    it with: python -c "from simulation.scenario import key_table_markdown as
-    k; print(k())" and paste."""
+def test_docs_document_every_key(root):
+    """The key table of docs/scenarios.md is the one generated from the
+    schema; refresh it with: python -c "from simulation.scenario import
+    key_table_markdown as k; print(k())" and paste."""
     from simulation.scenario import key_table_markdown
 
-    assert key_table_markdown() in (root / "README.md").read_text()
+    assert key_table_markdown() in (root / "docs" / "scenarios.md").read_text()

@@ -507,6 +507,8 @@ def test_a_structure_sweep_runs_summarizes_and_plots_by_its_labels(tmp_path):
     assert table.replicates.tolist() == [4, 4]
     text = invoke("summarize", tmp_path / "s", "--by", "copy.kernel")
     assert text.exit_code == 0 and '{"type": "cauchy", "scale": 0.2}' in text.output
+    assert "homogeneity across copy.kernel (Pearson chi-square" in text.output  # issue 24
+    assert "takeover     chi2 = " in text.output and "df = 1" in text.output
     figure = invoke("plot", tmp_path / "s", "--kind", "survival", "--by", "copy.kernel",
                     "--out", tmp_path / "k.png")
     assert figure.exit_code == 0, figure.output

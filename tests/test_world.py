@@ -1,4 +1,4 @@
-"""Multi-agent worlds (MODEL.md section 4) and the Price decomposition.
+"""Multi-agent worlds (docs/worlds.md) and the Price decomposition.
 
 Whole ticks with every world-level mechanism against the naive reference,
 draw for draw; the economy's accounting by hand; agent deaths and their
@@ -249,15 +249,19 @@ def test_snapshot_restore_continues_exactly_and_scores_pause():
     """A restored snapshot continues exactly as the original (same stream);
     the loop pauses when the running maximum of the takeover score reaches
     the level asked for."""
+    from simulation.codes import Advance
     from simulation.engine import build_config
-    from simulation.kernels import driver
     sc = world_scenario(transmission=0.05, takeover_kills=True)
     sc.agent.takeover_fraction = 0.5
     sc.horizon = 200
-    world = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
+    lineage = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
+    # the default (lineage) score maps the defector fraction onto [1/2, 1]:
+    assert lineage.status["score"] == pytest.approx((1 - 1e-6) * (0.5 + 0.5 * (1 / 3) / 0.5))
+    world = World(sc, seed=9, config=build_config(sc, score_event="takeover",
+                                                  score_kind="fraction"))
     assert 0 < world.status["score"] < 0.7  # 50 of 150 seeded defectors: 1/3 / 0.5
     code = world.advance(sc.horizon, stop_score=0.9)
-    assert code == driver.SCORED and world.status["score"] >= 0.9
+    assert code == Advance.SCORED and world.status["score"] >= 0.9
     saved = world.snapshot()
     world.advance(world.tick + 40)
     after = (world.tick, world.timeseries().copy(), world.clones.count.copy())
@@ -316,6 +320,27 @@ def test_ticks_above_the_fast_limit_grow_as_they_draw_and_match_naive(dynamics):
     if dynamics == "birth_death":  # grown to need, not to the bound (a Moran
         # tick makes room for its N events, each a possible mutant, up front)
         assert world.clones.count.shape[0] < driver.FAST_LIMIT
+
+
+@pytest.mark.parametrize("dynamics", ["birth_death", "wright_fisher", "moran"])
+def test_the_bound_counts_possible_mutants_only_where_copy_errors_can_happen(dynamics):
+    # Without copy errors no newborn founds a clone: one clone of 2^17 + 10^4
+    # members stays under driver.FAST_LIMIT (in the compiled loop); with
+    # copy errors, or copy.noise on a positive rate, every newborn counts.
+    from simulation.kernels import driver
+    size = driver.FAST_LIMIT + 10_000
+
+    def bound(copy):
+        sc = validate({"seed": 1, "agent": {"capacity": size, "initial_size": size,
+                                            "dynamics": dynamics},
+                       "copy": copy, "immune": {"surveillance": 0.0}})
+        world = World(sc, seed=1)
+        return driver.tick_bound(world.agents, world.config.params[0])
+
+    assert bound({"error_rate": 0.0}) == 1
+    assert bound({"error_rate": 0.0, "noise": {"sigma": 1.0}}) == 1
+    assert bound({"error_rate": 1e-6}) > driver.FAST_LIMIT
+    assert bound({"error_rate": 1e-6, "noise": {"sigma": 1.0}}) > driver.FAST_LIMIT
 
 
 def test_lineage_vectors_and_agent_environments_through_reproduction_and_migration():

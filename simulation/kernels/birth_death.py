@@ -1,4 +1,4 @@
-"""The default within-agent tick, ``birth_death`` (MODEL.md section 3).
+"""The default within-agent tick, ``birth_death`` (docs/model.md, "One tick").
 
 A tick draws every live clone's events from the state at the start of the
 tick (:func:`draw_events`), makes room for the clones they can found, then
@@ -16,7 +16,8 @@ from numba import njit
 from .binomial import binomial
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
-                     immune_efficacy, landscape, mutation_rate, new_slot, p_any_error, row)
+                     immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
+                     row, tilted)
 
 
 #: Clones of at least this many members draw their births through the
@@ -30,7 +31,7 @@ KEEP_BIRTHS = 64
 @njit(cache=True, _nrt=False)
 def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
-    (MODEL.md section 3, items 8-9), at time ``t0``. Returns (kills, repairs)."""
+    (docs/model.md, "One tick", items 7-8), at time ``t0``. Returns (kills, repairs)."""
     dev = 0.0
     for k in range(N_TRAITS):
         if immune_mask[k]:
@@ -52,9 +53,11 @@ def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
 
 
 @njit(cache=True, _nrt=False)
-def draw_events(cl, ag, ev, cfg, rng, memo, t0):
+def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     """Draw every live clone's events for one tick into ``ev``; returns the
-    number of clones the events can found (mutants and repair children)."""
+    number of clones the events can found (mutants and repair children).
+    With ``error_tilt``, mutants are drawn at the tilted probability and the
+    log likelihood ratio is added to ``totals``."""
     p = cfg.params[0]
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
@@ -101,7 +104,12 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0):
             if not fixed_error:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
-            m = binomial(rng, memo, b, p_error)
+            if p.error_tilt > 0.0:
+                q = tilted(p_error, p.error_tilt)
+                m = binomial(rng, memo, b, q)
+                totals[0].log_weight += log_ratio(m, b, p_error, q)
+            else:
+                m = binomial(rng, memo, b, p_error)
         # 5b. systematic error (copy.systematic): newborns without an
         # ordinary error that carry only the agent's (or under lineage
         # scope the clone's) systematic one

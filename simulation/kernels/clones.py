@@ -10,15 +10,12 @@ import math
 import numpy as np
 from numba import njit
 
+from ..codes import Direction, Kernel, Trait
 from ..state import Agents, Clones, Events, Lineage, Snapshot
 
-# Trait columns.
-DRIVE, LOYALTY, STEALTH, FIDELITY = 0, 1, 2, 3
-N_TRAITS = 4
-
-# Codes of names.KERNELS and names.DIRECTIONS.
-KERNEL_NORMAL, KERNEL_CAUCHY, KERNEL_STEP, KERNEL_UNIFORM = 0, 1, 2, 3
-DIRECTION_BOTH, DIRECTION_UP, DIRECTION_DOWN = 0, 1, 2
+# Trait columns (codes.Trait).
+DRIVE, LOYALTY, STEALTH, FIDELITY = (int(t) for t in Trait)
+N_TRAITS = len(Trait)
 
 # Clones.meta entries.
 SLOTS_USED, FREE_SLOTS, NEXT_ID = 0, 1, 2
@@ -29,7 +26,7 @@ def effective_error_rate(error_rate, redundancy, correlation):
     """Per-trait error rate after majority vote over ``redundancy`` copies.
 
     ``mu_r = rho*mu + (1 - rho) * sum_{j=(r+1)/2..r} C(r, j) mu^j (1-mu)^(r-j)``
-    (MODEL.md section 3, item 6). Computed once per run, or once per tick
+    (docs/model.md, "One tick", item 5). Computed once per run, or once per tick
     (per agent) under environmental noise (``copy.noise``); C(r, j) by the
     product formula, in floating point.
     """
@@ -149,6 +146,25 @@ def mutation_rate(mu_r, mutator, f_ref, f):
     return min(mu_r * math.exp(x), 1.0)
 
 
+@njit(cache=True, _nrt=False)
+def tilted(p_error, tilt):
+    """The error probability drawn under importance sampling: the tilt times
+    ``p_error``, at most 1/2 (or ``p_error`` itself if larger)."""
+    return min(tilt * p_error, max(p_error, 0.5))
+
+
+@njit(cache=True, _nrt=False)
+def log_ratio(k, n, p, q):
+    """ln of the likelihood ratio of ``k`` errors in ``n`` copies at the
+    error probability ``p`` against ``q`` (the tilted one)."""
+    out = 0.0
+    if k > 0:
+        out += k * (math.log(p) - math.log(q))
+    if n > k:
+        out += (n - k) * (math.log1p(-p) - math.log1p(-q))
+    return out
+
+
 @njit(cache=True)
 def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
     """Probability that a newborn carries at least one copy error."""
@@ -161,14 +177,14 @@ def mutation_step(rng, value, bias, p):
     """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1];
     ``bias`` is the normal kernel's mean step for this trait."""
     kind = p.kernel_type
-    if kind == KERNEL_NORMAL:
+    if kind == Kernel.NORMAL:
         value = value + rng.normal(bias, p.kernel_sd)
-    elif kind == KERNEL_CAUCHY:
+    elif kind == Kernel.CAUCHY:
         value = value + p.kernel_scale * rng.standard_cauchy()
-    elif kind == KERNEL_STEP:
-        if p.kernel_direction == DIRECTION_UP:
+    elif kind == Kernel.STEP:
+        if p.kernel_direction == Direction.UP:
             value = value + p.kernel_size
-        elif p.kernel_direction == DIRECTION_DOWN:
+        elif p.kernel_direction == Direction.DOWN:
             value = value - p.kernel_size
         elif rng.random() < 0.5:
             value = value + p.kernel_size

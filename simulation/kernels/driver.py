@@ -3,7 +3,7 @@
 :func:`advance` runs ticks of one replicate until the horizon, a stop event,
 a given tick, or (when Python must collect agent or clone records) the next
 record, writing every ``timeseries`` row itself (Price terms included).
-Python runs only between calls. One tick (MODEL.md sections 3-5):
+Python runs only between calls. One tick (docs/model.md, "One tick" to "Outcomes"):
 
 1. the environment (with ``copy.noise``: the AR(1) step of the error rate),
    the economy (capacities and reserves from the tick's start), then, with
@@ -27,15 +27,11 @@ from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, 
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
-from .world import (DEATH_EMPTY, DEATH_OVERSIGHT, DEATH_STARVED, DEATH_TAKEOVER,
-                    agent_deaths, draw_migrants, economy, found_children, live_agents,
+from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
                     move_migrants, observe_takeovers, parents_due, reproduce)
+from ..codes import Advance, DeathCause, Dynamics, ScoreEvent, ScoreKind, StopReason
 from ..state import State
 
-# What advance() returns (NEED_ROOM only between the loops here).
-PAUSED, STOPPED, RECORDED, BUFFER_FULL, SCORED, NEED_ROOM = 0, 1, 2, 3, 4, 5
-BATCH_DONE = 7  # (run_batch: every replicate of the batch has ended)
-FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 # Ticks whose worst case needs more clone slots than this run one at a time,
 # growing the tables as the draws require. The worst case (every newborn a
 # mutant, every member a migrant) is ~3 slots per subcomponent, far above
@@ -44,13 +40,7 @@ FINAL_RECORD = 6  # (halt: the ended replicate's last record is still due)
 # 2^17 slots (systems of ~5e4 subcomponents and more) a tick is long
 # enough that its one allocating call costs nothing in comparison.
 FAST_LIMIT = 1 << 17
-# Events with a splitting score (PARAMS.score_event).
-SCORE_NONE, SCORE_TAKEOVER, SCORE_FIXATION, SCORE_CONVERGENCE = 0, 1, 2, 3
-# Codes of names.STOP_REASONS.
-STOP_HORIZON, STOP_EXTINCTION, STOP_TAKEOVER, STOP_CONVERGENCE = 1, 2, 3, 4
-STOP_FIXATION, STOP_LOSS = 5, 6
-# Codes of names.DYNAMICS.
-BIRTH_DEATH, WRIGHT_FISHER, MORAN = 0, 1, 2
+SCORE_TIE = 1e-6  # the weight of time held in the drive and lineage scores
 
 
 @njit(cache=True, _nrt=False)
@@ -63,6 +53,7 @@ def _clear_totals(totals):
     t.mutations = 0
     t.mutants = 0
     t.migrants = 0
+    t.log_weight = 0.0
 
 
 @njit(cache=True, _nrt=False)
@@ -281,11 +272,24 @@ def drifted(ag, p, st):
 
 
 @njit(cache=True, _nrt=False)
-def score(ag, p):
-    """Progress toward the scored event now, 1 at the event: the largest
-    live agent's defector fraction over ``takeover_fraction`` (takeover),
-    the seeded lineage's share of the world (fixation), or the mean drive
-    over ``convergence_drive`` (convergence)."""
+def score(cl, ag, st, p):
+    """Progress toward the scored event now, 1 at the event (docs/model.md,
+    "Splitting scores").
+
+    takeover: with ``score_kind`` fraction, the largest live agent's defector
+    fraction over ``takeover_fraction``; with drive or lineage, that fraction
+    mapped onto [1/2, 1] once a live agent holds a defector, and before that
+    half the leading clone's progress toward the escape threshold,
+    ``x = (d - d0) / (theta - d0)`` clipped to [0, 1) (d0 the residents'
+    drive at tick 0), weighted for lineage by ``(1 + y) / 2`` with
+    ``y = log(1 + n) / log(1 + N_a)`` (n the clone's members, N_a its
+    agent's size). Below 1, drive and lineage scores are then scaled by
+    ``1 - SCORE_TIE`` and given ``SCORE_TIE t / T``: of two paths whose best
+    progress is the same, the one that held it longer ranks higher (the
+    running maximum keeps the last tick at it), so ties, which make
+    splitting discard many paths at once (all the branches of one path
+    until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
+    convergence: the mean drive over ``convergence_drive``."""
     size = 0.0
     seeded = 0.0
     drive = 0.0
@@ -296,11 +300,28 @@ def score(ag, p):
         drive += ag.trait_sums[a, DRIVE]
         if ag.alive[a] and ag.size[a] > 0:
             largest = max(largest, ag.defectors[a] / ag.size[a])
-    if p.score_event == SCORE_TAKEOVER:
-        return min(largest / p.takeover_fraction, 1.0)
+    if p.score_event == ScoreEvent.TAKEOVER:
+        fraction = min(largest / p.takeover_fraction, 1.0)
+        if p.score_kind == ScoreKind.FRACTION or fraction >= 1.0:
+            return fraction
+        best = 0.0
+        span = p.escape_threshold - st.resident_drive0
+        if largest > 0.0:
+            best = 0.5 + 0.5 * fraction
+        elif span > 0.0:
+            for i in range(cl.meta[0]):
+                n = cl.count[i]
+                if n <= 0 or not ag.alive[cl.agent[i]]:
+                    continue
+                x = min(max((cl.traits[i, DRIVE] - st.resident_drive0) / span, 0.0), 1.0)
+                if p.score_kind == ScoreKind.LINEAGE:
+                    y = min(np.log1p(n) / np.log1p(max(ag.size[cl.agent[i]], 1.0)), 1.0)
+                    x *= 0.5 * (1.0 + y)
+                best = max(best, 0.5 * x)
+        return (1.0 - SCORE_TIE) * best + SCORE_TIE * min(st.tick / p.horizon, 1.0)
     if size <= 0:
         return 0.0
-    if p.score_event == SCORE_FIXATION:
+    if p.score_event == ScoreEvent.FIXATION:
         return seeded / size
     return min(drive / size / p.convergence_drive, 1.0)
 
@@ -331,46 +352,60 @@ def conclude(ag, p, st):
         elif seeded == size:
             st.fixation_tick = st.tick
     if st.extinction_tick >= 0:
-        st.stop_reason = STOP_EXTINCTION  # absorbing: nothing can happen any more
+        st.stop_reason = StopReason.EXTINCTION  # absorbing: nothing can happen any more
     elif p.stop_takeover and st.takeover_tick >= 0:
-        st.stop_reason = STOP_TAKEOVER
+        st.stop_reason = StopReason.TAKEOVER
     elif p.stop_convergence and st.convergence_tick >= 0:
-        st.stop_reason = STOP_CONVERGENCE
+        st.stop_reason = StopReason.CONVERGENCE
     elif p.stop_fixation and st.fixation_tick >= 0:
-        st.stop_reason = STOP_FIXATION
+        st.stop_reason = StopReason.FIXATION
     elif p.stop_fixation and st.loss_tick >= 0:
-        st.stop_reason = STOP_LOSS
+        st.stop_reason = StopReason.LOSS
 
 
 @njit(cache=True, _nrt=False)
 def tick_bound(ag, p):
     """The most clones one tick can found, from the state at its start:
     every live clone a repair child (and a clone of newborns carrying only
-    the systematic error), every newborn a mutant (birth_death: at
-    most N births; wright_fisher: the capacities; moran: N events and the
-    refills), every member after the dynamics a migrant, every parent's
-    bottleneck."""
+    the systematic error), every newborn a mutant where copy errors can
+    happen (birth_death: at most N births; wright_fisher: the capacities;
+    moran: N events and the refills), every member after the dynamics a
+    migrant, every parent's bottleneck.
+
+    A newborn carries a copy error with probability 0 when its agent's
+    mu_r (``ag.error_rate``) is 0 (``clones.mutation_rate``); with
+    ``copy.noise`` the tick's mu_r is drawn before the dynamics, and is 0
+    when ``copy.error_rate`` is (the noise multiplies it; the majority vote
+    keeps 0 at 0)."""
     size = 0.0
+    mutable = 0.0  # members of agents whose newborns can carry copy errors
     clones = 0
     alive = 0
     capacity = 0.0
+    mutable_capacity = 0.0
+    noisy = p.noise_sigma > 0.0 and p.error_rate > 0.0
     for a in range(ag.meta[0]):
+        errors = noisy or ag.error_rate[a] > 0.0
         size += ag.size[a]
+        if errors:
+            mutable += ag.size[a]
         clones += ag.clones[a]
         if ag.alive[a]:
             alive += 1
             capacity += min(ag.capacity[a], 1e15)
+            if errors:
+                mutable_capacity += min(ag.capacity[a], 1e15)
     bound = float(clones)
-    if p.dynamics == BIRTH_DEATH:
-        bound += size
+    if p.dynamics == Dynamics.BIRTH_DEATH:
+        bound += mutable
         after = 2.0 * size  # members after the dynamics: at most N + N births
         if p.systematic_rate > 0:
             bound += clones  # one clone of systematic-only newborns per parent
-    elif p.dynamics == WRIGHT_FISHER:
-        bound += capacity
+    elif p.dynamics == Dynamics.WRIGHT_FISHER:
+        bound += mutable_capacity
         after = capacity
     else:
-        bound += 2.0 * size
+        bound += 2.0 * mutable
         after = size  # Moran keeps each size (refills replace the killed)
     if p.transmission > 0:
         bound += after  # every member after the dynamics a migrant
@@ -386,18 +421,18 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
     needs its record (FINAL_RECORD), or has it (STOPPED); the score reached
     ``stop_score`` (SCORED); ``stop_tick`` (PAUSED); no room for a tick's
     records (BUFFER_FULL). -1: go on."""
-    if st.stop_reason == 0 and st.tick >= horizon:
-        st.stop_reason = STOP_HORIZON
-    if st.stop_reason != 0:
+    if st.stop_reason == StopReason.RUNNING and st.tick >= horizon:
+        st.stop_reason = StopReason.HORIZON
+    if st.stop_reason != StopReason.RUNNING:
         if st.last_record_tick == st.tick:
-            return STOPPED
-        return BUFFER_FULL if n_rows >= ts.shape[0] else FINAL_RECORD
+            return Advance.STOPPED
+        return Advance.BUFFER_FULL if n_rows >= ts.shape[0] else Advance.FINAL_RECORD
     if st.score >= stop_score:
-        return SCORED
+        return Advance.SCORED
     if st.tick >= stop_tick:
-        return PAUSED
+        return Advance.PAUSED
     if n_rows + 2 > ts.shape[0]:
-        return BUFFER_FULL
+        return Advance.BUFFER_FULL
     return -1
 
 
@@ -418,8 +453,8 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
         economy(ag, p)
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
-    if p.dynamics == BIRTH_DEATH:
-        draw_events(cl, ag, ev, cfg, rng, memo, t0)
+    if p.dynamics == Dynamics.BIRTH_DEATH:
+        draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
     else:
         drawn_slots = cl.meta[0]
@@ -429,7 +464,7 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
             if ev.kills[i] > 0:
                 refill[cl.agent[i]] += ev.kills[i]
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.dynamics == WRIGHT_FISHER:
+        if p.dynamics == Dynamics.WRIGHT_FISHER:
             draw_wright_fisher(cl, ag, ev, cfg, rng)
             apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
         else:
@@ -439,7 +474,7 @@ def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
         if draw_migrants(cl, ag, ev, p, rng) > 0:
             totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
             free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, cfg, rng, tick)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
     if p.reproduce and parents_due(ag, p) > 0:
         st.agents_born += found_children(cl, ln, ag, cfg, rng, tick, totals)
     conclude(ag, p, st)
@@ -462,8 +497,8 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
         economy(ag, p)
     if p.tracking_rate > 0.0:
         track_reference(ag, p)
-    if p.dynamics == BIRTH_DEATH:
-        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0)
+    if p.dynamics == Dynamics.BIRTH_DEATH:
+        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
         if not has_room(cl, ln, needed):
             cl, ln, ev = grow_clones(cl, ln, ev, needed)
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
@@ -477,7 +512,7 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
             if ev.kills[i] > 0:
                 refill[cl.agent[i]] += ev.kills[i]
         apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.dynamics == WRIGHT_FISHER:
+        if p.dynamics == Dynamics.WRIGHT_FISHER:
             needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
             if not has_room(cl, ln, needed):
                 cl, ln, ev = grow_clones(cl, ln, ev, needed)
@@ -492,7 +527,7 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
                 cl, ln, ev = grow_clones(cl, ln, ev, bound)
             totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
             free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, cfg, rng, tick)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
     if p.reproduce:
         cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
         st.agents_born += born
@@ -502,12 +537,14 @@ def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
 
 
 @njit(cache=True, _nrt=False)
-def _fates(cl, ln, ag, st, cfg, rng, tick):
-    """Steps 4-5 up to reproduction: outcomes observed, the score, deaths."""
+def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
+    """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
+    sampling), outcomes observed, the score, deaths."""
     p = cfg.params[0]
+    st.log_weight += totals[0].log_weight
     observe(ag, p, st)
-    if p.score_event != SCORE_NONE:
-        st.score = max(st.score, score(ag, p))
+    if p.score_event != ScoreEvent.NONE:
+        st.score = max(st.score, score(cl, ag, st, p))
     died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
     st.agents_died += died
     st.agents_lost_to_takeover += lost_taken
@@ -523,9 +560,9 @@ def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, st
     st = status[0]
     while True:
         code = halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
-        if code == FINAL_RECORD:
+        if code == Advance.FINAL_RECORD:
             write_record(cl, ag, st, interval, snap, ts, n_rows)
-            return RECORDED if p.pause_at_records else STOPPED, n_rows + 1, 0.0
+            return Advance.RECORDED if p.pause_at_records else Advance.STOPPED, n_rows + 1, 0.0
         if code >= 0:
             return code, n_rows, 0.0
         bound = tick_bound(ag, p)
@@ -534,13 +571,13 @@ def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, st
                 or snap.count.shape[0] < used + bound
                 or snap.agent_sums.shape[0] < ag.alive.shape[0]
                 or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
-            return NEED_ROOM, n_rows, bound
+            return Advance.NEED_ROOM, n_rows, bound
         tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo)
         if st.tick % p.record_every == 0:
             write_record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
             if p.pause_at_records:
-                return RECORDED, n_rows, 0.0
+                return Advance.RECORDED, n_rows, 0.0
 
 
 def _inlined(kernel):
@@ -580,16 +617,16 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, sto
     st = status[0]
     while True:
         code = _halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
-        if code == FINAL_RECORD:
+        if code == Advance.FINAL_RECORD:
             _record(cl, ag, st, interval, snap, ts, n_rows)
-            return RECORDED if p.pause_at_records else STOPPED, n_rows + 1, 0.0
+            return Advance.RECORDED if p.pause_at_records else Advance.STOPPED, n_rows + 1, 0.0
         if code >= 0:
             return code, n_rows, 0.0
         bound = _bound(ag, p)
         if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
                 or snap.count.shape[0] < cl.meta[0] + bound
                 or snap.agent_sums.shape[0] < ag.meta[0]):
-            return NEED_ROOM, n_rows, bound
+            return Advance.NEED_ROOM, n_rows, bound
         st.tick += 1
         tick = st.tick
         _clear(totals)
@@ -599,20 +636,20 @@ def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, sto
             _economy(ag, p)
         if p.tracking_rate > 0.0:
             _track(ag, p)
-        _draw(cl, ag, ev, cfg, rng, memo, tick - 1)
+        _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
         _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
         if p.transmission > 0:
             if _migrants(cl, ag, ev, p, rng) > 0:
                 totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
                 _reduce(cl, ln, ag, p, tick)
-        _fates_in(cl, ln, ag, st, cfg, rng, tick)
+        _fates_in(cl, ln, ag, st, totals, cfg, rng, tick)
         _conclude(ag, p, st)
         _add(interval, totals)
         if tick % p.record_every == 0:
             _record(cl, ag, st, interval, snap, ts, n_rows)
             n_rows += 1
             if p.pause_at_records:
-                return RECORDED, n_rows, 0.0
+                return Advance.RECORDED, n_rows, 0.0
 
 
 @njit(cache=True)
@@ -643,19 +680,19 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
     totals, interval = state.tick_totals, state.interval
     if not st.started:
         if snap.count.shape[0] < cl.meta[0] or snap.agent_sums.shape[0] < ag.meta[0]:
-            return NEED_ROOM, n_rows, 0.0
+            return Advance.NEED_ROOM, n_rows, 0.0
         st.started = True
         free_and_reduce(cl, ln, ag, p, 0)
         drift_baseline(ag, st)
         observe(ag, p, st)
-        if p.score_event != SCORE_NONE:
-            st.score = score(ag, p)
+        if p.score_event != ScoreEvent.NONE:
+            st.score = score(cl, ag, st, p)
         conclude(ag, p, st)
         write_record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
-            return RECORDED, n_rows, 0.0
-    if p.dynamics == BIRTH_DEATH and not p.reproduce:
+            return Advance.RECORDED, n_rows, 0.0
+    if p.dynamics == Dynamics.BIRTH_DEATH and not p.reproduce:
         return run_lean(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
                         memo, stop_tick, horizon, ts, n_rows, stop_score)
     return run_fixed(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
@@ -689,12 +726,12 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows):
     cl, ln, ag, ev = tick_growing(state.clones, state.lineage, state.agents, state.events,
                                   st, state.tick_totals, state.interval, cfg, rng, memo)
     snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
-    code = PAUSED
+    code = Advance.PAUSED
     if st.tick % p.record_every == 0:
         write_record(cl, ag, st, state.interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
-            code = RECORDED
+            code = Advance.RECORDED
     return (code, State(cl, ln, ag, ev, snap, state.status, state.tick_totals,
                         state.interval), n_rows)
 
@@ -740,13 +777,13 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
             continue
         e.agent_ticks += ag.death_tick[a] - ag.born_tick[a]
         cause = ag.death_cause[a]
-        if cause == DEATH_EMPTY:
+        if cause == DeathCause.EMPTY:
             e.died_empty += 1
-        elif cause == DEATH_STARVED:
+        elif cause == DeathCause.STARVED:
             e.died_starved += 1
-        elif cause == DEATH_OVERSIGHT:
+        elif cause == DeathCause.OVERSIGHT:
             e.died_oversight += 1
-        elif cause == DEATH_TAKEOVER:
+        elif cause == DeathCause.TAKEOVER:
             e.died_takeover += 1
     e.first_row = first_row
     e.n_rows = n_rows - first_row
@@ -779,9 +816,9 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
             ends[k].first_row = n_rows
             in_progress = True
         code, n_rows, bound = advance(state, cfg, rng, memo, horizon, horizon, ts, n_rows, np.inf)
-        if code == NEED_ROOM or code == BUFFER_FULL:
+        if code == Advance.NEED_ROOM or code == Advance.BUFFER_FULL:
             return code, k, in_progress, n_rows, bound
         record_end(state, ends[k].seed, ends, statuses, k, ends[k].first_row, n_rows)
         in_progress = False
         k += 1
-    return BATCH_DONE, k, in_progress, n_rows, 0.0
+    return Advance.BATCH_DONE, k, in_progress, n_rows, 0.0

@@ -1,9 +1,11 @@
 """The classical within-agent dynamics: ``wright_fisher`` and ``moran``
-(MODEL.md section 3, for comparison with theory, section 6).
+(docs/model.md, "Other within-agent dynamics", for comparison with theory).
 
 Both start with an immune phase (kills and repairs, drawn by
 :func:`simulation.kernels.birth_death.draw_immune`).
 """
+
+import math
 
 import numpy as np
 from numba import njit
@@ -11,7 +13,7 @@ from numba import njit
 from .binomial import numpy_binomial
 from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
-                     p_any_error)
+                     p_any_error, tilted)
 
 
 @njit(cache=True)
@@ -152,7 +154,10 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
             i = local[parent]
             p_any = p_any_error(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                                 cl.traits[i, FIDELITY], n_copy)
-            if p_any > 0.0 and rng.random() < p_any:
+            q_any = tilted(p_any, p.error_tilt) if p.error_tilt > 0.0 else p_any
+            if q_any > 0.0 and rng.random() < q_any:
+                if p.error_tilt > 0.0:
+                    t.log_weight += math.log(p_any) - math.log(q_any)
                 mu = mutation_rate(ag.error_rate[a], p.mutator_strength,
                                    ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
                 j = new_slot(cl)
@@ -163,6 +168,8 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                 n_local += 1
                 t.mutants += 1
             else:
+                if p.error_tilt > 0.0:
+                    t.log_weight += math.log1p(-p_any) - math.log1p(-q_any)
                 cl.count[i] += 1
             t.births += 1
             if victim >= 0:

@@ -1,17 +1,15 @@
-"""World-level steps of a tick (MODEL.md section 4): the economy,
+"""World-level steps of a tick (docs/model.md, "Worlds of agents"): the economy,
 transmission, agent fates and agent reproduction, compiled.
 """
 
 import numpy as np
 from numba import njit
 
+from ..codes import DeathCause
 from .binomial import numpy_binomial
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, found_clone,
                      draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
                      mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
-
-# Codes of names.DEATH_CAUSES.
-DEATH_EMPTY, DEATH_STARVED, DEATH_OVERSIGHT, DEATH_TAKEOVER = 1, 2, 3, 4
 
 
 @njit(cache=True, _nrt=False)
@@ -144,18 +142,18 @@ def agent_deaths(cl, ln, ag, p, rng, tick):
         if not ag.alive[a]:
             continue
         size = ag.size[a]
-        cause = 0
+        cause = DeathCause.ALIVE
         if size <= 0:
-            cause = DEATH_EMPTY
+            cause = DeathCause.EMPTY
         elif p.economy and ag.reserve[a] < 0:
-            cause = DEATH_STARVED
-        if cause == 0 and p.oversight > 0 and size > 0:
+            cause = DeathCause.STARVED
+        if cause == DeathCause.ALIVE and p.oversight > 0 and size > 0:
             if ag.trait_sums[a, LOYALTY] / size < p.oversight_threshold:
                 if rng.random() < p.oversight:
-                    cause = DEATH_OVERSIGHT
-        if cause == 0 and p.takeover_kills and ag.taken[a]:
-            cause = DEATH_TAKEOVER
-        if cause != 0:
+                    cause = DeathCause.OVERSIGHT
+        if cause == DeathCause.ALIVE and p.takeover_kills and ag.taken[a]:
+            cause = DeathCause.TAKEOVER
+        if cause != DeathCause.ALIVE:
             ag.alive[a] = False
             ag.death_tick[a] = tick
             ag.death_cause[a] = cause
@@ -270,7 +268,7 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
         ag.parent[c] = a
         ag.born_tick[c] = tick
         ag.death_tick[c] = -1
-        ag.death_cause[c] = 0
+        ag.death_cause[c] = DeathCause.ALIVE
         size = 0
         for i in range(cl.meta[0]):
             if cl.count[i] > 0 and cl.agent[i] == a:
