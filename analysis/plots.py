@@ -9,7 +9,6 @@ report`` call these.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -197,8 +196,8 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
             f"{folder}: the muller plot needs clones.parquet, which runs with "
             "record_clones: true write (sweeps do not: re-run one replicate with "
             "'substrate run SCENARIO --point P --replicate K')")
-    lineage = pd.read_parquet(folder / "clones.parquet")
-    counts = pd.read_parquet(folder / "clone_counts.parquet")
+    lineage = results.table("clones")  # read (and checked) by the one reader
+    counts = results.table("clone_counts")
     lineage = lineage[(lineage.point == point) & (lineage.replicate == replicate)]
     counts = counts[(counts.point == point) & (counts.replicate == replicate)]
     if lineage.empty:
@@ -529,7 +528,7 @@ def agents_data(results):
     if not (folder / "agents.parquet").is_file():
         raise AnalysisError(f"{folder}: the agents plot needs agents.parquet, which "
                             "multi-agent runs write (world.agents > 1 or reproduction)")
-    agents = pd.read_parquet(folder / "agents.parquet")
+    agents = results.table("agents")
     live = agents[agents.alive]
     per_rep = live.groupby(["point", "replicate", "tick"]).size().rename("agents")
     per_rep = per_rep.reset_index()

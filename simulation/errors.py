@@ -35,6 +35,15 @@ class OutputError(SubstrateError):
     """An output folder or file that cannot be written, or is not whole."""
 
 
+class DamagedError(OutputError):
+    """A file of an output folder that is damaged, truncated, empty or not
+    Substrate's; ``path`` is the file."""
+
+    def __init__(self, message: str, *, path=None, argument: str | None = None):
+        super().__init__(message, argument=argument)
+        self.path = path
+
+
 class AnalysisError(SubstrateError):
     """A statistic or figure that the data at hand cannot give."""
 

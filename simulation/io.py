@@ -16,17 +16,25 @@ place (``os.replace``), so a reader never sees a half-written file. Every
 Parquet file carries the run identity and the key provenance (kind, scenario,
 seed, version) in its Parquet schema metadata. ``manifest.json`` (one schema,
 built by :func:`provenance`, for runs, sweeps and validations) is written last
-and lists the files: its presence marks a complete folder.
+and lists the files: its presence marks a complete folder. A run never
+writes into the folder of another command (:func:`earlier_run`), and one that
+replaces a complete earlier run writes into a staging folder beside it
+(:meth:`Claim.stage`) swapped in only when complete (:meth:`Claim.swap`), so
+a failure or a kill leaves the earlier run whole.
 
 Reading
 -------
 :func:`load` opens a folder as :class:`Results`, checks that it is complete
 and that every Parquet file it lists carries the manifest's run identity, and
-refuses a folder whose files come from different runs.
+refuses a folder whose files come from different runs. A damaged, truncated,
+empty or foreign file (Parquet, ``manifest.json``, ``scenario.yaml``) is one
+:class:`~simulation.errors.DamagedError` or :class:`OutputError` naming the
+file and what is wrong; the manifest's files must lie inside its folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import errno
@@ -44,7 +52,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import OutputError
+from .errors import DamagedError, OutputError, SubstrateError
 
 PACKAGES = ("substrate", "numpy", "numba", "mesa", "pandas", "pyarrow",
             "pydantic", "scipy", "pyyaml", "click", "dask", "distributed")
@@ -255,7 +263,8 @@ def write_figure(fig, path, dpi: int = 110, provenance: dict | None = None) -> P
 
 
 def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None,
-                        rows_per_group: int = 65_536) -> Path:
+                        rows_per_group: int = 65_536,
+                        remedy: str = "run again to rewrite it") -> Path:
     """Concatenate Parquet files (``parts``, in order) into one, atomically,
     with the run identity and ``provenance`` in its schema metadata.
 
@@ -264,20 +273,31 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
     parts. The schema
     is the parts' schemas unified (a column that is all null in one part
     takes the type it has in the others); the pandas metadata is the first
-    part's."""
+    part's. A part that cannot be read is a :class:`DamagedError` naming it
+    (and ``remedy``)."""
     parts = [Path(p) for p in parts]
     if not parts:
         raise OutputError(f"output folder {Path(path).parent}: no parts to write "
                           f"{Path(path).name} from")
-    first = pq.read_schema(parts[0])
+    def part_name(part):
+        return f"{part.parent.name}/{part.name}"
+
+    with reading(parts[0].parent.parent, part_name(parts[0]), remedy):
+        first = pq.read_schema(parts[0])
     unified = first.remove_metadata()
     for part in parts[1:]:
-        schema = pq.read_schema(part).remove_metadata()
+        with reading(part.parent.parent, part_name(part), remedy):
+            schema = pq.read_schema(part).remove_metadata()
         if schema.names != unified.names:
             raise OutputError(f"output folder {Path(path).parent}: {part.name} has other "
                               f"columns than {parts[0].name}")
         if not schema.equals(unified):
-            unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+            try:
+                unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+            except pa.ArrowException as exc:
+                raise OutputError(f"output folder {Path(path).parent}: {part_name(part)} has "
+                                  f"column types that clash with the other parts' "
+                                  f"({one_line(exc)}); the parts are kept") from None
     metadata = dict(first.metadata or {})
     metadata[RUN_ID_KEY] = run_id.encode()
     if provenance is not None:
@@ -288,7 +308,8 @@ def write_parquet_parts(parts, path, run_id: str, provenance: dict | None = None
         with pq.ParquetWriter(tmp, schema) as writer:
             buffer, rows = [], 0
             for part in parts:
-                table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
+                with reading(part.parent.parent, part_name(part), remedy):
+                    table = pq.read_table(part).replace_schema_metadata(None).cast(unified)
                 buffer.append(table)
                 rows += table.num_rows
                 # Flush by rows, and by parts: a small table costs tens of
@@ -341,9 +362,10 @@ def _version() -> str:
 
 
 def versions() -> dict:
-    """Python's and every key package's version."""
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
+    """Python's and every key package's version (Substrate's: the running
+    code's ``simulation.__version__``, whatever the installed metadata says)."""
+    found = {"python": platform.python_version(), "substrate": _version()}
+    for name in (n for n in PACKAGES if n not in found):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -457,19 +479,94 @@ class Claim:
     run_id: str
     note: str | None = None
     _token: str = ""
+    staging: Path | None = None
+    _created: bool = False  # made by this claim, to remove if left empty
 
     def adopt(self, run_id: str) -> None:
         """Continue an earlier run's identity (resuming a sweep)."""
         self.run_id = run_id
 
+    def stage(self) -> Path:
+        """A new, empty staging folder beside the claimed one
+        (``.NAME.staging-TOKEN.tmp``), to write a complete output into
+        before :meth:`swap` puts it in place: the folder's earlier output
+        stays whole until then. Removed by :meth:`release` if not swapped.
+
+        Raises
+        ------
+        OutputError
+            The staging folder cannot be made (e.g. the parent folder is
+            not writable).
+        """
+        real = self.folder.resolve()
+        cwd = Path.cwd().resolve()
+        if cwd == real or real in cwd.parents:
+            raise OutputError(f"output folder {self.folder}: is (or holds) the current "
+                              "folder, which cannot be swapped")
+        staging = _staging_name(real, self._token)
+        try:
+            staging.mkdir()
+            os.chmod(staging, os.stat(self.folder).st_mode & 0o7777)
+        except OSError as exc:
+            raise OutputError(f"output folder {self.folder}: cannot make a staging folder "
+                              f"beside it ({_reason(exc)})") from None
+        self.staging = staging
+        return staging
+
+    def swap(self, keep=()) -> None:
+        """Put the complete staging folder in place of the claimed folder:
+        the earlier output goes (except the names in ``keep``, moved over),
+        the lock moves with it. One atomic exchange of the two folders where
+        the system has it (Linux ``renameat2``), else two renames (a crash
+        between them leaves the earlier output whole in
+        ``.NAME.old-TOKEN.tmp`` beside)."""
+        import shutil
+
+        staging, folder = self.staging, self.folder
+        refused = (f"output folder {folder}: cannot put the new output in place "
+                   "({}); it still holds its earlier output")
+        try:
+            for name in keep:
+                if (folder / name).exists() and not (staging / name).exists():
+                    os.rename(folder / name, staging / name)
+            os.link(folder / LOCK, staging / LOCK)
+            if _exchange(staging, folder):
+                old = staging
+            else:
+                old = folder.parent / f".{folder.name}.old-{self._token}.tmp"
+                os.rename(folder, old)
+                try:
+                    os.rename(staging, folder)
+                except OSError:
+                    os.rename(old, folder)
+                    raise
+        except OSError as exc:
+            raise OutputError(refused.format(_reason(exc))) from None
+        self.staging = None
+        shutil.rmtree(old, ignore_errors=True)
+
     def release(self) -> None:
-        """Remove the lock, if it is still ours."""
+        """Remove the lock, if it is still ours, and a staging folder not
+        swapped in; and, for a tidy claim (:func:`claim`), the folder itself
+        if the claim made it and nothing was written there."""
+        if self.staging is not None:
+            import shutil
+
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
         lock = self.folder / LOCK
         try:
             if json.loads(lock.read_text()).get("token") == self._token:
                 lock.unlink()
+            else:
+                return
         except (OSError, ValueError):
-            pass
+            return
+        if self._created:
+            try:
+                self.folder.rmdir()  # only if empty
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -477,6 +574,41 @@ class Claim:
     def __exit__(self, *exc):
         self.release()
         return False
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or the file system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code))
+
+
+def _staging_name(folder: Path, token: str) -> Path:
+    return folder.parent / f".{folder.name}.staging-{token}.tmp"
+
+
+def _clean_staging(folder: Path) -> int:
+    """Remove the staging folders of owners of ``folder`` killed before
+    their swap (only for the folder's new owner); returns how many."""
+    import shutil
+
+    count = 0
+    for stale in folder.parent.glob(f".{folder.name}.staging-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+        count += 1
+    return count
 
 
 def _create_lock(lock: Path, owner: dict) -> bool:
@@ -502,14 +634,18 @@ def _read_lock(path: Path) -> dict | None:
     return None
 
 
-def claim(out, command=None) -> Claim:
+def claim(out, command=None, tidy: bool = False) -> Claim:
     """Take an output folder for writing: create it, lock it, clean it.
+    ``tidy``: on release, remove the folder again if this claim made it and
+    nothing was written there (a command that fails before writing leaves
+    no empty folder).
 
     Raises
     ------
     OutputError
         The folder cannot be created or written, or another process owns it.
     """
+    created = not Path(out).exists()
     folder = prepare_folder(out)
     lock = folder / LOCK
     token = secrets.token_hex(8)
@@ -558,11 +694,11 @@ def claim(out, command=None) -> Claim:
             raise OutputError(f"output folder {folder}: in use by "
                               f"{_describe(_read_lock(lock) or {})}")
         note = f"took over the stale lock of {_describe(held)} (that process is gone)"
-    removed = clean_temporaries(folder)
+    removed = clean_temporaries(folder) + _clean_staging(folder)
     if removed:
         extra = f"removed {removed} unfinished temporary file(s)"
         note = f"{note}; {extra}" if note else extra
-    return Claim(folder, secrets.token_hex(8), note, token)
+    return Claim(folder, secrets.token_hex(8), note, token, _created=created and tidy)
 
 
 def clean_temporaries(folder: Path) -> int:
@@ -596,13 +732,14 @@ RUN_TABLES = ("runs", "timeseries", "clones", "clone_counts", "agents")
 
 
 def write_run(result, claim_: Claim, command=None, started=None,
-              parameters: dict | None = None, written=()) -> dict:
-    """Write a :class:`simulation.run.RunResult` into a claimed folder;
-    returns the manifest. ``written``: tables already written into the
-    folder a part at a time (:class:`TableAppender`, e.g. ``agents``)."""
+              parameters: dict | None = None, written=(), folder=None) -> dict:
+    """Write a :class:`simulation.run.RunResult` into a claimed folder (or
+    into ``folder``, its staging folder: :meth:`Claim.stage`); returns the
+    manifest. ``written``: tables already written into the folder a part at
+    a time (:class:`TableAppender`, e.g. ``agents``)."""
     from .scenario import to_yaml
 
-    folder = claim_.folder
+    folder = Path(folder) if folder is not None else claim_.folder
     unmark(folder)
     manifest = provenance(
         "run", claim_.run_id, scenario=result.scenario, command=command, started=started,
@@ -701,15 +838,21 @@ class Results:
         for path in files:
             if (table, path.name) in self._schemas:
                 continue
-            held = run_id_of(path)
+            with reading(self.folder, f"{PARTS}/{path.name}"):
+                held = run_id_of(path)
+                part = pq.read_schema(path)
             if held != self.run_id:
                 raise OutputError(f"output folder {self.folder}: {PARTS}/{path.name} comes "
                                   f"from another run ({held}, the manifest says "
                                   f"{self.run_id}): the folder mixes two runs; run again")
-            part = pq.read_schema(path)
-            schema = part if schema is None else pa.unify_schemas(
-                [schema, part.remove_metadata()], promote_options="permissive").with_metadata(
-                    schema.metadata)
+            try:
+                schema = part if schema is None else pa.unify_schemas(
+                    [schema, part.remove_metadata()],
+                    promote_options="permissive").with_metadata(schema.metadata)
+            except pa.ArrowException as exc:
+                raise OutputError(f"output folder {self.folder}: {PARTS}/{path.name} does "
+                                  f"not fit the other {table} parts ({one_line(exc)})"
+                                  ) from None
             self._schemas[(table, path.name)] = True
         self._schemas[table] = schema
         return schema
@@ -723,9 +866,14 @@ class Results:
         if not self.has(table):
             raise OutputError(f"output folder {self.folder}: holds no {table}.parquet")
         if self.consolidated(table):
-            return ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+            with reading(self.folder, f"{table}.parquet"):
+                dataset = ds.dataset(self.folder / f"{table}.parquet", format="parquet")
+            _check_keys(self.folder, f"{table}.parquet", table, dataset.schema.names)
+            return dataset
         files = self._parts(table, points)
         schema = self._schema(table, files)
+        if schema is not None:
+            _check_keys(self.folder, f"the {table} parts", table, schema.names)
         return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
     def table(self, table: str, columns=None, points=None):
@@ -742,17 +890,61 @@ class Results:
             if missing:
                 raise OutputError(f"output folder {self.folder}: {table} has no column "
                                   f"{', '.join(missing)}")
-        return dataset.to_table(columns=columns, filter=where).to_pandas()
+        name = f"{table}.parquet" if self.consolidated(table) else f"the {table} parts"
+        with reading(self.folder, name):
+            return dataset.to_table(columns=columns, filter=where).to_pandas()
 
     def columns(self, table: str) -> list:
         """The column names of ``table`` (without reading it)."""
         if self.consolidated(table):
-            return pq.read_schema(self.folder / f"{table}.parquet").names
+            with reading(self.folder, f"{table}.parquet"):
+                return pq.read_schema(self.folder / f"{table}.parquet").names
         files = self._parts(table)
-        return pq.read_schema(files[0]).names if files else []
+        if not files:
+            return []
+        with reading(self.folder, f"{PARTS}/{files[0].name}"):
+            return pq.read_schema(files[0]).names
 
     def timeseries(self, columns=None, points=None):
         return self.table("timeseries", columns, points)
+
+
+#: Files that mark an output of another command than ``run``.
+OTHER_KINDS = {"sweep.json": "sweep", "risk.json": "risk", "risk-run.json": "risk",
+               "study.json": "study", "validation.parquet": "validation",
+               PARTS: "sweep, risk or study"}
+
+
+def earlier_run(folder, kind: str = "run") -> dict | None:
+    """The manifest of the complete earlier output of ``kind`` (``run`` or
+    ``validation``) that a folder about to receive one holds (a new run
+    replaces it whole, through a staging folder: :meth:`Claim.stage`), or
+    None.
+
+    Raises
+    ------
+    OutputError
+        The folder holds the output of another command (a sweep, risk
+        estimate, study, validation or run): it is never overwritten.
+    """
+    folder = Path(folder)
+    other = None
+    for name, what in OTHER_KINDS.items():
+        if what != kind and (folder / name).exists():
+            other, evidence = what, name
+            break
+    manifest = None
+    if (folder / MANIFEST).is_file():
+        try:
+            manifest = read_manifest(folder)
+        except OutputError:
+            manifest = None  # a damaged manifest marks no complete output
+        if other is None and manifest is not None and manifest["kind"] != kind:
+            other, evidence = manifest["kind"], MANIFEST
+    if other is not None:
+        raise OutputError(f"output folder {folder}: holds a {other} output ({evidence}), not "
+                          f"a {kind}: a {kind} would overwrite it; choose another folder")
+    return manifest
 
 
 def refuse_foreign(folder, own, what: str, part_prefix: str) -> None:
@@ -785,12 +977,27 @@ def write_study_part(folder, size: int, data: dict) -> Path:
 
 def read_study_part(folder, size: int) -> dict | None:
     """A part written by :func:`write_study_part`, or None when it is
-    missing or unreadable (it is then simulated again)."""
-    try:
-        data = json.loads((Path(folder) / "parts" / f"size-{size}.json").read_text())
-    except (OSError, ValueError):
+    missing.
+
+    Raises
+    ------
+    DamagedError
+        The part is unreadable, not JSON or not a part (truncated by a
+        full disk, edited): simulate that size again.
+    """
+    path = Path(folder) / "parts" / f"size-{size}.json"
+    if not path.exists():
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = one_line(exc)
+    else:
+        if isinstance(data, dict) and isinstance(data.get("points"), list):
+            return data
+        reason = "not a part of a study"
+    raise DamagedError(f"output folder {folder}: parts/{path.name} is damaged ({reason})",
+                       path=path)
 
 
 def load_study(folder) -> dict:
@@ -815,6 +1022,141 @@ def load_study(folder) -> dict:
     return data
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut at a word."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return text
+
+
+#: What reading a damaged, truncated or foreign Parquet file raises
+#: (``ArrowInvalid`` is a ``ValueError``; a bad footer an ``OSError``).
+_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, IndexError)
+
+
+@contextlib.contextmanager
+def reading(folder, name: str, remedy: str = "run again to rewrite it"):
+    """Turn the failure of reading ``name`` (a file of an output ``folder``:
+    damaged, truncated, empty or not Parquet) into one :class:`DamagedError`
+    naming the file, what is wrong and ``remedy``."""
+    try:
+        yield
+    except SubstrateError:
+        raise
+    except _ARROW_ERRORS as exc:
+        raise DamagedError(f"output folder {folder}: {name} is damaged or not a file of "
+                           f"substrate ({one_line(exc)}); {remedy}",
+                           path=Path(folder) / name) from None
+
+
+def _inside(folder: Path, name) -> bool:
+    """Whether a manifest's file name stays inside ``folder``."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return False
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return False
+    try:
+        (folder / relative).resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def read_manifest(folder) -> dict:
+    """The ``manifest.json`` of an output folder, checked to be a manifest:
+    a JSON object of this format with a run identity, a kind and a list of
+    files, each inside the folder.
+
+    Raises
+    ------
+    OutputError
+        Unreadable, not JSON, not an object, written by another version,
+        lacking a key, or listing a file outside the folder.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise OutputError(f"output folder {folder}: {MANIFEST} is unreadable "
+                          f"({one_line(exc)})") from None
+    if not isinstance(manifest, dict):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is not a manifest (a JSON "
+                          f"{type(manifest).__name__}, not an object)")
+    if manifest.get("format") != FORMAT or not manifest.get("run_id"):
+        raise OutputError(f"output folder {folder}: written by another version of "
+                          "substrate (no run identity in its manifest); run it again")
+    missing = [key for key in ("kind", "files") if key not in manifest]
+    if missing:
+        raise OutputError(f"output folder {folder}: {MANIFEST} lacks "
+                          f"{', '.join(missing)} (damaged); run again")
+    files = manifest["files"]
+    if not isinstance(manifest["run_id"], str) or not isinstance(files, list) \
+            or not all(isinstance(name, str) for name in files):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is damaged (its run_id is "
+                          "not a string, or its files not a list of names); run again")
+    for name in files:
+        if not _inside(folder, name):
+            raise OutputError(f"output folder {folder}: {MANIFEST} lists {name!r}, a path "
+                              "outside the folder: refused (the manifest is damaged or "
+                              "not substrate's)")
+    partitioned = manifest.get("partitioned", {})
+    if not isinstance(partitioned, dict) or not all(
+            isinstance(spec, dict) and isinstance(spec.get("count"), int)
+            for spec in partitioned.values()):
+        raise OutputError(f"output folder {folder}: {MANIFEST} is damaged (its partitioned "
+                          "tables are not counted); run again")
+    return manifest
+
+
+def read_scenario(folder) -> dict:
+    """The resolved ``scenario.yaml`` of an output folder, as a mapping.
+
+    Raises
+    ------
+    OutputError
+        Missing, unreadable, not YAML, or not a scenario (no horizon).
+    """
+    import yaml
+
+    folder = Path(folder)
+    try:
+        scenario = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise OutputError(f"output folder {folder}: scenario.yaml is not valid YAML{where}: "
+                          f"{one_line(problem)}; run again to rewrite it") from None
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
+        raise OutputError(f"output folder {folder}: scenario.yaml is unreadable "
+                          f"({one_line(exc)})") from None
+    horizon = scenario.get("horizon") if isinstance(scenario, dict) else None
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+        raise OutputError(f"output folder {folder}: scenario.yaml holds no resolved scenario "
+                          "(no horizon); run again to rewrite it")
+    return scenario
+
+
+#: Columns each table always has (the readers index by them): a table of
+#: another kind put in its place is refused by name.
+TABLE_KEYS = {"runs": ("point", "replicate"),
+              "timeseries": ("point", "replicate", "tick"),
+              "clones": ("point", "replicate", "clone", "parent", "agent"),
+              "clone_counts": ("point", "replicate", "tick", "clone", "count"),
+              "agents": ("point", "replicate", "tick", "alive")}
+
+
+def _check_keys(folder, name: str, table: str, columns) -> None:
+    missing = [c for c in TABLE_KEYS.get(table, ()) if c not in columns]
+    if missing:
+        raise DamagedError(f"output folder {folder}: {name} is not a {table} table (no "
+                           f"column {', '.join(missing)}); run again to rewrite it",
+                           path=Path(folder) / name)
+
+
 def load(folder) -> Results:
     """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
     scenario, manifest) after checking it is whole.
@@ -822,11 +1164,11 @@ def load(folder) -> Results:
     Raises
     ------
     OutputError
-        No output here; unfinished (no manifest); a listed file missing; or
-        files of different runs mixed in one folder.
+        No output here; unfinished (no manifest); a damaged or foreign
+        manifest, scenario or table (naming the file); a listed file missing
+        or outside the folder; or files of different runs mixed in one folder.
     """
     import pandas as pd
-    import yaml
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -837,15 +1179,9 @@ def load(folder) -> Results:
                 if (folder / "runs.parquet").exists() or (folder / "sweep.json").exists()
                 or (folder / LOCK).exists() else "not an output folder of a run or sweep")
         raise OutputError(f"output folder {folder}: no {MANIFEST}: {what}")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"output folder {folder}: {MANIFEST} is unreadable ({exc})") from None
-    run_id = manifest.get("run_id")
-    if manifest.get("format") != FORMAT or not run_id:
-        raise OutputError(f"output folder {folder}: written by another version of "
-                          "substrate (no run identity in its manifest); run it again")
-    files = manifest.get("files", [])
+    manifest = read_manifest(folder)
+    run_id = manifest["run_id"]
+    files = manifest["files"]
     if "runs.parquet" not in files:
         raise OutputError(f"output folder {folder}: holds no runs table "
                           f"(a {manifest.get('kind')} output)")
@@ -853,7 +1189,8 @@ def load(folder) -> Results:
         if not (folder / name).exists():
             raise OutputError(f"output folder {folder}: {name} is missing")
         if name.endswith(".parquet"):
-            held = run_id_of(folder / name)
+            with reading(folder, name):
+                held = run_id_of(folder / name)
             if held != run_id:
                 raise OutputError(
                     f"output folder {folder}: {name} comes from another run ({held}, "
@@ -863,7 +1200,9 @@ def load(folder) -> Results:
         if found != spec.get("count"):
             raise OutputError(f"output folder {folder}: {PARTS}/ holds {found} {table} "
                               f"parts, the manifest lists {spec.get('count')}")
-    scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
-    runs = pd.read_parquet(folder / "runs.parquet")
+    scenario = read_scenario(folder)
+    with reading(folder, "runs.parquet"):
+        runs = pd.read_parquet(folder / "runs.parquet")
+    _check_keys(folder, "runs.parquet", "runs", runs.columns)
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
     return Results(folder, runs, scenario, manifest, parameters)

@@ -31,6 +31,7 @@ import os
 import re
 import reprlib
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,16 @@ class _Dumper(yaml.SafeDumper):
         return tag
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` on one line, at most about ``limit`` characters, cut at a
+    word (never mid-word) and marked ``...`` where cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else text[:limit]
+    return head.rstrip(",;:") + " ..."
+
+
 def dump_yaml(data) -> str:
     """``data`` as YAML text that :func:`safe_load` and ``yaml.safe_load``
     both read back as ``data`` (keys in their order)."""
@@ -237,13 +248,15 @@ def safe_load(text: str, source: str = "<text>"):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at {_where(mark)}" if mark is not None else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
-        raise ScenarioError(f"{source}: not valid YAML{where}: {problem[:120]}") from None
+        problem = str(getattr(exc, "problem", None) or "invalid YAML")
+        raise ScenarioError(f"{source}: not valid YAML{where}: {cut(problem, 120)}") from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # A scalar that the constructor cannot build (a date like 2001-13-45,
         # an integer of thousands of digits, !!float 'x').
+        reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
+                  if "integer string conversion" in str(exc) else cut(str(exc), EXCERPT))
         raise ScenarioError(f"{source}: not valid YAML: a value cannot be read "
-                            f"({' '.join(str(exc).split())[:EXCERPT]})") from None
+                            f"({reason})") from None
     finally:
         if loader is not None:
             loader.dispose()

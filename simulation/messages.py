@@ -110,6 +110,8 @@ def _got(value, kind: str) -> str:
     """What kind of value was given, for a type error of ``kind``."""
     if isinstance(value, bool):
         return "true/false"
+    if value is None:
+        return "an empty value (null)"
     if isinstance(value, str):
         if kind in ("float_type", "int_type", "int_from_float"):
             return "text (write numbers without quotes)"
@@ -149,6 +151,10 @@ def describe_error(err, source) -> str:
         allowed = allowed_range(loc, with_reason=kind.startswith("less"))
         if allowed:
             msg = f"out of range (allowed: {allowed})"
+    elif kind == "int_type" and isinstance(value, float) and allowed_range(loc) and (
+            math.isinf(value) or (value.is_integer() and abs(value) >= 2**63)):
+        # A whole number too large for any integer (1e19): its range is what is wrong.
+        msg = f"out of range (allowed: {allowed_range(loc)})"
     elif kind in _KINDS:
         allowed = allowed_range(loc)
         msg = f"{_KINDS[kind]}{f' ({allowed})' if allowed else ''}"

@@ -52,9 +52,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import io
-from .errors import ClusterError, OutputError, ScenarioError
+from .errors import ClusterError, DamagedError, OutputError, ScenarioError
 from .run import run_scenario
 from .scenario import Scenario, point_scenario, to_yaml
 
@@ -88,10 +89,28 @@ def design(scenario: Scenario) -> list[dict]:
     ``latin_hypercube``: ``scipy.stats.qmc.LatinHypercube``. Sampled designs
     draw from the master seed's own stream, so they are fixed by the seed.
     Integer parameters are rounded (``copy.redundancy`` to the nearest odd
-    number in its range).
+    number in its range). A parameter whose values are of different types
+    (``copy.kernel.bias: 0.0`` at one point, ``{drive: -0.02}`` at another)
+    is labelled by strings at every point (each value's JSON): one column
+    type, whatever the point.
     """
-    return [{path: label(value) for path, value in point.items()}
-            for point in design_values(scenario)]
+    values = design_values(scenario)
+    mixed = {path for path in values[0]
+             if len({_kind(point[path]) for point in values} - {None}) > 1}
+    return [{path: json.dumps(value) if path in mixed else label(value)
+             for path, value in point.items()}
+            for point in values]
+
+
+def _kind(value):
+    """The column type a swept value takes in the tables (None: any)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, (int, float)):
+        return float  # integers and floats share a float column
+    return type(value)
 
 
 def design_values(scenario: Scenario) -> list[dict]:
@@ -583,6 +602,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
               command: list[str] | None = None, source: str = "<scenario>",
               worker_timeout: float = 60.0, connect_timeout: float = 5.0,
               poll: float = 1.0, consolidate: bool | None = None,
+              notify=lambda text: None,
               progress_every: float | None = None) -> dict:
     """Run (or finish) a sweep into the claimed folder ``owner.folder``.
 
@@ -611,6 +631,9 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         Also write the consolidated ``timeseries.parquet``; default: when
         the sweep has at most :data:`CONSOLIDATE_ROWS` timeseries rows.
         (``runs.parquet`` is always written.)
+    notify : callable
+        Receives one line of text when finished units are run again because
+        a part of theirs is damaged (truncated, unreadable, of another run).
 
     Returns
     -------
@@ -641,7 +664,18 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
     blocks = [list(range(b, min(b + block_size, scenario.replicates)))
               for b in range(0, scenario.replicates, block_size)]
     units = [(p, b) for p in range(len(points)) for b in range(len(blocks))]
-    todo = [(p, b) for p, b in units if not _part(folder, p, b, "runs").exists()]
+    run_id = held["run_id"] if held is not None else owner.run_id
+    todo, damaged = [], []
+    for p, b in units:
+        state = _unit_state(folder, p, b, run_id)
+        if state != "done":
+            todo.append((p, b))
+        if state == "damaged":
+            damaged.append(_part(folder, p, b, "runs").name[:15])
+    if damaged:
+        notify(f"{folder}: {len(damaged)} finished unit(s) have a damaged or unreadable "
+               f"part ({', '.join(damaged[:3])}{' ...' if len(damaged) > 3 else ''}): "
+               "run again")
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     # Connect before writing anything: a sweep that cannot start leaves the
@@ -714,12 +748,21 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                              "count": len(units), "rows": rows}
                      for table, rows in (("runs", replicates), ("timeseries", ts_rows))})
     key = io.key_provenance(manifest)
-    io.write_parquet_parts(runs_parts, folder / "runs.parquet", owner.run_id, key)
-    files = ["runs.parquet"]
-    if consolidate:
-        io.write_parquet_parts(ts_parts, folder / "timeseries.parquet", owner.run_id, key)
-        files.append("timeseries.parquet")
-    else:
+    try:
+        io.write_parquet_parts(runs_parts, folder / "runs.parquet", owner.run_id, key,
+                               remedy=RERUN)
+        files = ["runs.parquet"]
+        if consolidate:
+            io.write_parquet_parts(ts_parts, folder / "timeseries.parquet", owner.run_id,
+                                   key, remedy=RERUN)
+            files.append("timeseries.parquet")
+    except DamagedError as exc:
+        # Its footer was sound, its data is not: without its runs part the
+        # unit is unfinished, and resuming runs it again.
+        point, block = int(exc.path.name[1:7]), int(exc.path.name[9:15])
+        io.unlink(_part(folder, point, block, "runs"))
+        raise
+    if not consolidate:
         io.unlink(folder / "timeseries.parquet")  # of an earlier, consolidated finish
     manifest["files"] = files + ["scenario.yaml", "sweep.json", f"{PARTS}/", io.MANIFEST]
     io.write_manifest(folder, manifest)
@@ -729,6 +772,26 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
             "consolidated": ["runs"] + (["timeseries"] if consolidate else [])}
 
 
+#: What to do about a damaged part of a sweep.
+RERUN = "resume the sweep to run that unit again"
+
+
+def _unit_state(folder: Path, point: int, block: int, run_id: str) -> str:
+    """``missing`` (no runs part: not finished), ``done`` (both parts there,
+    their footers readable and of this sweep) or ``damaged``."""
+    runs = _part(folder, point, block, "runs")
+    if not runs.exists():
+        return "missing"
+    for path in (runs, _part(folder, point, block, "timeseries")):
+        try:
+            held, _ = io.part_info(path)
+        except (OSError, ValueError, pa.ArrowException):
+            return "damaged"
+        if held != run_id:
+            return "damaged"
+    return "done"
+
+
 def _check_parts(folder: Path, paths, run_id: str) -> int:
     """The rows of the parts, each checked to belong to this sweep (footers
     only are read)."""
@@ -736,9 +799,10 @@ def _check_parts(folder: Path, paths, run_id: str) -> int:
     for path in paths:
         try:
             held, n = io.part_info(path)
-        except OSError as exc:
-            raise OutputError(f"output folder {folder}: {PARTS}/{path.name} is missing or "
-                              f"unreadable ({exc})") from None
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DamagedError(f"output folder {folder}: {PARTS}/{path.name} is missing or "
+                               f"unreadable ({io.one_line(exc)}); {RERUN}",
+                               path=path) from None
         if held != run_id:
             raise OutputError(f"output folder {folder}: {PARTS}/{path.name} belongs to "
                               f"another run ({held}; this sweep is {run_id})")

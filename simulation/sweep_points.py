@@ -47,8 +47,12 @@ def _check_path(path: str, where: str, source: str, whole: bool) -> None:
     axis, whose values may be mappings) a section."""
     if whole and section_path(path):
         return
-    if path in ("seed", "replicates", "name", "description", "sweep", "study") or \
-            parameter_field(path) is None:
+    if path in ("seed", "replicates", "name", "description", "sweep", "study"):
+        raise ScenarioError(f"{source}: {where}: not a sweepable parameter path ({path} is "
+                            "the sweep's own: one master seed, replicate count and name "
+                            "per sweep; each point's replicates get seeds derived from the "
+                            "master seed)")
+    if parameter_field(path) is None:
         known = parameter_paths()
         close = difflib.get_close_matches(path, known, n=1) if len(path) <= 100 else []
         hint = f"; did you mean {close[0]!r}?" if close else ""

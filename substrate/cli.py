@@ -4,8 +4,8 @@ Every :class:`simulation.errors.SubstrateError` (a mistake in a scenario, an
 output folder that cannot be used, a statistic the data cannot give, a lost
 cluster) is reported in one place, :class:`Substrate`, as one line
 ``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
-``sweep`` or ``validate`` write end with one line saying what was kept and
-how to go on, and exit status 130 or 143.
+``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying
+what was kept and how to go on, and exit status 130 or 143.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from simulation import __version__
 from simulation.errors import SubstrateError
 
 
@@ -64,7 +65,7 @@ def _command_line() -> list[str]:
 
 
 @click.group(cls=Substrate, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="substrate")
+@click.version_option(__version__, prog_name="substrate")
 def cli():
     """Measure when natural selection takes hold inside and between AI systems."""
 
@@ -271,7 +272,7 @@ def study(scenario, out, resume, overrides, seed):
     from substrate.study_command import study_command
 
     click.echo(study_command(scenario, out=out, resume=resume, overrides=list(overrides),
-                             seed=seed, command=_command_line()))
+                             seed=seed, command=_command_line(), notify=note))
 
 
 @cli.command()

@@ -194,10 +194,20 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     check_memory(sc, budget, replicates=None if replicate is None else 1, source=str(path))
     _announce(notify, f"{path}: the run", estimate_seconds(
         sc, None if replicate is None else 1, threads or _cores()))
-    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+    with io.claim(out if out is not None else default_out(sc.name), command,
+                  tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        earlier = io.earlier_run(folder)  # refuses a folder of another command
+        target = folder
+        if earlier is not None:
+            # The new run is written beside and swapped in whole: a failure
+            # or a kill leaves the earlier run as it was.
+            try:
+                target = owner.stage()
+            except OutputError as exc:
+                notify(f"{exc}: the new run is written over the earlier one in place")
         compile_notice(notify)
 
         def kept():
@@ -205,27 +215,40 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                     if (folder / io.MANIFEST).exists() else "holds no complete run")
             return f"{folder} {held}; to run again: {_again(command)}"
 
-        with interruptible(kept, owner), io.TableAppender(
-                folder / "agents.parquet", owner.run_id,
-                io.key_provenance(io.provenance("run", owner.run_id, scenario=sc))) as agents:
-            # Agent records go to their file as they are taken (a world of
-            # 10^6 agents is never held in memory whole).
-            result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                                  point=point, agent_sink=agents,
-                                  threads=threads or _cores(), max_memory=budget,
-                                  progress_every=_plain_progress())
-            for name, value in parameters.items():
-                result.runs[name] = value
-                result.timeseries[name] = value
-            written = ["agents"] if agents.commit() is not None else []
-            io.write_run(result, owner, command=command, started=started,
-                         parameters=parameters, written=written)
-            if figure:
-                from analysis.plots import overview_figure
+        try:
+            with interruptible(kept, owner), io.TableAppender(
+                    target / "agents.parquet", owner.run_id,
+                    io.key_provenance(io.provenance("run", owner.run_id,
+                                                    scenario=sc))) as agents:
+                # Agent records go to their file as they are taken (a world
+                # of 10^6 agents is never held in memory whole).
+                result = run_scenario(sc, replicates=None if replicate is None else [replicate],
+                                      point=point, agent_sink=agents,
+                                      threads=threads or _cores(), max_memory=budget,
+                                      progress_every=_plain_progress())
+                for name, value in parameters.items():
+                    result.runs[name] = value
+                    result.timeseries[name] = value
+                written = ["agents"] if agents.commit() is not None else []
+                io.write_run(result, owner, command=command, started=started,
+                             parameters=parameters, written=written, folder=target)
+                if figure:
+                    from analysis.plots import overview_figure
 
-                overview_figure(result.runs, result.timeseries, sc.horizon,
-                                folder / "overview.png", title=sc.name,
-                                record_every=sc.record_every)
+                    overview_figure(result.runs, result.timeseries, sc.horizon,
+                                    target / "overview.png", title=sc.name,
+                                    record_every=sc.record_every)
+                if target != folder:
+                    # Files the earlier run did not write (figures, reports
+                    # drawn from it) stay, as they would in place.
+                    own = set(earlier["files"])
+                    owner.swap(keep=[p.name for p in folder.iterdir()
+                                     if not p.name.startswith(".") and p.name not in own])
+        except OutputError as exc:
+            if target == folder or owner.staging is None or "still holds" in str(exc):
+                raise
+            raise OutputError(f"{exc}; {folder} still holds its earlier complete run, "
+                              "untouched") from None
     return format_summary(summarize_run(result.runs, sc.horizon, result.timeseries), sc,
                           folder,
                           result.seconds)
@@ -331,10 +354,11 @@ def validate_command(tier: str, out=None, command=None,
 
     started = io.now()
     with io.claim(out if out is not None else default_out(f"validation-{tier}"),
-                  command) as owner:
+                  command, tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
+        io.earlier_run(folder, "validation")  # refuses a folder of another command
         compile_notice(notify)
         io.unmark(folder)
         checks = validation.plan(tier)
@@ -393,7 +417,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
-    with io.claim(out if out is not None else default_out(sc.name), command) as owner:
+    with io.claim(out if out is not None else default_out(sc.name), command,
+                  tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
@@ -422,7 +447,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                 report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
                                    resume=resume, block_size=block_size, command=command,
                                    source=str(path), worker_timeout=worker_timeout,
-                                   consolidate=consolidate, progress_every=_plain_progress())
+                                   consolidate=consolidate, notify=notify,
+                                   progress_every=_plain_progress())
             except (ClusterError, OutputError) as exc:
                 if not started_here():
                     raise

@@ -52,7 +52,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
         check_scheduler(scheduler)
     started = io.now()
     with io.claim(out if out is not None else default_out(f"{sc.name}-risk"),
-                  command) as owner:
+                  command, tidy=True) as owner:
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")

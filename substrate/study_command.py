@@ -2,7 +2,8 @@
 
 Computes the theory line (every size x horizon) and the simulated points
 (founded lineages at ``study.simulate.sizes``, one part file per size, so an
-interrupted study resumes where it stopped) and writes ``study.json``
+interrupted study resumes where it stopped: SIGINT or SIGTERM end it in one
+line, lock released, saying what was kept and how to go on) and writes ``study.json``
 through :mod:`simulation.io`. ``substrate plot FOLDER --kind scaling`` draws it.
 """
 
@@ -12,19 +13,19 @@ import sys
 import time
 
 from simulation import io, load_scenario
-from simulation.errors import AnalysisError, ScenarioError
+from simulation.errors import AnalysisError, DamagedError, ScenarioError
 from substrate.notice import compile_notice
 
 
 def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=None,
-                  show_progress=None, command=None) -> str:
+                  show_progress=None, command=None, notify=lambda text: None) -> str:
     """Run the study, write ``study.json``, return the summary table."""
     from tqdm.auto import tqdm
 
     from analysis.scaling import simulated_defence, sized, theory_rows
     from simulation.study import simulate_lineages
 
-    from .commands import default_out, resolve_scenario
+    from .commands import _again, default_out, interruptible, resolve_scenario, resume_command
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed)
@@ -42,51 +43,69 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         show_progress = sys.stderr.isatty()
     simulated = []
     with io.claim(out if out is not None else default_out(f"{sc.name}-study"),
-                  command) as owner:
+                  command, tidy=True) as owner:
         folder = owner.folder
+        if owner.note:
+            notify(f"{folder}: {owner.note}")
         io.refuse_foreign(folder, {"study.json", "parts"}, "study", "size-")
-        compile_notice()
-        total = len(sim.sizes) * len(sim.values) if sim else 0
-        with tqdm(total=total, unit="value", desc=f"study {sc.name}",
-                  disable=not show_progress, leave=False) as bar:
-            for size in (sim.sizes if sim else []):
-                scs = sized(sc, size)
-                row = next(r for r in theory if r["size"] == size)
-                if not any(r["applicable"] for r in theory if r["size"] == size):
-                    # Founded single-hit lineages would answer the wrong question.
-                    bar.update(len(sim.values))
-                    continue
-                key = {"seed": sc.seed, "size": size, "values": sim.values,
-                       "paths": sim.paths, "horizon": sim.horizon,
-                       "scenario": scs.model_dump(mode="json")}
-                points = _resumed(folder, size, key) if resume else None
-                if points is None:
-                    points = simulate_lineages(
-                        scs, size, scs.agent.initial_size, row["defector_drive"],
-                        study.solve, sim.values, sim.paths, sim.horizon, sc.seed,
-                        progress=bar.update)
-                    io.write_study_part(folder, size, {"key": key, "points": points})
-                else:
-                    bar.update(len(sim.values))
-                simulated.append({
-                    "size": size, "founding_rate": row["founding_rate"], "points": points,
-                    "defence": [simulated_defence(points, row["founding_rate"], T,
-                                                  sim.horizon, study.target)
-                                for T in study.horizons]})
-        result = {"study": study.model_dump(mode="json"), "theory": theory,
-                  "simulated": simulated, "scenario": sc.model_dump(mode="json"),
-                  "provenance": io.provenance(
-                      "study", owner.run_id, scenario=sc,
-                      command=command if command is not None else sys.argv,
-                      started=started, seconds=time.perf_counter() - clock,
-                      files=["study.json"])}
-        io.write_json(result, folder / "study.json")
+
+        def kept():
+            done = len(list((folder / io.PARTS).glob("size-*.json")))
+            if not done:
+                return f"{folder} holds no simulated size yet; to start again: {_again(command)}"
+            return (f"{done} simulated size(s) kept in {folder}/{io.PARTS}; to go on: "
+                    f"{resume_command(command)}")
+
+        # The lineages are simulated in this process: a signal ends it at
+        # once, its lock released and the finished sizes kept (as for 'run').
+        with interruptible(kept, owner):
+            compile_notice()
+            total = len(sim.sizes) * len(sim.values) if sim else 0
+            with tqdm(total=total, unit="value", desc=f"study {sc.name}",
+                      disable=not show_progress, leave=False) as bar:
+                for size in (sim.sizes if sim else []):
+                    scs = sized(sc, size)
+                    row = next(r for r in theory if r["size"] == size)
+                    if not any(r["applicable"] for r in theory if r["size"] == size):
+                        # Founded single-hit lineages would answer the wrong question.
+                        bar.update(len(sim.values))
+                        continue
+                    key = {"seed": sc.seed, "size": size, "values": sim.values,
+                           "paths": sim.paths, "horizon": sim.horizon,
+                           "scenario": scs.model_dump(mode="json")}
+                    points = _resumed(folder, size, key, notify) if resume else None
+                    if points is None:
+                        points = simulate_lineages(
+                            scs, size, scs.agent.initial_size, row["defector_drive"],
+                            study.solve, sim.values, sim.paths, sim.horizon, sc.seed,
+                            progress=bar.update)
+                        io.write_study_part(folder, size, {"key": key, "points": points})
+                    else:
+                        bar.update(len(sim.values))
+                    simulated.append({
+                        "size": size, "founding_rate": row["founding_rate"], "points": points,
+                        "defence": [simulated_defence(points, row["founding_rate"], T,
+                                                      sim.horizon, study.target)
+                                    for T in study.horizons]})
+            result = {"study": study.model_dump(mode="json"), "theory": theory,
+                      "simulated": simulated, "scenario": sc.model_dump(mode="json"),
+                      "provenance": io.provenance(
+                          "study", owner.run_id, scenario=sc,
+                          command=command if command is not None else sys.argv,
+                          started=started, seconds=time.perf_counter() - clock,
+                          files=["study.json"])}
+            io.write_json(result, folder / "study.json")
     return summary_table(result) + f"\n-> {folder}/study.json"
 
 
-def _resumed(folder, size, key):
-    """The points of a part written for the same work, else None."""
-    data = io.read_study_part(folder, size)
+def _resumed(folder, size, key, notify):
+    """The points of a part written for the same work, else None (a damaged
+    part is said, through ``notify``, and simulated again)."""
+    try:
+        data = io.read_study_part(folder, size)
+    except DamagedError as exc:
+        notify(f"{exc}: size {size} is simulated again")
+        return None
     return data.get("points") if data is not None and data.get("key") == key else None
 
 

@@ -26,3 +26,17 @@ sweep:
   grid:
     immune.efficacy: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 """
+
+
+# A sweep of 3 points x 2 replicates of a few hundred subcomponents: seconds.
+SWEEP = """\
+name: sw
+seed: 3
+replicates: 2
+horizon: 30
+record_every: 10
+agent: {capacity: 400, initial_size: 200}
+sweep:
+  grid:
+    immune.efficacy: [0.3, 0.6, 0.9]
+"""

@@ -46,11 +46,11 @@ def _anchors(path):
 
 
 def _pages(root):
-    return [root / "README.md", root / "CHANGELOG.md", *sorted((root / "docs").glob("*.md"))]
+    return [root / "README.md", root / "CHANGELOG.md", *sorted((root / "docs").rglob("*.md"))]
 
 
 def test_relative_links_resolve(root):
-    """Every relative link of README.md, CHANGELOG.md and docs/*.md points at
+    """Every relative link of README.md, CHANGELOG.md and docs/**/*.md points at
     an existing file (and, into a markdown file, at one of its headings)."""
     broken = []
     for page in _pages(root):
@@ -74,3 +74,22 @@ def test_api_reference_is_up_to_date(root):
     spec.loader.exec_module(make_api)
     assert (root / "docs" / "api.md").read_text() == make_api.render(), \
         "docs/api.md is out of date: run python docs/make_api.py"
+
+
+def test_tutorials_have_code_that_compiles(root):
+    """Each tutorial page has ```python blocks (run by docs/run_tutorials.py,
+    in CI) that at least compile, and the figure each saves is committed."""
+    spec = importlib.util.spec_from_file_location("run_tutorials",
+                                                  root / "docs" / "run_tutorials.py")
+    run_tutorials = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_tutorials)
+    pages = sorted((root / "docs" / "tutorials").glob("*.md"))
+    assert len(pages) >= 3
+    for page in pages:
+        blocks = run_tutorials.blocks(page.read_text())
+        assert blocks, page
+        for line, source in blocks:
+            compile(source, f"{page}:{line}", "exec")
+            for figure in re.findall(r"""savefig\(["'](figures/[^"']+)""", source) + \
+                    re.findall(r"""save\(fig, ["'](figures/[^"']+)""", source):
+                assert (page.parent / figure).is_file(), f"{page.name}: {figure} not committed"

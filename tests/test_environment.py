@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from simulation import run_scenario, validate
 from simulation.engine import World

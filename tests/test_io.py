@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import analysis
 from simulation import OutputError, io
 from substrate.cli import cli
-from tests.scenario_texts import SLOW_SWEEP, SMALL
+from tests.scenario_texts import SLOW_SWEEP, SMALL, SWEEP
 
 
 # Long enough to be interrupted: tens of seconds on one core.
@@ -265,19 +265,6 @@ def test_a_sweep_stopped_by_sigterm_resumes(tmp_path):
 
 
 # --- faults of the cluster and the disk ------------------------------------
-
-SWEEP = """\
-name: sw
-seed: 3
-replicates: 2
-horizon: 30
-record_every: 10
-agent: {capacity: 400, initial_size: 200}
-sweep:
-  grid:
-    immune.efficacy: [0.3, 0.6, 0.9]
-"""
-
 
 def _free_port():
     with socket.socket() as s:
