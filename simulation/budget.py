@@ -3,8 +3,14 @@ anything runs, and refuse a run that would not fit.
 
 The estimate follows what the engine keeps (simulation/model.py, run.py):
 
-- clone slots: every clone alive, about ``SLOT_BYTES`` each in the engine's
-  arrays; arrays grow by doubling, so up to twice that while they grow;
+- clone slots: every clone alive, ``SLOT_BYTES`` each in the engine's
+  arrays (clone table, event buffers and Price snapshot); arrays grow by
+  doubling, so up to twice that while they grow. The tables also hold a
+  tick's worst case before it runs (every newborn a mutant: ``tick_bound``
+  of simulation/kernels/driver.py) while that is below the driver's
+  ``FAST_LIMIT``; and a Moran tick larger than that makes room for every
+  one of its N events as a new clone, whatever N (so ``moran`` with 10^8
+  members and copy errors needs 10^8 slots, 20 GiB);
 - clone lineage (``record_clones: true``): every clone ever founded,
   ``LINEAGE_BYTES`` while running and ``CLONE_ROW_BYTES`` in clones.parquet's
   table, for every replicate;
@@ -21,9 +27,18 @@ Clones founded are births (growth to capacity, then one per death) times
 the probability that a newborn carries at least one copy error (``mu_r`` of
 docs/model.md, "One tick", step 5, over the mutable traits); the clones alive at once
 are the founding rate times a new clone's mean lifetime, and at most the
-subcomponents. It is an estimate of the order of magnitude, meant to refuse
-runs that cannot fit, not to predict usage to the megabyte: mutators
-(``copy.mutator_strength``) and repair can found more clones than it counts.
+subcomponents. With ``copy.mutator_strength`` and fidelity among the copied
+traits, the rate counted is the one reached when fidelity has fallen to 0
+(``mu exp(s f_ref)``, capped at 1): a mutator runaway founds a clone at
+almost every birth. It is an estimate of the order of magnitude, meant to
+refuse runs that cannot fit, not to predict usage to the megabyte.
+
+The estimate is checked before a run starts (:func:`check_memory`); while
+it runs, :class:`MemoryGuard` checks every growth of the engine's tables
+(by doubling, in ``driver.make_room`` or during a tick too large to make
+room for in advance) and every record held, from the arrays' item sizes,
+before it happens, and stops the run with a :class:`MemoryBudgetError`
+naming what grew when the budget would be passed.
 """
 
 from __future__ import annotations
@@ -33,9 +48,11 @@ import os
 import re
 from typing import Iterable
 
-from .errors import ScenarioError
+from .errors import MemoryBudgetError, ScenarioError
 
-SLOT_BYTES = 140
+# Bytes per clone slot: the clone table (89), the event buffers (56) and
+# the Price snapshot (56), from simulation/state.py's dtypes.
+SLOT_BYTES = 201
 LINEAGE_BYTES = 65
 CLONE_ROW_BYTES = 104
 COUNT_ROW_BYTES = 40
@@ -43,6 +60,9 @@ TIMESERIES_COLUMNS = 27
 VECTOR_BYTES = 32  # a clone's systematic vector (copy.systematic.scope: lineage)
 RECORD_PYTHON_BYTES = 1000
 AGENT_ROW_BYTES = 250
+AGENT_TABLE_BYTES = 200  # one row of the engine's agent table
+FAST_LIMIT = 1 << 17  # simulation.kernels.driver.FAST_LIMIT (not imported: numba)
+MORAN_LOCAL_BYTES = 16  # a Moran tick's per-event scratch (one int64, one float64)
 RUN_ROW_BYTES = 3000
 BASE_BYTES = 300 * 2**20
 MAX_AGENTS_UNCAPPED = 10**5
@@ -63,6 +83,10 @@ def _mu_r(copy) -> float:
     """Per-trait error probability after majority vote (docs/model.md, "One tick", 5), of
     the mean error rate (with copy.noise: mu exp(sigma^2 / 2), capped at 1)."""
     mu = min(copy.error_rate * math.exp(copy.noise.sigma**2 / 2), 1.0)
+    return _vote(copy, mu)
+
+
+def _vote(copy, mu: float) -> float:
     r, rho = copy.redundancy, copy.error_correlation
     tail = sum(math.comb(r, j) * mu**j * (1 - mu) ** (r - j)
                for j in range((r + 1) // 2, r + 1))
@@ -116,7 +140,12 @@ def estimate_memory(scenario, replicates: int | None = None,
     else:  # wright_fisher and moran renew the whole population every tick
         births = subcomponents * sc.horizon
         death = 1.0
-    p_mutant = 1.0 - (1.0 - _mu_r(sc.copy)) ** len(sc.copy.traits)
+    mu_r = _mu_r(sc.copy)
+    if sc.copy.mutator_strength > 0 and "fidelity" in sc.copy.traits:
+        # A mutator runaway: fidelity falls to 0, mu_eff = mu_r exp(s f_ref).
+        mu_r = min(1.0, mu_r * math.exp(min(700.0, sc.copy.mutator_strength
+                                             * a.initial_traits.fidelity)))
+    p_mutant = 1.0 - (1.0 - mu_r) ** len(sc.copy.traits)
     per_tick = births * p_mutant / sc.horizon
     initial = float(w.agents) * (1 + len(a.seed_clones))
     founded = initial + per_tick * sc.horizon
@@ -129,8 +158,26 @@ def estimate_memory(scenario, replicates: int | None = None,
     records = sc.horizon // sc.record_every + 2
     vector = (VECTOR_BYTES if sc.copy.systematic.rate > 0
               and sc.copy.systematic.scope == "lineage" else 0)
+    # The slots a tick makes room for before it runs (its worst case, below
+    # the driver's FAST_LIMIT) or, for Moran, as it runs (N events).
+    # (as tick_bound: newborns are counted as possible mutants only where
+    # copy errors can happen)
+    after = 2.0 * subcomponents if a.dynamics == "birth_death" else subcomponents
+    mutable = subcomponents if sc.copy.error_rate > 0 else 0.0
+    worst = alive + {"birth_death": mutable, "wright_fisher": mutable,
+                     "moran": 2.0 * mutable}[a.dynamics]
+    if w.transmission > 0:
+        worst += after
+    if reproduces:
+        worst += agents * w.reproduction.bottleneck
+    scratch = 0.0
+    if worst > FAST_LIMIT:
+        worst = alive
+        if a.dynamics == "moran":
+            worst = alive + subcomponents
+            scratch = MORAN_LOCAL_BYTES * min(per_agent, subcomponents)
     parts = {
-        "clone_slots": 2 * alive * (SLOT_BYTES + vector),
+        "clone_slots": 2 * max(alive, worst) * (SLOT_BYTES + vector) + scratch,
         "lineage": 0.0, "clone_counts": 0.0,
         "timeseries": (records * RECORD_PYTHON_BYTES
                        + 2 * reps * records * TIMESERIES_COLUMNS * 8),
@@ -171,10 +218,33 @@ def machine_memory() -> int | None:
     return total
 
 
+#: Address space a process takes beyond its data (the interpreter, numba's
+#: and LLVM's reservations, thread stacks and arenas): ~0.8 GiB measured
+#: (VmSize after a small run), with room to spare.
+ADDRESS_SPACE_OVERHEAD = 2**30
+
+
+def address_space_limit() -> int | None:
+    """The process's address-space limit (``RLIMIT_AS``) in bytes, if any."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, ValueError, OSError, AttributeError):
+        return None
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else int(soft)
+
+
 def default_budget() -> int:
-    """Half of the machine's memory (4 GiB where it cannot be read)."""
+    """Half of the machine's memory (4 GiB where it cannot be read), or,
+    under an address-space limit, that limit less
+    :data:`ADDRESS_SPACE_OVERHEAD` if lower."""
     total = machine_memory()
-    return total // 2 if total else 4 * 2**30
+    budget = total // 2 if total else 4 * 2**30
+    limit = address_space_limit()
+    if limit is not None:
+        budget = min(budget, max(limit - ADDRESS_SPACE_OVERHEAD, limit // 2))
+    return budget
 
 
 def format_bytes(n: float) -> str:
@@ -210,13 +280,21 @@ def parse_size(text: str) -> int:
 def _refuse(name: str, estimate: dict, budget: int, given: bool, what: str) -> None:
     parts = {k: estimate[k] for k in _ADVICE}
     largest = max(parts, key=parts.get)
-    source = "the budget given" if given else "half of this machine's memory"
-    raise ScenarioError(
+    source = "the budget given" if given else _default_source()
+    raise MemoryBudgetError(
         f"{name}: {what} needs an estimated {format_bytes(estimate['total'])} of memory, "
         f"more than {source} ({format_bytes(budget)}); most of it is {largest.replace('_', ' ')} "
         f"({format_bytes(parts[largest])}, {estimate['clones_founded']:.3g} clones founded, "
         f"{estimate['records']} records per replicate): {_ADVICE[largest]}, "
-        "or raise the memory budget")
+        "or raise the memory budget", argument="max_memory")
+
+
+def _default_source() -> str:
+    limit = address_space_limit()
+    total = machine_memory()
+    if limit is not None and (not total or limit - ADDRESS_SPACE_OVERHEAD < total // 2):
+        return "the budget under this process's address-space limit"
+    return "half of this machine's memory"
 
 
 def check_memory(scenario, max_memory: int | None = None,
@@ -242,7 +320,7 @@ def check_memory(scenario, max_memory: int | None = None,
 
     Raises
     ------
-    ScenarioError
+    MemoryBudgetError
         With the estimate, its largest part and what to change.
     """
     budget = default_budget() if max_memory is None else int(max_memory)
@@ -254,7 +332,7 @@ def check_memory(scenario, max_memory: int | None = None,
 
 def check_sweep_memory(points: Iterable, max_memory: int | None = None,
                        block_size: int = 10, workers: int = 1,
-                       source: str | None = None) -> dict:
+                       source: str | None = None, points_total: int | None = None) -> dict:
     """Refuse a sweep whose estimated peak memory exceeds the budget.
 
     Each of ``workers`` processes runs one unit of ``block_size`` replicates
@@ -276,6 +354,11 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         Units run at once on this machine.
     source : str, optional
         Names the scenario in the message (its file; default its name).
+    points_total : int, optional
+        The sweep's number of points, when ``points`` are only some of
+        them (its corners: :func:`simulation.sweep.corner_scenarios`): the
+        runs table is counted for that many points of the largest
+        replicates given.
 
     Returns
     -------
@@ -283,9 +366,11 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         The largest unit's estimate, with ``total`` for the whole sweep.
     """
     budget = default_budget() if max_memory is None else int(max_memory)
-    worst, name, runs, series = None, "sweep", 0.0, 0.0
+    worst, name, runs, series, seen, most = None, "sweep", 0.0, 0.0, 0, 0
     for sc in points:
         name = sc.name
+        seen += 1
+        most = max(most, sc.replicates)
         unit = sc.model_copy(update={"record_clones": False})
         estimate = estimate_memory(unit, min(block_size, sc.replicates))
         runs += sc.replicates * RUN_ROW_BYTES
@@ -294,6 +379,8 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
             worst = estimate
     if worst is None:
         return {"total": 0.0}
+    if points_total is not None and points_total > seen:
+        runs = float(points_total) * most * RUN_ROW_BYTES
     loaded = runs + series
     worst = dict(worst, total=max(workers * worst["total"], loaded + BASE_BYTES),
                  base=workers * BASE_BYTES)
@@ -301,3 +388,244 @@ def check_sweep_memory(points: Iterable, max_memory: int | None = None,
         worst["timeseries"] = max(loaded, workers * worst["timeseries"])
         _refuse(source or name, worst, budget, max_memory is not None, "the sweep")
     return worst
+
+
+# --- the budget while running ------------------------------------------------------
+
+def _nbytes(table) -> int:
+    return sum(a.nbytes for a in table if hasattr(a, "nbytes"))
+
+
+def _bytes_at(table, rows: int, skip=("meta",)) -> int:
+    """Bytes of a table's row arrays (all fields but ``skip``) at ``rows`` rows."""
+    total = 0
+    for name, a in zip(table._fields, table):
+        if name in skip:
+            continue
+        width = int(math.prod(a.shape[1:]))
+        total += rows * width * a.itemsize
+    return total
+
+
+def state_bytes(state) -> int:
+    """Bytes held by a :class:`simulation.state.State`'s arrays."""
+    return sum(_nbytes(t) if hasattr(t, "_fields") else t.nbytes for t in state)
+
+
+#: What grew -> what to change, in a MemoryBudgetError's message.
+_GROWTH_ADVICE = {
+    "clone slots": "lower agent.capacity, agent.initial_size, copy.error_rate or "
+                   "copy.mutator_strength, or the number of agents",
+    "clone lineage": "set record_clones: false (or lower copy.error_rate, "
+                     "copy.mutator_strength or horizon)",
+    "agents": "lower world.max_agents or the reproduction's income",
+    "records": "raise record_every, set record_clones: false, or lower replicates "
+               "or horizon",
+}
+
+
+class MemoryGuard:
+    """The memory budget of one running share of a run (a thread's tables).
+
+    Every growth of the engine's tables is checked here, in Python, before
+    it happens: the bytes the grown tables will take are computed from the
+    arrays' item sizes (growth is by doubling, as ``grow_clones``,
+    ``grow_agents`` and ``grow_snapshot`` of simulation/kernels/clones.py
+    do), and with the tables held now (both exist while the content is
+    copied), the records held (:meth:`hold`) and :data:`BASE_BYTES` for the
+    interpreter they must fit in the budget. A tick too large to make room
+    for in advance (``driver.tick_alone``) grows its tables as its draws
+    require: before it, the growth is foreseen (a Moran tick: one slot per
+    event, certain; other dynamics: twice the previous tick's new clones)
+    and after it, the tables are checked again.
+
+    Parameters
+    ----------
+    max_memory : int, optional
+        The budget in bytes (default :func:`default_budget`).
+    shares : int
+        Shares of the run holding tables at once (threads): each may use
+        its part of the budget.
+    name : str
+        Names the run in messages.
+    """
+
+    def __init__(self, max_memory: int | None = None, shares: int = 1, name: str = "the run"):
+        self.budget = default_budget() if max_memory is None else int(max_memory)
+        self.given = max_memory is not None
+        self.limit = (self.budget - BASE_BYTES) / max(1, shares)
+        self.name = name
+        self.held = 0  # bytes of records held outside the tables
+        self._lengths = None  # the tables' lengths at the last check
+
+    def hold(self, nbytes: int, state=None) -> None:
+        """Count ``nbytes`` more of records held (raise past the budget)."""
+        self.held += int(nbytes)
+        tables = state_bytes(state) if state is not None else 0
+        if tables + self.held > self.limit:
+            self._refuse("records", tables + self.held, format_bytes(self.held), state)
+
+    def check(self, state) -> None:
+        """The tables as they are now, with the records held, fit (computed
+        again only when a table's length changed since the last check)."""
+        lengths = (state.clones.count.shape[0], state.lineage.parent.shape[0],
+                   state.agents.alive.shape[0], state.snapshot.count.shape[0],
+                   state.snapshot.agent_sums.shape[0], self.held)
+        if lengths == self._lengths:
+            return
+        self._lengths = lengths
+        total = state_bytes(state) + self.held
+        if total > self.limit:
+            self._refuse("clone slots", total, f"{format_bytes(state_bytes(state))} "
+                         "during a tick", state)
+
+    def check_records(self, state, records, rows: int) -> None:
+        """Room for a record buffer grown to ``rows`` rows (copied from
+        ``records``)."""
+        total = state_bytes(state) + self.held + records.nbytes + rows * records.itemsize
+        if total > self.limit:
+            self._refuse("records", total, f"{rows} timeseries rows", state)
+
+    def check_room(self, state, params, bound: float) -> None:
+        """Before ``driver.make_room(state, cfg, bound)``: the grown tables fit."""
+        cl, ln, ag = state.clones, state.lineage, state.agents
+        need = int(bound)
+        grown = self._clone_growth(cl, ln, need)
+        if params["reproduce"]:
+            used, cap = int(ag.meta[0]), ag.alive.shape[0]
+            live = int(ag.alive[:used].sum())
+            if used + live > cap:
+                grown["agents"] = (max(used + live, 2 * cap),
+                                   _bytes_at(ag, max(used + live, 2 * cap)))
+        snap = state.snapshot
+        slots = int(cl.meta[0]) + need
+        if snap.count.shape[0] < slots or snap.agent_sums.shape[0] < ag.alive.shape[0]:
+            size = max(slots, 2 * snap.count.shape[0])
+            rows = max(ag.alive.shape[0], 2 * snap.agent_sums.shape[0])
+            extra = (_bytes_at(snap, size, skip=("meta", "agent_sums"))
+                     + rows * snap.agent_sums[0:1].nbytes)
+            held_slots, held_bytes = grown.get("clone slots", (size, 0))
+            grown["clone slots"] = (max(held_slots, size), held_bytes + extra)
+        self._check_growth(state, grown)
+
+    def check_alone(self, state, params, moran: bool) -> None:
+        """Before ``driver.tick_alone``: the growth it will (Moran) or
+        likely (other dynamics) make fits."""
+        cl, ln, ag = state.clones, state.lineage, state.agents
+        n = int(ag.meta[0])
+        extra = 0
+        if moran:  # moran_tick makes room for every event (N, plus the refills)
+            sizes = ag.size[:n]
+            need = int(sizes.sum())
+            extra = MORAN_LOCAL_BYTES * int(sizes.max(initial=0) + ag.clones[:n].max(initial=0))
+        else:
+            t = state.tick_totals[0]
+            need = 2 * int(t["mutants"] + t["repairs"] + t["migrants"])
+        grown = self._clone_growth(cl, ln, need)
+        if "clone slots" in grown:
+            slots, nbytes = grown["clone slots"]
+            snap = state.snapshot
+            grown["clone slots"] = (slots, nbytes + _bytes_at(
+                snap, max(slots, snap.count.shape[0]), skip=("meta", "agent_sums")))
+        self._check_growth(state, grown, extra)
+
+    def _clone_growth(self, cl, ln, need: int) -> dict:
+        """{what: (rows, bytes)} of the clone and lineage tables grown as
+        ``grow_clones(cl, ln, ev, need)`` grows them (none if they hold it)."""
+        used, free, next_id = (int(x) for x in cl.meta[:3])
+        cap = cl.count.shape[0]
+        grown = {}
+        if need > free + cap - used:
+            size = max(used - free + need, 2 * cap)
+            per_slot = (_bytes_at(cl, 1) + 7 * 8)  # the clone table and the 7 event buffers
+            grown["clone slots"] = (size, size * per_slot)
+        rows = ln.parent.shape[0]
+        if rows > 1 and next_id + need > rows:
+            size = max(next_id + need, 2 * rows)
+            grown["clone lineage"] = (size, _bytes_at(ln, size))
+        return grown
+
+    def _check_growth(self, state, grown: dict, extra: int = 0) -> None:
+        if not grown and not extra:
+            return
+        total = state_bytes(state) + self.held + extra + sum(b for _, b in grown.values())
+        if total > self.limit:
+            what = max(grown, key=lambda k: grown[k][1]) if grown else "clone slots"
+            rows = grown[what][0] if grown else 0
+            detail = (f"{rows:.3g} rows ({format_bytes(grown[what][1])})" if rows
+                      else f"a tick's scratch ({format_bytes(extra)})")
+            self._refuse(what, total, detail, state)
+
+    def _refuse(self, what: str, total: float, detail: str, state=None) -> None:
+        source = "the budget given" if self.given else _default_source()
+        when = f" at tick {int(state.status[0]['tick'])}" if state is not None else ""
+        raise MemoryBudgetError(
+            f"{self.name}: stopped{when}: its {what} would grow to {detail} "
+            f"({format_bytes(total + BASE_BYTES)} with the other tables and the "
+            f"interpreter), more than {source} ({format_bytes(self.budget)}); "
+            f"{_GROWTH_ADVICE[what]}, or raise the memory budget", argument="max_memory")
+
+    def out_of_memory(self, what: str = "clone slots") -> MemoryBudgetError:
+        """The error for a MemoryError raised while the tables grew (the
+        machine, or an address-space limit, ran out first)."""
+        return MemoryBudgetError(
+            f"{self.name}: stopped: the machine's memory ran out while its {what} grew "
+            f"(budget {format_bytes(self.budget)}); {_GROWTH_ADVICE[what]}, or lower the "
+            "memory budget to what the machine can give", argument="max_memory")
+
+
+# --- risk: particles x repetitions ---------------------------------------------------
+
+#: A path's bookkeeping besides its tables: its key, start reference and
+#: score, the generator state and records of a snapshot (measured: ~1.5 KB).
+PATH_BYTES = 2000
+#: One repetition's result held until the estimate is combined, with its
+#: index (a dict of 7 numbers and its list entry: ~1 KB measured).
+REPEAT_BYTES = 1000
+
+
+def estimate_risk_memory(scenario, method: str, particles: int, repeats: int) -> dict:
+    """Peak memory of a risk estimate (:func:`simulation.risk.estimate_risk`):
+    ``paths`` (splitting keeps up to ``particles`` snapshots of a path's
+    whole state, each the size of the engine's tables for the clones alive;
+    direct keeps only their bookkeeping), ``repeats`` (the repetitions'
+    results) and ``base``, in bytes, with ``total`` and ``per_path``."""
+    from .engine import initial_state
+
+    sc = scenario.model_copy(update={"record_clones": False, "replicates": 1})
+    tables = state_bytes(initial_state(sc))
+    alive = estimate_memory(sc, 1)["clones_alive"]
+    per_path = PATH_BYTES + max(tables, alive * SLOT_BYTES)
+    if method != "splitting":
+        per_path = PATH_BYTES
+    parts = {"paths": 2.0 * particles * per_path + tables,
+             "repeats": float(repeats) * REPEAT_BYTES, "base": BASE_BYTES}
+    return {"total": sum(parts.values()), **parts, "per_path": per_path}
+
+
+def check_risk_memory(scenario, method: str, particles: int, repeats: int,
+                      max_memory: int | None = None) -> dict:
+    """Refuse a risk estimate whose particles x repetitions x per-path state
+    exceeds the memory budget (default :func:`default_budget`), before it
+    starts.
+
+    Raises
+    ------
+    MemoryBudgetError
+        With the estimate, its largest part and what to change.
+    """
+    budget = default_budget() if max_memory is None else int(max_memory)
+    e = estimate_risk_memory(scenario, method, particles, repeats)
+    if e["total"] > budget:
+        source = "the budget given" if max_memory is not None else _default_source()
+        if e["paths"] >= e["repeats"]:
+            what = (f"{particles} particles of {format_bytes(e['per_path'])} each "
+                    f"({format_bytes(e['paths'])})")
+            advice = "lower the particles (a few hundred give a small bias)"
+        else:
+            what = f"{repeats} repetitions ({format_bytes(e['repeats'])})"
+            advice = "lower the repetitions (or set a relative error target)"
+        raise MemoryBudgetError(
+            f"{scenario.name}: the estimate needs {format_bytes(e['total'])} of memory, "
+            f"more than {source} ({format_bytes(budget)}); most of it is {what}: {advice}")
+    return e

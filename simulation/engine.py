@@ -205,11 +205,17 @@ class World:
     template : State, optional
         :func:`initial_state` of the scenario, copied rather than rebuilt
         (replicates of one scenario share it).
+    guard : simulation.budget.MemoryGuard, optional
+        The memory budget every growth of the tables is checked against
+        (default: half of the machine's memory).
     """
 
     def __init__(self, scenario, seed: int, config: Config | None = None,
-                 start: bool = True, template: State | None = None):
+                 start: bool = True, template: State | None = None, guard=None):
+        from .budget import MemoryGuard
+
         self.scenario = scenario
+        self.guard = guard if guard is not None else MemoryGuard(name=scenario.name)
         self.base_config = config if config is not None else build_config(scenario)
         self.template = template
         self.state = (copy_state(template) if template is not None
@@ -265,6 +271,7 @@ class World:
         ``stop_score``. Returns the driver's code (``PAUSED``, ``STOPPED``,
         ``RECORDED`` or ``SCORED``)."""
         horizon = self.scenario.horizon if horizon is None else horizon
+        guard, p = self.guard, self.config.params[0]
         while True:
             code, self.n_records, bound = driver.advance(
                 self.state, self.config, self.rng, self.memo, stop_tick, horizon, self.records,
@@ -274,16 +281,27 @@ class World:
             elif code != Advance.NEED_ROOM:
                 return code
             elif bound <= driver.FAST_LIMIT:
-                self.state = driver.make_room(self.state, self.config, bound)
+                guard.check_room(self.state, p, bound)  # before the tables grow
+                try:
+                    self.state = driver.make_room(self.state, self.config, bound)
+                except MemoryError:
+                    raise guard.out_of_memory() from None
             else:
                 if self.n_records + 2 > self.records.shape[0]:
                     self._grow_records()
-                code, self.state, self.n_records = driver.tick_alone(
-                    self.state, self.config, self.rng, self.memo, self.records, self.n_records)
+                guard.check_alone(self.state, p, p["dynamics"] == Dynamics.MORAN)
+                try:
+                    code, self.state, self.n_records = driver.tick_alone(
+                        self.state, self.config, self.rng, self.memo, self.records,
+                        self.n_records)
+                except MemoryError:
+                    raise guard.out_of_memory() from None
+                guard.check(self.state)
                 if code == Advance.RECORDED:
                     return code
 
     def _grow_records(self) -> None:
+        self.guard.check_records(self.state, self.records, 2 * self.records.shape[0])
         grown = np.zeros(2 * self.records.shape[0], TIMESERIES)
         grown[: self.n_records] = self.records[: self.n_records]
         self.records = grown

@@ -25,6 +25,12 @@ class ScenarioError(SubstrateError):
     """A mistake in a scenario file, an override or a parameter value."""
 
 
+class MemoryBudgetError(ScenarioError):
+    """A run, sweep or risk estimate that needs more memory than its budget:
+    refused before it starts (from its estimate), or stopped when its tables
+    would grow past the budget (naming what grew and what to change)."""
+
+
 class OutputError(SubstrateError):
     """An output folder or file that cannot be written, or is not whole."""
 

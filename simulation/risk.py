@@ -65,6 +65,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .budget import check_risk_memory
 from .engine import World, build_config
 from .names import SCORE_EVENTS, SCORES
 from .errors import OutputError, ScenarioError
@@ -639,6 +640,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     from tqdm.auto import tqdm
 
     check_request(scenario, event, method, particles, repeats, score, tilt)
+    check_risk_memory(scenario, method, particles, repeats)
     if scenario.seed is None:
         raise ScenarioError("the scenario has no seed: give one so the estimate can be repeated")
     if rel_error is not None and not rel_error > 0:

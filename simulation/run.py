@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from . import names
-from .codes import Advance
+from .codes import Advance, Dynamics
 from .engine import World, build_config, initial_state, records_agents
 from .kernels import driver
+from .budget import MemoryGuard
 from .names import TRAITS
 from .scenario import Scenario
 from .kernels.binomial import new_memo
@@ -79,7 +80,8 @@ class ReplicateResult:
 
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                   progress=None, config=None, template=None,
-                  world: World | None = None, agent_sink=None) -> ReplicateResult:
+                  world: World | None = None, agent_sink=None,
+                  guard=None, progress_ticks: int | None = None) -> ReplicateResult:
     """Run one replicate to its horizon or its first stop event.
 
     The compiled loop runs the whole replicate in one call; it returns to
@@ -87,20 +89,36 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     With ``world`` (a World of the same scenario), the replicate runs in its
     tables (reset in place) instead of new ones. With ``agent_sink`` (an
     :class:`simulation.io.TableAppender`), each record's agent rows are
-    appended to it as they are taken, instead of kept in the result.
+    appended to it as they are taken, instead of kept in the result. The
+    records held count against the memory budget of ``guard`` (a
+    :class:`simulation.budget.MemoryGuard`; default the world's). With
+    ``progress_ticks``, the loop pauses every that many ticks to advance
+    ``progress`` (pausing draws nothing: the results are the same).
     """
     seed = replicate_seed(scenario.seed, replicate, point)
     if world is None:
-        world = World(scenario, seed, config, start=False, template=template)
+        world = World(scenario, seed, config, start=False, template=template, guard=guard)
     else:
         world.reset(seed)
+    guard = world.guard
+    held_before = guard.held
     record_clones = scenario.record_clones
     record_agents = records_agents(scenario)
     snapshots: list[tuple[int, np.ndarray, np.ndarray]] = []
     agent_records: list[dict] = []
     last_record = -1
-    code = world.advance(scenario.horizon)
+    reported = 0
+
+    def target() -> int:
+        if progress_ticks is None:
+            return scenario.horizon
+        return min(scenario.horizon, world.tick + progress_ticks)
+
+    code = world.advance(target())
     while True:
+        if progress_ticks is not None and progress is not None:
+            progress.update(world.tick - reported)
+            reported = world.tick
         if code == Advance.RECORDED:
             if record_agents:
                 rows = agent_part(world.agent_rows(last_record), point, replicate)
@@ -108,17 +126,21 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                     agent_sink.append(rows)
                 else:
                     agent_records.append(rows)
+                    # held, then concatenated and copied into the table: 3 times
+                    guard.hold(3 * sum(v.nbytes for v in rows.values()), world.state)
             last_record = world.tick
             if record_clones:
                 cl = world.clones
                 alive = np.flatnonzero(cl.count[: cl.meta[0]] > 0)
+                # held, then concatenated and copied into the table: 3 times
+                guard.hold(3 * 16 * alive.shape[0], world.state)
                 snapshots.append((world.tick, cl.clone_id[alive].copy(),
                                   cl.count[alive].copy()))
         elif code == Advance.STOPPED:
             break
-        code = world.advance(scenario.horizon)
+        code = world.advance(target())
     if progress is not None:
-        progress.update(scenario.horizon)
+        progress.update(scenario.horizon - reported)
     ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
     driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
     clones = counts = None
@@ -155,6 +177,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     agents = None
     if agent_records:
         agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
+    guard.held = held_before  # (the caller holds the result: see run_scenario)
     return ReplicateResult(point, replicate, world.timeseries().copy(), clones, counts,
                            agents, ends, statuses)
 
@@ -255,7 +278,9 @@ def _concat(parts: list[dict], columns=None) -> pd.DataFrame:
 
 def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                  point: int = 0, show_progress: bool | None = None,
-                 agent_sink=None, threads: int = 1) -> RunResult:
+                 agent_sink=None, threads: int = 1,
+                 max_memory: int | None = None,
+                 progress_every: float | None = None) -> RunResult:
     """Run replicates of a scenario (all, or only those listed).
 
     Parameters
@@ -274,6 +299,22 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     threads : int
         Threads running replicates at once, where they run in compiled
         batches (:func:`batchable`); the results do not depend on it.
+    max_memory : int, optional
+        The memory budget in bytes (default half of the machine's memory):
+        every growth of the engine's tables and of the records held is
+        checked against it before it happens
+        (:class:`simulation.budget.MemoryGuard`).
+    progress_every : float, optional
+        Without the progress bar, write a plain progress line to stderr at
+        most every this many seconds (:class:`simulation.cost.PlainProgress`);
+        a replicate estimated to take longer (:mod:`simulation.cost`) pauses
+        between ticks to report (the results are the same).
+
+    Raises
+    ------
+    MemoryBudgetError
+        The tables or records would grow past the budget (the message
+        names what grew and what to change).
     """
     from tqdm.auto import tqdm
 
@@ -282,17 +323,32 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         show_progress = sys.stderr.isatty()
     config = build_config(scenario)
     template = initial_state(scenario)
+    plain, chunk = None, None
+    if progress_every is not None and not show_progress:
+        from .cost import PlainProgress, estimate_seconds
+
+        plain = PlainProgress(scenario.name, len(indices) * scenario.horizon,
+                              every=progress_every)
+        one = estimate_seconds(scenario, 1)
+        if one > progress_every:  # report within replicates
+            chunk = max(1, int(scenario.horizon * progress_every / 3 / one))
     started = time.perf_counter()
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
-        if batchable(scenario, config):
+        if plain is not None:
+            bar = plain
+        if batchable(scenario, config) and chunk is None:
             ends, statuses, records = run_batches(scenario, indices, point, config, template,
-                                                  bar, threads)
+                                                  bar, threads, max_memory)
             results = None
         else:
-            world = World(scenario, 0, config, start=False, template=template)
-            results = [run_replicate(scenario, k, point, progress=bar, world=world,
-                                     agent_sink=agent_sink) for k in indices]
+            guard = MemoryGuard(max_memory, name=scenario.name)
+            world = World(scenario, 0, config, start=False, template=template, guard=guard)
+            results = []
+            for k in indices:
+                results.append(run_replicate(scenario, k, point, progress=bar, world=world,
+                                             agent_sink=agent_sink, progress_ticks=chunk))
+                guard.held += result_bytes(results[-1])
             ends = np.concatenate([r.ends for r in results])
             statuses = np.concatenate([r.statuses for r in results])
             records = np.empty(sum(r.timeseries.shape[0] for r in results), TIMESERIES)
@@ -313,6 +369,16 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     return RunResult(scenario, runs, timeseries, clones, counts, seconds, agents)
 
 
+def result_bytes(result: ReplicateResult) -> int:
+    """Bytes a replicate's result holds, twice (its tables are copied into
+    the run's)."""
+    tables = [result.timeseries, result.ends, result.statuses]
+    for part in (result.clones, result.clone_counts, result.agents):
+        if part:
+            tables.extend(part.values())
+    return 2 * sum(t.nbytes for t in tables)
+
+
 def batchable(scenario: Scenario, config) -> bool:
     """Whether the scenario's replicates run in one compiled batch
     (:func:`run_batches`): no Python is needed between their ticks (no agent
@@ -331,24 +397,29 @@ RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
 def run_batches(scenario: Scenario, indices: list[int], point: int, config, template,
-                progress=None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                progress=None, threads: int = 1,
+                max_memory: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
     (:func:`simulation.kernels.driver.run_batch`): the same draws, records
     and outcomes as :func:`run_replicate` one by one, without Python per
     replicate. With ``threads`` > 1, contiguous shares of the replicates
     run at once in threads (the compiled batch releases the GIL), each in
     its own tables and generator: a replicate depends only on its seed, so
-    the results are the same whatever the number of threads. Returns
+    the results are the same whatever the number of threads; each share's
+    tables and records count against its part of the memory budget
+    ``max_memory`` (:class:`simulation.budget.MemoryGuard`). Returns
     (ends, statuses, records)."""
     threads = max(1, min(threads, len(indices) // BATCH + 1))
     shares = [list(share) for share in np.array_split(np.asarray(indices, np.int64), threads)]
+    guards = [MemoryGuard(max_memory, threads, scenario.name) for _ in shares]
     if threads == 1:
-        return _run_share(scenario, shares[0], point, config, template, progress)
+        return _run_share(scenario, shares[0], point, config, template, progress, guards[0])
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(lambda share: _run_share(scenario, share, point, config,
-                                                       template, progress), shares))
+        parts = list(pool.map(lambda k: _run_share(scenario, shares[k], point, config,
+                                                   template, progress, guards[k]),
+                              range(threads)))
     offsets = np.cumsum([0] + [records.shape[0] for _, _, records in parts[:-1]])
     for (ends, _, _), offset in zip(parts, offsets):
         ends["first_row"] += offset
@@ -357,8 +428,9 @@ def run_batches(scenario: Scenario, indices: list[int], point: int, config, temp
             np.concatenate([records for _, _, records in parts]))
 
 
-def _run_share(scenario, indices, point, config, template, progress):
+def _run_share(scenario, indices, point, config, template, progress, guard):
     state = copy_state(template)
+    p = config.params[0]
     rng = np.random.default_rng(0)  # reseeded in place for each replicate
     where = generator_memory(rng)
     memo = new_memo()  # this thread's table of binomial draws (kernels/binomial.py)
@@ -381,15 +453,23 @@ def _run_share(scenario, indices, point, config, template, progress):
             if code == Advance.BATCH_DONE:
                 break
             if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
+                guard.check_records(state, records, 2 * records.shape[0])
                 grown = np.zeros(2 * records.shape[0], TIMESERIES)
                 grown[:n_rows] = records[:n_rows]
                 records = grown
             if code == Advance.NEED_ROOM:
-                if bound <= driver.FAST_LIMIT:
-                    state = driver.make_room(state, config, bound)
-                else:
-                    _, state, n_rows = driver.tick_alone(state, config, rng, memo,
-                                                         records, n_rows)
+                guard.held = records.nbytes  # the records buffer, besides the tables
+                try:
+                    if bound <= driver.FAST_LIMIT:
+                        guard.check_room(state, p, bound)  # before the tables grow
+                        state = driver.make_room(state, config, bound)
+                    else:
+                        guard.check_alone(state, p, p["dynamics"] == Dynamics.MORAN)
+                        _, state, n_rows = driver.tick_alone(state, config, rng, memo,
+                                                             records, n_rows)
+                        guard.check(state)
+                except MemoryError:
+                    raise guard.out_of_memory() from None
         if progress is not None:
             progress.update((k - done) * scenario.horizon)
     return ends, statuses, records[:n_rows]

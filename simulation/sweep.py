@@ -55,7 +55,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import io
-from .errors import ClusterError, DamagedError, OutputError
+from .errors import ClusterError, DamagedError, OutputError, ScenarioError
 from .run import run_scenario
 from .scenario import Scenario, point_scenario, to_yaml
 
@@ -177,6 +177,106 @@ def iter_point_scenarios(scenario: Scenario, source: str = "<scenario>"):
     base = scenario.model_dump(mode="json")
     for index, overrides in enumerate(design_values(scenario)):
         yield point_scenario(base, overrides, source, _where(index, overrides))
+
+
+#: Designs of at most this many points are checked point by point; larger
+#: ones first from their corners (:func:`corner_scenarios`).
+CORNER_POINTS = 1000
+#: At most this many corners are built.
+MAX_CORNERS = 4096
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _extremes(rows: list[tuple]) -> list[int]:
+    """Indices of the rows holding each column's smallest and largest value
+    (all rows for a column that is not numeric, at most 8 of them evenly)."""
+    chosen = set()
+    for column in range(len(rows[0])):
+        values = [row[column] for row in rows]
+        if all(_numeric(v) for v in values):
+            chosen.update((min(range(len(values)), key=values.__getitem__),
+                           max(range(len(values)), key=values.__getitem__)))
+        else:
+            step = max(1, len(values) // 8)
+            chosen.update(range(0, len(values), step))
+    return sorted(chosen)
+
+
+def corner_scenarios(scenario: Scenario, source: str = "<scenario>"):
+    """The validated scenarios of the design's corners, without building
+    every point: for a grid, the points combining each axis's smallest and
+    largest values (a column that is not a number: up to 8 of its values);
+    for a sampled design, the combinations of each key's smallest and
+    largest drawn value. What a point's memory and time grow with
+    (capacities, agents, rates, horizon, replicates) are largest at a
+    corner, so the corners bound the design's cost. A corner that does
+    not validate is left out (the points themselves are checked later).
+    Yields nothing when the corners would be more than :data:`MAX_CORNERS`."""
+    sweep = scenario.sweep
+    if sweep is None:
+        return
+    if sweep.grid or sweep.zip:
+        axes = [(paths, rows) for _, paths, rows in sweep.axes()]
+    else:
+        points = design_values(scenario)
+        axes = [([key], [(point[key],) for point in points]) for key in points[0]]
+    choices = [[rows[i] for i in _extremes(rows)] for _, rows in axes]
+    if math.prod(len(c) for c in choices) > MAX_CORNERS:
+        return
+    base = scenario.model_dump(mode="json")
+    for combination in itertools.product(*choices):
+        overrides = {}
+        for (paths, _), row in zip(axes, combination):
+            overrides.update(zip(paths, row))
+        try:
+            yield point_scenario(base, overrides, source, "a corner of the sweep")
+        except ScenarioError:
+            continue
+
+
+def check_design_memory(scenario: Scenario, max_memory: int | None = None,
+                        block_size: int = 10, workers: int = 1,
+                        source: str | None = None) -> dict | None:
+    """Refuse a sweep whose memory exceeds the budget from its design, in a
+    second, before any point is built (:func:`corner_scenarios`; the
+    runs table counted for every point). Designs of at most
+    :data:`CORNER_POINTS` points are left to
+    :func:`simulation.budget.check_sweep_memory` over every point.
+
+    Returns
+    -------
+    dict or None
+        The corners' estimate (None: the design is small, or its corners
+        too many, and was not checked here).
+
+    Raises
+    ------
+    MemoryBudgetError
+        As :func:`simulation.budget.check_sweep_memory`.
+    """
+    from .budget import check_sweep_memory
+
+    count = design_size(scenario)
+    if count <= CORNER_POINTS:
+        return None
+    corners = list(corner_scenarios(scenario, source or "<scenario>"))
+    if not corners:
+        return None
+    return check_sweep_memory(corners, max_memory, block_size=block_size, workers=workers,
+                              source=source, points_total=count)
+
+
+def design_size(scenario: Scenario) -> int:
+    """The number of the design's points, without building them."""
+    sweep = scenario.sweep
+    if sweep is None:
+        return 1
+    if sweep.grid or sweep.zip:
+        return math.prod(len(rows) for _, _, rows in sweep.axes())
+    return (sweep.random or sweep.latin_hypercube).n
 
 
 def point_scenarios(scenario: Scenario, source: str = "<scenario>") -> list[Scenario]:
@@ -469,13 +569,41 @@ def map_units(client, func, units, *, scheduler: str | None = None,
                                    f"scheduler {where}")
 
 
+class _Both:
+    """A tqdm bar that also feeds a plain progress line."""
+
+    def __init__(self, bar, plain):
+        self.bar, self.plain = bar, plain
+
+    def set_postfix_str(self, *args, **kwargs):
+        self.bar.set_postfix_str(*args, **kwargs)
+
+    def update(self, n=1):
+        self.bar.update(n)
+        self.plain.update(n)
+
+
+def sweep_seconds(scenario: Scenario, workers: int = 1, source: str = "<scenario>"):
+    """Estimated seconds of a whole sweep on ``workers`` processes, from its
+    corners' mean (:func:`corner_scenarios`, :func:`simulation.cost.
+    estimate_seconds`) times its points; None when it has too many corners."""
+    from .cost import estimate_seconds
+
+    corners = list(corner_scenarios(scenario, source))
+    if not corners:
+        return None
+    mean = sum(estimate_seconds(c) for c in corners) / len(corners)
+    return mean * design_size(scenario) / max(1, workers)
+
+
 def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False,
               block_size: int = 10, show_progress: bool | None = None,
               command: list[str] | None = None, source: str = "<scenario>",
               worker_timeout: float = 60.0, connect_timeout: float = 5.0,
               poll: float = 1.0, consolidate: bool | None = None,
-              notify=lambda text: None) -> dict:
+              notify=lambda text: None,
+              progress_every: float | None = None) -> dict:
     """Run (or finish) a sweep into the claimed folder ``owner.folder``.
 
     Parameters
@@ -492,6 +620,9 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
     show_progress : bool, optional
         A progress bar on stderr advancing per finished unit, with the
         replicates done (default: when stderr is a terminal).
+    progress_every : float, optional
+        Without the bar, a plain line on stderr at most every this many
+        seconds, with the units done (:class:`simulation.cost.PlainProgress`).
     worker_timeout : float
         Seconds without any live worker after which the sweep ends.
     connect_timeout : float
@@ -586,6 +717,12 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                       desc=scenario.name, disable=not show_progress) as bar:
                 bar.set_postfix_str(f"replicates {replicates_done}/{total_replicates}",
                                     refresh=False)
+                if progress_every is not None and not show_progress:
+                    from .cost import PlainProgress
+
+                    plain = PlainProgress(scenario.name, len(units), "units", progress_every)
+                    plain.done = done_units
+                    bar = _Both(bar, plain)
                 for (p, b), _rows in map_units(client, write_unit, work,
                                                scheduler=scheduler,
                                                worker_timeout=worker_timeout, poll=poll):

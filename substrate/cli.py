@@ -53,6 +53,11 @@ class Substrate(click.Group):
         except Interrupted as exc:
             click.echo(interrupted_line(str(exc)), err=True)
             ctx.exit(128 + int(exc.signum))
+        except MemoryError:  # past every budget check: the machine ran out first
+            click.echo("error: out of memory (the machine or this process's address-space "
+                       "limit ran out before the memory budget); lower the memory budget "
+                       "(option --max-memory) or the scenario's size", err=True)
+            ctx.exit(2)
 
 
 def _command_line() -> list[str]:

@@ -138,6 +138,29 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+#: Seconds between plain progress lines when stderr is not a terminal
+#: (the environment variable SUBSTRATE_PROGRESS_SECONDS sets another).
+PROGRESS_EVERY = 30.0
+
+
+def _plain_progress() -> float | None:
+    if sys.stderr.isatty():
+        return None
+    try:
+        return max(0.1, float(os.environ.get("SUBSTRATE_PROGRESS_SECONDS", PROGRESS_EVERY)))
+    except ValueError:
+        return PROGRESS_EVERY
+
+
+def _announce(notify, what: str, seconds) -> None:
+    """One line before a run or sweep estimated to take minutes or more."""
+    from simulation.cost import announcement
+
+    line = announcement(what, seconds) if seconds is not None else None
+    if line:
+        notify(line)
+
+
 def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 point=None, horizon=None, overrides=(), out=None, figure=False,
                 max_memory=None, threads=None, command=None,
@@ -146,6 +169,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     receives notes (a stale lock taken over)."""
     from analysis import summarize_run
     from simulation.budget import check_memory, parse_size
+    from simulation.cost import estimate_seconds
     from simulation.sweep import design, point_scenarios
 
     started = io.now()
@@ -166,8 +190,10 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     if replicate is not None and replicate >= sc.replicates:
         raise ScenarioError(f"--replicate {replicate}: the scenario has "
                             f"{sc.replicates} replicates (0 to {sc.replicates - 1})")
-    check_memory(sc, parse_size(max_memory) if max_memory else None,
-                 replicates=None if replicate is None else 1, source=str(path))
+    budget = parse_size(max_memory) if max_memory else None
+    check_memory(sc, budget, replicates=None if replicate is None else 1, source=str(path))
+    _announce(notify, f"{path}: the run", estimate_seconds(
+        sc, None if replicate is None else 1, threads or _cores()))
     with io.claim(out if out is not None else default_out(sc.name), command,
                   tidy=True) as owner:
         folder = owner.folder
@@ -198,7 +224,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 # of 10^6 agents is never held in memory whole).
                 result = run_scenario(sc, replicates=None if replicate is None else [replicate],
                                       point=point, agent_sink=agents,
-                                      threads=threads or _cores())
+                                      threads=threads or _cores(), max_memory=budget,
+                                      progress_every=_plain_progress())
                 for name, value in parameters.items():
                     result.runs[name] = value
                     result.timeseries[name] = value
@@ -368,8 +395,9 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
-    from simulation.sweep import (PARTS, check_scheduler, iter_point_scenarios, run_sweep,
-                                  stored_seed)
+    from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
+                                  iter_point_scenarios, run_sweep, stored_seed,
+                                  sweep_seconds)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -378,12 +406,15 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
     # Before any folder is made; a sampled design's points under seed 0 stand
-    # for those of the seed drawn below (the same ranges).
-    check_sweep_memory(iter_point_scenarios(sc.model_copy(update={"seed": sc.seed or 0}),
-                                            str(path)),
-                       parse_size(max_memory) if max_memory else None,
-                       block_size=block_size, workers=1 if scheduler else (workers or 1),
-                       source=str(path))
+    # for those of the seed drawn below (the same ranges). A large design is
+    # refused from its corners first, in a second (then every point is checked).
+    budget, units_at_once = (parse_size(max_memory) if max_memory else None,
+                             1 if scheduler else (workers or 1))
+    seeded = sc.model_copy(update={"seed": sc.seed or 0})
+    check_design_memory(seeded, budget, block_size, units_at_once, str(path))
+    check_sweep_memory(iter_point_scenarios(seeded, str(path)), budget,
+                       block_size=block_size, workers=units_at_once, source=str(path))
+    _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
     with io.claim(out if out is not None else default_out(sc.name), command,
@@ -416,7 +447,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                 report = run_sweep(sc, owner, workers=workers, scheduler=scheduler,
                                    resume=resume, block_size=block_size, command=command,
                                    source=str(path), worker_timeout=worker_timeout,
-                                   consolidate=consolidate, notify=notify)
+                                   consolidate=consolidate, notify=notify,
+                                   progress_every=_plain_progress())
             except (ClusterError, OutputError) as exc:
                 if not started_here():
                     raise
