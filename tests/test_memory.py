@@ -17,7 +17,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from simulation import load_scenario, run_scenario
