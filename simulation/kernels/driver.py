@@ -28,7 +28,7 @@ from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, 
 from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
-                    move_migrants, observe_takeovers, parents_due, reproduce)
+                    move_migrants, observe_takeovers, parents_due)
 from ..codes import Advance, DeathCause, Dynamics, ScoreEvent, ScoreKind, StopReason
 from ..state import State
 
@@ -43,8 +43,15 @@ FAST_LIMIT = 1 << 17
 SCORE_TIE = 1e-6  # the weight of time held in the drive and lineage scores
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _clear_totals(totals):
+    """Zero the event totals ``totals[0]``.
+
+    Parameters
+    ----------
+    totals : numpy.ndarray
+        Event totals (``TOTALS``, one row).
+    """
     t = totals[0]
     t.births = 0
     t.deaths = 0
@@ -56,8 +63,18 @@ def _clear_totals(totals):
     t.log_weight = 0.0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _add_totals(into, add):
+    """Add the event totals ``add[0]`` into ``into[0]``.
+
+    Parameters
+    ----------
+    into : numpy.ndarray
+        Event totals (``TOTALS``, one row) added to.
+    add : numpy.ndarray
+        Event totals (``TOTALS``, one row) to add (all but ``log_weight``,
+        which the status accumulates).
+    """
     a, b = into[0], add[0]
     a.births += b.births
     a.deaths += b.deaths
@@ -87,6 +104,17 @@ def price_terms(cl, ag, snap, r):
     and between + within + transmission = S/W - zbar = zbar' - zbar
     exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). The
     snapshot's scratch arrays hold the sums, so nothing is allocated.
+
+    Parameters
+    ----------
+    cl : Clones
+        The clone table.
+    ag : Agents
+        The agent table.
+    snap : Snapshot
+        The clones and agents at the last record (the Price terms).
+    r : numpy.record
+        The timeseries row (``TIMESERIES``) written.
     """
     r.price_between = np.nan
     r.price_within = np.nan
@@ -159,7 +187,25 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     """Write the timeseries row of the current tick into ``ts[n_rows]``,
     then start a new interval (event totals, agent births and deaths, Price
     snapshot). The snapshot must hold the slots used and the agents
-    (:func:`grow_snapshot`); nothing is allocated."""
+    (:func:`grow_snapshot`); nothing is allocated.
+
+    Parameters
+    ----------
+    cl : Clones
+        The clone table.
+    ag : Agents
+        The agent table.
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    interval : numpy.ndarray
+        The events since the last record (``TOTALS``, one row), cleared.
+    snap : Snapshot
+        The clones and agents at the last record (the Price terms).
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        The row of ``ts`` written.
+    """
     r = ts[n_rows]
     size = 0.0
     defectors = 0.0
@@ -210,7 +256,17 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
 @njit(cache=True, _nrt=False)
 def observe(ag, p, st):
     """Outcomes seen before agent deaths: first defector, takeover,
-    convergence and the largest defector fraction (step 4)."""
+    convergence and the largest defector fraction (step 4).
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    """
     n_taken, largest = observe_takeovers(ag, p)
     st.tick_takeovers = n_taken
     st.max_defector_fraction = max(st.max_defector_fraction, largest)
@@ -236,7 +292,15 @@ def drift_baseline(ag, st):
     """Tick 0's resident drive (mean drive over the members of non-defector
     clones, world-wide) and reference drive (mean z_ref drive over the live
     agents): the baselines of the drift event; and tick 0's goal output
-    (sum of n l over every agent), the baseline of goal output lost."""
+    (sum of n l over every agent), the baseline of goal output lost.
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    """
     resident = 0.0
     members = 0.0
     reference = 0.0
@@ -258,7 +322,22 @@ def drift_baseline(ag, st):
 def drifted(ag, p, st):
     """Value drift (docs/model.md, "Failure modes"): some live agent's
     resident drive (mean over its non-defector members) or reference drive
-    (its z_ref drive) is at least ``drift_delta`` above tick 0's."""
+    (its z_ref drive) is at least ``drift_delta`` above tick 0's.
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+
+    Returns
+    -------
+    bool
+        Some live agent drifted.
+    """
     for a in range(ag.meta[0]):
         if not ag.alive[a]:
             continue
@@ -289,7 +368,24 @@ def score(cl, ag, st, p):
     running maximum keeps the last tick at it), so ties, which make
     splitting discard many paths at once (all the branches of one path
     until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
-    convergence: the mean drive over ``convergence_drive``."""
+    convergence: the mean drive over ``convergence_drive``.
+
+    Parameters
+    ----------
+    cl : Clones
+        The clone table.
+    ag : Agents
+        The agent table.
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+
+    Returns
+    -------
+    float
+        The score, in [0, 1].
+    """
     size = 0.0
     seeded = 0.0
     drive = 0.0
@@ -326,9 +422,19 @@ def score(cl, ag, st, p):
     return min(drive / size / p.convergence_drive, 1.0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def conclude(ag, p, st):
-    """Outcomes of the tick's end (step 6), then the stop reason, if any."""
+    """Outcomes of the tick's end (step 6), then the stop reason, if any.
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    """
     size = 0.0
     seeded = 0.0
     for a in range(ag.meta[0]):
@@ -363,7 +469,7 @@ def conclude(ag, p, st):
         st.stop_reason = StopReason.LOSS
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def tick_bound(ag, p):
     """The most clones one tick can found, from the state at its start:
     every live clone a repair child (and a clone of newborns carrying only
@@ -376,7 +482,20 @@ def tick_bound(ag, p):
     mu_r (``ag.error_rate``) is 0 (``clones.mutation_rate``); with
     ``copy.noise`` the tick's mu_r is drawn before the dynamics, and is 0
     when ``copy.error_rate`` is (the noise multiplies it; the majority vote
-    keeps 0 at 0)."""
+    keeps 0 at 0).
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+
+    Returns
+    -------
+    float
+        The bound (at most 1e18).
+    """
     size = 0.0
     mutable = 0.0  # members of agents whose newborns can carry copy errors
     clones = 0
@@ -414,13 +533,36 @@ def tick_bound(ag, p):
     return min(bound, 1e18)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
     """Why the loop stops before another tick, checked in this order: the
     replicate ended (the horizon or a stop event) and its last tick still
     needs its record (FINAL_RECORD), or has it (STOPPED); the score reached
     ``stop_score`` (SCORED); ``stop_tick`` (PAUSED); no room for a tick's
-    records (BUFFER_FULL). -1: go on."""
+    records (BUFFER_FULL). -1: go on.
+
+    Parameters
+    ----------
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    p : numpy.record
+        The run's parameters (``PARAMS``; ``cfg.params[0]``).
+    stop_tick : int
+        Pause at this tick.
+    horizon : int
+        The replicate ends at this tick.
+    stop_score : float
+        Pause when the running maximum of the score reaches it.
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        Rows of ``ts`` written so far.
+
+    Returns
+    -------
+    int
+        An :class:`~simulation.codes.Advance` code, or -1.
+    """
     if st.stop_reason == StopReason.RUNNING and st.tick >= horizon:
         st.stop_reason = StopReason.HORIZON
     if st.stop_reason != StopReason.RUNNING:
@@ -436,155 +578,21 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
     return -1
 
 
-@njit(cache=True, inline="always")
-def tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
-    """One tick (steps 1-6 of the module docstring) in tables that already
-    hold its worst case (:func:`tick_bound`): nothing grows, nothing is
-    rebound, so the compiled loop around it carries no reference counting
-    (inlined into :func:`run_fixed`, so that its entry costs none either)."""
-    p = cfg.params[0]
-    st.tick += 1
-    tick = st.tick
-    t0 = tick - 1  # the tick's start time, for e(t)
-    _clear_totals(totals)
-    if p.noise_sigma > 0.0:
-        environment(ag, st, p, rng)
-    if p.economy:
-        economy(ag, p)
-    if p.tracking_rate > 0.0:
-        track_reference(ag, p)
-    if p.dynamics == Dynamics.BIRTH_DEATH:
-        draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-    else:
-        drawn_slots = cl.meta[0]
-        draw_immune(cl, ag, ev, cfg, rng, memo, t0)
-        refill = np.zeros(ag.meta[0], np.int64)
-        for i in range(drawn_slots):
-            if ev.kills[i] > 0:
-                refill[cl.agent[i]] += ev.kills[i]
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.dynamics == Dynamics.WRIGHT_FISHER:
-            draw_wright_fisher(cl, ag, ev, cfg, rng)
-            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        else:
-            moran_events(cl, ln, ag, cfg, rng, tick, refill, totals)
-            free_and_reduce(cl, ln, ag, p, tick)
-    if p.transmission > 0:
-        if draw_migrants(cl, ag, ev, p, rng) > 0:
-            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
-            free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
-    if p.reproduce and parents_due(ag, p) > 0:
-        st.agents_born += found_children(cl, ln, ag, cfg, rng, tick, totals)
-    conclude(ag, p, st)
-    _add_totals(interval, totals)
-
-
-@njit(cache=True)
-def tick_growing(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo):
-    """The same tick, growing the tables as its draws require (for ticks
-    whose worst case is too large to make room for in advance); the draws
-    are the same as :func:`tick_fixed`'s. Returns the tables."""
-    p = cfg.params[0]
-    st.tick += 1
-    tick = st.tick
-    t0 = tick - 1
-    _clear_totals(totals)
-    if p.noise_sigma > 0.0:
-        environment(ag, st, p, rng)
-    if p.economy:
-        economy(ag, p)
-    if p.tracking_rate > 0.0:
-        track_reference(ag, p)
-    if p.dynamics == Dynamics.BIRTH_DEATH:
-        needed = draw_events(cl, ag, ev, cfg, rng, memo, t0, totals)
-        if not has_room(cl, ln, needed):
-            cl, ln, ev = grow_clones(cl, ln, ev, needed)
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-    else:
-        drawn_slots = cl.meta[0]
-        needed = draw_immune(cl, ag, ev, cfg, rng, memo, t0)
-        if not has_room(cl, ln, needed):
-            cl, ln, ev = grow_clones(cl, ln, ev, needed)
-        refill = np.zeros(ag.meta[0], np.int64)
-        for i in range(drawn_slots):
-            if ev.kills[i] > 0:
-                refill[cl.agent[i]] += ev.kills[i]
-        apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.dynamics == Dynamics.WRIGHT_FISHER:
-            needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
-            if not has_room(cl, ln, needed):
-                cl, ln, ev = grow_clones(cl, ln, ev, needed)
-            apply_events(cl, ln, ag, ev, cfg, rng, tick, totals)
-        else:
-            cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
-            free_and_reduce(cl, ln, ag, p, tick)
-    if p.transmission > 0:
-        bound = draw_migrants(cl, ag, ev, p, rng)
-        if bound > 0:
-            if not has_room(cl, ln, bound):
-                cl, ln, ev = grow_clones(cl, ln, ev, bound)
-            totals[0].migrants = move_migrants(cl, ln, ag, ev, rng, tick)
-            free_and_reduce(cl, ln, ag, p, tick)
-    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
-    if p.reproduce:
-        cl, ln, ag, ev, born = reproduce(cl, ln, ag, ev, cfg, rng, tick, totals)
-        st.agents_born += born
-    conclude(ag, p, st)
-    _add_totals(interval, totals)
-    return cl, ln, ag, ev
-
-
-@njit(cache=True, _nrt=False)
-def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
-    """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
-    sampling), outcomes observed, the score, deaths."""
-    p = cfg.params[0]
-    st.log_weight += totals[0].log_weight
-    observe(ag, p, st)
-    if p.score_event != ScoreEvent.NONE:
-        st.score = max(st.score, score(cl, ag, st, p))
-    died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
-    st.agents_died += died
-    st.agents_lost_to_takeover += lost_taken
-
-
-@njit(cache=True)
-def run_fixed(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
-              horizon, ts, n_rows, stop_score):
-    """The loop of :func:`advance` while the tables hold each tick's worst
-    case. Returns ``(code, n_rows, bound)``; NEED_ROOM (before a tick, with
-    its worst case ``bound``) when they do not."""
-    p = cfg.params[0]
-    st = status[0]
-    while True:
-        code = halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
-        if code == Advance.FINAL_RECORD:
-            write_record(cl, ag, st, interval, snap, ts, n_rows)
-            return Advance.RECORDED if p.pause_at_records else Advance.STOPPED, n_rows + 1, 0.0
-        if code >= 0:
-            return code, n_rows, 0.0
-        bound = tick_bound(ag, p)
-        used = cl.meta[0]
-        if (bound > FAST_LIMIT or not has_room(cl, ln, int(bound))
-                or snap.count.shape[0] < used + bound
-                or snap.agent_sums.shape[0] < ag.alive.shape[0]
-                or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
-            return Advance.NEED_ROOM, n_rows, bound
-        tick_fixed(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo)
-        if st.tick % p.record_every == 0:
-            write_record(cl, ag, st, interval, snap, ts, n_rows)
-            n_rows += 1
-            if p.pause_at_records:
-                return Advance.RECORDED, n_rows, 0.0
+def _into_the_loop(expr, caller, callee):
+    """numba's inlining choice (``inline=`` a function of the call
+    expression and of the caller's and the callee's untyped IR): inline
+    into :func:`run_ticks` only, the loop without reference counting, where
+    a call per step would cost about what the step does; elsewhere
+    (:func:`tick_alone`, :func:`generations`, :func:`advance`) the step
+    stays a call to one compiled copy."""
+    return caller.func_id.func_qualname == "run_ticks"
 
 
 def _inlined(kernel):
-    """A copy of a reference-count-free kernel compiled to be inlined (into
-    :func:`run_lean`, itself free of reference counting); the original
-    stays a call for the other loops."""
-    return njit(cache=True, _nrt=False, inline="always")(kernel.py_func)
+    """A copy of a reference-count-free kernel of another module, inlined
+    into :func:`run_ticks` (:func:`_into_the_loop`) and a call elsewhere;
+    the original stays a call for its other callers."""
+    return njit(cache=True, _nrt=False, inline=_into_the_loop)(kernel.py_func)
 
 
 _environment = _inlined(environment)
@@ -595,61 +603,324 @@ _apply = _inlined(apply_events)
 _migrants = _inlined(draw_migrants)
 _move = _inlined(move_migrants)
 _reduce = _inlined(free_and_reduce)
-_fates_in = _inlined(_fates)
-_conclude = _inlined(conclude)
-_clear = _inlined(_clear_totals)
-_add = _inlined(_add_totals)
-_bound = _inlined(tick_bound)
 _room = _inlined(has_room)
-_halt = _inlined(halt)
 _record = _inlined(write_record)
 
 
+@njit(cache=True, _nrt=True)
+def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
+    """Step 2 for ``wright_fisher`` and ``moran``: the immune step and
+    repair (:func:`.birth_death.draw_immune`), then one Wright-Fisher
+    generation or N Moran events (:mod:`.generations`), refilling the
+    members the immune system removed. Allocates (a refill count per
+    agent), so it is a call, not inlined, compiled with reference counting
+    (``_nrt=True`` set, so not inherited from the loop that calls it).
+
+    Parameters
+    ----------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables (:mod:`simulation.state`).
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables (:mod:`.binomial`).
+    tick : int
+        The tick being run (its start time is ``tick - 1``).
+    totals : numpy.ndarray
+        The tick's event totals (``TOTALS``, one row).
+    grow : bool
+        Grow the tables as the draws require; if False they must already
+        hold the tick's worst case (:func:`tick_bound`).
+
+    Returns
+    -------
+    cl, ln, ev : Clones, Lineage, Events
+        The tables (grown ones only with ``grow``).
+    """
+    p = cfg.params[0]
+    drawn_slots = cl.meta[0]
+    needed = draw_immune(cl, ag, ev, cfg, rng, memo, tick - 1)
+    if grow and not has_room(cl, ln, needed):
+        cl, ln, ev = grow_clones(cl, ln, ev, needed)
+    refill = np.zeros(ag.meta[0], np.int64)
+    for i in range(drawn_slots):
+        if ev.kills[i] > 0:
+            refill[cl.agent[i]] += ev.kills[i]
+    _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+    if p.dynamics == Dynamics.WRIGHT_FISHER:
+        needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
+        if grow and not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+    else:
+        if grow:
+            cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
+        else:
+            moran_events(cl, ln, ag, cfg, rng, tick, refill, totals)
+        _reduce(cl, ln, ag, p, tick)
+    return cl, ln, ev
+
+
+@njit(cache=True, _nrt=True)
+def generations_in_place(cl, ln, ag, ev, cfg, rng, memo, tick, totals):
+    """:func:`generations` in tables that hold the tick's worst case,
+    nothing returned (so that the loop free of reference counting, which
+    calls it, receives no new reference).
+
+    Parameters
+    ----------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables, holding the tick's worst case (:func:`tick_bound`).
+    cfg : Config
+        The run's constants.
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables.
+    tick : int
+        The tick being run.
+    totals : numpy.ndarray
+        The tick's event totals (``TOTALS``, one row).
+    """
+    generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, False)
+
+
+@njit(cache=True, _nrt=True)
+def grown(cl, ln, ag, ev, agents, clones):
+    """The tables with room for ``agents`` more agents and ``clones`` more
+    clones (grown by doubling, content kept; the same tables if they have
+    it). Only :func:`one_tick` with ``grow`` calls it (the loop without
+    reference counting never does: it would receive new references).
+
+    Parameters
+    ----------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables.
+    agents : int
+        Agents to make room for.
+    clones : int
+        Clones to make room for.
+
+    Returns
+    -------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables.
+    """
+    ag = grow_agents(ag, agents)
+    if not has_room(cl, ln, clones):
+        cl, ln, ev = grow_clones(cl, ln, ev, clones)
+    return cl, ln, ag, ev
+
+
+@njit(cache=True, _nrt=True)
+def children(cl, ln, ag, cfg, rng, tick, totals):
+    """:func:`.world.found_children` (which allocates) as a call compiled with
+    reference counting, from the loop without it; returns the number of
+    children.
+
+    Parameters
+    ----------
+    cl, ln, ag : Clones, Lineage, Agents
+        The tables, with room for the children (:func:`.world.parents_due`
+        agents, ``bottleneck`` clones each).
+    cfg : Config
+        The run's constants.
+    rng : numpy.random.Generator
+        The replicate's generator.
+    tick : int
+        The tick being run.
+    totals : numpy.ndarray
+        The tick's event totals (``TOTALS``, one row).
+    """
+    return found_children(cl, ln, ag, cfg, rng, tick, totals)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow):
+    """One tick, steps 1-6 of the module docstring: the only place the step
+    order is written. Inlined into both loops: :func:`run_ticks` (``grow``
+    False: the tables already hold the tick's worst case,
+    :func:`tick_bound`; nothing grows, nothing is rebound, and the loop
+    carries no reference counting) and :func:`tick_alone` (``grow`` True:
+    the tables grow as the draws require, for ticks whose worst case is too
+    large to make room for in advance). The draws are the same either way.
+    ``grow`` is a constant at both call sites, so the branches of the other
+    kind compile to nothing; the growing calls (which allocate and return
+    new tables) never run in the loop without reference counting. The steps
+    that allocate are calls compiled with reference counting (``_nrt=True``
+    set: :func:`generations`, :func:`children`, :func:`grown`); every other
+    step is inlined into :func:`run_ticks` and a call from :func:`tick_alone`
+    (:func:`_into_the_loop`).
+
+    Parameters
+    ----------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables (:mod:`simulation.state`).
+    st : numpy.record
+        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+    totals : numpy.ndarray
+        The tick's event totals (``TOTALS``, one row), cleared here.
+    interval : numpy.ndarray
+        The events since the last record (``TOTALS``, one row), to which
+        the tick's are added.
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables (:mod:`.binomial`).
+    grow : bool
+        Grow the tables as the draws require.
+
+    Returns
+    -------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables (grown ones only with ``grow``).
+    """
+    p = cfg.params[0]
+    st.tick += 1
+    tick = st.tick
+    _clear_totals(totals)
+    # 1. the environment, the economy, the tracking reference
+    if p.noise_sigma > 0.0:
+        _environment(ag, st, p, rng)
+    if p.economy:
+        _economy(ag, p)
+    if p.tracking_rate > 0.0:
+        _track(ag, p)
+    # 2. the within-agent dynamics (draws from the tick's start, tick - 1)
+    if p.dynamics == Dynamics.BIRTH_DEATH:
+        needed = _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
+        if grow:
+            cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, needed)
+        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+    elif grow:
+        cl, ln, ev = generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, True)
+    else:
+        generations_in_place(cl, ln, ag, ev, cfg, rng, memo, tick, totals)
+    # 3. transmission
+    if p.transmission > 0:
+        bound = _migrants(cl, ag, ev, p, rng)
+        if bound > 0:
+            if grow:
+                cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, bound)
+            totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
+            _reduce(cl, ln, ag, p, tick)
+    # 4-5. outcomes observed, agent deaths, agent reproduction
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
+    if p.reproduce:
+        n_parents = parents_due(ag, p)
+        if n_parents > 0:
+            if grow:
+                cl, ln, ag, ev = grown(cl, ln, ag, ev, n_parents, n_parents * p.bottleneck)
+            st.agents_born += children(cl, ln, ag, cfg, rng, tick, totals)
+    # 6. outcomes of the tick's end
+    conclude(ag, p, st)
+    _add_totals(interval, totals)
+    return cl, ln, ag, ev
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
+    """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
+    sampling), outcomes observed, the score, deaths.
+
+    Parameters
+    ----------
+    cl, ln, ag : Clones, Lineage, Agents
+        The tables.
+    st : numpy.record
+        The replicate's status (``STATUS``).
+    totals : numpy.ndarray
+        The tick's event totals (``TOTALS``, one row): ``log_weight`` is
+        added to the replicate's.
+    cfg : Config
+        The run's constants.
+    rng : numpy.random.Generator
+        The replicate's generator.
+    tick : int
+        The tick being run.
+    """
+    p = cfg.params[0]
+    st.log_weight += totals[0].log_weight
+    observe(ag, p, st)
+    if p.score_event != ScoreEvent.NONE:
+        st.score = max(st.score, score(cl, ag, st, p))
+    died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
+    st.agents_died += died
+    st.agents_lost_to_takeover += lost_taken
+
+
 @njit(cache=True, _nrt=False)
-def run_lean(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
-             horizon, ts, n_rows, stop_score):
-    """The loop of :func:`advance` for ``birth_death`` worlds without agent
-    reproduction (singletons, sweeps, splitting): the whole tick inlined and
-    compiled without reference counting, so a tick costs its draws and loops
-    only (records included: they allocate nothing either). Returns
-    ``(code, n_rows, bound)`` like :func:`run_fixed`."""
+def run_ticks(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
+              horizon, ts, n_rows, stop_score):
+    """The loop of :func:`advance`: ticks (:func:`one_tick`, inlined) and
+    records while the tables hold each tick's worst case, compiled without
+    reference counting, so that a tick costs its draws and loops only
+    (records included: they allocate nothing either).
+
+    Parameters
+    ----------
+    cl, ln, ag, ev : Clones, Lineage, Agents, Events
+        The tables.
+    snap : Snapshot
+        The clones at the last record (the Price terms).
+    status : numpy.ndarray
+        The replicate's status (``STATUS``, one row).
+    totals, interval : numpy.ndarray
+        The tick's event totals and those since the last record (``TOTALS``).
+    cfg : Config
+        The run's constants.
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables.
+    stop_tick, horizon : int
+        Pause at ``stop_tick``; the replicate ends at ``horizon``.
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        Rows of ``ts`` written so far.
+    stop_score : float
+        Pause when the running maximum of the score reaches it.
+
+    Returns
+    -------
+    code : int
+        An :class:`~simulation.codes.Advance` code: NEED_ROOM (before a
+        tick, whose worst case ``bound`` the tables cannot hold), or what
+        :func:`halt` returned, or RECORDED (``pause_at_records``).
+    n_rows : int
+        Rows of ``ts`` written.
+    bound : float
+        The next tick's worst case with NEED_ROOM, else 0.
+    """
     p = cfg.params[0]
     st = status[0]
     while True:
-        code = _halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
-        if code == Advance.FINAL_RECORD:
-            _record(cl, ag, st, interval, snap, ts, n_rows)
-            return Advance.RECORDED if p.pause_at_records else Advance.STOPPED, n_rows + 1, 0.0
-        if code >= 0:
+        code = halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
+        if code < 0:
+            bound = tick_bound(ag, p)
+            if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
+                    or snap.count.shape[0] < cl.meta[0] + bound
+                    or snap.agent_sums.shape[0] < (ag.alive.shape[0] if p.reproduce
+                                                   else ag.meta[0])
+                    or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
+                return Advance.NEED_ROOM, n_rows, bound
+            cl, ln, ag, ev = one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo,
+                                      False)
+            if st.tick % p.record_every != 0:
+                continue
+        elif code != Advance.FINAL_RECORD:
             return code, n_rows, 0.0
-        bound = _bound(ag, p)
-        if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
-                or snap.count.shape[0] < cl.meta[0] + bound
-                or snap.agent_sums.shape[0] < ag.meta[0]):
-            return Advance.NEED_ROOM, n_rows, bound
-        st.tick += 1
-        tick = st.tick
-        _clear(totals)
-        if p.noise_sigma > 0.0:
-            _environment(ag, st, p, rng)
-        if p.economy:
-            _economy(ag, p)
-        if p.tracking_rate > 0.0:
-            _track(ag, p)
-        _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
-        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
-        if p.transmission > 0:
-            if _migrants(cl, ag, ev, p, rng) > 0:
-                totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
-                _reduce(cl, ln, ag, p, tick)
-        _fates_in(cl, ln, ag, st, totals, cfg, rng, tick)
-        _conclude(ag, p, st)
-        _add(interval, totals)
-        if tick % p.record_every == 0:
-            _record(cl, ag, st, interval, snap, ts, n_rows)
-            n_rows += 1
-            if p.pause_at_records:
-                return Advance.RECORDED, n_rows, 0.0
+        _record(cl, ag, st, interval, snap, ts, n_rows)
+        n_rows += 1
+        if p.pause_at_records:
+            return Advance.RECORDED, n_rows, 0.0
+        if code == Advance.FINAL_RECORD:
+            return Advance.STOPPED, n_rows, 0.0
 
 
 @njit(cache=True)
@@ -669,9 +940,29 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
     Python. At the start (tick 0, not yet started) it reduces the set-up
     state, observes tick 0 and writes its record.
 
-    Ticks run in :func:`run_lean` (``birth_death`` without agent
-    reproduction: the whole tick inlined, no reference counting) or
-    :func:`run_fixed`; the per-tick kernels allocate nothing.
+    Ticks run in :func:`run_ticks` (the whole tick inlined, no reference
+    counting).
+
+    Parameters
+    ----------
+    state : State
+        The replicate's tables.
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables (:mod:`.binomial`).
+    stop_tick : int
+        Pause at this tick.
+    horizon : int
+        The replicate ends at this tick.
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        Rows of ``ts`` written so far.
+    stop_score : float
+        Pause when the running maximum of the score reaches it (splitting).
     """
     p = cfg.params[0]
     st = state.status[0]
@@ -682,7 +973,7 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         if snap.count.shape[0] < cl.meta[0] or snap.agent_sums.shape[0] < ag.meta[0]:
             return Advance.NEED_ROOM, n_rows, 0.0
         st.started = True
-        free_and_reduce(cl, ln, ag, p, 0)
+        _reduce(cl, ln, ag, p, 0)
         drift_baseline(ag, st)
         observe(ag, p, st)
         if p.score_event != ScoreEvent.NONE:
@@ -692,17 +983,29 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         n_rows += 1
         if p.pause_at_records:
             return Advance.RECORDED, n_rows, 0.0
-    if p.dynamics == Dynamics.BIRTH_DEATH and not p.reproduce:
-        return run_lean(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
-                        memo, stop_tick, horizon, ts, n_rows, stop_score)
-    return run_fixed(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng,
-                     memo, stop_tick, horizon, ts, n_rows, stop_score)
+    return run_ticks(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng, memo,
+                     stop_tick, horizon, ts, n_rows, stop_score)
 
 
 @njit(cache=True)
 def make_room(state, cfg, bound):
     """The state with tables that hold a tick's worst case ``bound`` (and
-    the snapshot the slots and agents): grown by doubling, content kept."""
+    the snapshot the slots and agents): grown by doubling, content kept.
+
+    Parameters
+    ----------
+    state : State
+        The replicate's tables.
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    bound : float
+        The next tick's worst case (clones it can found).
+
+    Returns
+    -------
+    State
+        The state, with grown tables.
+    """
     p = cfg.params[0]
     cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
     need = int(bound)
@@ -718,13 +1021,29 @@ def make_room(state, cfg, bound):
 def tick_alone(state, cfg, rng, memo, ts, n_rows):
     """One tick whose worst case is too large to make room for in advance
     (:data:`FAST_LIMIT`): the tables grow as its draws require
-    (:func:`tick_growing`), then its record if due (``ts`` must have a
+    (:func:`one_tick`), then its record if due (``ts`` must have a
     free row). Returns ``(code, state, n_rows)``: RECORDED after a record
-    with ``pause_at_records``, else PAUSED."""
+    with ``pause_at_records``, else PAUSED.
+
+    Parameters
+    ----------
+    state : State
+        The replicate's tables.
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables (:mod:`.binomial`).
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        Rows of ``ts`` written so far.
+    """
     p = cfg.params[0]
     st = state.status[0]
-    cl, ln, ag, ev = tick_growing(state.clones, state.lineage, state.agents, state.events,
-                                  st, state.tick_totals, state.interval, cfg, rng, memo)
+    cl, ln, ag, ev = one_tick(state.clones, state.lineage, state.agents, state.events, st,
+                              state.tick_totals, state.interval, cfg, rng, memo, True)
     snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
     code = Advance.PAUSED
     if st.tick % p.record_every == 0:
@@ -739,7 +1058,25 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows):
 @njit(cache=True, _nrt=False)
 def record_end(state, seed, ends, statuses, k, first_row, n_rows):
     """Row ``k`` of ``ends`` and ``statuses`` (:data:`simulation.state.ENDS`):
-    the ended replicate's outcomes and final reductions."""
+    the ended replicate's outcomes and final reductions.
+
+    Parameters
+    ----------
+    state : State
+        The replicate's tables.
+    seed : int
+        The replicate's seed.
+    ends : numpy.ndarray
+        The replicates' ends (``ENDS``).
+    statuses : numpy.ndarray
+        The replicates' final statuses (``STATUS``).
+    k : int
+        The row of ``ends`` and ``statuses`` written.
+    first_row : int
+        The replicate's first row in the timeseries.
+    n_rows : int
+        Rows of the timeseries written so far (the replicate's last ends there).
+    """
     ag, cl = state.agents, state.clones
     e = ends[k]
     e.seed = seed
@@ -806,7 +1143,47 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
     Returns ``(code, k, in_progress, n_rows, bound)``: BATCH_DONE, or
     NEED_ROOM / BUFFER_FULL with the replicate ``k`` that needs it
     (``in_progress``: it has begun); the caller grows the tables or the
-    records and calls again from there."""
+    records and calls again from there.
+
+    Parameters
+    ----------
+    state : State
+        The replicate's tables.
+    template : State
+        The state every replicate starts from.
+    cfg : Config
+        The run's constants (``cfg.params[0]``, the parameters).
+    rng : numpy.random.Generator
+        The replicate's generator.
+    memo : BinomialMemo
+        This thread's remembered binomial tables (:mod:`.binomial`).
+    where : numpy.ndarray
+        The generator's state in memory (:func:`.seeding.generator_memory`).
+    master : numpy.ndarray
+        The master seed's uint32 words.
+    n_master : int
+        Words of ``master`` used.
+    point : int
+        The sweep point (0 outside sweeps).
+    replicates : numpy.ndarray
+        The replicate numbers of the batch.
+    k : int
+        The first replicate (index into ``replicates``) to run.
+    in_progress : bool
+        Replicate ``k`` has begun (resume it, do not reset it).
+    horizon : int
+        The replicates end at this tick.
+    ts : numpy.ndarray
+        The timeseries rows (``TIMESERIES``) being written.
+    n_rows : int
+        Rows of ``ts`` written so far.
+    ends : numpy.ndarray
+        The replicates' ends (``ENDS``), one row per replicate.
+    statuses : numpy.ndarray
+        The replicates' final statuses (``STATUS``).
+    work, pool : numpy.ndarray
+        Scratch words of the seed derivation (:mod:`.seeding`).
+    """
     while k < replicates.shape[0]:
         if not in_progress:
             reset_tables(state, template)
