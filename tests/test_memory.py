@@ -153,7 +153,10 @@ def test_the_engine_stops_before_its_tables_pass_the_budget(tmp_path, text, budg
     message, peak = proc.stdout.strip().splitlines()
     assert f"its {what} would grow to" in message and "more than the budget given" in message
     assert "raise the memory budget" in message and "--" not in message  # no flag named
-    assert int(peak) < budget + 2**28  # the budget (the interpreter in it), and a margin
+    # The budget (the interpreter in it) and a margin for numba compiling the
+    # kernels in this process (~0.6 GiB), which it does where the installed
+    # package's cache is cold (CI): without the guard the runaway passes 2.8 GB.
+    assert int(peak) < budget + 2**30
     assert seconds < 120
 
 
