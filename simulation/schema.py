@@ -442,6 +442,11 @@ class Sweep(_Section):
     """n points drawn uniformly (or log-uniformly) over the ranges."""
     latin_hypercube: Optional[Sampled] = None
     """n points of a Latin hypercube over the ranges (scipy.stats.qmc)."""
+    seeds: Literal["common", "independent"] = "common"
+    """common: replicate k of every point runs with one seed, that of replicate k of the
+    base scenario's run (common random numbers: points differing only in a key that has
+    not yet changed a draw draw identically, and replicates pair across points by seed);
+    independent: each point's replicates get their own seeds."""
 
     @model_validator(mode="after")
     def _one_design(self):

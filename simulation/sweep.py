@@ -14,9 +14,12 @@ or a shared file system; see docs/cluster.md).
 A unit is finished when its runs part exists, so an interrupted sweep
 (Ctrl-C, SIGTERM or ``kill -9``, of the driver or of a worker) loses only
 units in flight, and resuming runs exactly the missing ones. Replicate k of
-point p always runs with the seed derived from (master seed, p, k), so the
-parts hold identical data whatever the number of workers, the block size or
-the interruptions, and any (point, replicate) can be re-run alone with
+point p always runs with the seed derived from (master seed, :func:`seed_point`,
+k): with common seeds (``sweep.seeds: common``, the default) the seed of
+replicate k of the base scenario's plain run, at every point (common random
+numbers); with ``independent`` seeds, one per (p, k). So the parts hold
+identical data whatever the number of workers, the block size or the
+interruptions, and any (point, replicate) can be re-run alone with
 ``substrate run SCENARIO --point P --replicate K``.
 
 The parts form a partitioned Parquet dataset that :mod:`simulation.io`
@@ -167,6 +170,24 @@ def _is_int(annotation) -> bool:
     return any(_is_int(a) for a in typing.get_args(annotation) if a is not type(None))
 
 
+def seed_point(scenario: Scenario, point: int) -> int:
+    """The point whose seeds replicate k of sweep point ``point`` runs with
+    (:func:`simulation.run.replicate_seed`): 0 at every point with
+    ``sweep.seeds: common`` (the default), so that replicate k of every
+    point, and of a plain run of the base scenario or of any point's
+    scenario, starts from one seed; ``point`` itself with ``independent``.
+
+    What common seeds share: two points draw identically until the first
+    draw that a swept key changes (a probability, a count, a draw made or
+    not); from there their streams part. Points that differ only in a key
+    that never changes a draw (``copy.redundancy`` without copy errors or
+    its cost, a threshold never reached) give identical replicates; points
+    that differ in a key acting from the first tick (a birth rate, an error
+    rate) part at once and are as good as independent."""
+    sweep = scenario.sweep
+    return point if sweep is not None and sweep.seeds == "independent" else 0
+
+
 def _where(index: int, overrides: dict) -> str:
     return "sweep point {} ({})".format(
         index, ", ".join(f"{k}={label(v)}" for k, v in overrides.items()))
@@ -285,13 +306,14 @@ def point_scenarios(scenario: Scenario, source: str = "<scenario>") -> list[Scen
 
 
 def run_unit(scenario_data: dict, point: int, replicates: list[int],
-             parameters: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+             parameters: dict, seeds: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one unit of work: the runs and timeseries tables of ``replicates``
     of one point, with a column per swept parameter, sorted by replicate
-    (and tick)."""
+    (and tick); the seeds derived from the point ``seeds`` (default
+    ``point``; :func:`seed_point`)."""
     scenario = Scenario.model_validate(scenario_data)
     result = run_scenario(scenario, replicates=replicates, point=point,
-                          show_progress=False)
+                          show_progress=False, seed_point=seeds)
     runs, ts = result.runs, result.timeseries
     for name, value in parameters.items():
         runs[name] = value
@@ -301,7 +323,8 @@ def run_unit(scenario_data: dict, point: int, replicates: list[int],
 
 
 def write_unit(folder: str, run_id: str, key: dict, scenario_data: dict, point: int,
-               block: int, replicates: list[int], parameters: dict) -> dict:
+               block: int, replicates: list[int], parameters: dict,
+               seeds: int | None = None) -> dict:
     """Run one unit on a Dask worker and write its parts into the sweep's
     ``folder`` (the timeseries part first: the runs part marks the unit
     done). Returns only the rows written.
@@ -314,7 +337,7 @@ def write_unit(folder: str, run_id: str, key: dict, scenario_data: dict, point: 
     """
     folder = Path(folder)
     _check_visible(folder, run_id)
-    runs, ts = run_unit(scenario_data, point, replicates, parameters)
+    runs, ts = run_unit(scenario_data, point, replicates, parameters, seeds)
     io.write_parquet(ts, _part(folder, point, block, "timeseries"), run_id, key)
     io.write_parquet(runs, _part(folder, point, block, "runs"), run_id, key)
     return {"runs": len(runs), "timeseries": len(ts)}
@@ -708,7 +731,8 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                 return cache[p]
 
             work = (((p, b), (str(folder), owner.run_id, key, point_data(p), p, b,
-                              blocks[b], points[p])) for p, b in todo)
+                              blocks[b], points[p], seed_point(scenario, p)))
+                    for p, b in todo)
             done_units = len(units) - len(todo)
             replicates_done = sum(len(blocks[b]) for p, b in units) - sum(
                 len(blocks[b]) for p, b in todo)

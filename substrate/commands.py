@@ -7,6 +7,7 @@ library module: it may import both :mod:`simulation` and :mod:`analysis`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shlex
 import signal
@@ -170,13 +171,13 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     from analysis import summarize_run
     from simulation.budget import check_memory, parse_size
     from simulation.cost import estimate_seconds
-    from simulation.sweep import design, point_scenarios
+    from simulation.sweep import design, point_scenarios, seed_point
 
     started = io.now()
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed,
                        replicates=replicates, horizon=horizon)
-    parameters = {}
+    parameters, seeds = {}, None
     if point is not None:
         if sc.sweep is None:
             raise ScenarioError(f"--point {point}: {path} has no sweep section")
@@ -185,6 +186,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             raise ScenarioError(f"--point {point}: the sweep has {len(points)} points "
                                 f"(0 to {len(points) - 1})")
         parameters = points[point]
+        seeds = seed_point(sc, point)  # the sweep's seeds (common: the plain run's)
         sc = point_scenarios(sc, str(path))[point]
     point = point or 0
     if replicate is not None and replicate >= sc.replicates:
@@ -223,7 +225,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 # Agent records go to their file as they are taken (a world
                 # of 10^6 agents is never held in memory whole).
                 result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                                      point=point, agent_sink=agents,
+                                      point=point, seed_point=seeds, agent_sink=agents,
                                       threads=threads or _cores(), max_memory=budget,
                                       progress_every=_plain_progress())
                 for name, value in parameters.items():
@@ -250,8 +252,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             raise OutputError(f"{exc}; {folder} still holds its earlier complete run, "
                               "untouched") from None
     return format_summary(summarize_run(result.runs, sc.horizon, result.timeseries), sc,
-                          folder,
-                          result.seconds)
+                          folder, result.seconds,
+                          sensitivity_text(result.runs, sc.model_dump(mode="json")))
 
 
 def probability_text(s: dict, event: str) -> str:
@@ -323,7 +325,40 @@ def _price_lines(s: dict) -> list[str]:
             "transmission, summed to the failure, mean)"]
 
 
-def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
+def sensitivity_text(runs, scenario: dict, params=()) -> str:
+    """The failure-mode verdict over drift thresholds
+    (:func:`analysis.failure_mode_sensitivity`), as lines, when it flips
+    within them (else nothing)."""
+    from analysis.failure_modes import default_deltas, failure_mode_sensitivity
+
+    deltas = default_deltas(scenario)
+    if "drift_rise" not in runs.columns or not deltas:
+        return ""
+    table = failure_mode_sensitivity(runs, deltas, list(params))
+    if not table["flips"].any():
+        return ""
+    delta = scenario["stop"]["drift_delta"]
+    tolerance = scenario["immune"]["tolerance"]
+    lines = [f"  the failure-mode verdict turns on stop.drift_delta ({delta:g} here; "
+             f"immune.tolerance {tolerance:g}):",
+             "  " + "  ".join([*(f"{p:>16}" for p in params), f"{'drift_delta':>11}",
+                               f"{'P(cancer first) [95% CI]':>26}",
+                               f"{'P(drift first) [95% CI]':>26}", "verdict"])]
+    for row in table[table["flips"]].to_dict("records"):
+        note = (" (this run)" if math.isclose(row["drift_delta"], delta)
+                else " (= tolerance)" if math.isclose(row["drift_delta"], tolerance) else "")
+        cells = [f"{row['p_' + e]:.3f} [{row['p_' + e + '_low']:.3f}, "
+                 f"{row['p_' + e + '_high']:.3f}]" for e in ("cancer_first", "drift_first")]
+        lines.append("  " + "  ".join([*(f"{str(row[p]):>16}" for p in params),
+                                       f"{row['drift_delta']:>11.3g}",
+                                       f"{cells[0]:>26}", f"{cells[1]:>26}",
+                                       row["verdict"] + note]))
+    lines.append("  (the immune system lets drive rise by up to its tolerance unpunished: a "
+                 "threshold below it counts that rise as drift; docs/failure-modes.md)")
+    return "\n".join(lines)
+
+
+def format_summary(s: dict, sc, folder: Path, seconds: float, sensitivity: str = "") -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
     return "\n".join([
@@ -336,6 +371,7 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         *([f"  P(extinction by {sc.horizon})     {probability_text(s, 'extinction')}"]
           if "p_extinction" in s else []),
         *_failure_lines(s, sc.horizon),
+        *([sensitivity] if sensitivity else []),
         *_price_lines(s),
         *_agent_lines(s, sc.horizon),
         f"  mean final drive            {s['mean_final_drive']:.4f}",
@@ -540,12 +576,21 @@ def format_at_summary(df, params) -> str:
     return "\n".join(lines)
 
 
-def summarize_command(folder, by=None, fmt="table", at=None) -> str:
-    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each)."""
+def summarize_command(folder, by=None, fmt="table", at=None, compare=None) -> str:
+    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each);
+    ``compare``: "KEY=A,B" (the paired difference of P(event by T))."""
     import analysis
     from simulation.errors import AnalysisError
 
     results = analysis.load(folder)
+    if compare is not None:
+        key, a, b = _compare_request(compare)
+        df = analysis.compare(results, key, a, b)
+        if fmt == "csv":
+            return df.to_csv(index=False).rstrip("\n")
+        if fmt == "json":
+            return df.to_json(orient="records", indent=2)
+        return format_comparison(df)
     if at is not None:
         try:
             ticks = [int(t) for t in str(at).split(",") if t.strip()]
@@ -566,7 +611,54 @@ def summarize_command(folder, by=None, fmt="table", at=None) -> str:
         table = format_sweep_summary(df, list(by or results.parameters))
     if by and len(df) > 1 and at is None:
         table += "\n" + homogeneity_text(analysis.homogeneity(results, by), by)
+    if at is None:
+        flips = sensitivity_text(results.runs, results.scenario,
+                                 list(by if by is not None else results.parameters))
+        table += ("\n" + flips) if flips else ""
     return table
+
+
+def _compare_request(text: str) -> tuple[str, str, str]:
+    from simulation.errors import AnalysisError
+
+    key, _, values = str(text).partition("=")
+    parts = values.split(",")
+    if not key.strip() or len(parts) != 2 or not all(p.strip() for p in parts):
+        raise AnalysisError(f"--compare {text}: give a swept key and two of its values, "
+                            "as --compare copy.redundancy=1,9")
+    return key.strip(), parts[0].strip(), parts[1].strip()
+
+
+def format_comparison(df) -> str:
+    """The lines of ``summarize --compare``: per group and event, P at A and
+    at B, the difference B - A with its paired 95% interval, the discordant
+    pairs and McNemar's exact p, the identical pairs."""
+    first = df.iloc[0]
+    paired = bool(first["paired"])
+    lines = [f"P(event by {first['horizon']}) at {first['key']} = {first['b']} minus at "
+             f"{first['key']} = {first['a']}, "
+             + ("replicates paired by seed (Newcombe's paired interval, McNemar's exact "
+                "test):" if paired else
+                "no seeds in common, so unpaired (Newcombe's hybrid score interval, "
+                "Fisher's exact test):")]
+    groups = [c for c in df.columns[:list(df.columns).index("key")]]
+    for row in df.to_dict("records"):
+        where = ", ".join(f"{g}={row[g]}" for g in groups)
+        mark = "*" if row["bounded"] else ""
+        text = (f"  {(where + '  ') if where else ''}{row['event']:<12} "
+                f"{row['p_a']:.3f} -> {row['p_b']:.3f}  difference {row['difference']:+.3f} "
+                f"[{row['low']:+.3f}, {row['high']:+.3f}]{mark}")
+        if paired:
+            p_value = "" if row["p_value"] != row["p_value"] else f", p = {row['p_value']:.3g}"
+            text += (f"  ({row['pairs']} pairs: {row['only_a']} at A only, {row['only_b']} "
+                     f"at B only{p_value}; {row['identical_pairs']} identical)")
+        else:
+            text += f"  ({row['replicates_a']} and {row['replicates_b']} replicates)"
+        lines.append(text)
+    if df["bounded"].any():
+        lines.append("* bounds: replicates stopped early by another event count against B "
+                     "for the low end, for B for the high end (95%)")
+    return "\n".join(lines)
 
 
 def homogeneity_text(tests, by) -> str:
