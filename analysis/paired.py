@@ -269,7 +269,8 @@ def compare(results, key: str, a, b, events=None, horizon: int | None = None,
     a, b : number or str
         Its two values: the difference is P at ``b`` minus P at ``a``.
     events : sequence of str, optional
-        Default: those of :func:`analysis.summarize`.
+        Default: those of :func:`analysis.summarize`, and ``total_loss``
+        where the table has it.
     horizon : int, optional
         The T of P(event by T) (default: the scenario's horizon).
 
@@ -301,6 +302,8 @@ def compare(results, key: str, a, b, events=None, horizon: int | None = None,
             seen = ", ".join(list(pd.unique(runs[key].astype(str)))[:10])
             raise AnalysisError(f"cannot compare {key}={value}: no replicate has that value "
                                 f"(values here: {seen})")
+    if events is None and "total_loss_tick" in runs.columns:
+        events = _events(runs, None) + ("total_loss",)  # as summarize --at
     events = _events(runs, events)
     rows_a, rows_b = runs[at_a], runs[at_b]
     others = [c for c in swept if c != key and c in runs.columns

@@ -249,6 +249,7 @@ PARAMS = np.dtype([
     # without a mutator effect or environmental noise
     ("error_probability", np.float64),
     ("mutator_strength", np.float64),
+    ("drive_guard", np.float64),  # P(a copy error of drive is caught as it is made)
     ("kernel_type", np.int64),  # codes.Kernel
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),

@@ -235,11 +235,12 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 io.write_run(result, owner, command=command, started=started,
                              parameters=parameters, written=written, folder=target)
                 if figure:
-                    from analysis.plots import overview_figure
+                    from analysis.plots import headline_events, overview_figure
 
                     overview_figure(result.runs, result.timeseries, sc.horizon,
                                     target / "overview.png", title=sc.name,
-                                    record_every=sc.record_every)
+                                    record_every=sc.record_every,
+                                    events=headline_events(result.runs, sc.stop.on))
                 if target != folder:
                     # Files the earlier run did not write (figures, reports
                     # drawn from it) stay, as they would in place.

@@ -371,6 +371,36 @@ def claim_noise_bursts(fast):
     assert like["low"] <= 0 <= like["high"], like
 
 
+def claim_defence_budget(fast):
+    # Points: 0 none, 1 cost only, 2 drive guard, 3 immune, 4 improving
+    # immune, 5 isolation. "P(total loss by 2000) (nearly) 1 without a
+    # defence, at either size; every defence lowers it (paired difference
+    # with point 1 below 0); the improving immune system to about 0, below
+    # the static one; the guard, the static immune system and isolation to
+    # about 0.3-0.8; isolation loses most of its agents (0.7-1)". fast: 3
+    # replicates of points 1 and 4 (3 of 3 against 0 of 3: Newcombe's
+    # paired interval [-1, -0.17], below 0).
+    if fast:
+        cost = _run("defence_budget", replicates=3, point=1)
+        improving = _run("defence_budget", replicates=3, point=4)
+        _assert_probability(cost, "total_loss", 0.9, 1.0)
+        _assert_probability(improving, "total_loss", 0.0, 0.1)
+        assert _paired(cost, improving, "total_loss")["high"] < 0
+        return
+    none, cost, guard, immune, improving, isolation = (
+        _run("defence_budget", point=p) for p in range(6))
+    for result in (none, cost):
+        _assert_probability(result, "total_loss", 0.9, 1.0)
+    for result in (guard, immune, isolation):
+        _assert_probability(result, "total_loss", 0.3, 0.8)
+        assert _paired(cost, result, "total_loss")["high"] < 0
+    _assert_probability(improving, "total_loss", 0.0, 0.1)
+    assert _paired(cost, improving, "total_loss")["high"] < 0
+    assert _paired(immune, improving, "total_loss")["high"] < 0
+    lost = _agent_outcomes(isolation)
+    assert lost["mean_fraction_lost_high"] >= 0.7 and lost["mean_fraction_lost_low"] <= 1.0
+
+
 def _converged_without_takeover(runs):
     return (runs.converged & (runs.failure_mode == "drift")).to_numpy()
 
