@@ -195,6 +195,9 @@ def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame, horizon: int,
         if "seed" not in runs.columns:
             raise AnalysisError("the runs table has no seed column (replicates are "
                                 "paired by seed: a table written by Substrate)")
+        if runs["seed"].duplicated().any():
+            raise AnalysisError("a setting's replicates repeat a seed (rows of several "
+                                "points?): give one point's or one run's rows per setting")
     merged = runs_a.reset_index(drop=True).reset_index().merge(
         runs_b.reset_index(drop=True).reset_index(), on="seed", suffixes=("_a", "_b"))
     paired = len(merged) > 0

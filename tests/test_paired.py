@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import analysis
 from analysis.paired import newcombe_difference, paired_difference
-from simulation import load_scenario, run_scenario
+from simulation import AnalysisError, load_scenario, run_scenario
 from substrate.cli import cli
 
 CRN_SWEEP = """\
@@ -185,3 +185,27 @@ def test_independent_seeds_give_no_pairs(tmp_path):
                              events=["takeover"])
     assert not table["paired"].any() and (table["pairs"] == 0).all()
     assert ((table["low"] <= table["difference"]) & (table["difference"] <= table["high"])).all()
+
+
+def _runs(seeds, ticks, stops, events):
+    return pd.DataFrame({"seed": seeds, "ticks": ticks, "stop_reason": stops,
+                         "convergence_tick": pd.array(events, dtype="Int64"),
+                         "extinction_tick": pd.array([None] * len(seeds), dtype="Int64")})
+
+
+def test_compare_runs_pairs_by_seed_and_bounds_stopped_pairs():
+    # Four pairs (seeds 1-4, rows in different orders): convergence at A in
+    # seed 1, at B in seeds 1 and 2; seed 4 at B was stopped at tick 50 by
+    # another event (takeover) before T = 100: its outcome is unknown.
+    a = _runs([1, 2, 3, 4], [100] * 4, ["horizon"] * 4, [30, None, None, None])
+    b = _runs([4, 3, 2, 1], [50, 100, 100, 100], ["takeover", "horizon", "horizon",
+                                                  "horizon"], [None, None, 60, 20])
+    row = analysis.compare_runs(a, b, 100, ["convergence"]).iloc[0]
+    assert row["paired"] and row["pairs"] == 4 and row["bounded"]
+    assert (row["both"], row["only_a"], row["only_b"], row["neither"]) == (1, 0, 1, 2)
+    assert row["difference"] == pytest.approx(0.25)
+    # The bounds: seed 4 at B "no" for the low end, "yes" for the high end.
+    assert row["low"] == pytest.approx(paired_difference(1, 1, 0, 2)["low"])
+    assert row["high"] == pytest.approx(paired_difference(1, 2, 0, 1)["high"])
+    with pytest.raises(AnalysisError, match="repeat a seed"):
+        analysis.compare_runs(pd.concat([a, a]), b, 100, ["convergence"])

@@ -130,9 +130,13 @@ def claim_error_correction_r5_correlated(fast):
     assert abs(log["r5_correlated"] - log["r1"]) < abs(log["r5_correlated"] - log["r5"]), rate
     assert rate["r5_correlated"] < rate["r1"], rate
     if not fast:
-        r5c = _assert_probability(_run("error_correction_r5_correlated"), "takeover", 0.3, 1.0)
-        r5 = estimate_event(_run("error_correction_r5").runs, "takeover", 1500)
+        correlated = _run("error_correction_r5_correlated")
+        r5c = _assert_probability(correlated, "takeover", 0.3, 1.0)
+        independent = _run("error_correction_r5")
+        r5 = estimate_event(independent.runs, "takeover", 1500)
         assert r5c["low"] > r5["high"], (r5c, r5)  # more takeovers than r5
+        # the files share their seed: paired, correlated minus independent above 0
+        assert _paired(independent, correlated)["low"] > 0
 
 
 def claim_immune_arms_race(fast):
