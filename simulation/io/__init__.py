@@ -40,24 +40,25 @@ file and what is wrong; the manifest's files must lie inside its folder.
 """
 
 from ..errors import DamagedError, OutputError
-from .files import (LOCK, MANIFEST, PARTS, abandon_writes, atomic_write, one_line, reading,
-                    unlink, write_csv, write_figure, write_json, write_text)
+from .files import (LOCK, MANIFEST, PARTS, abandon_writes, atomic_write, one_line,
+                    output_file, reading, unlink, write_csv, write_figure, write_json, write_text)
 from .lock import Claim, claim, clean_temporaries, prepare_folder
 from .provenance import FORMAT, PACKAGES, key_provenance, now, provenance, versions
-from .reader import TABLE_KEYS, Results, load, load_study, read_manifest, read_scenario
+from .reader import (RESULTS, TABLE_KEYS, Output, Results, load, load_study, read_manifest,
+                     read_scenario)
 from .tables import (PROVENANCE_KEY, RUN_ID_KEY, TableAppender, content_digest, footer,
                      part_info,
                      run_id_of, write_parquet, write_parquet_parts)
-from .writer import (OTHER_KINDS, RUN_TABLES, earlier_run, read_study_part, refuse_foreign,
-                     unmark, write_manifest, write_run, write_study_part)
+from .writer import (OTHER_KINDS, RUN_TABLES, earlier_run, refuse_foreign, unmark,
+                     write_manifest, write_run)
 
-__all__ = ["FORMAT", "LOCK", "MANIFEST", "OTHER_KINDS", "PACKAGES", "PARTS", "PROVENANCE_KEY",
-           "RUN_ID_KEY", "RUN_TABLES", "TABLE_KEYS", "Claim", "DamagedError", "OutputError",
-           "Results", "TableAppender",
-           "abandon_writes", "atomic_write", "claim", "clean_temporaries", "content_digest",
-           "earlier_run", "footer", "key_provenance", "load", "load_study", "now", "one_line",
-           "part_info", "prepare_folder", "provenance", "read_manifest", "read_scenario",
-           "read_study_part", "reading", "refuse_foreign", "run_id_of", "unlink", "unmark",
-           "versions", "write_csv", "write_figure", "write_json", "write_manifest",
-           "write_parquet", "write_parquet_parts", "write_run", "write_study_part",
-           "write_text"]
+__all__ = ["FORMAT", "LOCK", "MANIFEST", "OTHER_KINDS", "PACKAGES", "PARTS",
+           "PROVENANCE_KEY", "RESULTS", "RUN_ID_KEY", "RUN_TABLES", "TABLE_KEYS", "Claim",
+           "DamagedError", "Output", "OutputError", "Results", "TableAppender",
+           "abandon_writes", "atomic_write", "claim", "clean_temporaries",
+           "content_digest", "earlier_run", "footer", "key_provenance", "load",
+           "load_study", "now", "one_line", "output_file", "part_info", "prepare_folder",
+           "provenance", "read_manifest", "read_scenario", "reading", "refuse_foreign",
+           "run_id_of", "unlink", "unmark", "versions", "write_csv", "write_figure",
+           "write_json", "write_manifest", "write_parquet", "write_parquet_parts",
+           "write_run", "write_text"]

@@ -106,6 +106,23 @@ def unlink(path) -> None:
     _unlink(path)
 
 
+def output_file(path) -> Path:
+    """Check that a file can be written at ``path`` (its folder exists and
+    it is not a folder); returns it as a Path.
+
+    Raises
+    ------
+    OutputError
+        The folder does not exist, or ``path`` is a folder.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise OutputError(f"output file {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"output file {path}: is a folder; give a file name")
+    return path
+
+
 def write_text(text: str, path) -> Path:
     """Write a text file atomically (UTF-8)."""
     def write(tmp):

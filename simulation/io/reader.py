@@ -57,6 +57,11 @@ class Results:
         return int(self.scenario["horizon"])
 
     @property
+    def kind(self) -> str:
+        """``run`` or ``sweep``."""
+        return self.manifest["kind"]
+
+    @property
     def run_id(self) -> str:
         return self.manifest["run_id"]
 
@@ -161,29 +166,6 @@ class Results:
 
     def timeseries(self, columns=None, points=None):
         return self.table("timeseries", columns, points)
-
-
-
-def load_study(folder) -> dict:
-    """The ``study.json`` of an output folder of ``substrate study``.
-
-    Raises
-    ------
-    OutputError
-        No such folder or file (or the study has not finished), or unreadable.
-    """
-    folder = Path(folder)
-    path = folder / "study.json"
-    if not path.is_file():
-        raise OutputError(f"output folder {folder}: no study.json (not an output of "
-                          "'substrate study', or the study has not finished)")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"output folder {folder}: study.json is unreadable ({exc})") from None
-    if not isinstance(data, dict) or "theory" not in data or "study" not in data:
-        raise OutputError(f"output folder {folder}: study.json holds no study")
-    return data
 
 
 
@@ -294,34 +276,130 @@ def _check_keys(folder, name: str, table: str, columns) -> None:
                            path=Path(folder) / name)
 
 
-def load(folder) -> Results:
-    """Open an output folder of ``run`` or ``sweep`` (runs table, resolved
-    scenario, manifest) after checking it is whole.
+@dataclasses.dataclass
+class Output:
+    """A complete output folder of ``risk``, ``study`` or ``validate``, checked
+    whole: its result and its manifest.
+
+    Attributes
+    ----------
+    folder : Path
+    manifest : dict
+        Provenance; ``manifest["kind"]`` is ``risk``, ``study`` or
+        ``validation``.
+    data : dict or pandas.DataFrame
+        The result: ``risk.json`` or ``study.json`` (a mapping), or the
+        validation table (``validation.parquet``).
+    """
+
+    folder: Path
+    manifest: dict
+    data: object
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def run_id(self) -> str | None:
+        return self.manifest.get("run_id")
+
+
+#: The result of each kind of output that is not a run's tables: its file,
+#: and for JSON the keys it always has.
+RESULTS = {"risk": ("risk.json", ("event", "p")), "study": ("study.json", ("theory", "study")),
+           "validation": ("validation.parquet", ())}
+#: The files that mark a folder as being written by a job (its marker), and
+#: what they name.
+WRITING = {"sweep.json": "sweep", "risk-run.json": "risk estimate",
+           "study-run.json": "study", "runs.parquet": "run or sweep", LOCK: "command"}
+
+
+def _result(folder: Path, kind: str, manifest: dict | None) -> Output:
+    """The result of a ``risk``, ``study`` or ``validation`` folder (without
+    ``manifest``: of an earlier version, whose result holds its provenance)."""
+    import pandas as pd
+
+    name, keys = RESULTS[kind]
+    if name.endswith(".parquet"):
+        with reading(folder, name):
+            return Output(folder, manifest, pd.read_parquet(folder / name))
+    try:
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise OutputError(f"output folder {folder}: {name} is unreadable "
+                          f"({one_line(exc)})") from None
+    if not isinstance(data, dict) or any(key not in data for key in keys):
+        raise OutputError(f"output folder {folder}: {name} holds no {kind} result")
+    if manifest is None:
+        held = data.get("provenance")
+        manifest = held if isinstance(held, dict) else {"kind": kind, "files": [name]}
+    return Output(folder, manifest, data)
+
+
+def _unfinished(folder: Path, wanted) -> OutputError:
+    """The error for a folder without a manifest."""
+    for kind in wanted or ():
+        name = RESULTS.get(kind, ("",))[0]
+        if name.endswith(".json"):
+            what = "estimate" if kind == "risk" else kind
+            return OutputError(f"output folder {folder}: no {name} (not an output of "
+                               f"'substrate {kind}', or the {what} has not finished)")
+    writer = next((what for name, what in WRITING.items() if (folder / name).exists()), None)
+    what = (f"the {writer} that writes it has not finished (or was interrupted)" if writer
+            else "not an output folder of substrate")
+    return OutputError(f"output folder {folder}: no {MANIFEST}: {what}")
+
+
+def load(folder, kind=None) -> Results | Output:
+    """Open an output folder, whatever wrote it, after checking it is whole:
+    the manifest's ``kind`` says what it holds (as ``tskit.load`` reads any
+    file of tskit).
+
+    Parameters
+    ----------
+    folder : str or Path
+    kind : str or tuple of str, optional
+        The kinds expected (``run``, ``sweep``, ``risk``, ``study``,
+        ``validation``); a folder of another kind is refused.
+
+    Returns
+    -------
+    Results or Output
+        :class:`Results` (runs table, resolved scenario, manifest) for a
+        ``run`` or ``sweep``; :class:`Output` (the result and the manifest)
+        for ``risk``, ``study`` and ``validation``. A ``risk`` or ``study``
+        folder of an earlier version (its result without a manifest) is read
+        as such.
 
     Raises
     ------
     OutputError
-        No output here; unfinished (no manifest); a damaged or foreign
-        manifest, scenario or table (naming the file); a listed file missing
-        or outside the folder; or files of different runs mixed in one folder.
+        No output here; unfinished (no manifest); of another kind than
+        ``kind``; a damaged or foreign manifest, scenario, table or result
+        (naming the file); a listed file missing or outside the folder; or
+        files of different runs mixed in one folder.
     """
     import pandas as pd
 
     folder = Path(folder)
+    wanted = (kind,) if isinstance(kind, str) else kind
     if not folder.is_dir():
         raise OutputError(f"output folder {folder}: does not exist")
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        what = ("the run or sweep that writes it has not finished (or was interrupted)"
-                if (folder / "runs.parquet").exists() or (folder / "sweep.json").exists()
-                or (folder / LOCK).exists() else "not an output folder of a run or sweep")
-        raise OutputError(f"output folder {folder}: no {MANIFEST}: {what}")
+    if not (folder / MANIFEST).is_file():
+        for old in ("risk", "study"):  # written before they had a manifest
+            if (folder / RESULTS[old][0]).is_file() and (wanted is None or old in wanted):
+                return _result(folder, old, None)
+        raise _unfinished(folder, wanted)
     manifest = read_manifest(folder)
-    run_id = manifest["run_id"]
+    run_id, found = manifest["run_id"], manifest["kind"]
+    if wanted is not None and found not in wanted:
+        raise OutputError(f"output folder {folder}: holds a {found} output, not a "
+                          f"{' or '.join(wanted)} output")
     files = manifest["files"]
-    if "runs.parquet" not in files:
+    if found in ("run", "sweep") and "runs.parquet" not in files:
         raise OutputError(f"output folder {folder}: holds no runs table "
-                          f"(a {manifest.get('kind')} output)")
+                          f"({MANIFEST} is damaged); run again")
     for name in files:
         if not (folder / name).exists():
             raise OutputError(f"output folder {folder}: {name} is missing")
@@ -333,13 +411,27 @@ def load(folder) -> Results:
                     f"output folder {folder}: {name} comes from another run ({held}, "
                     f"the manifest says {run_id}): the folder mixes two runs; run again")
     for table, spec in manifest.get("partitioned", {}).items():
-        found = sum(1 for _ in (folder / PARTS).glob(f"p*-b*-{table}.parquet"))
-        if found != spec.get("count"):
-            raise OutputError(f"output folder {folder}: {PARTS}/ holds {found} {table} "
+        found_parts = sum(1 for _ in (folder / PARTS).glob(f"p*-b*-{table}.parquet"))
+        if found_parts != spec.get("count"):
+            raise OutputError(f"output folder {folder}: {PARTS}/ holds {found_parts} {table} "
                               f"parts, the manifest lists {spec.get('count')}")
+    if found in RESULTS:
+        return _result(folder, found, manifest)
     scenario = read_scenario(folder)
     with reading(folder, "runs.parquet"):
         runs = pd.read_parquet(folder / "runs.parquet")
     _check_keys(folder, "runs.parquet", "runs", runs.columns)
     parameters = [p for p in manifest.get("parameters", []) if p in runs.columns]
     return Results(folder, runs, scenario, manifest, parameters)
+
+
+def load_study(folder) -> dict:
+    """The ``study.json`` of an output folder of ``substrate study``:
+    ``load(folder, kind="study").data``.
+
+    Raises
+    ------
+    OutputError
+        As :func:`load`.
+    """
+    return load(folder, kind="study").data

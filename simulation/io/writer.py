@@ -11,11 +11,10 @@ swapped in only when complete (:meth:`~simulation.io.Claim.swap`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import DamagedError, OutputError
-from .files import MANIFEST, PARTS, _unlink, _write_error, one_line, write_json, write_text
+from ..errors import OutputError
+from .files import MANIFEST, PARTS, _unlink, write_json, write_text
 from .lock import Claim
 from .provenance import key_provenance, provenance
 from .reader import read_manifest
@@ -75,7 +74,8 @@ def write_run(result, claim_: Claim, command=None, started=None,
 
 #: Files that mark an output of another command than ``run``.
 OTHER_KINDS = {"sweep.json": "sweep", "risk.json": "risk", "risk-run.json": "risk",
-               "study.json": "study", "validation.parquet": "validation",
+               "study.json": "study", "study-run.json": "study",
+               "validation.parquet": "validation",
                PARTS: "sweep, risk or study"}
 
 
@@ -127,38 +127,3 @@ def refuse_foreign(folder, own, what: str, part_prefix: str) -> None:
         shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
         raise OutputError(f"output folder {folder}: holds other files ({shown}), not a "
                           f"{what} output: choose an empty folder or another one")
-
-
-def write_study_part(folder, size: int, data: dict) -> Path:
-    """One simulated size of a study: ``FOLDER/parts/size-N.json``."""
-    parts = Path(folder) / "parts"
-    try:
-        parts.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise _write_error(parts, exc) from None
-    return write_json(data, parts / f"size-{size}.json")
-
-
-def read_study_part(folder, size: int) -> dict | None:
-    """A part written by :func:`write_study_part`, or None when it is
-    missing.
-
-    Raises
-    ------
-    DamagedError
-        The part is unreadable, not JSON or not a part (truncated by a
-        full disk, edited): simulate that size again.
-    """
-    path = Path(folder) / "parts" / f"size-{size}.json"
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        reason = one_line(exc)
-    else:
-        if isinstance(data, dict) and isinstance(data.get("points"), list):
-            return data
-        reason = "not a part of a study"
-    raise DamagedError(f"output folder {folder}: parts/{path.name} is damaged ({reason})",
-                       path=path)
