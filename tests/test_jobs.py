@@ -55,7 +55,7 @@ def test_parquet_parts_kept_or_run_again(folder):
     all said in one note (the first three named)."""
     job = JobFolder(SWEEP, io.Claim(folder, "r1"), (notes := []).append)
     runs = {"point": [0], "replicate": [0]}
-    ts = runs | {"tick": [0]}
+    ts = runs | {"tick": [0], "mean_drive": [0.1]}
     names = {u: [f"p00000{u}-b000000-timeseries.parquet", f"p00000{u}-b000000-runs.parquet"]
              for u in range(6)}
     for u in range(6):

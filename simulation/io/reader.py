@@ -262,7 +262,7 @@ def read_scenario(folder) -> dict:
 #: Columns each table always has (the readers index by them): a table of
 #: another kind put in its place is refused by name.
 TABLE_KEYS = {"runs": ("point", "replicate"),
-              "timeseries": ("point", "replicate", "tick", "size", "mean_drive"),
+              "timeseries": ("point", "replicate", "tick", "mean_drive"),
               "clones": ("point", "replicate", "clone", "parent", "agent"),
               "clone_counts": ("point", "replicate", "tick", "clone", "count"),
               "agents": ("point", "replicate", "tick", "alive")}
