@@ -99,7 +99,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     ``progress_ticks``, the loop pauses every that many ticks to advance
     ``progress`` (pausing draws nothing: the results are the same).
     ``seed_point`` (default ``point``) is the point the seed is derived
-    from (:func:`simulation.sweep.seed_point`).
+    from (:func:`simulation.design.seed_point`).
     """
     seed = replicate_seed(scenario.seed, replicate, point if seed_point is None else seed_point)
     if world is None:
@@ -322,7 +322,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     seed_point : int, optional
         The point the replicates' seeds are derived from (default
         ``point``): 0 for every point of a sweep with common seeds
-        (:func:`simulation.sweep.seed_point`), so that a point's replicate
+        (:func:`simulation.design.seed_point`), so that a point's replicate
         k is replicate k of a plain run of the point's scenario.
 
     Raises
