@@ -55,14 +55,25 @@ def failure_mode_at(runs: pd.DataFrame, delta: float) -> np.ndarray:
                     np.where(ever, "drift", "none")).astype(object)
 
 
+def drift_thresholds(scenario: dict) -> tuple:
+    """``(stop.drift_delta, immune.tolerance)`` of a resolved scenario (a
+    dict, as ``Results.scenario``); None for one it does not hold (no drift
+    event, or a damaged scenario.yaml)."""
+    def value(section, key):
+        held = scenario.get(section) if isinstance(scenario, dict) else None
+        found = held.get(key) if isinstance(held, dict) else None
+        return float(found) if isinstance(found, (int, float)) else None
+
+    return value("stop", "drift_delta"), value("immune", "tolerance")
+
+
 def default_deltas(scenario: dict) -> list[float]:
     """The thresholds tabulated by default: :data:`DELTA_FACTORS` times
     ``stop.drift_delta``, and ``immune.tolerance``, within (0, 1]; none when
     the scenario has no drift event."""
-    delta = (scenario.get("stop") or {}).get("drift_delta", 0.2)
+    delta, tolerance = drift_thresholds(scenario)
     if delta is None:
         return []
-    tolerance = (scenario.get("immune") or {}).get("tolerance")
     values = {round(delta * f, 10) for f in DELTA_FACTORS}
     if tolerance:
         values.add(round(float(tolerance), 10))

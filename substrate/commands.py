@@ -424,14 +424,15 @@ def _sensitivity(runs, scenario: dict, params=()) -> str:
     """The failure-mode verdict over drift thresholds
     (:func:`analysis.failure_mode_sensitivity`) as lines, when it flips
     within them (else nothing)."""
-    from analysis.failure_modes import default_deltas, failure_mode_sensitivity
+    from analysis.failure_modes import (default_deltas, drift_thresholds,
+                                        failure_mode_sensitivity)
 
-    deltas = default_deltas(scenario)
-    if "drift_rise" not in runs.columns or not deltas:
+    delta, tolerance = drift_thresholds(scenario)
+    if "drift_rise" not in runs.columns or delta is None or tolerance is None:
         return ""
-    return sensitivity_text(failure_mode_sensitivity(runs, deltas, list(params)),
-                            scenario["stop"]["drift_delta"],
-                            scenario["immune"]["tolerance"], params)
+    return sensitivity_text(failure_mode_sensitivity(runs, default_deltas(scenario),
+                                                     list(params)),
+                            delta, tolerance, params)
 
 
 def _compare_request(text: str) -> tuple[str, str, str]:
