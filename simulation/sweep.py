@@ -60,6 +60,9 @@ from .run import run_scenario
 from .scenario import Scenario, point_scenario, to_yaml
 
 PARTS = io.PARTS
+#: What Dask and its worker processes said while the sweep ran (only when
+#: they said something: a failed unit's traceback, lost workers).
+CLUSTER_LOG = "cluster.log"
 #: A sweep with at most this many timeseries rows also gets the consolidated
 #: ``timeseries.parquet`` (about 0.3 GB in pandas); larger sweeps keep the
 #: timeseries as parts only (read lazily), unless asked.
@@ -478,24 +481,37 @@ def _live_workers(client, scheduler: str | None) -> int:
 
 @contextlib.contextmanager
 def connect(workers: int | None = None, scheduler: str | None = None,
-            timeout: float = 5.0):
+            timeout: float = 5.0, log=None):
     """A Dask client (a context manager): on a local cluster of ``workers``
     processes (one thread each), or on the running scheduler at
     ``scheduler`` (checked first: :func:`check_scheduler`). The local
     cluster is closed on the way out.
+
+    Meanwhile what Dask, its worker processes and multiprocessing write to
+    stderr (logs, tracebacks, warnings) is kept off it
+    (:func:`simulation.cluster_log.kept_off_stderr`) and, once connected,
+    appended to the file ``log`` if anything was said (``cluster.log`` in
+    the output folder); ``sys.stderr`` itself still reaches the terminal.
 
     Raises
     ------
     ClusterError
         The scheduler cannot be reached within ``timeout`` s, or is not Dask.
     """
-    client, cluster = _client(workers, scheduler, timeout)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    import distributed  # noqa: F401  (its log handlers made before stderr is kept off)
+
+    from .cluster_log import kept_off_stderr
+
+    with kept_off_stderr() as said:
+        client, cluster = _client(workers, scheduler, timeout)
+        try:
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+            if log is not None:
+                said.keep(log)
 
 
 def map_units(client, func, units, *, scheduler: str | None = None,
@@ -680,7 +696,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         show_progress = sys.stderr.isatty()
     # Connect before writing anything: a sweep that cannot start leaves the
     # folder as it was (so it can be retried as it was typed).
-    with (connect(workers, scheduler, connect_timeout) if todo
+    with (connect(workers, scheduler, connect_timeout, log=folder / CLUSTER_LOG) if todo
           else contextlib.nullcontext()) as client:
         if held is not None:
             owner.adopt(held["run_id"])

@@ -360,10 +360,10 @@ def validate_command(tier: str, out=None, command=None,
             notify(f"{folder}: {owner.note}")
         io.earlier_run(folder, "validation")  # refuses a folder of another command
         compile_notice(notify)
-        io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
                            f"again: {_again(command)}", owner):
+            io.unmark(folder)
             with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
                       leave=False) as bar:
                 results = validation.run(tier, progress=lambda r: bar.update())

@@ -8,7 +8,6 @@ left whole.
 """
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 
 from simulation import io
 from simulation.errors import DamagedError, OutputError
+from tests.conftest import fill
 from tests.scenario_texts import SMALL, SWEEP
 
 
@@ -273,25 +273,12 @@ def test_a_run_replacing_the_current_folder_is_written_in_place(made, tmp_path):
     assert io.load(folder).scenario["seed"] == 9
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real file system of 400 KiB (tmpfs; needs root)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(where)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def test_a_full_disk_leaves_the_earlier_run_whole_and_says_so(made, tmp_path, small_disk):
     shutil.copy(made / "small.yaml", tmp_path / "small.yaml")
     folder = small_disk / "run"
     shutil.copytree(made / "run", folder)
     earlier = {p.name: p.read_bytes() for p in folder.iterdir()}
-    free = os.statvfs(small_disk)
-    (small_disk / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 30_000))
+    fill(small_disk, 30_000)
     status, _, err = substrate("run", "small.yaml", "--out", folder, "--seed", 9,
                                cwd=tmp_path)
     line = one_error_line(status, err)
