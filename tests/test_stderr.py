@@ -10,11 +10,12 @@ status, the time it took, and that the finished work is still there.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 import pytest
 
@@ -22,41 +23,13 @@ from simulation import io
 from tests.conftest import fill
 from tests.scenario_texts import SLOW_SWEEP, SWEEP
 from tests.test_reliability import made, substrate  # noqa: F401  (made: a fixture)
-
-#: What a finished unit of a sweep leaves: its two parts.
-DONE = ("p000000-b000000", "p000000-b000001", "p000001-b000001", "p000002-b000000")
-
+from tests.test_sweep import dask_cluster
 
 def only_line(err: str) -> str:
     """The one line of stderr, with no traceback or log line around it."""
     lines = err.splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
-
-
-@contextmanager
-def dask_scheduler(tmp_path, workers=1):
-    """`dask scheduler` and `dask worker` processes on loopback (their own
-    output to /dev/null: on a cluster it is on other machines)."""
-    from tests.test_sweep import _dask_command, _free_port, _wait_for_workers
-
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                 start_new_session=True, cwd=tmp_path)
-    procs = [subprocess.Popen([_dask_command(), "scheduler", "--host", "127.0.0.1", "--port",
-                               address.rsplit(":", 1)[1], "--no-dashboard"], **quiet)]
-    try:
-        procs.append(subprocess.Popen([_dask_command(), "worker", address, "--nworkers",
-                                       str(workers), "--nthreads", "1", "--no-dashboard"],
-                                      **quiet))
-        _wait_for_workers(address, workers)
-        yield address
-    finally:
-        for proc in procs[::-1]:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
 
 
 # --- a full disk ----------------------------------------------------------------
@@ -69,8 +42,6 @@ def test_a_sweep_on_a_full_disk_is_one_line_and_keeps_its_units(made, tmp_path, 
     traceback among them."""
     folder = small_disk / "sweep"
     (tmp_path / "sw.yaml").write_text(SWEEP)
-    import shutil
-
     shutil.copytree(made / "sweep", folder)
     for unit in ("p000001-b000000", "p000002-b000001"):  # not finished
         (folder / "parts" / f"{unit}-runs.parquet").unlink()
@@ -78,8 +49,8 @@ def test_a_sweep_on_a_full_disk_is_one_line_and_keeps_its_units(made, tmp_path, 
     kept = {p.name: p.read_bytes() for p in (folder / "parts").iterdir()}
     fill(small_disk, 4 * 4096)  # the lock and scenario.yaml fit; a part (> 15 kB) does not
     args = ["sweep", "sw.yaml", "--out", folder, "--block-size", 1, "--resume"]
-    with (dask_scheduler(tmp_path) if where == "scheduler" else nullcontext()) as address:
-        scheduler = ["--scheduler", address] if address else []
+    with (dask_cluster(tmp_path) if where == "scheduler" else nullcontext()) as cluster:
+        scheduler = ["--scheduler", cluster[0]] if cluster else []
         started = time.monotonic()
         status, _, err = substrate(*args, *scheduler, cwd=tmp_path)
         seconds = time.monotonic() - started
@@ -95,11 +66,6 @@ def test_a_sweep_on_a_full_disk_is_one_line_and_keeps_its_units(made, tmp_path, 
     assert len(io.load(folder).runs) == 6
     for name, data in kept.items():
         assert (folder / "parts" / name).read_bytes() == data
-
-
-@contextmanager
-def nullcontext():
-    yield None
 
 
 @pytest.mark.parametrize("command", [
