@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from simulation import load_scenario, run_scenario
-from simulation.budget import (BASE_BYTES, MemoryGuard, check_risk_memory, estimate_memory,
-                               state_bytes)
+from simulation.budget import (BASE_BYTES, TAKEOVER_TICK_BYTES, MemoryGuard,
+                               check_risk_memory, check_study_memory, estimate_memory,
+                               estimate_study_memory, state_bytes)
 from simulation.engine import build_config, initial_state
 from simulation.errors import MemoryBudgetError, ScenarioError
 from simulation.kernels import driver
@@ -115,6 +116,33 @@ def test_risk_beyond_the_budget_is_refused_in_seconds(tmp_path, args, what):
     line = one_error_line(proc)
     assert f"most of it is {args[1]} {what}" in line and "--max-memory" not in line
     assert seconds < 30
+
+
+def test_a_study_beyond_the_budget_is_refused_in_seconds(tmp_path):
+    """10^7 paths at each of the 18 values and 4 sizes of the bundled study:
+    their takeover ticks alone would take ~100 GiB (it started, and would
+    have grown until the OOM killer, after days of simulating)."""
+    proc, seconds, _ = capped(["-m", "substrate", "study", "defence_scaling", "--set",
+                               "study.simulate.paths=10000000", "--out", "o"], tmp_path)
+    line = one_error_line(proc)
+    assert "the study needs an estimated 101 GiB of memory, more than the budget under " \
+        "this process's address-space limit (2 GiB)" in line, line
+    assert "lower study.simulate.paths" in line and "--" not in line
+    assert seconds < 30 and not (tmp_path / "o").exists()
+
+
+def test_study_memory_counts_paths_values_and_sizes():
+    sc = load_scenario(ROOT / "scenarios" / "defence_scaling.yaml")
+    bundled = check_study_memory(sc, max_memory=2**30)  # 4 sizes x 18 values x 4000 paths
+    assert bundled["takeover_ticks"] == 4 * 18 * 4000 * TAKEOVER_TICK_BYTES
+    more = sc.model_copy(update={"study": sc.study.model_copy(update={
+        "simulate": sc.study.simulate.model_copy(update={"paths": 4_000_000})})})
+    assert estimate_study_memory(more)["takeover_ticks"] == 1000 * bundled["takeover_ticks"]
+    with pytest.raises(MemoryBudgetError, match="4000000 paths x 18 values x 4 sizes"):
+        check_study_memory(more, max_memory=2**30)
+    theory_only = sc.model_copy(update={"study": sc.study.model_copy(update={
+        "simulate": None})})
+    assert estimate_study_memory(theory_only)["total"] == BASE_BYTES
 
 
 def test_a_normal_run_under_the_cap_is_unaffected(tmp_path):
