@@ -13,6 +13,7 @@ off stderr (:mod:`simulation.cluster_log`).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -53,6 +54,10 @@ def _terminated(signum, frame):
 NOTHING_WRITTEN = "interrupted: nothing was written"
 
 
+#: The start of the line of an exception no check foresaw.
+BUG = "unexpected failure, a bug in substrate"
+
+
 class Substrate(click.Group):
     """The command group: maps the library's errors and interrupts to one
     line on stderr and an exit status."""
@@ -82,6 +87,15 @@ class Substrate(click.Group):
             click.echo("error: out of memory (the machine or this process's address-space "
                        "limit ran out before the memory budget); lower the memory budget "
                        "(option --max-memory) or the scenario's size", err=True)
+            ctx.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug: one line still (the traceback on demand)
+            if os.environ.get("SUBSTRATE_DEBUG"):
+                raise
+            click.echo(f"error: {BUG} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                       "; please report it with the command line (SUBSTRATE_DEBUG=1 shows "
+                       "the traceback)", err=True)
             ctx.exit(2)
 
 

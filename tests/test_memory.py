@@ -27,6 +27,7 @@ from simulation.engine import build_config, initial_state
 from simulation.errors import MemoryBudgetError, ScenarioError
 from simulation.kernels import driver
 from simulation.scenario import Scenario
+from substrate.cli import BUG
 
 ROOT = Path(__file__).resolve().parent.parent
 CAP = 3 * 2**30  # the address space each process may take
@@ -81,6 +82,7 @@ def one_error_line(proc) -> str:
     lines = [line for line in proc.stderr.strip().splitlines()
              if not line.startswith("note: compiling")]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-3000:]
+    assert BUG not in lines[0], lines[0]  # a typed error, not the catch-all
     return lines[0]
 
 
