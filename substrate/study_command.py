@@ -27,6 +27,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     from tqdm.auto import tqdm
 
     from analysis.scaling import simulated_defence, sized, theory_rows
+    from simulation.budget import check_study_memory
     from simulation.study import simulate_lineages
 
     from .commands import _again, claim_out, interruptible, resolve_scenario, resume_command
@@ -42,6 +43,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         theory = theory_rows(sc, study)  # refuses a scenario outside the approximation
     except AnalysisError as exc:
         raise AnalysisError(f"{path}: {exc}") from None
+    check_study_memory(sc, source=str(path))  # before any folder is made
     sim = study.simulate
     if show_progress is None:
         show_progress = sys.stderr.isatty()
