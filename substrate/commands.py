@@ -208,7 +208,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 target = owner.stage()
             except OutputError as exc:
                 notify(f"{exc}: the new run is written over the earlier one in place")
-        compile_notice(notify)
+        compile_notice(notify, sc)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -422,7 +422,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
-        compile_notice(notify)
+        compile_notice(notify, seeded)
         if sc.seed is None:
             # A file without a seed: a resumed sweep keeps the seed it started with.
             held = stored_seed(folder) if resume else None

@@ -56,7 +56,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
         folder = owner.folder
         if owner.note:
             notify(f"{folder}: {owner.note}")
-        compile_notice(notify)
+        compile_notice(notify, sc, event)
         marker = folder / RISK_MARKER
         try:
             held = json.loads(marker.read_text()) if marker.exists() else None
