@@ -29,7 +29,7 @@ from .glossary import documented
 from .jit import entry, kernel
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
-                    move_migrants, observe_takeovers, parents_due)
+                    move_migrants, observe_takeovers, parents_due, world_totals)
 from ..codes import Advance, DeathCause, Dynamics, ScoreEvent, ScoreKind, StopReason
 from ..state import State
 
@@ -173,24 +173,7 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     (:func:`grow_snapshot`); nothing is allocated.
     """
     r = ts[n_rows]
-    size = 0.0
-    defectors = 0.0
-    clones = 0
-    living = 0
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        clones += ag.clones[a]
-        if ag.alive[a]:
-            living += 1
-        s0 += ag.trait_sums[a, 0]
-        s1 += ag.trait_sums[a, 1]
-        s2 += ag.trait_sums[a, 2]
-        s3 += ag.trait_sums[a, 3]
+    size, defectors, clones, living, _, s0, s1, s2, s3 = world_totals(ag)
     r.tick = st.tick
     r.agents = living
     r.size = int(size)
@@ -228,20 +211,17 @@ def observe(ag, p, st):
     n_taken, largest = observe_takeovers(ag, p)
     st.tick_takeovers = n_taken
     st.max_defector_fraction = max(st.max_defector_fraction, largest)
-    size = 0.0
-    defectors = 0.0
-    drive = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        drive += ag.trait_sums[a, DRIVE]
+    size, defectors, _, _, _, drive, _, _, _ = world_totals(ag)
     if st.first_defector_tick < 0 and defectors > 0:
         st.first_defector_tick = st.tick
     if st.takeover_tick < 0 and n_taken > 0:
         st.takeover_tick = st.tick
+        st.drift_rise_before_takeover = st.drift_rise  # to the tick before
     if st.convergence_tick < 0 and size > 0 and drive / size >= p.convergence_drive:
         st.convergence_tick = st.tick
-    if st.drift_tick < 0 and drifted(ag, p, st):
+    rise = drift_rise(ag, st)
+    st.drift_rise = max(st.drift_rise, rise)
+    if st.drift_tick < 0 and rise >= p.drift_delta:
         st.drift_tick = st.tick
 
 
@@ -257,9 +237,7 @@ def drift_baseline(ag, st):
     members = 0.0
     reference = 0.0
     living = 0
-    goal = 0.0
     for a in range(ag.meta[0]):
-        goal += ag.trait_sums[a, LOYALTY]
         resident += ag.resident_drive[a]
         members += ag.size[a] - ag.defectors[a]
         if ag.alive[a]:
@@ -267,31 +245,33 @@ def drift_baseline(ag, st):
             living += 1
     st.resident_drive0 = resident / members if members > 0 else 0.0
     st.reference_drive0 = reference / living if living > 0 else 0.0
-    st.goal_output0 = goal
+    st.goal_output0 = world_totals(ag)[6]  # loyalty: sum n l
 
 
 @kernel(_nrt=False)
 @documented()
-def drifted(ag, p, st):
-    """Value drift (docs/model.md, "Failure modes"): some live agent's
-    resident drive (mean over its non-defector members) or reference drive
-    (its z_ref drive) is at least ``drift_delta`` above tick 0's.
+def drift_rise(ag, st):
+    """The rise of drive that value drift measures (docs/model.md, "Failure
+    modes"): the largest, over live agents, of the rise of its resident
+    drive (mean over its non-defector members) and of its reference drive
+    (its z_ref drive) above tick 0's. Drift happens when it reaches
+    ``drift_delta``; its running maximum (``STATUS.drift_rise``) gives the
+    failure mode at any threshold.
 
     Returns
     -------
-    bool
-        Some live agent drifted.
+    float
+        The largest rise now (-inf without a live agent).
     """
+    rise = -np.inf
     for a in range(ag.meta[0]):
         if not ag.alive[a]:
             continue
-        if ag.zref[a, DRIVE] - st.reference_drive0 >= p.drift_delta:
-            return True
+        rise = max(rise, ag.zref[a, DRIVE] - st.reference_drive0)
         residents = ag.size[a] - ag.defectors[a]
-        if residents > 0 and (ag.resident_drive[a] / residents - st.resident_drive0
-                              >= p.drift_delta):
-            return True
-    return False
+        if residents > 0:
+            rise = max(rise, ag.resident_drive[a] / residents - st.resident_drive0)
+    return rise
 
 
 @kernel(_nrt=False)
@@ -320,14 +300,9 @@ def score(cl, ag, st, p):
     float
         The score, in [0, 1].
     """
-    size = 0.0
-    seeded = 0.0
-    drive = 0.0
+    size, _, _, _, seeded, drive, _, _, _ = world_totals(ag)
     largest = 0.0
     for a in range(ag.meta[0]):
-        size += ag.size[a]
-        seeded += ag.seeded[a]
-        drive += ag.trait_sums[a, DRIVE]
         if ag.alive[a] and ag.size[a] > 0:
             largest = max(largest, ag.defectors[a] / ag.size[a])
     if p.score_event == ScoreEvent.TAKEOVER:
@@ -824,20 +799,8 @@ def record_end(ag, status, seed, ends, statuses, k, first_row, n_rows):
     the ended replicate's outcomes and final reductions."""
     e = ends[k]
     e.seed = seed
-    e.size = 0.0
-    e.living_agents = 0
-    e.defectors = 0.0
-    e.clones = 0
-    e.sum_drive = 0.0
-    e.sum_loyalty = 0.0
-    for a in range(ag.meta[0]):
-        e.size += ag.size[a]
-        e.defectors += ag.defectors[a]
-        e.clones += ag.clones[a]
-        e.sum_drive += ag.trait_sums[a, DRIVE]
-        e.sum_loyalty += ag.trait_sums[a, LOYALTY]
-        if ag.alive[a]:
-            e.living_agents += 1
+    e.size, e.defectors, e.clones, e.living_agents, _, e.sum_drive, e.sum_loyalty, _, _ = (
+        world_totals(ag))
     # Agent-level outcomes (docs/model.md "Agent-level outcomes")
     e.agents_founded = ag.meta[0]
     e.died_empty = 0
