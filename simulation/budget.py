@@ -35,7 +35,7 @@ refuse runs that cannot fit, not to predict usage to the megabyte.
 
 The estimate is checked before a run starts (:func:`check_memory`); while
 it runs, :class:`MemoryGuard` checks every growth of the engine's tables
-(by doubling, in ``driver.make_room`` or during a tick too large to make
+(by doubling, in ``state.make_room`` or during a tick too large to make
 room for in advance) and every record held, from the arrays' item sizes,
 before it happens, and stops the run with a :class:`MemoryBudgetError`
 naming what grew when the budget would be passed.
@@ -487,7 +487,7 @@ class MemoryGuard:
             self._refuse("records", total, f"{rows} timeseries rows", state)
 
     def check_room(self, state, params, bound: float) -> None:
-        """Before ``driver.make_room(state, cfg, bound)``: the grown tables fit."""
+        """Before ``state.make_room(state, params, bound)``: the grown tables fit."""
         cl, ln, ag = state.clones, state.lineage, state.agents
         need = int(bound)
         grown = self._clone_growth(cl, ln, need)

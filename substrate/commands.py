@@ -222,7 +222,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 target = owner.stage()
             except OutputError as exc:
                 notify(f"{exc}: the new run is written over the earlier one in place")
-        compile_notice(notify)
+        compile_notice(notify, sc)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -351,7 +351,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
         check_scheduler(scheduler)  # before anything is written
     with claim_out(out, sc.name, command, notify) as owner:
         folder = owner.folder
-        compile_notice(notify)
+        compile_notice(notify, sc)
 
         def started_here() -> bool:
             try:

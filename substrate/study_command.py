@@ -67,7 +67,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         # The lineages are simulated in this process: a signal ends it at
         # once, its lock released and the finished sizes kept (as for 'run').
         with interruptible(kept, owner):
-            compile_notice()
+            compile_notice(scenario=sc)
             total = len(sim.sizes) * len(sim.values) if sim else 0
             with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                       disable=not show_progress, leave=False) as bar:

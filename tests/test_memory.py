@@ -25,8 +25,8 @@ from simulation.budget import (BASE_BYTES, TAKEOVER_TICK_BYTES, MemoryGuard,
                                estimate_study_memory, state_bytes)
 from simulation.engine import build_config, initial_state
 from simulation.errors import MemoryBudgetError, ScenarioError
-from simulation.kernels import driver
 from simulation.scenario import Scenario
+from simulation.state import make_room
 from substrate.cli import BUG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def test_the_guard_foresees_make_room_to_the_byte():
     p = config.params[0]
     for bound in (10, 1000, 50_000):
         state = initial_state(sc)
-        grown = driver.make_room(state, config, float(bound))
+        grown = make_room(state, config.params, float(bound))
         # The old tables and the grown ones exist while the content is copied.
         # (the meta arrays are shared, not copied)
         new = sum(sum(a.nbytes for f, a in zip(t._fields, t) if f != "meta")
