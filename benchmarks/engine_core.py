@@ -7,7 +7,7 @@ cache is shared): ``naive_ratio.py`` (1000 x 300 x 200 and 10^4
 subcomponents against the naive Mesa model), ``singleton.py`` at 10^9
 subcomponents (error rate 1e-5), ``wright_fisher.py`` (N = 10^5, 10^6),
 ``startup.py`` (warm and cold ``substrate run``) and, with ``--scaling``,
-``multi_agent.py --scaling 1e3 1e4 1e5 1e6`` (10-15 minutes). Then prints
+``multi_agent.py --scaling 1e3 1e4 1e5 1e6`` (both of its worlds, 20-30 minutes). Then prints
 the rows of docs/performance.md (markdown) from the JSON they wrote to
 ``benchmarks/results/``; ``--skip-run`` only prints them from the last
 results.
@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 from _common import HERE
+from multi_agent import scaling_table
 
 RUNS = [
     ["naive_ratio.py"],
@@ -78,13 +79,7 @@ def table() -> str:
     ticks, size = scaling["ticks"], scaling["size_per_agent"]
     lines += ["", f"Worlds of agents of {size} subcomponents, {ticks} ticks "
               "(`python benchmarks/multi_agent.py --scaling 1e3 1e4 1e5 1e6`):", "",
-              "| agents | subcomponents | seconds | ns per agent-tick | peak MiB "
-              "| clones alive | agents born |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in scaling["cases"]:
-        lines.append(f"| {r['agents']:.0e} | {r['agents'] * size:.0e} | {r['seconds']} "
-                     f"| {1e9 * r['seconds'] / (r['agents'] * ticks):.0f} "
-                     f"| {r['peak_rss_mib']} | {r['mean_clones_alive']} "
-                     f"| {r['agents_born']} |")
+              scaling_table(scaling["cases"], size, ticks)]
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
                      row, tilted)
+from .prefetch import AHEAD, prefetch
 
 
 #: Clones of at least this many members draw their births through the
@@ -54,6 +55,17 @@ def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
 
 
 @kernel(_nrt=False)
+def fetch_agent(ag, a):
+    """Prefetch the columns of agent ``a`` that a clone's draws read
+    (:mod:`.prefetch`): growth control, self, immune surveillance and tolerance."""
+    prefetch(ag.size, a)
+    prefetch(ag.capacity, a)
+    prefetch(ag.zref, a)
+    prefetch(ag.surveillance, a)
+    prefetch(ag.tolerance, a)
+
+
+@kernel(_nrt=False)
 def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
@@ -73,7 +85,10 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     # follow one another): the same values, without a division per clone
     g_agent = -1
     g_resident = g_escaped = 0.0
-    for i in range(cl.meta[0]):
+    slots = cl.meta[0]
+    for i in range(slots):
+        if i + AHEAD < slots:  # (the agent rows of a clone further on)
+            fetch_agent(ag, cl.agent[i + AHEAD])
         n = cl.count[i]
         clear_events(ev, i)
         if n <= 0:

@@ -412,42 +412,85 @@ def draw_systematic(rng, ag, a, copy_traits, p):
 
 
 @kernel(_nrt=False)
+def clear_sums(ag, a):
+    """Zero agent ``a``'s reductions over its clones."""
+    ag.size[a] = ag.defectors[a] = ag.seeded[a] = ag.resident_drive[a] = 0.0
+    ag.clones[a] = 0
+    for k in range(N_TRAITS):
+        ag.trait_sums[a, k] = 0.0
+
+
+@kernel(_nrt=False)
+def add_to_sums(cl, ag, i, n, theta):
+    """Add clone ``i``'s ``n`` members to its agent's reductions. An
+    agent's sums are these additions over its clones in slot order, from
+    zero (:func:`clear_sums`), wherever they are made, so that they are the
+    same bit for bit."""
+    a = cl.agent[i]
+    ag.size[a] += n
+    if cl.traits[i, DRIVE] > theta:
+        ag.defectors[a] += n
+    else:
+        ag.resident_drive[a] += n * cl.traits[i, DRIVE]
+    for k in range(N_TRAITS):
+        ag.trait_sums[a, k] += n * cl.traits[i, k]
+    if cl.seeded[i]:
+        ag.seeded[a] += n
+    ag.clones[a] += 1
+
+
+@kernel(_nrt=False)
+def free_slot(cl, ln, i, tick):
+    """Free the slot of clone ``i``, extinct at ``tick``: onto the stack
+    of free slots (the next :func:`new_slot` takes the last freed)."""
+    meta = cl.meta
+    cl.count[i] = -1
+    cl.free[meta[FREE_SLOTS]] = i
+    meta[FREE_SLOTS] += 1
+    ln.end[row(cl.clone_id[i], ln)] = tick
+
+
+@kernel(_nrt=False)
 def free_and_reduce(cl, ln, ag, p, tick):
     """Free the slots of extinct clones and reduce the clones per agent
     (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``,
     ``resident_drive``)."""
-    n_agents = ag.meta[0]
-    for a in range(n_agents):
-        ag.size[a] = 0.0
-        ag.defectors[a] = 0.0
-        ag.seeded[a] = 0.0
-        ag.clones[a] = 0
-        ag.resident_drive[a] = 0.0
-        for k in range(N_TRAITS):
-            ag.trait_sums[a, k] = 0.0
+    for a in range(ag.meta[0]):
+        clear_sums(ag, a)
     theta = p.escape_threshold
-    meta = cl.meta
-    for i in range(meta[SLOTS_USED]):
+    for i in range(cl.meta[SLOTS_USED]):
         n = cl.count[i]
         if n < 0:
             continue  # a free slot
         if n == 0:
-            cl.count[i] = -1
-            cl.free[meta[FREE_SLOTS]] = i
-            meta[FREE_SLOTS] += 1
-            ln.end[row(cl.clone_id[i], ln)] = tick
+            free_slot(cl, ln, i, tick)
             continue
-        a = cl.agent[i]
-        ag.size[a] += n
-        if cl.traits[i, DRIVE] > theta:
-            ag.defectors[a] += n
-        else:
-            ag.resident_drive[a] += n * cl.traits[i, DRIVE]
-        for k in range(N_TRAITS):
-            ag.trait_sums[a, k] += n * cl.traits[i, k]
-        if cl.seeded[i]:
-            ag.seeded[a] += n
-        ag.clones[a] += 1
+        add_to_sums(cl, ag, i, n, theta)
+
+
+@kernel()
+def reduce_agent(cl, ag, a, slots, theta):
+    """Agent ``a``'s reductions from scratch, over its clones ``slots``
+    (every one of them; sorted here, in place): what
+    :func:`free_and_reduce` gives it, without a pass over the table."""
+    slots.sort()
+    clear_sums(ag, a)
+    for s in range(slots.shape[0]):
+        add_to_sums(cl, ag, slots[s], cl.count[slots[s]], theta)
+
+
+@kernel(_nrt=False)
+def free_dead_agents(cl, ln, ag, tick):
+    """After agents died (their reductions cleared, :func:`clear_sums`):
+    free the slots of their clones, and of any extinct clone, in slot
+    order. This is :func:`free_and_reduce` where the other agents' sums are
+    already those of their clones (a reduction since the last change of a
+    clone count): they would be summed again to the same values, so one
+    pass reading no traits does it."""
+    for i in range(cl.meta[SLOTS_USED]):
+        n = cl.count[i]
+        if n == 0 or (n > 0 and not ag.alive[cl.agent[i]]):
+            free_slot(cl, ln, i, tick)
 
 
 @kernel(_nrt=False)

@@ -788,6 +788,42 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows, generational, interacting, sco
                         state.interval), n_rows)
 
 
+@kernel(_nrt=False, inline="always")
+@documented(tick=("int", "The replicate's last tick."))
+def agent_outcomes(ag, tick):
+    """The agent-level outcomes of a replicate ended at ``tick`` (docs/model.md,
+    "Agent-level outcomes").
+
+    Returns
+    -------
+    tuple
+        Agent-ticks lived, live agents taken over, the goal output (summed
+        loyalty) of the live agents not taken, and the agents dead empty,
+        starved, removed by oversight and killed by takeover.
+    """
+    agent_ticks = taken_alive = empty = starved = oversight = takeover = 0
+    goal_output = 0.0
+    for a in range(ag.meta[0]):
+        if ag.alive[a]:
+            agent_ticks += tick - ag.born_tick[a]
+            if ag.taken[a]:
+                taken_alive += 1
+            else:
+                goal_output += ag.trait_sums[a, LOYALTY]
+            continue
+        agent_ticks += ag.death_tick[a] - ag.born_tick[a]
+        cause = ag.death_cause[a]
+        if cause == DeathCause.EMPTY:
+            empty += 1
+        elif cause == DeathCause.STARVED:
+            starved += 1
+        elif cause == DeathCause.OVERSIGHT:
+            oversight += 1
+        elif cause == DeathCause.TAKEOVER:
+            takeover += 1
+    return agent_ticks, taken_alive, goal_output, empty, starved, oversight, takeover
+
+
 @entry(_nrt=False)
 @documented(seed=("int", "The replicate's seed."),
             k=("int", "The row of ``ends`` and ``statuses`` written."),
@@ -803,32 +839,8 @@ def record_end(ag, status, seed, ends, statuses, k, first_row, n_rows):
         world_totals(ag))
     # Agent-level outcomes (docs/model.md "Agent-level outcomes")
     e.agents_founded = ag.meta[0]
-    e.died_empty = 0
-    e.died_starved = 0
-    e.died_oversight = 0
-    e.died_takeover = 0
-    e.taken_alive = 0
-    e.agent_ticks = 0
-    e.goal_output_end = 0.0
-    tick = status[0].tick
-    for a in range(ag.meta[0]):
-        if ag.alive[a]:
-            e.agent_ticks += tick - ag.born_tick[a]
-            if ag.taken[a]:
-                e.taken_alive += 1
-            else:
-                e.goal_output_end += ag.trait_sums[a, LOYALTY]
-            continue
-        e.agent_ticks += ag.death_tick[a] - ag.born_tick[a]
-        cause = ag.death_cause[a]
-        if cause == DeathCause.EMPTY:
-            e.died_empty += 1
-        elif cause == DeathCause.STARVED:
-            e.died_starved += 1
-        elif cause == DeathCause.OVERSIGHT:
-            e.died_oversight += 1
-        elif cause == DeathCause.TAKEOVER:
-            e.died_takeover += 1
+    (e.agent_ticks, e.taken_alive, e.goal_output_end, e.died_empty, e.died_starved,
+     e.died_oversight, e.died_takeover) = agent_outcomes(ag, status[0].tick)
     e.first_row = first_row
     e.n_rows = n_rows - first_row
     statuses[k] = status[0]

@@ -7,9 +7,10 @@ import numpy as np
 from ..codes import DeathCause
 from .binomial import numpy_binomial
 from .jit import entry, kernel
-from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, found_clone,
-                     draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
-                     mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
+from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, clear_sums, found_clone,
+                     draw_clone_systematic, draw_systematic, found_mutant, free_dead_agents,
+                     grow_agents, grow_clones, has_room, mutation_rate, mutation_step, new_slot,
+                     noisy_error_rate, p_any_error, reduce_agent)
 
 
 @kernel(_nrt=False)
@@ -193,14 +194,12 @@ def agent_deaths(cl, ln, ag, p, rng, tick):
             ag.alive[a] = False
             ag.death_tick[a] = tick
             ag.death_cause[a] = cause
+            clear_sums(ag, a)  # (nothing below reads the dead agent's sums)
             died += 1
             if ag.taken[a]:
                 lost_taken += 1
     if died > 0:
-        for i in range(cl.meta[0]):
-            if cl.count[i] > 0 and not ag.alive[cl.agent[i]]:
-                cl.count[i] = 0
-        free_and_reduce(cl, ln, ag, p, tick)
+        free_dead_agents(cl, ln, ag, tick)
     return died, lost_taken
 
 
@@ -266,6 +265,33 @@ def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
 
 
 @kernel()
+def parent_clones(cl, ag, parents):
+    """The live clones of each parent (``parents``: agents, sorted), in
+    slot order, from one pass over the clone table: parent ``q``'s are
+    ``slots[first[q]:first[q + 1]]``. (A pass per parent cost parents x
+    clones a tick, the largest step of a world of 10^6 agents.)"""
+    n_par = parents.shape[0]
+    is_parent = np.zeros(ag.meta[0], np.bool_)
+    for q in range(n_par):
+        is_parent[parents[q]] = True
+    first = np.zeros(n_par + 1, np.int64)
+    n_slots = cl.meta[0]
+    for i in range(n_slots):
+        if cl.count[i] > 0 and is_parent[cl.agent[i]]:
+            first[np.searchsorted(parents, cl.agent[i]) + 1] += 1
+    for q in range(n_par):
+        first[q + 1] += first[q]
+    slots = np.empty(first[n_par], np.int64)
+    filled = first[:n_par].copy()
+    for i in range(n_slots):
+        if cl.count[i] > 0 and is_parent[cl.agent[i]]:
+            q = np.searchsorted(parents, cl.agent[i])
+            slots[filled[q]] = i
+            filled[q] += 1
+    return first, slots
+
+
+@kernel()
 def found_children(cl, ln, ag, cfg, rng, tick, totals):
     """Agents whose reserve reached the threshold found children
     (:func:`choose_parents`); a child takes half its parent's reserve.
@@ -284,7 +310,9 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
     systematic error vector (:func:`~.clones.draw_systematic`; under lineage
     scope each mutant founder draws its clone's vector after its copy errors
     instead), then, under ``copy.noise.scope: agent``, its own environment
-    X_0 (one ``standard_normal``). Returns the number of children.
+    X_0 (one ``standard_normal``). Each child's reductions are summed over
+    its own clones (:func:`~.clones.reduce_agent`): no other agent's clones
+    change, and none dies. Returns the number of children.
     """
     p = cfg.params[0]
     parents = choose_parents(ag, p, rng)
@@ -293,6 +321,7 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
         return 0
     n_copy = cfg.copy_traits.shape[0]
     t = totals[0]
+    first, slots = parent_clones(cl, ag, parents)
     for q in range(n_par):
         a = parents[q]
         c = ag.meta[0]
@@ -306,20 +335,19 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
         ag.death_tick[c] = -1
         ag.death_cause[c] = DeathCause.ALIVE
         size = 0
-        for i in range(cl.meta[0]):
-            if cl.count[i] > 0 and cl.agent[i] == a:
-                size += cl.count[i]
+        for s in range(first[q], first[q + 1]):
+            size += cl.count[slots[s]]
         remaining = min(p.bottleneck, size)
         left = size
         sums = np.zeros(N_TRAITS)
         founders = 0
-        start_slots = cl.meta[0]
-        for i in range(start_slots):
+        born = np.empty(remaining, np.int64)  # the child's clones (at most one per founder)
+        n_born = 0
+        for s in range(first[q], first[q + 1]):
             if remaining == 0:
                 break
+            i = slots[s]
             n = cl.count[i]
-            if n <= 0 or cl.agent[i] != a:
-                continue
             if left == n:
                 x = remaining
             else:
@@ -335,6 +363,8 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             if x - m > 0:
                 j = new_slot(cl)
                 found_clone(cl, ln, i, j, c, x - m, tick)
+                born[n_born] = j
+                n_born += 1
                 for k in range(N_TRAITS):
                     sums[k] += (x - m) * cl.traits[i, k]
             for _ in range(m):
@@ -343,6 +373,8 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                                             p, tick)
                 if p.systematic_rate > 0.0 and p.systematic_lineage:
                     draw_clone_systematic(rng, cl, ln, j, cfg.copy_traits, p)
+                born[n_born] = j
+                n_born += 1
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
             founders += x
@@ -368,5 +400,6 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
         if p.noise_sigma > 0.0 and p.noise_per_agent:
             ag.noise[c] = rng.standard_normal()
             ag.error_rate[c] = noisy_error_rate(ag.noise[c], p)
-    free_and_reduce(cl, ln, ag, p, tick)
+        # The child's sums (no clone of another agent changed, none died)
+        reduce_agent(cl, ag, c, born[:n_born], p.escape_threshold)
     return n_par
