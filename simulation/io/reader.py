@@ -308,11 +308,12 @@ class Output:
 #: The result of each kind of output that is not a run's tables: its file,
 #: and for JSON the keys it always has.
 RESULTS = {"risk": ("risk.json", ("event", "p")), "study": ("study.json", ("theory", "study")),
+           "findings": ("findings.json", ("tier", "questions")),
            "validation": ("validation.parquet", ())}
 #: The files that mark a folder as being written by a job (its marker), and
 #: what they name.
 WRITING = {"sweep.json": "sweep", "risk-run.json": "risk estimate",
-           "study-run.json": "study", "runs.parquet": "run or sweep", LOCK: "command"}
+           "study-run.json": "study", "findings-run.json": "findings report", "runs.parquet": "run or sweep", LOCK: "command"}
 
 
 def _result(folder: Path, kind: str, manifest: dict | None) -> Output:
