@@ -87,8 +87,8 @@ def _run_job(question, name: str, tier: str, folder: Path, scheduler: str, comma
         run_command(path, point=job.point, replicates=sizes.replicates, horizon=sizes.horizon,
                     **common)
     elif job.kind == "risk":
-        risk_command(path, event=job.event, score=job.score, particles=sizes.particles or 100,
-                     repeats=sizes.repeats or 20, scheduler=scheduler, horizon=sizes.horizon,
+        risk_command(path, event=job.event, method=job.method, score=job.score,
+                     particles=sizes.particles or 100, repeats=sizes.repeats or 20, scheduler=scheduler, horizon=sizes.horizon,
                      solve=job.solve, target=job.target, resume=started, **common)
     else:
         study_command(path, resume=started, **common)

@@ -6,10 +6,11 @@ output folders (:class:`.numbers.Finding`), and :mod:`.report` writes the
 report (``substrate findings``; docs/findings.md).
 """
 
-from .defences import four_defences, perfect_defence, singleton_vs_many
+from .defences import four_defences, singleton_vs_many
 from .drift import drift_vs_cancer
 from .landscapes import landscapes
 from .numbers import Finding, Number, claim_holds
+from .perfect import perfect_defence
 from .spec import Question, load_question, load_questions
 from .variation import coding, variation
 

@@ -1,13 +1,9 @@
-"""Questions 4 to 6: singleton against many, the four defences, perfect
-defence.
+"""Questions 4 and 5: singleton against many, and the four defences.
 
 Question 4 (``q4_singleton_vs_many``): agent-level losses of a singleton and
 ten systems of the same total size, and the sign of the between-agent Price
 term. Question 5 (``q5_defences``): the four defences at one cost, each
-paired against the cost paid for nothing. Question 6
-(``q6_perfect_defence``): the defence needed for P(takeover by T) <= 1e-6 on
-gradual physics, read from a ``substrate study`` and checked at one cell by
-``substrate risk``.
+paired against the cost paid for nothing.
 """
 
 from __future__ import annotations
@@ -167,86 +163,5 @@ def _defence_figure(effects):
           "Each defence against the cost paid for nothing (paired)",
           "change of P(total loss by T)")
     ax.axhline(0, color="grey", lw=0.8)
-    fig.tight_layout()
-    return fig
-
-
-# --- question 6 -------------------------------------------------------------
-
-def _study_cells(study: dict) -> list[dict]:
-    """The study's theory cells, each with ``value`` (the defence needed;
-    single-hit studies call it ``efficacy``) and whether it applies."""
-    cells = []
-    for row in study.get("theory", []):
-        value = row.get("value", row.get("efficacy"))
-        cells.append({"size": row["size"], "horizon": row["horizon"], "value": value,
-                      "trusted": bool(row.get("trusted")),
-                      "applicable": row.get("applicable", True) and value is not None,
-                      "reason": row.get("reason") or ""})
-    return cells
-
-
-def perfect_defence(question, outputs, commands) -> Finding:
-    """Question 6: the gradual study where it answers; otherwise what the
-    splitting estimate shows and what the answer waits for."""
-    risk = outputs["check"].data
-    study = outputs["study"].data
-    par = question.parameters
-    solved = study["study"].get("solve", "immune.efficacy")
-    numbers = [Number("risk_check", f"P(takeover by {risk['horizon']}) by splitting at "
-                      f"{par['check_label']}", risk["p"], risk.get("low"), risk.get("high"),
-                      f"{risk.get('interval', 'splitting')} over repetitions", ["check"],
-                      commands["check"])]
-    gradual = study.get("physics") == "gradual"
-    cells = _study_cells(study)
-    target = study["study"]["target"]
-    goal = next((c for c in cells if c["size"] == par["size"] and c["horizon"] == par["horizon"]),
-                None)
-    if gradual and goal is not None and goal["applicable"]:
-        sim = {(s["size"], d["horizon"]): d for s in study.get("simulated", [])
-               for d in s.get("defence", [])}
-        near = sim.get((par["size"], par["horizon"]), {})
-        numbers.insert(0, Number("defence_needed", f"{solved} needed for P(takeover by "
-                                 f"{par['horizon']:g}) <= {target:g} at N = {par['size']:g}",
-                                 goal["value"], near.get("low"), near.get("high"),
-                                 "gradual study (theory; simulated range where simulated)",
-                                 ["study"], commands["study"]))
-        answer = (f"On the gradual physics, holding P(takeover by {par['horizon']:g}) at "
-                  f"{target:g} in a system of {par['size']:g} parts needs {solved} "
-                  f"{interval_text(numbers[0], 3)}.")
-        status = "answered"
-    else:
-        answer = (f"Not answered yet. The splitting estimate on the gradual physics gives "
-                  f"P(takeover by {risk['horizon']}) = {interval_text(numbers[0], 2)} at "
-                  f"{par['check_label']}; the defence needed at N = {par['size']:g}, "
-                  f"T = {par['horizon']:g} waits for {question.waiting}.")
-        status = "waiting"
-    numbers.append(Number("study_cells_applicable", "cells of the study's (N, T) grid its "
-                          "theory answers", float(sum(c["applicable"] for c in cells)),
-                          interval=f"of {len(cells)}", jobs=["study"]))
-    finding = Finding(answer, numbers, status=status)
-    finding.figure = _study_figure(cells, solved, target)
-    return finding
-
-
-def _study_figure(cells, solved, target):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    sizes = sorted({c["size"] for c in cells})
-    for i, size in enumerate(sizes):
-        row = sorted((c for c in cells if c["size"] == size and c["applicable"]),
-                     key=lambda c: c["horizon"])
-        if row:
-            ax.plot([c["horizon"] for c in row], [c["value"] for c in row], marker="o",
-                    color=f"C{i % 10}", label=f"N = {size:g}")
-    if not any(c["applicable"] for c in cells):
-        ax.text(0.5, 0.5, "no cell answered yet:\nthe gradual study is not there",
-                ha="center", va="center", transform=ax.transAxes)
-    ax.set(xscale="log", xlabel="horizon T (ticks)", ylabel=f"{solved} needed",
-           title=f"Defence needed for P(takeover by T) <= {target:g}")
-    if any(c["applicable"] for c in cells):
-        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

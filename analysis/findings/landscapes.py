@@ -123,7 +123,7 @@ def _realisations(results, job) -> list[Number]:
     out = [Number("realisation_difference", f"Cauchy minus normal P(takeover by "
                   f"{results.horizon}), mean over {n} landscape realisations",
                   mean, low, high, f"Student t 95% over realisations ({n})", ["realisations"],
-                  f"substrate summarize {job} --compare copy.kernel=...")]
+                  f"substrate summarize {job} --by landscape.seed --by copy.kernel")]
     out.append(Number("realisations_cauchy_ahead", "realisations where Cauchy steps took over "
                       "more often than normal steps", float((difference > 0).sum()),
                       interval=f"of {n}", jobs=["realisations"]))
@@ -133,7 +133,8 @@ def _realisations(results, job) -> list[Number]:
         out.append(Number(f"homogeneity_p_{kernel}", f"{kernel} steps: p-value of one "
                           "P(takeover) for every realisation (chi-square)", test["p_value"],
                           interval="", jobs=["realisations"],
-                          command=f"substrate summarize {job} --by landscape.seed"))
+                          command=f"substrate summarize {job} --by landscape.seed "
+                                  "--by copy.kernel"))
         out.append(Number(f"spread_{kernel}", f"{kernel} steps: P(takeover) over "
                           "realisations, lowest to highest", float(table[kernel].mean()),
                           float(table[kernel].min()), float(table[kernel].max()),

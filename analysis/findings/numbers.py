@@ -83,6 +83,8 @@ def fmt(x, digits: int = 3) -> str:
     x = float(x)
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4):
         return f"{x:.{max(digits - 1, 1)}e}"
+    if x != 0 and abs(x) < 0.1:  # small probabilities: significant digits
+        return f"{x:.{digits}g}"
     return f"{x:.{digits}f}"
 
 

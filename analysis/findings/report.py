@@ -47,6 +47,14 @@ def _sizes(question: Question, tier: str) -> str:
     return "; ".join(parts)
 
 
+def _analysis(question: Question) -> str:
+    """The function that answers a question, as the report names it."""
+    from . import ANALYSES
+
+    function = ANALYSES[question.key]
+    return f"`{function.__module__}.{function.__name__}`"
+
+
 def question_blocks(question: Question, finding: Finding, tier: str, folders: dict) -> list:
     """The blocks of one question's section."""
     status = "" if finding.status == "answered" else " (not answered yet)"
@@ -61,13 +69,17 @@ def question_blocks(question: Question, finding: Finding, tier: str, folders: di
               ("p", f"**Claim.** {question.claim}"),
               ("p", f"**How the answer is decided.** {question.decision}"),
               ("h3", "Reproduce"),
-              ("p", f"Sizes at this tier ({tier}): {_sizes(question, tier)}. Each job alone, "
-                    "from the repository's root (then `substrate summarize` or `substrate "
-                    "plot` on its folder: the commands named with each number above); or "
-                    "the whole question:"),
+              ("p", f"Sizes at this tier ({tier}): {_sizes(question, tier)}. The whole "
+                    "question, or each job alone from the repository's root (a risk "
+                    "estimate or a study prints its result as it ends):"),
               ("code", "\n".join([f"substrate findings --tier {tier} --only {question.key}"]
                                  + [shown(job_command(question, name, tier, folders[name]))
                                     for name in question.jobs]))]
+    printed = list(dict.fromkeys(n.command for n in finding.numbers if n.command))
+    if printed:
+        blocks += [("p", "Then these print the numbers above (the others are computed by "
+                         f"`analysis.findings` from the jobs' tables: {_analysis(question)}):"),
+                   ("code", "\n".join(printed))]
     blocks += [("h3", "Assumptions"), ("ul", list(question.assumptions)),
                ("h3", "Limits"), ("ul", list(question.limits))]
     return blocks

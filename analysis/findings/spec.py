@@ -64,6 +64,8 @@ class Job(_Spec):
     """run: the sweep point run (with its seeds), its lineages kept."""
     event: str = "takeover"
     """risk: the event."""
+    method: Literal["splitting", "direct"] = "splitting"
+    """risk: splitting, or direct Monte Carlo (``particles`` paths per repetition)."""
     score: Optional[str] = None
     """risk: the splitting score (default: the command's)."""
     solve: Optional[str] = None
@@ -78,8 +80,9 @@ class Job(_Spec):
         if (self.point is None) == (self.kind == "run"):
             raise ValueError("point is given for a run job (the sweep point it runs) and "
                              "only for one")
-        if self.kind != "risk" and (self.solve or self.target or self.score):
-            raise ValueError("solve, target and score belong to risk jobs")
+        if self.kind != "risk" and (self.solve or self.target or self.score
+                                    or self.method != "splitting"):
+            raise ValueError("method, solve, target and score belong to risk jobs")
         for tier in TIERS:
             given = {k for k, v in getattr(self, tier) if v is not None and k != "set"}
             extra = sorted(given - TIER_KEYS[self.kind])
@@ -212,6 +215,8 @@ def job_command(question: Question, name: str, tier: str, out: str) -> list[str]
         line += ["--point", str(job.point)]
     if job.kind == "risk":
         line += ["--event", job.event]
+        if job.method != "splitting":
+            line += ["--method", job.method]
         for option, value in (("--score", job.score), ("--solve", job.solve),
                               ("--target", job.target), ("--particles", sizes.particles),
                               ("--repeats", sizes.repeats)):
