@@ -213,6 +213,7 @@ def test_perfect_defence_reads_the_gradual_study():
     assert finding.number("simulated_N10000_T1000").low == 0.35
     assert "needs immune.efficacy 0.800" in finding.answer
     assert "0.400 at N = 10000" in finding.answer
+    assert "0.410 [0.350, 0.450] at N = 10000, T = 1000" in finding.answer
     beyond = _q6(_study("gradual", value=None))
     goal = beyond.number("defence_needed")
     assert goal.value == 1.0 and goal.high is None
@@ -289,6 +290,19 @@ def test_resume_keeps_finished_jobs(fast_report, tmp_path):
     assert after == before  # the same jobs (run identities): none was run again
     with pytest.raises(OutputError, match="holds a different findings report"):
         findings_command("quick", out=str(copy), workers=1, only=["q3"], resume=True)
+
+
+def test_docs_page_answers_every_question():
+    """docs/findings.md (docs/make_findings.py) holds every bundled question
+    with its answer and figure: a question added without regenerating the
+    page fails here."""
+    root = questions_folder().parent.parent
+    page = (root / "docs" / "findings.md").read_text()
+    assert "made by `substrate findings" in page
+    for q in load_questions():
+        assert f"## {q.number}. {q.title}" in page, q.key
+        assert (root / "docs" / "figures" / f"findings-{q.key}.png").is_file(), q.key
+    assert page.count("**Answer.**") == len(load_questions())
 
 
 @pytest.mark.slow

@@ -144,11 +144,17 @@ def four_defences(question, outputs, commands) -> Finding:
     ahead = side(lead.low, lead.high) < 0
     rest = ", ".join(f"{DEFENCES[k]} {interval_text(effects[k], 2, sign=True)}"
                      for k in ranked[1:])
-    answer = (f"At one cost, {DEFENCES[best]} does most: it lowers P(total loss by {T}) by "
-              f"{interval_text(effects[best], 2, sign=True)} against the cost paid for "
-              f"nothing, {'clearly' if ahead else 'but not measurably'} ahead of "
-              f"{DEFENCES[second]} ({interval_text(lead, 2, sign=True)}, paired); the others: "
-              f"{rest}.")
+    change = interval_text(effects[best], 2, sign=True)
+    if side(effects[best].low, effects[best].high) < 0:
+        answer = (f"At one cost, {DEFENCES[best]} does most: it changes P(total loss by {T}) "
+                  f"by {change} against the cost paid for nothing, "
+                  f"{'clearly' if ahead else 'but not measurably'} ahead of "
+                  f"{DEFENCES[second]} ({interval_text(lead, 2, sign=True)}, paired); the "
+                  f"others: {rest}.")
+    else:
+        answer = (f"At one cost, no defence measurably lowers P(total loss by {T}) against "
+                  f"the cost paid for nothing (the best estimate, {DEFENCES[best]}: "
+                  f"{change}); the others: {rest}.")
     finding = Finding(answer, numbers)
     finding.figure = _defence_figure(effects)
     return finding

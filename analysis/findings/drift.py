@@ -47,8 +47,8 @@ def drift_vs_cancer(question, outputs, commands) -> Finding:
         flips = sorted(set(rows["verdict"]))
         numbers.append(Number(f"flips_{key}", f"{name}: verdicts over drift thresholds "
                               f"{fmt(min(deltas), 2)}-{fmt(max(deltas), 2)}: "
-                              f"{', '.join(flips)}", float(len(flips) > 1),
-                              interval="1: the verdict flips", jobs=["selves"]))
+                              f"{', '.join(flips)}", float(len(flips)),
+                              interval="verdicts seen (1: robust)", jobs=["selves"]))
     by_name = {name: p for p, name in systems.items()}
     for physics in ("flagship", "slow drifter"):
         founder = by_name[f"{physics} with a founder self"]
@@ -88,7 +88,7 @@ def _answer(numbers, verdicts, delta, deltas) -> str:
                      f"{interval_text(p[f'cancer_first_{key}'], 2)}, P(drift first) "
                      f"{interval_text(p[f'drift_first_{key}'], 2)}), "
                      f"{_verdict_range(v['by_delta'], v['own'])}")
-    flips = [n for n in numbers if n.name.startswith("flips_") and n.value]
+    flips = [n for n in numbers if n.name.startswith("flips_") and n.value > 1]
     robust = ("No verdict flips over the thresholds read." if not flips else
               f"{len(flips)} of {len(verdicts)} verdicts turn on the drift threshold: read "
               "them with it (a threshold below the immune tolerance counts the rise the "

@@ -189,7 +189,8 @@ def _figure(paths, realisations):
     for i, (kernel, climb) in enumerate(paths.items()):
         ax.hist(climb["drive_errors"], bins=bins + (i - 0.5) * 0.3, rwidth=0.35,
                 color=f"C{i}", label=f"{kernel} steps ({len(climb)} takeovers)")
-    ax.set(xlabel="drive-changing copy errors from a resident to the defector",
+    ax.set(xticks=np.arange(1, top + 1),
+           xlabel="drive-changing copy errors from a resident to the defector",
            ylabel="takeovers", title="How the defector that took over was made")
     ax.legend(fontsize=8)
     table = _per_realisation(realisations)

@@ -15,8 +15,6 @@ defence needed at N = T = 10^6), with status ``waiting``.
 
 from __future__ import annotations
 
-import math
-
 from .numbers import Finding, Number, fmt, interval_text
 
 
@@ -35,31 +33,25 @@ def _simulated(study: dict) -> dict:
             for d in s.get("defence", [])}
 
 
-def _needed(name: str, label: str, row: dict, simulated: dict | None, top: float,
-            job: str, command: str) -> Number:
-    """The value of the solved key needed at one cell: the theory's value,
-    with the simulated range where that cell is simulated. A value beyond
-    the grid (None) is reported as its lower bound ``top``, without an upper
-    end."""
+def _needed(name: str, label: str, row: dict, job: str, command: str) -> Number:
+    """The value of the solved key the theory needs at one cell (no
+    interval: the simulated cells carry theirs, as their own numbers). A
+    value beyond the theory's grid (None) is reported as its lower bound,
+    the grid's top, without an upper end."""
     value = row.get("value")
-    if simulated is not None and simulated.get("value") is not None:
-        how = "theory; 95% range simulated at this size"
-        low, high = simulated.get("low"), simulated.get("high")
-    else:
-        how = "multi-type branching theory (no interval)" + (
-            "" if row.get("trusted", True) else "; not trusted: takeover slow against T")
-        low = high = None
     if value is None:
+        top = max(row.get("values") or [1.0])
         return Number(name, label + f" (beyond {top:g})", top, top, None,
-                      "no value of the grid holds the target", [job], command)
-    return Number(name, label, float(value), low, high, how, [job], command)
+                      "no value of the theory's grid holds the target", [job], command)
+    how = "multi-type branching theory (no interval)" + (
+        "" if row.get("trusted", True) else "; not trusted: takeover slow against T")
+    return Number(name, label, float(value), None, None, how, [job], command)
 
 
 def _gradual_numbers(study: dict, par: dict, command: str) -> list[Number]:
     """The defence needed at the question's cell, along N at its horizon and
     along T at its size, and at every simulated cell."""
     solved, target = study["study"]["solve"], study["study"]["target"]
-    top = study["study"]["simulate"]["values"][-1]
     theory, simulated = _theory(study), _simulated(study)
     size, horizon = par["size"], par["horizon"]
     cells = [(size, horizon)] + [(n, horizon) for n in study["study"]["sizes"] if n != size] \
@@ -70,14 +62,14 @@ def _gradual_numbers(study: dict, par: dict, command: str) -> list[Number]:
             continue
         name = "defence_needed" if (n, t) == (size, horizon) else f"needed_N{_key(n)}_T{_key(t)}"
         numbers.append(_needed(name, f"{solved} needed for P(takeover by {t:g}) <= {target:g}"
-                               f" at N = {n:g}", theory[(n, t)], simulated.get((n, t)), top,
-                               "study", command))
+                               f" at N = {n:g}", theory[(n, t)], "study", command))
     for (n, t), d in sorted(simulated.items()):
         if d.get("value") is None and d.get("low") is None:
             continue
+        beyond = "" if d.get("value") is not None else " (beyond the simulated values)"
         numbers.append(Number(f"simulated_N{_key(n)}_T{_key(t)}", f"{solved} needed at N = "
-                              f"{n:g}, T = {t:g}, from the simulated lineages alone",
-                              d.get("value", math.nan), d.get("low"), d.get("high"),
+                              f"{n:g}, T = {t:g}, from the simulated lineages alone{beyond}",
+                              d.get("value"), d.get("low"), d.get("high"),
                               "95% range of the simulated estimates", ["study"], command))
     return numbers
 
@@ -150,6 +142,12 @@ def _gradual_answer(numbers, goal, solved, target, size, horizon, check, checked
         parts.append("with horizon: " + ", ".join(
             f"{fmt(n.value, 3)} at T = {n.name.rsplit('_T', 1)[-1]}" for n in by_time))
     scaling = (" The requirement " + "; ".join(parts) + " (theory).") if parts else ""
+    simulated = [n for n in numbers if n.name.startswith("simulated_")]
+    if simulated:
+        cells = [n.name.split("_")[1:] for n in simulated]  # ["N10000", "T1000"]
+        scaling += (" From the simulated lineages alone (95% ranges): " + ", ".join(
+            f"{interval_text(n, 3)} at N = {c[0][1:]}, T = {c[1][1:]}"
+            for n, c in zip(simulated, cells)) + ".")
     return (f"{first}{scaling} Splitting, on which the study's lineages rest, gives "
             f"P(takeover by 2000) = {interval_text(check, 2)} at one cell, {checked}.")
 

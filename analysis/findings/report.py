@@ -96,7 +96,9 @@ def page_blocks(questions, findings: dict, tier: str, manifest: dict, folders: d
                     "command. Every answer is decided from the numbers by a rule stated "
                     "with the question; every number carries its 95% interval and the "
                     "commands that reproduce it; each claimed number is checked against "
-                    "its claim by the test suite at the quick tier."),
+                    "its claim at the quick tier by the test suite (`tests/test_findings.py`"
+                    "). An answer can only be as good as the model: each question lists "
+                    "what it assumes and where it stops."),
               ("p", f"**This page: tier `{tier}`**"
                     + (f" (the `{other[0]}` tier is the same questions at other sizes)"
                        if other else "")
@@ -105,7 +107,10 @@ def page_blocks(questions, findings: dict, tier: str, manifest: dict, folders: d
                     f"{manifest.get('started', '')[:10]}"
                     + (f", {seconds / 60:.1f} minutes of wall-clock time" if seconds else "")
                     + (f" and {cpu / 60:.1f} minutes of CPU" if cpu else "")
-                    + f" on {manifest.get('host')}."),
+                    + f" on {manifest.get('host')}"
+                    + (" (a resumed report: these times are this invocation's; each job's "
+                       "folder records its own)" if "--resume" in (manifest.get("command") or [])
+                       else "") + "."),
               ("ul", [f"[{q.number}. {q.title}](#{_anchor(q, findings[q.key])}): "
                       f"{q.question}" for q in questions])]
     for q in questions:
