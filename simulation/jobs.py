@@ -86,7 +86,13 @@ class Job:
 SWEEP = Job("sweep", "sweep.json", "p", (), "sweep", "unit")
 RISK = Job("risk", "risk-run.json", "risk-", ("risk.json",), "risk estimate", "repetition")
 STUDY = Job("study", "study-run.json", "size-", ("study.json",), "study", "size")
-JOBS = {job.kind: job for job in (SWEEP, RISK, STUDY)}
+#: The findings report: its jobs are whole sweeps, runs, risk estimates and
+#: studies, each in its own sub-folder (question/job/), claimed by its own
+#: command; the report's parts folder stays empty.
+FINDINGS = Job("findings", "findings-run.json", "q", ("findings.json", "findings.md",
+                                                       "findings.html"),
+               "findings report", "job")
+JOBS = {job.kind: job for job in (SWEEP, RISK, STUDY, FINDINGS)}
 
 
 def request_identity(text: str) -> str:

@@ -4,7 +4,7 @@ Every :class:`simulation.errors.SubstrateError` (a mistake in a scenario, an
 output folder that cannot be used, a statistic the data cannot give, a lost
 cluster) is reported in one place, :class:`Substrate`, as one line
 ``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
-``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying
+``sweep``, ``validate``, ``risk``, ``study`` or ``findings`` write end with one line saying
 what was kept and how to go on, and exit status 130 or 143; before a command
 writes (or in one that writes only at its end), ``interrupted: nothing was
 written``. What Dask's worker processes and multiprocessing print is kept
@@ -324,6 +324,32 @@ def study(scenario, out, resume, overrides, seed):
 
     click.echo(study_command(scenario, out=out, resume=resume, overrides=list(overrides),
                              seed=seed, command=_command_line(), notify=note))
+
+
+@cli.command()
+@click.option("--tier", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: every answer at lower precision (minutes on 2 cores); full: the "
+                   "documentation's sizes (for a cluster).")
+@click.option("--out", type=click.Path(), help="Output folder [default: results/findings-TIER].")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Worker processes of the local Dask cluster [default: this machine's cores].")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Use the Dask scheduler at ADDRESS (e.g. tcp://10.0.0.5:8786) instead.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted report in --out "
+              "(finished jobs are kept, unfinished ones resumed).")
+@click.option("--only", metavar="Q1,Q2,...", help="Only these questions (q1, 3, q7_drift_vs_cancer ...).")
+def findings(tier, out, workers, scheduler, resume, only):
+    """Answer the seven questions from the bundled studies (scenarios/findings/)
+    and write the findings report (HTML and Markdown)."""
+    from substrate.findings_command import findings_command
+
+    if workers and scheduler:
+        fail("--workers and --scheduler exclude each other: the scheduler's "
+             "cluster has its own workers")
+    chosen = [name.strip() for name in only.split(",") if name.strip()] if only else None
+    click.echo(findings_command(tier, out=out, workers=workers, scheduler=scheduler,
+                                resume=resume, only=chosen, command=_command_line(),
+                                notify=note))
 
 
 @cli.command()

@@ -42,6 +42,23 @@ class _Signal(BaseException):
         self.signum = signum
 
 
+#: Claims of an enclosing command (``findings``, whose jobs are other
+#: commands) that a nested command's signal handler releases too as it ends
+#: the process (:func:`holding`).
+_HELD: list = []
+
+
+@contextlib.contextmanager
+def holding(owner: io.Claim):
+    """While inside, ``owner`` is released with a nested command's own claim
+    when a signal ends the process (:func:`interruptible`)."""
+    _HELD.append(owner)
+    try:
+        yield
+    finally:
+        _HELD.remove(owner)
+
+
 def interrupted_line(message: str) -> str:
     """The one line printed on SIGINT or SIGTERM."""
     return f"interrupted: {message}"
@@ -74,6 +91,8 @@ def interruptible(kept, owner: io.Claim | None = None):
             raise _Signal(signum)
         io.abandon_writes()
         owner.release()
+        for outer in _HELD:
+            outer.release()
         sys.stderr.write(interrupted_line(kept()) + "\n")
         sys.stderr.flush()
         sys.stdout.flush()

@@ -278,18 +278,18 @@ def _check_keys(folder, name: str, table: str, columns) -> None:
 
 @dataclasses.dataclass
 class Output:
-    """A complete output folder of ``risk``, ``study`` or ``validate``, checked
-    whole: its result and its manifest.
+    """A complete output folder of ``risk``, ``study``, ``validate`` or
+    ``findings``, checked whole: its result and its manifest.
 
     Attributes
     ----------
     folder : Path
     manifest : dict
-        Provenance; ``manifest["kind"]`` is ``risk``, ``study`` or
-        ``validation``.
+        Provenance; ``manifest["kind"]`` is ``risk``, ``study``,
+        ``validation`` or ``findings``.
     data : dict or pandas.DataFrame
-        The result: ``risk.json`` or ``study.json`` (a mapping), or the
-        validation table (``validation.parquet``).
+        The result: ``risk.json``, ``study.json`` or ``findings.json`` (a
+        mapping), or the validation table (``validation.parquet``).
     """
 
     folder: Path
@@ -308,11 +308,13 @@ class Output:
 #: The result of each kind of output that is not a run's tables: its file,
 #: and for JSON the keys it always has.
 RESULTS = {"risk": ("risk.json", ("event", "p")), "study": ("study.json", ("theory", "study")),
+           "findings": ("findings.json", ("tier", "questions")),
            "validation": ("validation.parquet", ())}
 #: The files that mark a folder as being written by a job (its marker), and
 #: what they name.
 WRITING = {"sweep.json": "sweep", "risk-run.json": "risk estimate",
-           "study-run.json": "study", "runs.parquet": "run or sweep", LOCK: "command"}
+           "study-run.json": "study", "findings-run.json": "findings report",
+           "runs.parquet": "run or sweep", LOCK: "command"}
 
 
 def _result(folder: Path, kind: str, manifest: dict | None) -> Output:

@@ -75,6 +75,7 @@ def write_run(result, claim_: Claim, command=None, started=None,
 #: Files that mark an output of another command than ``run``.
 OTHER_KINDS = {"sweep.json": "sweep", "risk.json": "risk", "risk-run.json": "risk",
                "study.json": "study", "study-run.json": "study",
+               "findings.json": "findings", "findings-run.json": "findings",
                "validation.parquet": "validation",
                PARTS: "sweep, risk or study"}
 
