@@ -241,7 +241,6 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 target = owner.stage()
             except OutputError as exc:
                 notify(f"{exc}: the new run is written over the earlier one in place")
-        compile_notice(notify, sc)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -253,6 +252,9 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                     target / "agents.parquet", owner.run_id,
                     io.key_provenance(io.provenance("run", owner.run_id,
                                                     scenario=sc))) as agents:
+                # Inside the interrupt handling: its import of the kernels
+                # takes seconds on a loaded machine, with the folder claimed.
+                compile_notice(notify, sc)
                 # Agent records go to their file as they are taken (a world
                 # of 10^6 agents is never held in memory whole).
                 result = run_scenario(sc, replicates=None if replicate is None else [replicate],
