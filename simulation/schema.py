@@ -107,6 +107,9 @@ class SeedClone(_Section):
     """Members of this seeded clone (part of ``agent.initial_size``)."""
     traits: dict[str, Rate] = Field(default_factory=dict)
     """Traits that differ from ``agent.initial_traits``."""
+    tracked: bool = True
+    """Part of the seeded lineage (fixation, loss); false: a background clone set up
+    with these traits (the agent's self z_ref stays ``agent.initial_traits``)."""
 
     @field_validator("traits")
     @classmethod
@@ -312,6 +315,10 @@ class Copy(_Section):
     """Systematic error: a fixed error vector per agent or lineage (see Failure modes)."""
     noise: Noise = Field(default_factory=Noise)
     """Environmental noise: an error rate that varies in time, in bursts."""
+    seeded_only: bool = False
+    """Copy errors only in the seeded lineage (tracked seed clones and their
+    descendants); every other clone copies exactly: a founded lineage in a fixed
+    background (substrate study). birth_death dynamics only."""
 
     @field_validator("redundancy")
     @classmethod
@@ -561,11 +568,18 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _fixation_needs_seeds(self):
-        if "fixation" in self.stop.on and not self.agent.seed_clones:
-            raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        if "fixation" in self.stop.on and not any(c.tracked for c in self.agent.seed_clones):
+            raise ValueError("stop.on lists 'fixation' but agent.seed_clones holds no "
+                             "tracked clone")
         if self.copy.systematic.rate > 0 and self.agent.dynamics != "birth_death":
             raise ValueError("copy.systematic needs agent.dynamics 'birth_death' (the "
                              "other dynamics do not implement it yet)")
+        if self.copy.seeded_only and (self.agent.dynamics != "birth_death"
+                                      or self.copy.systematic.rate > 0
+                                      or self.world.reproduction.threshold is not None):
+            raise ValueError("copy.seeded_only needs agent.dynamics 'birth_death', no "
+                             "copy.systematic and no agent reproduction (it confines the "
+                             "ordinary copy errors of births within an agent)")
         if self.immune.cost > 0 and self.world.income is None:
             raise ValueError("immune.cost needs world.income: the cost is paid from "
                              "the agent's income")
