@@ -469,6 +469,19 @@ def claim_defence_scaling(fast):
             check_bundled_study(Path(tmp))
 
 
+def claim_defence_flagship(fast):
+    # A study on gradual physics. Both tiers: the single-hit theory is not
+    # applicable on the flagship's kernel (two-error paths outnumber one-error
+    # ones by more than 1e3 at N = 10^6). The reduced study's agreement with
+    # direct simulation is tests/test_study_gradual.py's default test.
+    from analysis.hazard import defence_needed
+    from analysis.scaling import sized
+
+    base = load_scenario(scenarios.path("defence_flagship"))
+    row = defence_needed(sized(base, 10**6), 1e-6, 10**6)
+    assert not row["applicable"] and row["multi_hit_ratio"] > 1e3, row
+
+
 CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},
           **{name[len("claim_"):]: function for name, function in dict(globals()).items()
              if name.startswith("claim_")}}
