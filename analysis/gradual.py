@@ -129,8 +129,12 @@ def takeover_by(founders: list[dict], lineages: list[dict], particles: int, wind
         high_pi = -math.expm1(math.log(0.025) / (z.size * particles))
         low, high = 0.0, masses.sum(axis=1) * ratio * high_pi
     else:
-        lo, hi, _ = splitting_interval(z, z.size * particles)
-        low, high = exposures * (lo / E), exposures * (hi / E)
+        # z are exposures, not probabilities: scaled into (0, 1e-6] so that
+        # the interval's clipping at 1 never bites (the intervals are
+        # scale-equivariant otherwise)
+        scale = float(z.max()) * 1e6
+        lo, hi, _ = splitting_interval(z / scale, z.size * particles)
+        low, high = exposures * (lo * scale / E), exposures * (hi * scale / E)
     return {"horizon": T, "p": _replicate_mean(exposures, 0),
             "low": _replicate_mean(np.broadcast_to(low, exposures.shape), -1),
             "high": _replicate_mean(high, +1), "exposure": float(exposures.mean()),
