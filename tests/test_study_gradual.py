@@ -139,6 +139,14 @@ def test_the_estimator_by_hand():
     assert z.tolist() == pytest.approx([150 * 2 * 1e-3 * 3 / 4, 0.0])
     by = takeover_by(founders, runs, 4, [(0, 200)], 200, integral)
     assert by["p"] == pytest.approx(-math.expm1(-z.mean()))
+    # contributions above 1 (nu = 10 per tick: z = 3 and 1, E = 2):
+    # the interval holds the estimate (splitting_interval clips at 1, the
+    # top of a probability, not of an exposure)
+    runs[1] = {"log10_weight": -3.0, "hit_ticks": [5, 6, 7, 8]}
+    many = founding_integral({"ticks": [0, 200], "nu": [[10.0, 10.0]]})
+    by = takeover_by(founders, runs, 4, [(0, 200)], 200, many)
+    assert by["exposure"] == pytest.approx(2.0)
+    assert by["low"] <= by["p"] <= by["high"] and by["p"] < 1, by
 
 
 def test_escape_of_one_type_is_galton_watson():
