@@ -274,9 +274,8 @@ def delayed_masses(background: dict, windows, T: int, delays, stretch: float) ->
 def scaled_takeover(exposures: np.ndarray, scale: float) -> float:
     """P(takeover) of a system ``scale`` times the background's size, as
     that many independent copies of it: 1 - (mean_b exp(-E_b))^scale."""
-    survive = float(np.mean(np.exp(-exposures)))
-    hazard = float(np.mean(-np.expm1(-exposures)))  # 1 - survive, without cancellation
-    return -math.expm1(scale * math.log1p(-hazard)) if survive > 0 else 1.0
+    hazard = float(np.mean(-np.expm1(-exposures)))  # 1 - survival, without cancellation
+    return -math.expm1(scale * math.log1p(-hazard)) if hazard < 1.0 else 1.0
 
 
 def _nearest(points: list[dict], value: float) -> dict:

@@ -23,7 +23,8 @@ from scipy import stats
 
 import scenarios
 from analysis.estimators import wilson_interval
-from analysis.gradual import founder_contributions, founding_integral, takeover_by
+from analysis.gradual import (founder_contributions, founding_integral, scaled_takeover,
+                              takeover_by)
 from analysis.multitype import LineageTheory, founder_escape
 from analysis.scaling import sized
 from analysis.theory import galton_watson_escape
@@ -147,6 +148,19 @@ def test_the_estimator_by_hand():
     by = takeover_by(founders, runs, 4, [(0, 200)], 200, many)
     assert by["exposure"] == pytest.approx(2.0)
     assert by["low"] <= by["p"] <= by["high"] and by["p"] < 1, by
+
+
+def test_scaled_takeover_by_hand():
+    """A system k times the background's, as k independent copies of it:
+    1 - (mean_b exp(-E_b))^k; k = 1 is the replicates' mean of
+    1 - exp(-E_b); a certain takeover in every replicate stays 1 (no log of
+    0); tiny exposures keep their precision (k E to first order)."""
+    assert scaled_takeover(np.array([0.1, 0.3]), 1) == pytest.approx(
+        1 - (math.exp(-0.1) + math.exp(-0.3)) / 2, rel=1e-12)
+    assert scaled_takeover(np.array([0.1, 0.3]), 3) == pytest.approx(
+        1 - ((math.exp(-0.1) + math.exp(-0.3)) / 2) ** 3, rel=1e-12)
+    assert scaled_takeover(np.array([1e3, 1e3]), 10) == 1.0
+    assert scaled_takeover(np.array([1e-12, 3e-12]), 1e5) == pytest.approx(2e-7, rel=1e-6)
 
 
 def test_escape_of_one_type_is_galton_watson():
