@@ -403,14 +403,20 @@ def _answer_cell(cell: dict, top: float) -> str:
     return text
 
 
+def _power(x: float) -> str:
+    """10^k for a power of ten, else the number."""
+    k = round(math.log10(x))
+    return f"10^{k}" if x == 10 ** k else f"{x:g}"
+
+
 def answer_markdown(data: dict) -> str:
     """The answer (:func:`answer`) as a Markdown table: N down, T across;
     theory / simulated [95% range]; * theory not trusted."""
-    head = "| N \\ T | " + " | ".join(f"{T:g}" for T in data["horizons"]) + " |"
+    head = "| N \\ T | " + " | ".join(_power(T) for T in data["horizons"]) + " |"
     lines = [head, "|---" * (len(data["horizons"]) + 1) + "|"]
     for size in data["sizes"]:
         row = [next(c for c in data["cells"] if c["size"] == size and c["horizon"] == T)
                for T in data["horizons"]]
-        lines.append(f"| {size:g} | " + " | ".join(_answer_cell(c, data["top"]) for c in row)
+        lines.append(f"| {_power(size)} | " + " | ".join(_answer_cell(c, data["top"]) for c in row)
                      + " |")
     return "\n".join(lines)
