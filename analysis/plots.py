@@ -764,7 +764,8 @@ MARGIN_FLOOR = 1e-9
 
 def scaling_figure(data: dict) -> Figure:
     """The defence needed against system size N, one colour per horizon T
-    (a ``substrate study`` folder's ``study.json``).
+    (a ``substrate study`` folder's ``study.json``; a study on gradual
+    physics: :func:`gradual_scaling_figure`).
 
     Left: the immune efficacy needed for P(takeover by T) <= target. Lines:
     the branching approximation (solid where it is trusted, dotted where an
@@ -777,6 +778,8 @@ def scaling_figure(data: dict) -> Figure:
     1/(N T) once the efficacy is near critical); a bar down to the bottom
     edge: the simulation cannot tell the efficacy needed from critical.
     """
+    if data.get("physics") == "gradual":
+        return gradual_scaling_figure(data)
     study = data["study"]
     theory = pd.DataFrame(data["theory"])
     fig = Figure(figsize=(11, 4.6), layout="constrained")
@@ -829,4 +832,75 @@ def scaling_figure(data: dict) -> Figure:
     right.set_ylim(bottom=MARGIN_FLOOR)
     right.set_title("dotted: theory not trusted; open: T beyond the paths' horizon",
                     fontsize="small")
+    return fig
+
+
+def gradual_scaling_figure(data: dict) -> Figure:
+    """A study on gradual physics (docs/model.md, "The defence study on
+    gradual physics"). Left: the value of the solved key needed for
+    P(takeover by T) <= target against N, one colour per T: the multi-hit
+    theory (solid where trusted, dotted where a founded lineage's takeover
+    is not fast against T; a triangle at the top: no value up to 1 holds the
+    target) and the simulated points with their 95% range (a triangle: beyond
+    the simulated values). Right: P(takeover by T) against the key at the
+    largest simulated size: theory (lines) and simulated points with their
+    95% intervals, the target dashed."""
+    study = data["study"]
+    key, target = study["solve"], study["target"]
+    theory = pd.DataFrame(data["theory"])
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    horizons = study["horizons"]
+    top = 1.0
+    for i, T in enumerate(horizons):
+        color = _color(i, len(horizons))
+        rows = theory[theory["horizon"] == T].sort_values("size")
+        y = rows["value"].astype(float)
+        trusted = rows["trusted"].to_numpy(bool)
+        left.plot(rows["size"], y.where(trusted), "-", color=color, lw=1.8, label=f"T = {T:g}")
+        shown = ~trusted | np.r_[~trusted[1:], False] | np.r_[False, ~trusted[:-1]]
+        left.plot(rows["size"], y.where(shown), ":", color=color, lw=1.5)
+        none = rows[rows["value"].isna()]
+        left.plot(none["size"], [top] * len(none), "^", color=color, ms=7, mfc="none")
+        for s in data["simulated"]:
+            d = next(x for x in s["defence"] if x["horizon"] == T)
+            x = s["size"] * (1 + 0.08 * (i - (len(horizons) - 1) / 2))
+            if d["value"] is None:
+                left.plot([x], [study["simulate"]["values"][-1]], "^", color=color, ms=7)
+                continue
+            hi = d["high"] if d["high"] is not None else study["simulate"]["values"][-1]
+            left.errorbar([x], [d["value"]], yerr=[[d["value"] - d["low"]], [hi - d["value"]]],
+                          fmt="o", color=color, ms=6, capsize=2)
+    left.set_xscale("log")
+    left.set_xlabel("system size N (agent.capacity)")
+    left.set_ylabel(f"{key} needed")
+    left.set_title(f"P({study['event']} by T) <= {target:g}: multi-hit theory (lines), "
+                   "simulation (markers)", fontsize="small")
+    left.legend(fontsize="x-small", loc="lower right")
+    if data["simulated"]:
+        s = max(data["simulated"], key=lambda x: x["size"])
+        for i, T in enumerate(horizons):
+            color = _color(i, len(horizons))
+            row = theory[(theory["size"] == s["size"]) & (theory["horizon"] == T)].iloc[0]
+            right.plot(row["values"], np.maximum(row["p"], 1e-300), "-", color=color, lw=1.5,
+                       label=f"T = {T:g}")
+            pts = [(p["value"], next(b for b in p["by"] if b["horizon"] == T))
+                   for p in s["points"]]
+            v = np.array([x for x, _ in pts])
+            p = np.array([b["p"] for _, b in pts])
+            lo = np.array([b["low"] for _, b in pts])
+            hi = np.array([b["high"] for _, b in pts])
+            shown = p > 0
+            right.errorbar(v[shown], p[shown], yerr=[p[shown] - np.maximum(lo[shown], 1e-300),
+                                                      hi[shown] - p[shown]],
+                           fmt="o", color=color, ms=5, capsize=2)
+            right.plot(v[~shown], hi[~shown], "v", color=color, ms=6, mfc="none")
+        right.axhline(target, color="0.5", ls="--", lw=1)
+        right.set_yscale("log")
+        right.set_ylim(bottom=max(1e-30, target * 1e-6), top=1.5)
+        right.set_xlabel(key)
+        right.set_ylabel(f"P({study['event']} by T)")
+        right.set_title(f"N = {s['size']:g}: theory (lines), simulated (markers; open: "
+                        "upper end, no takeover seen)", fontsize="small")
+        right.legend(fontsize="x-small")
     return fig

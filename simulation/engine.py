@@ -93,7 +93,8 @@ def build_config(scenario, score_event: str | None = None,
     p["founder_reference"] = w.reproduction.reference == "founder"
     p["max_agents"] = w.max_agents if w.max_agents is not None else -1
     p["convergence_drive"] = stop.convergence_drive
-    p["has_seeds"] = bool(a.seed_clones)
+    p["has_seeds"] = any(clone.tracked for clone in a.seed_clones)
+    p["seeded_only"] = c.seeded_only
     p["stop_takeover"] = "takeover" in stop.on
     p["stop_convergence"] = "convergence" in stop.on
     p["stop_fixation"] = "fixation" in stop.on
@@ -141,8 +142,9 @@ def records_agents(scenario) -> bool:
 
 def initial_state(scenario) -> State:
     """The set-up state: every agent holds its resident clone (the
-    ``initial_size`` members not seeded, if any) then its seed clones, in
-    slot order agent by agent; each clone is its own lineage root."""
+    ``initial_size`` members not in seed clones, if any) then its seed clones
+    (seeded unless ``tracked: false``), in slot order agent by agent; each
+    clone is its own lineage root."""
     a, w = scenario.agent, scenario.world
     n_agents = w.agents
     resident = trait_vector(a.initial_traits)
@@ -154,7 +156,7 @@ def initial_state(scenario) -> State:
         traits = resident.copy()
         for name, value in clone.traits.items():
             traits[names.TRAITS.index(name)] = value
-        templates.append((traits, clone.count, True))
+        templates.append((traits, clone.count, clone.tracked))
     m = len(templates)
     n = n_agents * m
     lineage_rows = max(n, 256) if scenario.record_clones else 1

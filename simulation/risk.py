@@ -210,8 +210,10 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
         at the end), ``iterations``, ``log10_weight`` (sum of
         log10(1 - K_j/n)), ``ticks`` (all ticks simulated, replays included)
         ``first_generation_ticks`` (the ticks of the n direct paths),
-        ``seconds`` (its wall-clock time in one process) and, with a tilt,
-        ``weights`` (the likelihood ratio of each particle at the event).
+        ``seconds`` (its wall-clock time in one process), ``hit_ticks`` (the
+        tick each particle at the event reached it) and, with a tilt,
+        ``weights`` (the likelihood ratio of each particle at the event, in
+        the same order).
     """
     started = time.perf_counter()
     scenario = Scenario.model_validate(scenario_data)
@@ -220,10 +222,12 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
     starts = [paths.root] * n
     keys = [(0, i) for i in range(n)]
     weights = np.zeros(n)  # ln likelihood ratio of each particle at its end
+    ends = np.zeros(n, dtype=np.int64)  # the tick each particle's path ended
 
     def run(slot):
         score = paths.run(starts[slot], keys[slot])
         weights[slot] = paths.log_weight
+        ends[slot] = paths.world.tick
         return score
 
     scores = np.array([run(i) for i in range(n)])
@@ -261,6 +265,7 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
                 if log_weight > -math.inf else 0.0)
     extra = {"weights": ratios.tolist()} if tilt else {}
     return {"repeat": repeat, "estimate": estimate, "hits": hits, **extra,
+            "hit_ticks": ends[hit].tolist(),
             "iterations": iterations,
             "log10_weight": log_weight / math.log(10) if log_weight > -math.inf else None,
             "ticks": paths.ticks, "first_generation_ticks": first_ticks,

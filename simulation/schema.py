@@ -107,6 +107,9 @@ class SeedClone(_Section):
     """Members of this seeded clone (part of ``agent.initial_size``)."""
     traits: dict[str, Rate] = Field(default_factory=dict)
     """Traits that differ from ``agent.initial_traits``."""
+    tracked: bool = True
+    """Part of the seeded lineage (fixation, loss); false: a background clone set up
+    with these traits (the agent's self z_ref stays ``agent.initial_traits``)."""
 
     @field_validator("traits")
     @classmethod
@@ -312,6 +315,10 @@ class Copy(_Section):
     """Systematic error: a fixed error vector per agent or lineage (see Failure modes)."""
     noise: Noise = Field(default_factory=Noise)
     """Environmental noise: an error rate that varies in time, in bursts."""
+    seeded_only: bool = False
+    """Copy errors only in the seeded lineage (tracked seed clones and their
+    descendants); every other clone copies exactly: a founded lineage in a fixed
+    background (substrate study). birth_death dynamics only."""
 
     @field_validator("redundancy")
     @classmethod
@@ -476,15 +483,36 @@ class Sweep(_Section):
         return axes
 
 
+class StudyBackground(_Section):
+    replicates: _Int(1, 1000, "every replicate is simulated in this process") = 2
+    """Gradual physics: background paths per size (the system without escaping defectors)."""
+    horizon: Ticks = 1_000_000
+    """Ticks of background simulated (at most the largest study horizon); beyond them the
+    background is taken as stationary."""
+    every: Ticks = 100
+    """Ticks between the background's founding-rate records."""
+
+
 class StudySimulation(_Section):
     sizes: Annotated[list[Count], Field(min_length=1)]
     """System sizes (of study.sizes) whose defence needed is also simulated."""
     values: Annotated[list[Rate], Field(min_length=2)]
     """Increasing values of the solved key at which the lineages are simulated."""
     paths: _Int(2, 10**7, "every path is simulated in this process") = 4000
-    """Founded defector lineages simulated per size and value (common seeds across values)."""
+    """Single-hit physics: founded defector lineages simulated per size and value
+    (common seeds across values)."""
     horizon: Ticks = 10000
     """Ticks each lineage is followed; longer horizons are bounded (see Risk: scaling)."""
+    founders: _Int(1, 10**5, "every lineage is simulated in this process") = 4
+    """Gradual physics: founded lineages per stratum of founders (founding window x
+    parent stealth x drive jump), the same founders at every value."""
+    particles: _Int(2, 10**5, "every particle is simulated in this process") = 20
+    """Gradual physics: splitting particles of each founded lineage."""
+    tilt: Optional[_Float(BOUND_REASONS["coefficient"], gt=1.0, le=MAX_COEFFICIENT)] = None
+    """Gradual physics: copy errors of the founded lineage drawn at this factor of their
+    probability, weighted by the likelihood ratio (none: the scenario's own)."""
+    background: StudyBackground = Field(default_factory=StudyBackground)
+    """Gradual physics: the background whose founding rate and founders the lineages take."""
 
     @model_validator(mode="after")
     def _increasing(self):
@@ -496,8 +524,9 @@ class StudySimulation(_Section):
 class Study(_Section):
     event: Literal["takeover"] = "takeover"
     """The event whose probability is held at the target (takeover only)."""
-    solve: Literal["immune.efficacy"] = "immune.efficacy"
-    """The defence solved for (the branching theory inverts immune.efficacy in closed form)."""
+    solve: Literal["immune.efficacy", "immune.surveillance"] = "immune.efficacy"
+    """The defence solved for (the single-hit theory inverts immune.efficacy in closed
+    form; gradual physics also solves immune.surveillance)."""
     target: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-6
     """P(event by T) to hold the system at."""
     sizes: Annotated[list[Count], Field(min_length=1)]
@@ -506,6 +535,9 @@ class Study(_Section):
     """Horizons T of the study."""
     simulate: Optional[StudySimulation] = None
     """The simulated points (none: the theory line only)."""
+    theory_cells: _Int(4, 200, "the theory holds cells^3 types") = 40
+    """Gradual physics: cells per trait axis of the multi-hit theory (h = 1/cells;
+    make the escape threshold and the tolerance bands cell edges)."""
 
     @model_validator(mode="after")
     def _simulated_sizes(self):
@@ -561,11 +593,18 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _fixation_needs_seeds(self):
-        if "fixation" in self.stop.on and not self.agent.seed_clones:
-            raise ValueError("stop.on lists 'fixation' but agent.seed_clones is empty")
+        if "fixation" in self.stop.on and not any(c.tracked for c in self.agent.seed_clones):
+            raise ValueError("stop.on lists 'fixation' but agent.seed_clones holds no "
+                             "tracked clone")
         if self.copy.systematic.rate > 0 and self.agent.dynamics != "birth_death":
             raise ValueError("copy.systematic needs agent.dynamics 'birth_death' (the "
                              "other dynamics do not implement it yet)")
+        if self.copy.seeded_only and (self.agent.dynamics != "birth_death"
+                                      or self.copy.systematic.rate > 0
+                                      or self.world.reproduction.threshold is not None):
+            raise ValueError("copy.seeded_only needs agent.dynamics 'birth_death', no "
+                             "copy.systematic and no agent reproduction (it confines the "
+                             "ordinary copy errors of births within an agent)")
         if self.immune.cost > 0 and self.world.income is None:
             raise ValueError("immune.cost needs world.income: the cost is paid from "
                              "the agent's income")

@@ -288,6 +288,8 @@ PARAMS = np.dtype([
     # importance sampling: copy errors drawn at min(tilt p, max(p, 1/2)) for a
     # newborn's error probability p, the likelihood ratio kept (0: no tilt)
     ("error_tilt", np.float64),
+    # copy.seeded_only: copy errors only in clones of the seeded lineage
+    ("seeded_only", np.bool_),
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record

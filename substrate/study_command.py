@@ -28,6 +28,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
 
     from analysis.scaling import simulated_defence, sized, theory_rows
     from simulation.budget import check_study_memory
+    from simulation.gradual import check_gradual
     from simulation.study import simulate_lineages
 
     from .commands import _again, claim_out, interruptible, resolve_scenario, resume_command
@@ -45,6 +46,20 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         raise AnalysisError(f"{path}: {exc}") from None
     check_study_memory(sc, source=str(path))  # before any folder is made
     sim = study.simulate
+    # Defectors made by several copy errors: the gradual study (its own theory).
+    gradual = not all(r["applicable"] for r in theory)
+    if gradual:
+        try:
+            check_gradual(sc)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{path}: {exc}") from None
+        if sim is None:
+            raise ScenarioError(f"{path}: study.simulate: defectors here are made by several "
+                                "copy errors, and the gradual study's theory needs the "
+                                "simulated background of at least one size")
+    elif study.solve != "immune.efficacy":
+        raise ScenarioError(f"{path}: study.solve: {study.solve}: the single-hit theory solves "
+                            "immune.efficacy only")
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     simulated = []
@@ -68,6 +83,12 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         # once, its lock released and the finished sizes kept (as for 'run').
         with interruptible(kept, owner):
             compile_notice(scenario=sc)
+            if gradual:
+                result = _gradual(sc, study, job, owner, show_progress, theory, started,
+                                  clock, command)
+                io.write_json(result, folder / "study.json")
+                job.finish(dict(result["provenance"]), ["study.json"])  # the manifest, last
+                return gradual_table(result) + f"\n-> {folder}/study.json"
             total = len(sim.sizes) * len(sim.values) if sim else 0
             with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                       disable=not show_progress, leave=False) as bar:
@@ -116,6 +137,50 @@ def _damaged(folder, damaged) -> str:
                      f"size {size} is simulated again" for size, name, reason in damaged)
 
 
+def _gradual(sc, study, job, owner, show_progress, single_hit, started, clock,
+             command) -> dict:
+    """The gradual study (simulation.gradual, analysis.gradual): at every
+    simulated size and value, the background, founders and lineages (a part
+    per size, rewritten after each value, so a resumed study goes on from
+    the last value done), then the multi-hit theory at every (N, T)."""
+    from tqdm.auto import tqdm
+
+    from analysis.gradual import gradual_theory, simulated_size
+    from analysis.scaling import sized
+    from simulation.gradual import DRIVE_STRATA, STEALTH_STRATA, founding_windows, study_size
+
+    sim = study.simulate
+    strata = len(STEALTH_STRATA) * (len(DRIVE_STRATA) if sc.copy.kernel.type
+                                    in ("normal", "cauchy") else 1)
+    per_size = len(sim.values) * (sim.background.replicates + len(
+        founding_windows(study.horizons)) * strata * sim.founders)
+    states = {}
+    with tqdm(total=len(sim.sizes) * per_size, unit="step", desc=f"study {sc.name}",
+              disable=not show_progress, leave=False) as bar:
+        for size in sim.sizes:
+            scs = sized(sc, size)
+            key = {"seed": sc.seed, "size": size, "study": study.model_dump(mode="json"),
+                   "scenario": scs.model_dump(mode="json")}
+            name = f"size-{size}.json"
+            # an interrupted size keeps its finished values
+            kept = job.kept({size: [name]}, json_part({"key": key}, "state", dict),
+                            note=_damaged).get(size)
+
+            def save(state, name=name, key=key):
+                write_json_part(job.folder, name, owner.run_id, {"key": key},
+                                {"state": state})
+
+            states[size] = study_size(scs, study, sc.seed, kept, save, bar.update)
+    simulated = [simulated_size(states[size], study, size) for size in sim.sizes]
+    return {"physics": "gradual", "study": study.model_dump(mode="json"),
+            "theory": gradual_theory(sc, study, states, sized), "single_hit": single_hit,
+            "simulated": simulated, "scenario": sc.model_dump(mode="json"),
+            "provenance": io.provenance(
+                "study", owner.run_id, scenario=sc,
+                command=command if command is not None else sys.argv,
+                started=started, seconds=time.perf_counter() - clock, files=["study.json"])}
+
+
 def _fmt(x, top=None):
     """A value; None: beyond the largest simulated value ``top``."""
     return f">{top:g}" if x is None else f"{x:.4f}"
@@ -147,3 +212,41 @@ def summary_table(result: dict) -> str:
             cells.append(cell.rjust(34))
         lines.append(f"{size:<12g}" + "".join(cells))
     return "\n".join(lines)
+
+
+def _cell(value, low=None, high=None, top=None) -> str:
+    if value is None:
+        return f">{top:g}" if top is not None else "none"
+    text = f"{value:.4f}"
+    if low is not None or high is not None:
+        text += f" [{_fmt(low, top)}, {_fmt(high, top)}]"
+    return text
+
+
+def gradual_table(result: dict) -> str:
+    """One line per size: the value of the solved key needed at each horizon
+    (multi-hit theory; simulated [95% range] where simulated), then each
+    cell's reason where it is not resolved."""
+    study = result["study"]
+    key, top = study["solve"], study["simulate"]["values"][-1]
+    head = (f"{key} needed for P({study['event']} by T) <= {study['target']:g} on gradual "
+            "physics (multi-hit theory; simulated [95% range]); * : theory not trusted "
+            "(takeover slow against T); the single-hit theory does not apply here")
+    lines = [head, "N \\ T".ljust(12) + "".join(f"{T:>38}" for T in study["horizons"])]
+    sim = {s["size"]: {d["horizon"]: d for d in s["defence"]} for s in result["simulated"]}
+    notes = []
+    for size in study["sizes"]:
+        cells = []
+        for T in study["horizons"]:
+            row = next(r for r in result["theory"] if r["size"] == size and r["horizon"] == T)
+            cell = _cell(row["value"], top=top) + ("" if row["trusted"] else "*")
+            if row["reason"]:
+                notes.append(f"N = {size:g}, T = {T:g}, theory: {row['reason']}")
+            d = sim.get(size, {}).get(T)
+            if d is not None:
+                cell += " / " + _cell(d["value"], d["low"], d["high"], top)
+                if d["reason"]:
+                    notes.append(f"N = {size:g}, T = {T:g}, simulated: {d['reason']}")
+            cells.append(cell.rjust(38))
+        lines.append(f"{size:<12g}" + "".join(cells))
+    return "\n".join(lines + notes)

@@ -5,7 +5,8 @@ replicates (a sweep: its first, middle and last points), and each output
 table (runs, timeseries, clones, clone_counts, agents, as the writer gets
 them from :class:`simulation.run.RunResult`) is hashed by content: column
 names, dtypes and values, not file bytes (which carry run ids, times and
-versions). A small study (``simulation.study``), a small splitting estimate
+versions). A small study (``simulation.study``) and the pieces of a small
+gradual study (``simulation.gradual``), a small splitting estimate
 (``simulation.risk``) and the validation tier's quick checks at fewer
 replicates are hashed too.
 
@@ -107,6 +108,27 @@ def study_case() -> dict:
     return {"lineages": value_digest(out)}
 
 
+def gradual_case() -> dict:
+    """The gradual study's pieces on defence_flagship at capacity 2000
+    (simulation.gradual): at two values, the background (2 replicates, 300
+    ticks), its founders (1 per stratum) and their lineages (4 particles,
+    100 ticks)."""
+    import scenarios
+    from analysis.scaling import sized
+    from simulation import load_scenario
+    from simulation.gradual import study_size
+
+    base = load_scenario(scenarios.path("defence_flagship"), [
+        "study.horizons=[100,300]", "study.simulate.values=[0.2,0.3]",
+        "study.simulate.founders=1", "study.simulate.particles=4",
+        "study.simulate.horizon=100", "study.simulate.background.replicates=2",
+        "study.simulate.background.horizon=300", "study.simulate.background.every=50"],
+        seed=SEED)
+    points = study_size(sized(base, 2000), base.study, SEED)["points"]
+    return {part: value_digest([point[part] for point in points])
+            for part in ("background", "founders", "lineages")}
+
+
 def risk_case() -> dict:
     """Two repetitions of a small splitting estimate (simulation.risk)."""
     import scenarios
@@ -116,9 +138,9 @@ def risk_case() -> dict:
     sc = load_scenario(scenarios.path("singleton_baseline"), seed=SEED, horizon=60)
     data = risk_scenario(sc, "takeover").model_dump(mode="json")
 
-    def repeat(k, score):  # (its wall-clock seconds and a count added since aside)
+    def repeat(k, score):  # (its wall-clock seconds and fields added since aside)
         out = run_repeat(data, "takeover", "splitting", 8, SEED, k, score)
-        out.pop("seconds"), out.pop("first_generation_hits")
+        out.pop("seconds"), out.pop("first_generation_hits"), out.pop("hit_ticks")
         return value_digest(out)
 
     # The fraction score (the default until the lineage score) keeps the
@@ -172,6 +194,7 @@ def validation_cases() -> dict:
 
 def cases() -> dict:
     return {**scenario_cases(), "study/defence_scaling": study_case,
+            "gradual/defence_flagship": gradual_case,
             "risk/singleton_baseline": risk_case, "bound/singleton_baseline": bound_case,
             **validation_cases()}
 

@@ -80,6 +80,7 @@ class Params:
     repair_tolerance: float = 0.1
     repair_sees_stealth: bool = True
     immune_traits: tuple = (0, 1, 2, 3)
+    seeded_only: bool = False  # copy.seeded_only: errors only in the seeded lineage
 
 
 @dataclass
@@ -474,6 +475,8 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         births = binomial(rng, c.count, p_birth)
         mu = min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - f)))
         p_any = 1 - (1 - mu) ** len(p.copy_traits)
+        if p.seeded_only and not c.seeded:
+            p_any = 0.0  # a background clone copies exactly (no draw)
         mutants = binomial(rng, births, p_any)
         systematic = 0
         if p.systematic_rate > 0:  # newborns with only the systematic error

@@ -241,26 +241,23 @@ def test_the_single_hit_theory_refuses_gradual_defection():
     assert step["efficacy"] == pytest.approx(0.23709, abs=5e-5)  # the header: critical 0.23709
 
 
-def test_the_study_marks_cells_not_applicable_and_simulates_none(tmp_path):
-    """``substrate study`` on the flagship's physics: every theory cell reads
-    n/a and no founded single-hit lineages are simulated."""
+def test_the_study_on_gradual_physics_needs_simulated_points(tmp_path):
+    """``substrate study`` on the flagship's physics without simulated points
+    refuses in one line (exit 2): the single-hit theory does not apply there,
+    and the gradual study's theory needs a simulated background; nothing is
+    written. (The gradual study itself: tests/test_study_gradual.py.)"""
     from click.testing import CliRunner
 
     from substrate.cli import cli
 
     text = open("scenarios/singleton_baseline.yaml").read() + (
-        "study: {target: 1.0e-6, sizes: [10000, 1000000], horizons: [1000, 1000000],\n"
-        "  simulate: {sizes: [10000], values: [0.6, 0.8], paths: 10, horizon: 100}}\n")
+        "study: {target: 1.0e-6, sizes: [10000, 1000000], horizons: [1000, 1000000]}\n")
     path = tmp_path / "flagship_study.yaml"
     path.write_text(text)
     res = CliRunner().invoke(cli, ["study", str(path), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 0, res.output
-    rows = [line for line in res.output.splitlines() if line.startswith(("10000 ", "1e+06"))]
-    assert len(rows) == 2 and all(line.count("n/a") == 2 for line in rows), res.output
-    import json
-
-    study = json.loads((tmp_path / "o" / "study.json").read_text())
-    assert study["simulated"] == []
+    assert res.exit_code == 2, res.output
+    assert "several copy errors" in res.output and "study.simulate" in res.output
+    assert "0.66" not in res.output and not (tmp_path / "o").exists()
 
 
 def test_importance_sampling_agrees_with_direct_and_flags_a_bad_tilt():

@@ -52,6 +52,11 @@ CASES = {
                                  "tolerance": 0.05},
                       "repair": {"rate": 0.2, "tolerance": 0.05}},
     "random_landscape": {"landscape": {"type": "random", "ruggedness": 0.4, "peaks": 6}},
+    # errors only in the seeded lineage; an untracked background clone of other traits
+    "seeded_only": {"copy": {"seeded_only": True, "error_rate": 0.1},
+                    "agent": {"seed_clones": [
+                        {"count": 20, "traits": {"drive": 0.7, "stealth": 0.5}},
+                        {"count": 50, "traits": {"drive": 0.3}, "tracked": False}]}},
     "crowded_defectors": {"agent": {"capacity": 150, "initial_size": 300,
                                     "escape_threshold": 0.2},
                           "repair": {"rate": 0.5, "tolerance": 0.0}},
@@ -102,7 +107,8 @@ def naive_params(sc):
         direction=kern.direction, improvement=sc.immune.improvement,
         false_positive=sc.immune.false_positive, repair_rate=sc.repair.rate,
         repair_tolerance=sc.repair.tolerance, repair_sees_stealth=sc.repair.sees_stealth,
-        immune_traits=tuple(index[t] for t in sc.immune.traits))
+        immune_traits=tuple(index[t] for t in sc.immune.traits),
+        seeded_only=sc.copy.seeded_only)
 
 
 def naive_world_params(sc):
@@ -239,7 +245,7 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
 
 
 #: copy.systematic is implemented for birth_death only (validation rejects the others).
-BIRTH_DEATH_ONLY = {"systematic", "systematic_lineage"}
+BIRTH_DEATH_ONLY = {"systematic", "systematic_lineage", "seeded_only"}
 
 
 @pytest.mark.parametrize("case, dynamics", [

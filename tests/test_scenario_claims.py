@@ -469,6 +469,58 @@ def claim_defence_scaling(fast):
             check_bundled_study(Path(tmp))
 
 
+def claim_defence_flagship(fast):
+    # A study on gradual physics. Both tiers: the single-hit theory is not
+    # applicable on the flagship's kernel (two-error paths outnumber one-error
+    # ones by more than 1e3 at N = 10^6); the answer's table in README.md and
+    # docs/rare-events.md and the header's numbers are the bundled answer's
+    # (tests/data/defence_flagship_answer.json). slow: the whole study
+    # (~25 minutes of CPU) reproduces that answer (the file's seed). The
+    # reduced study's agreement with direct simulation is
+    # tests/test_study_gradual.py's default test.
+    import json
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from analysis.gradual import answer, answer_markdown
+    from analysis.hazard import defence_needed
+    from analysis.scaling import sized
+    from substrate.cli import cli
+    from tests.make_flagship_answer import PATH
+
+    base = load_scenario(scenarios.path("defence_flagship"))
+    row = defence_needed(sized(base, 10**6), 1e-6, 10**6)
+    assert not row["applicable"] and row["multi_hit_ratio"] > 1e3, row
+    stored = json.loads(PATH.read_text())
+    root = Path(scenarios.path("defence_flagship")).resolve().parents[1]
+    table = answer_markdown(stored)
+    for doc in ("README.md", "docs/rare-events.md"):
+        assert table in (root / doc).read_text(), doc
+    header = Path(scenarios.path("defence_flagship")).read_text().split("\nname:")[0]
+    claims = re.findall(r"([0-9.]+|none up to 1) at\s*#?\s*N = 10\^(\d), T = 10\^(\d)",
+                        header)
+    assert len(claims) == 6, claims
+    cells = {(c["size"], c["horizon"]): c for c in stored["cells"]}
+    for value, n, t in claims:
+        cell = cells[(10 ** int(n), 10 ** int(t))]
+        said = "none up to 1" if cell["theory"] is None else f"{cell['theory']:.3f}"
+        assert said == value, (value, n, t, cell)
+    simulated = [c for c in stored["cells"] if "simulated" in c]
+    assert len(simulated) == 4 and all(c["size"] == 10**4 for c in simulated)
+    for c in simulated:  # "within 0.1 of the theory, every range reaching efficacy 1"
+        assert abs(c["simulated"] - c["theory"]) <= 0.1 and c["high"] is None, c
+    if not fast:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "study"
+            res = CliRunner().invoke(cli, ["study", "defence_flagship", "--out", str(out)])
+            assert res.exit_code == 0, res.output
+            again = answer(json.loads((out / "study.json").read_text()))
+            assert answer_markdown(again) == table
+
+
 CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},
           **{name[len("claim_"):]: function for name, function in dict(globals()).items()
              if name.startswith("claim_")}}

@@ -116,7 +116,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         b = binomial(rng, memo, n, min(p_birth, 1.0), n >= KEEP_BIRTHS)
         # 5-6. newborns carrying at least one copy error
         m = 0
-        if b > 0:
+        if b > 0 and (cl.seeded[i] or not p.seeded_only):
             if not fixed_error:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)

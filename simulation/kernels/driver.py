@@ -383,7 +383,8 @@ def tick_bound(ag, p):
     mu_r (``ag.error_rate``) is 0 (``clones.mutation_rate``); with
     ``copy.noise`` the tick's mu_r is drawn before the dynamics, and is 0
     when ``copy.error_rate`` is (the noise multiplies it; the majority vote
-    keeps 0 at 0).
+    keeps 0 at 0). With ``copy.seeded_only`` only the seeded lineage's
+    members can have mutant newborns.
 
     Returns
     -------
@@ -401,7 +402,8 @@ def tick_bound(ag, p):
         errors = noisy or ag.error_rate[a] > 0.0
         size += ag.size[a]
         if errors:
-            mutable += ag.size[a]
+            # copy.seeded_only: only the seeded lineage's newborns can err
+            mutable += ag.seeded[a] if p.seeded_only else ag.size[a]
         clones += ag.clones[a]
         if ag.alive[a]:
             alive += 1
