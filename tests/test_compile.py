@@ -117,3 +117,21 @@ def test_an_edited_source_changes_the_stamp(tmp_path, monkeypatch):
         after = jit.sources_stamp()
         assert after != before
         before = after
+
+
+def test_no_two_kernels_share_a_cache_entry():
+    """numba names a kernel's cache files after its function's module,
+    qualified name and first line, not its options: two dispatchers of one
+    function (an entry and a copy compiled without the wrapper for Python,
+    as driver._inlined makes) would load each other's compiled code, and
+    Python calling the entry then crashed on the copy's (a segfault of
+    tests/test_world.py once another process had cached the copy)."""
+    seen = {}
+    for module in MODULES.values():
+        for obj in vars(module).values():
+            if isinstance(obj, CPUDispatcher):
+                func = obj.py_func
+                key = (func.__module__, func.__qualname__, func.__code__.co_firstlineno)
+                seen.setdefault(key, set()).add(id(obj))
+    shared = {key: len(ids) for key, ids in seen.items() if len(ids) > 1}
+    assert shared == {}

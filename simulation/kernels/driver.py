@@ -19,6 +19,8 @@ Python runs only between calls. One tick (docs/model.md, "One tick" to "Outcomes
 7. a record every ``record_every`` ticks and at the end.
 """
 
+import types
+
 import numpy as np
 
 from .birth_death import apply_events, draw_events, draw_immune
@@ -472,8 +474,19 @@ def _into_the_loop(expr, caller, callee):
 def _inlined(original):
     """A copy of a reference-count-free kernel of another module, inlined
     into :func:`advance` (:func:`_into_the_loop`) and a call elsewhere;
-    the original stays a call for its other callers."""
-    return kernel(_nrt=False, inline=_into_the_loop)(original.py_func)
+    the original stays a call for its other callers.
+
+    The copy is a function of its own name (``NAME_in_loop``): numba's cache
+    files are named after a function's qualified name and line, not its
+    options, so a copy of the same function would share the original's cache
+    entry, and an entry kernel called from Python could load the copy's
+    compiled code, which has no wrapper for calls from Python (a crash)."""
+    func = original.py_func
+    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                              func.__defaults__, func.__closure__)
+    copy.__qualname__ = f"{func.__qualname__}_in_loop"
+    copy.__doc__, copy.__module__ = func.__doc__, func.__module__
+    return kernel(_nrt=False, inline=_into_the_loop)(copy)
 
 
 _environment = _inlined(environment)
