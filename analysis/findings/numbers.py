@@ -92,13 +92,18 @@ def signed(x, digits: int = 3) -> str:
     return ("+" if x is not None and x > 0 else "") + fmt(x, digits)
 
 
+#: The upper end of a range that reaches the top of the values simulated.
+NO_UPPER_END = "beyond the values simulated"
+
+
 def interval_text(number: Number, digits: int = 3, sign: bool = False) -> str:
-    """``value [low, high]``."""
+    """``value [low, high]``; a range with no upper end (the needed value
+    lies beyond the largest value simulated) says so."""
     show = signed if sign else fmt
     if number.low is None and number.high is None:
         return show(number.value, digits)
     return (f"{show(number.value, digits)} [{show(number.low, digits)}, "
-            f"{'>' + fmt(number.low, digits) if number.high is None else show(number.high, digits)}]")
+            f"{NO_UPPER_END if number.high is None else show(number.high, digits)}]")
 
 
 def side(low, high) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from simulation import io
 
-from .numbers import Finding, claim_holds, fmt
+from .numbers import NO_UPPER_END, Finding, claim_holds, fmt
 from .spec import TIERS, Question, job_command, shown
 
 #: The folder of the figures, in the output and in docs/.
@@ -34,7 +34,7 @@ def _number_row(number, claims: dict) -> list[str]:
         verdict = (f"[{fmt(claim[0], 2)}, {fmt(claim[1], 2)}]: "
                    + ("holds" if claim_holds(number, claim) else "**refuted**"))
     interval = ("" if number.low is None and number.high is None else
-                f"[{fmt(number.low)}, {'>' if number.high is None else fmt(number.high)}]")
+                f"[{fmt(number.low)}, {NO_UPPER_END if number.high is None else fmt(number.high)}]")
     return [number.label, fmt(number.value), interval, number.interval, verdict]
 
 
