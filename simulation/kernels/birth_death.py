@@ -16,8 +16,10 @@ from numba import njit
 from .binomial import binomial
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
-                     immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
-                     row, tilted)
+                     immune_efficacy, is_defector, landscape, log_ratio, mutation_rate, new_slot,
+                     p_any_error, row, tilted)
+from .types import (death_probability, found_type_mutants, set_type, systematic_target,
+                    type_error_probability)
 
 
 #: Clones of at least this many members draw their births through the
@@ -84,7 +86,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
             g_agent = a
             g_resident = max(1.0 - ag.size[a] / ag.capacity[a], 0.0)
             g_escaped = -1.0  # computed when a defector needs it
-        if drive > theta:
+        if is_defector(cl, i, theta, p):
             if g_escaped < 0.0:
                 g_escaped = max(1.0 - ag.size[a] / (p.escape_headroom * ag.capacity[a]), 0.0)
             g = g_escaped
@@ -95,13 +97,17 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         p_birth = p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1]) * g
         if p.redundancy_divisor != 1.0:  # (x / 1 is x: no division without its cost)
             p_birth /= p.redundancy_divisor
+        if p.typed:  # the type's birth modifier
+            p_birth *= cfg.types.birth[cl.type[i]]
         # (a small clone's birth probability, which depends on its traits
         # and its agent's size, seldom recurs: drawn without the table)
         b = binomial(rng, memo, n, min(p_birth, 1.0), n >= KEEP_BIRTHS)
         # 5-6. newborns carrying at least one copy error
         m = 0
         if b > 0:
-            if not fixed_error:
+            if p.typed:  # a change of type along an out-edge
+                p_error = type_error_probability(cl, ag, i, a, cfg.types, p)
+            elif not fixed_error:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
             if p.error_tilt > 0.0:
@@ -113,11 +119,13 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         # 5b. systematic error (copy.systematic): newborns without an
         # ordinary error that carry only the agent's (or under lineage
         # scope the clone's) systematic one
+        # (types: when the copier's systematic error has a target for its type)
         s = 0
-        if p.systematic_rate > 0.0:
+        if p.systematic_rate > 0.0 and (not p.typed
+                                        or systematic_target(cl, ag, i, a, p) >= 0):
             s = binomial(rng, memo, b - m, p.systematic_rate)
         # 7. deaths among the members present at the start of the tick
-        d = binomial(rng, memo, n, p.death_rate)
+        d = binomial(rng, memo, n, death_probability(cl, i, cfg.types, p))
         # 8-9. immune system and repair, among the members that did not die
         kl, r = immune_and_repair(rng, memo, cl, ag, i, a, n - d, cfg.immune_mask, p, t0)
         ev.births[i] = b
@@ -183,13 +191,24 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     # carries the agent's (lineage scope: its parent clone's) systematic
     # error with its rate (one uniform draw each), and under lineage scope
     # then draws its own vector. Then the newborns with only the systematic
-    # error found one clone (which inherits its parent's vector).
+    # error found one clone (which inherits its parent's vector). In a types
+    # scenario the mutants are split among the out-edges of the parent's
+    # type (.types.found_type_mutants), and the systematic error moves its
+    # newborns to the copier's target type.
     for i in range(start_slots):
         m = ev.mutants[i]
         s = ev.systematic[i]
         if m == 0 and s == 0:
             continue
         a = cl.agent[i]
+        if p.typed:
+            if m > 0:
+                found_type_mutants(rng, cl, ln, ag, i, a, a, m, cfg, tick, totals)
+            if s > 0:
+                j = new_slot(cl)
+                found_clone(cl, ln, i, j, a, s, tick)
+                set_type(cl, ln, j, systematic_target(cl, ag, i, a, p), cfg.types)
+            continue
         mu = mutation_rate(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                            cl.traits[i, FIDELITY])
         for _ in range(m):
@@ -220,6 +239,8 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
             for k in range(N_TRAITS):  # reset to the agent's z_ref
                 cl.traits[j, k] = ag.zref[a, k]
                 ln.traits[rr, k] = ag.zref[a, k]
+            if p.typed:  # types: to the reference type
+                set_type(cl, ln, j, p.reference_type, cfg.types)
             cl.repair_slot[i] = j
             cl.repair_id[i] = cl.meta[NEXT_ID] - 1
         cl.count[j] += r

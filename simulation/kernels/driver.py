@@ -26,6 +26,7 @@ from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, grow_clones,
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .seeding import replicate_seed, reseed
+from .types import observe_types, record_types, type_score, type_stop_reason
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
                     move_migrants, observe_takeovers, parents_due)
@@ -201,12 +202,14 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
         The events since the last record (``TOTALS``, one row), cleared.
     snap : Snapshot
         The clones and agents at the last record (the Price terms).
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         The row of ``ts`` written.
     """
-    r = ts[n_rows]
+    r = ts.rows[n_rows]
+    if ts.types.shape[1] > 0:  # a types scenario: counts by type, events per edge
+        record_types(cl, ag, ts.types[n_rows])
     size = 0.0
     defectors = 0.0
     clones = 0
@@ -368,6 +371,7 @@ def score(cl, ag, st, p):
     running maximum keeps the last tick at it), so ties, which make
     splitting discard many paths at once (all the branches of one path
     until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
+    The type and size events: :func:`.types.type_score`.
     convergence: the mean drive over ``convergence_drive``.
 
     Parameters
@@ -386,6 +390,8 @@ def score(cl, ag, st, p):
     float
         The score, in [0, 1].
     """
+    if p.score_event >= ScoreEvent.TYPE_FIXATION:  # the type and size events
+        return type_score(cl, ag, st, p)
     size = 0.0
     seeded = 0.0
     drive = 0.0
@@ -467,6 +473,8 @@ def conclude(ag, p, st):
         st.stop_reason = StopReason.FIXATION
     elif p.stop_fixation and st.loss_tick >= 0:
         st.stop_reason = StopReason.LOSS
+    else:  # the type and size events (.types)
+        st.stop_reason = type_stop_reason(p, st)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -553,8 +561,8 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
         The replicate ends at this tick.
     stop_score : float
         Pause when the running maximum of the score reaches it.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         Rows of ``ts`` written so far.
 
@@ -568,12 +576,12 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
     if st.stop_reason != StopReason.RUNNING:
         if st.last_record_tick == st.tick:
             return Advance.STOPPED
-        return Advance.BUFFER_FULL if n_rows >= ts.shape[0] else Advance.FINAL_RECORD
+        return Advance.BUFFER_FULL if n_rows >= ts.rows.shape[0] else Advance.FINAL_RECORD
     if st.score >= stop_score:
         return Advance.SCORED
     if st.tick >= stop_tick:
         return Advance.PAUSED
-    if n_rows + 2 > ts.shape[0]:
+    if n_rows + 2 > ts.rows.shape[0]:
         return Advance.BUFFER_FULL
     return -1
 
@@ -846,6 +854,7 @@ def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
     p = cfg.params[0]
     st.log_weight += totals[0].log_weight
     observe(ag, p, st)
+    observe_types(cl, ag, p, st)
     if p.score_event != ScoreEvent.NONE:
         st.score = max(st.score, score(cl, ag, st, p))
     died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
@@ -879,8 +888,8 @@ def run_ticks(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, st
         This thread's remembered binomial tables.
     stop_tick, horizon : int
         Pause at ``stop_tick``; the replicate ends at ``horizon``.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         Rows of ``ts`` written so far.
     stop_score : float
@@ -957,8 +966,8 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         Pause at this tick.
     horizon : int
         The replicate ends at this tick.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         Rows of ``ts`` written so far.
     stop_score : float
@@ -976,6 +985,7 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         _reduce(cl, ln, ag, p, 0)
         drift_baseline(ag, st)
         observe(ag, p, st)
+        observe_types(cl, ag, p, st)
         if p.score_event != ScoreEvent.NONE:
             st.score = score(cl, ag, st, p)
         conclude(ag, p, st)
@@ -1035,8 +1045,8 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows):
         The replicate's generator.
     memo : BinomialMemo
         This thread's remembered binomial tables (:mod:`.binomial`).
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         Rows of ``ts`` written so far.
     """
@@ -1173,8 +1183,8 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
         Replicate ``k`` has begun (resume it, do not reset it).
     horizon : int
         The replicates end at this tick.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
+    ts : Records
+        The records being written (``TIMESERIES`` rows, type columns).
     n_rows : int
         Rows of ``ts`` written so far.
     ends : numpy.ndarray

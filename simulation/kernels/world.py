@@ -9,7 +9,9 @@ from ..codes import DeathCause
 from .binomial import numpy_binomial
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, found_clone,
                      draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
-                     mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
+                     is_defector, mutation_rate, mutation_step, new_slot, noisy_error_rate)
+from .generations import error_probability
+from .types import draw_targets, found_type_mutants
 
 
 @njit(cache=True, _nrt=False)
@@ -52,14 +54,15 @@ def live_agents(ag):
 
 @njit(cache=True, _nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
-    """Per defector clone (drive > theta) of a live agent, the members that
+    """Per defector clone (:func:`.clones.is_defector`) of a live agent, the members that
     leave this tick: ``Binomial(n, transmission)`` (none unless another agent
     is alive). Returns the number of clones the moves can found."""
     n_alive = live_agents(ag)
     bound = 0
     for i in range(cl.meta[0]):
         ev.movers[i] = 0
-        if cl.count[i] <= 0 or cl.traits[i, DRIVE] <= p.escape_threshold or n_alive < 2:
+        if (cl.count[i] <= 0 or not is_defector(cl, i, p.escape_threshold, p)
+                or n_alive < 2):
             continue
         if not ag.alive[cl.agent[i]]:
             continue
@@ -294,13 +297,17 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 continue
             f_ref, f = ag.zref[a, FIDELITY], cl.traits[i, FIDELITY]
             mu = mutation_rate(ag.error_rate[a], p.mutator_strength, f_ref, f)
-            m = numpy_binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
-                                                   f_ref, f, n_copy))
+            m = numpy_binomial(rng, x, error_probability(cl, ag, i, a, cfg, p, n_copy))
             if x - m > 0:
                 j = new_slot(cl)
                 found_clone(cl, ln, i, j, c, x - m, tick)
                 for k in range(N_TRAITS):
                     sums[k] += (x - m) * cl.traits[i, k]
+            if p.typed:  # (the founders' trait sums: below, over the child's clones)
+                if m > 0:
+                    found_type_mutants(rng, cl, ln, ag, i, a, c, m, cfg, tick, totals)
+                founders += x
+                continue
             for _ in range(m):
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits, cfg.trait_bias,
@@ -310,6 +317,13 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
             founders += x
+        if p.typed:  # (the founders' traits, summed over the child's clones)
+            for k in range(N_TRAITS):
+                sums[k] = 0.0
+            for j in range(cl.meta[0]):
+                if cl.count[j] > 0 and cl.agent[j] == c:
+                    for k in range(N_TRAITS):
+                        sums[k] += cl.count[j] * cl.traits[j, k]
         for k in range(N_TRAITS):
             if p.founder_reference and founders > 0:
                 ag.zref[c, k] = sums[k] / founders
@@ -324,7 +338,12 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             ag.efficacy[c] = _heritable_step(rng, ag.efficacy[c], p)
         if rng.random() < p.agent_mutation:
             ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
-        draw_systematic(rng, ag, c, cfg.copy_traits, p)
+        for e in range(ag.edge_events.shape[1]):
+            ag.edge_events[c, e] = 0
+        if p.typed and p.systematic_rate > 0.0 and not p.systematic_lineage:
+            draw_targets(rng, ag.systematic[c], cfg.types)
+        else:
+            draw_systematic(rng, ag, c, cfg.copy_traits, p)
         # The environment: the parent's (world scope: the world's), or under
         # agent scope the child's own X_0 ~ Normal(0, 1) (stationary).
         ag.noise[c] = ag.noise[a]
