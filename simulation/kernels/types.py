@@ -49,6 +49,8 @@ def type_error_probability(cl, ag, i, a, types, p):
     t = cl.type[i]
     if p.noise_sigma == 0.0:
         total = types.voted_total[t]
+        if p.mutator_strength == 0.0:  # (mutation_rate's exp(0) = 1: the same value)
+            return min(total, 1.0)
     else:
         c = capped_factor(ag.error_rate[a], types, t)
         total = 0.0
