@@ -527,6 +527,7 @@ class World:
             fraction = np.where(size > 0, ag.defectors[rows] / size, 0.0)
         causes = np.array(names.DEATH_CAUSES, dtype=object)
         lineage_scope = bool(self.config.params[0]["systematic_lineage"])
+        typed = bool(self.scenario.types)  # (an agent's vector: a target per type)
         return {
             "tick": np.full(rows.size, self.tick, dtype=np.int64),
             "agent": rows.astype(np.int64), "parent_agent": ag.parent[rows],
@@ -536,9 +537,12 @@ class World:
             "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
             "goal_output": ag.trait_sums[rows, 1], "born_tick": ag.born_tick[rows],
             # (scope lineage: no vector per agent, see clones.parquet)
-            **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope
+            **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope or typed
                                       else ag.systematic[rows, k])
                for k, name in enumerate(names.TRAITS)},
+            **({f"systematic_type_{name}": (np.full(rows.size, np.nan) if lineage_scope
+                                       else ag.systematic[rows, k])
+                for k, name in enumerate(self.scenario.types)} if typed else {}),
             "error_rate": self._agent_error_rates(rows),
             "death_cause": causes[ag.death_cause[rows]],
         }

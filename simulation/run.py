@@ -169,7 +169,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         if scenario.types:  # the clone's type, by name
             clones["type"] = np.array(list(scenario.types), dtype=object)[ln.type[:n_ids]]
         if ln.systematic.shape[1] > 0 and scenario.types:  # types, scope lineage
-            clones.update({f"systematic_{name}": ln.systematic[:n_ids, k].copy()
+            clones.update({f"systematic_type_{name}": ln.systematic[:n_ids, k].copy()
                            for k, name in enumerate(scenario.types)})
         elif ln.systematic.shape[1] > 0:  # copy.systematic.scope: lineage
             clones.update({f"systematic_{name}": ln.systematic[:n_ids, k].copy()

@@ -268,3 +268,26 @@ def test_a_types_scenario_resolves_to_a_scenario_that_validates_again():
     again = validate(safe_load(to_yaml(sc)))
     assert again == sc
     assert "error_rate" not in to_yaml(sc).split("copy:")[1].split("immune:")[0]
+
+
+@pytest.mark.parametrize("scope", ["agent", "lineage"])
+def test_tables_of_a_multi_agent_types_run_with_systematic_error(scope):
+    """agents.parquet and clones.parquet carry each type's systematic target
+    (seed 1, 2 replicates), and summarize reports the type events."""
+    from analysis import summarize
+
+    sc = types_scenario({"copy": {"systematic": {"rate": 0.2, "scope": scope}},
+                         "stop": {"type": "C", "type_fraction": 0.2}},
+                        replicates=2, horizon=20)
+    result = run_scenario(sc, show_progress=False)
+    table = result.agents if scope == "agent" else result.clones
+    targets = table[[f"systematic_type_{name}" for name in TYPES]]
+    if scope == "agent":
+        assert targets.notna().all().all()
+        # A's out-edges lead to B or D, C's to A only
+        assert set(targets.systematic_type_A) <= {1.0, 3.0}
+        assert set(targets.systematic_type_C) == {0.0}
+    assert set(result.clones.type) <= set(TYPES)
+    summary = summarize(result.runs, horizon=20)
+    assert {f"p_{event}" for event in ("type_arrival", "type_fixation", "type_loss",
+                                       "type_reached")} <= set(summary.columns)
