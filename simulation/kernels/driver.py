@@ -29,7 +29,7 @@ from .seeding import replicate_seed, reseed
 from .types import observe_types, record_types, type_score, type_stop_reason
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
-                    move_migrants, observe_takeovers, parents_due)
+                    move_migrants, observe_takeovers, parents_due, world_totals)
 from ..codes import Advance, DeathCause, Dynamics, ScoreEvent, ScoreKind, StopReason
 from ..state import State
 
@@ -210,24 +210,7 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     r = ts.rows[n_rows]
     if ts.types.shape[1] > 0:  # a types scenario: counts by type, events per edge
         record_types(cl, ag, ts.types[n_rows])
-    size = 0.0
-    defectors = 0.0
-    clones = 0
-    living = 0
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        clones += ag.clones[a]
-        if ag.alive[a]:
-            living += 1
-        s0 += ag.trait_sums[a, 0]
-        s1 += ag.trait_sums[a, 1]
-        s2 += ag.trait_sums[a, 2]
-        s3 += ag.trait_sums[a, 3]
+    size, defectors, clones, living, _, s0, s1, s2, s3 = world_totals(ag)
     r.tick = st.tick
     r.agents = living
     r.size = int(size)
@@ -273,13 +256,7 @@ def observe(ag, p, st):
     n_taken, largest = observe_takeovers(ag, p)
     st.tick_takeovers = n_taken
     st.max_defector_fraction = max(st.max_defector_fraction, largest)
-    size = 0.0
-    defectors = 0.0
-    drive = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        drive += ag.trait_sums[a, DRIVE]
+    size, defectors, _, _, _, drive, _, _, _ = world_totals(ag)
     if st.first_defector_tick < 0 and defectors > 0:
         st.first_defector_tick = st.tick
     if st.takeover_tick < 0 and n_taken > 0:
@@ -308,9 +285,7 @@ def drift_baseline(ag, st):
     members = 0.0
     reference = 0.0
     living = 0
-    goal = 0.0
     for a in range(ag.meta[0]):
-        goal += ag.trait_sums[a, LOYALTY]
         resident += ag.resident_drive[a]
         members += ag.size[a] - ag.defectors[a]
         if ag.alive[a]:
@@ -318,7 +293,7 @@ def drift_baseline(ag, st):
             living += 1
     st.resident_drive0 = resident / members if members > 0 else 0.0
     st.reference_drive0 = reference / living if living > 0 else 0.0
-    st.goal_output0 = goal
+    st.goal_output0 = world_totals(ag)[6]  # loyalty: sum n l
 
 
 @njit(cache=True, _nrt=False)
@@ -390,16 +365,11 @@ def score(cl, ag, st, p):
     float
         The score, in [0, 1].
     """
+    size, _, _, _, seeded, drive, _, _, _ = world_totals(ag)
     if p.score_event >= ScoreEvent.TYPE_FIXATION:  # the type and size events
-        return type_score(cl, ag, st, p)
-    size = 0.0
-    seeded = 0.0
-    drive = 0.0
+        return type_score(cl, ag, st, p, size)
     largest = 0.0
     for a in range(ag.meta[0]):
-        size += ag.size[a]
-        seeded += ag.seeded[a]
-        drive += ag.trait_sums[a, DRIVE]
         if ag.alive[a] and ag.size[a] > 0:
             largest = max(largest, ag.defectors[a] / ag.size[a])
     if p.score_event == ScoreEvent.TAKEOVER:
@@ -854,7 +824,8 @@ def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
     p = cfg.params[0]
     st.log_weight += totals[0].log_weight
     observe(ag, p, st)
-    observe_types(cl, ag, p, st)
+    if p.typed or p.size_target < np.inf:  # the type and size events
+        observe_types(cl, ag, p, st, world_totals(ag)[0])
     if p.score_event != ScoreEvent.NONE:
         st.score = max(st.score, score(cl, ag, st, p))
     died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
@@ -985,7 +956,8 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
         _reduce(cl, ln, ag, p, 0)
         drift_baseline(ag, st)
         observe(ag, p, st)
-        observe_types(cl, ag, p, st)
+        if p.typed or p.size_target < np.inf:  # the type and size events
+            observe_types(cl, ag, p, st, world_totals(ag)[0])
         if p.score_event != ScoreEvent.NONE:
             st.score = score(cl, ag, st, p)
         conclude(ag, p, st)
@@ -1090,20 +1062,8 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
     ag, cl = state.agents, state.clones
     e = ends[k]
     e.seed = seed
-    e.size = 0.0
-    e.living_agents = 0
-    e.defectors = 0.0
-    e.clones = 0
-    e.sum_drive = 0.0
-    e.sum_loyalty = 0.0
-    for a in range(ag.meta[0]):
-        e.size += ag.size[a]
-        e.defectors += ag.defectors[a]
-        e.clones += ag.clones[a]
-        e.sum_drive += ag.trait_sums[a, DRIVE]
-        e.sum_loyalty += ag.trait_sums[a, LOYALTY]
-        if ag.alive[a]:
-            e.living_agents += 1
+    e.size, e.defectors, e.clones, e.living_agents, _, e.sum_drive, e.sum_loyalty, _, _ = (
+        world_totals(ag))
     # Agent-level outcomes (docs/model.md "Agent-level outcomes")
     e.agents_founded = ag.meta[0]
     e.died_empty = 0

@@ -198,23 +198,13 @@ def largest_agent(ag):
 
 
 @njit(cache=True, _nrt=False)
-def world_size(ag):
-    """Subcomponents in every agent."""
-    size = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-    return size
-
-
-@njit(cache=True, _nrt=False)
-def observe_types(cl, ag, p, st):
+def observe_types(cl, ag, p, st, size):
     """The type events and the size event, first ticks only (docs/model.md,
     "Types and mutation graphs"): the followed types present (arrival),
     holding every subcomponent of a non-empty world (fixation), with no
     member after having had one (loss), at ``type_count`` members or
-    ``type_fraction`` of the world (reached); the world (``size_of_agent``:
-    some live agent) at ``size_target`` subcomponents."""
-    size = world_size(ag)
+    ``type_fraction`` of the world (reached); the world (``size``, its
+    subcomponents; ``size_of_agent``: some live agent) at ``size_target``."""
     if p.size_target < np.inf and st.size_reached_tick < 0:
         reached = largest_agent(ag) if p.size_of_agent else size
         if reached >= p.size_target:
@@ -249,14 +239,14 @@ def type_stop_reason(p, st):
 
 
 @njit(cache=True, _nrt=False)
-def type_score(cl, ag, st, p):
+def type_score(cl, ag, st, p, size):
     """The splitting score of a type or size event, 1 at the event:
     type_fixation the followed types' share of the world; type_loss 0
     until they arrive, then 1 minus their share (1 when none is left);
     type_reached their members over ``type_count`` (or share over
     ``type_fraction``); size_reached the world's (or the largest live
-    agent's) size over ``size_target``; each at most 1."""
-    size = world_size(ag)
+    agent's) size over ``size_target``; each at most 1. ``size``: the
+    world's subcomponents."""
     if p.score_event == ScoreEvent.SIZE_REACHED:
         reached = largest_agent(ag) if p.size_of_agent else size
         return min(reached / p.size_target, 1.0)
