@@ -54,6 +54,7 @@ def build_config(scenario, score_event: str | None = None,
     p["error_rate_r"] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
     p["redundancy_divisor"] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
     p["mutator_strength"] = c.mutator_strength
+    p["drive_guard"] = c.drive_guard
     p["kernel_type"] = codes.code(Kernel, k.type)
     p["kernel_sd"] = k.sd
     if isinstance(k.bias, dict):  # per trait; heritable immune steps unbiased

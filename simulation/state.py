@@ -194,6 +194,12 @@ STATUS = np.dtype([
     ("drift_tick", np.int64),
     ("resident_drive0", np.float64),  # world resident drive at tick 0
     ("reference_drive0", np.float64),  # mean z_ref drive of the agents at tick 0
+    # the running maximum of the drift rise (kernels/driver.py drift_rise): drift
+    # at any threshold delta happened by now iff it is >= delta (0 at the start)
+    ("drift_rise", np.float64),
+    # drift_rise at the end of the tick before the takeover (NaN: no takeover):
+    # drift came before cancer at threshold delta iff it is >= delta
+    ("drift_rise_before_takeover", np.float64),
     # environmental noise (copy.noise.scope: world): the AR(1) state X_t
     ("noise", np.float64),
     # the per-copy error rate of the tick, before majority vote: mu(t) (scope
@@ -268,6 +274,7 @@ PARAMS = np.dtype([
     # without a mutator effect or environmental noise
     ("error_probability", np.float64),
     ("mutator_strength", np.float64),
+    ("drive_guard", np.float64),  # P(a copy error of drive is caught as it is made)
     ("kernel_type", np.int64),  # codes.Kernel
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
@@ -459,6 +466,7 @@ def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0,
     status = np.zeros(1, STATUS)
     for name in EVENT_STATUS:
         status[name] = -1
+    status["drift_rise_before_takeover"] = np.nan
     return State(clones=new_clones(slots, vectors), lineage=new_lineage(lineage_rows, vectors),
                  agents=new_agents(agent_rows, agent_vectors, edges), events=new_events(slots),
                  snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),

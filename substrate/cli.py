@@ -151,11 +151,14 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
               default="table", show_default=True)
 @click.option("--at", metavar="T1,T2,...",
               help="P(event by T) with its interval at these ticks instead.")
-def summarize(folder, by, fmt, at):
+@click.option("--compare", metavar="KEY=A,B",
+              help="P(event by T) at KEY=B minus at KEY=A, replicates paired by seed, "
+                   "instead.")
+def summarize(folder, by, fmt, at, compare):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    click.echo(summarize_command(folder, list(by) or None, fmt, at=at))
+    click.echo(summarize_command(folder, list(by) or None, fmt, at=at, compare=compare))
 
 
 @cli.command()

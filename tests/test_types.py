@@ -222,6 +222,7 @@ def test_noise_caps_each_types_rates_and_the_mutator_scales_them():
                     {"from": "A", "to": "C", "rate": 0.4}]},
      "mutations out of type 'A' sum to 1.1"),
     ({"copy": {"error_rate": 0.01}}, "copy.error_rate is not used by a types scenario"),
+    ({"copy": {"drive_guard": 0.5}}, "copy.drive_guard is not used by a types scenario"),
     ({"copy": {"kernel": {"type": "cauchy"}}}, "copy.kernel is not used"),
     ({"copy": {"systematic": {"sd": 0.2}}}, "copy.systematic.sd is not used"),
     ({"agent": {"initial_traits": {"drive": 0.2}}}, "agent.initial_traits is not used"),

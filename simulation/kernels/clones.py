@@ -345,22 +345,28 @@ def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, bias, p, tick):
     conditioned on at least one success, without rejection: while none has
     mutated, trait c of the k' remaining mutates with probability
     mu / (1 - (1 - mu)^k'); after the first, each with probability mu.
-    ``bias`` holds the normal kernel's mean step per trait.
-    Returns the number of traits mutated.
+    An error of drive is caught with probability ``p.drive_guard`` (one
+    more uniform draw, only when it is above 0): the copy keeps its
+    parent's drive. ``bias`` holds the normal kernel's mean step per trait.
+    Returns the number of traits mutated (caught errors not counted).
     """
     n_copy = copy_traits.shape[0]
     log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
     found_clone(cl, ln, i, j, a, 1, tick)
     r = row(cl.clone_id[j], ln)
+    errors = 0
     hits = 0
     for c in range(n_copy):
-        if hits > 0:
+        if errors > 0:
             q = mu
         else:
             q = mu / -math.expm1((n_copy - c) * log_keep)
         if rng.random() < q:
-            hits += 1
+            errors += 1
             k = copy_traits[c]
+            if k == DRIVE and p.drive_guard > 0.0 and rng.random() < p.drive_guard:
+                continue  # caught as it was made
+            hits += 1
             cl.traits[j, k] = mutation_step(rng, cl.traits[j, k], bias[k], p)
             ln.traits[r, k] = cl.traits[j, k]
     return hits

@@ -261,9 +261,12 @@ def observe(ag, p, st):
         st.first_defector_tick = st.tick
     if st.takeover_tick < 0 and n_taken > 0:
         st.takeover_tick = st.tick
+        st.drift_rise_before_takeover = st.drift_rise  # to the tick before
     if st.convergence_tick < 0 and size > 0 and drive / size >= p.convergence_drive:
         st.convergence_tick = st.tick
-    if st.drift_tick < 0 and drifted(ag, p, st):
+    rise = drift_rise(ag, st)
+    st.drift_rise = max(st.drift_rise, rise)
+    if st.drift_tick < 0 and rise >= p.drift_delta:
         st.drift_tick = st.tick
 
 
@@ -297,35 +300,35 @@ def drift_baseline(ag, st):
 
 
 @njit(cache=True, _nrt=False)
-def drifted(ag, p, st):
-    """Value drift (docs/model.md, "Failure modes"): some live agent's
-    resident drive (mean over its non-defector members) or reference drive
-    (its z_ref drive) is at least ``drift_delta`` above tick 0's.
+def drift_rise(ag, st):
+    """The rise of drive that value drift measures (docs/model.md, "Failure
+    modes"): the largest, over live agents, of the rise of its resident
+    drive (mean over its non-defector members) and of its reference drive
+    (its z_ref drive) above tick 0's. Drift happens when it reaches
+    ``drift_delta``; its running maximum (``STATUS.drift_rise``) gives the
+    failure mode at any threshold.
 
     Parameters
     ----------
     ag : Agents
         The agent table.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
     st : numpy.record
         The replicate's status (``STATUS``): tick, outcomes, stop reason.
 
     Returns
     -------
-    bool
-        Some live agent drifted.
+    float
+        The largest rise now (-inf without a live agent).
     """
+    rise = -np.inf
     for a in range(ag.meta[0]):
         if not ag.alive[a]:
             continue
-        if ag.zref[a, DRIVE] - st.reference_drive0 >= p.drift_delta:
-            return True
+        rise = max(rise, ag.zref[a, DRIVE] - st.reference_drive0)
         residents = ag.size[a] - ag.defectors[a]
-        if residents > 0 and (ag.resident_drive[a] / residents - st.resident_drive0
-                              >= p.drift_delta):
-            return True
-    return False
+        if residents > 0:
+            rise = max(rise, ag.resident_drive[a] / residents - st.resident_drive0)
+    return rise
 
 
 @njit(cache=True, _nrt=False)
