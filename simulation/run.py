@@ -27,7 +27,7 @@ from .names import TRAITS
 from .scenario import Scenario
 from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
-from .state import ENDS, STATUS, TIMESERIES, copy_state, grown_records, new_records
+from .state import ENDS, STATUS, TIMESERIES, copy_state, grown_records, make_room, new_records
 
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
@@ -152,7 +152,8 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     if progress is not None:
         progress.update(scenario.horizon - reported)
     ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
-    driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
+    driver.record_end(world.state.agents, world.state.status, seed, ends, statuses, 0, 0,
+                      world.n_records)
     clones = counts = None
     if record_clones:
         cl, ln = world.clones, world.lineage
@@ -518,6 +519,7 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
     records = new_records(min(rows * replicates.shape[0], RECORD_ROWS),
                           len(scenario.types) + len(scenario.mutations))
     work, pool = np.zeros(16, np.int64), np.zeros(4, np.int64)
+    plan = driver.plan(config.params)
     k, in_progress, n_rows = 0, False, 0
     while k < replicates.shape[0]:
         last = min(k + BATCH, replicates.shape[0])
@@ -526,7 +528,7 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
             code, k, in_progress, n_rows, bound = driver.run_batch(
                 state, template, config, rng, memo, where, words, n_words, seed_point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
-                ends, statuses, work, pool)
+                ends, statuses, work, pool, *plan)
             if code == Advance.BATCH_DONE:
                 break
             if code == Advance.BUFFER_FULL or n_rows + 2 > records.rows.shape[0]:
@@ -537,11 +539,11 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
                 try:
                     if bound <= driver.FAST_LIMIT:
                         guard.check_room(state, p, bound)  # before the tables grow
-                        state = driver.make_room(state, config, bound)
+                        state = make_room(state, config.params, bound)
                     else:
                         guard.check_alone(state, p, p["dynamics"] == Dynamics.MORAN)
                         _, state, n_rows = driver.tick_alone(state, config, rng, memo,
-                                                             records, n_rows)
+                                                             records, n_rows, *plan)
                         guard.check(state)
                 except MemoryError:
                     raise guard.out_of_memory() from None

@@ -52,7 +52,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import io
-from .cluster import WINDOW, check_scheduler, connect, map_units  # noqa: F401 (re-exported)
+from .cluster import (CLUSTER_LOG, WINDOW, check_scheduler, connect,  # noqa: F401
+                      map_units)
 from .design import (CORNER_POINTS, DESIGN_STREAM, MAX_CORNERS, _where,  # noqa: F401
                      check_design_memory, corner_scenarios, design, design_size,
                      design_values, iter_point_scenarios, label, point_scenarios,
@@ -225,7 +226,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         show_progress = sys.stderr.isatty()
     # Connect before writing anything: a sweep that cannot start leaves the
     # folder as it was (so it can be retried as it was typed).
-    with (connect(workers, scheduler, connect_timeout) if todo
+    with (connect(workers, scheduler, connect_timeout, log=folder / CLUSTER_LOG) if todo
           else contextlib.nullcontext()) as client:
         job.start(held, scenario=scenario.name, seed=scenario.seed, block_size=block_size)
         # The resolved scenario (seed included) from the start: any (point,

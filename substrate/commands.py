@@ -222,7 +222,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 target = owner.stage()
             except OutputError as exc:
                 notify(f"{exc}: the new run is written over the earlier one in place")
-        compile_notice(notify)
+        compile_notice(notify, sc)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -281,10 +281,10 @@ def validate_command(tier: str, out=None, command=None,
         folder = owner.folder
         io.earlier_run(folder, "validation")  # refuses a folder of another command
         compile_notice(notify)
-        io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
                            f"again: {_again(command)}", owner):
+            io.unmark(folder)
             with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
                       leave=False) as bar:
                 results = validation.run(tier, progress=lambda r: bar.update())
@@ -315,10 +315,10 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
-    from simulation.jobs import SWEEP, read_marker
+    from simulation.jobs import SWEEP, check_held, read_marker
     from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
                                   iter_point_scenarios, run_sweep, stored_seed,
-                                  sweep_seconds)
+                                  sweep_identity, sweep_seconds)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -326,25 +326,32 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     if sc.sweep is None:
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
-    # Before any folder is made; a sampled design's points under seed 0 stand
-    # for those of the seed drawn below (the same ranges). A large design is
-    # refused from its corners first, in a second (then every point is checked).
+    target = Path(out) if out is not None else Path("results") / sc.name
+    if sc.seed is None:
+        # A file without a seed: a resumed sweep keeps the seed it started with.
+        held = stored_seed(target) if resume else None
+        sc.seed = held if held is not None else secrets.randbits(63)
+    held = read_marker(target, SWEEP) if target.is_dir() else None
+    if held is not None:
+        # A folder holding a sweep answers a mismatch (another sweep, another
+        # block size, this sweep without resuming) from its stored identity,
+        # before any point is built (minutes for 10^5 points); checked again
+        # once the folder is claimed.
+        check_held(target, SWEEP, held, sweep_identity(sc), resume,
+                   same={"block_size": (block_size, "block_size")})
+    # Before any folder is made. A large design is refused from its corners
+    # first, in a second (then every point is checked).
     budget, units_at_once = (parse_size(max_memory) if max_memory else None,
                              1 if scheduler else (workers or 1))
-    seeded = sc.model_copy(update={"seed": sc.seed or 0})
-    check_design_memory(seeded, budget, block_size, units_at_once, str(path))
-    check_sweep_memory(iter_point_scenarios(seeded, str(path)), budget,
+    check_design_memory(sc, budget, block_size, units_at_once, str(path))
+    check_sweep_memory(iter_point_scenarios(sc, str(path)), budget,
                        block_size=block_size, workers=units_at_once, source=str(path))
-    _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
+    _announce(notify, f"{path}: the sweep", sweep_seconds(sc, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
     with claim_out(out, sc.name, command, notify) as owner:
         folder = owner.folder
-        compile_notice(notify)
-        if sc.seed is None:
-            # A file without a seed: a resumed sweep keeps the seed it started with.
-            held = stored_seed(folder) if resume else None
-            sc.seed = held if held is not None else secrets.randbits(63)
+        compile_notice(notify, sc)
 
         def started_here() -> bool:
             try:

@@ -387,7 +387,7 @@ def serve(scenario: str | None, host: str = "127.0.0.1", port: int = 8765,
     # Build the world once, so that numba's first compilation (minutes on a
     # fresh install) happens before the address is printed, not while the
     # page waits.
-    compile_notice()
+    compile_notice(scenario=scenario)
     ExplorerModel(scenario)
     os.environ[SCENARIO_ENV] = str(Path(path).resolve())
     os.environ[OUT_ENV] = str(Path(out if out is not None else "results/explore").resolve())

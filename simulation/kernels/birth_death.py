@@ -11,9 +11,10 @@ The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 ...) runs from time ``t - 1``, so the first tick uses ``immune.efficacy``.
 """
 
-from numba import njit
+import numpy as np
 
 from .binomial import binomial
+from .jit import kernel
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, is_defector, landscape, log_ratio, mutation_rate, new_slot,
@@ -30,7 +31,7 @@ from .types import (death_probability, found_type_mutants, set_type, systematic_
 KEEP_BIRTHS = 64
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
     (docs/model.md, "One tick", items 7-8), at time ``t0``. Returns (kills, repairs)."""
@@ -54,12 +55,13 @@ def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     return kills, repairs
 
 
-@njit(cache=True, _nrt=False)
-def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
+@kernel(_nrt=False)
+def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals, typed):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
     With ``error_tilt``, mutants are drawn at the tilted probability and the
-    log likelihood ratio is added to ``totals``."""
+    log likelihood ratio is added to ``totals``. ``typed`` None (no types,
+    :func:`.driver.plan`): the types' code is left out of the compiled code."""
     p = cfg.params[0]
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
@@ -97,17 +99,19 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         p_birth = p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1]) * g
         if p.redundancy_divisor != 1.0:  # (x / 1 is x: no division without its cost)
             p_birth /= p.redundancy_divisor
-        if p.typed:  # the type's birth modifier
-            p_birth *= cfg.types.birth[cl.type[i]]
+        if typed is not None:
+            if p.typed:  # the type's birth modifier
+                p_birth *= cfg.types.birth[cl.type[i]]
         # (a small clone's birth probability, which depends on its traits
         # and its agent's size, seldom recurs: drawn without the table)
         b = binomial(rng, memo, n, min(p_birth, 1.0), n >= KEEP_BIRTHS)
         # 5-6. newborns carrying at least one copy error
         m = 0
         if b > 0:
-            if p.typed:  # a change of type along an out-edge
-                p_error = type_error_probability(cl, ag, i, a, cfg.types, p)
-            elif not fixed_error:
+            if typed is not None:  # a change of type along an out-edge
+                if p.typed:
+                    p_error = type_error_probability(cl, ag, i, a, cfg.types, p)
+            if not fixed_error and not p.typed:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
             if p.error_tilt > 0.0:
@@ -121,9 +125,13 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         # scope the clone's) systematic one
         # (types: when the copier's systematic error has a target for its type)
         s = 0
-        if p.systematic_rate > 0.0 and (not p.typed
-                                        or systematic_target(cl, ag, i, a, p) >= 0):
-            s = binomial(rng, memo, b - m, p.systematic_rate)
+        if p.systematic_rate > 0.0:
+            targeted = True
+            if typed is not None:
+                if p.typed:
+                    targeted = systematic_target(cl, ag, i, a, p) >= 0
+            if targeted:
+                s = binomial(rng, memo, b - m, p.systematic_rate)
         # 7. deaths among the members present at the start of the tick
         d = binomial(rng, memo, n, death_probability(cl, i, cfg.types, p))
         # 8-9. immune system and repair, among the members that did not die
@@ -142,7 +150,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     return needed
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
     """Immune kills and repairs only (the first phase of a ``wright_fisher``
     or ``moran`` tick); returns the clones they can found."""
@@ -161,8 +169,8 @@ def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
     return needed
 
 
-@njit(cache=True, _nrt=False)
-def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
+@kernel(_nrt=False)
+def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals, typed):
     """Apply drawn events, found mutant clones, and reduce per agent.
 
     Each clone's count becomes ``n + births - mutants - systematic - deaths
@@ -172,7 +180,8 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     whose parent it is. The repair child is reused while it lives *and*
     shares the clone's ancestor (so since the last record); otherwise a new
     one is founded, so the Price decomposition books repair as transmission.
-    ``totals`` (one TOTALS row) receives the tick's event counts.
+    ``totals`` (one TOTALS row) receives the tick's event counts. ``typed``
+    None (no types, :func:`.driver.plan`): the types' code is left out.
     """
     p = cfg.params[0]
     t = totals[0]
@@ -201,14 +210,15 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
         if m == 0 and s == 0:
             continue
         a = cl.agent[i]
-        if p.typed:
-            if m > 0:
-                found_type_mutants(rng, cl, ln, ag, i, a, a, m, cfg, tick, totals)
-            if s > 0:
-                j = new_slot(cl)
-                found_clone(cl, ln, i, j, a, s, tick)
-                set_type(cl, ln, j, systematic_target(cl, ag, i, a, p), cfg.types)
-            continue
+        if typed is not None:
+            if p.typed:
+                if m > 0:
+                    found_type_mutants(rng, cl, ln, ag, i, a, a, m, cfg, tick, totals)
+                if s > 0:
+                    j = new_slot(cl)
+                    found_clone(cl, ln, i, j, a, s, tick)
+                    set_type(cl, ln, j, systematic_target(cl, ag, i, a, p), cfg.types)
+                continue
         mu = mutation_rate(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                            cl.traits[i, FIDELITY])
         for _ in range(m):
@@ -234,13 +244,14 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
                 or cl.ancestor[j] != cl.ancestor[i]):
             a = cl.agent[i]
             j = new_slot(cl)
-            found_clone(cl, ln, i, j, a, 0, tick)
+            found_clone(cl, ln, i, j, a, np.int64(0), tick)  # not a literal: one compiled copy
             rr = row(cl.clone_id[j], ln)
             for k in range(N_TRAITS):  # reset to the agent's z_ref
                 cl.traits[j, k] = ag.zref[a, k]
                 ln.traits[rr, k] = ag.zref[a, k]
-            if p.typed:  # types: to the reference type
-                set_type(cl, ln, j, p.reference_type, cfg.types)
+            if typed is not None:
+                if p.typed:  # types: to the reference type
+                    set_type(cl, ln, j, p.reference_type, cfg.types)
             cl.repair_slot[i] = j
             cl.repair_id[i] = cl.meta[NEXT_ID] - 1
         cl.count[j] += r

@@ -8,16 +8,16 @@ Both start with an immune phase (kills and repairs, drawn by
 import math
 
 import numpy as np
-from numba import njit
 
 from .binomial import numpy_binomial
+from .jit import kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
                      p_any_error, tilted)
 from .types import found_type_mutants, type_error_probability
 
 
-@njit(cache=True)
+@kernel()
 def clone_fitness(cl, i, p, shape, types):
     """Relative fitness of clone ``i`` (:func:`.clones.fitness`), times its
     type's birth modifier in a types scenario."""
@@ -27,7 +27,7 @@ def clone_fitness(cl, i, p, shape, types):
     return w
 
 
-@njit(cache=True)
+@kernel()
 def error_probability(cl, ag, i, a, cfg, p, n_copy):
     """The probability that a newborn of clone ``i`` carries a copy error
     (a change of type, in a types scenario)."""
@@ -37,7 +37,7 @@ def error_probability(cl, ag, i, a, cfg, p, n_copy):
                        cl.traits[i, FIDELITY], n_copy)
 
 
-@njit(cache=True)
+@kernel()
 def draw_wright_fisher(cl, ag, ev, cfg, rng):
     """Draw the next Wright-Fisher generation; returns the clones it can found.
 
@@ -89,7 +89,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
     return needed
 
 
-@njit(cache=True)
+@kernel()
 def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
     """:func:`moran_events` after growing the tables to hold the worst case
     (every event a mutant); returns the (possibly grown) tables."""
@@ -102,7 +102,7 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
     return cl, ln, ev
 
 
-@njit(cache=True)
+@kernel()
 def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
     """One Moran tick: per agent ``refill[a]`` births, then N birth-death
     events (N = the agent's size at the start of the tick).

@@ -14,15 +14,15 @@ numba only, nothing validated; ``p`` is the one row of ``PARAMS``,
 """
 
 import numpy as np
-from numba import njit
 
 from .binomial import numpy_binomial
 from .clones import (FIDELITY, N_TRAITS, effective_error_rate, found_clone, mutation_rate,
                      new_slot, row)
+from .jit import entry, kernel
 from ..codes import ScoreEvent, StopReason
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def capped_factor(factor, types, t):
     """The noise factor of type ``t``'s per-copy rates: ``min(c, 1/sum_e
     u_e)``, so that the probabilities of a copy's changes of type sum to at
@@ -30,7 +30,7 @@ def capped_factor(factor, types, t):
     return min(factor, types.factor_cap[t])
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def edge_weight(types, e, c, p):
     """The voted rate of edge ``e`` at the capped noise factor ``c``:
     ``rho u + (1 - rho) maj_r(u)`` with ``u = c u_e`` (precomputed when
@@ -40,7 +40,7 @@ def edge_weight(types, e, c, p):
     return effective_error_rate(types.edge_rate[e] * c, p.redundancy, p.error_correlation)
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def type_error_probability(cl, ag, i, a, types, p):
     """The probability that a newborn of clone ``i`` (in agent ``a``)
     changes type: ``min(1, U_t(c) exp(mutator_strength (f_ref - f)))``,
@@ -60,7 +60,7 @@ def type_error_probability(cl, ag, i, a, types, p):
                          cl.traits[i, FIDELITY])
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def set_type(cl, ln, j, t, types):
     """Give clone ``j`` type ``t``: its type and its traits (and its lineage
     row's), no random draw."""
@@ -72,7 +72,7 @@ def set_type(cl, ln, j, t, types):
         ln.traits[r, k] = types.traits[t, k]
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def draw_targets(rng, out, types):
     """A systematic error of a types scenario into ``out`` (one entry per
     type): for each type with out-edges, in type order, one of them drawn
@@ -97,7 +97,7 @@ def draw_targets(rng, out, types):
         out[t] = types.edge_to[chosen]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def systematic_target(cl, ag, i, a, p):
     """The type a systematic error of clone ``i``'s copies leads to (its
     agent's, or under lineage scope its own, entry for its type); -1: none."""
@@ -107,7 +107,7 @@ def systematic_target(cl, ag, i, a, p):
     return int(ag.systematic[a, t])
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def found_type_mutants(rng, cl, ln, ag, i, a, dest, m, cfg, tick, totals):
     """Found in agent ``dest`` the ``m`` newborns (copies) of clone ``i``, of
     agent ``a``, that change type: split among the out-edges of its type by conditional binomials
@@ -165,7 +165,7 @@ def found_type_mutants(rng, cl, ln, ag, i, a, dest, m, cfg, tick, totals):
     return j
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def draw_clone_targets(rng, cl, ln, j, types):
     """Clone ``j``'s own systematic error (lineage scope, types), into its
     clone and lineage rows (:func:`draw_targets`)."""
@@ -175,7 +175,7 @@ def draw_clone_targets(rng, cl, ln, j, types):
         ln.systematic[r, t] = cl.systematic[j, t]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def followed_members(cl, p):
     """Members of the followed types (bit ``type`` of ``followed_types``)
     over every live clone."""
@@ -187,7 +187,7 @@ def followed_members(cl, p):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def largest_agent(ag):
     """The size of the largest live agent."""
     largest = 0.0
@@ -197,7 +197,7 @@ def largest_agent(ag):
     return largest
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def observe_types(cl, ag, p, st, size):
     """The type events and the size event, first ticks only (docs/model.md,
     "Types and mutation graphs"): the followed types present (arrival),
@@ -223,7 +223,7 @@ def observe_types(cl, ag, p, st, size):
         st.type_reached_tick = st.tick
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def type_stop_reason(p, st):
     """The stop reason of a type or size event listed in ``stop.on`` that has
     happened (checked in this order), else the status's own."""
@@ -238,7 +238,7 @@ def type_stop_reason(p, st):
     return st.stop_reason
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def type_score(cl, ag, st, p, size):
     """The splitting score of a type or size event, 1 at the event:
     type_fixation the followed types' share of the world; type_loss 0
@@ -262,7 +262,7 @@ def type_score(cl, ag, st, p, size):
     return members / size if size > 0 else 0.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def record_types(cl, ag, out):
     """A record's type columns (``Records.types``, one row ``out``): the
     members of each type, then the mutation events along each edge since
@@ -279,13 +279,13 @@ def record_types(cl, ag, out):
             ag.edge_events[a, e] = 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def type_fitness(cl, i, types, p):
     """The birth modifier of clone ``i``'s type (1 with continuous traits)."""
     return types.birth[cl.type[i]] if p.typed else 1.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def death_probability(cl, i, types, p):
     """The death probability of clone ``i``'s members: ``death_rate``, times
     its type's death modifier (at most 1) in a types scenario."""
