@@ -115,8 +115,8 @@ def test_luria_delbruck_culture_stopped_at_a_size():
     n = counts.size
     p0 = float(np.mean(counts == 0))
     assert abs(p0 - law[0]) <= TOLERANCE_SE * math.sqrt(law[0] * (1 - law[0]) / n)
-    # p0 = E[(1 - u)^(N_stop - 1)]: above the Lea-Coulson exp(-u (64 - 1)),
-    # because the culture overshoots the stopping size
+    # p0 = E[(1 - u)^(N_stop - 1)]: below the Lea-Coulson exp(-u (64 - 1)),
+    # because the culture overshoots the stopping size (N_stop >= 64)
     assert law[0] < math.exp(-0.01 * 63)
     observed = np.array([np.sum(counts == k) for k in range(8)] + [np.sum(counts >= 8)])
     expected = n * np.append(law[:8], law[8:].sum())
