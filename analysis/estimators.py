@@ -61,7 +61,14 @@ COMPETING = {"takeover": ("extinction",),
              "cancer_first": ("drift_first", "extinction"),
              "drift_first": ("cancer_first", "extinction"),
              "cancer_then_drift": ("drift_first", "extinction"),
-             "drift_then_cancer": ("cancer_first", "extinction")}
+             "drift_then_cancer": ("cancer_first", "extinction"),
+             # Types scenarios: a type that mutation can bring back is not gone
+             # for good when it is lost, so only extinction precludes these.
+             "type_arrival": ("extinction",),
+             "type_fixation": ("extinction",),
+             "type_loss": ("extinction",),
+             "type_reached": ("extinction",),
+             "size_reached": ("extinction",)}
 
 #: The failure-mode events, in the order summaries list them.
 FAILURE_EVENTS = ("cancer_first", "drift_first", "cancer_then_drift", "drift_then_cancer")

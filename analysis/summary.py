@@ -182,10 +182,17 @@ def _at_ticks(at, horizon) -> list[int]:
 DEFAULT_EVENTS = ("takeover", "convergence")
 
 
+#: Events of types scenarios and of stop.size, reported by default where the
+#: runs table has their columns.
+TYPE_EVENTS = ("type_arrival", "type_fixation", "type_loss", "type_reached", "size_reached")
+
+
 def _events(runs: pd.DataFrame, events) -> tuple:
     if events is not None:
         return tuple(events)
-    return DEFAULT_EVENTS + (("extinction",) if "extinction_tick" in runs.columns else ())
+    present = tuple(e for e in TYPE_EVENTS if f"{e}_tick" in runs.columns)
+    return (DEFAULT_EVENTS + present
+            + (("extinction",) if "extinction_tick" in runs.columns else ()))
 
 
 def summarize(results, by=None, events=None,

@@ -134,7 +134,7 @@ def _compositions(n: int, types: int):
             yield (first,) + rest
 
 
-def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
+def moran_ladder_takeover(n: int, fitness, mutation, horizon: int,
                           defector_from: int, takeover_fraction: float) -> np.ndarray:
     """Exact P(takeover by tick t), t = 0..horizon, of a Moran population of
     n on a ladder of types 0..L-1 (``fitness[k]`` the relative fitness of
@@ -142,7 +142,8 @@ def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
 
     One birth-death event (the engine's ``moran`` dynamics): the parent is
     type i with probability n_i w_i / sum_j n_j w_j; its newborn is type
-    i + 1 with probability ``mutation`` (type L-1 stays L-1) and replaces a
+    i + 1 with probability ``mutation`` (one rate for every step, or a
+    sequence: ``mutation[i]`` for the step i -> i + 1; type L-1 stays L-1) and replaces a
     victim drawn uniformly among the n (from the same state). A tick is n
     events; takeover is seen at a tick's end, when the members of types
     >= ``defector_from`` are at least ``takeover_fraction`` n. The
@@ -154,6 +155,7 @@ def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
 
     w = np.asarray(fitness, dtype=float)
     types = w.size
+    step_rate = np.broadcast_to(np.asarray(mutation, dtype=float), (max(types - 1, 1),))
     states = list(_compositions(n, types))
     index = {s: i for i, s in enumerate(states)}
     rows, cols, probs = [], [], []
@@ -165,7 +167,8 @@ def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
             if s[parent] == 0:
                 continue
             p_parent = weights[parent] / total
-            children = ([(parent + 1, mutation), (parent, 1.0 - mutation)]
+            u = step_rate[parent] if parent + 1 < types else 0.0
+            children = ([(parent + 1, u), (parent, 1.0 - u)]
                         if parent + 1 < types else [(parent, 1.0)])
             for child, p_child in children:
                 for victim in range(types):
@@ -189,3 +192,70 @@ def moran_ladder_takeover(n: int, fitness, mutation: float, horizon: int,
         out[t] = out[t - 1] + mass[taken].sum()
         mass[taken] = 0.0
     return out
+
+
+def luria_delbruck_stopped(start: int, stop_size: int, birth: float, mutation: float,
+                           max_ticks: int = 10_000) -> np.ndarray:
+    """Exact distribution of the mutant count of a culture stopped at a size,
+    under the engine's ``birth_death`` tick: P(M = m) for m = 0, 1, ...
+
+    The culture starts as ``start`` wild-type members; no member dies; per
+    tick every member has a newborn with probability ``birth``, whatever
+    its type (neutral mutants), and a wild-type parent's newborn is a mutant
+    with probability ``mutation`` (no back mutation); the culture stops at
+    the first tick at which it holds ``stop_size`` members or more, and M
+    is its mutant count then (``stop.size`` with ``stop.on: [size_reached]``).
+
+    Derivation, for the discrete tick (the Luria-Delbrueck / Lea-Coulson
+    setting, with divisions drawn per tick instead of in continuous time):
+    a wild-type member independently leaves a wild-type newborn
+    (probability b (1 - u)), a mutant newborn (b u) or none (1 - b), so from
+    (W, M) the tick draws (A, X) ~ Multinomial(W; b (1 - u), b u) and
+    Y ~ Binomial(M, b), and moves to (W + A, M + Y + X). The pair (W, M)
+    is a Markov chain; its law is carried forward tick by tick over the
+    states with W + M < stop_size, and the mass that reaches W + M >=
+    stop_size is the stopped law, collected by M. This is exact (to
+    rounding) where Ma, Sandri & Sarkar's recursion p_n = (m / n)
+    sum_{i<n} p_i / (n - i + 1) (1992, J. Appl. Probab. 29: 255) holds
+    only for the continuous-time model with a fixed final size. The chance
+    of no mutant, p0 = E[(1 - u)^(N_stop - start)] with N_stop the size at
+    the stop (every newborn wild-type), is the Lea-Coulson exp(-m),
+    m = u (N_stop - start), with the overshoot of the stopping size kept.
+    """
+    from scipy import stats
+
+    b, u = float(birth), float(mutation)
+    top = 2 * stop_size  # a stopped culture holds fewer than 2 stop_size members
+    mass = np.zeros((stop_size, top))  # P(W = w, M = m), w + m < stop_size
+    mass[start, 0] = 1.0
+    stopped = np.zeros(top)
+    m_values = np.arange(top)
+    # grow[m, m'] = P(m + Binomial(m, b) = m'): the mutants' own newborns
+    grow = np.zeros((top, top))
+    for m in range(stop_size):
+        grow[m, m:2 * m + 1] = stats.binom.pmf(np.arange(m + 1), m, b)
+    for _ in range(max_ticks):
+        if mass.sum() < 1e-15:
+            break
+        new = np.zeros_like(mass)
+        for w in range(stop_size):
+            row = mass[w]
+            if not row.any():
+                continue
+            after = row @ grow  # the law of M + Y
+            p_wild = b * (1 - u)  # A ~ Binomial(w, p_wild); X | A ~ Binomial(w - A, q)
+            q = min(b * u / (1 - p_wild), 1.0) if p_wild < 1 else 0.0
+            p_a = stats.binom.pmf(np.arange(w + 1), w, p_wild)
+            for a in range(w + 1):  # A wild-type newborns, X mutants among the rest
+                if p_a[a] == 0:
+                    continue
+                joint = p_a[a] * stats.binom.pmf(np.arange(w - a + 1), w - a, q)
+                shifted = np.convolve(after, joint)[:top]
+                wild = w + a
+                total = wild + m_values
+                inside = total < stop_size
+                if wild < stop_size:
+                    new[wild, inside] += shifted[inside]
+                stopped[~inside] += shifted[~inside]
+        mass = new
+    return stopped[: int(np.flatnonzero(stopped)[-1]) + 1] if stopped.any() else stopped

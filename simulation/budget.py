@@ -51,10 +51,10 @@ from typing import Iterable
 
 from .errors import MemoryBudgetError, ScenarioError
 
-# Bytes per clone slot: the clone table (89), the event buffers (56) and
-# the Price snapshot (56), from simulation/state.py's dtypes.
-SLOT_BYTES = 201
-LINEAGE_BYTES = 65
+# Bytes per clone slot: the clone table (97, its type included), the event
+# buffers (56) and the Price snapshot (56), from simulation/state.py's dtypes.
+SLOT_BYTES = 209
+LINEAGE_BYTES = 73
 CLONE_ROW_BYTES = 104
 COUNT_ROW_BYTES = 40
 TIMESERIES_COLUMNS = 27

@@ -59,6 +59,10 @@ class StopReason(IntEnum):
     CONVERGENCE = 4
     FIXATION = 5
     LOSS = 6
+    TYPE_FIXATION = 7
+    TYPE_LOSS = 8
+    TYPE_REACHED = 9
+    SIZE_REACHED = 10
 
 
 class DeathCause(IntEnum):
@@ -77,6 +81,10 @@ class ScoreEvent(IntEnum):
     TAKEOVER = 1
     FIXATION = 2
     CONVERGENCE = 3
+    TYPE_FIXATION = 4
+    TYPE_LOSS = 5
+    TYPE_REACHED = 6
+    SIZE_REACHED = 7
 
 
 class ScoreKind(IntEnum):

@@ -21,8 +21,9 @@ from .kernels.binomial import new_memo
 from .kernels.world import world_totals
 from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
                              p_any_error, start_environment)
-from .state import (PARAMS, TIMESERIES, Config, State, copy_state, make_room, new_state,
-                    reset_state)
+from .kernels.types import draw_clone_targets, draw_targets
+from .state import (PARAMS, Config, Records, State, TypeTable, copy_state, empty_types,
+                    grown_records, make_room, new_records, new_state, reset_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
 NO_HORIZON = np.iinfo(np.int64).max
@@ -102,6 +103,13 @@ def build_config(scenario, score_event: str | None = None,
     p["error_tilt"] = error_tilt if error_tilt else 0.0
     if score_event == "takeover":
         p["score_kind"] = codes.code(ScoreKind, score_kind or names.SCORES["takeover"][0])
+    p["error_cap"] = 1.0
+    p["type_count"] = p["type_fraction"] = p["size_target"] = np.inf
+    if stop.size is not None:
+        p["size_target"] = float(stop.size)
+    p["size_of_agent"] = stop.size_of == "agent"
+    p["stop_size"] = "size_reached" in stop.on
+    types = type_config(scenario, p)
     p["horizon"], p["record_every"] = scenario.horizon, scenario.record_every
     p["pause_at_records"] = scenario.record_clones or records_agents(scenario)
     copy_traits = np.array([names.TRAITS.index(t) for t in c.traits], dtype=np.int64)
@@ -115,7 +123,90 @@ def build_config(scenario, score_event: str | None = None,
         shape = random_landscape(ls.peaks, np.random.default_rng(ls.seed))
     else:  # linear; random without a seed: each World draws its own
         shape = np.zeros((3, 0))
-    return Config(params, copy_traits, immune_mask, trait_bias, shape)
+    return Config(params, copy_traits, immune_mask, trait_bias, shape, types)
+
+
+def type_bits(names_, chosen) -> int:
+    """The 64-bit mask of the types ``chosen`` (bit t: the t-th of ``names_``),
+    as a signed int64 (bit 63 is the sign bit)."""
+    mask = sum(1 << names_.index(name) for name in chosen)
+    return mask - (1 << 64) if mask >= 1 << 63 else mask
+
+
+def defector_types(scenario) -> list[str]:
+    """The defector types: flagged, or (no flag) with drive above
+    ``agent.escape_threshold``."""
+    theta = scenario.agent.escape_threshold
+    return [name for name, spec in scenario.types.items()
+            if (spec.defector if spec.defector is not None else spec.drive > theta)]
+
+
+def type_config(scenario, p) -> TypeTable:
+    """The type table of a types scenario (and its ``PARAMS``: ``typed``,
+    the reference type, the defector and followed masks, the type events'
+    thresholds and stops), or :func:`simulation.state.empty_types`.
+
+    Copy errors of a types scenario (docs/model.md, "Types and mutation
+    graphs"): an edge's per-copy rate u_e goes through the majority vote on
+    its own, ``rho u_e + (1 - rho) maj_r(u_e)`` (exact: a majority for one
+    target excludes one for another); the noise factor exp(sigma X)
+    multiplies every u_e (``error_rate`` 1 and ``error_cap`` inf make
+    ``mu(t)`` that factor), the mutator the voted total."""
+    if not scenario.types:
+        return empty_types()
+    stop, c = scenario.stop, scenario.copy
+    names_ = list(scenario.types)
+    specs = list(scenario.types.values())
+    p["typed"] = True
+    p["reference_type"] = names_.index(reference_type(scenario))
+    defectors = defector_types(scenario)
+    p["defector_types"] = type_bits(names_, defectors)
+    p["followed_types"] = type_bits(names_, [stop.type] if stop.type else defectors)
+    p["error_rate"], p["error_cap"] = 1.0, np.inf
+    if stop.type_count is not None:
+        p["type_count"] = float(stop.type_count)
+    if stop.type_fraction is not None:
+        p["type_fraction"] = stop.type_fraction
+    for event in ("type_fixation", "type_loss", "type_reached"):
+        p[f"stop_{event}"] = event in stop.on
+    order = sorted(range(len(scenario.mutations)),
+                   key=lambda k: names_.index(scenario.mutations[k].source))
+    edges = [scenario.mutations[k] for k in order]
+    start = np.searchsorted([names_.index(e.source) for e in edges],
+                            np.arange(len(names_) + 1))
+    rate = np.array([e.rate for e in edges], dtype=np.float64)
+    voted = np.array([effective_error_rate(u, c.redundancy, c.error_correlation)
+                      for u in rate], dtype=np.float64)
+    total = np.zeros(len(names_))
+    raw = np.zeros(len(names_))
+    for t in range(len(names_)):
+        for e in range(start[t], start[t + 1]):  # (in edge order, as the kernels sum)
+            total[t] += voted[e]
+            raw[t] += rate[e]
+    with np.errstate(divide="ignore"):
+        cap = np.where(raw > 0, 1.0 / np.where(raw > 0, raw, 1.0), np.inf)
+    return TypeTable(
+        traits=np.array([trait_vector(spec) for spec in specs]).reshape(-1, len(names.TRAITS)),
+        birth=np.array([spec.birth for spec in specs], dtype=np.float64),
+        death=np.array([spec.death for spec in specs], dtype=np.float64),
+        edge_start=start.astype(np.int64),
+        edge_to=np.array([names_.index(e.to) for e in edges], dtype=np.int64),
+        edge_rate=rate, edge_voted=voted, voted_total=total, factor_cap=cap,
+        edge_index=np.array(order, dtype=np.int64))
+
+
+def reference_type(scenario) -> str:
+    """The reference type of a types scenario: ``agent.initial_type`` or the
+    first type listed."""
+    return scenario.agent.initial_type or next(iter(scenario.types))
+
+
+def record_columns(scenario) -> list[str]:
+    """The type columns of a types scenario's records (``Records.types``):
+    ``count_NAME`` per type, then ``mutations_FROM_to_TO`` per edge, in
+    ``mutations`` order (docs/outputs.md); none without types."""
+    return ([f"count_{name}" for name in scenario.types]
+            + [f"mutations_{e.source}_to_{e.to}" for e in scenario.mutations])
 
 
 #: Mixed into a replicate's seed for its own landscape realisation, so that
@@ -147,30 +238,44 @@ def initial_state(scenario) -> State:
     clone is its own lineage root."""
     a, w = scenario.agent, scenario.world
     n_agents = w.agents
-    resident = trait_vector(a.initial_traits)
-    templates = []  # (traits, count, seeded) of one agent's clones
+    typed = bool(scenario.types)
+    type_names = list(scenario.types)
+    if typed:
+        home = reference_type(scenario)
+        resident = trait_vector(scenario.types[home])
+        home = type_names.index(home)
+    else:
+        resident, home = trait_vector(a.initial_traits), -1
+    templates = []  # (traits, count, seeded, type) of one agent's clones
     n_seeded = sum(c.count for c in a.seed_clones)
     if a.initial_size - n_seeded > 0:
-        templates.append((resident, a.initial_size - n_seeded, False))
+        templates.append((resident, a.initial_size - n_seeded, False, home))
     for clone in a.seed_clones:
+        if clone.type is not None:
+            templates.append((trait_vector(scenario.types[clone.type]), clone.count,
+                              clone.tracked, type_names.index(clone.type)))
+            continue
         traits = resident.copy()
         for name, value in clone.traits.items():
             traits[names.TRAITS.index(name)] = value
-        templates.append((traits, clone.count, clone.tracked))
+        templates.append((traits, clone.count, clone.tracked, -1))
     m = len(templates)
     n = n_agents * m
     lineage_rows = max(n, 256) if scenario.record_clones else 1
     lineage_vectors = (scenario.copy.systematic.rate > 0
                        and scenario.copy.systematic.scope == "lineage")
+    vector = len(type_names) if typed else len(names.TRAITS)  # a systematic error's columns
     state = new_state(slots=max(2 * n, 64), lineage_rows=lineage_rows,
-                      agent_rows=n_agents, vectors=len(names.TRAITS) if lineage_vectors else 0)
+                      agent_rows=n_agents, vectors=vector if lineage_vectors else 0,
+                      agent_vectors=vector, edges=len(scenario.mutations))
     cl, ln, ag = state.clones, state.lineage, state.agents
-    traits = np.array([t for t, _, _ in templates]).reshape(m, -1)
-    cl.count[:n] = np.tile([c for _, c, _ in templates], n_agents)
+    traits = np.array([t for t, _, _, _ in templates]).reshape(m, -1)
+    cl.count[:n] = np.tile([c for _, c, _, _ in templates], n_agents)
     cl.agent[:n] = np.repeat(np.arange(n_agents), m)
     cl.traits[:n] = np.tile(traits, (n_agents, 1))
     cl.clone_id[:n] = np.arange(n)
-    cl.seeded[:n] = np.tile([s for _, _, s in templates], n_agents)
+    cl.seeded[:n] = np.tile([s for _, _, s, _ in templates], n_agents)
+    cl.type[:n] = np.tile([k for _, _, _, k in templates], n_agents)
     cl.meta[:] = (n, 0, n)
     if scenario.record_clones:
         ln.parent[:n] = -1
@@ -178,6 +283,7 @@ def initial_state(scenario) -> State:
         ln.end[:n] = -1
         ln.traits[:n] = cl.traits[:n]
         ln.seeded[:n] = cl.seeded[:n]
+        ln.type[:n] = cl.type[:n]
     ag.meta[0] = n_agents
     ag.alive[:] = True
     ag.capacity[:] = float(a.capacity)
@@ -187,8 +293,13 @@ def initial_state(scenario) -> State:
     ag.efficacy[:] = scenario.immune.efficacy
     ag.tolerance[:] = scenario.immune.tolerance
     c = scenario.copy
-    ag.error_rate[:] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
-    state.status[0]["error_rate"] = c.error_rate
+    if typed:  # the noise factor that multiplies every edge rate
+        ag.error_rate[:] = 1.0
+        state.status[0]["error_rate"] = 1.0
+    else:
+        ag.error_rate[:] = effective_error_rate(c.error_rate, c.redundancy,
+                                                c.error_correlation)
+        state.status[0]["error_rate"] = c.error_rate
     return state
 
 
@@ -226,7 +337,8 @@ class World:
         self.state = (copy_state(template) if template is not None
                       else initial_state(scenario))
         rows = scenario.horizon // scenario.record_every + 2
-        self.records = np.zeros(min(rows, 4096), TIMESERIES)
+        self.records = new_records(min(rows, 4096),
+                                   len(scenario.types) + len(scenario.mutations))
         self.memo = new_memo()  # the binomial draws' tables (no draw depends on them)
         self._begin(seed)
         self.code = self.advance(0) if start else Advance.PAUSED
@@ -240,16 +352,25 @@ class World:
             self.config = self.config._replace(landscape=shape)
         self.rng = np.random.default_rng(seed)
         p = self.config.params[0]
+        types = self.config.types
         if p["systematic_rate"] > 0 and not p["systematic_lineage"]:
-            # Each agent's systematic error vector, drawn at its founding (tick 0).
+            # Each agent's systematic error vector, drawn at its founding (tick 0);
+            # types: per type, the target of one of its out-edges.
             for a in range(self.n_agents):
-                draw_systematic(self.rng, self.state.agents, a, self.config.copy_traits, p)
+                if p["typed"]:
+                    draw_targets(self.rng, self.state.agents.systematic[a], types)
+                else:
+                    draw_systematic(self.rng, self.state.agents, a,
+                                    self.config.copy_traits, p)
         elif p["systematic_rate"] > 0:
             # Scope lineage: each set-up clone (a lineage root), in slot order.
             cl = self.state.clones
             for j in range(int(cl.meta[0])):
-                draw_clone_systematic(self.rng, cl, self.state.lineage, j,
-                                      self.config.copy_traits, p)
+                if p["typed"]:
+                    draw_clone_targets(self.rng, cl, self.state.lineage, j, types)
+                else:
+                    draw_clone_systematic(self.rng, cl, self.state.lineage, j,
+                                          self.config.copy_traits, p)
         if p["noise_sigma"] > 0:
             start_environment(self.state.agents, self.state.status, self.config.params,
                               self.rng)
@@ -285,14 +406,14 @@ class World:
                 self._grow_records()
             elif code != Advance.NEED_ROOM:
                 return code
-            elif bound <= driver.FAST_LIMIT:
+            elif bound <= driver.FAST_LIMIT:  # (records: see _grow_records)
                 guard.check_room(self.state, p, bound)  # before the tables grow
                 try:
                     self.state = make_room(self.state, self.config.params, bound)
                 except MemoryError:
                     raise guard.out_of_memory() from None
             else:
-                if self.n_records + 2 > self.records.shape[0]:
+                if self.n_records + 2 > self.records.rows.shape[0]:
                     self._grow_records()
                 guard.check_alone(self.state, p, p["dynamics"] == Dynamics.MORAN)
                 try:
@@ -306,10 +427,9 @@ class World:
                     return code
 
     def _grow_records(self) -> None:
-        self.guard.check_records(self.state, self.records, 2 * self.records.shape[0])
-        grown = np.zeros(2 * self.records.shape[0], TIMESERIES)
-        grown[: self.n_records] = self.records[: self.n_records]
-        self.records = grown
+        rows = 2 * self.records.rows.shape[0]
+        self.guard.check_records(self.state, self.records.rows, rows)
+        self.records = grown_records(self.records, self.n_records, rows)
 
     def step(self) -> None:
         """One tick, whatever the horizon (for tests and interactive use)."""
@@ -319,20 +439,21 @@ class World:
         """A copy of the state, the generator state and the records, from
         which :meth:`restore` continues exactly as this world would."""
         return (copy_state(self.state), self.rng.bit_generator.state,
-                self.records[: self.n_records].copy())
+                self.records.rows[: self.n_records].copy(),
+                self.records.types[: self.n_records].copy())
 
     def restore(self, snapshot: tuple, rng: np.random.Generator | None = None) -> None:
         """Return to a :meth:`snapshot`; with ``rng``, continue on that
         generator (a branch) instead of the snapshot's stream."""
-        state, rng_state, records = snapshot
+        state, rng_state, rows, types = snapshot
         self.state = copy_state(state)
         if rng is None:
             self.rng.bit_generator.state = rng_state
         else:
             self.rng = rng
-        self.records = np.zeros(max(records.shape[0] * 2, 64), TIMESERIES)
-        self.records[: records.shape[0]] = records
-        self.n_records = records.shape[0]
+        self.n_records = rows.shape[0]
+        self.records = grown_records(Records(rows, types), self.n_records,
+                                     max(self.n_records * 2, 64))
 
     # --- reading the state by name ------------------------------------------
     @property
@@ -397,7 +518,12 @@ class World:
 
     def timeseries(self) -> np.ndarray:
         """The records so far (a structured array of ``state.TIMESERIES``)."""
-        return self.records[: self.n_records]
+        return self.records.rows[: self.n_records]
+
+    def type_records(self) -> np.ndarray:
+        """The type columns of the records so far (rows x (types + edges):
+        :func:`record_columns`)."""
+        return self.records.types[: self.n_records]
 
     def _agent_error_rates(self, rows) -> np.ndarray:
         """Each agent's per-copy error rate of the last tick, before majority
@@ -417,6 +543,7 @@ class World:
         values = self.agent_values(rows)
         causes = np.array(names.DEATH_CAUSES, dtype=object)
         lineage_scope = bool(self.config.params[0]["systematic_lineage"])
+        typed = bool(self.scenario.types)  # (an agent's vector: a target per type)
         return {
             "tick": np.full(rows.size, self.tick, dtype=np.int64),
             "agent": rows.astype(np.int64), "parent_agent": ag.parent[rows],
@@ -427,9 +554,12 @@ class World:
             "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
             "goal_output": values["goal_output"], "born_tick": ag.born_tick[rows],
             # (scope lineage: no vector per agent, see clones.parquet)
-            **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope
+            **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope or typed
                                       else ag.systematic[rows, k])
                for k, name in enumerate(names.TRAITS)},
+            **({f"systematic_type_{name}": (np.full(rows.size, np.nan) if lineage_scope
+                                       else ag.systematic[rows, k])
+                for k, name in enumerate(self.scenario.types)} if typed else {}),
             "error_rate": self._agent_error_rates(rows),
             "death_cause": causes[ag.death_cause[rows]],
         }

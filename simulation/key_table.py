@@ -21,6 +21,13 @@ def key_rows(model=Scenario, prefix=""):
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(key_rows(ann, f"{path}."))
             continue
+        args = getattr(ann, "__args__", ())
+        if getattr(ann, "__origin__", None) is dict and issubclass(args[-1], BaseModel):
+            # a mapping name -> section (types): its row, then the section's keys
+            rows.append((path, _SPECIAL.get(path, "mapping"), {},
+                         field.description or ""))
+            rows.extend(key_rows(args[-1], f"{path}.NAME."))
+            continue
         allowed = allowed_range([*path.split(".")]) or ""
         args = getattr(ann, "__args__", ())
         if getattr(ann, "__origin__", None) is Literal:
@@ -38,7 +45,10 @@ def key_rows(model=Scenario, prefix=""):
 
 _SPECIAL = {"seed": "integer 0 <= value < 2^63, or absent",
             "copy.kernel.bias": "-10^6 <= value <= 10^6, or a mapping trait -> such a value",
-            "agent.seed_clones": "list of {count, traits}",
+            "agent.seed_clones": "list of {count, traits} (types: {count, type})",
+            "types": "mapping: type name -> its keys (types.NAME.*)",
+            "mutations": "list of {from, to, rate}", "agent.initial_type": "a type name",
+            "stop.type": "a type name", "types.NAME.defector": "true, false or absent",
             "name": "1-100 of A-Z a-z 0-9 . _ - (no leading .)",
             "description": "text, up to 10000 characters", "record_clones": "true or false",
             "sweep": "a design: grid, random or latin_hypercube (see Sweeps)",

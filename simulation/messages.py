@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 
 from pydantic import BaseModel
 
@@ -136,7 +137,8 @@ def describe_error(err, source) -> str:
         if path in NOT_YET:
             return f"{source}: {path}: {NOT_YET[path]}"
         parent = model_for_path(loc[:-1], through_containers=True)
-        allowed = sorted(parent.model_fields) if parent is not None else []
+        allowed = sorted(field.alias or key for key, field in parent.model_fields.items()
+                         ) if parent is not None else []
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f"; did you mean {'.'.join(loc[:-1] + [close[0]])!r}?" if close else ""
         return (f"{source}: {path}: unknown key{hint} "
@@ -170,5 +172,7 @@ def describe_error(err, source) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if isinstance(value, dict) and kind in ("value_error", "assertion_error"):
+        if not loc and re.match(r"[a-z_]+[.\[:]", msg):  # the message names its key
+            return f"{source}: {msg}"
         return f"{source}: {path}: {msg}"
     return f"{source}: {path} = {excerpt(value)}: {msg}"

@@ -13,8 +13,11 @@ from .codes import Dynamics, Kernel, Direction, ScoreEvent, StopReason, DeathCau
 #: The four traits of a subcomponent, in the order of every trait column.
 TRAITS = codes.names(Trait)
 
-#: Events that ``stop.on`` may list (``fixation``: the seeded lineage fixed or lost).
-STOP_EVENTS = ("takeover", "convergence", "extinction", "fixation")
+#: Events that ``stop.on`` may list (``fixation``: the seeded lineage fixed or lost;
+#: ``type_*``: the followed types of a types scenario, ``stop.type``; ``size_reached``:
+#: ``stop.size``).
+STOP_EVENTS = ("takeover", "convergence", "extinction", "fixation", "type_fixation",
+               "type_loss", "type_reached", "size_reached")
 
 #: Events a splitting estimate can score (``substrate risk --event``).
 SCORE_EVENTS = tuple(codes.name(e) for e in ScoreEvent if e != ScoreEvent.NONE)
@@ -22,7 +25,8 @@ SCORE_EVENTS = tuple(codes.name(e) for e in ScoreEvent if e != ScoreEvent.NONE)
 #: The splitting scores of each score event, the default first (takeover's
 #: are codes.ScoreKind; the others have one score each).
 SCORES = {"takeover": ("lineage", "drive", "fraction"), "fixation": ("share",),
-          "convergence": ("mean_drive",)}
+          "convergence": ("mean_drive",), "type_fixation": ("share",),
+          "type_loss": ("share",), "type_reached": ("progress",), "size_reached": ("size",)}
 
 #: Event name -> (boolean column, tick column) of ``runs.parquet``; a null
 #: tick means "not by the replicate's last tick" (right-censored).
@@ -34,6 +38,15 @@ EVENT_COLUMNS = {
     "fixation": ("fixed", "fixation_tick"),
     "loss": ("lost", "loss_tick"),
     "drift": ("drifted", "drift_tick"),
+    # Types scenarios (docs/model.md "Types and mutation graphs"): the
+    # followed types (stop.type) first present, holding every subcomponent,
+    # gone after having been present, at stop.type_count or stop.type_fraction;
+    # and the world (or an agent) at stop.size subcomponents.
+    "type_arrival": (None, "type_arrival_tick"),
+    "type_fixation": ("type_fixed", "type_fixation_tick"),
+    "type_loss": ("type_lost", "type_loss_tick"),
+    "type_reached": ("type_reached", "type_reached_tick"),
+    "size_reached": ("size_reached", "size_reached_tick"),
     # Agent-level: every agent founded is dead or taken over (docs/model.md
     # "Agent-level outcomes"); not "loss", the seeded lineage's loss.
     "total_loss": ("total_loss", "total_loss_tick"),
@@ -50,6 +63,12 @@ EVENT_COLUMNS = {
 EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
     "takeover", "convergence", "first_defector", "extinction", "fixation", "loss", "drift",
     "total_loss"))
+
+#: The event-tick columns of ``runs.parquet`` of a types scenario (after
+#: :data:`EVENT_TICKS`), and the one of a scenario with ``stop.size``.
+TYPE_EVENT_TICKS = tuple(EVENT_COLUMNS[e][1] for e in (
+    "type_arrival", "type_fixation", "type_loss", "type_reached"))
+SIZE_EVENT_TICKS = (EVENT_COLUMNS["size_reached"][1],)
 
 #: How a replicate failed (``runs.parquet`` ``failure_mode``): AI cancer
 #: (takeover), value drift (drift_tick), both in the order they came, or neither.

@@ -106,7 +106,10 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
         if method == "direct":
             raise ScenarioError("a tilt needs the importance or splitting method "
                                 "(direct Monte Carlo draws the scenario's own errors)")
-        if scenario.copy.error_rate == 0.0:
+        if scenario.types and not any(e.rate > 0 for e in scenario.mutations):
+            raise ScenarioError("an error tilt needs copy errors: no edge of mutations "
+                                "has a rate above 0")
+        if not scenario.types and scenario.copy.error_rate == 0.0:
             raise ScenarioError("an error tilt needs copy errors: copy.error_rate is 0")
         if (scenario.agent.dynamics == "wright_fisher"
                 or scenario.world.reproduction.threshold is not None):
@@ -122,6 +125,14 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
     if event == "fixation" and not scenario.agent.seed_clones:
         raise ScenarioError("the fixation event needs a seeded lineage: "
                             "agent.seed_clones is empty")
+    if event.startswith("type_") and not scenario.types:
+        raise ScenarioError(f"the {event} event needs a types scenario (a types section)")
+    if (event == "type_reached" and scenario.stop.type_count is None
+            and scenario.stop.type_fraction is None):
+        raise ScenarioError("the type_reached event needs stop.type_count or "
+                            "stop.type_fraction")
+    if event == "size_reached" and scenario.stop.size is None:
+        raise ScenarioError("the size_reached event needs stop.size")
     if particles < 2:
         raise ScenarioError(f"particles: {particles}; splitting needs at least 2 "
                             "(a few hundred give a small bias in the interval)")

@@ -20,14 +20,14 @@ import pandas as pd
 
 from . import names
 from .codes import Advance, Dynamics
-from .engine import World, build_config, initial_state, records_agents
+from .engine import World, build_config, initial_state, record_columns, records_agents
 from .kernels import driver
 from .budget import MemoryGuard
 from .names import TRAITS
 from .scenario import Scenario
 from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
-from .state import ENDS, STATUS, TIMESERIES, copy_state, make_room
+from .state import ENDS, STATUS, TIMESERIES, copy_state, grown_records, make_room, new_records
 
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
@@ -73,11 +73,15 @@ class ReplicateResult:
     agents: dict[str, np.ndarray] | None
     ends: np.ndarray  # one row of state.ENDS
     statuses: np.ndarray  # one row of state.STATUS
+    #: The type columns of the records (engine.record_columns; types scenarios).
+    type_records: np.ndarray | None = None
+    scenario: Scenario | None = None
 
     @property
     def run(self) -> dict:
         """The replicate's row of the runs table (None: an event not seen)."""
-        row = runs_frame(self.ends, self.statuses, self.point, [self.replicate]).iloc[0]
+        row = runs_frame(self.ends, self.statuses, self.point, [self.replicate],
+                         self.scenario, self.type_records).iloc[0]
         return {k: (None if v is pd.NA else v) for k, v in row.to_dict().items()}
 
 
@@ -169,7 +173,12 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
             "seeded": ln.seeded[:n_ids].copy(),
             "final_count": final,
         }
-        if ln.systematic.shape[1] > 0:  # copy.systematic.scope: lineage
+        if scenario.types:  # the clone's type, by name
+            clones["type"] = np.array(list(scenario.types), dtype=object)[ln.type[:n_ids]]
+        if ln.systematic.shape[1] > 0 and scenario.types:  # types, scope lineage
+            clones.update({f"systematic_type_{name}": ln.systematic[:n_ids, k].copy()
+                           for k, name in enumerate(scenario.types)})
+        elif ln.systematic.shape[1] > 0:  # copy.systematic.scope: lineage
             clones.update({f"systematic_{name}": ln.systematic[:n_ids, k].copy()
                            for k, name in enumerate(TRAITS)})
         total = sum(len(c) for _, c, _ in snapshots)
@@ -186,7 +195,7 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
         agents = {k: np.concatenate([r[k] for r in agent_records]) for k in agent_records[0]}
     guard.held = held_before  # (the caller holds the result: see run_scenario)
     return ReplicateResult(point, replicate, world.timeseries().copy(), clones, counts,
-                           agents, ends, statuses)
+                           agents, ends, statuses, world.type_records().copy(), scenario)
 
 
 @dataclasses.dataclass
@@ -210,14 +219,56 @@ def agent_part(rows: dict, point: int, replicate: int) -> dict:
             **rows}
 
 
+def event_ticks(statuses: np.ndarray, columns) -> dict:
+    """Nullable integer event-tick columns (null: not seen, censored)."""
+    return {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
+            for name in columns}
+
+
+def type_outcomes(scenario: Scenario | None, ends: np.ndarray, statuses: np.ndarray,
+                  type_records: np.ndarray | None) -> dict:
+    """The runs columns of a types scenario (docs/outputs.md): the type
+    events' ticks and flags, ``final_count_NAME`` per type (its last
+    record) and ``mutations_FROM_to_TO`` per edge (summed over its records),
+    from ``type_records`` (rows ``first_row:first_row + n_rows`` of each
+    replicate's ``ends``); and with ``stop.size`` the size event's. None
+    for other scenarios."""
+    columns = {}
+    if scenario is None:
+        return columns
+    groups = []
+    if scenario.types:
+        groups.append(("type_arrival", "type_fixation", "type_loss", "type_reached"))
+    if scenario.stop.size is not None:
+        groups.append(("size_reached",))
+    for group in groups:
+        columns.update(event_ticks(statuses, [names.EVENT_COLUMNS[e][1] for e in group]))
+        for event in group:
+            flag, tick = names.EVENT_COLUMNS[event]
+            if flag is not None:
+                columns[flag] = statuses[tick] >= 0
+    if scenario.types and type_records is not None:
+        n_types = len(scenario.types)
+        last = ends["first_row"] + ends["n_rows"] - 1
+        header = record_columns(scenario)
+        for k, name in enumerate(header[:n_types]):
+            columns[f"final_{name}"] = type_records[last, k]
+        for k, name in enumerate(header[n_types:]):
+            columns[name] = np.array([type_records[f:f + n, n_types + k].sum()
+                                      for f, n in zip(ends["first_row"], ends["n_rows"])],
+                                     dtype=np.int64)
+    return columns
+
+
 def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
-               replicates) -> pd.DataFrame:
+               replicates, scenario: Scenario | None = None,
+               type_records: np.ndarray | None = None) -> pd.DataFrame:
     """The runs table (docs/outputs.md) of replicates from their ends
     (rows of ``state.ENDS`` and ``state.STATUS``), with nullable integer
-    event ticks (null = censored)."""
+    event ticks (null = censored); with the ``scenario`` and its records'
+    type columns, the columns of a types scenario (:func:`type_outcomes`)."""
     n = ends.shape[0]
-    ticks = {name: pd.arrays.IntegerArray(statuses[name].astype(np.int64), statuses[name] < 0)
-             for name in names.EVENT_TICKS}
+    ticks = event_ticks(statuses, names.EVENT_TICKS)
     happened = {name: statuses[name] >= 0 for name in names.EVENT_TICKS}
     size = ends["size"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -249,6 +300,7 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
         "agents_lost_to_takeover": statuses["agents_lost_to_takeover"].astype(np.int64),
         "total_loss": happened["total_loss_tick"],
         **agent_outcomes(ends, statuses),
+        **type_outcomes(scenario, ends, statuses, type_records),
     })
 
 
@@ -355,8 +407,9 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         if plain is not None:
             bar = plain
         if batchable(scenario, config) and chunk is None:
-            ends, statuses, records = run_batches(scenario, indices, seeds, config, template,
-                                                  bar, threads, max_memory)
+            ends, statuses, both = run_batches(scenario, indices, seeds, config, template,
+                                               bar, threads, max_memory)
+            records, type_records = both
             results = None
         else:
             guard = MemoryGuard(max_memory, name=scenario.name)
@@ -375,9 +428,11 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                 ends["first_row"][k] = row
                 records[row:row + r.timeseries.shape[0]] = r.timeseries
                 row += r.timeseries.shape[0]
+            type_records = np.concatenate([r.type_records for r in results])
     seconds = time.perf_counter() - started
-    runs = runs_frame(ends, statuses, point, indices)
-    timeseries = timeseries_frame(records, ends, point, indices)
+    runs = runs_frame(ends, statuses, point, indices, scenario, type_records)
+    timeseries = timeseries_frame(records, ends, point, indices,
+                                  record_columns(scenario), type_records)
     clones = counts = agents = None
     if scenario.record_clones:
         clones = _concat([r.clones for r in results])
@@ -391,6 +446,8 @@ def result_bytes(result: ReplicateResult) -> int:
     """Bytes a replicate's result holds, twice (its tables are copied into
     the run's)."""
     tables = [result.timeseries, result.ends, result.statuses]
+    if result.type_records is not None:
+        tables.append(result.type_records)
     for part in (result.clones, result.clone_counts, result.agents):
         if part:
             tables.extend(part.values())
@@ -427,7 +484,7 @@ def run_batches(scenario: Scenario, indices: list[int], seed_point: int, config,
     tables and records count against its part of the memory budget
     ``max_memory`` (:class:`simulation.budget.MemoryGuard`). The seeds are
     derived from ``seed_point`` (:func:`replicate_seed`). Returns
-    (ends, statuses, records)."""
+    (ends, statuses, (timeseries rows, their type columns))."""
     threads = max(1, min(threads, len(indices) // BATCH + 1))
     shares = [list(share) for share in np.array_split(np.asarray(indices, np.int64), threads)]
     guards = [MemoryGuard(max_memory, threads, scenario.name) for _ in shares]
@@ -439,12 +496,13 @@ def run_batches(scenario: Scenario, indices: list[int], seed_point: int, config,
         parts = list(pool.map(lambda k: _run_share(scenario, shares[k], seed_point, config,
                                                    template, progress, guards[k]),
                               range(threads)))
-    offsets = np.cumsum([0] + [records.shape[0] for _, _, records in parts[:-1]])
+    offsets = np.cumsum([0] + [records[0].shape[0] for _, _, records in parts[:-1]])
     for (ends, _, _), offset in zip(parts, offsets):
         ends["first_row"] += offset
     return (np.concatenate([ends for ends, _, _ in parts]),
             np.concatenate([statuses for _, statuses, _ in parts]),
-            np.concatenate([records for _, _, records in parts]))
+            (np.concatenate([records[0] for _, _, records in parts]),
+             np.concatenate([records[1] for _, _, records in parts])))
 
 
 def _run_share(scenario, indices, seed_point, config, template, progress, guard):
@@ -458,7 +516,8 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
     ends = np.zeros(replicates.shape[0], ENDS)
     statuses = np.zeros(replicates.shape[0], STATUS)
     rows = scenario.horizon // scenario.record_every + 2
-    records = np.zeros(min(rows * replicates.shape[0], RECORD_ROWS), TIMESERIES)
+    records = new_records(min(rows * replicates.shape[0], RECORD_ROWS),
+                          len(scenario.types) + len(scenario.mutations))
     work, pool = np.zeros(16, np.int64), np.zeros(4, np.int64)
     plan = driver.plan(config.params)
     k, in_progress, n_rows = 0, False, 0
@@ -472,13 +531,11 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
                 ends, statuses, work, pool, *plan)
             if code == Advance.BATCH_DONE:
                 break
-            if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
-                guard.check_records(state, records, 2 * records.shape[0])
-                grown = np.zeros(2 * records.shape[0], TIMESERIES)
-                grown[:n_rows] = records[:n_rows]
-                records = grown
+            if code == Advance.BUFFER_FULL or n_rows + 2 > records.rows.shape[0]:
+                guard.check_records(state, records.rows, 2 * records.rows.shape[0])
+                records = grown_records(records, n_rows, 2 * records.rows.shape[0])
             if code == Advance.NEED_ROOM:
-                guard.held = records.nbytes  # the records buffer, besides the tables
+                guard.held = records.rows.nbytes + records.types.nbytes  # besides the tables
                 try:
                     if bound <= driver.FAST_LIMIT:
                         guard.check_room(state, p, bound)  # before the tables grow
@@ -492,22 +549,27 @@ def _run_share(scenario, indices, seed_point, config, template, progress, guard)
                     raise guard.out_of_memory() from None
         if progress is not None:
             progress.update((k - done) * scenario.horizon)
-    return ends, statuses, records[:n_rows]
+    return ends, statuses, (records.rows[:n_rows], records.types[:n_rows])
 
 
 def timeseries_frame(records: np.ndarray, ends: np.ndarray, point: int,
-                     replicates) -> pd.DataFrame:
-    """The timeseries table (TIMESERIES_COLUMNS order) of replicates whose
-    records are ``records[first_row:first_row + n_rows]`` (``ends``)."""
+                     replicates, type_columns=(), type_records=None) -> pd.DataFrame:
+    """The timeseries table (TIMESERIES_COLUMNS order, then ``type_columns``
+    from ``type_records``: a types scenario's counts by type and mutation
+    events per edge) of replicates whose records are
+    ``records[first_row:first_row + n_rows]`` (``ends``)."""
     lengths = ends["n_rows"]
     starts = ends["first_row"]
     if np.array_equal(starts, np.cumsum(lengths) - lengths):  # in order, back to back
-        rows = records[: lengths.sum()]
+        take = slice(0, lengths.sum())
     else:
-        rows = records[np.concatenate([np.arange(f, f + n) for f, n in zip(starts, lengths)])]
+        take = np.concatenate([np.arange(f, f + n) for f, n in zip(starts, lengths)])
+    rows = records[take]
     columns = {
         "point": np.full(rows.shape[0], point, np.int64),
         "replicate": np.repeat(np.asarray(replicates, np.int64), lengths),
     }
     columns.update({name: rows[name] for name in TIMESERIES.names})
+    for k, name in enumerate(type_columns):
+        columns[name] = type_records[take, k]
     return pd.DataFrame(columns)

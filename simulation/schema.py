@@ -102,6 +102,43 @@ class Traits(_Section):
     """Own copy fidelity; below the reference it is a mutator."""
 
 
+MAX_TYPES = 64
+"""Most types a scenario may name (the compiled loop keeps sets of types as
+64-bit masks)."""
+TYPE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,39}$"
+TYPE_NAME_RULE = ("a type name is 1 to 40 letters, digits or '_', starting with a "
+                  "letter (it names output columns such as count_NAME)")
+
+
+class TypeSpec(Traits):
+    """A type of a types scenario: its traits, birth and death modifiers and
+    defector flag."""
+
+    birth: NonNegative = 1.0
+    """beta_t: multiplies the type's birth probability (birth_death) or its
+    fitness (wright_fisher, moran)."""
+    death: NonNegative = 1.0
+    """delta_t: multiplies the type's death probability, capped at 1
+    (birth_death dynamics only)."""
+    defector: Optional[bool] = None
+    """Whether members of the type are defectors (none: drive above
+    agent.escape_threshold)."""
+
+
+class Mutation(_Section):
+    """An edge of the mutation graph: a copy of ``from`` becomes ``to``
+    with probability ``rate``."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    source: str = Field(alias="from")
+    """The type copied."""
+    to: str
+    """The type the copy becomes."""
+    rate: Rate
+    """u: per-copy probability of this change (before majority vote)."""
+
+
 class SeedClone(_Section):
     count: Count
     """Members of this seeded clone (part of ``agent.initial_size``)."""
@@ -110,6 +147,23 @@ class SeedClone(_Section):
     tracked: bool = True
     """Part of the seeded lineage (fixation, loss); false: a background clone set up
     with these traits (the agent's self z_ref stays ``agent.initial_traits``)."""
+    type: Optional[str] = None
+    """Types scenario: the seeded clone's type (instead of traits)."""
+
+    @model_validator(mode="after")
+    def _type_or_traits(self):
+        if self.type is not None and self.traits:
+            raise ValueError(f"give a seeded clone a type ({self.type!r}) or traits, "
+                             "not both: a type carries its traits")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump_given(self, handler):
+        # Traits for a clone of continuous traits, a type for a typed one:
+        # the resolved scenario validates again when loaded.
+        data = handler(self)
+        data.pop("type" if self.type is None else "traits", None)
+        return data
 
     @field_validator("traits")
     @classmethod
@@ -176,6 +230,9 @@ class Agent(_Section):
     """Subcomponents at tick 0, seeded clones included."""
     initial_traits: Traits = Field(default_factory=Traits)
     """Traits of the resident clone; also the agent's reference phenotype z_ref."""
+    initial_type: Optional[str] = None
+    """Types scenario: the residents' type, the reference type (z_ref is its
+    traits; repair returns members to it); none: the first type listed."""
     seed_clones: list[SeedClone] = Field(default_factory=list)
     """Clones placed at tick 0 whose lineage is tracked for fixation and loss."""
     birth_rate: NonNegative = 0.1
@@ -404,6 +461,33 @@ class Stop(_Section):
     on: list[Literal[STOP_EVENTS]] = Field(
         default_factory=list)
     """Events that end a replicate early."""
+    type: Optional[str] = None
+    """Types scenario: the type the type events follow (type_arrival,
+    type_fixation, type_loss, type_reached); none: every defector type together."""
+    type_count: Optional[Count] = None
+    """type_reached: the followed types have this many members in the world."""
+    type_fraction: Optional[Annotated[float, Field(gt=0.0, le=1.0)]] = None
+    """type_reached: the followed types are this fraction of the world."""
+    size: Optional[Annotated[int, BeforeValidator(_integral),
+                             Field(ge=1, le=MAX_WORLD_COUNT,
+                                   json_schema_extra={"why": BOUND_REASONS["count"]})]] = None
+    """size_reached: the world (size_of: agent, some live agent) holds this many
+    subcomponents (none: no size event)."""
+    size_of: Literal["world", "agent"] = "world"
+    """What size_reached measures: the world's size or the largest live agent's."""
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if self.type_count is not None and self.type_fraction is not None:
+            raise ValueError("give type_count or type_fraction, not both: "
+                             "type_reached has one threshold")
+        if "type_reached" in self.on and self.type_count is None \
+                and self.type_fraction is None:
+            raise ValueError("stop.on lists 'type_reached' but neither type_count "
+                             "nor type_fraction is given")
+        if "size_reached" in self.on and self.size is None:
+            raise ValueError("stop.on lists 'size_reached' but stop.size is not given")
+        return self
     convergence_drive: Rate = 0.9
     """World mean drive at which substrate-needs convergence is reached."""
     drift_delta: Optional[Annotated[float, Field(gt=0.0, le=1.0)]] = 0.2
@@ -570,6 +654,12 @@ class Scenario(_Section):
     immune: Immune = Field(default_factory=Immune)
     repair: Repair = Field(default_factory=Repair)
     landscape: Landscape = Field(default_factory=Landscape)
+    types: dict[str, TypeSpec] = Field(default_factory=dict, max_length=MAX_TYPES)
+    """Named types (a types scenario): type name -> its traits, birth and death
+    modifiers and defector flag; empty: continuous traits moved by copy.kernel."""
+    mutations: list[Mutation] = Field(default_factory=list)
+    """The mutation graph of a types scenario: edges {from, to, rate}; a copy error
+    moves a newborn along an out-edge of its parent's type."""
     stop: Stop = Field(default_factory=Stop)
     sweep: Optional[Sweep] = None
     """Parameter sweep run by 'substrate sweep' (ignored by 'substrate run')."""
@@ -592,6 +682,27 @@ class Scenario(_Section):
         return self
 
     @model_validator(mode="after")
+    def _types_consistent(self):
+        check_types(self)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump_used_keys(self, handler):
+        # A types scenario's resolved form leaves out the keys of continuous
+        # traits that it may not set, so that it validates again when loaded.
+        data = handler(self)
+        if self.types:
+            for key in TYPES_UNUSED:
+                section, _, name = key.partition(".")
+                if key == "copy.kernel" and self.world.reproduction.agent_mutation > 0:
+                    continue
+                if key == "copy.systematic.sd":
+                    data["copy"]["systematic"].pop("sd", None)
+                else:
+                    data[section].pop(name, None)
+        return data
+
+    @model_validator(mode="after")
     def _fixation_needs_seeds(self):
         if "fixation" in self.stop.on and not any(c.tracked for c in self.agent.seed_clones):
             raise ValueError("stop.on lists 'fixation' but agent.seed_clones holds no "
@@ -609,3 +720,116 @@ class Scenario(_Section):
             raise ValueError("immune.cost needs world.income: the cost is paid from "
                              "the agent's income")
         return self
+
+
+#: Keys of continuous traits that a types scenario may not set, and why.
+TYPES_UNUSED = {
+    "copy.error_rate": "each edge of mutations has its own rate",
+    "copy.traits": "a copy error changes a type, not a trait",
+    "copy.drive_guard": ("a copy error changes a type, not its drive (a guarded change "
+                         "is an edge of a lower rate)"),
+    "copy.kernel": ("a copy error moves along an edge of mutations (the kernel only "
+                    "steps the heritable immune parameters, with "
+                    "world.reproduction.agent_mutation > 0)"),
+    "copy.systematic.sd": ("a systematic error is an edge of the graph, drawn per "
+                           "type at the copier's founding"),
+    "agent.initial_traits": "the residents are agent.initial_type, with its traits",
+}
+
+#: The stop.on events of a types scenario.
+TYPE_EVENTS = ("type_fixation", "type_loss", "type_reached")
+
+
+def _set_keys(scenario) -> set[str]:
+    """The dotted keys of TYPES_UNUSED that the scenario sets explicitly."""
+    given = set()
+    for key in TYPES_UNUSED:
+        *sections, name = key.split(".")
+        model = scenario
+        for section in sections:
+            if section not in model.model_fields_set:
+                model = None
+                break
+            model = getattr(model, section)
+        if model is not None and name in model.model_fields_set:
+            given.add(key)
+    return given
+
+
+def _check_continuous(scenario) -> None:
+    """A scenario without types sets none of the types keys."""
+    if scenario.mutations:
+        raise ValueError("mutations needs a types section (the named types its "
+                         "edges join)")
+    if scenario.agent.initial_type is not None:
+        raise ValueError(f"agent.initial_type = {scenario.agent.initial_type!r} needs "
+                         "a types section")
+    for k, clone in enumerate(scenario.agent.seed_clones):
+        if clone.type is not None:
+            raise ValueError(f"agent.seed_clones[{k}].type = {clone.type!r} needs a "
+                             "types section")
+    if scenario.stop.type is not None:
+        raise ValueError(f"stop.type = {scenario.stop.type!r} needs a types section")
+    for event in TYPE_EVENTS:
+        if event in scenario.stop.on:
+            raise ValueError(f"stop.on lists {event!r}, an event of a types scenario, "
+                             "but there is no types section")
+
+
+def check_types(scenario) -> None:
+    """The types section, the mutation graph and the keys that name types,
+    checked together: unknown type names, self-loops, edges listed twice,
+    out-rates summing above 1, keys of continuous traits in a types
+    scenario (:data:`TYPES_UNUSED`). Raises ValueError naming key, value
+    and what is allowed."""
+    if not scenario.types:
+        _check_continuous(scenario)
+        return
+    names = list(scenario.types)
+    for name in names:
+        if not re.match(TYPE_NAME_PATTERN, name):
+            raise ValueError(f"types: {name[:40]!r}: {TYPE_NAME_RULE}")
+    allowed = ", ".join(names)
+
+    def known(where, value):
+        if value not in scenario.types:
+            raise ValueError(f"{where} = {value!r}: not a type (types: {allowed})")
+
+    seen = set()
+    out = dict.fromkeys(names, 0.0)
+    for k, edge in enumerate(scenario.mutations):
+        known(f"mutations[{k}].from", edge.source)
+        known(f"mutations[{k}].to", edge.to)
+        if edge.source == edge.to:
+            raise ValueError(f"mutations[{k}]: from and to are both {edge.source!r}; an "
+                             "edge must change the type (a self-loop is no copy error)")
+        if (edge.source, edge.to) in seen:
+            raise ValueError(f"mutations[{k}]: the edge {edge.source} -> {edge.to} is "
+                             "listed twice (give one edge its whole rate)")
+        seen.add((edge.source, edge.to))
+        out[edge.source] += edge.rate
+    for name, total in out.items():
+        if total > 1.0 + 1e-12:
+            raise ValueError(f"mutations out of type {name!r} sum to {total:g}: the "
+                             "probabilities of a copy's changes of type must sum to at "
+                             "most 1")
+    agent = scenario.agent
+    if agent.initial_type is not None:
+        known("agent.initial_type", agent.initial_type)
+    for k, clone in enumerate(agent.seed_clones):
+        if clone.type is None:
+            raise ValueError(f"agent.seed_clones[{k}]: a seeded clone of a types "
+                             f"scenario needs a type (types: {allowed})")
+        known(f"agent.seed_clones[{k}].type", clone.type)
+    if scenario.stop.type is not None:
+        known("stop.type", scenario.stop.type)
+    for key in sorted(_set_keys(scenario)):
+        if key == "copy.kernel" and scenario.world.reproduction.agent_mutation > 0:
+            continue
+        raise ValueError(f"{key} is not used by a types scenario: {TYPES_UNUSED[key]}")
+    if agent.dynamics != "birth_death":
+        for name, spec in scenario.types.items():
+            if spec.death != 1.0:
+                raise ValueError(f"types.{name}.death = {spec.death:g}: a death modifier "
+                                 f"needs agent.dynamics 'birth_death' ({agent.dynamics} "
+                                 "chooses its deaths uniformly)")

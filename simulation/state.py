@@ -40,6 +40,9 @@ class Clones(NamedTuple):
     clone_id: np.ndarray
     #: bool. Descends from ``agent.seed_clones`` (the seeded lineage).
     seeded: np.ndarray
+    #: int64. The clone's type (a row of :class:`TypeTable`) in a types
+    #: scenario; -1 in a scenario of continuous traits.
+    type: np.ndarray
     #: int64. Slot of the clone's repair child (-1: none founded yet).
     repair_slot: np.ndarray
     #: int64. Clone id of that repair child (to tell a recycled slot).
@@ -49,6 +52,8 @@ class Clones(NamedTuple):
     #: float64 (slots x 4, or slots x 0). The clone's systematic error vector
     #: (``copy.systematic.scope: lineage``; zero for traits copy errors do not
     #: touch). No columns under any other scope, so clones cost no memory for it.
+    #: In a types scenario (slots x types): per type, the type its systematic
+    #: error leads to (-1: none), see :class:`Agents`.
     systematic: np.ndarray
     #: int64. Stack of free slots (the first ``meta[1]`` entries).
     free: np.ndarray
@@ -72,6 +77,8 @@ class Lineage(NamedTuple):
     traits: np.ndarray
     #: bool. In the seeded lineage.
     seeded: np.ndarray
+    #: int64. The clone's type at founding (-1: continuous traits).
+    type: np.ndarray
     #: float64 (rows x 4, or rows x 0). The clone's systematic error vector
     #: (``copy.systematic.scope: lineage`` only, as in :class:`Clones`).
     systematic: np.ndarray
@@ -115,7 +122,9 @@ class Agents(NamedTuple):
     #: bool. Taken over this tick (defector fraction >= takeover fraction).
     taken: np.ndarray
     #: float64 (agents x 4). Systematic error vector, drawn at founding
-    #: (``copy.systematic``; zero for traits copy errors do not touch).
+    #: (``copy.systematic``; zero for traits copy errors do not touch). In a
+    #: types scenario (agents x types): per type, the type that its systematic
+    #: error leads to (one of its out-edges' targets; -1: none).
     systematic: np.ndarray
     #: float64. Sum of drive over the members of non-defector clones.
     resident_drive: np.ndarray
@@ -124,7 +133,12 @@ class Agents(NamedTuple):
     noise: np.ndarray
     #: float64. mu_r of this tick: the error rate after majority vote, from
     #: ``copy.error_rate`` times the environmental noise (``copy.noise``).
+    #: In a types scenario: the noise factor exp(sigma X) that multiplies
+    #: every edge rate (1 without noise).
     error_rate: np.ndarray
+    #: int64 (agents x edges; agents x 0 without types). Mutation events
+    #: along each edge of the mutation graph since the last record.
+    edge_events: np.ndarray
     #: int64 (1,). Rows used (agents ever founded).
     meta: np.ndarray
 
@@ -199,7 +213,18 @@ STATUS = np.dtype([
     # importance sampling (PARAMS.error_tilt): ln of the path's likelihood
     # ratio, target law over the simulated (tilted) law (risk.py)
     ("log_weight", np.float64),
+    # types scenarios: events of the followed types (stop.type), and the
+    # size event (stop.size) of any scenario (docs/model.md, "Types")
+    ("type_arrival_tick", np.int64), ("type_fixation_tick", np.int64),
+    ("type_loss_tick", np.int64), ("type_reached_tick", np.int64),
+    ("size_reached_tick", np.int64),
 ])
+
+#: The STATUS columns that hold an event's tick (-1 until it happens).
+EVENT_STATUS = ("takeover_tick", "convergence_tick", "first_defector_tick",
+                "extinction_tick", "fixation_tick", "loss_tick", "drift_tick",
+                "total_loss_tick", "type_arrival_tick", "type_fixation_tick",
+                "type_loss_tick", "type_reached_tick", "size_reached_tick")
 
 
 #: One row per replicate at its end, beside its final STATUS row: what the
@@ -293,7 +318,46 @@ PARAMS = np.dtype([
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record
+    # types and mutation graphs (docs/model.md "Types"; Config.types)
+    ("typed", np.bool_),  # a types scenario (clones carry a type)
+    ("reference_type", np.int64),  # agent.initial_type: repair's target
+    # bit t set: type t is a defector / is followed by the type events
+    # (stop.type; default the defector types); at most 64 types
+    ("defector_types", np.int64), ("followed_types", np.int64),
+    # the noise factor's cap in noisy_copy_rate: 1 (a probability) with
+    # continuous traits; inf with types (a factor; each type caps its own)
+    ("error_cap", np.float64),
+    ("type_count", np.float64),  # stop.type_count (inf: none)
+    ("type_fraction", np.float64),  # stop.type_fraction (inf: none)
+    ("size_target", np.float64),  # stop.size (inf: none)
+    ("size_of_agent", np.bool_),  # stop.size_of: agent (else world)
+    ("stop_type_fixation", np.bool_), ("stop_type_loss", np.bool_),
+    ("stop_type_reached", np.bool_), ("stop_size", np.bool_),
 ])
+
+
+class TypeTable(NamedTuple):
+    """The types and the mutation graph of a types scenario (docs/model.md,
+    "Types and mutation graphs"); every array empty with continuous traits.
+    Edges are grouped by source type: those of type t are
+    ``edge_start[t]:edge_start[t + 1]``, in the order ``mutations`` lists them."""
+
+    traits: np.ndarray  #: float64 (types x 4). Each type's traits.
+    birth: np.ndarray  #: float64 (types,). Birth modifier beta_t.
+    death: np.ndarray  #: float64 (types,). Death modifier delta_t.
+    edge_start: np.ndarray  #: int64 (types + 1,). First edge of each source type.
+    edge_to: np.ndarray  #: int64 (edges,). Target type of each edge.
+    edge_rate: np.ndarray  #: float64 (edges,). u_e: the per-copy rate of the edge.
+    #: float64 (edges,). u_e after the majority vote: rho u + (1 - rho) maj_r(u).
+    edge_voted: np.ndarray
+    #: float64 (types,). U_t = sum of the voted rates of t's out-edges: the
+    #: probability that a newborn of t changes type (no mutator, no noise).
+    voted_total: np.ndarray
+    #: float64 (types,). 1 / sum of the raw out-rates of t (inf: none): the
+    #: largest noise factor its per-copy rates take.
+    factor_cap: np.ndarray
+    #: int64 (edges,). The edge's index in ``mutations`` (output columns).
+    edge_index: np.ndarray
 
 
 class Config(NamedTuple):
@@ -306,6 +370,38 @@ class Config(NamedTuple):
     #: float64 (3, terms). The landscape's sine terms: amplitudes, frequencies,
     #: phases (no terms for a linear landscape).
     landscape: np.ndarray
+    types: TypeTable  #: The types and mutation graph (empty: continuous traits).
+
+
+def empty_types() -> TypeTable:
+    """The type table of a scenario of continuous traits: no types, no edges."""
+    return TypeTable(np.zeros((0, N_TRAITS)), np.zeros(0), np.zeros(0),
+                     np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                     np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+
+
+class Records(NamedTuple):
+    """What the compiled loop writes at records: one timeseries row each,
+    and in a types scenario the counts by type and the mutation events per
+    edge since the previous record (docs/outputs.md)."""
+
+    rows: np.ndarray  #: TIMESERIES rows.
+    #: int64 (rows x (types + edges); rows x 0 without types): members of
+    #: each type, then mutation events along each edge (``mutations`` order).
+    types: np.ndarray
+
+
+def new_records(rows: int, columns: int = 0) -> Records:
+    """Zeroed records with room for ``rows`` rows (``columns``: types + edges)."""
+    return Records(np.zeros(rows, TIMESERIES), np.zeros((rows, columns), np.int64))
+
+
+def grown_records(records: Records, n_rows: int, rows: int) -> Records:
+    """Records with room for ``rows`` rows, the first ``n_rows`` kept."""
+    out = new_records(rows, records.types.shape[1])
+    out.rows[:n_rows] = records.rows[:n_rows]
+    out.types[:n_rows] = records.types[:n_rows]
+    return out
 
 
 #: One row of ``timeseries.parquet`` (docs/outputs.md), as written by the
@@ -332,7 +428,8 @@ def new_clones(slots: int, vectors: int = 0) -> Clones:
     return Clones(
         count=np.full(slots, -1, np.int64), agent=np.zeros(slots, np.int64),
         traits=np.zeros((slots, N_TRAITS)), clone_id=np.zeros(slots, np.int64),
-        seeded=np.zeros(slots, np.bool_), repair_slot=np.full(slots, -1, np.int64),
+        seeded=np.zeros(slots, np.bool_), type=np.full(slots, -1, np.int64),
+        repair_slot=np.full(slots, -1, np.int64),
         repair_id=np.full(slots, -1, np.int64), ancestor=np.arange(slots, dtype=np.int64),
         systematic=np.zeros((slots, vectors)), free=np.zeros(slots, np.int64), meta=np.zeros(3, np.int64))
 
@@ -342,11 +439,13 @@ def new_lineage(rows: int, vectors: int = 0) -> Lineage:
     return Lineage(parent=np.zeros(rows, np.int64), agent=np.zeros(rows, np.int64),
                    origin=np.zeros(rows, np.int64), end=np.zeros(rows, np.int64),
                    traits=np.zeros((rows, N_TRAITS)), seeded=np.zeros(rows, np.bool_),
-                   systematic=np.zeros((rows, vectors)))
+                   type=np.full(rows, -1, np.int64), systematic=np.zeros((rows, vectors)))
 
 
-def new_agents(rows: int) -> Agents:
-    """An agent table with ``rows`` rows, none used yet."""
+def new_agents(rows: int, vectors: int = N_TRAITS, edges: int = 0) -> Agents:
+    """An agent table with ``rows`` rows, none used yet (``vectors``: columns
+    of the systematic error vector, the number of types in a types scenario;
+    ``edges``: of the mutation events per edge)."""
     f = lambda: np.zeros(rows)  # noqa: E731
     i = lambda: np.zeros(rows, np.int64)  # noqa: E731
     return Agents(
@@ -355,8 +454,9 @@ def new_agents(rows: int) -> Agents:
         parent=np.full(rows, -1, np.int64), born_tick=i(),
         death_tick=np.full(rows, -1, np.int64), death_cause=i(), size=f(),
         defectors=f(), trait_sums=np.zeros((rows, N_TRAITS)), seeded=f(), clones=i(),
-        taken=np.zeros(rows, np.bool_), systematic=np.zeros((rows, N_TRAITS)),
-        resident_drive=f(), noise=f(), error_rate=f(), meta=np.zeros(1, np.int64))
+        taken=np.zeros(rows, np.bool_), systematic=np.zeros((rows, vectors)),
+        resident_drive=f(), noise=f(), error_rate=f(),
+        edge_events=np.zeros((rows, edges), np.int64), meta=np.zeros(1, np.int64))
 
 
 def new_events(slots: int) -> Events:
@@ -370,15 +470,16 @@ def new_snapshot(slots: int, agents: int) -> Snapshot:
                     np.zeros(1, np.int64))
 
 
-def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0) -> State:
+def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0,
+              agent_vectors: int = N_TRAITS, edges: int = 0) -> State:
+    """An empty state (``vectors``: columns of a clone's systematic vector;
+    ``agent_vectors``: of an agent's; ``edges``: of the mutation graph)."""
     status = np.zeros(1, STATUS)
-    for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
-                 "extinction_tick", "fixation_tick", "loss_tick", "drift_tick",
-                 "total_loss_tick"):
+    for name in EVENT_STATUS:
         status[name] = -1
     status["drift_rise_before_takeover"] = np.nan
     return State(clones=new_clones(slots, vectors), lineage=new_lineage(lineage_rows, vectors),
-                 agents=new_agents(agent_rows), events=new_events(slots),
+                 agents=new_agents(agent_rows, agent_vectors, edges), events=new_events(slots),
                  snapshot=new_snapshot(0, agent_rows),
                  status=status, tick_totals=np.zeros(1, TOTALS),
                  interval=np.zeros(1, TOTALS))
@@ -428,7 +529,8 @@ def make_room(state: State, params: np.ndarray, bound: float) -> State:
         agents, capacity = int(ag.meta[0]), ag.alive.shape[0]
         wanted = agents + int(ag.alive[:agents].sum())
         if wanted > capacity:
-            ag = grown(ag, new_agents(max(wanted, 2 * capacity)))
+            ag = grown(ag, new_agents(max(wanted, 2 * capacity), ag.systematic.shape[1],
+                                      ag.edge_events.shape[1]))
     slots, agents = used + need, ag.alive.shape[0]
     if snap.count.shape[0] < slots or snap.agent_sums.shape[0] < agents:
         snap = grown(snap, new_snapshot(max(slots, 2 * snap.count.shape[0]),

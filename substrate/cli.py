@@ -260,13 +260,15 @@ def validate(tier, out):
 @cli.command()
 @click.argument("scenario")
 @click.option("--event", default="takeover", show_default=True, metavar="EVENT",
-              help="takeover, fixation or convergence.")
+              help="takeover, fixation, convergence; types scenarios: type_fixation, "
+              "type_loss, type_reached; with stop.size: size_reached.")
 @click.option("--method", default="splitting", show_default=True, metavar="METHOD",
               help="splitting (adaptive multilevel splitting), direct (plain Monte Carlo) "
               "or importance (Monte Carlo at tilted copy-error rates, weighted).")
 @click.option("--score", metavar="NAME", default=None,
               help="The splitting score: for takeover lineage (default), drive or fraction; "
-              "for fixation share; for convergence mean_drive.")
+              "for fixation share; for convergence mean_drive (the type and size events "
+              "have one score each).")
 @click.option("--tilt", type=float, metavar="FACTOR", default=None,
               help="Importance sampling: draw copy errors at FACTOR times their "
               "probability, each path weighted by its likelihood ratio (with --method "

@@ -20,7 +20,7 @@ import sys
 #: quiet one). The score's share includes the direct batches that
 #: ``substrate risk`` compiles to time its speed-up.
 COMPILE_SECONDS = 15
-PART_SECONDS = {"generational": 12, "interacting": 10, "scoring": 18}
+PART_SECONDS = {"generational": 12, "interacting": 10, "scoring": 18, "typed": 5}
 
 
 def _plan_of(scenario, score_event=None):
@@ -59,7 +59,7 @@ def kernels_cold(kernel=None, plan=None) -> bool:
 
 def compile_seconds(plan=None) -> int:
     """About how long compiling the kernels of ``plan`` takes (:data:`COMPILE_SECONDS`)."""
-    names = ("generational", "interacting", "scoring")
+    names = ("generational", "interacting", "scoring", "typed")
     return COMPILE_SECONDS + sum(PART_SECONDS[name] for name, part in zip(names, plan or ())
                                  if part is not None)
 

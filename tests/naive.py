@@ -37,7 +37,9 @@ class Clone:
     repair_child: int = -1  # id of the clone its repaired members join
     #: The clone's systematic error vector under copy.systematic.scope lineage
     #: (4 numbers, inherited by its descendants); empty under any other scope.
+    #: Types scenario: per type, the target type of its systematic error.
     systematic: list = field(default_factory=list)
+    type: int = -1  # types scenario: the clone's type (index into Params.types)
 
 
 @dataclass
@@ -81,6 +83,13 @@ class Params:
     repair_sees_stealth: bool = True
     immune_traits: tuple = (0, 1, 2, 3)
     seeded_only: bool = False  # copy.seeded_only: errors only in the seeded lineage
+    # types and mutation graphs (None: continuous traits): each type's
+    # {"traits", "birth", "death"}, the edges (from, to, rate) in the order
+    # of the scenario's mutations, the defector types, the reference type
+    types: list | None = None
+    edges: tuple = ()
+    defector_types: frozenset = frozenset()
+    reference_type: int = 0
 
 
 @dataclass
@@ -134,6 +143,113 @@ class Totals:
     extra: dict = field(default_factory=dict)
 
 
+# --- types and mutation graphs (docs/model.md, "Types and mutation graphs") ----
+
+def is_defector(c: Clone, p: Params):
+    """A defector: its type is one (types), or its drive is above the threshold."""
+    if p.types is not None:
+        return c.type in p.defector_types
+    return c.traits[0] > p.escape_threshold
+
+
+def out_edges(t, p: Params):
+    """(edge index, target, rate) of type t's out-edges, in mutations order."""
+    return [(k, dst, rate) for k, (src, dst, rate) in enumerate(p.edges) if src == t]
+
+
+def edge_weights(t, factor, p: Params):
+    """Each out-edge of t: its rate times the noise factor (capped so that
+    t's rates sum to at most 1), through the majority vote on its own."""
+    edges = out_edges(t, p)
+    raw = sum(rate for _, _, rate in edges)
+    c = min(factor, 1.0 / raw) if raw > 0 else factor
+    return [(k, dst, error_rate_after_vote(rate * c if p.noise_sigma > 0 else rate,
+                                           p.redundancy, p.error_correlation))
+            for k, dst, rate in edges]
+
+
+def agent_factor(ag: "AgentParams"):
+    """The noise factor exp(sigma X) of a types scenario (1 without noise)."""
+    return 1.0 if ag.error_rate is None else ag.error_rate
+
+
+def type_error_probability(c: Clone, ag: "AgentParams", p: Params):
+    """P(a newborn changes type): the voted out-rates' sum, times the mutator effect."""
+    total = 0.0
+    for _, _, w in edge_weights(c.type, agent_factor(ag), p):
+        total += w
+    if total <= 0:
+        return 0.0
+    x = p.mutator_strength * (ag.zref[3] - c.traits[3])
+    return 1.0 if x > 700 else min(1.0, total * math.exp(x))
+
+
+def error_probability(c: Clone, ag: "AgentParams", p: Params):
+    """P(a newborn carries a copy error): of any copied trait, or a change of type."""
+    if p.types is not None:
+        return type_error_probability(c, ag, p)
+    return 1 - (1 - mutation_rate(p, ag, c)) ** len(p.copy_traits)
+
+
+def of_type(c: Clone, t, agent, count, time, p: Params, systematic=None) -> Clone:
+    """A clone of type t founded from c (its child)."""
+    return Clone(0, agent, count, list(p.types[t]["traits"]), c.id, time, c.seeded,
+                 systematic=list(c.systematic if systematic is None else systematic), type=t)
+
+
+def draw_targets(rng, p: Params):
+    """A systematic error of a types scenario: per type with out-edges, one
+    of them drawn in proportion to its rate (one uniform), its target."""
+    out = []
+    for t in range(len(p.types)):
+        edges = out_edges(t, p)
+        if not edges:
+            out.append(-1.0)
+            continue
+        u = float(rng.random()) * sum(rate for _, _, rate in edges)
+        chosen, acc = edges[-1], 0.0
+        for edge in edges:
+            acc += edge[2]
+            if u < acc:
+                chosen = edge
+                break
+        out.append(float(chosen[1]))
+    return out
+
+
+def type_mutants(c: Clone, m, ag: "AgentParams", agent, p: Params, t, rng, next_id,
+                 totals):
+    """The m newborns of c that change type, split among its type's out-edges
+    by conditional binomials; one clone per edge (under lineage scope one
+    per newborn, each drawing its own systematic error)."""
+    weights = [e for e in edge_weights(c.type, agent_factor(ag), p) if e[2] > 0]
+    left = 0.0
+    for _, _, w in weights:
+        left += w
+    out, remaining = [], m
+    one_each = p.systematic_rate > 0 and p.systematic_lineage
+    for position, (k, dst, w) in enumerate(weights):
+        if remaining == 0:
+            break
+        x = remaining if position == len(weights) - 1 else binomial(
+            rng, remaining, min(w / left, 1.0))
+        left -= w
+        remaining -= x
+        if x == 0:
+            continue
+        totals.extra.setdefault("edges", {})
+        totals.extra["edges"][k] = totals.extra["edges"].get(k, 0) + x
+        totals.mutations += x
+        for _ in range(x if one_each else 1):
+            clone = of_type(c, dst, agent, 1 if one_each else x, t, p)
+            clone.id = next_id
+            next_id += 1
+            if one_each:
+                clone.systematic = draw_targets(rng, p)
+            out.append(clone)
+    return out, next_id
+
+
 def binomial(rng, n, p):
     if n <= 0 or p <= 0.0:
         return 0
@@ -162,11 +278,11 @@ def step_trait(rng, value, p: Params, trait=None):
     return min(max(value, 0.0), 1.0)
 
 
-def repair_into_children(clones, new, repaired, agents, t, next_id, last_record):
-    """Repaired members of each clone (slot order) are reset to z_ref and join
-    its repair child, founded (parent: the clone) unless it has one alive
-    that was founded after the last record (so that the Price decomposition
-    books repair as transmission)."""
+def repair_into_children(clones, new, repaired, agents, t, next_id, last_record, p=None):
+    """Repaired members of each clone (slot order) are reset to z_ref (types:
+    to the reference type) and join its repair child, founded (parent: the
+    clone) unless it has one alive that was founded after the last record
+    (so that the Price decomposition books repair as transmission)."""
     alive = {c.id: c for c in clones}
     for c in clones:
         r = repaired.get(c.id, 0)
@@ -177,7 +293,10 @@ def repair_into_children(clones, new, repaired, agents, t, next_id, last_record)
             child = None
         if child is None:
             child = Clone(next_id, c.agent, 0, list(agents[c.agent].zref), c.id, t,
-                          c.seeded, systematic=list(c.systematic))
+                          c.seeded, systematic=list(c.systematic), type=c.type)
+            if p is not None and p.types is not None:
+                child.type = p.reference_type
+                child.traits = list(p.types[p.reference_type]["traits"])
             c.repair_child = next_id
             alive[next_id] = child
             new.append(child)
@@ -227,8 +346,10 @@ def draw_vector(rng, p: Params):
 
 
 def noisy_rate(x, p: Params):
-    """mu(t) = min(error_rate exp(sigma x), 1) (before majority vote)."""
-    return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+    """mu(t) = min(error_rate exp(sigma x), 1) (before majority vote); with
+    types, the factor exp(sigma x) of every edge rate (error_rate 1, no cap)."""
+    return min(p.error_rate * math.exp(p.noise_sigma * x),
+               1.0 if p.types is None else math.inf)
 
 
 def environment(agents, p: Params, wp: "WorldParams", rng):
@@ -264,12 +385,13 @@ def start(clones, agents, p: Params, wp: "WorldParams", rng):
     """The replicate's draws at tick 0, in the engine's order: each agent's
     systematic vector (scope agent) or each set-up clone's in slot order
     (scope lineage), then the environment's X_0."""
+    draw = draw_vector if p.types is None else draw_targets
     if p.systematic_rate > 0 and not p.systematic_lineage:
         for ag in agents:
-            ag.systematic = draw_vector(rng, p)
+            ag.systematic = draw(rng, p)
     elif p.systematic_rate > 0:
         for c in clones:
-            c.systematic = draw_vector(rng, p)
+            c.systematic = draw(rng, p)
     if p.noise_sigma > 0:
         start_environment(agents, p, wp, rng)
 
@@ -291,6 +413,8 @@ def track(clones, agents, p: Params):
 def agent_error_rate(p: Params, ag: AgentParams):
     """mu_r of the agent this tick: its per-copy rate through the vote."""
     mu = p.error_rate if ag.error_rate is None else ag.error_rate
+    if p.types is not None:  # the noise factor: each edge is voted on its own
+        return mu
     return error_rate_after_vote(mu, p.redundancy, p.error_correlation)
 
 
@@ -327,8 +451,12 @@ def landscape(d, p: Params):
 
 
 def fitness(c: Clone, p: Params):
-    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran."""
-    return landscape(c.traits[0], p) * (1 - p.loyalty_cost * c.traits[1])
+    """w = L(d) (1 - loyalty_cost l) for wright_fisher and moran (types: times
+    the type's birth modifier)."""
+    w = landscape(c.traits[0], p) * (1 - p.loyalty_cost * c.traits[1])
+    if p.types is not None:
+        w *= p.types[c.type]["birth"]
+    return w
 
 
 def wright_fisher(clones, agents, p: Params, t, rng, next_id):
@@ -353,8 +481,7 @@ def wright_fisher(clones, agents, p: Params, t, rng, next_id):
                 x = binomial(rng, remaining[c.agent], min(w / weight[c.agent], 1.0))
             remaining[c.agent] -= x
             weight[c.agent] -= w
-            mu = mutation_rate(p, agents[c.agent], c)
-            m = binomial(rng, x, 1 - (1 - mu) ** len(p.copy_traits))
+            m = binomial(rng, x, error_probability(c, agents[c.agent], p))
         offspring[c.id] = (x, m)
         totals.births += x
         totals.deaths += c.count
@@ -364,6 +491,11 @@ def wright_fisher(clones, agents, p: Params, t, rng, next_id):
         x, m = offspring[c.id]
         c.count = x - m
     for c in clones:
+        if p.types is not None:
+            out, next_id = type_mutants(c, offspring[c.id][1], agents[c.agent], c.agent,
+                                        p, t, rng, next_id, totals)
+            new.extend(out)
+            continue
         for _ in range(offspring[c.id][1]):
             new.append(found_mutant(c, mutation_rate(p, agents[c.agent], c), p, t,
                                     rng, next_id, totals))
@@ -403,10 +535,14 @@ def moran(clones, agents, p: Params, t, rng, next_id, refill):
                         victim = c
                         break
             mu = mutation_rate(p, agents[a], parent)
-            p_any = 1 - (1 - mu) ** len(p.copy_traits)
+            p_any = error_probability(parent, agents[a], p)
             if p_any > 0 and rng.random() < p_any:
-                child = found_mutant(parent, mu, p, t, rng, next_id, totals)
-                next_id += 1
+                if p.types is not None:
+                    (child,), next_id = type_mutants(parent, 1, agents[a], a, p, t, rng,
+                                                     next_id, totals)
+                else:
+                    child = found_mutant(parent, mu, p, t, rng, next_id, totals)
+                    next_id += 1
                 local.append(child)
                 out.append(child)
                 totals.mutants += 1
@@ -450,7 +586,7 @@ def immune_phase(clones, agents, p: Params, t, rng, next_id, last_record=-1):
         totals.repairs += repairs
     new = []
     next_id = repair_into_children(clones, new, repaired, agents, t, next_id,
-                                   last_record)
+                                   last_record, p)
     totals.extra["kills_by_agent"] = kills_by_agent
     return clones + new, totals, next_id
 
@@ -465,23 +601,30 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
         ag = agents[c.agent]
         mu_r = agent_error_rate(p, ag)
         d, l, s, f = c.traits
-        if d > p.escape_threshold:
+        if is_defector(c, p):
             g = max(0.0, 1 - size[c.agent] / (p.escape_headroom * ag.capacity))
         else:
             g = max(0.0, 1 - size[c.agent] / ag.capacity)
         fit = landscape(d, p)
-        p_birth = min(1.0, p.birth_rate * fit * (1 - p.loyalty_cost * l) * g
-                      / (1 + p.redundancy_cost * (p.redundancy - 1)))
-        births = binomial(rng, c.count, p_birth)
+        p_birth = (p.birth_rate * fit * (1 - p.loyalty_cost * l) * g
+                   / (1 + p.redundancy_cost * (p.redundancy - 1)))
+        death = p.death_rate
+        if p.types is not None:  # the type's birth and death modifiers
+            p_birth *= p.types[c.type]["birth"]
+            death = min(death * p.types[c.type]["death"], 1.0)
+        births = binomial(rng, c.count, min(1.0, p_birth))
         mu = min(1.0, mu_r * math.exp(p.mutator_strength * (ag.zref[3] - f)))
         p_any = 1 - (1 - mu) ** len(p.copy_traits)
         if p.seeded_only and not c.seeded:
             p_any = 0.0  # a background clone copies exactly (no draw)
+        elif p.types is not None:
+            p_any = type_error_probability(c, ag, p)
         mutants = binomial(rng, births, p_any)
         systematic = 0
-        if p.systematic_rate > 0:  # newborns with only the systematic error
+        if p.systematic_rate > 0 and (p.types is None
+                                      or systematic_target(c, ag, p) >= 0):
             systematic = binomial(rng, births - mutants, p.systematic_rate)
-        deaths = binomial(rng, c.count, p.death_rate)
+        deaths = binomial(rng, c.count, death)
         dev = max(abs(c.traits[k] - ag.zref[k]) for k in p.immune_traits)
         if dev > ag.tolerance:
             e_t = 1 - (1 - ag.efficacy) * math.exp(-p.improvement * (t - 1))
@@ -506,6 +649,15 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
     for c in clones:
         mutants, mu, systematic = events[c.id][1], events[c.id][5], events[c.id][6]
         ag = agents[c.agent]
+        if p.types is not None:
+            out, next_id = type_mutants(c, mutants, ag, c.agent, p, t, rng, next_id, totals)
+            new.extend(out)
+            if systematic:  # one clone of the copier's target type
+                clone = of_type(c, systematic_target(c, ag, p), c.agent, systematic, t, p)
+                clone.id = next_id
+                next_id += 1
+                new.append(clone)
+            continue
         for _ in range(mutants):
             mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
             if p.systematic_rate > 0:
@@ -521,8 +673,14 @@ def tick(clones: list[Clone], agents: list[AgentParams], p: Params, t: int,
                              t, c.seeded, systematic=list(c.systematic)))
             next_id += 1
     next_id = repair_into_children(clones, new, {c.id: events[c.id][4] for c in clones},
-                                   agents, t, next_id, last_record)
+                                   agents, t, next_id, last_record, p)
     return clones + new, totals, next_id
+
+
+def systematic_target(c: Clone, ag: "AgentParams", p: Params):
+    """The type a copy of c's systematic error leads to (-1: none)."""
+    vector = c.systematic if p.systematic_lineage else ag.systematic
+    return int(vector[c.type])
 
 
 def migrate(clones, alive_agents, p: Params, rate, t, rng, next_id):
@@ -531,7 +689,7 @@ def migrate(clones, alive_agents, p: Params, rate, t, rng, next_id):
     movers = {}
     for c in clones:
         m = 0
-        if c.count > 0 and c.traits[0] > p.escape_threshold and len(alive_agents) >= 2 \
+        if c.count > 0 and is_defector(c, p) and len(alive_agents) >= 2 \
                 and c.agent in alive_agents:
             m = binomial(rng, c.count, rate)
         movers[c.id] = m
@@ -550,7 +708,7 @@ def migrate(clones, alive_agents, p: Params, rate, t, rng, next_id):
             remaining -= x
             if x:
                 new.append(Clone(next_id, b, x, list(c.traits), c.id, t, c.seeded,
-                                 systematic=list(c.systematic)))
+                                 systematic=list(c.systematic), type=c.type))
                 next_id += 1
             if remaining == 0:
                 break
@@ -576,11 +734,15 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
             if x == 0:
                 continue
             mu = mutation_rate(p, agents[a], c)
-            m = binomial(rng, x, 1 - (1 - mu) ** len(p.copy_traits))
+            m = binomial(rng, x, error_probability(c, agents[a], p))
             if x - m:
                 founders.append(Clone(next_id, child, x - m, list(c.traits), c.id, t, c.seeded,
-                                      systematic=list(c.systematic)))
+                                      systematic=list(c.systematic), type=c.type))
                 next_id += 1
+            if p.types is not None:
+                out, next_id = type_mutants(c, m, agents[a], child, p, t, rng, next_id, totals)
+                founders.extend(out)
+                continue
             for _ in range(m):
                 mutant = found_mutant(c, mu, p, t, rng, next_id, totals)
                 if p.systematic_rate > 0 and p.systematic_lineage:
@@ -598,9 +760,9 @@ def found_children(clones, parents, children, agents, p: Params, bottleneck, t, 
         for k in range(3):
             if rng.random() < agent_mutation:
                 immune[k] = step_trait(rng, immune[k], p)
-        systematic = [0.0] * 4
+        systematic = [0.0] * 4 if p.types is None else [0.0] * len(p.types)
         if p.systematic_rate > 0 and not p.systematic_lineage:  # the child's own
-            systematic = draw_vector(rng, p)
+            systematic = draw_vector(rng, p) if p.types is None else draw_targets(rng, p)
         kid = AgentParams(parent.capacity, zref, *immune, systematic=systematic,
                           noise=parent.noise, error_rate=parent.error_rate)
         if p.noise_sigma > 0 and p.noise_per_agent:  # the child's own X_0
@@ -627,6 +789,13 @@ def economy(clones, agents, wp: WorldParams):
         if ag.alive:
             size = sum(c.count for c in clones if c.agent == a and c.count > 0)
             ag.reserve += share - upkeep * size
+
+
+def add_edges(totals: Totals, more: Totals):
+    """Add the mutation events per edge (types) of ``more`` into ``totals``."""
+    edges = totals.extra.setdefault("edges", {})
+    for k, n in more.extra.get("edges", {}).items():
+        edges[k] = edges.get(k, 0) + n
 
 
 def place(slots, free, clones, first_new_id):
@@ -689,6 +858,7 @@ def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
         release(slots, free)
         for name in ("births", "deaths", "mutations", "mutants"):
             setattr(totals, name, getattr(totals, name) + getattr(gen, name))
+        add_edges(totals, gen)
     moved = 0
     if wp.transmission > 0:
         alive = [a for a, ag in enumerate(agents) if ag.alive]
@@ -702,7 +872,7 @@ def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
     clones = live(slots)
     sizes = [sum(c.count for c in clones if c.agent == a) for a in range(len(agents))]
     defectors = [sum(c.count for c in clones if c.agent == a
-                     and c.traits[0] > p.escape_threshold) for a in range(len(agents))]
+                     and is_defector(c, p)) for a in range(len(agents))]
     taken = [ag.alive and sizes[a] > 0 and defectors[a] / sizes[a] >= wp.takeover_fraction
              for a, ag in enumerate(agents)]
     # Agent deaths: empty, starved, oversight (one draw each), takeover.
@@ -759,6 +929,7 @@ def world_tick(slots, free, agents, p: Params, wp: WorldParams, t, rng, next_id,
                 kid.parent = a
                 agents.append(kid)
             totals.mutations += kid_totals.mutations
+            add_edges(totals, kid_totals)
             born = len(parents)
     facts = {"taken": sum(taken), "died": died, "lost_taken": lost_taken, "born": born}
     return totals, next_id, facts

@@ -12,13 +12,16 @@ from simulation.scenario import Agent, Copy, Kernel as KernelSection
 def test_names_are_the_codes_names():
     assert names.TRAITS == ("drive", "loyalty", "stealth", "fidelity")
     assert names.STOP_REASONS == ("", "horizon", "extinction", "takeover", "convergence",
-                                  "fixation", "loss")
+                                  "fixation", "loss", "type_fixation", "type_loss",
+                                  "type_reached", "size_reached")
     assert names.DEATH_CAUSES == ("", "empty", "starved", "oversight", "takeover")
     assert names.DYNAMICS == ("birth_death", "wright_fisher", "moran")
     assert names.KERNELS == ("normal", "cauchy", "step", "uniform")
     assert names.DIRECTIONS == ("up", "down", "both")  # the schema's order
-    assert names.SCORE_EVENTS == ("takeover", "fixation", "convergence")
-    assert names.EARLY_STOPS == ("takeover", "convergence", "fixation", "loss")
+    assert names.SCORE_EVENTS == ("takeover", "fixation", "convergence", "type_fixation",
+                                  "type_loss", "type_reached", "size_reached")
+    assert names.EARLY_STOPS == ("takeover", "convergence", "fixation", "loss",
+                                 "type_fixation", "type_loss", "type_reached", "size_reached")
     for reason in StopReason:
         assert names.STOP_REASONS[reason] == codes.name(reason)
     for cause in DeathCause:

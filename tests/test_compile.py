@@ -20,7 +20,8 @@ import pytest
 from numba.core.registry import CPUDispatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ("binomial", "birth_death", "clones", "driver", "generations", "seeding", "world")
+KERNELS = ("binomial", "birth_death", "clones", "driver", "generations", "seeding", "types",
+           "world")
 MODULES = {name: importlib.import_module(f"simulation.kernels.{name}") for name in KERNELS}
 
 

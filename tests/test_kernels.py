@@ -80,10 +80,27 @@ def scenario(overrides):
     return validate(base)
 
 
+def naive_types(sc):
+    """The naive reference's view of a types scenario (Params keywords)."""
+    if not sc.types:
+        return {}
+    from simulation.engine import defector_types, reference_type
+
+    type_names = list(sc.types)
+    return {"types": [{"traits": [getattr(spec, t) for t in naive.TRAITS],
+                       "birth": spec.birth, "death": spec.death}
+                      for spec in sc.types.values()],
+            "edges": tuple((type_names.index(e.source), type_names.index(e.to), e.rate)
+                           for e in sc.mutations),
+            "defector_types": frozenset(type_names.index(t) for t in defector_types(sc)),
+            "reference_type": type_names.index(reference_type(sc)),
+            "error_rate": 1.0}
+
+
 def naive_params(sc):
     kern = sc.copy.kernel
     index = {t: i for i, t in enumerate(naive.TRAITS)}
-    return naive.Params(
+    params = naive.Params(
         birth_rate=sc.agent.birth_rate, death_rate=sc.agent.death_rate,
         drive_advantage=sc.agent.drive_advantage, loyalty_cost=sc.agent.loyalty_cost,
         escape_threshold=sc.agent.escape_threshold,
@@ -109,6 +126,9 @@ def naive_params(sc):
         repair_tolerance=sc.repair.tolerance, repair_sees_stealth=sc.repair.sees_stealth,
         immune_traits=tuple(index[t] for t in sc.immune.traits),
         seeded_only=sc.copy.seeded_only)
+    for key, value in naive_types(sc).items():
+        setattr(params, key, value)
+    return params
 
 
 def naive_world_params(sc):
@@ -144,7 +164,7 @@ def naive_slots(world):
             cid, int(cl.agent[slot]), int(cl.count[slot]), [float(v) for v in cl.traits[slot]],
             int(ln.parent[cid]), int(ln.origin[cid]), bool(cl.seeded[slot]),
             repair_child=int(cl.repair_id[slot]) if alive_child else -1,
-            systematic=[float(v) for v in cl.systematic[slot]]))
+            systematic=[float(v) for v in cl.systematic[slot]], type=int(cl.type[slot])))
     return slots, [int(i) for i in cl.free[: cl.meta[1]]]
 
 
@@ -165,7 +185,7 @@ def engine_slots(world):
     cl, ln = world.clones, world.lineage
     return [(int(cl.clone_id[i]), int(cl.agent[i]), int(cl.count[i]),
              [float(v) for v in cl.traits[i]], int(ln.parent[cl.clone_id[i]]),
-             bool(cl.seeded[i]), [float(v) for v in cl.systematic[i]])
+             bool(cl.seeded[i]), [float(v) for v in cl.systematic[i]], int(cl.type[i]))
             if cl.count[i] > 0 else None
             for i in range(cl.meta[0])]
 
@@ -195,11 +215,20 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
         rng = copy_rng(world)
         t = world.tick + 1
         last_record = world.tick - world.tick % sc.record_every
+        edges_before = world.agents.edge_events[: world.n_agents].sum(axis=0)
+        rows_before = world.n_records
         totals, next_id, facts = naive.world_tick(slots, free, agents, p, wp, t, rng,
                                                   int(world.clones.meta[2]), last_record)
         world.step()
-        expected = [(c.id, c.agent, c.count, c.traits, c.parent, c.seeded, c.systematic)
-                    if c is not None else None for c in slots]
+        if sc.types:  # the tick's mutation events per edge (a record restarts them)
+            got = world.agents.edge_events[: world.n_agents].sum(axis=0)
+            got = got - edges_before
+            if world.n_records > rows_before:
+                got = got + world.type_records()[-1, len(sc.types):]
+            assert got.tolist() == [totals.extra.get("edges", {}).get(k, 0)
+                                    for k in range(len(sc.mutations))]
+        expected = [(c.id, c.agent, c.count, c.traits, c.parent, c.seeded, c.systematic,
+                     c.type) if c is not None else None for c in slots]
         assert engine_slots(world) == expected
         assert [int(i) for i in world.clones.free[: world.clones.meta[1]]] == free
         assert int(world.clones.meta[2]) == next_id
@@ -233,7 +262,7 @@ def assert_ticks_match_naive(sc, seed, ticks, prepare=None):
             assert ag.trait_sums[a, 0] == pytest.approx(sum(c.count * c.traits[0]
                                                             for c in members))
             assert ag.defectors[a] == sum(c.count for c in members
-                                          if c.traits[0] > sc.agent.escape_threshold)
+                                          if naive.is_defector(c, p))
             assert ag.seeded[a] == sum(c.count for c in members if c.seeded)
         seen["mutations"] += totals.mutations
         seen["kills"] += totals.kills

@@ -30,13 +30,14 @@ def test_each_part_of_the_tick_is_compiled_once():
     Moran scenario: its plan's specialisation is looked for in the index."""
     from numba import types
 
-    lone = ((types.int64, types.none, types.none, types.none), "magic", ("hash",))
+    lone = ((types.int64, types.none, types.none, types.none, types.none), "magic", ("hash",))
     kernel = _kernel({lone: "advance-1.nbc"})
-    assert not notice.kernels_cold(kernel, (None, None, None))
-    assert notice.kernels_cold(kernel, (True, None, None))
-    assert notice.kernels_cold(kernel, (None, None, 1.0))
-    assert notice.compile_seconds((None, None, None)) == notice.COMPILE_SECONDS
-    assert notice.compile_seconds((True, True, 1.0)) == notice.COMPILE_SECONDS + sum(
+    assert not notice.kernels_cold(kernel, (None, None, None, None))
+    assert notice.kernels_cold(kernel, (True, None, None, None))
+    assert notice.kernels_cold(kernel, (None, None, 1.0, None))
+    assert notice.kernels_cold(kernel, (None, None, None, True))
+    assert notice.compile_seconds((None, None, None, None)) == notice.COMPILE_SECONDS
+    assert notice.compile_seconds((True, True, 1.0, True)) == notice.COMPILE_SECONDS + sum(
         notice.PART_SECONDS.values())
 
 

@@ -104,6 +104,7 @@ RANGE_CLAIMS = {
     "jump_size_cauchy": ("takeover", 0.5, 1.0, 4, "takeover in most replicates"),
     "defence4_transmission": ("extinction", 0.7, 1.0, 2, "in 9 of 10 replicates every "
                               "one of the 10 agents is lost"),
+    "basins_without_jump": ("takeover", 0.0, 0.05, 4, "no takeover"),
 }
 
 
@@ -519,6 +520,76 @@ def claim_defence_flagship(fast):
             assert res.exit_code == 0, res.output
             again = answer(json.loads((out / "study.json").read_text()))
             assert answer_markdown(again) == table
+
+
+def _incidence(runs, column, tick):
+    """(events by ``tick``, replicates) of an event-tick column."""
+    ticks = runs[column].astype("float").to_numpy()
+    return int(np.sum(ticks <= tick)), len(ticks)
+
+
+def _assert_holds(name, events, n, value):
+    """The Wilson interval of events/n holds ``value``."""
+    from analysis.estimators import wilson_interval
+
+    p, low, high = wilson_interval(events, n)
+    assert low <= value <= high, f"{name}: {p:.3f} [{low:.3f}, {high:.3f}] misses {value:.3f}"
+
+
+def claim_knudson_two_hit(fast):
+    # "P(C by tick 75, 150, 300) = 0.028, 0.106, 0.362 by the formula, each
+    # inside the run's Wilson interval". The file costs about 1 s: fast runs
+    # it whole and checks the oldest age only.
+    runs = _run("knudson_two_hit").runs
+    n, d, u = 1e5, 0.1, 1e-4
+    for age in (300,) if fast else (75, 150, 300):
+        events, total = _incidence(runs, "type_reached_tick", age)
+        _assert_holds("knudson_two_hit", events, total, 1 - math.exp(-n * (d * u * age) ** 2 / 2))
+
+
+def claim_tunnelling_sequential(fast):
+    # "the Wilson interval of P(C fixed by 40000) holds the chain's 0.977 and
+    # the mean waiting time is within 4 SE of the chain's". fast: 40
+    # replicates to 10000 ticks, P(fixed by 10000) against the chain's.
+    from analysis.theory import moran_ladder_takeover
+
+    horizon = 10000 if fast else 40000
+    result = _run("tunnelling_sequential", replicates=40 if fast else None, horizon=horizon)
+    exact = moran_ladder_takeover(10, [1.0, 1.0, 2.0], [1e-4, 1e-4], horizon, 2, 1.0)
+    events, total = _incidence(result.runs, "type_fixation_tick", horizon)
+    _assert_holds("tunnelling_sequential", events, total, exact[horizon])
+    if not fast:
+        ticks = result.runs.type_fixation_tick.astype("float").to_numpy()
+        capped = np.where(np.isnan(ticks), horizon, ticks)
+        se = capped.std(ddof=1) / math.sqrt(capped.size)
+        assert abs(capped.mean() - (1 - exact[:horizon]).sum()) <= 4 * se
+
+
+def claim_tunnelling_tunnel(fast):
+    # "the rate of C's fixation (events over exposure) within 25% of
+    # N u1 sqrt(u2 rho2) = 6.4e-4": its 95% interval meets [0.75, 1.25]
+    # times it. fast: 30 replicates to 1500 ticks (the interval is wider).
+    from analysis.estimators import poisson_rate_interval
+
+    result = _run("tunnelling_tunnel", replicates=30 if fast else None,
+                  horizon=1500 if fast else None)
+    runs = result.runs
+    events = int(runs.type_fixed.sum())
+    rate, low, high = poisson_rate_interval(events, float(runs.ticks.sum()))
+    formula = 300 * 3e-5 * math.sqrt(0.01 * (1 - 1 / 2.0))
+    assert high >= 0.75 * formula and low <= 1.25 * formula, (rate, low, high, formula)
+    assert low > 5 * 3e-5  # far above the sequential rate u1
+
+
+def claim_basins_and_jumps(fast):
+    # "takeover in most replicates (P(takeover by 2000) in [0.5, 1]), each by
+    # a jump: the edge valley2 -> unsafe never fires". The file costs about
+    # 1 s: fast runs it whole too.
+    result = _run("basins_and_jumps")
+    _assert_probability(result, "takeover", 0.5, 1.0)
+    assert (result.runs.mutations_valley2_to_unsafe == 0).all()
+    jumps = result.runs.mutations_safe0_to_unsafe + result.runs.mutations_safe1_to_unsafe
+    assert (jumps[result.runs.takeover] > 0).all()
 
 
 CLAIMS = {**{name: _range_claim(name) for name in RANGE_CLAIMS},

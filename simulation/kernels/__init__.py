@@ -6,6 +6,7 @@
 - :mod:`.clones`: shared draws, copy errors, founding, growth, reduction;
 - :mod:`.birth_death`: the default within-agent tick;
 - :mod:`.generations`: ``wright_fisher`` and ``moran``;
+- :mod:`.types`: types and mutation graphs (changes of type, type events, records);
 - :mod:`.world`: economy, transmission, agent fates and reproduction;
 - :mod:`.driver`: the compiled replicate loop, outcomes and records.
 """

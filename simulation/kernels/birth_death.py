@@ -17,9 +17,11 @@ from .binomial import binomial
 from .jit import kernel
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
-                     immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
-                     row, tilted)
+                     immune_efficacy, is_defector, landscape, log_ratio, mutation_rate, new_slot,
+                     p_any_error, row, tilted)
 from .prefetch import AHEAD, prefetch
+from .types import (death_probability, found_type_mutants, set_type, systematic_target,
+                    type_error_probability)
 
 
 #: Clones of at least this many members draw their births through the
@@ -66,11 +68,12 @@ def fetch_agent(ag, a):
 
 
 @kernel(_nrt=False)
-def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
+def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals, typed):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
     With ``error_tilt``, mutants are drawn at the tilted probability and the
-    log likelihood ratio is added to ``totals``."""
+    log likelihood ratio is added to ``totals``. ``typed`` None (no types,
+    :func:`.driver.plan`): the types' code is left out of the compiled code."""
     p = cfg.params[0]
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
@@ -100,7 +103,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
             g_agent = a
             g_resident = max(1.0 - ag.size[a] / ag.capacity[a], 0.0)
             g_escaped = -1.0  # computed when a defector needs it
-        if drive > theta:
+        if is_defector(cl, i, theta, p):
             if g_escaped < 0.0:
                 g_escaped = max(1.0 - ag.size[a] / (p.escape_headroom * ag.capacity[a]), 0.0)
             g = g_escaped
@@ -111,13 +114,19 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         p_birth = p.birth_rate * fit * (1.0 - p.loyalty_cost * cl.traits[i, 1]) * g
         if p.redundancy_divisor != 1.0:  # (x / 1 is x: no division without its cost)
             p_birth /= p.redundancy_divisor
+        if typed is not None:
+            if p.typed:  # the type's birth modifier
+                p_birth *= cfg.types.birth[cl.type[i]]
         # (a small clone's birth probability, which depends on its traits
         # and its agent's size, seldom recurs: drawn without the table)
         b = binomial(rng, memo, n, min(p_birth, 1.0), n >= KEEP_BIRTHS)
         # 5-6. newborns carrying at least one copy error
         m = 0
         if b > 0 and (cl.seeded[i] or not p.seeded_only):
-            if not fixed_error:
+            if typed is not None:  # a change of type along an out-edge
+                if p.typed:
+                    p_error = type_error_probability(cl, ag, i, a, cfg.types, p)
+            if not fixed_error and not p.typed:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
             if p.error_tilt > 0.0:
@@ -129,11 +138,17 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
         # 5b. systematic error (copy.systematic): newborns without an
         # ordinary error that carry only the agent's (or under lineage
         # scope the clone's) systematic one
+        # (types: when the copier's systematic error has a target for its type)
         s = 0
         if p.systematic_rate > 0.0:
-            s = binomial(rng, memo, b - m, p.systematic_rate)
+            targeted = True
+            if typed is not None:
+                if p.typed:
+                    targeted = systematic_target(cl, ag, i, a, p) >= 0
+            if targeted:
+                s = binomial(rng, memo, b - m, p.systematic_rate)
         # 7. deaths among the members present at the start of the tick
-        d = binomial(rng, memo, n, p.death_rate)
+        d = binomial(rng, memo, n, death_probability(cl, i, cfg.types, p))
         # 8-9. immune system and repair, among the members that did not die
         kl, r = immune_and_repair(rng, memo, cl, ag, i, a, n - d, cfg.immune_mask, p, t0)
         ev.births[i] = b
@@ -170,7 +185,7 @@ def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
 
 
 @kernel(_nrt=False)
-def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
+def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals, typed):
     """Apply drawn events, found mutant clones, and reduce per agent.
 
     Each clone's count becomes ``n + births - mutants - systematic - deaths
@@ -180,7 +195,8 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     whose parent it is. The repair child is reused while it lives *and*
     shares the clone's ancestor (so since the last record); otherwise a new
     one is founded, so the Price decomposition books repair as transmission.
-    ``totals`` (one TOTALS row) receives the tick's event counts.
+    ``totals`` (one TOTALS row) receives the tick's event counts. ``typed``
+    None (no types, :func:`.driver.plan`): the types' code is left out.
     """
     p = cfg.params[0]
     t = totals[0]
@@ -199,13 +215,25 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     # carries the agent's (lineage scope: its parent clone's) systematic
     # error with its rate (one uniform draw each), and under lineage scope
     # then draws its own vector. Then the newborns with only the systematic
-    # error found one clone (which inherits its parent's vector).
+    # error found one clone (which inherits its parent's vector). In a types
+    # scenario the mutants are split among the out-edges of the parent's
+    # type (.types.found_type_mutants), and the systematic error moves its
+    # newborns to the copier's target type.
     for i in range(start_slots):
         m = ev.mutants[i]
         s = ev.systematic[i]
         if m == 0 and s == 0:
             continue
         a = cl.agent[i]
+        if typed is not None:
+            if p.typed:
+                if m > 0:
+                    found_type_mutants(rng, cl, ln, ag, i, a, a, m, cfg, tick, totals)
+                if s > 0:
+                    j = new_slot(cl)
+                    found_clone(cl, ln, i, j, a, s, tick)
+                    set_type(cl, ln, j, systematic_target(cl, ag, i, a, p), cfg.types)
+                continue
         mu = mutation_rate(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
                            cl.traits[i, FIDELITY])
         for _ in range(m):
@@ -236,6 +264,9 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
             for k in range(N_TRAITS):  # reset to the agent's z_ref
                 cl.traits[j, k] = ag.zref[a, k]
                 ln.traits[rr, k] = ag.zref[a, k]
+            if typed is not None:
+                if p.typed:  # types: to the reference type
+                    set_type(cl, ln, j, p.reference_type, cfg.types)
             cl.repair_slot[i] = j
             cl.repair_id[i] = cl.meta[NEXT_ID] - 1
         cl.count[j] += r

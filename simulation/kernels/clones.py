@@ -45,14 +45,19 @@ def effective_error_rate(error_rate, redundancy, correlation):
 @kernel(_nrt=False)
 def noisy_copy_rate(x, p):
     """The per-copy error rate of an environment in state ``x``
-    (``copy.noise``): ``mu(t) = min(mu exp(sigma x), 1)``."""
-    return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
+    (``copy.noise``): ``mu(t) = min(mu exp(sigma x), 1)``; in a types
+    scenario (``error_rate`` 1, ``error_cap`` inf) the noise factor
+    ``exp(sigma x)`` that multiplies every edge rate."""
+    return min(p.error_rate * math.exp(p.noise_sigma * x), p.error_cap)
 
 
 @kernel(_nrt=False)
 def noisy_error_rate(x, p):
     """mu_r of an environment in state ``x``: :func:`noisy_copy_rate`
-    through the majority vote."""
+    through the majority vote; in a types scenario the noise factor itself
+    (each edge's rate goes through the vote on its own: .types.edge_weight)."""
+    if p.typed:
+        return noisy_copy_rate(x, p)
     return effective_error_rate(noisy_copy_rate(x, p), p.redundancy, p.error_correlation)
 
 
@@ -196,6 +201,16 @@ def mutation_step(rng, value, bias, p):
 
 
 @kernel(_nrt=False)
+def is_defector(cl, i, theta, p):
+    """Whether clone ``i`` is a defector: its drive above ``theta`` (the
+    escape threshold), or in a types scenario its type's defector flag
+    (bit ``type`` of ``p.defector_types``)."""
+    if p.typed:
+        return (p.defector_types >> cl.type[i]) & 1 == 1
+    return cl.traits[i, DRIVE] > theta
+
+
+@kernel(_nrt=False)
 def row(index, lineage):
     """The lineage row of clone ``index``. Without lineage recording the
     table has one row, which every write then uses (scratch), so memory
@@ -253,7 +268,8 @@ def grow_clones(cl, ln, ev, new_clones):
         _prefix(ancestor, cl.ancestor, cap)
         cl = Clones(_grown1(cl.count, size, -1), _grown1(cl.agent, size, 0),
                     _grown2(cl.traits, size), _grown1(cl.clone_id, size, 0),
-                    _grown1(cl.seeded, size, False), _grown1(cl.repair_slot, size, -1),
+                    _grown1(cl.seeded, size, False), _grown1(cl.type, size, -1),
+                    _grown1(cl.repair_slot, size, -1),
                     _grown1(cl.repair_id, size, -1), ancestor,
                     _grown2(cl.systematic, size), _grown1(cl.free, size, 0), meta)
         ev = Events(_grown1(ev.births, size, 0), _grown1(ev.mutants, size, 0),
@@ -267,7 +283,7 @@ def grow_clones(cl, ln, ev, new_clones):
         ln = Lineage(_grown1(ln.parent, size, 0), _grown1(ln.agent, size, 0),
                      _grown1(ln.origin, size, 0), _grown1(ln.end, size, 0),
                      _grown2(ln.traits, size), _grown1(ln.seeded, size, False),
-                     _grown2(ln.systematic, size))
+                     _grown1(ln.type, size, -1), _grown2(ln.systematic, size))
     return cl, ln, ev
 
 
@@ -289,7 +305,7 @@ def grow_agents(ag, new_agents):
                   _grown1(ag.seeded, size, 0.0), _grown1(ag.clones, size, 0),
                   _grown1(ag.taken, size, False), _grown2(ag.systematic, size),
                   _grown1(ag.resident_drive, size, 0.0), _grown1(ag.noise, size, 0.0),
-                  _grown1(ag.error_rate, size, 0.0), ag.meta)
+                  _grown1(ag.error_rate, size, 0.0), _grown2(ag.edge_events, size), ag.meta)
 
 
 @kernel(_nrt=False)
@@ -306,6 +322,8 @@ def found_clone(cl, ln, i, j, a, n, tick):
     cl.count[j] = n
     cl.agent[j] = a
     cl.seeded[j] = cl.seeded[i]
+    cl.type[j] = cl.type[i]
+    ln.type[r] = cl.type[i]
     cl.clone_id[j] = cid
     cl.repair_slot[j] = -1
     cl.ancestor[j] = cl.ancestor[i]
@@ -421,14 +439,15 @@ def clear_sums(ag, a):
 
 
 @kernel(_nrt=False)
-def add_to_sums(cl, ag, i, n, theta):
-    """Add clone ``i``'s ``n`` members to its agent's reductions. An
+def add_to_sums(cl, ag, i, n, theta, p):
+    """Add clone ``i``'s ``n`` members to its agent's reductions (a
+    defector by :func:`is_defector`). An
     agent's sums are these additions over its clones in slot order, from
     zero (:func:`clear_sums`), wherever they are made, so that they are the
     same bit for bit."""
     a = cl.agent[i]
     ag.size[a] += n
-    if cl.traits[i, DRIVE] > theta:
+    if is_defector(cl, i, theta, p):
         ag.defectors[a] += n
     else:
         ag.resident_drive[a] += n * cl.traits[i, DRIVE]
@@ -465,18 +484,18 @@ def free_and_reduce(cl, ln, ag, p, tick):
         if n == 0:
             free_slot(cl, ln, i, tick)
             continue
-        add_to_sums(cl, ag, i, n, theta)
+        add_to_sums(cl, ag, i, n, theta, p)
 
 
 @kernel()
-def reduce_agent(cl, ag, a, slots, theta):
+def reduce_agent(cl, ag, a, slots, theta, p):
     """Agent ``a``'s reductions from scratch, over its clones ``slots``
     (every one of them; sorted here, in place): what
     :func:`free_and_reduce` gives it, without a pass over the table."""
     slots.sort()
     clear_sums(ag, a)
     for s in range(slots.shape[0]):
-        add_to_sums(cl, ag, slots[s], cl.count[slots[s]], theta)
+        add_to_sums(cl, ag, slots[s], cl.count[slots[s]], theta, p)
 
 
 @kernel(_nrt=False)
@@ -561,6 +580,7 @@ def reset_tables(state, template):
     _prefix2(cl.traits, tc.traits, n)
     _prefix(cl.clone_id, tc.clone_id, n)
     _prefix(cl.seeded, tc.seeded, n)
+    _prefix(cl.type, tc.type, n)
     _prefix(cl.repair_slot, tc.repair_slot, n)
     _prefix(cl.repair_id, tc.repair_id, n)
     _prefix(cl.ancestor, tc.ancestor, n)
@@ -574,6 +594,7 @@ def reset_tables(state, template):
         _prefix(ln.end, tl.end, n)
         _prefix2(ln.traits, tl.traits, n)
         _prefix(ln.seeded, tl.seeded, n)
+        _prefix(ln.type, tl.type, n)
         _prefix2(ln.systematic, tl.systematic, n)
     _prefix(ag.alive, ta.alive, m)
     _prefix(ag.capacity, ta.capacity, m)
@@ -596,6 +617,7 @@ def reset_tables(state, template):
     _prefix(ag.resident_drive, ta.resident_drive, m)
     _prefix(ag.noise, ta.noise, m)
     _prefix(ag.error_rate, ta.error_rate, m)
+    _prefix2(ag.edge_events, ta.edge_events, m)
     ag.meta[0] = m
     state.snapshot.meta[0] = 0
     state.status[0] = template.status[0]

@@ -27,6 +27,7 @@ from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, grow_clones,
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .seeding import replicate_seed, reseed
+from .types import observe_types, record_types, type_score, type_stop_reason
 from .glossary import documented
 from .jit import entry, kernel
 from .generations import draw_wright_fisher, moran_events, moran_tick
@@ -168,13 +169,16 @@ def price_terms(cl, ag, snap, r):
 @documented(interval=("numpy.ndarray", "The events since the last record (``TOTALS``, "
                                       "one row), cleared."),
             n_rows=("int", "The row of ``ts`` written."))
-def write_record(cl, ag, st, interval, snap, ts, n_rows):
+def write_record(cl, ag, st, interval, snap, ts, n_rows, typed):
     """Write the timeseries row of the current tick into ``ts[n_rows]``,
     then start a new interval (event totals, agent births and deaths, Price
     snapshot). The snapshot must hold the slots used and the agents
     (:func:`grow_snapshot`); nothing is allocated.
     """
-    r = ts[n_rows]
+    r = ts.rows[n_rows]
+    if typed is not None:
+        if ts.types.shape[1] > 0:  # a types scenario: counts by type, events per edge
+            record_types(cl, ag, ts.types[n_rows])
     size, defectors, clones, living, _, s0, s1, s2, s3 = world_totals(ag)
     r.tick = st.tick
     r.agents = living
@@ -295,6 +299,7 @@ def score(cl, ag, st, p):
     running maximum keeps the last tick at it), so ties, which make
     splitting discard many paths at once (all the branches of one path
     until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
+    The type and size events: :func:`.types.type_score`.
     convergence: the mean drive over ``convergence_drive``.
 
     Returns
@@ -303,6 +308,8 @@ def score(cl, ag, st, p):
         The score, in [0, 1].
     """
     size, _, _, _, seeded, drive, _, _, _ = world_totals(ag)
+    if p.score_event >= ScoreEvent.TYPE_FIXATION:  # the type and size events
+        return type_score(cl, ag, st, p, size)
     largest = 0.0
     for a in range(ag.meta[0]):
         if ag.alive[a] and ag.size[a] > 0:
@@ -335,7 +342,7 @@ def score(cl, ag, st, p):
 
 @kernel(_nrt=False, inline="always")
 @documented()
-def conclude(ag, p, st):
+def conclude(ag, p, st, typed):
     """Outcomes of the tick's end (step 6), then the stop reason, if any."""
     size = 0.0
     seeded = 0.0
@@ -369,6 +376,8 @@ def conclude(ag, p, st):
         st.stop_reason = StopReason.FIXATION
     elif p.stop_fixation and st.loss_tick >= 0:
         st.stop_reason = StopReason.LOSS
+    elif typed is not None:  # the type and size events (.types)
+        st.stop_reason = type_stop_reason(p, st)
 
 
 @entry(_nrt=False, inline="always")
@@ -450,13 +459,13 @@ def halt(st, p, stop_tick, horizon, scoring, ts, n_rows):
     if st.stop_reason != StopReason.RUNNING:
         if st.last_record_tick == st.tick:
             return Advance.STOPPED
-        return Advance.BUFFER_FULL if n_rows >= ts.shape[0] else Advance.FINAL_RECORD
+        return Advance.BUFFER_FULL if n_rows >= ts.rows.shape[0] else Advance.FINAL_RECORD
     if scoring is not None:
         if st.score >= scoring:
             return Advance.SCORED
     if st.tick >= stop_tick:
         return Advance.PAUSED
-    if n_rows + 2 > ts.shape[0]:
+    if n_rows + 2 > ts.rows.shape[0]:
         return Advance.BUFFER_FULL
     return -1
 
@@ -528,13 +537,13 @@ def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     for i in range(drawn_slots):
         if ev.kills[i] > 0:
             refill[cl.agent[i]] += ev.kills[i]
-    _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+    _apply(cl, ln, ag, ev, cfg, rng, tick, totals, True)  # (generations: types or not)
     if p.dynamics == Dynamics.WRIGHT_FISHER:
         needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
         if grow is not None:
             if not has_room(cl, ln, needed):
                 cl, ln, ev = grow_clones(cl, ln, ev, needed)
-        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+        _apply(cl, ln, ag, ev, cfg, rng, tick, totals, True)
     else:
         if grow is not None:
             cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
@@ -590,7 +599,7 @@ def children(cl, ln, ag, cfg, rng, tick, totals):
             interval=("numpy.ndarray", "The events since the last record (``TOTALS``, "
                                        "one row), to which the tick's are added."))
 def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow, generational,
-             interacting, scoring):
+             interacting, scoring, typed):
     """One tick, steps 1-6 of the module docstring: the only place the step
     order is written. Inlined into both loops: :func:`advance` (``grow``
     False: the tables already hold the tick's worst case,
@@ -627,10 +636,10 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow, generat
         _track(ag, p)
     # 2. the within-agent dynamics (draws from the tick's start, tick - 1)
     if generational is None or p.dynamics == Dynamics.BIRTH_DEATH:
-        needed = _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
+        needed = _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals, typed)
         if grow:
             cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, needed)
-        _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
+        _apply(cl, ln, ag, ev, cfg, rng, tick, totals, typed)
     elif grow:
         cl, ln, ev = generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, True)
     else:
@@ -645,7 +654,7 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow, generat
                 totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
                 _reduce(cl, ln, ag, p, tick)
     # 4-5. outcomes observed, agent deaths, agent reproduction
-    _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring, typed)
     if interacting is not None:
         if p.reproduce:
             n_parents = parents_due(ag, p)
@@ -655,20 +664,22 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow, generat
                                            n_parents * p.bottleneck)
                 st.agents_born += children(cl, ln, ag, cfg, rng, tick, totals)
     # 6. outcomes of the tick's end
-    conclude(ag, p, st)
+    conclude(ag, p, st, typed)
     _add_totals(interval, totals)
     return cl, ln, ag, ev
 
 
 @kernel(_nrt=False, inline="always")
 @documented()
-def _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring):
+def _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring, typed):
     """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
     sampling), outcomes observed, the score, deaths.
     """
     p = cfg.params[0]
     st.log_weight += totals[0].log_weight
     observe(ag, p, st)
+    if typed is not None:  # the type and size events
+        observe_types(cl, ag, p, st, world_totals(ag)[0])
     if scoring is not None:
         if p.score_event != ScoreEvent.NONE:
             st.score = max(st.score, score(cl, ag, st, p))
@@ -679,23 +690,25 @@ def _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring):
 
 @kernel(_nrt=False)
 @documented()
-def begin(cl, ln, ag, st, p, scoring):
+def begin(cl, ln, ag, st, p, scoring, typed):
     """Tick 0, before its record: the set-up state reduced, the drift
     baselines, the outcomes observed and concluded (a call, not inlined:
     it runs once a replicate)."""
     free_and_reduce(cl, ln, ag, p, np.int64(0))  # not a literal: one compiled copy
     drift_baseline(ag, st)
     observe(ag, p, st)
+    if typed is not None:  # the type and size events
+        observe_types(cl, ag, p, st, world_totals(ag)[0])
     if scoring is not None:
         if p.score_event != ScoreEvent.NONE:
             st.score = score(cl, ag, st, p)
-    conclude(ag, p, st)
+    conclude(ag, p, st, typed)
 
 
 def plan(params, stop_score=np.inf):
-    """The parts of the tick a run needs, as the last three arguments of
+    """The parts of the tick a run needs, as the last four arguments of
     :func:`advance`, :func:`tick_alone` and :func:`run_batch`
-    (``generational, interacting, scoring``). A part not needed is None:
+    (``generational, interacting, scoring, typed``). A part not needed is None:
     numba then prunes its branch before typing it, so its kernels are never
     compiled; each combination is compiled (and cached) once, on first use.
 
@@ -708,18 +721,22 @@ def plan(params, stop_score=np.inf):
         none of them).
     scoring : float or None
         The score's stop level (None: no ``score_event``, no score kept).
+    typed : True or None
+        The type and size events are observed and the counts by type
+        recorded: a types scenario or ``stop.size`` (None: neither).
     """
     p = params[0]
     generational = None if p["dynamics"] == Dynamics.BIRTH_DEATH else True
     interacting = True if (p["economy"] or p["transmission"] > 0 or p["reproduce"]) else None
     scoring = None if p["score_event"] == ScoreEvent.NONE else float(stop_score)
-    return generational, interacting, scoring
+    typed = True if (p["typed"] or p["size_target"] < np.inf) else None
+    return generational, interacting, scoring, typed
 
 
 @entry(_nrt=False)
 @documented()
 def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, generational, interacting,
-            scoring):
+            scoring, typed):
     """Run ticks until ``horizon`` (the replicate ends), a stop event (it
     ends), ``stop_tick`` (it pauses), a full ``ts`` buffer, or (with a
     ``score_event``) the running maximum of the score reaching ``scoring``
@@ -751,7 +768,7 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, generational,
         if snap.count.shape[0] < cl.meta[0] or snap.agent_sums.shape[0] < ag.meta[0]:
             return Advance.NEED_ROOM, n_rows, 0.0
         st.started = True
-        begin(cl, ln, ag, st, p, scoring)
+        begin(cl, ln, ag, st, p, scoring, typed)
     while True:
         if not record_due:
             code = halt(st, p, stop_tick, horizon, scoring, ts, n_rows)
@@ -764,13 +781,13 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, generational,
                         or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
                     return Advance.NEED_ROOM, n_rows, bound
                 cl, ln, ag, ev = one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo,
-                                          False, generational, interacting, scoring)
+                                          False, generational, interacting, scoring, typed)
                 if st.tick % p.record_every != 0:
                     continue
             elif code != Advance.FINAL_RECORD:
                 return code, n_rows, 0.0
         record_due = False
-        _record(cl, ag, st, interval, snap, ts, n_rows)
+        _record(cl, ag, st, interval, snap, ts, n_rows, typed)
         n_rows += 1
         if p.pause_at_records:
             return Advance.RECORDED, n_rows, 0.0
@@ -780,7 +797,7 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, generational,
 
 @entry()
 @documented()
-def tick_alone(state, cfg, rng, memo, ts, n_rows, generational, interacting, scoring):
+def tick_alone(state, cfg, rng, memo, ts, n_rows, generational, interacting, scoring, typed):
     """One tick whose worst case is too large to make room for in advance
     (:data:`FAST_LIMIT`): the tables grow as its draws require
     (:func:`one_tick`), then its record if due (``ts`` must have a
@@ -791,11 +808,11 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows, generational, interacting, sco
     st = state.status[0]
     cl, ln, ag, ev = one_tick(state.clones, state.lineage, state.agents, state.events, st,
                               state.tick_totals, state.interval, cfg, rng, memo, True,
-                              generational, interacting, scoring)
+                              generational, interacting, scoring, typed)
     snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
     code = Advance.PAUSED
     if st.tick % p.record_every == 0:
-        write_record(cl, ag, st, state.interval, snap, ts, n_rows)
+        write_record(cl, ag, st, state.interval, snap, ts, n_rows, typed)
         n_rows += 1
         if p.pause_at_records:
             code = Advance.RECORDED
@@ -875,7 +892,7 @@ def record_end(ag, status, seed, ends, statuses, k, first_row, n_rows):
             pool=("numpy.ndarray", "Scratch words of the seed derivation (:mod:`.seeding`)."))
 def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, replicates,
               k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool, generational,
-              interacting, scoring):
+              interacting, scoring, typed):
     """Replicates ``replicates[k:]`` of one scenario, one after another in
     the same tables, each to its end: reset to ``template``, the generator
     reseeded in place as ``default_rng(replicate_seed(master, r, point))``
@@ -900,7 +917,7 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
             ends[k].first_row = n_rows
             in_progress = True
         code, n_rows, bound = advance(state, cfg, rng, memo, horizon, horizon, ts, n_rows,
-                                      generational, interacting, scoring)
+                                      generational, interacting, scoring, typed)
         if code == Advance.NEED_ROOM or code == Advance.BUFFER_FULL:
             return code, k, in_progress, n_rows, bound
         record_end(state.agents, state.status, ends[k].seed, ends, statuses, k, ends[k].first_row,

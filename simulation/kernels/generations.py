@@ -14,6 +14,27 @@ from .jit import kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
                      p_any_error, tilted)
+from .types import found_type_mutants, type_error_probability
+
+
+@kernel()
+def clone_fitness(cl, i, p, shape, types):
+    """Relative fitness of clone ``i`` (:func:`.clones.fitness`), times its
+    type's birth modifier in a types scenario."""
+    w = fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
+    if p.typed:
+        w *= types.birth[cl.type[i]]
+    return w
+
+
+@kernel()
+def error_probability(cl, ag, i, a, cfg, p, n_copy):
+    """The probability that a newborn of clone ``i`` carries a copy error
+    (a change of type, in a types scenario)."""
+    if p.typed:
+        return type_error_probability(cl, ag, i, a, cfg.types, p)
+    return p_any_error(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
+                       cl.traits[i, FIDELITY], n_copy)
 
 
 @kernel()
@@ -34,7 +55,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
     positive_left = np.zeros(n_agents, dtype=np.int64)
     for i in range(n_slots):
         if cl.count[i] > 0:
-            w = cl.count[i] * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
+            w = cl.count[i] * clone_fitness(cl, i, p, shape, cfg.types)
             if w > 0.0:
                 weight[cl.agent[i]] += w
                 positive_left[cl.agent[i]] += 1
@@ -51,7 +72,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
             continue
         a = cl.agent[i]
         ev.deaths[i] = n
-        w = n * fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
+        w = n * clone_fitness(cl, i, p, shape, cfg.types)
         if w <= 0.0:
             continue
         positive_left[a] -= 1
@@ -62,9 +83,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
         remaining[a] -= x
         weight[a] -= w
         ev.births[i] = x
-        m = numpy_binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
-                                         ag.zref[a, FIDELITY], cl.traits[i, FIDELITY],
-                                         n_copy))
+        m = numpy_binomial(rng, x, error_probability(cl, ag, i, a, cfg, p, n_copy))
         ev.mutants[i] = m
         needed += m
     return needed
@@ -126,7 +145,7 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
         for c in range(n_local):
             i = grouped[start[a] + c]
             local[c] = i
-            w[c] = fitness(cl.traits[i, DRIVE], cl.traits[i, LOYALTY], p, shape)
+            w[c] = clone_fitness(cl, i, p, shape, cfg.types)
         current = size[a]
         for e in range(n_events):
             total = 0.0
@@ -152,19 +171,21 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                         victim = c
                         break
             i = local[parent]
-            p_any = p_any_error(ag.error_rate[a], p.mutator_strength, ag.zref[a, FIDELITY],
-                                cl.traits[i, FIDELITY], n_copy)
+            p_any = error_probability(cl, ag, i, a, cfg, p, n_copy)
             q_any = tilted(p_any, p.error_tilt) if p.error_tilt > 0.0 else p_any
             if q_any > 0.0 and rng.random() < q_any:
                 if p.error_tilt > 0.0:
                     t.log_weight += math.log(p_any) - math.log(q_any)
-                mu = mutation_rate(ag.error_rate[a], p.mutator_strength,
-                                   ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
-                j = new_slot(cl)
-                t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
-                                            cfg.trait_bias, p, tick)
+                if p.typed:
+                    j = found_type_mutants(rng, cl, ln, ag, i, a, a, 1, cfg, tick, totals)
+                else:
+                    mu = mutation_rate(ag.error_rate[a], p.mutator_strength,
+                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY])
+                    j = new_slot(cl)
+                    t.mutations += found_mutant(rng, cl, ln, i, j, a, mu, cfg.copy_traits,
+                                                cfg.trait_bias, p, tick)
                 local[n_local] = j
-                w[n_local] = fitness(cl.traits[j, DRIVE], cl.traits[j, LOYALTY], p, shape)
+                w[n_local] = clone_fitness(cl, j, p, shape, cfg.types)
                 n_local += 1
                 t.mutants += 1
             else:

@@ -29,7 +29,7 @@ GLOSSARY = {
     "tick": ("int", "The tick being run (its start time is ``tick - 1``)."),
     "totals": ("numpy.ndarray", "The tick's event totals (``TOTALS``, one row)."),
     "interval": ("numpy.ndarray", "The events since the last record (``TOTALS``, one row)."),
-    "ts": ("numpy.ndarray", "The timeseries rows (``TIMESERIES``) being written."),
+    "ts": ("Records", "The records being written (``TIMESERIES`` rows, type columns)."),
     "n_rows": ("int", "Rows of ``ts`` written so far."),
     "stop_tick": ("int", "Pause at this tick."),
     "horizon": ("int", "The replicate ends at this tick."),
@@ -42,6 +42,8 @@ GLOSSARY = {
                                     "reproduction (None: none of them)."),
     "scoring": ("float or None", "Pause when the running maximum of the score reaches it "
                                  "(None: no score is kept)."),
+    "typed": ("True or None", "The type and size events are observed and the counts by type "
+                              "recorded: a types scenario or ``stop.size`` (None: neither)."),
     "ends": ("numpy.ndarray", "The replicates' ends (``ENDS``), one row per replicate."),
     "statuses": ("numpy.ndarray", "The replicates' final statuses (``STATUS``)."),
 }

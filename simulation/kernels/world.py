@@ -9,8 +9,10 @@ from .binomial import numpy_binomial
 from .jit import entry, kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, clear_sums, found_clone,
                      draw_clone_systematic, draw_systematic, found_mutant, free_dead_agents,
-                     grow_agents, grow_clones, has_room, mutation_rate, mutation_step, new_slot,
-                     noisy_error_rate, p_any_error, reduce_agent)
+                     grow_agents, grow_clones, has_room, is_defector, mutation_rate,
+                     mutation_step, new_slot, noisy_error_rate, reduce_agent)
+from .generations import error_probability
+from .types import draw_targets, found_type_mutants
 
 
 @kernel(_nrt=False)
@@ -89,14 +91,15 @@ def world_totals(ag):
 
 @kernel(_nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
-    """Per defector clone (drive > theta) of a live agent, the members that
+    """Per defector clone (:func:`.clones.is_defector`) of a live agent, the members that
     leave this tick: ``Binomial(n, transmission)`` (none unless another agent
     is alive). Returns the number of clones the moves can found."""
     n_alive = live_agents(ag)
     bound = 0
     for i in range(cl.meta[0]):
         ev.movers[i] = 0
-        if cl.count[i] <= 0 or cl.traits[i, DRIVE] <= p.escape_threshold or n_alive < 2:
+        if (cl.count[i] <= 0 or not is_defector(cl, i, p.escape_threshold, p)
+                or n_alive < 2):
             continue
         if not ag.alive[cl.agent[i]]:
             continue
@@ -358,8 +361,7 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 continue
             f_ref, f = ag.zref[a, FIDELITY], cl.traits[i, FIDELITY]
             mu = mutation_rate(ag.error_rate[a], p.mutator_strength, f_ref, f)
-            m = numpy_binomial(rng, x, p_any_error(ag.error_rate[a], p.mutator_strength,
-                                                   f_ref, f, n_copy))
+            m = numpy_binomial(rng, x, error_probability(cl, ag, i, a, cfg, p, n_copy))
             if x - m > 0:
                 j = new_slot(cl)
                 found_clone(cl, ln, i, j, c, x - m, tick)
@@ -367,6 +369,11 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 n_born += 1
                 for k in range(N_TRAITS):
                     sums[k] += (x - m) * cl.traits[i, k]
+            if p.typed:  # (the founders' trait sums: below, over the child's clones)
+                if m > 0:
+                    found_type_mutants(rng, cl, ln, ag, i, a, c, m, cfg, tick, totals)
+                founders += x
+                continue
             for _ in range(m):
                 j = new_slot(cl)
                 t.mutations += found_mutant(rng, cl, ln, i, j, c, mu, cfg.copy_traits, cfg.trait_bias,
@@ -378,6 +385,13 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
             founders += x
+        if p.typed:  # (the founders' traits, summed over the child's clones)
+            for k in range(N_TRAITS):
+                sums[k] = 0.0
+            for j in range(cl.meta[0]):
+                if cl.count[j] > 0 and cl.agent[j] == c:
+                    for k in range(N_TRAITS):
+                        sums[k] += cl.count[j] * cl.traits[j, k]
         for k in range(N_TRAITS):
             if p.founder_reference and founders > 0:
                 ag.zref[c, k] = sums[k] / founders
@@ -392,7 +406,12 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             ag.efficacy[c] = _heritable_step(rng, ag.efficacy[c], p)
         if rng.random() < p.agent_mutation:
             ag.tolerance[c] = _heritable_step(rng, ag.tolerance[c], p)
-        draw_systematic(rng, ag, c, cfg.copy_traits, p)
+        for e in range(ag.edge_events.shape[1]):
+            ag.edge_events[c, e] = 0
+        if p.typed and p.systematic_rate > 0.0 and not p.systematic_lineage:
+            draw_targets(rng, ag.systematic[c], cfg.types)
+        else:
+            draw_systematic(rng, ag, c, cfg.copy_traits, p)
         # The environment: the parent's (world scope: the world's), or under
         # agent scope the child's own X_0 ~ Normal(0, 1) (stationary).
         ag.noise[c] = ag.noise[a]
@@ -401,5 +420,5 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
             ag.noise[c] = rng.standard_normal()
             ag.error_rate[c] = noisy_error_rate(ag.noise[c], p)
         # The child's sums (no clone of another agent changed, none died)
-        reduce_agent(cl, ag, c, born[:n_born], p.escape_threshold)
+        reduce_agent(cl, ag, c, born[:n_born], p.escape_threshold, p)
     return n_par
