@@ -385,11 +385,16 @@ def found_children(cl, ln, ag, cfg, rng, tick, totals):
                 for k in range(N_TRAITS):
                     sums[k] += cl.traits[j, k]
             founders += x
-        if p.typed:  # (the founders' traits, summed over the child's clones)
+        if p.typed:  # (the founders' traits, summed over the child's clones,
+            # which include the type mutants found_type_mutants founded)
             for k in range(N_TRAITS):
                 sums[k] = 0.0
+            born = np.empty(cl.meta[0], np.int64)
+            n_born = 0
             for j in range(cl.meta[0]):
                 if cl.count[j] > 0 and cl.agent[j] == c:
+                    born[n_born] = j
+                    n_born += 1
                     for k in range(N_TRAITS):
                         sums[k] += cl.count[j] * cl.traits[j, k]
         for k in range(N_TRAITS):
