@@ -279,6 +279,11 @@ PARAMS = np.dtype([
     # importance sampling: copy errors drawn at min(tilt p, max(p, 1/2)) for a
     # newborn's error probability p, the likelihood ratio kept (0: no tilt)
     ("error_tilt", np.float64),
+    # a front tilt (kernels.clones.tilt_factor): error_tilt for the births of
+    # the clones at the front more than tilt_from above the reference drive,
+    # resident_tilt for every birth while none is (-inf: every birth at
+    # error_tilt)
+    ("tilt_from", np.float64), ("resident_tilt", np.float64),
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record

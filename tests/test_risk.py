@@ -159,8 +159,11 @@ def scenario_yaml() -> str:
     (["--score", "bogus"], "unknown score 'bogus' for the takeover event"),
     (["--event", "fixation", "--score", "lineage"], "unknown score"),
     (["--method", "importance"], "needs a tilt"),
-    (["--method", "importance", "--tilt", "0.5"], "finite factor above 1"),
-    (["--method", "importance", "--tilt", "nan"], "finite factor above 1"),
+    (["--method", "importance", "--tilt", "0.5"], "finite factor of at least 1"),
+    (["--method", "importance", "--tilt", "nan"], "finite factor of at least 1"),
+    (["--method", "importance", "--tilt", "1"], "needs a tilt"),
+    (["--tilt-from", "0.1"], "needs a tilt of the copy-error rate"),
+    (["--tilt", "3", "--tilt-from", "-1"], "must be a finite deviation"),
     (["--method", "direct", "--tilt", "3"], "needs the importance or splitting method"),
     (["--tilt", "3", "--set", "copy.error_rate=0"], "needs copy errors"),
 ])

@@ -17,7 +17,7 @@ from .binomial import binomial
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
-                     row, tilted)
+                     row, tilt_factor, tilt_front, tilted)
 
 
 #: Clones of at least this many members draw their births through the
@@ -56,8 +56,9 @@ def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
 def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
-    With ``error_tilt``, mutants are drawn at the tilted probability and the
-    log likelihood ratio is added to ``totals``."""
+    With ``error_tilt``, mutants are drawn at the probability tilted by the
+    clone's factor (:func:`.clones.tilt_factor`) and the log likelihood
+    ratio is added to ``totals``."""
     p = cfg.params[0]
     theta = p.escape_threshold
     n_copy = cfg.copy_traits.shape[0]
@@ -72,6 +73,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     # follow one another): the same values, without a division per clone
     g_agent = -1
     g_resident = g_escaped = 0.0
+    front = tilt_front(cl, p)
     for i in range(cl.meta[0]):
         n = cl.count[i]
         clear_events(ev, i)
@@ -104,8 +106,9 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
             if not fixed_error:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
-            if p.error_tilt > 0.0:
-                q = tilted(p_error, p.error_tilt)
+            tilt = tilt_factor(drive, ag.zref[a, DRIVE], front, p)
+            if tilt != 1.0:
+                q = tilted(p_error, tilt)
                 m = binomial(rng, memo, b, q)
                 totals[0].log_weight += log_ratio(m, b, p_error, q)
             else:
