@@ -214,7 +214,7 @@ def validate(tier, out):
               help="splitting (adaptive multilevel splitting), direct (plain Monte Carlo) "
               "or importance (Monte Carlo at tilted copy-error rates, weighted).")
 @click.option("--score", metavar="NAME", default=None,
-              help="The splitting score: for takeover lineage (default), hazard, drive or "
+              help="The splitting score: for takeover hazard (default), lineage, drive or "
               "fraction; "
               "for fixation share; for convergence mean_drive.")
 @click.option("--tilt", type=float, metavar="FACTOR", default=None,

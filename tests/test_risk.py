@@ -361,7 +361,9 @@ def test_a_branch_starts_where_its_parent_first_passed_the_level():
     parent's own stream ends where the parent ended."""
     from simulation.risk import RISK_STREAM, _Paths
 
-    paths = _Paths(risk_scenario(mission(), "takeover"), "takeover", 5, 0)
+    # (the lineage score is 0 at tick 0, so half a path's score is a level it
+    # passed later)
+    paths = _Paths(risk_scenario(mission(), "takeover"), "takeover", 5, 0, "lineage")
     checked = 0
     for i in range(400):
         score = paths.run(paths.root, (0, i))
