@@ -1,6 +1,6 @@
 """Statistics of simulation outputs (imports :mod:`simulation`, never the reverse)."""
 
-from simulation.io import Results, load  # the one reader of output folders
+from simulation.io import Output, Results, load  # the one reader of output folders
 
 from .estimators import (aalen_johansen, bounded_mean_interval, estimate_event,
                          hazard_rate, kaplan_meier, mean_interval, median_event_tick,
@@ -9,7 +9,7 @@ from .summary import (agent_outcomes, chi_square_homogeneity, failure_mode_price
                       failure_mode_summary, homogeneity, incidence_curves, summarize,
                       summarize_run, survival_curves)
 
-__all__ = ["Results", "aalen_johansen", "agent_outcomes", "bounded_mean_interval",
+__all__ = ["Output", "Results", "aalen_johansen", "agent_outcomes", "bounded_mean_interval",
            "chi_square_homogeneity", "estimate_event",
            "failure_mode_price", "failure_mode_summary", "hazard_rate", "homogeneity",
            "incidence_curves", "kaplan_meier", "load", "mean_interval",

@@ -191,7 +191,7 @@ def muller_data(results, replicate=0, agent=0, point=0, min_frequency=0.01):
     descendants' bands, centred within it), and its traits.
     """
     folder = results.folder
-    if not (folder / "clones.parquet").is_file():
+    if not results.has("clones"):
         raise AnalysisError(
             f"{folder}: the muller plot needs clones.parquet, which runs with "
             "record_clones: true write (sweeps do not: re-run one replicate with "
@@ -525,7 +525,7 @@ def agents_data(results):
     """Per record tick: live agents (mean and 10-90% over replicates) and the
     distribution of surveillance over live agents (quantiles, pooled)."""
     folder = results.folder
-    if not (folder / "agents.parquet").is_file():
+    if not results.has("agents"):
         raise AnalysisError(f"{folder}: the agents plot needs agents.parquet, which "
                             "multi-agent runs write (world.agents > 1 or reproduction)")
     agents = results.table("agents")
@@ -581,9 +581,9 @@ def applicable(results) -> list[str]:
     kinds = ["survival", "traits", "price"]
     if len(results.parameters) >= 2:
         kinds.append("phase")
-    if (results.folder / "clones.parquet").is_file():
+    if results.has("clones"):
         kinds.append("muller")
-    if (results.folder / "agents.parquet").is_file():
+    if results.has("agents"):
         kinds.append("agents")
     return kinds
 

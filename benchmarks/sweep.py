@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 from _common import report
 
+from simulation import io
 from simulation.io import content_digest
 
 
@@ -38,7 +38,7 @@ def main():
             subprocess.run(["substrate", "sweep", args.scenario, "--workers", str(n),
                             "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - started
-            runs = pd.read_parquet(out / "runs.parquet")
+            runs = io.load(out).runs
             tables.append([content_digest(out / t) for t in ("runs.parquet",
                                                              "timeseries.parquet")])
             result[f"workers_{n}_seconds"] = round(seconds, 1)

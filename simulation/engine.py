@@ -18,6 +18,7 @@ from . import codes, names
 from .codes import Advance, Direction, Dynamics, Kernel, ScoreEvent, ScoreKind
 from .kernels import driver
 from .kernels.binomial import new_memo
+from .kernels.world import world_totals
 from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
                              p_any_error, reset_tables, start_environment)
 from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
@@ -368,17 +369,33 @@ class World:
 
     @property
     def size(self) -> int:
-        return int(self.agents.size[: self.n_agents].sum())
+        """Subcomponents in every agent."""
+        return int(world_totals(self.agents)[0])
 
     @property
     def living_agents(self) -> int:
-        return int(self.agents.alive[: self.n_agents].sum())
+        return int(world_totals(self.agents)[3])
 
     def mean_traits(self) -> np.ndarray:
-        n = self.n_agents
-        total = self.agents.size[:n].sum()
-        sums = self.agents.trait_sums[:n].sum(axis=0)
-        return sums / total if total else np.full(len(names.TRAITS), np.nan)
+        """The mean traits of every subcomponent (NaN in an empty world)."""
+        size, *_, drive, loyalty, stealth, fidelity = world_totals(self.agents)
+        sums = np.array([drive, loyalty, stealth, fidelity])
+        return sums / size if size else np.full(len(names.TRAITS), np.nan)
+
+    def agent_values(self, rows) -> dict:
+        """Per agent of ``rows``: ``size``, the mean of each trait
+        (``mean_drive`` ...: NaN for an agent without members),
+        ``defector_fraction`` (0 without members) and ``goal_output`` (the
+        sum of its members' loyalty): what ``agents.parquet`` and the Mesa
+        model report of an agent."""
+        ag = self.agents
+        size = ag.size[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = {f"mean_{name}": np.where(size > 0, ag.trait_sums[rows, k] / size, np.nan)
+                     for k, name in enumerate(names.TRAITS)}
+            fraction = np.where(size > 0, ag.defectors[rows] / size, 0.0)
+        return {"size": size, **means, "defector_fraction": fraction,
+                "goal_output": ag.trait_sums[rows, 1]}
 
     def timeseries(self) -> np.ndarray:
         """The records so far (a structured array of ``state.TIMESERIES``)."""
@@ -399,21 +416,18 @@ class World:
         (exclusive): the agents.parquet record."""
         ag, n = self.agents, self.n_agents
         rows = np.flatnonzero(ag.alive[:n] | (ag.death_tick[:n] > since_tick))
-        size = ag.size[rows]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = {f"mean_{name}": np.where(size > 0, ag.trait_sums[rows, k] / size, np.nan)
-                     for k, name in enumerate(names.TRAITS)}
-            fraction = np.where(size > 0, ag.defectors[rows] / size, 0.0)
+        values = self.agent_values(rows)
         causes = np.array(names.DEATH_CAUSES, dtype=object)
         lineage_scope = bool(self.config.params[0]["systematic_lineage"])
         return {
             "tick": np.full(rows.size, self.tick, dtype=np.int64),
             "agent": rows.astype(np.int64), "parent_agent": ag.parent[rows],
-            "alive": ag.alive[rows], "size": size.astype(np.int64),
-            **means, "defector_fraction": fraction, "reserve": ag.reserve[rows],
+            "alive": ag.alive[rows], "size": values["size"].astype(np.int64),
+            **{f"mean_{name}": values[f"mean_{name}"] for name in names.TRAITS},
+            "defector_fraction": values["defector_fraction"], "reserve": ag.reserve[rows],
             "capacity": ag.capacity[rows], "surveillance": ag.surveillance[rows],
             "efficacy": ag.efficacy[rows], "tolerance": ag.tolerance[rows],
-            "goal_output": ag.trait_sums[rows, 1], "born_tick": ag.born_tick[rows],
+            "goal_output": values["goal_output"], "born_tick": ag.born_tick[rows],
             # (scope lineage: no vector per agent, see clones.parquet)
             **{f"systematic_{name}": (np.full(rows.size, np.nan) if lineage_scope
                                       else ag.systematic[rows, k])

@@ -55,16 +55,17 @@ class AISystem(mesa.Agent):
         self.death_cause = ""
         self.death_tick = -1
 
-    def update(self, world: World) -> None:
+    def update(self, world: World, values: dict) -> None:
+        """Copy this agent's row of the engine's tables; ``values``:
+        :meth:`simulation.engine.World.agent_values` of every agent."""
         ag, a = world.agents, self.index
-        size = float(ag.size[a])
+        size = float(values["size"][a])
         self.size = int(size)
         self.clones = int(ag.clones[a])
-        self.defector_fraction = float(ag.defectors[a] / size) if size else 0.0
-        for k, name in enumerate(TRAITS):
-            setattr(self, f"mean_{name}",
-                    float(ag.trait_sums[a, k] / size) if size else math.nan)
-        self.goal_output = float(ag.trait_sums[a, 1])
+        self.defector_fraction = float(values["defector_fraction"][a])
+        for name in TRAITS:
+            setattr(self, f"mean_{name}", float(values[f"mean_{name}"][a]))
+        self.goal_output = float(values["goal_output"][a])
         self.reserve = float(ag.reserve[a])
         self.capacity = float(ag.capacity[a])
         self.surveillance = float(ag.surveillance[a])
@@ -129,6 +130,7 @@ class SubstrateModel(mesa.Model):
     def _sync(self) -> None:
         world = self.world
         ag = world.agents
+        values = world.agent_values(np.arange(world.n_agents))
         for a in range(world.n_agents):
             system = self.systems.get(a)
             if system is None and ag.alive[a]:
@@ -136,9 +138,9 @@ class SubstrateModel(mesa.Model):
             if system is None:
                 continue
             if ag.alive[a]:
-                system.update(world)
+                system.update(world, values)
             elif system.death_tick < 0:
-                system.update(world)
+                system.update(world, values)
                 system.death_cause = DEATH_CAUSES[int(ag.death_cause[a])]
                 system.death_tick = int(ag.death_tick[a])
                 system.remove()

@@ -43,24 +43,22 @@ generation of particles with no splitting iteration.
 
 Confidence intervals come from R independent repetitions of the whole
 algorithm (see :func:`combine`). The repetitions are units of work on the
-sweeps' machinery (:func:`simulation.sweep.connect`,
-:func:`simulation.sweep.map_units`): in this process, on a local Dask cluster
-or on a running scheduler; with :class:`RepeatParts`, each repetition is
-written (by the process that ran it) as a small JSON part of the output
-folder, ``parts/risk-IDENTITY-rRRRRRR.json``, and repetitions already there
-are read instead of run again, so a killed estimate resumes where it was.
+sweeps' machinery (:func:`simulation.cluster.connect`,
+:func:`simulation.cluster.map_units`): in this process, on a local Dask cluster
+or on a running scheduler; in an output folder (a
+:class:`simulation.jobs.JobFolder`), each repetition is written (by the
+process that ran it) as a small JSON part, ``parts/risk-IDENTITY-rRRRRRR.json``,
+and repetitions already there are read instead of run again, so a killed
+estimate resumes where it was. The value of a key at which the risk meets a
+target is :mod:`simulation.defence`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import math
-import socket
 import sys
 import time
-from pathlib import Path
 from statistics import NormalDist
 from typing import NamedTuple
 
@@ -68,9 +66,10 @@ import numpy as np
 
 from .budget import check_risk_memory
 from .engine import World, build_config
+from .errors import ScenarioError
+from .jobs import (RISK, JobFolder, check_visible, json_part, request_identity,
+                   write_json_part)
 from .names import SCORE_EVENTS, SCORES
-from .errors import OutputError, ScenarioError
-from .names import SCORE_EVENTS
 from .scenario import Scenario
 
 METHODS = ("splitting", "direct", "importance")
@@ -86,13 +85,6 @@ FRONT_ERROR = 3e-3
 #: First spawn-key component of every random stream of a risk estimate (apart
 #: from the replicate streams of ``run`` and ``sweep``).
 RISK_STREAM = 7_919
-#: Numeric keys --solve knows a default range and scale for: (low, high, scale).
-SOLVE_KEYS = {
-    "immune.efficacy": (0.0, 1.0, "linear"),
-    "immune.surveillance": (0.0, 1.0, "linear"),
-    "copy.error_rate": (1e-9, 1e-1, "log"),
-    "copy.redundancy": (1, 15, "odd"),
-}
 #: Safety cap on splitting iterations of one repeat (levels strictly rise at
 #: every iteration, so this is reached only by a score with ~10^5 distinct
 #: values along the way).
@@ -564,36 +556,11 @@ def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096,
 # --- running repetitions -------------------------------------------------------------
 
 #: The marker of a risk output folder: its request's identity and run identity.
-RISK_MARKER = "risk-run.json"
+RISK_MARKER = RISK.marker
 
 
-@dataclasses.dataclass
-class RepeatParts:
-    """Where repetitions are kept: the claimed output folder (the path every
-    worker sees) and its run identity."""
-
-    folder: Path
-    run_id: str
-
-    def path(self, identity: str, repeat: int) -> Path:
-        from .io import PARTS
-
-        return Path(self.folder) / PARTS / f"risk-{identity}-r{repeat:06d}.json"
-
-    def read(self, identity: str, repeat: int) -> dict | None:
-        """A kept repetition (None if not written yet)."""
-        path = self.path(identity, repeat)
-        try:
-            held = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            raise OutputError(f"output folder {self.folder}: {path.name} is unreadable; "
-                              "remove it to run that repetition again") from None
-        if held.get("run_id") != self.run_id:
-            raise OutputError(f"output folder {self.folder}: {path.name} belongs to another "
-                              f"run ({held.get('run_id')}; this one is {self.run_id})")
-        return held["result"]
+def _part_name(identity: str, repeat: int) -> str:
+    return f"risk-{identity}-r{repeat:06d}.json"
 
 
 def repeat_identity(scenario_data: dict, event: str, method: str, particles: int,
@@ -606,7 +573,7 @@ def repeat_identity(scenario_data: dict, event: str, method: str, particles: int
     text = json.dumps([scenario_data, event, method, particles, seed]
                       + ([score] if score is not None else [])
                       + ([tilt] if tilt is not None else []), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return request_identity(text)
 
 
 def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, event: str,
@@ -614,36 +581,27 @@ def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, e
                  score: str | None = None, tilt: Tilt | float | None = None) -> dict:
     """Run one repetition (:func:`run_repeat`) and write it as a part of the
     output ``folder`` (atomically); returns it. Runs on a Dask worker, which
-    must see the folder at the same path (a shared file system)."""
-    from . import io
-
-    parts = RepeatParts(Path(folder), run_id)
-    try:
-        held = json.loads((parts.folder / RISK_MARKER).read_text()).get("run_id")
-    except (OSError, ValueError):
-        held = None
-    if held != run_id:
-        raise OutputError(f"output folder {folder}: not visible from the worker on "
-                          f"{socket.gethostname()} (or it holds another estimate there): "
-                          "the workers must see the output folder at the same path, on a "
-                          "shared file system")
+    must see the folder at the same path (a shared file system:
+    :func:`simulation.jobs.check_visible`)."""
+    folder = check_visible(folder, RISK, run_id)
     result = run_repeat(scenario_data, event, method, particles, seed, repeat, score, tilt)
-    io.write_json({"run_id": run_id, "identity": identity, "result": result},
-                  parts.path(identity, repeat))
+    write_json_part(folder, _part_name(identity, repeat), run_id, {"identity": identity},
+                    {"result": result})
     return result
 
 
 def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
                 repeats, seed: int, workers: int | None = None,
                 scheduler: str | None = None, progress=None,
-                parts: RepeatParts | None = None, score: str | None = None,
+                parts: JobFolder | None = None, score: str | None = None,
                 tilt: Tilt | float | None = None) -> list[dict]:
     """The repetitions of index in ``repeats`` (an iterable), in order: in
     this process when neither ``workers`` nor ``scheduler`` is given, else
-    as units on Dask (:func:`simulation.sweep.map_units`: a local cluster of
-    ``workers`` processes, or the cluster at ``scheduler``). With ``parts``,
-    each repetition is written to the output folder as it finishes, and
-    those already there are read, not run. ``progress()`` is called after
+    as units on Dask (:func:`simulation.cluster.map_units`: a local cluster of
+    ``workers`` processes, or the cluster at ``scheduler``). With ``parts``
+    (the estimate's :class:`~simulation.jobs.JobFolder`), each repetition is
+    written to the output folder as it finishes, and those already there are
+    read, not run (a damaged one is run again). ``progress()`` is called after
     each repetition (kept ones included). The result does not depend on the
     workers, nor on which repetitions were kept."""
     data = scenario.model_dump(mode="json")
@@ -651,12 +609,12 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
     done = {}
     identity = repeat_identity(data, event, method, particles, seed, score, tilt)
     if parts is not None:
-        for r in repeats:
-            kept = parts.read(identity, r)
-            if kept is not None:
-                done[r] = kept
-                if progress:
-                    progress()
+        done = parts.kept({r: [_part_name(identity, r)] for r in repeats},
+                          json_part({"run_id": parts.run_id, "identity": identity},
+                                    "result", dict), label=lambda r: f"r{r:06d}")
+        for _ in done:
+            if progress:
+                progress()
     todo = [r for r in repeats if r not in done]
 
     def unit(r):
@@ -672,7 +630,7 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
             if progress:
                 progress()
     elif todo:
-        from .sweep import connect, map_units
+        from .cluster import connect, map_units
 
         func = unit(todo[0])[0]
         with connect(workers, scheduler, 10.0) as client:
@@ -698,7 +656,7 @@ def pilot_repeats(pilot: dict, pilot_count: int, rel_error: float) -> int:
 def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "splitting",
                   particles: int = 100, repeats: int = 20, workers: int | None = None,
                   scheduler: str | None = None, show_progress: bool | None = None,
-                  rel_error: float | None = None, parts: RepeatParts | None = None,
+                  rel_error: float | None = None, parts: JobFolder | None = None,
                   score: str | None = None, tilt: float | None = None,
                   calibrate: bool = True, tilt_from: float | None = None) -> dict:
     """P(``event`` by the scenario's horizon) with a confidence interval.
@@ -728,7 +686,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
         repetitions, independent of the pilot, give the estimate. (Stopping
         when the running relative error first looks small would favour runs
         that have not yet met the right tail of the estimates.)
-    parts : RepeatParts, optional
+    parts : simulation.jobs.JobFolder, optional
         Keep each repetition in the output folder as it finishes, and read
         those kept by an earlier, interrupted call instead of running them.
     score : str, optional
@@ -803,116 +761,4 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     out["iterations_mean"] = float(np.mean([r["iterations"] for r in results]))
     out["repeat_estimates"] = [r["estimate"] for r in results]
     out["seconds"] = round(time.perf_counter() - started, 3)
-    return out
-
-
-# --- the defence needed ----------------------------------------------------------
-
-def _solve_grid(key: str):
-    """(low, high, scale) of a solvable key; refuses others."""
-    from .scenario import parameter_field
-
-    field = parameter_field(key) if isinstance(key, str) else None
-    if field is None:
-        raise ScenarioError(f"cannot solve for {key!r}: not a scenario parameter "
-                            f"(solvable: {', '.join(SOLVE_KEYS)})")
-    if field.annotation not in (int, float) and key not in SOLVE_KEYS:
-        raise ScenarioError(f"cannot solve for {key!r}: not a numeric parameter "
-                            f"(solvable: {', '.join(SOLVE_KEYS)})")
-    if key not in SOLVE_KEYS:
-        raise ScenarioError(f"cannot solve for {key!r}: no known monotone range for it "
-                            f"(solvable: {', '.join(SOLVE_KEYS)})")
-    return SOLVE_KEYS[key]
-
-
-def check_solve(key: str, target) -> tuple:
-    """Refuse a key that cannot be solved for or a target outside (0, 1);
-    the key's (low, high, scale)."""
-    grid = _solve_grid(key)
-    if target is None or not 0.0 < float(target) < 1.0:
-        raise ScenarioError(f"target probability {target}: must lie strictly between 0 and 1")
-    return grid
-
-
-def _middle(low, high, scale):
-    if scale == "log":
-        return math.sqrt(low * high)
-    if scale == "odd":
-        mid = (low + high) // 2
-        return mid if mid % 2 else mid + 1 if mid + 1 < high else mid - 1
-    return (low + high) / 2
-
-
-def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "takeover",
-                  method: str = "splitting", particles: int = 100, repeats: int = 20,
-                  workers: int | None = None, scheduler: str | None = None,
-                  steps: int = 8, source: str = "<scenario>",
-                  parts: RepeatParts | None = None, score: str | None = None,
-                  tilt: float | None = None, tilt_from: float | None = None) -> dict:
-    """The value of ``key`` at which P(``event`` by the horizon) meets ``target``.
-
-    Bisection on the key's range (:data:`SOLVE_KEYS`: efficacy and
-    surveillance on [0, 1]; ``copy.error_rate`` on [1e-9, 0.1] on a log
-    scale; ``copy.redundancy`` on the odd integers 1..15), assuming the risk
-    is monotone in the key. Every value is estimated with
-    :func:`estimate_risk` on the same master seed (common random numbers:
-    the estimates at nearby values are positively correlated, which steadies
-    the comparison). A value is *safe* when its estimate is <= ``target``.
-
-    Returns
-    -------
-    dict
-        The estimate at the safe end of the final bracket (``p``, ``low``,
-        ``high``, ...), and ``solve``: ``key``, ``target``, ``low`` and
-        ``high`` (the final bracket, ``safe_value`` its safe end),
-        ``uncertain_low`` / ``uncertain_high`` (the smallest range holding the
-        bracket and every evaluated value whose interval contains the
-        target: the values the estimates cannot classify), ``met`` (False
-        when the target is not met anywhere in the range, or met everywhere)
-        and ``evaluations`` (value, p, low, high of each).
-    """
-    from .scenario import point_scenario
-
-    low, high, scale = check_solve(key, target)
-    check_request(scenario, event, method, particles, repeats, score, tilt, tilt_from)
-    base = scenario.model_dump(mode="json")
-    evaluations = []
-
-    def estimate(value):
-        sc = point_scenario(base, {key: value}, source, f"{key}={value}")
-        result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
-                               parts=parts, score=score, tilt=tilt, tilt_from=tilt_from)
-        evaluations.append({"value": value, "p": result["p"], "low": result["low"],
-                            "high": result["high"], "ticks": result["ticks_simulated"],
-                            "result": result})
-        return result
-
-    ends = {low: estimate(low), high: estimate(high)}
-    safe = {v: r["p"] <= target for v, r in ends.items()}
-    met = safe[low] != safe[high]
-    if met:
-        unsafe_end, safe_end = (low, high) if safe[high] else (high, low)
-        for _ in range(steps):
-            mid = _middle(min(unsafe_end, safe_end), max(unsafe_end, safe_end), scale)
-            if mid in (unsafe_end, safe_end):
-                break  # adjacent integers
-            if estimate(mid)["p"] <= target:
-                safe_end = mid
-            else:
-                unsafe_end = mid
-    else:
-        safe_end = unsafe_end = low if safe[low] else high
-    undecided = [e["value"] for e in evaluations  # (no interval: undecided too)
-                 if e["low"] is None or e["low"] <= target <= e["high"]]
-    span = [unsafe_end, safe_end] + undecided
-    chosen = next(e for e in reversed(evaluations) if e["value"] == safe_end)["result"]
-    out = dict(chosen)
-    out["ticks_simulated"] = int(sum(e["ticks"] for e in evaluations))
-    out["solve"] = {
-        "key": key, "target": target, "scale": scale, "met": met,
-        "low": min(unsafe_end, safe_end), "high": max(unsafe_end, safe_end),
-        "safe_value": safe_end, "uncertain_low": min(span), "uncertain_high": max(span),
-        "evaluations": len(evaluations),
-        "values": [{k: e[k] for k in ("value", "p", "low", "high")} for e in evaluations],
-    }
     return out

@@ -188,9 +188,9 @@ def plot(folder, kind, out, fmt, by, replicate, agent, color):
 @click.option("--out", type=click.Path(), help="HTML file [default: FOLDER/report.html].")
 def report(folder, out):
     """Write one self-contained HTML report of an output FOLDER."""
-    from substrate.commands import report_command
+    from analysis.report import write_report
 
-    click.echo(report_command(folder, out))
+    click.echo(str(write_report(folder, out)))
 
 
 @cli.command()

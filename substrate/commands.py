@@ -17,7 +17,12 @@ from pathlib import Path
 import scenarios as bundled
 from simulation import io, load_scenario, run_scenario
 from simulation.errors import ClusterError, OutputError, ScenarioError
+from substrate.formatting import (format_at_summary, format_summary, format_sweep_summary,
+                                  homogeneity_text)
 from substrate.notice import compile_notice
+
+#: The kinds of output folder that hold runs tables (summarize, plot, report).
+RESULTS = ("run", "sweep")
 
 
 class Interrupted(Exception):
@@ -114,6 +119,17 @@ def default_out(name: str) -> Path:
     return Path("results") / name
 
 
+def claim_out(out, name: str, command, notify) -> io.Claim:
+    """Claim the output folder ``out`` (default ``results/NAME``) for a
+    command (:func:`simulation.io.claim`, tidy: a command that fails before
+    writing leaves no empty folder); a stale lock taken over is said
+    through ``notify``."""
+    owner = io.claim(out if out is not None else default_out(name), command, tidy=True)
+    if owner.note:
+        notify(f"{owner.folder}: {owner.note}")
+    return owner
+
+
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the bundled scenario of that name."""
     path = Path(name_or_path)
@@ -194,11 +210,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     check_memory(sc, budget, replicates=None if replicate is None else 1, source=str(path))
     _announce(notify, f"{path}: the run", estimate_seconds(
         sc, None if replicate is None else 1, threads or _cores()))
-    with io.claim(out if out is not None else default_out(sc.name), command,
-                  tidy=True) as owner:
+    with claim_out(out, sc.name, command, notify) as owner:
         folder = owner.folder
-        if owner.note:
-            notify(f"{folder}: {owner.note}")
         earlier = io.earlier_run(folder)  # refuses a folder of another command
         target = folder
         if earlier is not None:
@@ -254,97 +267,6 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                           result.seconds)
 
 
-def probability_text(s: dict, event: str) -> str:
-    """P(event by T) with its interval, or the bounds that contain it when
-    replicates stopped early by another event cut the event short."""
-    low, high = s[f"p_{event}_low"], s[f"p_{event}_high"]
-    if s.get(f"p_{event}_bounded"):
-        return (f"between {low:.3f} and {high:.3f}  (95% bounds: some replicates "
-                "were stopped by another event first)")
-    return f"{s[f'p_{event}']:.3f}  (95% Wilson CI {low:.3f} - {high:.3f})"
-
-
-def _failure_lines(s: dict, horizon: int) -> list[str]:
-    """P(cancer first), P(drift first) by T and the failure modes' counts."""
-    if "p_drift_first" not in s:
-        return []
-    from simulation.names import FAILURE_MODES
-
-    counts = ", ".join(f"{mode} {int(s[f'mode_{mode}'])}" for mode in FAILURE_MODES)
-    return [f"  P(cancer first by {horizon})   {probability_text(s, 'cancer_first')}",
-            f"  P(drift first by {horizon})    {probability_text(s, 'drift_first')}",
-            f"  failure modes               {counts}"]
-
-
-def _interval_text(s: dict, key: str, digits: str = ".3f") -> str:
-    return (f"{s[key]:{digits}}  (95% CI {s[f'{key}_low']:{digits}} - "
-            f"{s[f'{key}_high']:{digits}})")
-
-
-def _agent_lines(s: dict, horizon: int) -> list[str]:
-    """P(total loss by T), agents and goal output lost, the per-agent loss
-    hazard (takeovers included) and death hazard; for one agent per
-    replicate only the lines that mean something for one agent."""
-    if "p_total_loss" not in s:
-        return []
-    loss = s.get("agent_loss_hazard")
-    at_least = "" if s.get("agent_loss_hazard_exact", True) else "at least "
-    goal = (f"  goal output lost            {_interval_text(s, 'mean_goal_output_lost')}"
-            "  (1 - G(end)/G(0) at the end, mean; negative: it grew)")
-    if s.get("mean_agents_founded") == 1:  # a singleton: its loss is the total loss
-        return [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}"
-                "  (taken over or extinct)", goal,
-                f"  loss hazard                 {_interval_text(s, 'agent_loss_hazard', '.3g')}"
-                "  per tick (takeover or extinction)"]
-    lines = [f"  P(total loss by {horizon})     {probability_text(s, 'total_loss')}",
-             f"  agents lost                 {s['mean_agents_lost']:.2f} of "
-             f"{s.get('mean_agents_founded', float('nan')):.2f} founded at set-up or born "
-             f"(mean, at the end: dead or taken over); fraction "
-             f"{_interval_text(s, 'mean_fraction_lost')}",
-             goal]
-    if loss is not None:
-        lines.append(f"  per-agent loss hazard       {at_least}"
-                     f"{_interval_text(s, 'agent_loss_hazard', '.3g')}"
-                     "  agents lost (dead or taken over) per agent-tick")
-    return lines + [f"  per-agent death hazard      {_interval_text(s, 'agent_hazard', '.3g')}"
-                    "  agent deaths per agent-tick"]
-
-
-def _price_lines(s: dict) -> list[str]:
-    """Mean cumulative Price terms of drive up to each failure that happened."""
-    from simulation.names import FAILURE_MODES
-
-    parts = [f"{mode} {s[f'{mode}_selection']:+.3f} / {s[f'{mode}_transmission']:+.3f}"
-             for mode in FAILURE_MODES[1:]
-             if f"{mode}_selection" in s and s[f"{mode}_selection"] == s[f"{mode}_selection"]]
-    if not parts:
-        return []
-    return [f"  Price terms to the failure  {'; '.join(parts)}  (drive: selection / "
-            "transmission, summed to the failure, mean)"]
-
-
-def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
-    median = s["median_takeover_tick"]
-    median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
-    return "\n".join([
-        f"{sc.name}: {s['replicates']} replicate(s), horizon {sc.horizon} ticks, "
-        f"seed {sc.seed}, {seconds:.1f} s",
-        f"  P(takeover by {sc.horizon})       {probability_text(s, 'takeover')}",
-        f"  median takeover tick        {median_text}  (where P(takeover by tick) "
-        "reaches 1/2)",
-        f"  P(convergence by {sc.horizon})    {probability_text(s, 'convergence')}",
-        *([f"  P(extinction by {sc.horizon})     {probability_text(s, 'extinction')}"]
-          if "p_extinction" in s else []),
-        *_failure_lines(s, sc.horizon),
-        *_price_lines(s),
-        *_agent_lines(s, sc.horizon),
-        f"  mean final drive            {s['mean_final_drive']:.4f}",
-        f"  mean final loyalty          {s['mean_final_loyalty']:.4f}",
-        "  (P: Aalen-Johansen cumulative incidence; extinction counts as no event)",
-        f"outputs: {folder}/",
-    ])
-
-
 def validate_command(tier: str, out=None, command=None,
                      notify=lambda text: None) -> tuple[str, bool]:
     """``substrate validate``: returns (the table to print, all passed)."""
@@ -353,11 +275,8 @@ def validate_command(tier: str, out=None, command=None,
     from analysis import validation
 
     started = io.now()
-    with io.claim(out if out is not None else default_out(f"validation-{tier}"),
-                  command, tidy=True) as owner:
+    with claim_out(out, f"validation-{tier}", command, notify) as owner:
         folder = owner.folder
-        if owner.note:
-            notify(f"{folder}: {owner.note}")
         io.earlier_run(folder, "validation")  # refuses a folder of another command
         compile_notice(notify)
         io.unmark(folder)
@@ -390,11 +309,11 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                   worker_timeout=60.0, max_memory=None, consolidate=None, command=None,
                   notify=lambda text: None) -> str:
     """``substrate sweep``: returns the per-point summary to print."""
-    import json
     import secrets
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
+    from simulation.jobs import SWEEP, read_marker
     from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
                                   iter_point_scenarios, run_sweep, stored_seed,
                                   sweep_seconds)
@@ -417,11 +336,8 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
-    with io.claim(out if out is not None else default_out(sc.name), command,
-                  tidy=True) as owner:
+    with claim_out(out, sc.name, command, notify) as owner:
         folder = owner.folder
-        if owner.note:
-            notify(f"{folder}: {owner.note}")
         compile_notice(notify)
         if sc.seed is None:
             # A file without a seed: a resumed sweep keeps the seed it started with.
@@ -430,10 +346,9 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
         def started_here() -> bool:
             try:
-                held = json.loads((folder / "sweep.json").read_text())
-            except (OSError, ValueError):
+                return (read_marker(folder, SWEEP) or {}).get("run_id") == owner.run_id
+            except OutputError:
                 return False
-            return held.get("run_id") == owner.run_id
 
         def kept() -> str:
             if not started_here():
@@ -453,7 +368,7 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
                 if not started_here():
                     raise
                 raise type(exc)(f"{exc}; {kept()}") from None
-    table = format_sweep_summary(analysis.summarize(analysis.load(folder)),
+    table = format_sweep_summary(analysis.summarize(io.load(folder, kind="sweep")),
                                  report["parameters"])
     return (f"{sc.name}: {report['points']} points x {sc.replicates} replicates, "
             f"horizon {sc.horizon}, seed {sc.seed}; {report['units_run']} of "
@@ -461,91 +376,12 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
             f"{table}\noutputs: {folder}/")
 
 
-def _interval_cell(values: dict, event: str) -> str:
-    """p [low, high]; for bounds (an event cut short by stops) the bounds
-    only, marked with *."""
-    p, low, high = (values[f"p_{event}"], values[f"p_{event}_low"],
-                    values[f"p_{event}_high"])
-    if values.get(f"p_{event}_bounded"):
-        return f"[{low:.3f}, {high:.3f}]*"
-    return f"{p:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def _loss_hazard_cell(values: dict) -> str:
-    """Agents lost (takeovers included) per agent-tick; >= a lower bound."""
-    rate = values.get("agent_loss_hazard", values["agent_hazard"])
-    exact = values.get("agent_loss_hazard_exact", True)
-    return f"{'' if exact else '>='}{rate:.3g}"
-
-
-BOUNDS_NOTE = ("* bounds that contain P whatever the replicates stopped early by "
-               "another event would have done (95%)")
-
-
-def format_sweep_summary(df, params) -> str:
-    """The summary table as text: the swept ``params``, P(takeover) [CI],
-    median tick, hazard, P(convergence) [CI] and, for tables with the
-    agent-level outcomes, P(total loss) [CI], the mean fraction of agents
-    lost [CI] and the per-agent loss hazard (takeovers included; >= where it
-    is a lower bound); bounds marked * and explained below."""
-    lines = []
-    agents = "p_total_loss" in df.columns  # agent-level outcomes (analysis.agent_outcomes)
-    extinction = "p_extinction" in df.columns  # the end that competes with the others
-    header = "  ".join(f"{p:>16}" for p in params)
-    lines.append(f"{header}  {'reps':>5}  {'P(takeover) [95% CI]':>24}  "
-                 f"{'median tick':>11}  {'hazard/tick':>11}  {'P(converge) [95% CI]':>24}"
-                 + (f"  {'P(extinct) [95% CI]':>24}" if extinction else "")
-                 + (f"  {'P(total loss) [95% CI]':>24}  {'frac. lost [95% CI]':>24}  "
-                    f"{'loss/agent-tick':>15}" if agents else ""))
-    bounded = False
-    events = (("takeover", "convergence") + (("extinction",) if extinction else ())
-              + (("total_loss",) if agents else ()))
-    for row in df.itertuples(index=False):
-        values = dict(zip(df.columns, row))
-        cells = "  ".join(f"{values[p]:>16.4g}" if isinstance(values[p], float)
-                          else f"{str(values[p]):>16}" for p in params)
-        median = values["median_takeover_tick"]
-        median = ">horizon" if median != median else f"{median:.0f}"
-        bounded |= any(bool(values.get(f"p_{e}_bounded")) for e in events)
-        line = (f"{cells}  {values['replicates']:>5}  "
-                f"{_interval_cell(values, 'takeover'):>24}  {median:>11}  "
-                f"{values['takeover_hazard']:>11.3g}  "
-                f"{_interval_cell(values, 'convergence'):>24}")
-        if extinction:
-            line += f"  {_interval_cell(values, 'extinction'):>24}"
-        if agents:
-            fraction = (f"{values['mean_fraction_lost']:.3f} "
-                        f"[{values['mean_fraction_lost_low']:.3f}, "
-                        f"{values['mean_fraction_lost_high']:.3f}]")
-            line += (f"  {_interval_cell(values, 'total_loss'):>24}  {fraction:>24}  "
-                     f"{_loss_hazard_cell(values):>15}")
-        lines.append(line)
-    if bounded:
-        lines.append(BOUNDS_NOTE)
-    return "\n".join(lines)
-
-
-def format_at_summary(df, params) -> str:
-    """The table of ``summarize --at``: per group and tick T, P(event by T)
-    [95% CI] of each event in ``df``; bounds marked * and explained below."""
-    events = [c[2:-8] for c in df.columns if c.startswith("p_") and c.endswith("_bounded")]
-    lines = ["  ".join([*(f"{p:>16}" for p in params), f"{'T':>7}", f"{'reps':>5}",
-                        *(f"{f'P({e} by T) [95% CI]':>28}" for e in events)])]
-    for row in df.to_dict("records"):
-        lines.append("  ".join([*(f"{str(row[p]):>16}" for p in params), f"{row['at']:>7}",
-                                f"{row['replicates']:>5}",
-                                *(f"{_interval_cell(row, e):>28}" for e in events)]))
-    if df[[f"p_{e}_bounded" for e in events]].to_numpy().any():
-        lines.append(BOUNDS_NOTE)
-    return "\n".join(lines)
-
-
 def summarize_command(folder, by=None, fmt="table", at=None) -> str:
     """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each)."""
     import analysis
     from simulation.errors import AnalysisError
 
-    results = analysis.load(folder)
+    results = io.load(folder, kind=RESULTS)
     if at is not None:
         try:
             ticks = [int(t) for t in str(at).split(",") if t.strip()]
@@ -569,122 +405,20 @@ def summarize_command(folder, by=None, fmt="table", at=None) -> str:
     return table
 
 
-def homogeneity_text(tests, by) -> str:
-    """The lines of ``summarize --by``'s homogeneity tests."""
-    lines = [f"homogeneity across {', '.join(by)} (Pearson chi-square on the 2 x k table "
-             "of replicates with and without the event by T):"]
-    for t in tests.to_dict("records"):
-        if t["note"]:
-            lines.append(f"  {t['event']:<12} not tested: {t['note']}")
-            continue
-        rough = ("  (an expected count < 5: rough)"
-                 if t["min_expected"] < 5 and t["chi2"] > 0 else "")
-        lines.append(f"  {t['event']:<12} chi2 = {t['chi2']:.3g}, df = {t['dof']}, "
-                     f"p = {t['p_value']:.3g}{rough}")
-    return "\n".join(lines)
-
-
-def _writable_file(path: Path) -> Path:
-    if not path.parent.is_dir():
-        raise OutputError(f"output file {path}: the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise OutputError(f"output file {path}: is a folder; give a file name")
-    return path
-
-
 def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent=0,
                  color="drive") -> str:
     """``substrate plot``: draw one figure; returns the path written."""
-    import analysis
     from analysis import plots
 
     if kind == "scaling":
-        data = io.load_study(folder)
-        fig = plots.scaling_figure(data)
-        path = _writable_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
-        return plots.save(fig, path, provenance=io.key_provenance(data["provenance"]))
-    results = analysis.load(folder)
+        study = io.load(folder, kind="study")
+        fig = plots.scaling_figure(study.data)
+        path = io.output_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
+        return plots.save(fig, path, provenance=io.key_provenance(study.manifest))
+    results = io.load(folder, kind=RESULTS)
     options = {}
     if kind == "muller":
         options = {"replicate": replicate, "agent": agent, "color": color}
     fig = plots.plot(results, kind, by=by or None, **options)
-    path = _writable_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
+    path = io.output_file(Path(out) if out else Path(folder) / f"{kind}.{fmt}")
     return plots.save(fig, path, provenance=io.key_provenance(results.manifest))
-
-
-def report_command(folder, out=None) -> str:
-    """``substrate report``: one self-contained HTML file."""
-    import base64
-    import html
-    import json
-    from io import BytesIO
-
-    import analysis
-    from analysis import plots
-    from simulation.errors import AnalysisError
-
-    results = analysis.load(folder)
-    path = _writable_file(Path(out) if out else Path(folder) / "report.html")
-    name = html.escape(results.scenario.get("name", ""))
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{name}</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
-             "table{border-collapse:collapse;font-size:small}td,th{border:1px solid #ccc;"
-             "padding:2px 6px}pre{background:#f6f6f6;padding:1em;overflow:auto}"
-             "img{max-width:100%}</style></head><body>",
-             f"<h1>Substrate report: {name}</h1>",
-             f"<p>{html.escape(results.scenario.get('description', '') or '')}</p>"]
-    summary = analysis.summarize(results)
-    parts += ["<h2>Summary</h2>", summary.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                                  na_rep=""),
-              "<p>p_EVENT is P(EVENT by the horizon), the Aalen-Johansen cumulative "
-              "incidence: a replicate that went extinct first counts as no event; "
-              "p_EVENT_low and p_EVENT_high are its 95% Wilson interval. Where "
-              "p_EVENT_bounded is True, replicates were stopped early by another event "
-              "before EVENT could happen, and p_EVENT_low and p_EVENT_high are "
-              "<b>bounds</b> that contain the probability whatever those replicates "
-              "would have done (p_EVENT then assumes that stopping told nothing). "
-              "Medians: the first tick where P(EVENT by tick) reaches 1/2.</p>"]
-    if "p_total_loss" in summary.columns:
-        parts.append(
-            "<p>Agent-level outcomes: p_total_loss is P(every agent dead or taken over "
-            "by the horizon), estimated like every other event from total_loss_tick; "
-            "mean_fraction_lost is the mean over replicates of the fraction of agents "
-            "founded that died or are taken over at the end, mean_goal_output_lost of "
-            "1 - G(end)/G(0) (goal output G = sum of n*loyalty over the agents not lost), "
-            "each with its 95% interval within its bounds (Wilson-type, docs/model.md); "
-            "agent_loss_hazard is agents lost (dead or taken over) per agent-tick at "
-            "risk, agent_hazard agent deaths per agent-tick alive, each with its exact "
-            "Poisson interval.</p>")
-    if "failure_mode" in results.runs.columns and "drift_tick" in results.runs.columns:
-        modes = analysis.failure_mode_summary(results)
-        price = analysis.failure_mode_price(results.runs, results.timeseries(),
-                                            results.parameters)
-        table = lambda df: df.to_html(index=False, float_format=lambda v: f"{v:.4g}",  # noqa: E731
-                                      na_rep="")
-        parts += ["<h2>Failure modes</h2>", table(modes),
-                  "<p>P(cancer first), P(drift first) and the second failures as "
-                  "competing risks (Aalen-Johansen), and the count of each failure_mode."
-                  "</p>", "<h3>The Price terms that drove each failure mode</h3>",
-                  table(price),
-                  "<p>Per replicate, each Price term of the world's mean drive summed over "
-                  "the records up to the first record at or after its first failure (all "
-                  "records for none), then averaged over the replicates of each mode: "
-                  "selection = between + within agents; transmission = copy errors and "
-                  "repair; total = the change of mean drive.</p>"]
-    for kind in plots.applicable(results):
-        try:
-            fig = plots.plot(results, kind)
-        except AnalysisError as exc:  # e.g. a replicate without agent 0 at any record
-            parts.append(f"<h2>{kind}</h2><p>not drawn: {html.escape(str(exc))}</p>")
-            continue
-        buffer = BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        data = base64.b64encode(buffer.getvalue()).decode()
-        parts.append(f"<h2>{kind}</h2><img alt='{kind}' src='data:image/png;base64,{data}'>")
-    scenario_text = (results.folder / "scenario.yaml").read_text()
-    parts += ["<h2>Scenario (resolved)</h2>", f"<pre>{html.escape(scenario_text, quote=False)}</pre>",
-              "<h2>Provenance</h2>",
-              f"<pre>{html.escape(json.dumps(results.manifest, indent=2), quote=False)}</pre>",
-              "</body></html>"]
-    io.write_text("\n".join(parts), path)
-    return str(path)

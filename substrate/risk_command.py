@@ -10,7 +10,8 @@ import json
 import sys
 
 from simulation import io, load_scenario
-from simulation.risk import estimate_risk, solve_defence
+from simulation.defence import solve_defence
+from simulation.risk import estimate_risk
 from substrate.notice import compile_notice
 
 
@@ -25,19 +26,21 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
     key at which it meets ``target``), write ``risk.json`` into the output
     folder and return the summary line.
 
-    The folder is claimed first; every repetition is kept in it as a part
-    as it finishes (:class:`simulation.risk.RepeatParts`), so an interrupted
-    estimate is finished with ``resume`` (same request, same folder), which
-    runs only the missing repetitions. ``risk.json`` is written last."""
-    import hashlib
+    The folder is claimed first, as a :class:`simulation.jobs.JobFolder`;
+    every repetition is kept in it as a part as it finishes, so an
+    interrupted estimate is finished with ``resume`` (same request, same
+    folder), which runs only the missing repetitions (and those whose part
+    is damaged). ``risk.json`` is written last, then ``manifest.json``."""
     import secrets
 
-    from simulation.errors import OutputError, ScenarioError
-    from simulation.risk import (RISK_MARKER, RepeatParts, check_request, check_solve)
+    from simulation.defence import check_solve
+    from simulation.errors import ScenarioError
+    from simulation.jobs import RISK, JobFolder, request_identity
+    from simulation.risk import check_request
     from simulation.scenario import to_yaml
-    from simulation.sweep import check_scheduler
+    from simulation.cluster import check_scheduler
 
-    from .commands import _again, default_out, interruptible, resolve_scenario, resume_command
+    from .commands import _again, claim_out, interruptible, resolve_scenario, resume_command
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, horizon=horizon, resolve_seed=False)
@@ -51,45 +54,22 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
     if scheduler:
         check_scheduler(scheduler)
     started = io.now()
-    with io.claim(out if out is not None else default_out(f"{sc.name}-risk"),
-                  command, tidy=True) as owner:
+    with claim_out(out, f"{sc.name}-risk", command, notify) as owner:
         folder = owner.folder
-        if owner.note:
-            notify(f"{folder}: {owner.note}")
         compile_notice(notify)
-        marker = folder / RISK_MARKER
-        try:
-            held = json.loads(marker.read_text()) if marker.exists() else None
-        except (OSError, ValueError):
-            raise OutputError(f"output folder {folder}: {RISK_MARKER} is unreadable; remove "
-                              "the folder or choose another") from None
+        parts = JobFolder(RISK, owner, notify)
+        held = parts.held()
         if sc.seed is None:  # a resumed estimate keeps the seed it started with
             sc.seed = held["seed"] if held and resume else secrets.randbits(63)
         request = json.dumps([to_yaml(sc), event, method, particles, repeats, solve,
                               target, steps, rel_error] + ([score] if score else [])
                              + ([tilt] if tilt else [])
                              + ([tilt_from] if tilt_from is not None else []))
-        identity = hashlib.sha256(request.encode()).hexdigest()[:16]
-        if held is not None:
-            if held.get("identity") != identity:
-                raise OutputError(f"output folder {folder}: holds a different risk estimate "
-                                  f"(identity {held.get('identity')}; this one is "
-                                  f"{identity}): choose another folder, or remove it")
-            if not resume:
-                raise OutputError(f"output folder {folder}: already holds this risk "
-                                  "estimate; resume it to finish it (finished repetitions "
-                                  "are kept)", argument="resume")
-            owner.adopt(held["run_id"])
-        else:
-            io.refuse_foreign(folder, {"risk.json", RISK_MARKER, "parts"}, "risk", "risk-")
-            io.write_json({"identity": identity, "run_id": owner.run_id,
-                           "scenario": sc.name, "seed": sc.seed}, marker)
-        io.unlink(folder / "risk.json")  # written again when the estimate completes
-        (folder / io.PARTS).mkdir(exist_ok=True)
-        parts = RepeatParts(folder.resolve(), owner.run_id)
+        held = parts.check(request_identity(request), resume)
+        parts.start(held, scenario=sc.name, seed=sc.seed)
 
         def kept():
-            done = len(list((folder / io.PARTS).glob("risk-*.json")))
+            done = parts.count(".json")
             return (f"{done} finished repetition(s) kept in {folder}/{io.PARTS}; to finish: "
                     f"{resume_command(command) if command else _again(command)}")
 
@@ -111,9 +91,10 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
             result["provenance"] = io.provenance(
                 "risk", owner.run_id, scenario=sc,
                 command=command if command is not None else sys.argv, started=started,
-                files=["risk.json", RISK_MARKER, f"{io.PARTS}/"])
+                files=["risk.json", RISK.marker, f"{io.PARTS}/"])
             io.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n",
                           folder / "risk.json")
+            parts.finish(dict(result["provenance"]), ["risk.json"])  # the manifest, last
     return summary_line(result, sc.name) + f"  -> {folder}/risk.json"
 
 

@@ -1,19 +1,23 @@
 """``substrate study``: the scaling study of a scenario's ``study`` block.
 
 Computes the theory line (every size x horizon) and the simulated points
-(founded lineages at ``study.simulate.sizes``, one part file per size, so an
-interrupted study resumes where it stopped: SIGINT or SIGTERM end it in one
-line, lock released, saying what was kept and how to go on) and writes ``study.json``
-through :mod:`simulation.io`. ``substrate plot FOLDER --kind scaling`` draws it.
+(founded lineages at ``study.simulate.sizes``, one part file per size in a
+:class:`simulation.jobs.JobFolder`, so an interrupted study resumes where it
+stopped: SIGINT or SIGTERM end it in one line, lock released, saying what was
+kept and how to go on) and writes ``study.json``, then ``manifest.json``.
+``substrate plot FOLDER --kind scaling`` draws it.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 
 from simulation import io, load_scenario
-from simulation.errors import AnalysisError, DamagedError, ScenarioError
+from simulation.errors import AnalysisError, ScenarioError
+from simulation.jobs import STUDY, JobFolder, json_part, request_identity, write_json_part
+from simulation.scenario import to_yaml
 from substrate.notice import compile_notice
 
 
@@ -25,10 +29,10 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     from analysis.scaling import simulated_defence, sized, theory_rows
     from simulation.study import simulate_lineages
 
-    from .commands import _again, default_out, interruptible, resolve_scenario, resume_command
+    from .commands import _again, claim_out, interruptible, resolve_scenario, resume_command
 
     path = resolve_scenario(scenario)
-    sc = load_scenario(path, list(overrides), seed=seed)
+    sc = load_scenario(path, list(overrides), seed=seed, resolve_seed=False)
     study = sc.study
     if study is None:
         raise ScenarioError(f"{path}: no study block (see docs/rare-events.md, the scaling study)")
@@ -42,15 +46,17 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     simulated = []
-    with io.claim(out if out is not None else default_out(f"{sc.name}-study"),
-                  command, tidy=True) as owner:
+    with claim_out(out, f"{sc.name}-study", command, notify) as owner:
         folder = owner.folder
-        if owner.note:
-            notify(f"{folder}: {owner.note}")
-        io.refuse_foreign(folder, {"study.json", "parts"}, "study", "size-")
+        job = JobFolder(STUDY, owner, notify)
+        held = job.held()
+        if sc.seed is None:  # a resumed study keeps the seed it started with
+            sc.seed = held["seed"] if held and resume else secrets.randbits(63)
+        held = job.check(request_identity(to_yaml(sc)), resume)
+        job.start(held, scenario=sc.name, seed=sc.seed)
 
         def kept():
-            done = len(list((folder / io.PARTS).glob("size-*.json")))
+            done = job.count(".json")
             if not done:
                 return f"{folder} holds no simulated size yet; to start again: {_again(command)}"
             return (f"{done} simulated size(s) kept in {folder}/{io.PARTS}; to go on: "
@@ -73,13 +79,16 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                     key = {"seed": sc.seed, "size": size, "values": sim.values,
                            "paths": sim.paths, "horizon": sim.horizon,
                            "scenario": scs.model_dump(mode="json")}
-                    points = _resumed(folder, size, key, notify) if resume else None
+                    name = f"size-{size}.json"
+                    points = job.kept({size: [name]}, json_part({"key": key}, "points", list),
+                                      note=_damaged).get(size)
                     if points is None:
                         points = simulate_lineages(
                             scs, size, scs.agent.initial_size, row["defector_drive"],
                             study.solve, sim.values, sim.paths, sim.horizon, sc.seed,
                             progress=bar.update)
-                        io.write_study_part(folder, size, {"key": key, "points": points})
+                        write_json_part(job.folder, name, owner.run_id, {"key": key},
+                                        {"points": points})
                     else:
                         bar.update(len(sim.values))
                     simulated.append({
@@ -95,18 +104,14 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
                           started=started, seconds=time.perf_counter() - clock,
                           files=["study.json"])}
             io.write_json(result, folder / "study.json")
+            job.finish(dict(result["provenance"]), ["study.json"])  # the manifest, last
     return summary_table(result) + f"\n-> {folder}/study.json"
 
 
-def _resumed(folder, size, key, notify):
-    """The points of a part written for the same work, else None (a damaged
-    part is said, through ``notify``, and simulated again)."""
-    try:
-        data = io.read_study_part(folder, size)
-    except DamagedError as exc:
-        notify(f"{exc}: size {size} is simulated again")
-        return None
-    return data.get("points") if data is not None and data.get("key") == key else None
+def _damaged(folder, damaged) -> str:
+    """The note of a size whose part is damaged: simulated again."""
+    return "; ".join(f"output folder {folder}: {io.PARTS}/{name} is damaged ({reason}): "
+                     f"size {size} is simulated again" for size, name, reason in damaged)
 
 
 def _fmt(x, top=None):

@@ -269,7 +269,7 @@ def test_run_summary_lines_name_what_they_count():
     # Issue 24, item 3: several agents: the loss hazard (a lower bound here:
     # agents taken over alive) beside the death hazard, each named; one
     # agent: only P(total loss), goal output lost and the loss hazard.
-    from substrate.commands import _agent_lines
+    from substrate.formatting import _agent_lines
 
     runs = _agent_runs()
     lines = "\n".join(_agent_lines(agent_outcomes(runs, horizon=30), 30))

@@ -166,7 +166,7 @@ def test_a_stale_lock_taken_over_meanwhile_by_another_process_is_left_to_it(
         (out / ".lock").write_text(json.dumps(fresh))
         return False
 
-    monkeypatch.setattr(io, "_alive", another_process_takes_over)
+    monkeypatch.setattr(io.lock, "_alive", another_process_takes_over)
     with pytest.raises(OutputError, match=f"in use by pid {os.getppid()} .*: other"):
         io.claim(out)
     assert json.loads((out / ".lock").read_text()) == fresh  # left to its owner
@@ -328,7 +328,7 @@ def test_a_full_disk_is_one_line_and_resumable(tmp_path, monkeypatch):
 
     def fills_up(df, where, *args, **kwargs):
         if len(written) == 4:
-            raise io._write_error(where, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+            raise io.files._write_error(where, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
         written.append(where)
         return real(df, where, *args, **kwargs)
 

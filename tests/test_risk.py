@@ -181,7 +181,7 @@ def test_solve_brackets_the_efficacy_that_meets_the_target():
     """P(takeover by 200) falls with immune efficacy: 0.18 at 0.1, ~2e-2
     at 0.17, < 2e-3 at 0.3 (test_mission). Bisection for target 1e-2 must
     return a bracket whose ends' estimates straddle the target."""
-    from simulation.risk import solve_defence
+    from simulation.defence import solve_defence
 
     result = solve_defence(mission(), "immune.efficacy", 1e-2, particles=30, repeats=3,
                            steps=4)
@@ -395,15 +395,17 @@ def _numbers(folder):
 
 
 def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
-    """With RepeatParts, each repetition is a part of the folder; an estimate
+    """In a job folder, each repetition is a part of the folder; an estimate
     that finds some already there (an interrupted earlier call) runs only
     the others and equals an estimate made in one go without parts."""
-    from simulation.risk import RISK_MARKER, RepeatParts, run_repeats
+    from simulation import io
+    from simulation.jobs import RISK, JobFolder
+    from simulation.risk import RISK_MARKER, run_repeats
 
     sc = mission(horizon=100)
     (tmp_path / "parts").mkdir()
     (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r1"}))
-    parts = RepeatParts(tmp_path, "r1")
+    parts = JobFolder(RISK, io.Claim(tmp_path, "r1"))
     first = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20,
                         [1, 3], sc.seed, parts=parts)
     kept = sorted(p.name for p in (tmp_path / "parts").iterdir())
@@ -421,9 +423,16 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     for key in TIMINGS:
         resumed.pop(key), plain.pop(key)
     assert resumed == plain
-    with pytest.raises(Exception, match="belongs to another run"):
-        run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],
-                    sc.seed, parts=RepeatParts(tmp_path, "r2"))
+    # A part of another run is not kept: run again (and said), like a damaged one.
+    notes = []
+    (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r2"}))
+    again = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],
+                        sc.seed, parts=JobFolder(RISK, io.Claim(tmp_path, "r2"), notes.append))
+    assert again[0]["estimate"] == first[0]["estimate"]
+    assert len(notes) == 1 and "1 finished repetition(s) have a damaged or unreadable " \
+        "part (r000001): run again" in notes[0]
+    stamp = stamps[next(n for n in stamps if n.endswith("r000001.json"))]
+    assert (tmp_path / "parts" / kept[0]).stat().st_mtime_ns != stamp
 
 
 @pytest.mark.slow

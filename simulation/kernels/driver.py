@@ -29,7 +29,7 @@ from .scores import hazard_progress
 from .seeding import replicate_seed, reseed
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
-                    move_migrants, observe_takeovers, parents_due)
+                    move_migrants, observe_takeovers, parents_due, world_totals)
 from ..codes import Advance, DeathCause, Dynamics, ScoreEvent, ScoreKind, StopReason
 from ..state import State
 
@@ -208,24 +208,7 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
         The row of ``ts`` written.
     """
     r = ts[n_rows]
-    size = 0.0
-    defectors = 0.0
-    clones = 0
-    living = 0
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        clones += ag.clones[a]
-        if ag.alive[a]:
-            living += 1
-        s0 += ag.trait_sums[a, 0]
-        s1 += ag.trait_sums[a, 1]
-        s2 += ag.trait_sums[a, 2]
-        s3 += ag.trait_sums[a, 3]
+    size, defectors, clones, living, _, s0, s1, s2, s3 = world_totals(ag)
     r.tick = st.tick
     r.agents = living
     r.size = int(size)
@@ -271,13 +254,7 @@ def observe(ag, p, st):
     n_taken, largest = observe_takeovers(ag, p)
     st.tick_takeovers = n_taken
     st.max_defector_fraction = max(st.max_defector_fraction, largest)
-    size = 0.0
-    defectors = 0.0
-    drive = 0.0
-    for a in range(ag.meta[0]):
-        size += ag.size[a]
-        defectors += ag.defectors[a]
-        drive += ag.trait_sums[a, DRIVE]
+    size, defectors, _, _, _, drive, _, _, _ = world_totals(ag)
     if st.first_defector_tick < 0 and defectors > 0:
         st.first_defector_tick = st.tick
     if st.takeover_tick < 0 and n_taken > 0:
@@ -306,9 +283,7 @@ def drift_baseline(ag, st):
     members = 0.0
     reference = 0.0
     living = 0
-    goal = 0.0
     for a in range(ag.meta[0]):
-        goal += ag.trait_sums[a, LOYALTY]
         resident += ag.resident_drive[a]
         members += ag.size[a] - ag.defectors[a]
         if ag.alive[a]:
@@ -316,7 +291,7 @@ def drift_baseline(ag, st):
             living += 1
     st.resident_drive0 = resident / members if members > 0 else 0.0
     st.reference_drive0 = reference / living if living > 0 else 0.0
-    st.goal_output0 = goal
+    st.goal_output0 = world_totals(ag)[6]  # loyalty: sum n l
 
 
 @njit(cache=True, _nrt=False)
@@ -387,14 +362,9 @@ def score(cl, ag, st, p):
     float
         The score, in [0, 1].
     """
-    size = 0.0
-    seeded = 0.0
-    drive = 0.0
+    size, _, _, _, seeded, drive, _, _, _ = world_totals(ag)
     largest = 0.0
     for a in range(ag.meta[0]):
-        size += ag.size[a]
-        seeded += ag.seeded[a]
-        drive += ag.trait_sums[a, DRIVE]
         if ag.alive[a] and ag.size[a] > 0:
             largest = max(largest, ag.defectors[a] / ag.size[a])
     if p.score_event == ScoreEvent.TAKEOVER:
@@ -1085,20 +1055,8 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
     ag, cl = state.agents, state.clones
     e = ends[k]
     e.seed = seed
-    e.size = 0.0
-    e.living_agents = 0
-    e.defectors = 0.0
-    e.clones = 0
-    e.sum_drive = 0.0
-    e.sum_loyalty = 0.0
-    for a in range(ag.meta[0]):
-        e.size += ag.size[a]
-        e.defectors += ag.defectors[a]
-        e.clones += ag.clones[a]
-        e.sum_drive += ag.trait_sums[a, DRIVE]
-        e.sum_loyalty += ag.trait_sums[a, LOYALTY]
-        if ag.alive[a]:
-            e.living_agents += 1
+    e.size, e.defectors, e.clones, e.living_agents, _, e.sum_drive, e.sum_loyalty, _, _ = (
+        world_totals(ag))
     # Agent-level outcomes (docs/model.md "Agent-level outcomes")
     e.agents_founded = ag.meta[0]
     e.died_empty = 0

@@ -50,6 +50,42 @@ def live_agents(ag):
     return n
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def world_totals(ag):
+    """The world's sums over its agents, in agent order (the one place they
+    are summed: the records, the outcomes, the splitting score and
+    :class:`simulation.engine.World` read them here).
+
+    Parameters
+    ----------
+    ag : Agents
+        The agent table.
+
+    Returns
+    -------
+    tuple
+        ``(size, defectors, clones, living, seeded, drive, loyalty,
+        stealth, fidelity)``: members, members of defector clones, live
+        clones, live agents, members of the seeded lineage, and the sums of
+        the members' traits (``trait_sums``), over every agent (a dead
+        agent holds none).
+    """
+    size = defectors = seeded = s0 = s1 = s2 = s3 = 0.0
+    clones = living = 0
+    for a in range(ag.meta[0]):
+        size += ag.size[a]
+        defectors += ag.defectors[a]
+        clones += ag.clones[a]
+        if ag.alive[a]:
+            living += 1
+        seeded += ag.seeded[a]
+        s0 += ag.trait_sums[a, 0]
+        s1 += ag.trait_sums[a, 1]
+        s2 += ag.trait_sums[a, 2]
+        s3 += ag.trait_sums[a, 3]
+    return size, defectors, clones, living, seeded, s0, s1, s2, s3
+
+
 @njit(cache=True, _nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
     """Per defector clone (drive > theta) of a live agent, the members that
