@@ -400,14 +400,15 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     the others and equals an estimate made in one go without parts."""
     from simulation import io
     from simulation.jobs import RISK, JobFolder
-    from simulation.risk import RISK_MARKER, run_repeats
+    from simulation.risk import RISK_MARKER, resolve_tilt, run_repeats
 
     sc = mission(horizon=100)
     (tmp_path / "parts").mkdir()
     (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r1"}))
     parts = JobFolder(RISK, io.Claim(tmp_path, "r1"))
+    tilt = resolve_tilt(sc, "takeover", "splitting")  # as estimate_risk runs it
     first = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20,
-                        [1, 3], sc.seed, parts=parts)
+                        [1, 3], sc.seed, parts=parts, tilt=tilt)
     kept = sorted(p.name for p in (tmp_path / "parts").iterdir())
     assert len(kept) == 2 and all(name.endswith(("r000001.json", "r000003.json"))
                                   for name in kept)
@@ -427,7 +428,8 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     notes = []
     (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r2"}))
     again = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],
-                        sc.seed, parts=JobFolder(RISK, io.Claim(tmp_path, "r2"), notes.append))
+                        sc.seed, parts=JobFolder(RISK, io.Claim(tmp_path, "r2"), notes.append),
+                        tilt=tilt)
     assert again[0]["estimate"] == first[0]["estimate"]
     assert len(notes) == 1 and "1 finished repetition(s) have a damaged or unreadable " \
         "part (r000001): run again" in notes[0]
