@@ -50,10 +50,11 @@ def _color(i: int, n: int):
 
 
 def _legend(ax, title, n):
-    """Inside the axes for a few groups, beside them for many."""
+    """Inside the axes for a few groups, beside them for many, in columns of
+    at most 10 entries (a legend taller than its figure would be cut off)."""
     kwargs = dict(title=title, fontsize="x-small", title_fontsize="x-small")
     if n > 6:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-n // 10), **kwargs)
     else:
         ax.legend(loc="lower left", **kwargs)
 
@@ -96,14 +97,23 @@ def _draw_incidence(ax, runs, event, horizon, color, label):
     return bounded
 
 
+#: Above this many groups the survival figure draws small multiples (a panel
+#: per group) instead of overlaid curves, whose legend and bands would not read.
+OVERLAID_GROUPS = 6
+
+
 def survival_figure(results, by=None, events=("takeover", "convergence")) -> Figure:
     """P(event by tick) of each event, a curve per point or group: the
     Aalen-Johansen cumulative incidence (competing events, such as
     extinction, count as "no"; only the horizon and stops censor) with 95%
     pointwise bands, and dashed bounds where a stop event cut replicates
-    short. The name is kept from the Kaplan-Meier figure it replaces."""
+    short. Up to :data:`OVERLAID_GROUPS` groups share one panel per event;
+    more are drawn as small multiples (:func:`survival_panels`). The name
+    is kept from the Kaplan-Meier figure it replaces."""
     by = _by(results, by)
     runs, horizon = results.runs, results.horizon
+    if len(_groups(runs, by)) > OVERLAID_GROUPS:
+        return survival_panels(results, by, events)
     fig = Figure(figsize=(5.2 * len(events), 4.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(events)))
     for ax, event in zip(axes, events):
@@ -123,6 +133,63 @@ def survival_figure(results, by=None, events=("takeover", "convergence")) -> Fig
             _legend(ax, ", ".join(by), len(groups))
     fig.suptitle(f"{results.scenario.get('name', '')} (extinction competes: counted "
                  "as no event; the horizon censors)", fontsize="small")
+    return fig
+
+
+def _panel_grid(runs, by):
+    """(rows, columns, [(row, column, label, group)]): a grid over the two
+    keys of ``by`` when it has two and every combination is present, else
+    the groups wrapped about a square."""
+    groups = list(runs.groupby(by, sort=True, dropna=False))
+    if len(by) == 2:
+        first = sorted(runs[by[0]].dropna().unique().tolist())
+        second = sorted(runs[by[1]].dropna().unique().tolist())
+        if len(first) * len(second) == len(groups):
+            return len(first), len(second), [
+                (first.index(k[0]), second.index(k[1]),
+                 f"{by[0]}={_label(k[0])}\n{by[1]}={_label(k[1])}", g) for k, g in groups]
+    columns = min(6, int(np.ceil(np.sqrt(len(groups)))))
+    rows = int(np.ceil(len(groups) / columns))
+    return rows, columns, [
+        (i // columns, i % columns,
+         ", ".join(f"{b}={_label(v)}" for b, v in zip(by, k if isinstance(k, tuple) else (k,))),
+         g) for i, (k, g) in enumerate(groups)]
+
+
+def survival_panels(results, by, events=("takeover", "convergence")) -> Figure:
+    """Small multiples of :func:`survival_figure`: one panel per group (a
+    grid over two swept keys), each with a curve per event, band and bounds
+    as there, shared axes and one legend."""
+    runs, horizon = results.runs, results.horizon
+    rows, columns, cells = _panel_grid(runs, by)
+    fig = Figure(figsize=(2.4 * columns + 1.2, 2.0 * rows + 1.0), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False))
+    used = set()
+    bounded = False
+    for row, column, label, group in cells:
+        ax = axes[row, column]
+        used.add((row, column))
+        for i, event in enumerate(events):
+            event_columns(event)
+            bounded |= _draw_incidence(ax, group, event, horizon, f"C{i}", event)
+        ax.set_title(label, fontsize="x-small")
+        ax.tick_params(labelsize="x-small")
+        ax.set(xlim=(0, horizon), ylim=(-0.02, 1.02))
+    for row in range(rows):
+        for column in range(columns):
+            if (row, column) not in used:
+                axes[row, column].set_visible(False)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("tick", fontsize="small")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("P(event by tick)", fontsize="small")
+    handles, labels = axes[cells[0][0], cells[0][1]].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(events),
+               fontsize="small")
+    fig.suptitle(f"{results.scenario.get('name', '')}: cumulative incidence per point "
+                 "(Aalen-Johansen, 95% bands"
+                 + ("; dashed: bounds where replicates were stopped early by another "
+                    "event" if bounded else "") + ")", fontsize="small")
     return fig
 
 
@@ -295,34 +362,73 @@ def muller_layout(lineage: pd.DataFrame, counts: pd.DataFrame, min_frequency=0.0
 
 def muller_figure(results, replicate=0, agent=0, point=0, color="drive",
                   min_frequency=0.01) -> Figure:
-    """Muller plot: clone frequencies over time, descendants inside parents."""
+    """Muller plot: clone frequencies over time, descendants inside parents,
+    coloured by drive on either side of the escape threshold
+    (:func:`drive_colormap`), with the replicate's takeover tick marked."""
     layout = muller_data(results, replicate, agent, point, min_frequency)
+    runs = results.runs
+    row = runs[(runs.point == point) & (runs.replicate == replicate)]
+    takeover = row["takeover_tick"].iloc[0] if len(row) else None
+    agent_section = results.scenario.get("agent") or {}
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     draw_muller(fig, layout, color=color,
+                threshold=agent_section.get("escape_threshold", 0.5),
+                takeover=None if takeover is None or pd.isna(takeover) else int(takeover),
                 title=f"Muller plot: replicate {replicate}, agent {agent} "
                       f"({len(layout[1])} clones of >= {min_frequency:.0%})")
     return fig
 
 
+def drive_colormap(threshold: float, n: int = 256):
+    """A colour map of drive in [0, 1] that parts at the escape threshold:
+    blues below it (pale to deep as drive nears it), reds above it (orange
+    to dark red), so a defector never shares a hue with a regulated clone,
+    however close their drives."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    cut = int(round(n * min(max(threshold, 0.0), 1.0)))
+    below = colormaps["Blues"](np.linspace(0.25, 0.95, cut)) if cut else np.zeros((0, 4))
+    above = colormaps["Reds"](np.linspace(0.45, 1.0, n - cut)) if n - cut else np.zeros((0, 4))
+    return ListedColormap(np.vstack([below, above]), name="drive_at_threshold")
+
+
 def draw_muller(fig: Figure, layout, color="drive", title="",
-                ylabel="frequency in the agent") -> None:
+                ylabel="frequency in the agent", threshold: float | None = None,
+                takeover: int | None = None) -> None:
     """Draw a :func:`muller_layout` on ``fig`` (one axes and, coloured by
-    drive, a colour bar)."""
+    drive, a colour bar). With ``threshold`` (the escape threshold), drive
+    is coloured by :func:`drive_colormap` and the threshold marked on the
+    colour bar; with ``takeover``, a dashed line marks the takeover tick."""
     from matplotlib import colormaps
 
     ticks, clones, lower, upper, traits = layout
     ax = fig.subplots()
-    cmap = colormaps["viridis" if color != "lineage" else "tab20"]
+    if color == "lineage":
+        cmap = colormaps["tab20"]
+    else:
+        cmap = colormaps["viridis"] if threshold is None else drive_colormap(threshold)
     for i, clone in enumerate(clones):
         c = cmap(traits.loc[clone, "drive"]) if color != "lineage" else cmap(i % 20)
         ax.fill_between(ticks, lower[:, i], upper[:, i], color=c, linewidth=0)
     ax.set(xlabel="tick", ylabel=ylabel, ylim=(0, 1),
            xlim=(ticks[0], ticks[-1]) if len(ticks) > 1 else None, title=title)
+    if takeover is not None:
+        ax.axvline(takeover, color="black", linestyle="--", linewidth=1.2)
+        ax.annotate(f"takeover (tick {takeover})", (takeover, 0.98), xytext=(-4, 0),
+                    textcoords="offset points", ha="right", va="top", fontsize="small",
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
     if color != "lineage":
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
 
-        fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, label="clone drive")
+        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, label="clone drive")
+        if threshold is not None:
+            bar.ax.axhline(threshold, color="black", linewidth=1.5)
+            ticks = sorted({0.0, 0.25, 0.5, 0.75, 1.0, float(threshold)})
+            ticks = [t for t in ticks if t == threshold or abs(t - threshold) > 0.06]
+            bar.set_ticks(ticks, labels=[f"escape threshold {t:g}" if t == threshold
+                                         else f"{t:g}" for t in ticks])
 
 
 # --- traits ------------------------------------------------------------------
@@ -514,6 +620,10 @@ def draw_price(ax, data: pd.DataFrame, trait="drive", width=1.0) -> None:
         up, down = up + pos, down + neg
     ax.plot(data.tick, data.observed, "k.-", label=f"observed change of mean {trait}")
     ax.axhline(0, color="grey", linewidth=0.5)
+    # Stacked bars make each other's bases sticky edges: without this the
+    # longest bar ends on the frame, cut off; keep a margin past every bar.
+    ax.use_sticky_edges = False
+    ax.margins(x=0.02, y=0.06)
     ax.set(xlabel="tick (end of the interval)",
            ylabel=f"change of mean {trait} per record interval")
     ax.legend(fontsize="small")
@@ -588,15 +698,45 @@ def applicable(results) -> list[str]:
     return kinds
 
 
-def overview_figure(runs, timeseries, horizon, path, title="", record_every=None):
-    """P(takeover by tick) (Aalen-Johansen, 95% band) and mean traits over
-    time (``substrate run --figure``), on the record grid, each stopped
+#: The events an overview can headline, in the order of precedence among
+#: equally frequent ones.
+HEADLINE_EVENTS = ("takeover", "drift", "convergence", "extinction", "total_loss")
+
+
+def headline_events(runs, stop_on=(), most: int = 3) -> list[str]:
+    """The events a run's overview shows: those it stops on (what the
+    scenario is about), else those seen in some replicate, most frequent
+    first (a drift scenario shows drift before takeover); takeover when
+    nothing happened."""
+    from .estimators import EVENTS
+
+    chosen = [e for e in stop_on if e in HEADLINE_EVENTS and EVENTS[e][1] in runs.columns]
+    if chosen:
+        return chosen[:most]
+    seen = {e: int(runs[EVENTS[e][1]].notna().sum()) for e in HEADLINE_EVENTS
+            if EVENTS[e][1] in runs.columns}
+    if "total_loss" in seen and "takeover" in seen and seen["total_loss"] <= seen["takeover"]:
+        seen.pop("total_loss")  # a singleton's total loss is its takeover
+    ranked = sorted((e for e in seen if seen[e] > 0), key=lambda e: -seen[e])
+    return ranked[:most] or ["takeover"]
+
+
+def overview_figure(runs, timeseries, horizon, path, title="", record_every=None,
+                    events=None):
+    """P(event by tick) of the headline events (Aalen-Johansen, 95% band;
+    ``events`` default :func:`headline_events`) and mean traits over time
+    (``substrate run --figure``), on the record grid, each stopped
     replicate's last state carried forward (as :func:`traits_data`)."""
+    events = list(events or headline_events(runs))
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_sf, ax_tr = fig.subplots(1, 2)
-    _draw_incidence(ax_sf, runs, "takeover", horizon, "C0", "Aalen-Johansen")
-    ax_sf.set(xlabel="tick", ylabel="P(takeover by tick)", ylim=(-0.02, 1.02),
-              xlim=(0, horizon), title=f"takeover incidence ({len(runs)} replicates)")
+    for i, event in enumerate(events):
+        _draw_incidence(ax_sf, runs, event, horizon, f"C{i}", event)
+    ax_sf.set(xlabel="tick", ylabel="P(event by tick)", ylim=(-0.02, 1.02),
+              xlim=(0, horizon),
+              title=f"{', '.join(events)}: cumulative incidence, 95% band "
+                    f"({len(runs)} replicates)")
+    ax_sf.title.set_fontsize("small")
     ax_sf.legend(loc="upper left")
     timeseries = _on_record_grid(timeseries, [], record_every or 1, horizon, "carry")
     grouped = timeseries.groupby("tick")

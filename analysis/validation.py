@@ -314,10 +314,14 @@ def figures(df: pd.DataFrame, folder, provenance: dict | None = None) -> list:
         fig = Figure(figsize=(max(4, 1.3 * len(rows) + 2), 3.6), layout="constrained")
         ax = fig.subplots()
         x = np.arange(len(rows))
-        ax.errorbar(x, rows.estimate, yerr=[rows.estimate - rows.ci_low,
-                                            rows.ci_high - rows.estimate],
+        # (arrays, not Series: matplotlib's float() of a one-row Series is a
+        # pandas FutureWarning on stderr)
+        estimate, low, high = (rows[c].to_numpy(float) for c in ("estimate", "ci_low",
+                                                                  "ci_high"))
+        ax.errorbar(x, estimate, yerr=[estimate - low, high - estimate],
                     fmt="o", color="C0", capsize=4, label="simulated (95% CI)")
-        ax.scatter(x, rows.theory, marker="_", s=600, color="C3", zorder=3, label="theory")
+        ax.scatter(x, rows.theory.to_numpy(float), marker="_", s=600, color="C3", zorder=3,
+                   label="theory")
         ax.set_xticks(x, rows.check, rotation=20, ha="right", fontsize="small")
         ax.set_ylabel(rows.quantity.iloc[0])
         ax.set_title(group.replace("_", " "))

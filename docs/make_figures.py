@@ -3,7 +3,7 @@
     python docs/make_figures.py [--workers 2]
 
 Runs singleton_baseline, sweep_error_immune (a sweep),
-competition_immune_cost and the defence_scaling study into a temporary
+competition_immune_cost, drift_tracking_self and the defence_scaling study into a temporary
 folder with the `substrate` command, then draws every plot kind into
 docs/figures/ with `substrate plot`. About five minutes on 2 cores.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 FIGURES = Path(__file__).resolve().parent / "figures"
 PLOTS = [
     ("singleton_baseline", "survival", []),
+    ("sweep_error_immune", "survival", []),
     ("singleton_baseline", "traits", []),
     ("singleton_baseline", "muller", ["--replicate", "0"]),
     ("sweep_error_immune", "phase", []),
@@ -42,8 +43,11 @@ def main():
            "--out", tmp / "sweep_error_immune")
         sh("substrate", "run", "competition_immune_cost", "--out",
            tmp / "competition_immune_cost")
+        sh("substrate", "run", "drift_tracking_self", "--out", tmp / "drift_tracking_self",
+           "--figure")
         sh("substrate", "study", "defence_scaling", "--out", tmp / "defence_scaling")
-        (tmp / "singleton_baseline" / "overview.png").replace(FIGURES / "singleton_baseline.png")
+        for name in ("singleton_baseline", "drift_tracking_self"):  # run overviews
+            (tmp / name / "overview.png").replace(FIGURES / f"{name}.png")
         for scenario, kind, extra in PLOTS:
             out = FIGURES / f"{scenario}-{kind}.png"
             sh("substrate", "plot", tmp / scenario, "--kind", kind, "--out", out, *extra)

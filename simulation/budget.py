@@ -35,7 +35,7 @@ refuse runs that cannot fit, not to predict usage to the megabyte.
 
 The estimate is checked before a run starts (:func:`check_memory`); while
 it runs, :class:`MemoryGuard` checks every growth of the engine's tables
-(by doubling, in ``driver.make_room`` or during a tick too large to make
+(by doubling, in ``state.make_room`` or during a tick too large to make
 room for in advance) and every record held, from the arrays' item sizes,
 before it happens, and stops the run with a :class:`MemoryBudgetError`
 naming what grew when the budget would be passed.
@@ -487,7 +487,7 @@ class MemoryGuard:
             self._refuse("records", total, f"{rows} timeseries rows", state)
 
     def check_room(self, state, params, bound: float) -> None:
-        """Before ``driver.make_room(state, cfg, bound)``: the grown tables fit."""
+        """Before ``state.make_room(state, params, bound)``: the grown tables fit."""
         cl, ln, ag = state.clones, state.lineage, state.agents
         need = int(bound)
         grown = self._clone_growth(cl, ln, need)
@@ -629,4 +629,66 @@ def check_risk_memory(scenario, method: str, particles: int, repeats: int,
         raise MemoryBudgetError(
             f"{scenario.name}: the estimate needs {format_bytes(e['total'])} of memory, "
             f"more than {source} ({format_bytes(budget)}); most of it is {what}: {advice}")
+    return e
+
+
+# --- study: sizes x values x paths -------------------------------------------------
+
+#: A simulated lineage's takeover tick, held until ``study.json`` is written:
+#: 40 B in a list, 87 B more while ``json.dumps(indent=2)`` runs and 15 B of
+#: its text (measured with tracemalloc over 2 x 10^6 ticks).
+TAKEOVER_TICK_BYTES = 150
+
+
+def estimate_study_memory(scenario) -> dict:
+    """Peak memory of a study's simulated points (``substrate study``):
+    ``lineage`` (the engine's tables of one founded lineage at the largest
+    simulated size, without copy errors, as :func:`simulation.study.
+    lineage_scenario` runs it; one at a time), ``takeover_ticks`` (every
+    path's takeover tick at every size and value, at most, held until
+    ``study.json`` is written) and ``base``, in bytes, with ``total``."""
+    sim = scenario.study.simulate if scenario.study is not None else None
+    parts = {"lineage": 0.0, "takeover_ticks": 0.0, "base": BASE_BYTES}
+    if sim is not None:
+        size = max(sim.sizes)
+        one = scenario.model_copy(update={
+            "study": None, "replicates": 1, "horizon": sim.horizon,
+            "record_every": sim.horizon, "record_clones": False,
+            "agent": scenario.agent.model_copy(update={"capacity": size,
+                                                       "initial_size": size}),
+            "copy": scenario.copy.model_copy(update={"error_rate": 0.0})})
+        parts["lineage"] = estimate_memory(one, 1)["total"] - BASE_BYTES
+        parts["takeover_ticks"] = (float(len(sim.sizes)) * len(sim.values) * sim.paths
+                                   * TAKEOVER_TICK_BYTES)
+    return {"total": sum(parts.values()), **parts}
+
+
+def check_study_memory(scenario, max_memory: int | None = None,
+                       source: str | None = None) -> dict:
+    """Refuse a study whose simulated points exceed the memory budget
+    (default :func:`default_budget`) before it starts
+    (:func:`estimate_study_memory`).
+
+    Raises
+    ------
+    MemoryBudgetError
+        With the estimate, its largest part and what to change.
+    """
+    budget = default_budget() if max_memory is None else int(max_memory)
+    e = estimate_study_memory(scenario)
+    if e["total"] > budget:
+        sim = scenario.study.simulate
+        if e["takeover_ticks"] >= e["lineage"]:
+            what = (f"the takeover ticks of up to {sim.paths} paths x {len(sim.values)} "
+                    f"values x {len(sim.sizes)} sizes ({format_bytes(e['takeover_ticks'])})")
+            advice = "lower study.simulate.paths, or simulate fewer values or sizes"
+        else:
+            what = (f"a lineage's tables at size {max(sim.sizes)} "
+                    f"({format_bytes(e['lineage'])})")
+            advice = "simulate smaller sizes (study.simulate.sizes)"
+        given = "the budget given" if max_memory is not None else _default_source()
+        raise MemoryBudgetError(
+            f"{source or scenario.name}: the study needs an estimated "
+            f"{format_bytes(e['total'])} of memory, more than {given} "
+            f"({format_bytes(budget)}); most of it is {what}: {advice}")
     return e

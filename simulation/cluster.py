@@ -12,6 +12,10 @@ import time
 
 from .errors import ClusterError, OutputError
 
+#: What Dask and its worker processes said while a sweep or an estimate ran,
+#: in its output folder (only when they said something: a failed unit's
+#: traceback, lost workers).
+CLUSTER_LOG = "cluster.log"
 #: Units in flight at once (at least; 4 per worker thread when more): what
 #: bounds the driver's and the scheduler's memory, whatever the sweep's size.
 WINDOW = 200
@@ -102,24 +106,37 @@ def _live_workers(client, scheduler: str | None) -> int:
 
 @contextlib.contextmanager
 def connect(workers: int | None = None, scheduler: str | None = None,
-            timeout: float = 5.0):
+            timeout: float = 5.0, log=None):
     """A Dask client (a context manager): on a local cluster of ``workers``
     processes (one thread each), or on the running scheduler at
     ``scheduler`` (checked first: :func:`check_scheduler`). The local
     cluster is closed on the way out.
+
+    Meanwhile what Dask, its worker processes and multiprocessing write to
+    stderr (logs, tracebacks, warnings) is kept off it
+    (:func:`simulation.cluster_log.kept_off_stderr`) and, once connected,
+    appended to the file ``log`` if anything was said (:data:`CLUSTER_LOG`
+    in the output folder); ``sys.stderr`` itself still reaches the terminal.
 
     Raises
     ------
     ClusterError
         The scheduler cannot be reached within ``timeout`` s, or is not Dask.
     """
-    client, cluster = _client(workers, scheduler, timeout)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    import distributed  # noqa: F401  (its log handlers made before stderr is kept off)
+
+    from .cluster_log import kept_off_stderr
+
+    with kept_off_stderr() as said:
+        client, cluster = _client(workers, scheduler, timeout)
+        try:
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+            if log is not None:
+                said.keep(log)
 
 
 def map_units(client, func, units, *, scheduler: str | None = None,

@@ -113,6 +113,24 @@ def _is_int(annotation) -> bool:
     return any(_is_int(a) for a in typing.get_args(annotation) if a is not type(None))
 
 
+def seed_point(scenario: Scenario, point: int) -> int:
+    """The point whose seeds replicate k of sweep point ``point`` runs with
+    (:func:`simulation.run.replicate_seed`): 0 at every point with
+    ``sweep.seeds: common`` (the default), so that replicate k of every
+    point, and of a plain run of the base scenario or of any point's
+    scenario, starts from one seed; ``point`` itself with ``independent``.
+
+    What common seeds share: two points draw identically until the first
+    draw that a swept key changes (a probability, a count, a draw made or
+    not); from there their streams part. Points that differ only in a key
+    that never changes a draw (``copy.redundancy`` without copy errors or
+    its cost, a threshold never reached) give identical replicates; points
+    that differ in a key acting from the first tick (a birth rate, an error
+    rate) part at once and are as good as independent."""
+    sweep = scenario.sweep
+    return point if sweep is not None and sweep.seeds == "independent" else 0
+
+
 def _where(index: int, overrides: dict) -> str:
     return "sweep point {} ({})".format(
         index, ", ".join(f"{k}={label(v)}" for k, v in overrides.items()))

@@ -20,8 +20,9 @@ from .kernels import driver
 from .kernels.binomial import new_memo
 from .kernels.world import world_totals
 from .kernels.clones import (draw_clone_systematic, draw_systematic, effective_error_rate,
-                             p_any_error, reset_tables, start_environment)
-from .state import (PARAMS, TIMESERIES, Config, State, copy_state, new_state)
+                             p_any_error, start_environment)
+from .state import (PARAMS, TIMESERIES, Config, State, copy_state, make_room, new_state,
+                    reset_state)
 
 #: Ticks a World.step() may run past the scenario's horizon (tests, explorers).
 NO_HORIZON = np.iinfo(np.int64).max
@@ -53,6 +54,7 @@ def build_config(scenario, score_event: str | None = None,
     p["error_rate_r"] = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
     p["redundancy_divisor"] = 1.0 + c.redundancy_cost * (c.redundancy - 1)
     p["mutator_strength"] = c.mutator_strength
+    p["drive_guard"] = c.drive_guard
     p["kernel_type"] = codes.code(Kernel, k.type)
     p["kernel_sd"] = k.sd
     if isinstance(k.bias, dict):  # per trait; heritable immune steps unbiased
@@ -264,8 +266,7 @@ class World:
         start=False)`` would begin."""
         if self.template is None:
             self.template = initial_state(self.scenario)
-        t = self.template
-        reset_tables(self.state, t)
+        reset_state(self.state, self.template)
         self._begin(seed)
         self.code = Advance.PAUSED
 
@@ -279,10 +280,11 @@ class World:
         ``RECORDED`` or ``SCORED``)."""
         horizon = self.scenario.horizon if horizon is None else horizon
         guard, p = self.guard, self.config.params[0]
+        plan = driver.plan(self.config.params, stop_score)
         while True:
             code, self.n_records, bound = driver.advance(
                 self.state, self.config, self.rng, self.memo, stop_tick, horizon, self.records,
-                self.n_records, float(stop_score))
+                self.n_records, *plan)
             if code == Advance.BUFFER_FULL:
                 self._grow_records()
             elif code != Advance.NEED_ROOM:
@@ -290,7 +292,7 @@ class World:
             elif bound <= driver.FAST_LIMIT:
                 guard.check_room(self.state, p, bound)  # before the tables grow
                 try:
-                    self.state = driver.make_room(self.state, self.config, bound)
+                    self.state = make_room(self.state, self.config.params, bound)
                 except MemoryError:
                     raise guard.out_of_memory() from None
             else:
@@ -300,7 +302,7 @@ class World:
                 try:
                     code, self.state, self.n_records = driver.tick_alone(
                         self.state, self.config, self.rng, self.memo, self.records,
-                        self.n_records)
+                        self.n_records, *plan)
                 except MemoryError:
                     raise guard.out_of_memory() from None
                 guard.check(self.state)

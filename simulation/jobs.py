@@ -189,6 +189,35 @@ def parquet_part(run_id: str):
     return read
 
 
+def check_held(folder, job: Job, held: dict, identity: str, resume: bool,
+               same: dict | None = None) -> None:
+    """Refuse to go on with the job whose marker ``held`` a folder holds:
+    another request (``identity``), another ``same`` entry, this request
+    when not ``resume``-ing, or a marker without a run identity. Reads only
+    the marker: a mismatch is answered before any work is built (and again
+    by :meth:`JobFolder.check` once the folder is claimed)."""
+    if held.get("identity") != identity:
+        named = f"{held['scenario']}, " if held.get("scenario") else ""
+        raise OutputError(
+            f"output folder {folder}: holds a different {job.what} ({named}identity "
+            f"{held.get('identity')}; this one is {identity}): choose another folder, "
+            "or remove it")
+    for key, (value, argument) in (same or {}).items():
+        if held.get(key) != value:
+            raise OutputError(
+                f"output folder {folder}: this {job.what} was started with "
+                f"{key.replace('_', ' ')} {held.get(key)}; resume it with the same "
+                f"{key.replace('_', ' ')}", argument=argument)
+    if not resume:
+        raise OutputError(f"output folder {folder}: already holds this {job.what}; "
+                          f"resume it to finish it (finished {job.noun}s are kept)",
+                          argument="resume")
+    if not held.get("run_id"):
+        raise OutputError(f"output folder {folder}: its {job.what} was started by an "
+                          "older version of substrate (no run identity); start it "
+                          "again in a new folder")
+
+
 class JobFolder:
     """The claimed output folder of a job made of parts.
 
@@ -239,26 +268,7 @@ class JobFolder:
             io.refuse_foreign(folder, {job.marker, io.PARTS, *job.results}, job.kind,
                               job.prefix)
             return None
-        if held.get("identity") != identity:
-            named = f"{held['scenario']}, " if held.get("scenario") else ""
-            raise OutputError(
-                f"output folder {folder}: holds a different {job.what} ({named}identity "
-                f"{held.get('identity')}; this one is {identity}): choose another folder, "
-                "or remove it")
-        for key, (value, argument) in (same or {}).items():
-            if held.get(key) != value:
-                raise OutputError(
-                    f"output folder {folder}: this {job.what} was started with "
-                    f"{key.replace('_', ' ')} {held.get(key)}; resume it with the same "
-                    f"{key.replace('_', ' ')}", argument=argument)
-        if not resume:
-            raise OutputError(f"output folder {folder}: already holds this {job.what}; "
-                              f"resume it to finish it (finished {job.noun}s are kept)",
-                              argument="resume")
-        if not held.get("run_id"):
-            raise OutputError(f"output folder {folder}: its {job.what} was started by an "
-                              "older version of substrate (no run identity); start it "
-                              "again in a new folder")
+        check_held(folder, job, held, identity, resume, same)
         self.owner.adopt(held["run_id"])
         return held
 

@@ -89,13 +89,17 @@ def _where(mark) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 scalars and reading limits.
+    """PyYAML's safe loader with the scalars of YAML 1.2's core schema and
+    reading limits.
 
-    Scalars: only true/false are booleans (so that the key ``stop.on`` and
-    values like ``no`` stay text); numbers are decimal (``1e-4`` and ``1e6``
-    are numbers, ``0123`` and ``1:30`` stay text). While composing, the loader
-    counts nesting depth, alias uses and the size of every node with its
-    aliases expanded, and refuses a repeated mapping key.
+    Scalars (see :data:`YAML_1_1_ONLY`): only true/false are booleans (so
+    that the key ``stop.on`` and values like ``no`` stay text); numbers are
+    decimal, ``0x`` hexadecimal or ``0o`` octal, without ``_`` (``1e-4`` and
+    ``1e6`` are numbers; ``1_000``, ``1:30`` and dates stay text). A leading
+    zero (``012``: 12 in YAML 1.2, 10 in YAML 1.1) stays text too, so that
+    no reader of either version reads the file otherwise. While composing,
+    the loader counts nesting depth, alias uses and the size of every node
+    with its aliases expanded, and refuses a repeated mapping key.
     """
 
     def __init__(self, stream):
@@ -158,10 +162,11 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.2's core schema: null, bool, int and float (and the merge key <<,
+# which YAML 1.2 readers keep); YAML 1.1's timestamps and '=' are text.
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                           "tag:yaml.org,2002:float")]
+            if tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -169,15 +174,39 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
+    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$"),
     list("-+0123456789"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-                  |[-+]?[0-9][0-9_]*\.(?:[eE][-+]?[0-9]+)?
-                  |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    re.compile(r"""^(?:[-+]?[0-9]*\.[0-9]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?[0-9]+\.(?:[eE][-+]?[0-9]+)?
+                  |[-+]?[0-9]+[eE][-+]?[0-9]+
                   |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
     list("-+0123456789."))
+
+def yaml_1_1_hint(text: str, want: type) -> str | None:
+    """For ``text`` that YAML 1.1 (PyYAML's default reader, and many other
+    tools) reads as a ``want`` (``bool``, or ``int``/``float`` for a number)
+    but this loader, as YAML 1.2, keeps as text (``yes``, ``1_000``,
+    ``012``, ``1:30``, ``0b101``): what to write instead, as a sentence;
+    None for other text."""
+    if len(text) > 40:
+        return None
+    try:
+        old = yaml.safe_load(text)
+        if not isinstance(yaml.load(text, Loader=_Loader), str):
+            return None  # quoted text, which YAML 1.2 would read as a value unquoted
+    except yaml.YAMLError:
+        return None
+    if isinstance(old, bool) != (want is bool) or not isinstance(old, (bool, int, float)):
+        return None
+    digits = text.lstrip("+-")
+    if digits[:1] == "0" and digits.isdigit():  # read otherwise by YAML 1.2: refused
+        return (f"{text!r} is {old} in YAML 1.1 (octal) and {int(text, 10)} in YAML 1.2: "
+                f"write {int(text, 10)}, or {text[:len(text) - len(digits)]}0o"
+                f"{digits.lstrip('0') or '0'} for octal {old}")
+    said = f"{text!r} is {excerpt(old)} in YAML 1.1 only; scenario files are YAML 1.2"
+    return f"{said}: write {excerpt(old) if want is bool else repr(old)}"
 
 
 class _Dumper(yaml.SafeDumper):

@@ -9,7 +9,7 @@ import math
 
 from pydantic import BaseModel
 
-from .loading import excerpt
+from .loading import excerpt, yaml_1_1_hint
 from .schema import MAPPING, NAME_RULE, NUMBER, Scenario
 
 
@@ -113,6 +113,9 @@ def _got(value, kind: str) -> str:
     if value is None:
         return "an empty value (null)"
     if isinstance(value, str):
+        hint = yaml_1_1_hint(value, bool if kind == "bool_type" else float)
+        if hint and kind != "string_type":
+            return f"text ({hint})"
         if kind in ("float_type", "int_type", "int_from_float"):
             return "text (write numbers without quotes)"
         return "text"

@@ -630,10 +630,11 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
             if progress:
                 progress()
     elif todo:
-        from .cluster import connect, map_units
+        from .cluster import CLUSTER_LOG, connect, map_units
 
         func = unit(todo[0])[0]
-        with connect(workers, scheduler, 10.0) as client:
+        log = None if parts is None else parts.folder / CLUSTER_LOG
+        with connect(workers, scheduler, 10.0, log=log) as client:
             for r, result in map_units(client, func, ((r, unit(r)[1]) for r in todo),
                                        scheduler=scheduler):
                 done[r] = result
@@ -716,6 +717,8 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     """
     from tqdm.auto import tqdm
 
+    from .cluster_log import current_stderr
+
     check_request(scenario, event, method, particles, repeats, score, tilt, tilt_from)
     tilted = resolve_tilt(scenario, event, method, tilt, tilt_from)
     check_risk_memory(scenario, method, particles, repeats)
@@ -729,7 +732,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
         show_progress = sys.stderr.isatty()
     run = dict(workers=workers, scheduler=scheduler, parts=parts, score=score, tilt=tilted)
     pilot = None
-    with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}",
+    with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}", file=current_stderr,
               disable=not show_progress, leave=False) as bar:
         results = run_repeats(sc, event, method, particles, range(repeats), scenario.seed,
                               progress=bar.update, **run)

@@ -1,9 +1,12 @@
 """Running replicates of a scenario: seeds, outcomes, records and outputs.
 
-One master seed in, everything derived: replicate ``k`` of sweep point ``p``
-runs with the integer seed drawn from
-``SeedSequence(master, spawn_key=(p, k))``, so any replicate can be re-run
-alone and results never depend on how many were run, or in what order.
+One master seed in, everything derived: replicate ``k`` runs with the
+integer seed drawn from ``SeedSequence(master, spawn_key=(s, k))``, where
+``s`` is the *seed point*: 0 for a plain run and for every point of a sweep
+with common seeds (``sweep.seeds: common``, the default: common random
+numbers across points), the point's index ``p`` with ``sweep.seeds:
+independent``. So any replicate can be re-run alone and results never
+depend on how many were run, or in what order.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .names import TRAITS
 from .scenario import Scenario
 from .kernels.binomial import new_memo
 from .kernels.seeding import generator_memory
-from .state import ENDS, STATUS, TIMESERIES, copy_state
+from .state import ENDS, STATUS, TIMESERIES, copy_state, make_room
 
 TIMESERIES_COLUMNS = ("point", "replicate") + TIMESERIES.names
 
@@ -81,7 +84,8 @@ class ReplicateResult:
 def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
                   progress=None, config=None, template=None,
                   world: World | None = None, agent_sink=None,
-                  guard=None, progress_ticks: int | None = None) -> ReplicateResult:
+                  guard=None, progress_ticks: int | None = None,
+                  seed_point: int | None = None) -> ReplicateResult:
     """Run one replicate to its horizon or its first stop event.
 
     The compiled loop runs the whole replicate in one call; it returns to
@@ -94,8 +98,10 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     :class:`simulation.budget.MemoryGuard`; default the world's). With
     ``progress_ticks``, the loop pauses every that many ticks to advance
     ``progress`` (pausing draws nothing: the results are the same).
+    ``seed_point`` (default ``point``) is the point the seed is derived
+    from (:func:`simulation.design.seed_point`).
     """
-    seed = replicate_seed(scenario.seed, replicate, point)
+    seed = replicate_seed(scenario.seed, replicate, point if seed_point is None else seed_point)
     if world is None:
         world = World(scenario, seed, config, start=False, template=template, guard=guard)
     else:
@@ -142,7 +148,8 @@ def run_replicate(scenario: Scenario, replicate: int, point: int = 0,
     if progress is not None:
         progress.update(scenario.horizon - reported)
     ends, statuses = np.zeros(1, ENDS), np.zeros(1, STATUS)
-    driver.record_end(world.state, seed, ends, statuses, 0, 0, world.n_records)
+    driver.record_end(world.state.agents, world.state.status, seed, ends, statuses, 0, 0,
+                      world.n_records)
     clones = counts = None
     if record_clones:
         cl, ln = world.clones, world.lineage
@@ -229,6 +236,9 @@ def runs_frame(ends: np.ndarray, statuses: np.ndarray, point: int,
         "extinct": happened["extinction_tick"], "fixed": happened["fixation_tick"],
         "lost": happened["loss_tick"], "drifted": happened["drift_tick"],
         "failure_mode": np.array(modes, dtype=object),
+        # the failure mode at any drift threshold (analysis.failure_mode_sensitivity)
+        "drift_rise": statuses["drift_rise"].astype(np.float64),
+        "drift_rise_before_takeover": statuses["drift_rise_before_takeover"].astype(np.float64),
         "final_size": size.astype(np.int64),
         "final_agents": ends["living_agents"].astype(np.int64),
         "final_mean_drive": mean_drive, "final_mean_loyalty": mean_loyalty,
@@ -280,7 +290,8 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
                  point: int = 0, show_progress: bool | None = None,
                  agent_sink=None, threads: int = 1,
                  max_memory: int | None = None,
-                 progress_every: float | None = None) -> RunResult:
+                 progress_every: float | None = None,
+                 seed_point: int | None = None) -> RunResult:
     """Run replicates of a scenario (all, or only those listed).
 
     Parameters
@@ -290,7 +301,7 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
     replicates : list of int, optional
         Replicate indices to run; default ``range(scenario.replicates)``.
     point : int
-        Sweep point index (0 for a plain run); enters the seed derivation.
+        Sweep point index (0 for a plain run), written in the tables.
     show_progress : bool, optional
         Show a progress bar; default only when stderr is a terminal.
     agent_sink : simulation.io.TableAppender, optional
@@ -309,6 +320,11 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         most every this many seconds (:class:`simulation.cost.PlainProgress`);
         a replicate estimated to take longer (:mod:`simulation.cost`) pauses
         between ticks to report (the results are the same).
+    seed_point : int, optional
+        The point the replicates' seeds are derived from (default
+        ``point``): 0 for every point of a sweep with common seeds
+        (:func:`simulation.design.seed_point`), so that a point's replicate
+        k is replicate k of a plain run of the point's scenario.
 
     Raises
     ------
@@ -332,13 +348,14 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
         one = estimate_seconds(scenario, 1)
         if one > progress_every:  # report within replicates
             chunk = max(1, int(scenario.horizon * progress_every / 3 / one))
+    seeds = point if seed_point is None else seed_point
     started = time.perf_counter()
     with tqdm(total=len(indices) * scenario.horizon, unit="tick",
               disable=not show_progress, desc=scenario.name, leave=False) as bar:
         if plain is not None:
             bar = plain
         if batchable(scenario, config) and chunk is None:
-            ends, statuses, records = run_batches(scenario, indices, point, config, template,
+            ends, statuses, records = run_batches(scenario, indices, seeds, config, template,
                                                   bar, threads, max_memory)
             results = None
         else:
@@ -347,7 +364,8 @@ def run_scenario(scenario: Scenario, replicates: list[int] | None = None,
             results = []
             for k in indices:
                 results.append(run_replicate(scenario, k, point, progress=bar, world=world,
-                                             agent_sink=agent_sink, progress_ticks=chunk))
+                                             agent_sink=agent_sink, progress_ticks=chunk,
+                                             seed_point=seeds))
                 guard.held += result_bytes(results[-1])
             ends = np.concatenate([r.ends for r in results])
             statuses = np.concatenate([r.statuses for r in results])
@@ -396,7 +414,7 @@ BATCH = 256  # replicates per compiled call (between progress updates)
 RECORD_ROWS = 1 << 20  # records a batch starts with room for (it grows them)
 
 
-def run_batches(scenario: Scenario, indices: list[int], point: int, config, template,
+def run_batches(scenario: Scenario, indices: list[int], seed_point: int, config, template,
                 progress=None, threads: int = 1,
                 max_memory: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicates of a :func:`batchable` scenario in compiled batches
@@ -407,17 +425,18 @@ def run_batches(scenario: Scenario, indices: list[int], point: int, config, temp
     its own tables and generator: a replicate depends only on its seed, so
     the results are the same whatever the number of threads; each share's
     tables and records count against its part of the memory budget
-    ``max_memory`` (:class:`simulation.budget.MemoryGuard`). Returns
+    ``max_memory`` (:class:`simulation.budget.MemoryGuard`). The seeds are
+    derived from ``seed_point`` (:func:`replicate_seed`). Returns
     (ends, statuses, records)."""
     threads = max(1, min(threads, len(indices) // BATCH + 1))
     shares = [list(share) for share in np.array_split(np.asarray(indices, np.int64), threads)]
     guards = [MemoryGuard(max_memory, threads, scenario.name) for _ in shares]
     if threads == 1:
-        return _run_share(scenario, shares[0], point, config, template, progress, guards[0])
+        return _run_share(scenario, shares[0], seed_point, config, template, progress, guards[0])
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(lambda k: _run_share(scenario, shares[k], point, config,
+        parts = list(pool.map(lambda k: _run_share(scenario, shares[k], seed_point, config,
                                                    template, progress, guards[k]),
                               range(threads)))
     offsets = np.cumsum([0] + [records.shape[0] for _, _, records in parts[:-1]])
@@ -428,7 +447,7 @@ def run_batches(scenario: Scenario, indices: list[int], point: int, config, temp
             np.concatenate([records for _, _, records in parts]))
 
 
-def _run_share(scenario, indices, point, config, template, progress, guard):
+def _run_share(scenario, indices, seed_point, config, template, progress, guard):
     state = copy_state(template)
     p = config.params[0]
     rng = np.random.default_rng(0)  # reseeded in place for each replicate
@@ -441,15 +460,16 @@ def _run_share(scenario, indices, point, config, template, progress, guard):
     rows = scenario.horizon // scenario.record_every + 2
     records = np.zeros(min(rows * replicates.shape[0], RECORD_ROWS), TIMESERIES)
     work, pool = np.zeros(16, np.int64), np.zeros(4, np.int64)
+    plan = driver.plan(config.params)
     k, in_progress, n_rows = 0, False, 0
     while k < replicates.shape[0]:
         last = min(k + BATCH, replicates.shape[0])
         done = k
         while True:
             code, k, in_progress, n_rows, bound = driver.run_batch(
-                state, template, config, rng, memo, where, words, n_words, point,
+                state, template, config, rng, memo, where, words, n_words, seed_point,
                 replicates[:last], k, in_progress, scenario.horizon, records, n_rows,
-                ends, statuses, work, pool)
+                ends, statuses, work, pool, *plan)
             if code == Advance.BATCH_DONE:
                 break
             if code == Advance.BUFFER_FULL or n_rows + 2 > records.shape[0]:
@@ -462,11 +482,11 @@ def _run_share(scenario, indices, point, config, template, progress, guard):
                 try:
                     if bound <= driver.FAST_LIMIT:
                         guard.check_room(state, p, bound)  # before the tables grow
-                        state = driver.make_room(state, config, bound)
+                        state = make_room(state, config.params, bound)
                     else:
                         guard.check_alone(state, p, p["dynamics"] == Dynamics.MORAN)
                         _, state, n_rows = driver.tick_alone(state, config, rng, memo,
-                                                             records, n_rows)
+                                                             records, n_rows, *plan)
                         guard.check(state)
                 except MemoryError:
                     raise guard.out_of_memory() from None

@@ -304,6 +304,10 @@ class Copy(_Section):
     """Birth cost per extra copy: divisor 1 + redundancy_cost * (r - 1)."""
     mutator_strength: _Float(BOUND_REASONS["mutator"], ge=0.0, le=100.0) = 0.0
     """mu_eff = mu_r * exp(mutator_strength * (f_ref - f))."""
+    drive_guard: Rate = 0.0
+    """Parts that mostly don't defect: the probability that a copy error of drive is
+    caught as it is made (the copy keeps its parent's drive); drive then changes in a
+    copy with probability (1 - drive_guard) mu_eff, the other copied traits with mu_eff."""
     systematic: Systematic = Field(default_factory=Systematic)
     """Systematic error: a fixed error vector per agent or lineage (see Failure modes)."""
     noise: Noise = Field(default_factory=Noise)
@@ -442,6 +446,11 @@ class Sweep(_Section):
     """n points drawn uniformly (or log-uniformly) over the ranges."""
     latin_hypercube: Optional[Sampled] = None
     """n points of a Latin hypercube over the ranges (scipy.stats.qmc)."""
+    seeds: Literal["common", "independent"] = "common"
+    """common: replicate k of every point runs with one seed, that of replicate k of the
+    base scenario's run (common random numbers: points differing only in a key that has
+    not yet changed a draw draw identically, and replicates pair across points by seed);
+    independent: each point's replicates get their own seeds."""
 
     @model_validator(mode="after")
     def _one_design(self):

@@ -7,8 +7,10 @@ reads and writes by name. A whole replicate is one :class:`State`; a copy of
 it (:func:`copy_state`) is a snapshot that continues exactly as the original
 would, given the same random stream.
 
-Tables grow by amortised doubling inside the compiled code, so capacities are
-not fixed here; the ``count`` of a free clone slot is -1.
+Tables grow by amortised doubling (:func:`make_room` between calls of the
+compiled loop, the compiled code itself within a tick too large to make room
+for), so capacities are not fixed here; the ``count`` of a free clone slot
+is -1.
 """
 
 from __future__ import annotations
@@ -180,6 +182,12 @@ STATUS = np.dtype([
     ("drift_tick", np.int64),
     ("resident_drive0", np.float64),  # world resident drive at tick 0
     ("reference_drive0", np.float64),  # mean z_ref drive of the agents at tick 0
+    # the running maximum of the drift rise (kernels/driver.py drift_rise): drift
+    # at any threshold delta happened by now iff it is >= delta (0 at the start)
+    ("drift_rise", np.float64),
+    # drift_rise at the end of the tick before the takeover (NaN: no takeover):
+    # drift came before cancer at threshold delta iff it is >= delta
+    ("drift_rise_before_takeover", np.float64),
     # environmental noise (copy.noise.scope: world): the AR(1) state X_t
     ("noise", np.float64),
     # the per-copy error rate of the tick, before majority vote: mu(t) (scope
@@ -243,6 +251,7 @@ PARAMS = np.dtype([
     # without a mutator effect or environmental noise
     ("error_probability", np.float64),
     ("mutator_strength", np.float64),
+    ("drive_guard", np.float64),  # P(a copy error of drive is caught as it is made)
     ("kernel_type", np.int64),  # codes.Kernel
     ("kernel_sd", np.float64), ("kernel_bias", np.float64),
     ("kernel_scale", np.float64), ("kernel_size", np.float64),
@@ -357,17 +366,23 @@ def new_events(slots: int) -> Events:
     return Events(*(np.zeros(slots, np.int64) for _ in Events._fields))
 
 
+def new_snapshot(slots: int, agents: int) -> Snapshot:
+    """An empty snapshot with room for ``slots`` clone slots and ``agents`` agents."""
+    return Snapshot(np.zeros(slots), np.zeros(slots, np.int64), np.zeros(slots),
+                    np.zeros(slots), np.zeros((slots, 3)), np.zeros((agents, 4)),
+                    np.zeros(1, np.int64))
+
+
 def new_state(slots: int, lineage_rows: int, agent_rows: int, vectors: int = 0) -> State:
     status = np.zeros(1, STATUS)
     for name in ("takeover_tick", "convergence_tick", "first_defector_tick",
                  "extinction_tick", "fixation_tick", "loss_tick", "drift_tick",
                  "total_loss_tick"):
         status[name] = -1
+    status["drift_rise_before_takeover"] = np.nan
     return State(clones=new_clones(slots, vectors), lineage=new_lineage(lineage_rows, vectors),
                  agents=new_agents(agent_rows), events=new_events(slots),
-                 snapshot=Snapshot(np.zeros(0), np.zeros(0, np.int64), np.zeros(0),
-                                   np.zeros(0), np.zeros((0, 3)), np.zeros((agent_rows, 4)),
-                                   np.zeros(1, np.int64)),
+                 snapshot=new_snapshot(0, agent_rows),
                  status=status, tick_totals=np.zeros(1, TOTALS),
                  interval=np.zeros(1, TOTALS))
 
@@ -379,3 +394,68 @@ def copy_state(state: State) -> State:
             return type(x)(*(copy(v) for v in x))
         return x.copy()
     return copy(state)
+
+
+def grown(table, fresh):
+    """``fresh``, a larger empty table of ``table``'s kind (``new_clones``,
+    ``new_agents``...: its rows hold what a new row holds), with ``table``'s
+    rows copied at its start and ``table``'s ``meta`` (the same array)."""
+    for name, old, new in zip(table._fields, table, fresh):
+        if name != "meta":
+            new[: old.shape[0]] = old
+    return fresh._replace(meta=table.meta) if "meta" in table._fields else fresh
+
+
+def make_room(state: State, params: np.ndarray, bound: float) -> State:
+    """The state with tables that hold a tick's worst case ``bound`` (clones
+    it can found, from ``simulation.kernels.driver.tick_bound``), room for
+    as many agents as are alive (with reproduction), and a snapshot of
+    every slot and agent: each table that lacks room doubled (or grown to
+    what is needed), its content kept. The compiled loop returns NEED_ROOM
+    when the tables lack it; growing them here, in NumPy between its calls,
+    compiles nothing (``grow_clones``, ``grow_agents`` and ``grow_snapshot``
+    of ``simulation/kernels/clones.py`` grow them the same way within a
+    tick too large to make room for)."""
+    cl, ln, ag, ev, snap = state.clones, state.lineage, state.agents, state.events, state.snapshot
+    need = int(bound)
+    used, free, next_id = (int(x) for x in cl.meta[:3])
+    capacity = cl.count.shape[0]
+    if used - free + need > capacity:
+        size = max(used - free + need, 2 * capacity)
+        cl = grown(cl, new_clones(size, cl.systematic.shape[1]))
+        ev = grown(ev, new_events(size))
+    rows = ln.parent.shape[0]
+    if rows > 1 and next_id + need > rows:
+        ln = grown(ln, new_lineage(max(next_id + need, 2 * rows), ln.systematic.shape[1]))
+    if params[0]["reproduce"]:
+        agents, capacity = int(ag.meta[0]), ag.alive.shape[0]
+        wanted = agents + int(ag.alive[:agents].sum())
+        if wanted > capacity:
+            ag = grown(ag, new_agents(max(wanted, 2 * capacity)))
+    slots, agents = used + need, ag.alive.shape[0]
+    if snap.count.shape[0] < slots or snap.agent_sums.shape[0] < agents:
+        snap = grown(snap, new_snapshot(max(slots, 2 * snap.count.shape[0]),
+                                        max(agents, 2 * snap.agent_sums.shape[0])))
+    return state._replace(clones=cl, lineage=ln, agents=ag, events=ev, snapshot=snap)
+
+
+def reset_state(state: State, template: State) -> None:
+    """Set ``state``'s tables, in place, to the set-up tables ``template``
+    (:func:`simulation.engine.initial_state`), which they are at least as
+    large as: the next replicate of a scenario reuses the previous one's
+    tables. The same as ``simulation.kernels.clones.reset_tables``, which
+    the compiled batch of replicates runs between them; in NumPy here, for
+    replicates run one at a time (nothing to compile, and no slower: the
+    compiled call's conversion of two states costs more than the copies).
+    Rows past the template's are left as they are, but for the clone
+    counts (-1: free slots); events and the snapshot's arrays are scratch."""
+    tables = [(state.clones, template.clones), (state.agents, template.agents)]
+    if state.lineage.parent.shape[0] > 1:  # lineages recorded
+        tables.append((state.lineage, template.lineage))
+    for table, source in tables:
+        for column, set_up in zip(table, source):
+            column[: set_up.shape[0]] = set_up
+    state.clones.count[template.clones.count.shape[0]:] = -1
+    state.snapshot.meta[0] = 0
+    for name in ("status", "tick_totals", "interval"):
+        getattr(state, name)[0] = getattr(template, name)[0]

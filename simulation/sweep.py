@@ -14,10 +14,13 @@ or a shared file system; see docs/cluster.md).
 A unit is finished when its runs part exists, so an interrupted sweep
 (Ctrl-C, SIGTERM or ``kill -9``, of the driver or of a worker) loses only
 units in flight, and resuming runs exactly the missing ones. Replicate k of
-point p always runs with the seed derived from (master seed, p, k), so the
-parts hold identical data whatever the number of workers, the block size or
-the interruptions, and any (point, replicate) can be re-run alone with
-``substrate run SCENARIO --point P --replicate K``.
+point p always runs with the seed derived from (master seed,
+:func:`~simulation.design.seed_point`, k): with common seeds (``sweep.seeds:
+common``, the default) the seed of replicate k of the base scenario's plain
+run, at every point (common random numbers); with ``independent`` seeds,
+one per (p, k). So the parts hold identical data whatever the number of
+workers, the block size or the interruptions, and any (point, replicate)
+can be re-run alone with ``substrate run SCENARIO --point P --replicate K``.
 
 The parts form a partitioned Parquet dataset that :mod:`simulation.io`
 (``Results.table``) reads lazily. When the sweep completes, the driver also
@@ -49,11 +52,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import io
-from .cluster import WINDOW, check_scheduler, connect, map_units  # noqa: F401 (re-exported)
+from .cluster import (CLUSTER_LOG, WINDOW, check_scheduler, connect,  # noqa: F401
+                      map_units)
 from .design import (CORNER_POINTS, DESIGN_STREAM, MAX_CORNERS, _where,  # noqa: F401
                      check_design_memory, corner_scenarios, design, design_size,
                      design_values, iter_point_scenarios, label, point_scenarios,
-                     sweep_seconds)
+                     seed_point, sweep_seconds)
 from .errors import DamagedError
 from .jobs import (SWEEP, JobFolder, check_visible, parquet_part, read_marker,
                    request_identity)
@@ -70,13 +74,14 @@ RERUN = "resume the sweep to run that unit again"
 
 
 def run_unit(scenario_data: dict, point: int, replicates: list[int],
-             parameters: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+             parameters: dict, seeds: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run one unit of work: the runs and timeseries tables of ``replicates``
     of one point, with a column per swept parameter, sorted by replicate
-    (and tick)."""
+    (and tick); the seeds derived from the point ``seeds`` (default
+    ``point``; :func:`~simulation.design.seed_point`)."""
     scenario = Scenario.model_validate(scenario_data)
     result = run_scenario(scenario, replicates=replicates, point=point,
-                          show_progress=False)
+                          show_progress=False, seed_point=seeds)
     runs, ts = result.runs, result.timeseries
     for name, value in parameters.items():
         runs[name] = value
@@ -86,7 +91,8 @@ def run_unit(scenario_data: dict, point: int, replicates: list[int],
 
 
 def write_unit(folder: str, run_id: str, key: dict, scenario_data: dict, point: int,
-               block: int, replicates: list[int], parameters: dict) -> dict:
+               block: int, replicates: list[int], parameters: dict,
+               seeds: int | None = None) -> dict:
     """Run one unit on a Dask worker and write its parts into the sweep's
     ``folder`` (the timeseries part first: the runs part marks the unit
     done). Returns only the rows written.
@@ -98,7 +104,7 @@ def write_unit(folder: str, run_id: str, key: dict, scenario_data: dict, point: 
         driver), or cannot write there.
     """
     folder = check_visible(folder, SWEEP, run_id)
-    runs, ts = run_unit(scenario_data, point, replicates, parameters)
+    runs, ts = run_unit(scenario_data, point, replicates, parameters, seeds)
     io.write_parquet(ts, _part(folder, point, block, "timeseries"), run_id, key)
     io.write_parquet(runs, _part(folder, point, block, "runs"), run_id, key)
     return {"runs": len(runs), "timeseries": len(ts)}
@@ -220,7 +226,7 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
         show_progress = sys.stderr.isatty()
     # Connect before writing anything: a sweep that cannot start leaves the
     # folder as it was (so it can be retried as it was typed).
-    with (connect(workers, scheduler, connect_timeout) if todo
+    with (connect(workers, scheduler, connect_timeout, log=folder / CLUSTER_LOG) if todo
           else contextlib.nullcontext()) as client:
         job.start(held, scenario=scenario.name, seed=scenario.seed, block_size=block_size)
         # The resolved scenario (seed included) from the start: any (point,
@@ -241,7 +247,8 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                 return cache[p]
 
             work = (((p, b), (str(folder), owner.run_id, key, point_data(p), p, b,
-                              blocks[b], points[p])) for p, b in todo)
+                              blocks[b], points[p], seed_point(scenario, p)))
+                    for p, b in todo)
             done_units = len(units) - len(todo)
             replicates_done = sum(len(blocks[b]) for p, b in units) - sum(
                 len(blocks[b]) for p, b in todo)

@@ -5,17 +5,23 @@ output folder that cannot be used, a statistic the data cannot give, a lost
 cluster) is reported in one place, :class:`Substrate`, as one line
 ``error: ...`` on stderr with exit status 2. SIGINT and SIGTERM while ``run``,
 ``sweep``, ``validate``, ``risk`` or ``study`` write end with one line saying
-what was kept and how to go on, and exit status 130 or 143.
+what was kept and how to go on, and exit status 130 or 143; before a command
+writes (or in one that writes only at its end), ``interrupted: nothing was
+written``. What Dask's worker processes and multiprocessing print is kept
+off stderr (:mod:`simulation.cluster_log`).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import click
 
-from simulation import __version__
-from simulation.errors import SubstrateError
+# Nothing heavier than click is imported before main() has installed the
+# handling of SIGTERM (numba, pandas and the engine take a second or more):
+# a signal while they load is one line too.
 
 
 def fail(message: str) -> None:
@@ -32,15 +38,39 @@ OPTIONS = {"resume": "--resume", "block_size": "--block-size", "scheduler": "--s
            "worker_timeout": "--worker-timeout", "max_memory": "--max-memory"}
 
 
+class Terminated(BaseException):
+    """SIGTERM outside a command's own interrupt handling (while starting,
+    or in a command that writes nothing until its end): ends the command
+    as SIGINT does."""
+
+
+def _terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+#: The line of a signal that came before a command wrote anything (the
+#: commands that write say what they kept: substrate.commands.interruptible).
+NOTHING_WRITTEN = "interrupted: nothing was written"
+
+
+#: The start of the line of an exception no check foresaw.
+BUG = "unexpected failure, a bug in substrate"
+
+
 class Substrate(click.Group):
     """The command group: maps the library's errors and interrupts to one
     line on stderr and an exit status."""
 
     def invoke(self, ctx):
-        from substrate.commands import Interrupted, interrupted_line
-
         try:
+            from simulation.errors import SubstrateError
+            from substrate.commands import Interrupted, interrupted_line
+
             return super().invoke(ctx)
+        except (KeyboardInterrupt, Terminated) as exc:  # before the command wrote
+            click.echo(NOTHING_WRITTEN, err=True)
+            ctx.exit(128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT))
         except click.UsageError as exc:  # a bad option or argument: one line too
             where = f"substrate {exc.ctx.info_name}: " if exc.ctx is not None and \
                 exc.ctx.info_name != ctx.info_name else ""
@@ -58,14 +88,32 @@ class Substrate(click.Group):
                        "limit ran out before the memory budget); lower the memory budget "
                        "(option --max-memory) or the scenario's size", err=True)
             ctx.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug: one line still (the traceback on demand)
+            if os.environ.get("SUBSTRATE_DEBUG"):
+                raise
+            click.echo(f"error: {BUG} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                       "; please report it with the command line (SUBSTRATE_DEBUG=1 shows "
+                       "the traceback)", err=True)
+            ctx.exit(2)
 
 
 def _command_line() -> list[str]:
     return ["substrate"] + sys.argv[1:]
 
 
+def _version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        from simulation import __version__
+
+        click.echo(f"substrate, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=Substrate, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="substrate")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_version, help="Show the version and exit.")
 def cli():
     """Measure when natural selection takes hold inside and between AI systems."""
 
@@ -151,11 +199,14 @@ def sweep(scenario, workers, scheduler, out, resume, seed, replicates, horizon,
               default="table", show_default=True)
 @click.option("--at", metavar="T1,T2,...",
               help="P(event by T) with its interval at these ticks instead.")
-def summarize(folder, by, fmt, at):
+@click.option("--compare", metavar="KEY=A,B",
+              help="P(event by T) at KEY=B minus at KEY=A, replicates paired by seed, "
+                   "instead.")
+def summarize(folder, by, fmt, at, compare):
     """Survival statistics per sweep point (or group) of an output FOLDER."""
     from substrate.commands import summarize_command
 
-    click.echo(summarize_command(folder, list(by) or None, fmt, at=at))
+    click.echo(summarize_command(folder, list(by) or None, fmt, at=at, compare=compare))
 
 
 @cli.command()
@@ -290,6 +341,7 @@ def study(scenario, out, resume, overrides, seed):
 @click.option("--out", type=click.Path(), help="Folder of the exports [default: results/explore].")
 def explore(scenario, port, host, out):
     """Explore SCENARIO (file or bundled name) in the browser; needs the 'explore' extra."""
+    from simulation.errors import SubstrateError
     from substrate.explore import serve
 
     try:
@@ -310,11 +362,12 @@ def scenarios():
 
 
 def main():
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         cli(standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, Terminated) as exc:
+        click.echo(NOTHING_WRITTEN, err=True)
+        sys.exit(128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from pathlib import Path
 import scenarios as bundled
 from simulation import io, load_scenario, run_scenario
 from simulation.errors import ClusterError, OutputError, ScenarioError
-from substrate.formatting import (format_at_summary, format_summary, format_sweep_summary,
-                                  homogeneity_text)
+from substrate.formatting import (format_at_summary, format_comparison, format_summary,
+                                  format_sweep_summary, homogeneity_text, sensitivity_text)
 from substrate.notice import compile_notice
 
 #: The kinds of output folder that hold runs tables (summarize, plot, report).
@@ -186,13 +186,13 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
     from analysis import summarize_run
     from simulation.budget import check_memory, parse_size
     from simulation.cost import estimate_seconds
-    from simulation.sweep import design, point_scenarios
+    from simulation.sweep import design, point_scenarios, seed_point
 
     started = io.now()
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed,
                        replicates=replicates, horizon=horizon)
-    parameters = {}
+    parameters, seeds = {}, None
     if point is not None:
         if sc.sweep is None:
             raise ScenarioError(f"--point {point}: {path} has no sweep section")
@@ -201,6 +201,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             raise ScenarioError(f"--point {point}: the sweep has {len(points)} points "
                                 f"(0 to {len(points) - 1})")
         parameters = points[point]
+        seeds = seed_point(sc, point)  # the sweep's seeds (common: the plain run's)
         sc = point_scenarios(sc, str(path))[point]
     point = point or 0
     if replicate is not None and replicate >= sc.replicates:
@@ -221,7 +222,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 target = owner.stage()
             except OutputError as exc:
                 notify(f"{exc}: the new run is written over the earlier one in place")
-        compile_notice(notify)
+        compile_notice(notify, sc)
 
         def kept():
             held = ("still holds its earlier complete run"
@@ -236,7 +237,7 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 # Agent records go to their file as they are taken (a world
                 # of 10^6 agents is never held in memory whole).
                 result = run_scenario(sc, replicates=None if replicate is None else [replicate],
-                                      point=point, agent_sink=agents,
+                                      point=point, seed_point=seeds, agent_sink=agents,
                                       threads=threads or _cores(), max_memory=budget,
                                       progress_every=_plain_progress())
                 for name, value in parameters.items():
@@ -246,11 +247,12 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
                 io.write_run(result, owner, command=command, started=started,
                              parameters=parameters, written=written, folder=target)
                 if figure:
-                    from analysis.plots import overview_figure
+                    from analysis.plots import headline_events, overview_figure
 
                     overview_figure(result.runs, result.timeseries, sc.horizon,
                                     target / "overview.png", title=sc.name,
-                                    record_every=sc.record_every)
+                                    record_every=sc.record_every,
+                                    events=headline_events(result.runs, sc.stop.on))
                 if target != folder:
                     # Files the earlier run did not write (figures, reports
                     # drawn from it) stay, as they would in place.
@@ -263,8 +265,8 @@ def run_command(scenario: str, *, seed=None, replicates=None, replicate=None,
             raise OutputError(f"{exc}; {folder} still holds its earlier complete run, "
                               "untouched") from None
     return format_summary(summarize_run(result.runs, sc.horizon, result.timeseries), sc,
-                          folder,
-                          result.seconds)
+                          folder, result.seconds,
+                          _sensitivity(result.runs, sc.model_dump(mode="json")))
 
 
 def validate_command(tier: str, out=None, command=None,
@@ -279,10 +281,10 @@ def validate_command(tier: str, out=None, command=None,
         folder = owner.folder
         io.earlier_run(folder, "validation")  # refuses a folder of another command
         compile_notice(notify)
-        io.unmark(folder)
         checks = validation.plan(tier)
         with interruptible(lambda: f"{folder} holds no complete validation; to run "
                            f"again: {_again(command)}", owner):
+            io.unmark(folder)
             with tqdm(total=len(checks), unit="check", disable=not sys.stderr.isatty(),
                       leave=False) as bar:
                 results = validation.run(tier, progress=lambda r: bar.update())
@@ -313,10 +315,10 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
 
     import analysis
     from simulation.budget import check_sweep_memory, parse_size
-    from simulation.jobs import SWEEP, read_marker
+    from simulation.jobs import SWEEP, check_held, read_marker
     from simulation.sweep import (PARTS, check_design_memory, check_scheduler,
                                   iter_point_scenarios, run_sweep, stored_seed,
-                                  sweep_seconds)
+                                  sweep_identity, sweep_seconds)
 
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, replicates=replicates,
@@ -324,25 +326,32 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
     if sc.sweep is None:
         raise ScenarioError(f"{path}: has no sweep section (add sweep: grid: "
                             "{copy.error_rate: [...]}, or use 'substrate run')")
-    # Before any folder is made; a sampled design's points under seed 0 stand
-    # for those of the seed drawn below (the same ranges). A large design is
-    # refused from its corners first, in a second (then every point is checked).
+    target = Path(out) if out is not None else Path("results") / sc.name
+    if sc.seed is None:
+        # A file without a seed: a resumed sweep keeps the seed it started with.
+        held = stored_seed(target) if resume else None
+        sc.seed = held if held is not None else secrets.randbits(63)
+    held = read_marker(target, SWEEP) if target.is_dir() else None
+    if held is not None:
+        # A folder holding a sweep answers a mismatch (another sweep, another
+        # block size, this sweep without resuming) from its stored identity,
+        # before any point is built (minutes for 10^5 points); checked again
+        # once the folder is claimed.
+        check_held(target, SWEEP, held, sweep_identity(sc), resume,
+                   same={"block_size": (block_size, "block_size")})
+    # Before any folder is made. A large design is refused from its corners
+    # first, in a second (then every point is checked).
     budget, units_at_once = (parse_size(max_memory) if max_memory else None,
                              1 if scheduler else (workers or 1))
-    seeded = sc.model_copy(update={"seed": sc.seed or 0})
-    check_design_memory(seeded, budget, block_size, units_at_once, str(path))
-    check_sweep_memory(iter_point_scenarios(seeded, str(path)), budget,
+    check_design_memory(sc, budget, block_size, units_at_once, str(path))
+    check_sweep_memory(iter_point_scenarios(sc, str(path)), budget,
                        block_size=block_size, workers=units_at_once, source=str(path))
-    _announce(notify, f"{path}: the sweep", sweep_seconds(seeded, units_at_once, str(path)))
+    _announce(notify, f"{path}: the sweep", sweep_seconds(sc, units_at_once, str(path)))
     if scheduler:
         check_scheduler(scheduler)  # before anything is written
     with claim_out(out, sc.name, command, notify) as owner:
         folder = owner.folder
-        compile_notice(notify)
-        if sc.seed is None:
-            # A file without a seed: a resumed sweep keeps the seed it started with.
-            held = stored_seed(folder) if resume else None
-            sc.seed = held if held is not None else secrets.randbits(63)
+        compile_notice(notify, sc)
 
         def started_here() -> bool:
             try:
@@ -376,12 +385,21 @@ def sweep_command(scenario: str, *, workers=None, scheduler=None, out=None, resu
             f"{table}\noutputs: {folder}/")
 
 
-def summarize_command(folder, by=None, fmt="table", at=None) -> str:
-    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each)."""
+def summarize_command(folder, by=None, fmt="table", at=None, compare=None) -> str:
+    """``substrate summarize``; ``at``: "T1,T2,..." (P(event by T) at each);
+    ``compare``: "KEY=A,B" (the paired difference of P(event by T))."""
     import analysis
     from simulation.errors import AnalysisError
 
     results = io.load(folder, kind=RESULTS)
+    if compare is not None:
+        key, a, b = _compare_request(compare)
+        df = analysis.compare(results, key, a, b)
+        if fmt == "csv":
+            return df.to_csv(index=False).rstrip("\n")
+        if fmt == "json":
+            return df.to_json(orient="records", indent=2)
+        return format_comparison(df)
     if at is not None:
         try:
             ticks = [int(t) for t in str(at).split(",") if t.strip()]
@@ -402,7 +420,37 @@ def summarize_command(folder, by=None, fmt="table", at=None) -> str:
         table = format_sweep_summary(df, list(by or results.parameters))
     if by and len(df) > 1 and at is None:
         table += "\n" + homogeneity_text(analysis.homogeneity(results, by), by)
+    if at is None:
+        flips = _sensitivity(results.runs, results.scenario,
+                             list(by if by is not None else results.parameters))
+        table += ("\n" + flips) if flips else ""
     return table
+
+
+def _sensitivity(runs, scenario: dict, params=()) -> str:
+    """The failure-mode verdict over drift thresholds
+    (:func:`analysis.failure_mode_sensitivity`) as lines, when it flips
+    within them (else nothing)."""
+    from analysis.failure_modes import (default_deltas, drift_thresholds,
+                                        failure_mode_sensitivity)
+
+    delta, tolerance = drift_thresholds(scenario)
+    if "drift_rise" not in runs.columns or delta is None or tolerance is None:
+        return ""
+    return sensitivity_text(failure_mode_sensitivity(runs, default_deltas(scenario),
+                                                     list(params)),
+                            delta, tolerance, params)
+
+
+def _compare_request(text: str) -> tuple[str, str, str]:
+    from simulation.errors import AnalysisError
+
+    key, _, values = str(text).partition("=")
+    parts = values.split(",")
+    if not key.strip() or len(parts) != 2 or not all(p.strip() for p in parts):
+        raise AnalysisError(f"--compare {text}: give a swept key and two of its values, "
+                            "as --compare copy.redundancy=1,9")
+    return key.strip(), parts[0].strip(), parts[1].strip()
 
 
 def plot_command(folder, kind, *, out=None, fmt="png", by=(), replicate=0, agent=0,

@@ -195,8 +195,11 @@ def muller_figure(model: ExplorerModel, min_frequency: float = 0.01):
                             **{name: ln.traits[:n_ids, k] for k, name in enumerate(TRAITS)}})
     layout = muller_layout(lineage, counts, min_frequency)
     world = "the world" if model.world.n_agents > 1 else "the agent"
+    takeover = int(model.world.status["takeover_tick"])
     draw_muller(fig, layout, ylabel=f"frequency in {world}",
-                title=f"Muller plot ({len(layout[1])} clones of >= {min_frequency:.0%})")
+                title=f"Muller plot ({len(layout[1])} clones of >= {min_frequency:.0%})",
+                threshold=model.scenario.agent.escape_threshold,
+                takeover=takeover if 0 <= takeover <= model.tick else None)
     return fig
 
 
@@ -384,7 +387,7 @@ def serve(scenario: str | None, host: str = "127.0.0.1", port: int = 8765,
     # Build the world once, so that numba's first compilation (minutes on a
     # fresh install) happens before the address is printed, not while the
     # page waits.
-    compile_notice()
+    compile_notice(scenario=scenario)
     ExplorerModel(scenario)
     os.environ[SCENARIO_ENV] = str(Path(path).resolve())
     os.environ[OUT_ENV] = str(Path(out if out is not None else "results/explore").resolve())

@@ -4,6 +4,7 @@ summaries :mod:`analysis` computes."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -76,7 +77,65 @@ def _price_lines(s: dict) -> list[str]:
             "transmission, summed to the failure, mean)"]
 
 
-def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
+def sensitivity_text(table, delta: float, tolerance: float, params=()) -> str:
+    """The lines of the failure-mode verdict over drift thresholds (the
+    table of :func:`analysis.failure_mode_sensitivity`, per group of
+    ``params``; ``delta`` the scenario's threshold), for the groups whose
+    verdict flips; nothing when none does."""
+    if not table["flips"].any():
+        return ""
+    lines = [f"  the failure-mode verdict turns on stop.drift_delta ({delta:g} here; "
+             f"immune.tolerance {tolerance:g}):",
+             "  " + "  ".join([*(f"{p:>16}" for p in params), f"{'drift_delta':>11}",
+                               f"{'P(cancer first) [95% CI]':>26}",
+                               f"{'P(drift first) [95% CI]':>26}", "verdict"])]
+    for row in table[table["flips"]].to_dict("records"):
+        note = (" (this run)" if math.isclose(row["drift_delta"], delta)
+                else " (= tolerance)" if math.isclose(row["drift_delta"], tolerance) else "")
+        cells = [f"{row['p_' + e]:.3f} [{row['p_' + e + '_low']:.3f}, "
+                 f"{row['p_' + e + '_high']:.3f}]" for e in ("cancer_first", "drift_first")]
+        lines.append("  " + "  ".join([*(f"{str(row[p]):>16}" for p in params),
+                                       f"{row['drift_delta']:>11.3g}",
+                                       f"{cells[0]:>26}", f"{cells[1]:>26}",
+                                       row["verdict"] + note]))
+    lines.append("  (the immune system lets drive rise by up to its tolerance unpunished: a "
+                 "threshold below it counts that rise as drift; docs/failure-modes.md)")
+    return "\n".join(lines)
+
+
+def format_comparison(df) -> str:
+    """The lines of ``summarize --compare``: per group and event, P at A and
+    at B, the difference B - A with its paired 95% interval, the discordant
+    pairs and McNemar's exact p, the identical pairs."""
+    first = df.iloc[0]
+    paired = bool(first["paired"])
+    lines = [f"P(event by {first['horizon']}) at {first['key']} = {first['b']} minus at "
+             f"{first['key']} = {first['a']}, "
+             + ("replicates paired by seed (Newcombe's paired interval, McNemar's exact "
+                "test):" if paired else
+                "no seeds in common, so unpaired (Newcombe's hybrid score interval, "
+                "Fisher's exact test):")]
+    groups = list(df.columns[:list(df.columns).index("key")])
+    for row in df.to_dict("records"):
+        where = ", ".join(f"{g}={row[g]}" for g in groups)
+        mark = "*" if row["bounded"] else ""
+        text = (f"  {(where + '  ') if where else ''}{row['event']:<12} "
+                f"{row['p_a']:.3f} -> {row['p_b']:.3f}  difference {row['difference']:+.3f} "
+                f"[{row['low']:+.3f}, {row['high']:+.3f}]{mark}")
+        if paired:
+            p_value = "" if row["p_value"] != row["p_value"] else f", p = {row['p_value']:.3g}"
+            text += (f"  ({row['pairs']} pairs: {row['only_a']} at A only, {row['only_b']} "
+                     f"at B only{p_value}; {row['identical_pairs']} identical)")
+        else:
+            text += f"  ({row['replicates_a']} and {row['replicates_b']} replicates)"
+        lines.append(text)
+    if df["bounded"].any():
+        lines.append("* bounds: replicates stopped early by another event count against B "
+                     "for the low end, for B for the high end (95%)")
+    return "\n".join(lines)
+
+
+def format_summary(s: dict, sc, folder: Path, seconds: float, sensitivity: str = "") -> str:
     median = s["median_takeover_tick"]
     median_text = f"{median:.0f}" if median is not None else f"> {sc.horizon} (horizon)"
     return "\n".join([
@@ -89,6 +148,7 @@ def format_summary(s: dict, sc, folder: Path, seconds: float) -> str:
         *([f"  P(extinction by {sc.horizon})     {probability_text(s, 'extinction')}"]
           if "p_extinction" in s else []),
         *_failure_lines(s, sc.horizon),
+        *([sensitivity] if sensitivity else []),
         *_price_lines(s),
         *_agent_lines(s, sc.horizon),
         f"  mean final drive            {s['mean_final_drive']:.4f}",

@@ -56,7 +56,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
     started = io.now()
     with claim_out(out, f"{sc.name}-risk", command, notify) as owner:
         folder = owner.folder
-        compile_notice(notify)
+        compile_notice(notify, sc, event)
         parts = JobFolder(RISK, owner, notify)
         held = parts.held()
         if sc.seed is None:  # a resumed estimate keeps the seed it started with

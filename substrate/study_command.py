@@ -27,6 +27,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
     from tqdm.auto import tqdm
 
     from analysis.scaling import simulated_defence, sized, theory_rows
+    from simulation.budget import check_study_memory
     from simulation.study import simulate_lineages
 
     from .commands import _again, claim_out, interruptible, resolve_scenario, resume_command
@@ -42,6 +43,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         theory = theory_rows(sc, study)  # refuses a scenario outside the approximation
     except AnalysisError as exc:
         raise AnalysisError(f"{path}: {exc}") from None
+    check_study_memory(sc, source=str(path))  # before any folder is made
     sim = study.simulate
     if show_progress is None:
         show_progress = sys.stderr.isatty()
@@ -65,7 +67,7 @@ def study_command(scenario: str, *, out=None, resume=False, overrides=(), seed=N
         # The lineages are simulated in this process: a signal ends it at
         # once, its lock released and the finished sizes kept (as for 'run').
         with interruptible(kept, owner):
-            compile_notice()
+            compile_notice(scenario=sc)
             total = len(sim.sizes) * len(sim.values) if sim else 0
             with tqdm(total=total, unit="value", desc=f"study {sc.name}",
                       disable=not show_progress, leave=False) as bar:

@@ -8,3 +8,26 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def root():
     return ROOT
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 2 MiB of its own (tmpfs; needs root, else the
+    test is skipped), to be filled with :func:`fill`."""
+    import subprocess
+
+    where = tmp_path / "disk"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (mounting a tmpfs needs root)")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` with one file, leaving ``leave`` bytes free."""
+    import os
+
+    free = os.statvfs(disk)
+    (disk / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - leave))

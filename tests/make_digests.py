@@ -58,10 +58,10 @@ def value_digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
 
 
-def _run_digests(scenario, point: int = 0) -> dict:
+def _run_digests(scenario, point: int = 0, seeds: int | None = None) -> dict:
     from simulation import run_scenario
 
-    result = run_scenario(scenario, point=point, show_progress=False)
+    result = run_scenario(scenario, point=point, show_progress=False, seed_point=seeds)
     return {name: frame_digest(getattr(result, name)) for name in TABLES
             if getattr(result, name) is not None}
 
@@ -85,11 +85,12 @@ def scenario_cases() -> dict:
             n = len(design_values(sc))
             for point in sorted({0, n // 2, n - 1}):
                 def sweep_case(name=name, point=point):
-                    from simulation.sweep import point_scenarios
+                    from simulation.sweep import point_scenarios, seed_point
                     base = load_scenario(scenarios.path(name), seed=SEED,
                                          replicates=SWEEP_REPLICATES, horizon=SWEEP_HORIZON,
                                          record_every=RECORD_EVERY)
-                    return _run_digests(point_scenarios(base)[point], point)
+                    return _run_digests(point_scenarios(base)[point], point,
+                                        seed_point(base, point))
                 cases[f"sweep/{name}/{point}"] = sweep_case
     return cases
 

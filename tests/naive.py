@@ -58,6 +58,7 @@ class Params:
     error_correlation: float = 0.0
     redundancy_cost: float = 0.0
     mutator_strength: float = 0.0
+    drive_guard: float = 0.0  # P(a copy error of drive is caught)
     copy_traits: tuple = (0, 1, 2, 3)
     kernel: str = "normal"
     sd: float = 0.05
@@ -194,6 +195,8 @@ def found_mutant(c: Clone, mu, p: Params, t, rng, next_id, totals) -> Clone:
         prob = mu if hit else mu / (1 - (1 - mu) ** remaining)
         if rng.random() < prob:
             hit = True
+            if k == 0 and p.drive_guard > 0 and rng.random() < p.drive_guard:
+                continue  # copy.drive_guard: a drive error caught as it is made
             traits[k] = step_trait(rng, traits[k], p, k)
             totals.mutations += 1
     return Clone(next_id, c.agent, 1, traits, c.id, t, c.seeded,

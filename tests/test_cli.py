@@ -332,3 +332,24 @@ def test_a_bad_option_is_one_error_line(args, message):
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_an_unforeseen_exception_is_one_line_and_its_traceback_on_demand(tmp_path,
+                                                                          monkeypatch):
+    """A bug (an exception no check foresaw) is one line naming it as a bug,
+    exit status 2; SUBSTRATE_DEBUG=1 lets its traceback through."""
+    import substrate.commands
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    monkeypatch.setattr(substrate.commands, "summarize_command", broken)
+    monkeypatch.delenv("SUBSTRATE_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["summarize", str(tmp_path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.output == ("error: unexpected failure, a bug in substrate (AttributeError: "
+                             "'list' object has no attribute 'get'); please report it with "
+                             "the command line (SUBSTRATE_DEBUG=1 shows the traceback)\n")
+    monkeypatch.setenv("SUBSTRATE_DEBUG", "1")
+    result = CliRunner().invoke(cli, ["summarize", str(tmp_path)])
+    assert isinstance(result.exception, AttributeError)

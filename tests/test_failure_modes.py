@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import failure_mode_summary
+from analysis import failure_mode_at, failure_mode_sensitivity, failure_mode_summary
 from analysis.estimators import with_failure_modes
 from simulation import ScenarioError, run_replicate, run_scenario, validate
 from simulation.engine import World
@@ -186,7 +186,7 @@ def test_tracking_reference_moves_toward_the_mean_and_drift_is_seen_when_it_rise
     world = World(sc, seed=5)
     resident0, reference0 = _resident_and_reference(world)
     assert world.status["drift_tick"] == -1
-    expected = -1
+    expected, largest = -1, 0.0
     for _ in range(1500):
         before = world.agents.zref[0].copy()
         mean_before = world.mean_traits()
@@ -198,6 +198,9 @@ def test_tracking_reference_moves_toward_the_mean_and_drift_is_seen_when_it_rise
         if expected < 0 and (resident - resident0 >= 0.1 or reference - reference0 >= 0.1):
             expected = world.tick
         assert world.status["drift_tick"] == expected
+        # the running maximum of the rise, the drift at any threshold
+        largest = max(largest, resident - resident0, reference - reference0)
+        assert world.status["drift_rise"] == pytest.approx(largest, abs=1e-12)
         if expected > 0:
             break
     assert expected > 0, "the tracking self must drift within 1500 ticks"
@@ -275,6 +278,9 @@ def test_a_failure_mode_is_set_iff_its_event_tick_is(sc):
         assert 0 <= drift <= run["ticks"]
     if cancer is not None and drift is not None:
         assert mode.startswith("cancer") == (cancer <= drift)
+    # The recorded rises give the same mode at the run's own threshold.
+    table = pd.DataFrame([run])
+    assert failure_mode_at(table, sc.stop.drift_delta)[0] == mode
 
 
 def test_failure_modes_are_competing_risks():
@@ -398,3 +404,47 @@ def test_repair_misses_stealthy_parts_unless_blind_to_stealth(sees):
     world = World(sc, seed=1)
     world.step()
     assert world.tick_totals["repairs"] == (0 if sees else 50)
+
+
+# --- the verdict across drift thresholds ---------------------------------------
+
+def test_failure_mode_at_other_thresholds_from_the_recorded_rises():
+    # Hand-made rises: R (by the end) and R_c (before the takeover).
+    runs = pd.DataFrame({
+        "takeover_tick": pd.array([50, 50, 50, None, None], dtype="Int64"),
+        "drift_rise": [0.3, 0.3, 0.1, 0.25, 0.05],
+        "drift_rise_before_takeover": [0.22, 0.1, 0.1, np.nan, np.nan]})
+    assert list(failure_mode_at(runs, 0.2)) == [
+        "drift_then_cancer", "cancer_then_drift", "cancer", "drift", "none"]
+    assert list(failure_mode_at(runs, 0.25)) == [
+        "cancer_then_drift", "cancer_then_drift", "cancer", "drift", "none"]
+    assert list(failure_mode_at(runs, 0.35)) == ["cancer", "cancer", "cancer", "none", "none"]
+    table = failure_mode_sensitivity(runs.assign(stop_reason="horizon"), [0.2, 0.35])
+    assert table["p_drift_first"].tolist() == [0.4, 0.0]
+    assert table["p_cancer_first"].tolist() == [0.4, 0.6]
+    assert table["verdict"].tolist() == ["tied", "cancer first"] and table["flips"].all()
+
+
+def test_the_flagships_verdict_turns_on_the_drift_threshold():
+    # singleton_baseline (immune.tolerance 0.25, stop.drift_delta 0.2), its
+    # seed, 6 replicates: the resident drive creeps up inside the tolerance
+    # (the immune system removes what deviates by more), by 0.2 or more in 5
+    # of them before their takeover or the horizon, and by less than 0.25 in
+    # all. So at 0.2 "drift first" (5 of 6) and from the tolerance up
+    # "cancer first" (the 3 takeovers, none with drift first): the verdict
+    # flips, and the table says so.
+    import scenarios
+    from simulation import load_scenario
+
+    sc = load_scenario(scenarios.path("singleton_baseline"), replicates=6)
+    runs = run_scenario(sc, show_progress=False).runs
+    np.testing.assert_array_equal(failure_mode_at(runs, 0.2), runs["failure_mode"])
+    table = failure_mode_sensitivity(runs, [0.1, 0.2, 0.25, 0.3, 0.4]).set_index("drift_delta")
+    assert table.loc[0.2, "verdict"] == "drift first"
+    assert table.loc[0.2, "p_drift_first"] == pytest.approx(5 / 6)
+    for delta in (0.25, 0.3, 0.4):
+        assert table.loc[delta, "verdict"] == "cancer first"
+        assert table.loc[delta, "p_drift_first"] == 0.0
+        assert table.loc[delta, "p_cancer_first"] == runs["takeover"].mean() > 0
+    assert table["flips"].all()
+    assert (runs["drift_rise"] < sc.immune.tolerance).all()

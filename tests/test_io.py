@@ -188,6 +188,50 @@ def test_the_command_line_takes_over_a_stale_lock_with_a_note(tmp_path):
     assert leftovers(out) == [] and len(analysis.load(out).runs) == 3
 
 
+def test_a_lock_of_a_reused_pid_is_taken_over_and_a_live_one_says_how_to_clear_it(
+        tmp_path):
+    """A lock records its process's start time (/proc) and the boot's id: a
+    pid alive but started at another time (reused by another process), or
+    a lock from before the machine restarted, is stale; a lock whose process
+    really runs is refused with the file to remove if it does not."""
+    small = write(tmp_path, "small.yaml", SMALL)
+    out = tmp_path / "o"
+    out.mkdir()
+    other = subprocess.Popen(["sleep", "120"])  # alive, not substrate
+    try:
+        started = io.process_start(other.pid)
+        assert started is not None and io.boot_id(), "needs Linux's /proc"
+        lock = {"pid": other.pid, "host": socket.gethostname(), "started": "then",
+                "command": ["substrate", "run"], "pid_started": started,
+                "boot_id": io.boot_id()}
+        # Its real owner, alive: refused, in one line that says what to remove.
+        (out / ".lock").write_text(json.dumps(lock))
+        proc = substrate("run", small, "--out", out, cwd=tmp_path)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"error: output folder {out}: in use by pid {other.pid} ")
+        assert err.rstrip().endswith(f"(if that command no longer runs, remove {out}/.lock)")
+        # The same pid, started at another time: a reused pid.
+        (out / ".lock").write_text(json.dumps(lock | {"pid_started": started - 100}))
+        proc = substrate("run", small, "--out", out, cwd=tmp_path)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert err == (f"note: {out}: took over the stale lock of pid {other.pid} on "
+                       f"{socket.gethostname()}, started then: substrate run (that process "
+                       f"is gone; pid {other.pid} is now another process)\n")
+        assert leftovers(out) == [] and len(analysis.load(out).runs) == 3
+        # A lock from an earlier boot of the machine.
+        (out / ".lock").write_text(json.dumps(lock | {"boot_id": "an earlier boot"}))
+        with io.claim(out) as owner:
+            assert "(the machine has restarted since)" in owner.note
+            held = json.loads((out / ".lock").read_text())
+            assert held["pid_started"] == io.process_start(os.getpid())
+            assert held["boot_id"] == io.boot_id()
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_two_runs_into_one_folder_at_once(tmp_path):
     long = write(tmp_path, "long.yaml", LONG_RUN)
     small = write(tmp_path, "small.yaml", SMALL)
@@ -253,8 +297,9 @@ def test_a_sweep_stopped_by_sigterm_resumes(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
-    line = [x for x in err.splitlines() if x.startswith("interrupted: ")]
-    assert len(line) == 1 and f"finished unit(s) kept in {out}/parts" in line[0]
+    line = err.splitlines()  # one line: Dask's and multiprocessing's output kept off
+    assert len(line) == 1 and line[0].startswith("interrupted: "), err
+    assert f"finished unit(s) kept in {out}/parts" in line[0]
     assert line[0].endswith(f"--out {out} --resume")
     assert leftovers(out) == []
     kept = len(list(out.glob("parts/*-runs.parquet")))

@@ -28,6 +28,7 @@ CASES = {
                                    "redundancy_cost": 0.1}},
     "step_both_mutator": {"copy": {"kernel": {"type": "step", "size": 0.05},
                                    "mutator_strength": 3.0, "traits": ["drive", "fidelity"]}},
+    "drive_guard": {"copy": {"drive_guard": 0.7, "error_rate": 0.1}},
     "uniform_repair": {"copy": {"kernel": {"type": "uniform"}, "traits": ["drive", "stealth"]},
                        "repair": {"rate": 0.3, "tolerance": 0.05}},
     "repair_blind_to_stealth": {"copy": {"kernel": {"type": "uniform"},
@@ -87,7 +88,7 @@ def naive_params(sc):
         error_rate=sc.copy.error_rate, redundancy=sc.copy.redundancy,
         error_correlation=sc.copy.error_correlation,
         redundancy_cost=sc.copy.redundancy_cost,
-        mutator_strength=sc.copy.mutator_strength,
+        mutator_strength=sc.copy.mutator_strength, drive_guard=sc.copy.drive_guard,
         copy_traits=tuple(index[t] for t in sc.copy.traits), kernel=kern.type,
         sd=kern.sd, bias=kern.bias if not isinstance(kern.bias, dict) else 0.0,
         trait_bias=(tuple(kern.bias.get(t, 0.0) for t in naive.TRAITS)
@@ -339,3 +340,23 @@ def test_replicate_start_draws_match_naive(systematic, noise):
                                                  rel=1e-12)
     if systematic["rate"] == 0 and noise["sigma"] == 0:  # nothing drawn at all
         assert rng.bit_generator.state == np.random.default_rng(77).bit_generator.state
+
+
+@pytest.mark.parametrize("guard", [0.0, 0.75, 1.0])
+def test_drive_guard_thins_drive_errors_only(guard):
+    # copy.drive_guard g: drive mutates in a copy with probability (1 - g) mu,
+    # loyalty with mu, so mutations per birth is mu (2 - g). Seed 7, one
+    # replicate of 60 ticks: about 1.4e4 births, so the ratio's standard error
+    # is at most sqrt(0.2 / 1.4e4) ~ 0.004; the tolerance is 4 of them.
+    from simulation import run_scenario
+
+    sc = scenario({"copy": {"error_rate": 0.1, "traits": ["drive", "loyalty"],
+                            "drive_guard": guard},
+                   "immune": {"surveillance": 0.0},
+                   "agent": {"capacity": 2000, "initial_size": 1000, "seed_clones": []},
+                   "world": {"agents": 1}})
+    sc.horizon, sc.seed = 60, 7
+    ts = run_scenario(sc, show_progress=False).timeseries
+    births, mutations = ts["births"].sum(), ts["mutations"].sum()
+    assert births > 10_000
+    assert mutations / births == pytest.approx(0.1 * (2 - guard), abs=0.016)

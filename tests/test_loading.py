@@ -143,15 +143,51 @@ def test_empty_scenario_is_an_error(tmp_path, text):
 
 
 def test_unreadable_scalars_are_one_line(tmp_path):
-    assert "a value cannot be read" in error_of(tmp_path, "seed: 2001-13-45\n")
+    assert "a value cannot be read" in error_of(tmp_path, "seed: !!timestamp 2001-13-45\n")
     assert "a value cannot be read" in error_of(tmp_path, "seed: " + "7" * 5000 + "\n")
     assert "not valid YAML" in error_of(tmp_path, "seed: !!python/object:os.system x\n")
 
 
 def test_numbers_are_yaml_1_2():
-    data = safe_load("a: 1e-4\nb: 1e6\nc: 0123\nd: 1:30\ne: no\nf: 0x10\ng: 1_000\n")
-    assert data == {"a": 1e-4, "b": 1e6, "c": "0123", "d": "1:30", "e": "no",
-                    "f": 16, "g": 1000}
+    """YAML 1.2's core schema; a leading zero (12 in YAML 1.2, octal 10 in
+    YAML 1.1) stays text, so that it is refused rather than read otherwise
+    by one of the two."""
+    data = safe_load("a: 1e-4\nb: 1e6\nc: 0123\nd: 1:30\ne: no\nf: 0x10\ng: 1_000\n"
+                     "h: 0o17\ni: 2024-06-01\nj: .5\nk: -.inf\nl: 0b101\nm: 1_000.5\n"
+                     "n: On\no: 1.\np: +7\nq: ~\nr: =\n")
+    assert data == {"a": 1e-4, "b": 1e6, "c": "0123", "d": "1:30", "e": "no", "f": 16,
+                    "g": "1_000", "h": 15, "i": "2024-06-01", "j": 0.5, "k": -math.inf,
+                    "l": "0b101", "m": "1_000.5", "n": "On", "o": 1.0, "p": 7, "q": None,
+                    "r": "="}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("agent: {capacity: 1_000}", "agent.capacity = '1_000': must be a whole number "
+     "(1 <= value <= 10^12), not text ('1_000' is 1000 in YAML 1.1 only; scenario files "
+     "are YAML 1.2: write 1000)"),
+    ("copy: {error_rate: 1_0.5e-3}", "copy.error_rate = '1_0.5e-3': must be a number "
+     "(0.0 <= value <= 1.0), not text ('1_0.5e-3' is 0.0105 in YAML 1.1 only"),
+    ("agent: {capacity: 012}", "agent.capacity = '012': must be a whole number (1 <= value "
+     "<= 10^12), not text ('012' is 10 in YAML 1.1 (octal) and 12 in YAML 1.2: write 12, "
+     "or 0o12 for octal 10)"),
+    ("horizon: 1:20", "horizon = '1:20': must be a whole number (1 <= value <= 10^9), not "
+     "text ('1:20' is 80 in YAML 1.1 only; scenario files are YAML 1.2: write 80)"),
+    ("horizon: 0b101", "('0b101' is 5 in YAML 1.1 only; scenario files are YAML 1.2: "
+     "write 5)"),
+    ("record_clones: yes", "record_clones = 'yes': must be true or false, not text ('yes' "
+     "is true in YAML 1.1 only; scenario files are YAML 1.2: write true)"),
+    ("record_clones: Off", "not text ('Off' is false in YAML 1.1 only; scenario files are "
+     "YAML 1.2: write false)"),
+    ("horizon: yes", "horizon = 'yes': must be a whole number (1 <= value <= 10^9), not "
+     "text (write numbers without quotes)"),  # no boolean suggested for a number
+])
+def test_yaml_1_1_readings_are_refused_with_what_to_write(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text + "\n")
+
+
+def test_yaml_1_2_text_is_kept_where_text_is_allowed(tmp_path):
+    sc = load_scenario(write(tmp_path, "name: 2024-06-01\ndescription: yes\n"))
+    assert sc.name == "2024-06-01" and sc.description == "yes"
 
 
 # --- types and bounds --------------------------------------------------------

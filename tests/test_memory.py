@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from simulation import load_scenario, run_scenario
-from simulation.budget import (BASE_BYTES, MemoryGuard, check_risk_memory, estimate_memory,
-                               state_bytes)
+from simulation import io, load_scenario, run_scenario
+from simulation.budget import (BASE_BYTES, TAKEOVER_TICK_BYTES, MemoryGuard,
+                               check_risk_memory, check_study_memory, estimate_memory,
+                               estimate_study_memory, state_bytes)
 from simulation.engine import build_config, initial_state
 from simulation.errors import MemoryBudgetError, ScenarioError
-from simulation.kernels import driver
 from simulation.scenario import Scenario
+from simulation.state import make_room
+from substrate.cli import BUG
 
 ROOT = Path(__file__).resolve().parent.parent
 CAP = 3 * 2**30  # the address space each process may take
@@ -80,6 +82,7 @@ def one_error_line(proc) -> str:
     lines = [line for line in proc.stderr.strip().splitlines()
              if not line.startswith("note: compiling")]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-3000:]
+    assert BUG not in lines[0], lines[0]  # a typed error, not the catch-all
     return lines[0]
 
 
@@ -91,6 +94,21 @@ def test_moran_of_a_hundred_million_with_copy_errors_is_refused_in_seconds(tmp_p
     line = one_error_line(proc)
     assert "most of it is clone slots" in line and "lower agent.capacity" in line
     assert seconds < 30 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_moran_of_a_hundred_million_without_copy_errors_runs_in_bounded_memory(tmp_path):
+    """The issue's own reproducer (error rate 0): it grew past 2.5 GB to a
+    MemoryError traceback; now its ticks need no slot per event and it runs
+    (measured: 80 s of CPU, a peak of 357 MiB under the cap)."""
+    (tmp_path / "moran.yaml").write_text(MORAN.replace("1.0e-6", "0"))
+    proc, seconds, peak = capped(["-m", "substrate", "run", "moran.yaml", "--out", "o"],
+                                 tmp_path, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [line for line in proc.stderr.splitlines()  # (progress lines: not a terminal)
+            if not line.startswith(("note: compiling", "moran_big: "))] == []
+    assert peak < 2**30
+    assert len(io.load(tmp_path / "o").runs) == 1
 
 
 @pytest.mark.parametrize("budget", [["--max-memory", "1G"], []])
@@ -117,6 +135,33 @@ def test_risk_beyond_the_budget_is_refused_in_seconds(tmp_path, args, what):
     assert seconds < 30
 
 
+def test_a_study_beyond_the_budget_is_refused_in_seconds(tmp_path):
+    """10^7 paths at each of the 18 values and 4 sizes of the bundled study:
+    their takeover ticks alone would take ~100 GiB (it started, and would
+    have grown until the OOM killer, after days of simulating)."""
+    proc, seconds, _ = capped(["-m", "substrate", "study", "defence_scaling", "--set",
+                               "study.simulate.paths=10000000", "--out", "o"], tmp_path)
+    line = one_error_line(proc)
+    assert "the study needs an estimated 101 GiB of memory, more than the budget under " \
+        "this process's address-space limit (2 GiB)" in line, line
+    assert "lower study.simulate.paths" in line and "--" not in line
+    assert seconds < 30 and not (tmp_path / "o").exists()
+
+
+def test_study_memory_counts_paths_values_and_sizes():
+    sc = load_scenario(ROOT / "scenarios" / "defence_scaling.yaml")
+    bundled = check_study_memory(sc, max_memory=2**30)  # 4 sizes x 18 values x 4000 paths
+    assert bundled["takeover_ticks"] == 4 * 18 * 4000 * TAKEOVER_TICK_BYTES
+    more = sc.model_copy(update={"study": sc.study.model_copy(update={
+        "simulate": sc.study.simulate.model_copy(update={"paths": 4_000_000})})})
+    assert estimate_study_memory(more)["takeover_ticks"] == 1000 * bundled["takeover_ticks"]
+    with pytest.raises(MemoryBudgetError, match="4000000 paths x 18 values x 4 sizes"):
+        check_study_memory(more, max_memory=2**30)
+    theory_only = sc.model_copy(update={"study": sc.study.model_copy(update={
+        "simulate": None})})
+    assert estimate_study_memory(theory_only)["total"] == BASE_BYTES
+
+
 def test_a_normal_run_under_the_cap_is_unaffected(tmp_path):
     proc, seconds, _ = capped(["-m", "substrate", "run", "singleton_baseline",
                                "--replicates", "4", "--horizon", "200", "--out", "o"],
@@ -129,7 +174,7 @@ def test_a_normal_run_under_the_cap_is_unaffected(tmp_path):
 
 GUARDED = textwrap.dedent("""\
     import resource, sys
-    from simulation import load_scenario, run_scenario
+    from simulation import io, load_scenario, run_scenario
     from simulation.errors import MemoryBudgetError
     sc = load_scenario(sys.argv[1], seed=1)
     try:
@@ -169,7 +214,7 @@ def test_the_guard_foresees_make_room_to_the_byte():
     p = config.params[0]
     for bound in (10, 1000, 50_000):
         state = initial_state(sc)
-        grown = driver.make_room(state, config, float(bound))
+        grown = make_room(state, config.params, float(bound))
         # The old tables and the grown ones exist while the content is copied.
         # (the meta arrays are shared, not copied)
         new = sum(sum(a.nbytes for f, a in zip(t._fields, t) if f != "meta")
@@ -243,6 +288,25 @@ def test_a_large_grid_is_refused_from_its_design_in_seconds(tmp_path):
     line = one_error_line(proc)
     assert "the sweep needs an estimated" in line and "raise record_every" in line
     assert seconds < 15 and not (tmp_path / "o").exists()
+
+
+def test_a_resume_mismatch_is_answered_from_the_stored_identity_in_seconds(tmp_path):
+    """`sweep --resume --seed 5` on a folder of a 10^5-point grid started
+    with another seed. Before: 74 s of CPU (no answer within 60 s)
+    validating every point, then the refusal."""
+    (tmp_path / "grid.yaml").write_text(big_grid(replicates=1))
+    folder = tmp_path / "g"
+    folder.mkdir()
+    held = '{"identity": "0123456789abcdef", "run_id": "r", "scenario": "big_grid", ' \
+        '"seed": 4, "block_size": 10}'
+    (folder / "sweep.json").write_text(held)
+    proc, seconds, _ = capped(["-m", "substrate", "sweep", "grid.yaml", "--out", "g",
+                               "--resume", "--seed", "5"], tmp_path)
+    line = one_error_line(proc)
+    assert "holds a different sweep (big_grid, identity 0123456789abcdef" in line, line
+    assert seconds < 15
+    assert [p.name for p in folder.iterdir()] == ["sweep.json"]
+    assert (folder / "sweep.json").read_text() == held
 
 
 def test_corners_bound_the_grid_without_building_it():

@@ -25,13 +25,28 @@ def test_a_cold_cache_is_seen_from_its_index():
     assert isinstance(notice.kernels_cold(), bool)
 
 
+def test_each_part_of_the_tick_is_compiled_once():
+    """The loop compiled for a lone birth-death agent does not serve a
+    Moran scenario: its plan's specialisation is looked for in the index."""
+    from numba import types
+
+    lone = ((types.int64, types.none, types.none, types.none), "magic", ("hash",))
+    kernel = _kernel({lone: "advance-1.nbc"})
+    assert not notice.kernels_cold(kernel, (None, None, None))
+    assert notice.kernels_cold(kernel, (True, None, None))
+    assert notice.kernels_cold(kernel, (None, None, 1.0))
+    assert notice.compile_seconds((None, None, None)) == notice.COMPILE_SECONDS
+    assert notice.compile_seconds((True, True, 1.0)) == notice.COMPILE_SECONDS + sum(
+        notice.PART_SECONDS.values())
+
+
 def _run(tmp_path, *extra):
     return CliRunner().invoke(cli, ["run", "singleton_baseline", "--replicates", "1",
                                     "--horizon", "5", "--out", str(tmp_path / "out"), *extra])
 
 
 def test_run_says_once_that_it_compiles(monkeypatch, tmp_path):
-    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None: True)
+    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None, plan=None: True)
     res = _run(tmp_path)
     assert res.exit_code == 0, res.output
     lines = res.stderr.splitlines()
@@ -41,9 +56,9 @@ def test_run_says_once_that_it_compiles(monkeypatch, tmp_path):
 
 
 def test_no_notice_when_compiled_or_on_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None: False)
+    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None, plan=None: False)
     assert "compiling" not in _run(tmp_path).stderr
-    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None: True)
+    monkeypatch.setattr(notice, "kernels_cold", lambda kernel=None, plan=None: True)
     bad = _run(tmp_path, "--set", "copy.error_rate=2")  # refused before anything runs
     assert bad.exit_code == 2 and bad.stderr.strip().count("\n") == 0
     assert bad.stderr.startswith("error:")

@@ -262,3 +262,84 @@ def test_incidence_band_is_drawn_before_the_first_event():
     before = vertices[vertices[:, 0] < 5]
     z = 1.959963984540054
     assert before[:, 1].max() == pytest.approx(z * z / (4 + z * z))
+
+
+# --- readable for any number of points; headline events; nothing clipped ---------
+
+def _many_groups(sweep):
+    """The sweep's runs cut into 8 groups over two keys (4 points x replicate
+    parity): a complete 4 x 2 grid."""
+    import dataclasses
+
+    runs = sweep.runs.assign(parity=sweep.runs.replicate % 2)
+    return dataclasses.replace(sweep, runs=runs)
+
+
+def test_survival_of_many_points_is_small_multiples(folders):
+    _, sweep = folders
+    many = _many_groups(sweep)
+    fig = plots.survival_figure(many, by=["point", "parity"])
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 8  # one panel per group, on the 4 x 2 grid of the two keys
+    assert fig.axes[1].get_title() == "point=0\nparity=1"
+    curves = analysis.incidence_curves(many, "takeover", by=["point", "parity"])
+    for ax, ((point, parity), curve) in zip(fig.axes, curves.groupby(["point", "parity"])):
+        takeover, convergence = ax.get_lines()  # one curve per event in each panel
+        assert takeover.get_label() == "takeover" and convergence.get_label() == "convergence"
+        np.testing.assert_allclose(takeover.get_ydata()[:-1], curve["incidence"])
+    assert len(fig.legends) == 1  # one legend for the events, below the panels
+    import dataclasses
+
+    partial = dataclasses.replace(many, runs=many.runs[(many.runs.point > 0)
+                                                       | (many.runs.parity == 1)])
+    wrapped = plots.survival_figure(partial, by=["point", "parity"])  # 7 of 8: wrapped
+    assert sum(ax.get_visible() for ax in wrapped.axes) == 7 and len(wrapped.axes) == 9
+    assert wrapped.axes[0].get_title() == "point=0, parity=1"
+    few = plots.survival_figure(sweep)  # 4 points: overlaid, as before
+    assert len(few.axes) == 2 and len(few.axes[0].get_lines()) == 4
+
+
+def test_muller_marks_the_threshold_and_the_takeover(folders):
+    from matplotlib.colors import to_rgb
+
+    run, _ = folders
+    cmap = plots.drive_colormap(0.5)
+    below, above = to_rgb(cmap(0.45)), to_rgb(cmap(0.55))
+    assert below[2] > below[0] and above[0] > above[2]  # blue below, red above
+    fig = plots.muller_figure(run, replicate=1, agent=2)
+    bar = fig.axes[1]
+    assert "escape threshold 0.5" in [t.get_text() for t in bar.get_yticklabels()]
+    row = run.runs[run.runs.replicate == 1].iloc[0]
+    marks = [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()]
+    if pd.isna(row.takeover_tick):
+        assert marks == []
+    else:
+        assert marks == [row.takeover_tick]
+
+
+def test_price_bars_are_inside_the_axes(folders):
+    run, _ = folders
+    ax = plots.price_figure(run).axes[0]
+    low, high = ax.get_ylim()
+    for container in ax.containers:
+        for bar in container:
+            y0, y1 = sorted((bar.get_y(), bar.get_y() + bar.get_height()))
+            assert low < y0 and y1 < high  # a margin past every bar
+
+
+def test_overview_shows_the_headline_event(tmp_path):
+    na = None
+    runs = pd.DataFrame({
+        "ticks": [100] * 4, "stop_reason": ["horizon"] * 4,
+        "takeover_tick": pd.array([90, na, na, na], dtype="Int64"),
+        "drift_tick": pd.array([10, 20, 30, na], dtype="Int64"),
+        "convergence_tick": pd.array([50, 60, na, na], dtype="Int64"),
+        "extinction_tick": pd.array([na] * 4, dtype="Int64"),
+        "total_loss_tick": pd.array([90, na, na, na], dtype="Int64")})
+    # A drift scenario: drift first, then convergence, then takeover.
+    assert plots.headline_events(runs) == ["drift", "convergence", "takeover"]
+    assert plots.headline_events(runs, stop_on=["takeover"]) == ["takeover"]
+    nothing = runs.assign(**{c: pd.array([na] * 4, dtype="Int64") for c in
+                             ("takeover_tick", "drift_tick", "convergence_tick",
+                              "total_loss_tick")})
+    assert plots.headline_events(nothing) == ["takeover"]

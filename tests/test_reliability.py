@@ -8,7 +8,6 @@ left whole.
 """
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,8 @@ import pytest
 
 from simulation import io
 from simulation.errors import DamagedError, OutputError
+from substrate.cli import BUG
+from tests.conftest import fill
 from tests.scenario_texts import SMALL, SWEEP
 
 
@@ -36,6 +37,7 @@ def one_error_line(status, err):
     assert "Traceback" not in err, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert BUG not in lines[0], err  # a typed error, not the catch-all
     return lines[0]
 
 
@@ -273,25 +275,12 @@ def test_a_run_replacing_the_current_folder_is_written_in_place(made, tmp_path):
     assert io.load(folder).scenario["seed"] == 9
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real file system of 400 KiB (tmpfs; needs root)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(where)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def test_a_full_disk_leaves_the_earlier_run_whole_and_says_so(made, tmp_path, small_disk):
     shutil.copy(made / "small.yaml", tmp_path / "small.yaml")
     folder = small_disk / "run"
     shutil.copytree(made / "run", folder)
     earlier = {p.name: p.read_bytes() for p in folder.iterdir()}
-    free = os.statvfs(small_disk)
-    (small_disk / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 30_000))
+    fill(small_disk, 30_000)
     status, _, err = substrate("run", "small.yaml", "--out", folder, "--seed", 9,
                                cwd=tmp_path)
     line = one_error_line(status, err)
@@ -300,6 +289,54 @@ def test_a_full_disk_leaves_the_earlier_run_whole_and_says_so(made, tmp_path, sm
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == earlier
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "run"]
     assert io.load(folder).scenario["seed"] == 5
+
+
+def signalled(args, cwd, signum, ready, after=0.5, seconds=300):
+    """Start `substrate ARGS`, send ``signum`` ``after`` s once ``ready()``,
+    and check it ends within 10 s: (the process, its stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "substrate", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, start_new_session=True)
+    deadline = time.time() + seconds
+    while not ready():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+    time.sleep(after)
+    proc.send_signal(signum)
+    sent = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - sent < 10
+    return proc, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_run_replacing_a_run_stopped_mid_way_leaves_the_earlier_run_whole(
+        made, tmp_path, signum):
+    """Stopped while it computes into its staging folder: SIGTERM says so in
+    one line and removes the staging folder; after kill -9 the next writer
+    removes it. The earlier run is whole either way."""
+    from tests.test_io import LONG_RUN
+
+    folder = copy(made, tmp_path, "run")
+    earlier = {p.name: p.read_bytes() for p in folder.iterdir()}
+    (tmp_path / "long.yaml").write_text(LONG_RUN)
+    proc, err = signalled(["run", "long.yaml", "--out", "run"], tmp_path, signum,
+                          lambda: list(tmp_path.glob(".run.staging-*.tmp")), after=1.0)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()
+            if p.name != io.LOCK} == earlier
+    assert io.load(folder).scenario["name"] == "small"
+    if signum == signal.SIGTERM:
+        assert proc.returncode == 143 and err.count("\n") == 1, err
+        assert err == ("interrupted: run still holds its earlier complete run; to run "
+                       "again: substrate run long.yaml --out run\n")
+        assert list(tmp_path.glob(".run.*")) == [] and not (folder / io.LOCK).exists()
+    else:
+        assert list(tmp_path.glob(".run.staging-*.tmp"))  # left by the killed process
+        status, _, err = substrate("run", "small.yaml", "--out", "run", "--seed", 9,
+                                   cwd=tmp_path)
+        assert status == 0 and "removed 1 unfinished temporary file(s)" in err, err
+        assert list(tmp_path.glob(".run.*")) == [] and io.load(folder).scenario["seed"] == 9
 
 
 MIXED_SWEEP = SWEEP.replace("immune.efficacy: [0.3, 0.6, 0.9]",
@@ -335,19 +372,8 @@ LONG_STUDY = ["--set", "study.sizes=[1000, 10000]", "--set", "study.horizons=[10
 def test_a_study_stops_on_a_signal_in_one_line_and_resumes(tmp_path, signum, status):
     out = tmp_path / "st"
     args = ["study", "defence_scaling", "--out", out, *LONG_STUDY]
-    proc = subprocess.Popen([sys.executable, "-m", "substrate", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, start_new_session=True)
-    deadline = time.time() + 300
-    while not (out / "parts" / "size-1000.json").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signum)
-    sent = time.time()
-    _, err = proc.communicate(timeout=60)
-    assert time.time() - sent < 10
+    proc, err = signalled(args, tmp_path, signum,
+                          lambda: (out / "parts" / "size-1000.json").exists())
     assert proc.returncode == status, err
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert err.startswith(f"interrupted: 1 simulated size(s) kept in {out}/parts; to go on: "
@@ -373,6 +399,9 @@ def test_a_study_stops_on_a_signal_in_one_line_and_resumes(tmp_path, signum, sta
      "not an empty value (null)"),
     ("horizon=" + "9" * 5000, "a value cannot be read (an integer of more than 4300 "
      "digits)"),
+    ("agent.capacity=1_000", "agent.capacity = '1_000': must be a whole number (1 <= value "
+     "<= 10^12), not text ('1_000' is 1000 in YAML 1.1 only; scenario files are YAML 1.2: "
+     "write 1000)"),
 ])
 def test_wording_of_bad_values(tmp_path, override, expected):
     (tmp_path / "small.yaml").write_text(SMALL)
@@ -480,5 +509,6 @@ def test_summarize_plot_and_report_of_a_fuzzed_damaged_folder_are_one_line(made,
             assert result.exit_code == 2, (name, how, result.output)
             lines = result.output.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("error: "), (name, how, lines)
+            assert BUG not in lines[0], (name, how, lines)  # typed, not a bug caught
 
     check()

@@ -1,6 +1,7 @@
 """Sweeps: designs, bad input, Dask execution, worker-count invariance,
 a real scheduler with worker processes on loopback, and kill -9 then resume."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -179,19 +180,8 @@ def test_real_cluster_survives_a_killed_worker(tmp_path):
     the sweep still completes with the tables of a one-worker local run."""
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW_SWEEP)
-    dask = _dask_command()
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                 start_new_session=True, cwd=tmp_path)
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], **quiet)]
-    try:
-        for _ in range(2):  # two worker processes, each killable alone
-            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1",
-                                           "--nthreads", "1", "--no-dashboard"], **quiet))
-        _wait_for_workers(address, 2)
+    with dask_cluster(tmp_path, workers=2, env=env) as (address, workers):
         out = tmp_path / "c"
         sweep = subprocess.Popen([sys.executable, "-m", "substrate", "sweep", str(path),
                                   "--scheduler", address, "--block-size", "1",
@@ -203,7 +193,7 @@ def test_real_cluster_survives_a_killed_worker(tmp_path):
             assert sweep.poll() is None, sweep.communicate()
             assert time.time() < deadline
             time.sleep(0.05)
-        os.killpg(procs[1].pid, signal.SIGKILL)  # one worker, mid-sweep
+        os.killpg(workers[0].pid, signal.SIGKILL)  # one worker, mid-sweep
         killed_at = len(list((out / "parts").glob("*-runs.parquet")))
         stdout, stderr = sweep.communicate(timeout=120)
         assert sweep.returncode == 0, stderr
@@ -213,6 +203,27 @@ def test_real_cluster_survives_a_killed_worker(tmp_path):
         assert local.exit_code == 0, local.output
         for table in ("runs.parquet", "timeseries.parquet"):
             assert content_digest(out / table) == content_digest(tmp_path / "l" / table)
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp_path, workers=1, env=None):
+    """`dask scheduler` and ``workers`` `dask worker` processes (one thread
+    each, each killable alone) on loopback, as on a cluster, their output
+    to /dev/null (on a cluster it is on other machines): yields the
+    scheduler's address and the worker processes."""
+    dask = _dask_command()
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                 start_new_session=True, cwd=tmp_path)
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                               str(port), "--no-dashboard"], **quiet)]
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1",
+                                           "--nthreads", "1", "--no-dashboard"], **quiet))
+        _wait_for_workers(address, workers)
+        yield address, procs[1:]
     finally:
         for proc in procs[::-1]:
             if proc.poll() is None:

@@ -11,11 +11,13 @@ Writing
 -------
 An output folder has one owner at a time: :func:`claim` takes an exclusive
 lock file ``.lock`` (created with ``O_CREAT | O_EXCL``; it holds the owner's
-pid, host, start time and command) and generates the folder's *run identity*,
-a random id. A second writer is refused (:class:`OutputError` naming the
-owner). A lock left by a process that no longer exists on this host is
-*stale*: the next owner takes it over and says so (:attr:`Claim.note`); a lock
-of another host cannot be checked and is refused. The new owner removes the
+pid, host, start time and command, the process's start time and the boot's
+id) and generates the folder's *run identity*, a random id. A second writer
+is refused (:class:`OutputError` naming the owner and the lock file to
+remove if that command no longer runs). A lock left by a process that no
+longer runs on this host (its pid gone or reused, or the machine restarted)
+is *stale*: the next owner takes it over and says so (:attr:`Claim.note`); a
+lock of another host cannot be checked and is refused. The new owner removes the
 temporary files (``.*.tmp``) a killed writer left behind.
 
 Every file is written to a temporary name in the same folder and renamed into
@@ -42,7 +44,7 @@ file and what is wrong; the manifest's files must lie inside its folder.
 from ..errors import DamagedError, OutputError
 from .files import (LOCK, MANIFEST, PARTS, abandon_writes, atomic_write, one_line,
                     output_file, reading, unlink, write_csv, write_figure, write_json, write_text)
-from .lock import Claim, claim, clean_temporaries, prepare_folder
+from .lock import Claim, boot_id, claim, clean_temporaries, prepare_folder, process_start
 from .provenance import FORMAT, PACKAGES, key_provenance, now, provenance, versions
 from .reader import (RESULTS, TABLE_KEYS, Output, Results, load, load_study, read_manifest,
                      read_scenario)
@@ -55,9 +57,10 @@ from .writer import (OTHER_KINDS, RUN_TABLES, earlier_run, refuse_foreign, unmar
 __all__ = ["FORMAT", "LOCK", "MANIFEST", "OTHER_KINDS", "PACKAGES", "PARTS",
            "PROVENANCE_KEY", "RESULTS", "RUN_ID_KEY", "RUN_TABLES", "TABLE_KEYS", "Claim",
            "DamagedError", "Output", "OutputError", "Results", "TableAppender",
-           "abandon_writes", "atomic_write", "claim", "clean_temporaries",
+           "abandon_writes", "atomic_write", "boot_id", "claim", "clean_temporaries",
            "content_digest", "earlier_run", "footer", "key_provenance", "load",
            "load_study", "now", "one_line", "output_file", "part_info", "prepare_folder",
+           "process_start",
            "provenance", "read_manifest", "read_scenario", "reading", "refuse_foreign",
            "run_id_of", "unlink", "unmark", "versions", "write_csv", "write_figure",
            "write_json", "write_manifest", "write_parquet", "write_parquet_parts",

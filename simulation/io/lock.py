@@ -2,12 +2,15 @@
 replacing run is written into.
 
 :func:`claim` takes an exclusive lock file ``.lock`` (created with
-``O_CREAT | O_EXCL``; it holds the owner's pid, host, start time and command)
-and generates the folder's *run identity*, a random id. A second writer is
-refused (:class:`OutputError` naming the owner). A lock left by a process that
-no longer exists on this host is *stale*: the next owner takes it over and
-says so (:attr:`Claim.note`); a lock of another host cannot be checked and is
-refused. The new owner removes the temporary files (``.*.tmp``) a killed
+``O_CREAT | O_EXCL``; it holds the owner's pid, host, start time and command,
+the process's start time from ``/proc`` and the boot's id) and generates the
+folder's *run identity*, a random id. A second writer is refused
+(:class:`OutputError` naming the owner and the lock file to remove if that
+command no longer runs). A lock left by a process that no longer runs on
+this host (its pid gone or given to a process started at another time, or
+the machine restarted since) is *stale*: the next owner takes it over and
+says so (:attr:`Claim.note`); a lock of another host cannot be checked and
+is refused. The new owner removes the temporary files (``.*.tmp``) a killed
 writer left behind.
 """
 
@@ -63,9 +66,54 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since the machine booted
+    (``/proc/PID/stat``, field 22); None where it cannot be read (not Linux,
+    no such process). With the boot's id it tells a process from a later
+    one given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            data = stat_file.read()
+        return int(data[data.rindex(b")") + 2:].split()[19])  # after the name "(...)"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def boot_id() -> str | None:
+    """The id of this boot of the machine (Linux), else None."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return boot.read().strip() or None
+    except OSError:
+        return None
+
+
+def _gone(owner: dict) -> str | None:
+    """Why the process a lock of this host names no longer runs (None: it
+    may run): it is not alive, the machine has booted since, or its pid now
+    belongs to a process started at another time (a reused pid)."""
+    pid = owner["pid"]
+    if not _alive(pid):
+        return "that process is gone"
+    booted = boot_id()
+    if owner.get("boot_id") and booted and owner["boot_id"] != booted:
+        return "the machine has restarted since"
+    held, now_started = owner.get("pid_started"), process_start(pid)
+    if held is not None and now_started is not None and held != now_started:
+        return f"that process is gone; pid {pid} is now another process"
+    return None
+
+
 def _describe(owner: dict) -> str:
     return (f"pid {owner.get('pid')} on {owner.get('host')}, started "
             f"{owner.get('started')}: {' '.join(owner.get('command') or [])}").rstrip(": ")
+
+
+def _in_use(folder: Path, owner: dict) -> OutputError:
+    """The refusal of a folder another process holds, with how to clear a
+    lock that outlived its process undetected."""
+    return OutputError(f"output folder {folder}: in use by {_describe(owner)} (if that "
+                       f"command no longer runs, remove {folder / LOCK})")
 
 
 @dataclasses.dataclass
@@ -258,7 +306,8 @@ def claim(out, command=None, tidy: bool = False) -> Claim:
     token = secrets.token_hex(8)
     owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": now().isoformat(),
              "command": list(command) if command is not None else list(sys.argv),
-             "token": token}
+             "token": token, "pid_started": process_start(os.getpid()),
+             "boot_id": boot_id()}
     note = None
     try:
         taken = _create_lock(lock, owner)
@@ -275,8 +324,9 @@ def claim(out, command=None, tidy: bool = False) -> Claim:
         if held.get("host") != owner["host"]:
             raise OutputError(f"output folder {folder}: in use by {_describe(held)} "
                               f"(another host: remove {lock} if that process is gone)")
-        if _alive(held["pid"]):
-            raise OutputError(f"output folder {folder}: in use by {_describe(held)}")
+        why = _gone(held)
+        if why is None:
+            raise _in_use(folder, held)
         # Stale: move it aside (atomic), check that what was moved is the
         # stale lock read above and not a fresh one another process has just
         # taken (then put it back), and lock again: of two processes taking
@@ -294,13 +344,11 @@ def claim(out, command=None, tidy: bool = False) -> Claim:
                 except FileExistsError:
                     pass
                 _unlink(aside)
-                raise OutputError(f"output folder {folder}: in use by "
-                                  f"{_describe(moved or {})}")
+                raise _in_use(folder, moved or {})
             _unlink(aside)
         if not _create_lock(lock, owner):
-            raise OutputError(f"output folder {folder}: in use by "
-                              f"{_describe(_read_lock(lock) or {})}")
-        note = f"took over the stale lock of {_describe(held)} (that process is gone)"
+            raise _in_use(folder, _read_lock(lock) or {})
+        note = f"took over the stale lock of {_describe(held)} ({why})"
     removed = clean_temporaries(folder) + _clean_staging(folder)
     if removed:
         extra = f"removed {removed} unfinished temporary file(s)"

@@ -42,7 +42,8 @@ generator's own ``binomial``.
 """
 
 import numpy as np
-from numba import njit
+
+from .jit import entry, kernel
 
 #: A slot's columns: its key (n, p <= 0.5; n = -1: empty), its bound
 #: floor(min(n, np + 10 sqrt(npq + 1))), the entries filled so far, the
@@ -66,7 +67,7 @@ def new_memo(slots: int = 4096) -> np.ndarray:
     return memo
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@entry(_nrt=False, inline="always")
 def binomial(rng, memo, n, p, keep=True):
     """``rng.binomial(n, p)``, draw for draw, for ``n >= 0``; through the
     table ``memo`` if ``keep``, else by NumPy's walk (for keys that seldom
@@ -92,7 +93,7 @@ def binomial(rng, memo, n, p, keep=True):
     return numpy_binomial(rng, n, p)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def numpy_binomial(rng, n, p):
     """``rng.binomial(n, p)`` as it is, for ``n >= 0``, with the same guard
     as :func:`binomial` (for draws without a table: the world's steps,
@@ -104,14 +105,14 @@ def numpy_binomial(rng, n, p):
     return rng.binomial(n, p)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def bound_of(n, p):
     """NumPy's ``min(n, np + 10 sqrt(npq + 1))`` of the inversion sampler."""
     np_ = n * p
     return min(n, np_ + 10.0 * np.sqrt(np_ * (1.0 - p) + 1))
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def inversion(rng, memo, n, p):
     """NumPy's ``random_binomial_inversion(n, p)`` (``p <= 0.5``, ``np <=
     30``), by a scan of the key's thresholds in ``memo``."""
@@ -127,7 +128,7 @@ def inversion(rng, memo, n, p):
         row[BOUND] = np.floor(bound_of(n, p))
         row[KEY_N] = n
         row[KEY_P] = p
-        fill(row, n, p, 0, np.exp(n * np.log(1.0 - p)), 0.0)
+        fill(row, n, p, np.int64(0), np.exp(n * np.log(1.0 - p)), 0.0)  # not a literal
     bound = row[BOUND]
     while True:
         u = rng.random()
@@ -150,7 +151,7 @@ def inversion(rng, memo, n, p):
         return walk(rng, n, p, u)  # too close to call: NumPy's walk itself
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def fill(row, n, p, x, px, before):
     """Entry ``x`` of a slot from px_x and D_{x-1} (``before``); the entry
     after it (unfilled) stops scans: +inf."""
@@ -162,7 +163,7 @@ def fill(row, n, p, x, px, before):
     row[FILLED] = x + 1.0
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def walk(rng, n, p, u):
     """NumPy's ``random_binomial_inversion(n, p)`` as it is, from its first
     uniform ``u`` (``p <= 0.5``, ``np <= 30``)."""

@@ -11,9 +11,10 @@ The immune system uses ``e(t)`` at the tick's start time: tick ``t`` (1, 2,
 ...) runs from time ``t - 1``, so the first tick uses ``immune.efficacy``.
 """
 
-from numba import njit
+import numpy as np
 
 from .binomial import binomial
+from .jit import kernel
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, landscape, log_ratio, mutation_rate, new_slot, p_any_error,
@@ -28,7 +29,7 @@ from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic
 KEEP_BIRTHS = 64
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     """Immune kills then repairs among ``n_avail`` members of clone ``i``
     (docs/model.md, "One tick", items 7-8), at time ``t0``. Returns (kills, repairs)."""
@@ -52,7 +53,7 @@ def immune_and_repair(rng, memo, cl, ag, i, a, n_avail, immune_mask, p, t0):
     return kills, repairs
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
@@ -137,7 +138,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals):
     return needed
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
     """Immune kills and repairs only (the first phase of a ``wright_fisher``
     or ``moran`` tick); returns the clones they can found."""
@@ -156,7 +157,7 @@ def draw_immune(cl, ag, ev, cfg, rng, memo, t0):
     return needed
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
     """Apply drawn events, found mutant clones, and reduce per agent.
 
@@ -218,7 +219,7 @@ def apply_events(cl, ln, ag, ev, cfg, rng, tick, totals):
                 or cl.ancestor[j] != cl.ancestor[i]):
             a = cl.agent[i]
             j = new_slot(cl)
-            found_clone(cl, ln, i, j, a, 0, tick)
+            found_clone(cl, ln, i, j, a, np.int64(0), tick)  # not a literal: one compiled copy
             rr = row(cl.clone_id[j], ln)
             for k in range(N_TRAITS):  # reset to the agent's z_ref
                 cl.traits[j, k] = ag.zref[a, k]

@@ -8,10 +8,10 @@ numba only: tables of :mod:`simulation.state` and a
 import math
 
 import numpy as np
-from numba import njit
 
 from ..codes import Direction, Kernel, Trait
 from ..state import Agents, Clones, Events, Lineage, Snapshot
+from .jit import entry, kernel
 
 # Trait columns (codes.Trait).
 DRIVE, LOYALTY, STEALTH, FIDELITY = (int(t) for t in Trait)
@@ -21,7 +21,7 @@ N_TRAITS = len(Trait)
 SLOTS_USED, FREE_SLOTS, NEXT_ID = 0, 1, 2
 
 
-@njit(cache=True)
+@entry()
 def effective_error_rate(error_rate, redundancy, correlation):
     """Per-trait error rate after majority vote over ``redundancy`` copies.
 
@@ -42,21 +42,21 @@ def effective_error_rate(error_rate, redundancy, correlation):
     return correlation * error_rate + (1.0 - correlation) * majority
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def noisy_copy_rate(x, p):
     """The per-copy error rate of an environment in state ``x``
     (``copy.noise``): ``mu(t) = min(mu exp(sigma x), 1)``."""
     return min(p.error_rate * math.exp(p.noise_sigma * x), 1.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def noisy_error_rate(x, p):
     """mu_r of an environment in state ``x``: :func:`noisy_copy_rate`
     through the majority vote."""
     return effective_error_rate(noisy_copy_rate(x, p), p.redundancy, p.error_correlation)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def environment(ag, st, p, rng):
     """One step of the environmental noise (``copy.noise``, sigma > 0): the
     AR(1) process ``X_t = phi X_(t-1) + sqrt(1 - phi^2) eps_t``, eps_t
@@ -86,7 +86,7 @@ def environment(ag, st, p, rng):
         st.error_rate = noisy_copy_rate(x, p)
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def start_environment(ag, status, params, rng):
     """The environment at tick 0 (``copy.noise``, sigma > 0): X_0 ~
     Normal(0, 1), the stationary law (one ``standard_normal``: the world's,
@@ -108,7 +108,7 @@ def start_environment(ag, status, params, rng):
         st.error_rate = noisy_copy_rate(st.noise, p)
 
 
-@njit(cache=True)
+@entry()
 def landscape(drive, drive_advantage, ruggedness, shape):
     """Fitness landscape ``L(d) = 1 + a d + ruggedness sum_j A_j sin(2 pi f_j d
     + phi_j)``, clipped at 0; ``shape`` rows are the amplitudes A, the
@@ -122,20 +122,20 @@ def landscape(drive, drive_advantage, ruggedness, shape):
     return max(value, 0.0)
 
 
-@njit(cache=True)
+@kernel()
 def fitness(drive, loyalty, p, shape):
     """Relative fitness ``w = L(d) (1 - loyalty_cost l)`` of WF and Moran."""
     return (landscape(drive, p.drive_advantage, p.ruggedness, shape)
             * (1.0 - p.loyalty_cost * loyalty))
 
 
-@njit(cache=True)
+@entry()
 def immune_efficacy(efficacy, improvement, t):
     """Efficacy ``e(t) = 1 - (1 - efficacy) * exp(-improvement * t)``."""
     return 1.0 - (1.0 - efficacy) * math.exp(-improvement * t)
 
 
-@njit(cache=True)
+@kernel()
 def mutation_rate(mu_r, mutator, f_ref, f):
     """mu_eff = min(1, mu_r exp(mutator (f_ref - f))): the mutator effect."""
     if mu_r <= 0.0:
@@ -146,14 +146,14 @@ def mutation_rate(mu_r, mutator, f_ref, f):
     return min(mu_r * math.exp(x), 1.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def tilted(p_error, tilt):
     """The error probability drawn under importance sampling: the tilt times
     ``p_error``, at most 1/2 (or ``p_error`` itself if larger)."""
     return min(tilt * p_error, max(p_error, 0.5))
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def tilt_front(cl, p):
     """The drive of the world's front at the tick's start, for a front tilt
     (``tilt_from`` not -inf): the largest drive among live clones, or +inf
@@ -169,7 +169,7 @@ def tilt_front(cl, p):
     return front
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def tilt_factor(drive, reference, front, p):
     """The factor f by which a clone's births draw their copy errors (at
     min(f p, max(p, 1/2)); 1: untilted), for a clone of drive ``drive``
@@ -194,7 +194,7 @@ def tilt_factor(drive, reference, front, p):
     return 1.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def log_ratio(k, n, p, q):
     """ln of the likelihood ratio of ``k`` errors in ``n`` copies at the
     error probability ``p`` against ``q`` (the tilted one)."""
@@ -206,14 +206,14 @@ def log_ratio(k, n, p, q):
     return out
 
 
-@njit(cache=True)
+@entry()
 def p_any_error(mu_r, mutator, f_ref, f, n_copy_traits):
     """Probability that a newborn carries at least one copy error."""
     mu = mutation_rate(mu_r, mutator, f_ref, f)
     return -math.expm1(n_copy_traits * math.log1p(-mu)) if mu < 1.0 else 1.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def mutation_step(rng, value, bias, p):
     """One copy error of a trait value by ``copy.kernel``, clipped to [0, 1];
     ``bias`` is the normal kernel's mean step for this trait."""
@@ -236,7 +236,7 @@ def mutation_step(rng, value, bias, p):
     return min(max(value, 0.0), 1.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def row(index, lineage):
     """The lineage row of clone ``index``. Without lineage recording the
     table has one row, which every write then uses (scratch), so memory
@@ -244,7 +244,7 @@ def row(index, lineage):
     return min(index, lineage.parent.shape[0] - 1)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def new_slot(cl):
     """Pop a free slot (the caller has made room) and return it."""
     meta = cl.meta
@@ -256,7 +256,7 @@ def new_slot(cl):
     return j
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def has_room(cl, ln, new_clones):
     """Whether ``new_clones`` more clones fit without growing the tables."""
     meta = cl.meta
@@ -267,21 +267,21 @@ def has_room(cl, ln, new_clones):
     return not (recorded and meta[NEXT_ID] + new_clones > ln.parent.shape[0])
 
 
-@njit(cache=True)
+@kernel()
 def _grown1(a, size, fill):
     out = np.full(size, fill, a.dtype)
-    out[: a.shape[0]] = a
+    _prefix(out, a, a.shape[0])  # a loop: an array slice assignment compiles its error message
     return out
 
 
-@njit(cache=True)
+@kernel()
 def _grown2(a, size):
     out = np.zeros((size, a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
+    _prefix2(out, a, a.shape[0])
     return out
 
 
-@njit(cache=True)
+@entry()
 def grow_clones(cl, ln, ev, new_clones):
     """Tables with room for ``new_clones`` more clones (amortised doubling);
     the event buffers keep the events already drawn."""
@@ -291,7 +291,7 @@ def grow_clones(cl, ln, ev, new_clones):
     if need > cap:
         size = max(need, 2 * cap)
         ancestor = np.arange(size)
-        ancestor[:cap] = cl.ancestor
+        _prefix(ancestor, cl.ancestor, cap)
         cl = Clones(_grown1(cl.count, size, -1), _grown1(cl.agent, size, 0),
                     _grown2(cl.traits, size), _grown1(cl.clone_id, size, 0),
                     _grown1(cl.seeded, size, False), _grown1(cl.repair_slot, size, -1),
@@ -312,7 +312,7 @@ def grow_clones(cl, ln, ev, new_clones):
     return cl, ln, ev
 
 
-@njit(cache=True)
+@entry()
 def grow_agents(ag, new_agents):
     """An agent table with room for ``new_agents`` more rows."""
     used = ag.meta[0]
@@ -333,7 +333,7 @@ def grow_agents(ag, new_agents):
                   _grown1(ag.error_rate, size, 0.0), ag.meta)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def found_clone(cl, ln, i, j, a, n, tick):
     """Found in slot ``j`` a clone of ``n`` members in agent ``a`` with clone
     ``i``'s traits, as ``i``'s child: lineage, seeded flag and ancestor.
@@ -360,7 +360,7 @@ def found_clone(cl, ln, i, j, a, n, tick):
         ln.systematic[r, k] = cl.systematic[i, k]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, bias, p, tick):
     """Found in slot ``j`` of agent ``a`` a one-member mutant clone of clone ``i``.
 
@@ -368,28 +368,34 @@ def found_mutant(rng, cl, ln, i, j, a, mu, copy_traits, bias, p, tick):
     conditioned on at least one success, without rejection: while none has
     mutated, trait c of the k' remaining mutates with probability
     mu / (1 - (1 - mu)^k'); after the first, each with probability mu.
-    ``bias`` holds the normal kernel's mean step per trait.
-    Returns the number of traits mutated.
+    An error of drive is caught with probability ``p.drive_guard`` (one
+    more uniform draw, only when it is above 0): the copy keeps its
+    parent's drive. ``bias`` holds the normal kernel's mean step per trait.
+    Returns the number of traits mutated (caught errors not counted).
     """
     n_copy = copy_traits.shape[0]
     log_keep = math.log1p(-mu) if mu < 1.0 else -np.inf
-    found_clone(cl, ln, i, j, a, 1, tick)
+    found_clone(cl, ln, i, j, a, np.int64(1), tick)  # not a literal: one compiled copy
     r = row(cl.clone_id[j], ln)
+    errors = 0
     hits = 0
     for c in range(n_copy):
-        if hits > 0:
+        if errors > 0:
             q = mu
         else:
             q = mu / -math.expm1((n_copy - c) * log_keep)
         if rng.random() < q:
-            hits += 1
+            errors += 1
             k = copy_traits[c]
+            if k == DRIVE and p.drive_guard > 0.0 and rng.random() < p.drive_guard:
+                continue  # caught as it was made
+            hits += 1
             cl.traits[j, k] = mutation_step(rng, cl.traits[j, k], bias[k], p)
             ln.traits[r, k] = cl.traits[j, k]
     return hits
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def add_systematic(cl, ln, ag, j, i, a, copy_traits):
     """Shift clone ``j``'s copied traits by the systematic error vector of
     its copier (``copy.systematic``): agent ``a``'s, or under lineage scope
@@ -403,7 +409,7 @@ def add_systematic(cl, ln, ag, j, i, a, copy_traits):
         ln.traits[r, k] = cl.traits[j, k]
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def draw_clone_systematic(rng, cl, ln, j, copy_traits, p):
     """Clone ``j``'s own systematic error vector (scope lineage, at the
     founding of a lineage root or a mutant clone): ``Normal(0,
@@ -418,7 +424,7 @@ def draw_clone_systematic(rng, cl, ln, j, copy_traits, p):
         ln.systematic[r, k] = cl.systematic[j, k]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def track_reference(ag, p):
     """A self that drifts (``immune.reference: tracking``): each live,
     non-empty agent's z_ref moves toward its current mean traits,
@@ -433,7 +439,7 @@ def track_reference(ag, p):
             ag.zref[a, k] += rate * (ag.trait_sums[a, k] / size - ag.zref[a, k])
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def draw_systematic(rng, ag, a, copy_traits, p):
     """Agent ``a``'s systematic error vector: ``Normal(0, systematic_sd)``
     for each copied trait in ``copy.traits`` order (no draw when the rate
@@ -446,7 +452,7 @@ def draw_systematic(rng, ag, a, copy_traits, p):
         ag.systematic[a, copy_traits[c]] = rng.normal(0.0, p.systematic_sd)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def free_and_reduce(cl, ln, ag, p, tick):
     """Free the slots of extinct clones and reduce the clones per agent
     (``Agents.size``, ``defectors``, ``trait_sums``, ``seeded``, ``clones``,
@@ -485,7 +491,7 @@ def free_and_reduce(cl, ln, ag, p, tick):
         ag.clones[a] += 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def clear_events(ev, i):
     ev.births[i] = 0
     ev.mutants[i] = 0
@@ -495,7 +501,7 @@ def clear_events(ev, i):
     ev.systematic[i] = 0
 
 
-@njit(cache=True)
+@entry()
 def grow_snapshot(snap, slots, agents):
     """A snapshot whose arrays hold ``slots`` slots and ``agents`` agents
     (doubling; the content is kept)."""
@@ -509,7 +515,7 @@ def grow_snapshot(snap, slots, agents):
                     snap.meta)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def take_snapshot(cl, snap):
     """Remember the state at a record (each live clone its own ancestor);
     the snapshot's arrays must hold the slots used (:func:`grow_snapshot`)."""
@@ -523,20 +529,20 @@ def take_snapshot(cl, snap):
     snap.meta[0] = n
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _prefix(dst, src, n):
     for i in range(n):
         dst[i] = src[i]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _prefix2(dst, src, n):
     for i in range(n):
         for k in range(src.shape[1]):
             dst[i, k] = src[i, k]
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def reset_tables(state, template):
     """Copy the set-up tables ``template`` (:func:`simulation.engine.initial_state`)
     into ``state``'s own, in place: the next replicate of a scenario reuses

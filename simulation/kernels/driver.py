@@ -20,13 +20,14 @@ Python runs only between calls. One tick (docs/model.md, "One tick" to "Outcomes
 """
 
 import numpy as np
-from numba import njit
 
 from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, grow_clones,
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
 from .scores import hazard_progress
 from .seeding import replicate_seed, reseed
+from .glossary import documented
+from .jit import entry, kernel
 from .generations import draw_wright_fisher, moran_events, moran_tick
 from .world import (agent_deaths, draw_migrants, economy, found_children, live_agents,
                     move_migrants, observe_takeovers, parents_due, world_totals)
@@ -44,15 +45,10 @@ FAST_LIMIT = 1 << 17
 SCORE_TIE = 1e-6  # the weight of time held in the drive and lineage scores
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@kernel(_nrt=False, inline="always")
+@documented()
 def _clear_totals(totals):
-    """Zero the event totals ``totals[0]``.
-
-    Parameters
-    ----------
-    totals : numpy.ndarray
-        Event totals (``TOTALS``, one row).
-    """
+    """Zero the event totals ``totals[0]``."""
     t = totals[0]
     t.births = 0
     t.deaths = 0
@@ -64,18 +60,12 @@ def _clear_totals(totals):
     t.log_weight = 0.0
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@kernel(_nrt=False, inline="always")
+@documented(into=("numpy.ndarray", "Event totals (``TOTALS``, one row) added to."),
+            add=("numpy.ndarray", "Event totals (``TOTALS``, one row) to add (all but "
+                                  "``log_weight``, which the status accumulates)."))
 def _add_totals(into, add):
-    """Add the event totals ``add[0]`` into ``into[0]``.
-
-    Parameters
-    ----------
-    into : numpy.ndarray
-        Event totals (``TOTALS``, one row) added to.
-    add : numpy.ndarray
-        Event totals (``TOTALS``, one row) to add (all but ``log_weight``,
-        which the status accumulates).
-    """
+    """Add the event totals ``add[0]`` into ``into[0]``."""
     a, b = into[0], add[0]
     a.births += b.births
     a.deaths += b.deaths
@@ -86,7 +76,8 @@ def _add_totals(into, add):
     a.migrants += b.migrants
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
+@documented(r=("numpy.record", "The timeseries row (``TIMESERIES``) written."))
 def price_terms(cl, ag, snap, r):
     """Multilevel Price decomposition of the change in mean drive and mean
     loyalty since the snapshot, written into the timeseries row ``r``
@@ -105,17 +96,6 @@ def price_terms(cl, ag, snap, r):
     and between + within + transmission = S/W - zbar = zbar' - zbar
     exactly (Price 1972; Okasha 2006, ch. 2, multilevel form). The
     snapshot's scratch arrays hold the sums, so nothing is allocated.
-
-    Parameters
-    ----------
-    cl : Clones
-        The clone table.
-    ag : Agents
-        The agent table.
-    snap : Snapshot
-        The clones and agents at the last record (the Price terms).
-    r : numpy.record
-        The timeseries row (``TIMESERIES``) written.
     """
     r.price_between = np.nan
     r.price_within = np.nan
@@ -183,29 +163,15 @@ def price_terms(cl, ag, snap, r):
             r.price_loyalty_transmission = transmission / total1
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
+@documented(interval=("numpy.ndarray", "The events since the last record (``TOTALS``, "
+                                      "one row), cleared."),
+            n_rows=("int", "The row of ``ts`` written."))
 def write_record(cl, ag, st, interval, snap, ts, n_rows):
     """Write the timeseries row of the current tick into ``ts[n_rows]``,
     then start a new interval (event totals, agent births and deaths, Price
     snapshot). The snapshot must hold the slots used and the agents
     (:func:`grow_snapshot`); nothing is allocated.
-
-    Parameters
-    ----------
-    cl : Clones
-        The clone table.
-    ag : Agents
-        The agent table.
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
-    interval : numpy.ndarray
-        The events since the last record (``TOTALS``, one row), cleared.
-    snap : Snapshot
-        The clones and agents at the last record (the Price terms).
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        The row of ``ts`` written.
     """
     r = ts[n_rows]
     size, defectors, clones, living, _, s0, s1, s2, s3 = world_totals(ag)
@@ -237,19 +203,11 @@ def write_record(cl, ag, st, interval, snap, ts, n_rows):
     take_snapshot(cl, snap)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
+@documented()
 def observe(ag, p, st):
     """Outcomes seen before agent deaths: first defector, takeover,
     convergence and the largest defector fraction (step 4).
-
-    Parameters
-    ----------
-    ag : Agents
-        The agent table.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
     """
     n_taken, largest = observe_takeovers(ag, p)
     st.tick_takeovers = n_taken
@@ -259,25 +217,22 @@ def observe(ag, p, st):
         st.first_defector_tick = st.tick
     if st.takeover_tick < 0 and n_taken > 0:
         st.takeover_tick = st.tick
+        st.drift_rise_before_takeover = st.drift_rise  # to the tick before
     if st.convergence_tick < 0 and size > 0 and drive / size >= p.convergence_drive:
         st.convergence_tick = st.tick
-    if st.drift_tick < 0 and drifted(ag, p, st):
+    rise = drift_rise(ag, st)
+    st.drift_rise = max(st.drift_rise, rise)
+    if st.drift_tick < 0 and rise >= p.drift_delta:
         st.drift_tick = st.tick
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
+@documented()
 def drift_baseline(ag, st):
     """Tick 0's resident drive (mean drive over the members of non-defector
     clones, world-wide) and reference drive (mean z_ref drive over the live
     agents): the baselines of the drift event; and tick 0's goal output
     (sum of n l over every agent), the baseline of goal output lost.
-
-    Parameters
-    ----------
-    ag : Agents
-        The agent table.
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
     """
     resident = 0.0
     members = 0.0
@@ -294,39 +249,34 @@ def drift_baseline(ag, st):
     st.goal_output0 = world_totals(ag)[6]  # loyalty: sum n l
 
 
-@njit(cache=True, _nrt=False)
-def drifted(ag, p, st):
-    """Value drift (docs/model.md, "Failure modes"): some live agent's
-    resident drive (mean over its non-defector members) or reference drive
-    (its z_ref drive) is at least ``drift_delta`` above tick 0's.
-
-    Parameters
-    ----------
-    ag : Agents
-        The agent table.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
+@kernel(_nrt=False)
+@documented()
+def drift_rise(ag, st):
+    """The rise of drive that value drift measures (docs/model.md, "Failure
+    modes"): the largest, over live agents, of the rise of its resident
+    drive (mean over its non-defector members) and of its reference drive
+    (its z_ref drive) above tick 0's. Drift happens when it reaches
+    ``drift_delta``; its running maximum (``STATUS.drift_rise``) gives the
+    failure mode at any threshold.
 
     Returns
     -------
-    bool
-        Some live agent drifted.
+    float
+        The largest rise now (-inf without a live agent).
     """
+    rise = -np.inf
     for a in range(ag.meta[0]):
         if not ag.alive[a]:
             continue
-        if ag.zref[a, DRIVE] - st.reference_drive0 >= p.drift_delta:
-            return True
+        rise = max(rise, ag.zref[a, DRIVE] - st.reference_drive0)
         residents = ag.size[a] - ag.defectors[a]
-        if residents > 0 and (ag.resident_drive[a] / residents - st.resident_drive0
-                              >= p.drift_delta):
-            return True
-    return False
+        if residents > 0:
+            rise = max(rise, ag.resident_drive[a] / residents - st.resident_drive0)
+    return rise
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
+@documented()
 def score(cl, ag, st, p):
     """Progress toward the scored event now, 1 at the event (docs/model.md,
     "Splitting scores").
@@ -345,17 +295,6 @@ def score(cl, ag, st, p):
     splitting discard many paths at once (all the branches of one path
     until one of them progresses), are broken. fixation: the seeded lineage's share of the world.
     convergence: the mean drive over ``convergence_drive``.
-
-    Parameters
-    ----------
-    cl : Clones
-        The clone table.
-    ag : Agents
-        The agent table.
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
 
     Returns
     -------
@@ -397,19 +336,10 @@ def score(cl, ag, st, p):
     return min(drive / size / p.convergence_drive, 1.0)
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@kernel(_nrt=False, inline="always")
+@documented()
 def conclude(ag, p, st):
-    """Outcomes of the tick's end (step 6), then the stop reason, if any.
-
-    Parameters
-    ----------
-    ag : Agents
-        The agent table.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
-    """
+    """Outcomes of the tick's end (step 6), then the stop reason, if any."""
     size = 0.0
     seeded = 0.0
     for a in range(ag.meta[0]):
@@ -444,7 +374,8 @@ def conclude(ag, p, st):
         st.stop_reason = StopReason.LOSS
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@entry(_nrt=False, inline="always")
+@documented()
 def tick_bound(ag, p):
     """The most clones one tick can found, from the state at its start:
     every live clone a repair child (and a clone of newborns carrying only
@@ -458,13 +389,6 @@ def tick_bound(ag, p):
     ``copy.noise`` the tick's mu_r is drawn before the dynamics, and is 0
     when ``copy.error_rate`` is (the noise multiplies it; the majority vote
     keeps 0 at 0).
-
-    Parameters
-    ----------
-    ag : Agents
-        The agent table.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
 
     Returns
     -------
@@ -508,30 +432,14 @@ def tick_bound(ag, p):
     return min(bound, 1e18)
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
+@kernel(_nrt=False, inline="always")
+@documented()
+def halt(st, p, stop_tick, horizon, scoring, ts, n_rows):
     """Why the loop stops before another tick, checked in this order: the
     replicate ended (the horizon or a stop event) and its last tick still
     needs its record (FINAL_RECORD), or has it (STOPPED); the score reached
-    ``stop_score`` (SCORED); ``stop_tick`` (PAUSED); no room for a tick's
+    ``scoring`` (SCORED); ``stop_tick`` (PAUSED); no room for a tick's
     records (BUFFER_FULL). -1: go on.
-
-    Parameters
-    ----------
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
-    p : numpy.record
-        The run's parameters (``PARAMS``; ``cfg.params[0]``).
-    stop_tick : int
-        Pause at this tick.
-    horizon : int
-        The replicate ends at this tick.
-    stop_score : float
-        Pause when the running maximum of the score reaches it.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        Rows of ``ts`` written so far.
 
     Returns
     -------
@@ -544,8 +452,9 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
         if st.last_record_tick == st.tick:
             return Advance.STOPPED
         return Advance.BUFFER_FULL if n_rows >= ts.shape[0] else Advance.FINAL_RECORD
-    if st.score >= stop_score:
-        return Advance.SCORED
+    if scoring is not None:
+        if st.score >= scoring:
+            return Advance.SCORED
     if st.tick >= stop_tick:
         return Advance.PAUSED
     if n_rows + 2 > ts.shape[0]:
@@ -556,18 +465,18 @@ def halt(st, p, stop_tick, horizon, stop_score, ts, n_rows):
 def _into_the_loop(expr, caller, callee):
     """numba's inlining choice (``inline=`` a function of the call
     expression and of the caller's and the callee's untyped IR): inline
-    into :func:`run_ticks` only, the loop without reference counting, where
+    into :func:`advance` only, the loop without reference counting, where
     a call per step would cost about what the step does; elsewhere
-    (:func:`tick_alone`, :func:`generations`, :func:`advance`) the step
-    stays a call to one compiled copy."""
-    return caller.func_id.func_qualname == "run_ticks"
+    (:func:`tick_alone`, :func:`generations`) the step stays a call to
+    one compiled copy."""
+    return caller.func_id.func_qualname == "advance"
 
 
-def _inlined(kernel):
+def _inlined(original):
     """A copy of a reference-count-free kernel of another module, inlined
-    into :func:`run_ticks` (:func:`_into_the_loop`) and a call elsewhere;
+    into :func:`advance` (:func:`_into_the_loop`) and a call elsewhere;
     the original stays a call for its other callers."""
-    return njit(cache=True, _nrt=False, inline=_into_the_loop)(kernel.py_func)
+    return kernel(_nrt=False, inline=_into_the_loop)(original.py_func)
 
 
 _environment = _inlined(environment)
@@ -582,7 +491,10 @@ _room = _inlined(has_room)
 _record = _inlined(write_record)
 
 
-@njit(cache=True, _nrt=True)
+@kernel(_nrt=True)
+@documented(grow=("True or None", "Grow the tables as the draws require; None: they "
+                                  "hold the tick's worst case (:func:`tick_bound`), and "
+                                  "the growing steps are left out of the compiled code."))
 def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     """Step 2 for ``wright_fisher`` and ``moran``: the immune step and
     repair (:func:`.birth_death.draw_immune`), then one Wright-Fisher
@@ -590,24 +502,6 @@ def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     members the immune system removed. Allocates (a refill count per
     agent), so it is a call, not inlined, compiled with reference counting
     (``_nrt=True`` set, so not inherited from the loop that calls it).
-
-    Parameters
-    ----------
-    cl, ln, ag, ev : Clones, Lineage, Agents, Events
-        The tables (:mod:`simulation.state`).
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables (:mod:`.binomial`).
-    tick : int
-        The tick being run (its start time is ``tick - 1``).
-    totals : numpy.ndarray
-        The tick's event totals (``TOTALS``, one row).
-    grow : bool
-        Grow the tables as the draws require; if False they must already
-        hold the tick's worst case (:func:`tick_bound`).
 
     Returns
     -------
@@ -617,8 +511,9 @@ def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     p = cfg.params[0]
     drawn_slots = cl.meta[0]
     needed = draw_immune(cl, ag, ev, cfg, rng, memo, tick - 1)
-    if grow and not has_room(cl, ln, needed):
-        cl, ln, ev = grow_clones(cl, ln, ev, needed)
+    if grow is not None:
+        if not has_room(cl, ln, needed):
+            cl, ln, ev = grow_clones(cl, ln, ev, needed)
     refill = np.zeros(ag.meta[0], np.int64)
     for i in range(drawn_slots):
         if ev.kills[i] > 0:
@@ -626,11 +521,12 @@ def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
     if p.dynamics == Dynamics.WRIGHT_FISHER:
         needed = draw_wright_fisher(cl, ag, ev, cfg, rng)
-        if grow and not has_room(cl, ln, needed):
-            cl, ln, ev = grow_clones(cl, ln, ev, needed)
+        if grow is not None:
+            if not has_room(cl, ln, needed):
+                cl, ln, ev = grow_clones(cl, ln, ev, needed)
         _apply(cl, ln, ag, ev, cfg, rng, tick, totals)
     else:
-        if grow:
+        if grow is not None:
             cl, ln, ev = moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals)
         else:
             moran_events(cl, ln, ag, cfg, rng, tick, refill, totals)
@@ -638,45 +534,24 @@ def generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, grow):
     return cl, ln, ev
 
 
-@njit(cache=True, _nrt=True)
+@kernel(_nrt=True)
+@documented()
 def generations_in_place(cl, ln, ag, ev, cfg, rng, memo, tick, totals):
     """:func:`generations` in tables that hold the tick's worst case,
     nothing returned (so that the loop free of reference counting, which
     calls it, receives no new reference).
-
-    Parameters
-    ----------
-    cl, ln, ag, ev : Clones, Lineage, Agents, Events
-        The tables, holding the tick's worst case (:func:`tick_bound`).
-    cfg : Config
-        The run's constants.
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables.
-    tick : int
-        The tick being run.
-    totals : numpy.ndarray
-        The tick's event totals (``TOTALS``, one row).
     """
-    generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, False)
+    generations(cl, ln, ag, ev, cfg, rng, memo, tick, totals, None)
 
 
-@njit(cache=True, _nrt=True)
+@kernel(_nrt=True)
+@documented(agents=("int", "Agents to make room for."),
+            clones=("int", "Clones to make room for."))
 def grown(cl, ln, ag, ev, agents, clones):
     """The tables with room for ``agents`` more agents and ``clones`` more
     clones (grown by doubling, content kept; the same tables if they have
     it). Only :func:`one_tick` with ``grow`` calls it (the loop without
     reference counting never does: it would receive new references).
-
-    Parameters
-    ----------
-    cl, ln, ag, ev : Clones, Lineage, Agents, Events
-        The tables.
-    agents : int
-        Agents to make room for.
-    clones : int
-        Clones to make room for.
 
     Returns
     -------
@@ -689,33 +564,25 @@ def grown(cl, ln, ag, ev, agents, clones):
     return cl, ln, ag, ev
 
 
-@njit(cache=True, _nrt=True)
+@kernel(_nrt=True)
+@documented()
 def children(cl, ln, ag, cfg, rng, tick, totals):
     """:func:`.world.found_children` (which allocates) as a call compiled with
     reference counting, from the loop without it; returns the number of
     children.
-
-    Parameters
-    ----------
-    cl, ln, ag : Clones, Lineage, Agents
-        The tables, with room for the children (:func:`.world.parents_due`
-        agents, ``bottleneck`` clones each).
-    cfg : Config
-        The run's constants.
-    rng : numpy.random.Generator
-        The replicate's generator.
-    tick : int
-        The tick being run.
-    totals : numpy.ndarray
-        The tick's event totals (``TOTALS``, one row).
     """
     return found_children(cl, ln, ag, cfg, rng, tick, totals)
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow):
+@kernel(_nrt=False, inline="always")
+@documented(totals=("numpy.ndarray", "The tick's event totals (``TOTALS``, one row), "
+                                  "cleared here."),
+            interval=("numpy.ndarray", "The events since the last record (``TOTALS``, "
+                                       "one row), to which the tick's are added."))
+def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow, generational,
+             interacting, scoring):
     """One tick, steps 1-6 of the module docstring: the only place the step
-    order is written. Inlined into both loops: :func:`run_ticks` (``grow``
+    order is written. Inlined into both loops: :func:`advance` (``grow``
     False: the tables already hold the tick's worst case,
     :func:`tick_bound`; nothing grows, nothing is rebound, and the loop
     carries no reference counting) and :func:`tick_alone` (``grow`` True:
@@ -726,28 +593,10 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow):
     new tables) never run in the loop without reference counting. The steps
     that allocate are calls compiled with reference counting (``_nrt=True``
     set: :func:`generations`, :func:`children`, :func:`grown`); every other
-    step is inlined into :func:`run_ticks` and a call from :func:`tick_alone`
-    (:func:`_into_the_loop`).
-
-    Parameters
-    ----------
-    cl, ln, ag, ev : Clones, Lineage, Agents, Events
-        The tables (:mod:`simulation.state`).
-    st : numpy.record
-        The replicate's status (``STATUS``): tick, outcomes, stop reason.
-    totals : numpy.ndarray
-        The tick's event totals (``TOTALS``, one row), cleared here.
-    interval : numpy.ndarray
-        The events since the last record (``TOTALS``, one row), to which
-        the tick's are added.
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables (:mod:`.binomial`).
-    grow : bool
-        Grow the tables as the draws require.
+    step is inlined into :func:`advance` and a call from :func:`tick_alone`
+    (:func:`_into_the_loop`). The parts of the tick a scenario does not use
+    are pruned before compiling (:func:`plan`: ``generational``,
+    ``interacting`` and ``scoring`` None).
 
     Returns
     -------
@@ -761,12 +610,13 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow):
     # 1. the environment, the economy, the tracking reference
     if p.noise_sigma > 0.0:
         _environment(ag, st, p, rng)
-    if p.economy:
-        _economy(ag, p)
+    if interacting is not None:
+        if p.economy:
+            _economy(ag, p)
     if p.tracking_rate > 0.0:
         _track(ag, p)
     # 2. the within-agent dynamics (draws from the tick's start, tick - 1)
-    if p.dynamics == Dynamics.BIRTH_DEATH:
+    if generational is None or p.dynamics == Dynamics.BIRTH_DEATH:
         needed = _draw(cl, ag, ev, cfg, rng, memo, tick - 1, totals)
         if grow:
             cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, needed)
@@ -776,137 +626,97 @@ def one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo, grow):
     else:
         generations_in_place(cl, ln, ag, ev, cfg, rng, memo, tick, totals)
     # 3. transmission
-    if p.transmission > 0:
-        bound = _migrants(cl, ag, ev, p, rng)
-        if bound > 0:
-            if grow:
-                cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, bound)
-            totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
-            _reduce(cl, ln, ag, p, tick)
+    if interacting is not None:
+        if p.transmission > 0:
+            bound = _migrants(cl, ag, ev, p, rng)
+            if bound > 0:
+                if grow:
+                    cl, ln, ag, ev = grown(cl, ln, ag, ev, 0, bound)
+                totals[0].migrants = _move(cl, ln, ag, ev, rng, tick)
+                _reduce(cl, ln, ag, p, tick)
     # 4-5. outcomes observed, agent deaths, agent reproduction
-    _fates(cl, ln, ag, st, totals, cfg, rng, tick)
-    if p.reproduce:
-        n_parents = parents_due(ag, p)
-        if n_parents > 0:
-            if grow:
-                cl, ln, ag, ev = grown(cl, ln, ag, ev, n_parents, n_parents * p.bottleneck)
-            st.agents_born += children(cl, ln, ag, cfg, rng, tick, totals)
+    _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring)
+    if interacting is not None:
+        if p.reproduce:
+            n_parents = parents_due(ag, p)
+            if n_parents > 0:
+                if grow:
+                    cl, ln, ag, ev = grown(cl, ln, ag, ev, n_parents,
+                                           n_parents * p.bottleneck)
+                st.agents_born += children(cl, ln, ag, cfg, rng, tick, totals)
     # 6. outcomes of the tick's end
     conclude(ag, p, st)
     _add_totals(interval, totals)
     return cl, ln, ag, ev
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _fates(cl, ln, ag, st, totals, cfg, rng, tick):
+@kernel(_nrt=False, inline="always")
+@documented()
+def _fates(cl, ln, ag, st, totals, cfg, rng, tick, scoring):
     """Steps 4-5 up to reproduction: the tick's likelihood ratio (importance
     sampling), outcomes observed, the score, deaths.
-
-    Parameters
-    ----------
-    cl, ln, ag : Clones, Lineage, Agents
-        The tables.
-    st : numpy.record
-        The replicate's status (``STATUS``).
-    totals : numpy.ndarray
-        The tick's event totals (``TOTALS``, one row): ``log_weight`` is
-        added to the replicate's.
-    cfg : Config
-        The run's constants.
-    rng : numpy.random.Generator
-        The replicate's generator.
-    tick : int
-        The tick being run.
     """
     p = cfg.params[0]
     st.log_weight += totals[0].log_weight
     observe(ag, p, st)
-    if p.score_event != ScoreEvent.NONE:
-        st.score = max(st.score, score(cl, ag, st, p))
+    if scoring is not None:
+        if p.score_event != ScoreEvent.NONE:
+            st.score = max(st.score, score(cl, ag, st, p))
     died, lost_taken = agent_deaths(cl, ln, ag, p, rng, tick)
     st.agents_died += died
     st.agents_lost_to_takeover += lost_taken
 
 
-@njit(cache=True, _nrt=False)
-def run_ticks(cl, ln, ag, ev, snap, status, totals, interval, cfg, rng, memo, stop_tick,
-              horizon, ts, n_rows, stop_score):
-    """The loop of :func:`advance`: ticks (:func:`one_tick`, inlined) and
-    records while the tables hold each tick's worst case, compiled without
-    reference counting, so that a tick costs its draws and loops only
-    (records included: they allocate nothing either).
+@kernel(_nrt=False)
+@documented()
+def begin(cl, ln, ag, st, p, scoring):
+    """Tick 0, before its record: the set-up state reduced, the drift
+    baselines, the outcomes observed and concluded (a call, not inlined:
+    it runs once a replicate)."""
+    free_and_reduce(cl, ln, ag, p, np.int64(0))  # not a literal: one compiled copy
+    drift_baseline(ag, st)
+    observe(ag, p, st)
+    if scoring is not None:
+        if p.score_event != ScoreEvent.NONE:
+            st.score = score(cl, ag, st, p)
+    conclude(ag, p, st)
 
-    Parameters
-    ----------
-    cl, ln, ag, ev : Clones, Lineage, Agents, Events
-        The tables.
-    snap : Snapshot
-        The clones at the last record (the Price terms).
-    status : numpy.ndarray
-        The replicate's status (``STATUS``, one row).
-    totals, interval : numpy.ndarray
-        The tick's event totals and those since the last record (``TOTALS``).
-    cfg : Config
-        The run's constants.
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables.
-    stop_tick, horizon : int
-        Pause at ``stop_tick``; the replicate ends at ``horizon``.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        Rows of ``ts`` written so far.
-    stop_score : float
-        Pause when the running maximum of the score reaches it.
+
+def plan(params, stop_score=np.inf):
+    """The parts of the tick a run needs, as the last three arguments of
+    :func:`advance`, :func:`tick_alone` and :func:`run_batch`
+    (``generational, interacting, scoring``). A part not needed is None:
+    numba then prunes its branch before typing it, so its kernels are never
+    compiled; each combination is compiled (and cached) once, on first use.
 
     Returns
     -------
-    code : int
-        An :class:`~simulation.codes.Advance` code: NEED_ROOM (before a
-        tick, whose worst case ``bound`` the tables cannot hold), or what
-        :func:`halt` returned, or RECORDED (``pause_at_records``).
-    n_rows : int
-        Rows of ``ts`` written.
-    bound : float
-        The next tick's worst case with NEED_ROOM, else 0.
+    generational : True or None
+        ``wright_fisher`` or ``moran`` (None: ``birth_death``).
+    interacting : True or None
+        Agents interact: the economy, transmission or reproduction (None:
+        none of them).
+    scoring : float or None
+        The score's stop level (None: no ``score_event``, no score kept).
     """
-    p = cfg.params[0]
-    st = status[0]
-    while True:
-        code = halt(st, p, stop_tick, horizon, stop_score, ts, n_rows)
-        if code < 0:
-            bound = tick_bound(ag, p)
-            if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
-                    or snap.count.shape[0] < cl.meta[0] + bound
-                    or snap.agent_sums.shape[0] < (ag.alive.shape[0] if p.reproduce
-                                                   else ag.meta[0])
-                    or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
-                return Advance.NEED_ROOM, n_rows, bound
-            cl, ln, ag, ev = one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo,
-                                      False)
-            if st.tick % p.record_every != 0:
-                continue
-        elif code != Advance.FINAL_RECORD:
-            return code, n_rows, 0.0
-        _record(cl, ag, st, interval, snap, ts, n_rows)
-        n_rows += 1
-        if p.pause_at_records:
-            return Advance.RECORDED, n_rows, 0.0
-        if code == Advance.FINAL_RECORD:
-            return Advance.STOPPED, n_rows, 0.0
+    p = params[0]
+    generational = None if p["dynamics"] == Dynamics.BIRTH_DEATH else True
+    interacting = True if (p["economy"] or p["transmission"] > 0 or p["reproduce"]) else None
+    scoring = None if p["score_event"] == ScoreEvent.NONE else float(stop_score)
+    return generational, interacting, scoring
 
 
-@njit(cache=True)
-def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np.inf):
+@entry(_nrt=False)
+@documented()
+def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, generational, interacting,
+            scoring):
     """Run ticks until ``horizon`` (the replicate ends), a stop event (it
     ends), ``stop_tick`` (it pauses), a full ``ts`` buffer, or (with a
-    ``score_event``) the running maximum of the score reaching
-    ``stop_score`` (it pauses: the branching point of splitting); with
+    ``score_event``) the running maximum of the score reaching ``scoring``
+    (it pauses: the branching point of splitting); with
     ``pause_at_records``, also return after each record; and NEED_ROOM
-    when the tables must grow first (:func:`make_room`, or for a tick too
-    large to make room for, :func:`tick_alone`).
+    when the tables must grow first (:func:`simulation.state.make_room`, or
+    for a tick too large to make room for, :func:`tick_alone`).
 
     Returns ``(code, n_rows, bound)``: code PAUSED, STOPPED, RECORDED,
     BUFFER_FULL, SCORED or NEED_ROOM (with the next tick's worst case
@@ -915,110 +725,63 @@ def advance(state, cfg, rng, memo, stop_tick, horizon, ts, n_rows, stop_score=np
     Python. At the start (tick 0, not yet started) it reduces the set-up
     state, observes tick 0 and writes its record.
 
-    Ticks run in :func:`run_ticks` (the whole tick inlined, no reference
-    counting).
-
-    Parameters
-    ----------
-    state : State
-        The replicate's tables.
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables (:mod:`.binomial`).
-    stop_tick : int
-        Pause at this tick.
-    horizon : int
-        The replicate ends at this tick.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        Rows of ``ts`` written so far.
-    stop_score : float
-        Pause when the running maximum of the score reaches it (splitting).
+    The ticks (:func:`one_tick`) are inlined, and the loop runs while the
+    tables hold each tick's worst case, compiled without reference
+    counting, so that a tick costs its draws and loops only (records
+    included: they allocate nothing either).
     """
     p = cfg.params[0]
     st = state.status[0]
     cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
     snap = state.snapshot
     totals, interval = state.tick_totals, state.interval
-    if not st.started:
+    code = -1
+    record_due = not st.started
+    if record_due:  # tick 0: the set-up state reduced and observed, then its record
         if snap.count.shape[0] < cl.meta[0] or snap.agent_sums.shape[0] < ag.meta[0]:
             return Advance.NEED_ROOM, n_rows, 0.0
         st.started = True
-        _reduce(cl, ln, ag, p, 0)
-        drift_baseline(ag, st)
-        observe(ag, p, st)
-        if p.score_event != ScoreEvent.NONE:
-            st.score = score(cl, ag, st, p)
-        conclude(ag, p, st)
-        write_record(cl, ag, st, interval, snap, ts, n_rows)
+        begin(cl, ln, ag, st, p, scoring)
+    while True:
+        if not record_due:
+            code = halt(st, p, stop_tick, horizon, scoring, ts, n_rows)
+            if code < 0:
+                bound = tick_bound(ag, p)
+                if (bound > FAST_LIMIT or not _room(cl, ln, int(bound))
+                        or snap.count.shape[0] < cl.meta[0] + bound
+                        or snap.agent_sums.shape[0] < (ag.alive.shape[0] if p.reproduce
+                                                       else ag.meta[0])
+                        or (p.reproduce and ag.alive.shape[0] < ag.meta[0] + live_agents(ag))):
+                    return Advance.NEED_ROOM, n_rows, bound
+                cl, ln, ag, ev = one_tick(cl, ln, ag, ev, st, totals, interval, cfg, rng, memo,
+                                          False, generational, interacting, scoring)
+                if st.tick % p.record_every != 0:
+                    continue
+            elif code != Advance.FINAL_RECORD:
+                return code, n_rows, 0.0
+        record_due = False
+        _record(cl, ag, st, interval, snap, ts, n_rows)
         n_rows += 1
         if p.pause_at_records:
             return Advance.RECORDED, n_rows, 0.0
-    return run_ticks(cl, ln, ag, ev, snap, state.status, totals, interval, cfg, rng, memo,
-                     stop_tick, horizon, ts, n_rows, stop_score)
+        if code == Advance.FINAL_RECORD:
+            return Advance.STOPPED, n_rows, 0.0
 
 
-@njit(cache=True)
-def make_room(state, cfg, bound):
-    """The state with tables that hold a tick's worst case ``bound`` (and
-    the snapshot the slots and agents): grown by doubling, content kept.
-
-    Parameters
-    ----------
-    state : State
-        The replicate's tables.
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    bound : float
-        The next tick's worst case (clones it can found).
-
-    Returns
-    -------
-    State
-        The state, with grown tables.
-    """
-    p = cfg.params[0]
-    cl, ln, ag, ev = state.clones, state.lineage, state.agents, state.events
-    need = int(bound)
-    if not has_room(cl, ln, need):
-        cl, ln, ev = grow_clones(cl, ln, ev, need)
-    if p.reproduce:
-        ag = grow_agents(ag, live_agents(ag))
-    snap = grow_snapshot(state.snapshot, cl.meta[0] + need, ag.alive.shape[0])
-    return State(cl, ln, ag, ev, snap, state.status, state.tick_totals, state.interval)
-
-
-@njit(cache=True)
-def tick_alone(state, cfg, rng, memo, ts, n_rows):
+@entry()
+@documented()
+def tick_alone(state, cfg, rng, memo, ts, n_rows, generational, interacting, scoring):
     """One tick whose worst case is too large to make room for in advance
     (:data:`FAST_LIMIT`): the tables grow as its draws require
     (:func:`one_tick`), then its record if due (``ts`` must have a
     free row). Returns ``(code, state, n_rows)``: RECORDED after a record
     with ``pause_at_records``, else PAUSED.
-
-    Parameters
-    ----------
-    state : State
-        The replicate's tables.
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables (:mod:`.binomial`).
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        Rows of ``ts`` written so far.
     """
     p = cfg.params[0]
     st = state.status[0]
     cl, ln, ag, ev = one_tick(state.clones, state.lineage, state.agents, state.events, st,
-                              state.tick_totals, state.interval, cfg, rng, memo, True)
+                              state.tick_totals, state.interval, cfg, rng, memo, True,
+                              generational, interacting, scoring)
     snap = grow_snapshot(state.snapshot, cl.meta[0], ag.alive.shape[0])
     code = Advance.PAUSED
     if st.tick % p.record_every == 0:
@@ -1030,29 +793,15 @@ def tick_alone(state, cfg, rng, memo, ts, n_rows):
                         state.interval), n_rows)
 
 
-@njit(cache=True, _nrt=False)
-def record_end(state, seed, ends, statuses, k, first_row, n_rows):
+@entry(_nrt=False)
+@documented(seed=("int", "The replicate's seed."),
+            k=("int", "The row of ``ends`` and ``statuses`` written."),
+            first_row=("int", "The replicate's first row in the timeseries."),
+            n_rows=("int", "Rows of the timeseries written so far (the replicate's "
+                           "last ends there)."))
+def record_end(ag, status, seed, ends, statuses, k, first_row, n_rows):
     """Row ``k`` of ``ends`` and ``statuses`` (:data:`simulation.state.ENDS`):
-    the ended replicate's outcomes and final reductions.
-
-    Parameters
-    ----------
-    state : State
-        The replicate's tables.
-    seed : int
-        The replicate's seed.
-    ends : numpy.ndarray
-        The replicates' ends (``ENDS``).
-    statuses : numpy.ndarray
-        The replicates' final statuses (``STATUS``).
-    k : int
-        The row of ``ends`` and ``statuses`` written.
-    first_row : int
-        The replicate's first row in the timeseries.
-    n_rows : int
-        Rows of the timeseries written so far (the replicate's last ends there).
-    """
-    ag, cl = state.agents, state.clones
+    the ended replicate's outcomes and final reductions."""
     e = ends[k]
     e.seed = seed
     e.size, e.defectors, e.clones, e.living_agents, _, e.sum_drive, e.sum_loyalty, _, _ = (
@@ -1066,7 +815,7 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
     e.taken_alive = 0
     e.agent_ticks = 0
     e.goal_output_end = 0.0
-    tick = state.status[0].tick
+    tick = status[0].tick
     for a in range(ag.meta[0]):
         if ag.alive[a]:
             e.agent_ticks += tick - ag.born_tick[a]
@@ -1087,12 +836,24 @@ def record_end(state, seed, ends, statuses, k, first_row, n_rows):
             e.died_takeover += 1
     e.first_row = first_row
     e.n_rows = n_rows - first_row
-    statuses[k] = state.status[0]
+    statuses[k] = status[0]
 
 
-@njit(cache=True, nogil=True)
+@entry(nogil=True)
+@documented(template=("State", "The state every replicate starts from."),
+            where=("numpy.ndarray", "The generator's state in memory "
+                                    "(:func:`.seeding.generator_memory`)."),
+            master=("numpy.ndarray", "The master seed's uint32 words."),
+            n_master=("int", "Words of ``master`` used."),
+            point=("int", "The sweep point (0 outside sweeps)."),
+            replicates=("numpy.ndarray", "The replicate numbers of the batch."),
+            k=("int", "The first replicate (index into ``replicates``) to run."),
+            in_progress=("bool", "Replicate ``k`` has begun (resume it, do not reset it)."),
+            work=("numpy.ndarray", "Scratch words of the seed derivation (:mod:`.seeding`)."),
+            pool=("numpy.ndarray", "Scratch words of the seed derivation (:mod:`.seeding`)."))
 def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, replicates,
-              k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool):
+              k, in_progress, horizon, ts, n_rows, ends, statuses, work, pool, generational,
+              interacting, scoring):
     """Replicates ``replicates[k:]`` of one scenario, one after another in
     the same tables, each to its end: reset to ``template``, the generator
     reseeded in place as ``default_rng(replicate_seed(master, r, point))``
@@ -1107,45 +868,6 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
     NEED_ROOM / BUFFER_FULL with the replicate ``k`` that needs it
     (``in_progress``: it has begun); the caller grows the tables or the
     records and calls again from there.
-
-    Parameters
-    ----------
-    state : State
-        The replicate's tables.
-    template : State
-        The state every replicate starts from.
-    cfg : Config
-        The run's constants (``cfg.params[0]``, the parameters).
-    rng : numpy.random.Generator
-        The replicate's generator.
-    memo : BinomialMemo
-        This thread's remembered binomial tables (:mod:`.binomial`).
-    where : numpy.ndarray
-        The generator's state in memory (:func:`.seeding.generator_memory`).
-    master : numpy.ndarray
-        The master seed's uint32 words.
-    n_master : int
-        Words of ``master`` used.
-    point : int
-        The sweep point (0 outside sweeps).
-    replicates : numpy.ndarray
-        The replicate numbers of the batch.
-    k : int
-        The first replicate (index into ``replicates``) to run.
-    in_progress : bool
-        Replicate ``k`` has begun (resume it, do not reset it).
-    horizon : int
-        The replicates end at this tick.
-    ts : numpy.ndarray
-        The timeseries rows (``TIMESERIES``) being written.
-    n_rows : int
-        Rows of ``ts`` written so far.
-    ends : numpy.ndarray
-        The replicates' ends (``ENDS``), one row per replicate.
-    statuses : numpy.ndarray
-        The replicates' final statuses (``STATUS``).
-    work, pool : numpy.ndarray
-        Scratch words of the seed derivation (:mod:`.seeding`).
     """
     while k < replicates.shape[0]:
         if not in_progress:
@@ -1155,10 +877,12 @@ def run_batch(state, template, cfg, rng, memo, where, master, n_master, point, r
             ends[k].seed = seed
             ends[k].first_row = n_rows
             in_progress = True
-        code, n_rows, bound = advance(state, cfg, rng, memo, horizon, horizon, ts, n_rows, np.inf)
+        code, n_rows, bound = advance(state, cfg, rng, memo, horizon, horizon, ts, n_rows,
+                                      generational, interacting, scoring)
         if code == Advance.NEED_ROOM or code == Advance.BUFFER_FULL:
             return code, k, in_progress, n_rows, bound
-        record_end(state, ends[k].seed, ends, statuses, k, ends[k].first_row, n_rows)
+        record_end(state.agents, state.status, ends[k].seed, ends, statuses, k, ends[k].first_row,
+                   n_rows)
         in_progress = False
         k += 1
     return Advance.BATCH_DONE, k, in_progress, n_rows, 0.0

@@ -8,15 +8,15 @@ Both start with an immune phase (kills and repairs, drawn by
 import math
 
 import numpy as np
-from numba import njit
 
 from .binomial import numpy_binomial
+from .jit import kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
                      p_any_error, tilt_factor, tilt_front, tilted)
 
 
-@njit(cache=True)
+@kernel()
 def draw_wright_fisher(cl, ag, ev, cfg, rng):
     """Draw the next Wright-Fisher generation; returns the clones it can found.
 
@@ -70,7 +70,7 @@ def draw_wright_fisher(cl, ag, ev, cfg, rng):
     return needed
 
 
-@njit(cache=True)
+@kernel()
 def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
     """:func:`moran_events` after growing the tables to hold the worst case
     (every event a mutant); returns the (possibly grown) tables."""
@@ -83,7 +83,7 @@ def moran_tick(cl, ln, ev, ag, cfg, rng, tick, refill, totals):
     return cl, ln, ev
 
 
-@njit(cache=True)
+@kernel()
 def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
     """One Moran tick: per agent ``refill[a]`` births, then N birth-death
     events (N = the agent's size at the start of the tick).

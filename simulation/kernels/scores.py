@@ -30,10 +30,9 @@ keeps values of a thousand decades apart distinct and below 1).
 
 import math
 
-from numba import njit
-
 from ..codes import Direction, Dynamics, Kernel
 from .clones import DRIVE, LOYALTY, STEALTH
+from .jit import kernel
 
 #: Copy errors considered on the way to the threshold (the cheapest route).
 MOST_STEPS = 8
@@ -41,13 +40,13 @@ MOST_STEPS = 8
 CENTRE, WIDTH = -20.0, 10.0
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def squash(log10_value):
     """A monotone map of a log10 value onto (0, 1): 1/2 + atan(x) / pi."""
     return 0.5 + math.atan((log10_value - CENTRE) / WIDTH) / math.pi
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def step_tail(distance, k, p):
     """P(S_k >= distance) for the sum S_k of k steps of ``copy.kernel``."""
     kind = p.kernel_type
@@ -65,7 +64,7 @@ def step_tail(distance, k, p):
     return 1.0 - p.escape_threshold if k == 1 else 0.0  # uniform: one draw
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def reach(distance, p):
     """r(D) = max_k mu^k P(S_k >= D), k = 1..MOST_STEPS."""
     mu = p.error_rate_r
@@ -79,7 +78,7 @@ def reach(distance, p):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def escape(birth, removal):
     """Galton-Watson escape probability of one member that gives birth with
     probability ``birth`` and is removed with probability ``removal`` per
@@ -89,7 +88,7 @@ def escape(birth, removal):
     return max(0.0, 1.0 - removal * (1.0 - birth) / (birth * (1.0 - removal)))
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def hazard_progress(cl, ag, st, p, defectors):
     """The ``hazard`` progress b in [0, 1) before the tie-breaking term:
     (1/2) squash(log10 h) before a live defector, 1/2 + (1/2) squash(

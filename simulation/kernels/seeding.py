@@ -16,8 +16,10 @@ import ctypes
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from .jit import entry, kernel
 
 M32 = 0xFFFFFFFF
 INIT_A = 0x43B0D7E5
@@ -32,7 +34,7 @@ MUL_HI = np.uint64(2549297995355413924)
 MUL_LO = np.uint64(4865540595714422341)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _hashmix(value, hash_const):
     """NumPy's hashmix on uint32 words held in int64; returns (value, const)."""
     value = (value ^ hash_const) & M32
@@ -42,14 +44,14 @@ def _hashmix(value, hash_const):
     return value, hash_const
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _mix(x, y):
     result = (MIX_MULT_L * x - MIX_MULT_R * y) & M32
     result ^= result >> 16
     return result
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _words(n, out, at):
     """The uint32 words of a non-negative integer, lowest first, into
     ``out[at:]`` (0 is one word); returns the next free index."""
@@ -63,7 +65,7 @@ def _words(n, out, at):
     return at
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _pool(entropy, n, pool):
     """SeedSequence.mix_entropy of ``entropy[:n]`` into ``pool`` (4 words)."""
     hc = INIT_A
@@ -81,7 +83,7 @@ def _pool(entropy, n, pool):
             pool[i_dst] = _mix(pool[i_dst], h)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _generate(pool, out, n_words):
     """SeedSequence.generate_state: ``n_words`` uint32 words into ``out``."""
     hc = INIT_B
@@ -93,7 +95,7 @@ def _generate(pool, out, n_words):
         out[i] = value
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def replicate_seed(master_words, n_master, point, replicate, scratch, pool):
     """:func:`simulation.run.replicate_seed` compiled: ``master_words[:n_master]``
     are the master seed's uint32 words. ``scratch`` (>= 12) and ``pool``
@@ -113,7 +115,7 @@ def replicate_seed(master_words, n_master, point, replicate, scratch, pool):
     return np.int64(word >> np.uint64(1))
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _mul_full(a, b):
     """64 x 64 -> 128 bits: (hi, lo) of a * b, on uint64."""
     m = np.uint64(M32)
@@ -130,7 +132,7 @@ def _mul_full(a, b):
     return hi, lo
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _step(s_hi, s_lo, inc_hi, inc_lo):
     """One PCG64 LCG step: state * MULT + inc (mod 2^128)."""
     hi, lo = _mul_full(s_lo, MUL_LO)
@@ -140,7 +142,7 @@ def _step(s_hi, s_lo, inc_hi, inc_lo):
     return hi + inc_hi + carry, lo2
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def pcg64_state(seed, scratch, pool):
     """The PCG64 state of ``default_rng(seed)``: (state_hi, state_lo,
     inc_hi, inc_lo) as uint64."""
@@ -189,7 +191,7 @@ def _store_u32(typingctx, address, value):
     return sig, codegen
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def reseed(where, seed, scratch, pool):
     """Make the generator described by ``where`` (:func:`generator_memory`)
     continue exactly as ``numpy.random.default_rng(seed)`` would."""

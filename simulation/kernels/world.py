@@ -3,16 +3,16 @@ transmission, agent fates and agent reproduction, compiled.
 """
 
 import numpy as np
-from numba import njit
 
 from ..codes import DeathCause
 from .binomial import numpy_binomial
+from .jit import entry, kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, N_TRAITS, found_clone,
                      draw_clone_systematic, draw_systematic, found_mutant, free_and_reduce, grow_agents, grow_clones, has_room,
                      mutation_rate, mutation_step, new_slot, noisy_error_rate, p_any_error)
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _income_weight(ag, p, a):
     """N_a (1 + acquisition_bias * mean drive_a) for a live agent, else 0."""
     size = ag.size[a]
@@ -21,7 +21,7 @@ def _income_weight(ag, p, a):
     return size * (1.0 + p.acquisition_bias * ag.trait_sums[a, DRIVE] / size)
 
 
-@njit(cache=True, _nrt=False)
+@entry(_nrt=False)
 def economy(ag, p):
     """Income shares, capacities K_a and reserves from the tick's start:
     share_a = income * N_a (1 + bias * dbar_a) / sum over live agents;
@@ -40,7 +40,7 @@ def economy(ag, p):
             ag.reserve[a] += share - upkeep * ag.size[a]
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def live_agents(ag):
     """The number of live agents."""
     n = 0
@@ -50,7 +50,7 @@ def live_agents(ag):
     return n
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@entry(_nrt=False, inline="always")
 def world_totals(ag):
     """The world's sums over its agents, in agent order (the one place they
     are summed: the records, the outcomes, the splitting score and
@@ -86,7 +86,7 @@ def world_totals(ag):
     return size, defectors, clones, living, seeded, s0, s1, s2, s3
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def draw_migrants(cl, ag, ev, p, rng):
     """Per defector clone (drive > theta) of a live agent, the members that
     leave this tick: ``Binomial(n, transmission)`` (none unless another agent
@@ -105,7 +105,7 @@ def draw_migrants(cl, ag, ev, p, rng):
     return bound
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def move_migrants(cl, ln, ag, ev, rng, tick):
     """Move each clone's migrants to uniformly chosen other live agents.
 
@@ -144,7 +144,7 @@ def move_migrants(cl, ln, ag, ev, rng, tick):
     return moved
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def observe_takeovers(ag, p):
     """Mark the live agents taken over now (members, defector fraction at
     least ``takeover_fraction``); returns (number taken, largest defector
@@ -164,7 +164,7 @@ def observe_takeovers(ag, p):
     return n_taken, largest
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def agent_deaths(cl, ln, ag, p, rng, tick):
     """Agent deaths, in this order of cause: no subcomponents, reserve below
     0, oversight shutdown (probability ``oversight`` for a live agent whose
@@ -204,12 +204,12 @@ def agent_deaths(cl, ln, ag, p, rng, tick):
     return died, lost_taken
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def _heritable_step(rng, value, p):
     return mutation_step(rng, value, p.kernel_bias, p)
 
 
-@njit(cache=True)
+@entry()
 def choose_parents(ag, p, rng):
     """Agents that reproduce this tick: those alive with reserve at the
     threshold, in index order; when ``max_agents`` leaves room for fewer,
@@ -235,7 +235,7 @@ def choose_parents(ag, p, rng):
     return np.sort(eligible[:k])
 
 
-@njit(cache=True, _nrt=False)
+@kernel(_nrt=False)
 def parents_due(ag, p):
     """How many agents reproduce this tick (known before any draw): the
     eligible, or fewer if ``max_agents`` leaves less room."""
@@ -251,7 +251,7 @@ def parents_due(ag, p):
     return eligible
 
 
-@njit(cache=True)
+@kernel()
 def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
     """:func:`found_children` after growing the tables for them; returns the
     tables and the number of children."""
@@ -265,7 +265,7 @@ def reproduce(cl, ln, ag, ev, cfg, rng, tick, totals):
     return cl, ln, ag, ev, found_children(cl, ln, ag, cfg, rng, tick, totals)
 
 
-@njit(cache=True)
+@kernel()
 def found_children(cl, ln, ag, cfg, rng, tick, totals):
     """Agents whose reserve reached the threshold found children
     (:func:`choose_parents`); a child takes half its parent's reserve.
