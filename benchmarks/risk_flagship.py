@@ -131,7 +131,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--particles", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--scores", nargs="+", default=["lineage"])
+    parser.add_argument("--scores", nargs="*", default=["hazard"],
+                        help="splitting scores (agree: none for direct only)")
     parser.add_argument("--paths", type=int, default=0, help="importance-sampled paths")
     parser.add_argument("--tilt", type=float, default=3.0)
     parser.add_argument("--direct", type=int, default=0, help="direct paths")

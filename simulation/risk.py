@@ -449,8 +449,8 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
     p +- z SE. With weights (a tilt), ``effective_sample_size`` (sum w)^2 /
     sum w^2 and ``largest_weight_share`` max w / sum w of the particles at
     the event; below :data:`MIN_EFFECTIVE` or above :data:`MAX_SHARE` (or
-    with no weighted particle at the event) the weights have degenerated
-    and the interval is not reported (``low``, ``high`` None).
+    with no weighted particle at the event, when the sample bounds nothing)
+    the weights have degenerated and the interval is not reported (``low``, ``high`` None).
 
     Costs. ``rel_error`` is SE / p; ``direct_equivalent_replicates`` is
     (1 - p) / (p rel_error^2), the plain Monte Carlo replicates with the
@@ -498,7 +498,11 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
         ess = total * total / float((w * w).sum()) if total > 0 else 0.0
         share = float(w.max()) / total if total > 0 else 1.0
         diagnostics = {"effective_sample_size": ess, "largest_weight_share": share}
-        if ess < MIN_EFFECTIVE or share > MAX_SHARE:
+        if w.size == 0:  # the weights of paths not seen bound nothing
+            low = high = None
+            interval = ("not reported: no weighted path reached the event, and without one "
+                        "the sample bounds nothing: run more paths or choose a larger tilt")
+        elif ess < MIN_EFFECTIVE or share > MAX_SHARE:
             low = high = None
             interval = (f"not reported: the weights have degenerated (effective sample "
                         f"size {ess:.3g} of {w.size} weighted paths at the event, the "

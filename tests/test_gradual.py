@@ -237,6 +237,18 @@ def test_no_event_gives_the_exact_zero_event_bound_not_zero():
     assert "0 events" in out["interval"]
 
 
+def test_no_weighted_path_at_the_event_gives_no_interval_not_zero():
+    """Tilted paths (importance, or weighted splitting) of which none reached
+    the event: the likelihood ratios of the paths not seen bound nothing, so
+    no interval is reported (not [0, 0]), and the reason is given."""
+    reps = [{"estimate": 0.0, "hits": 0, "ticks": 50, "first_generation_ticks": 50,
+             "iterations": 0, "weights": []}] * 10
+    for method in ("importance", "splitting"):
+        out = combine(method, 100, reps)
+        assert out["p"] == 0.0 and out["low"] is None and out["high"] is None, out
+        assert "no weighted path reached the event" in out["interval"]
+
+
 def test_an_upper_end_beyond_the_direct_paths_bound_is_capped():
     """Ten repetitions whose logarithms spread over 20 decades put Cox's
     upper end at 1; the 1000 first-generation paths saw no event, so the
