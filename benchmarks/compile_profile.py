@@ -9,8 +9,9 @@ Runs a `substrate` command (default: the README quickstart,
 (user + sys), the CPU time inside compiles, and per compiled function its
 specialisations and CPU time: inclusive (its compile, the callees compiled
 from it included) and exclusive (its own typing, lowering and LLVM
-optimisation). CPU time, not wall time, so the figure holds on a loaded
-machine.
+optimisation); the compiler passes; and LLVM's share of the lowering pass
+(its function passes, module passes and machine code). CPU time, not wall
+time, so the figure holds on a loaded machine.
 """
 
 from __future__ import annotations
@@ -33,6 +34,34 @@ def cpu_seconds() -> float:
 
 def name_of(dispatcher) -> str:
     return f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}"
+
+
+def time_llvm() -> dict:
+    """CPU seconds of LLVM's work, inside numba's lowering pass: its
+    function passes over each newly lowered module, its module passes after
+    linking, and the machine code (numba's private methods, timed in place;
+    ``advance`` apart from the rest)."""
+    from numba.core import codegen
+
+    spent = defaultdict(float)
+
+    def timed(cls, method, what):
+        original = getattr(cls, method)
+
+        def run(library, *args):
+            started = cpu_seconds()
+            try:
+                return original(library, *args)
+            finally:
+                whose = "advance" if library.name == "advance" else "the rest"
+                spent[f"{what}, {whose}"] += cpu_seconds() - started
+
+        setattr(cls, method, run)
+
+    timed(codegen.CPUCodeLibrary, "_optimize_functions", "function passes")
+    timed(codegen.CPUCodeLibrary, "_optimize_final_module", "module passes")
+    timed(codegen.JITCodeLibrary, "_finalize_specific", "machine code")
+    return spent
 
 
 def main():
@@ -105,6 +134,7 @@ def main():
             nested(spent)
 
         Cache.save_overload = timed_save
+        llvm = time_llvm()
         started = cpu_seconds()
         wall = time.perf_counter()
         from substrate.cli import cli
@@ -130,6 +160,9 @@ def main():
     print(f"{'compiler pass':<58} {'excl s':>7}", file=sys.stderr)
     for name in sorted(passes, key=passes.get, reverse=True)[:8]:
         print(f"{name:<58} {passes[name]:7.2f}", file=sys.stderr)
+    print(f"{'LLVM (within native_lowering)':<58} {'s':>7}", file=sys.stderr)
+    for name in sorted(llvm, key=llvm.get, reverse=True):
+        print(f"{name:<58} {llvm[name]:7.2f}", file=sys.stderr)
     summary = {
         "command": " ".join(args.command),
         "process_cpu_seconds": round(total, 1),
@@ -144,6 +177,7 @@ def main():
     write_json({**json.loads(path.read_text()),
                 "pass_cpu_seconds": {name: round(passes[name], 2)
                                      for name in sorted(passes, key=passes.get, reverse=True)},
+                "llvm_cpu_seconds": {name: round(llvm[name], 2) for name in sorted(llvm)},
                 "exclusive_cpu_seconds": {name: round(exclusive[name], 2) for name in rows},
                 "inclusive_cpu_seconds": {name: round(inclusive[name], 2) for name in rows},
                 "signatures": {name: sorted(signatures[name]) for name in rows

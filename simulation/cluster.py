@@ -140,10 +140,13 @@ def connect(workers: int | None = None, scheduler: str | None = None,
 
 
 def map_units(client, func, units, *, scheduler: str | None = None,
-              worker_timeout: float = 60.0, poll: float = 1.0, window: int = WINDOW):
+              worker_timeout: float = 60.0, poll: float = 1.0, window: int = WINDOW,
+              on_wait=None):
     """Run ``func(*args)`` for every ``(key, args)`` of the iterable
     ``units`` on the cluster; yield ``(key, result)`` as units finish (in
-    any order).
+    any order). ``on_wait()``, if given, is called after every ``poll``
+    seconds in which no unit finished (a progress line's heartbeat while
+    long units run).
 
     At most ``max(window, 4 x worker threads)`` units are in flight: units
     are drawn from ``units`` only as others finish, so the memory of the
@@ -199,6 +202,8 @@ def map_units(client, func, units, *, scheduler: str | None = None,
             yield key, result
         refill()
         if not done:
+            if on_wait is not None:
+                on_wait()
             threads = _live_workers(client, scheduler)
             limit = max(window, 4 * threads)
             if threads:

@@ -265,7 +265,8 @@ def run_sweep(scenario: Scenario, owner: io.Claim, *, workers: int | None = None
                     bar = _Both(bar, plain)
                 for (p, b), _rows in map_units(client, write_unit, work,
                                                scheduler=scheduler,
-                                               worker_timeout=worker_timeout, poll=poll):
+                                               worker_timeout=worker_timeout, poll=poll,
+                                               on_wait=lambda: bar.update(0)):
                     replicates_done += len(blocks[b])
                     bar.set_postfix_str(f"replicates {replicates_done}/{total_replicates}",
                                         refresh=False)

@@ -1,8 +1,16 @@
+import signal
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A test run started in the background of a shell without job control
+# (`pytest &`, nohup) inherits SIGINT ignored, and so would every command the
+# tests start, so the tests of SIGINT would see it ignored: give the commands
+# the default disposition, as a terminal's would have.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -83,16 +83,17 @@ def test_reporting_within_replicates_draws_the_same(scenario):
         assert plain.clone_counts.equals(reported.clone_counts)
 
 
-def test_a_centuries_run_says_so_and_reports_progress(tmp_path):
-    """Before: no line at all, however long (stderr not a terminal)."""
-    (tmp_path / "c.yaml").write_text(CENTURIES)
+def first_stderr_lines(tmp_path, *args, count=3):
+    """The first ``count`` stderr lines of ``substrate ARGS`` (stderr a pipe,
+    progress every second), then SIGINT."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), SUBSTRATE_PROGRESS_SECONDS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "substrate", "run", "c.yaml", "--out", "o"],
-                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "substrate", *args],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
     lines = []
     try:
         deadline = time.monotonic() + 120
-        while len(lines) < 3 and time.monotonic() < deadline:
+        while len(lines) < count and time.monotonic() < deadline:
             ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
             if not ready:
                 break
@@ -103,9 +104,30 @@ def test_a_centuries_run_says_so_and_reports_progress(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
-    assert lines[0].startswith("note: c.yaml: the run will take about "), lines
+    return [line for line in lines
+            if not line.startswith("note: compiling the simulation kernels")]
+
+
+def test_a_centuries_run_says_so_and_reports_progress(tmp_path):
+    """Before: no line at all, however long (stderr not a terminal)."""
+    (tmp_path / "c.yaml").write_text(CENTURIES)
+    lines = first_stderr_lines(tmp_path, "run", "c.yaml", "--out", "o", count=4)
+    assert len(lines) >= 3 and lines[0].startswith("note: c.yaml: the run will take about "), lines
     assert "days" in lines[0] or "years" in lines[0]
     assert all(l.startswith("centuries: ") and "ticks)" in l and "elapsed" in l
+               for l in lines[1:3]), lines
+
+
+def test_a_centuries_sweep_says_so_and_reports_progress_while_its_units_run(tmp_path):
+    """A sweep's plain progress beats while no unit has finished (units of
+    days would otherwise leave stderr silent for days)."""
+    (tmp_path / "c.yaml").write_text(CENTURIES + "sweep: {grid: {copy.error_rate: [0, 0.0]}}\n")
+    lines = first_stderr_lines(tmp_path, "sweep", "c.yaml", "--out", "o", "--workers", "1",
+                               count=4)
+    assert len(lines) >= 3, lines
+    assert lines[0].startswith("note: c.yaml: the sweep will take about "), lines
+    assert "days" in lines[0] or "years" in lines[0]
+    assert all(l.startswith("centuries: 0% (0 of 2 units)") and "elapsed" in l
                for l in lines[1:3]), lines
 
 

@@ -448,3 +448,14 @@ def test_the_flagships_verdict_turns_on_the_drift_threshold():
         assert table.loc[delta, "p_cancer_first"] == runs["takeover"].mean() > 0
     assert table["flips"].all()
     assert (runs["drift_rise"] < sc.immune.tolerance).all()
+    # The lines run and summarize print for it: this run's threshold and the
+    # tolerance marked, each verdict beside its probabilities.
+    from substrate.formatting import sensitivity_text
+
+    text = sensitivity_text(table.reset_index(), 0.2, 0.25).splitlines()
+    assert text[0] == ("  the failure-mode verdict turns on stop.drift_delta (0.2 here; "
+                       "immune.tolerance 0.25):")
+    assert [line.split()[0] for line in text[2:7]] == ["0.1", "0.2", "0.25", "0.3", "0.4"]
+    assert text[3].endswith("drift first (this run)") and f"{5 / 6:.3f} [" in text[3]
+    assert text[4].endswith("cancer first (= tolerance)")
+    assert text[-1].startswith("  (the immune system lets drive rise by up to its tolerance")

@@ -10,6 +10,7 @@ where no estimate stands before it.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -62,18 +63,41 @@ def _cap():
     resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
 
 
-def capped(args, tmp_path, timeout=120):
-    """Run ``args`` (after the interpreter) under the cap; (proc, seconds, peak bytes)."""
+REFUSAL_PEAK = 2**30  # refusals measured at 277-366 MiB (docs/errors.md): a third of the cap
+
+
+def capped(args, tmp_path, timeout=120, peak_below=REFUSAL_PEAK):
+    """Run ``args`` (after the interpreter) under the cap; (proc, seconds, peak
+    bytes), the peak being this process's own (its rusage from wait4), which
+    must stay below ``peak_below``."""
+    import threading
+
     started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          preexec_fn=_cap, timeout=timeout, cwd=tmp_path,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                               "HOME": str(tmp_path)})
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    # (ru_maxrss of children is the largest child so far: only meaningful
-    # when it grew; the assertions below bound it by the cap anyway)
-    return proc, time.perf_counter() - started, max(peak, before * 1024)
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_cap,
+                            cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                               "HOME": str(tmp_path)})
+    streams = {}
+    readers = [threading.Thread(target=lambda name=name: streams.__setitem__(
+        name, getattr(proc, name).read())) for name in ("stdout", "stderr")]
+    for reader in readers:
+        reader.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    for reader in readers:
+        reader.join()
+    seconds = time.perf_counter() - started
+    assert seconds < timeout, f"killed after {timeout} s"
+    done = subprocess.CompletedProcess(proc.args, os.waitstatus_to_exitcode(status),
+                                       streams["stdout"], streams["stderr"])
+    proc.returncode = done.returncode  # reaped by wait4 above
+    peak = usage.ru_maxrss * 1024
+    assert peak < peak_below, (peak, done.stderr[-3000:])
+    return done, seconds, peak
 
 
 def one_error_line(proc) -> str:

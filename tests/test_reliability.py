@@ -388,6 +388,45 @@ def test_a_study_stops_on_a_signal_in_one_line_and_resumes(tmp_path, signum, sta
     assert (out / "study.json").exists()
 
 
+def without_compile_notice(err: str) -> str:
+    """stderr without the compile notice a cold kernel cache prints first."""
+    return "".join(line for line in err.splitlines(keepends=True)
+                   if not line.startswith("note: compiling the simulation kernels"))
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_risk_stops_on_a_signal_in_one_line_keeping_its_folder(tmp_path, signum, status):
+    """risk stopped while its repetitions run: one line naming what was kept
+    and the command to go on, the signal's status, the lock released, the
+    run's identity file left for --resume."""
+    out = tmp_path / "r"
+    args = ["risk", "singleton_baseline", "--particles", "200", "--repeats", "400",
+            "--out", out]
+    proc, err = signalled(args, tmp_path, signum, lambda: (out / "parts").exists(),
+                          after=1.0)
+    err = without_compile_notice(err)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("interrupted: "), err
+    assert err.rstrip().endswith("--out " + str(out) + " --resume"), err
+    assert not (out / ".lock").exists() and (out / "risk-run.json").exists()
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_validate_stops_on_a_signal_in_one_line_leaving_no_folder(tmp_path, signum, status):
+    """validate stopped while it checks: one line, the signal's status, and no
+    half-written folder (it held no complete validation)."""
+    out = tmp_path / "v"
+    proc, err = signalled(["validate", "--tier", "full", "--out", out], tmp_path, signum,
+                          lambda: (out / ".lock").exists(), after=1.0)
+    err = without_compile_notice(err)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err == (f"interrupted: {out} holds no complete validation; to run again: "
+                   f"substrate validate --tier full --out {out}\n"), err
+    assert not out.exists()
+
+
 # --- wording ------------------------------------------------------------------
 
 @pytest.mark.parametrize("override, expected", [
