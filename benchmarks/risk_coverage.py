@@ -1,85 +1,98 @@
-"""Coverage of splitting intervals on the exact Moran fixation cases.
+"""Coverage of splitting intervals at the defaults, on the exact cases.
 
-For each seed, one splitting estimate of P(fixation) of a deleterious mutant
-(r = 1/1.3) in a Moran population of N (exact value from the closed form)
-is run with ``--repeats`` repetitions of ``--particles`` particles; its
-repetitions are kept, and the 95% intervals of the first R = 10 and of all
-R = 20 are scored against the exact value: Cox's log-normal interval (what
-``substrate risk`` reports), Student t (the interval of earlier rounds) and
-a log-scale delta interval, for comparison.
+For each seed, one estimate of ``substrate risk``'s defaults (what
+:func:`simulation.risk.estimate_risk` does when only the scenario and event
+are given) on a case whose exact value is known, and whether its 95%
+interval holds that value. The cases:
 
-    python benchmarks/risk_coverage.py --n 90 --seeds 16
-    python benchmarks/risk_coverage.py --n 40 --seeds 24
+- ``ladder8``, ``ladder12``: the gradual ladder of tests/test_gradual.py
+  (Moran of 20, three copy errors from a defector, two intermediate levels
+  deleterious; T = 50), copy-error rate 1e-4 (exact 6.4e-9) and 1e-5
+  (6.4e-12), from the exact Markov chain;
+- ``moran40``, ``moran90``: fixation of one deleterious mutant (r = 1/1.3)
+  in a Moran population of 40 (exact 8.31e-6) and 90 (1.67e-11), closed form.
 
-Measured (100 particles; seeds 5000 + 0..): N = 40 (exact 8.31e-6), 48
-intervals of R = 10: Cox 0.917, t 0.917; N = 90 (exact 1.67e-11), 32
-intervals of R = 10: Cox 0.906, t 0.781; 16 of R = 20: Cox 0.938, t 0.688.
+Seeds are 5000 + i (i = 0 .. --seeds - 1). With --keep, each estimate's
+repetitions and interval are kept in a JSON file, and seeds already there
+are not run again (the script resumes).
+
+    nice -n 10 python benchmarks/risk_coverage.py ladder8 --seeds 20 --keep cov-ladder8.json
+    nice -n 10 python benchmarks/risk_coverage.py moran90 --seeds 20 --keep cov-moran90.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+CASES = ("ladder8", "ladder12", "moran40", "moran90")
 
-def scored(rows, exact, R):
-    from scipy.stats import t as student_t
 
-    from simulation.risk import splitting_interval
+def case(name: str, seed: int):
+    """(scenario, event, exact value) of a case at a seed."""
+    from analysis.theory import moran_fixation
+    from tests.test_gradual import exact, ladder
+    from tests.test_risk import moran
 
-    hits = {"cox": 0, "student_t": 0, "log_delta": 0}
-    count = 0
-    for estimates in rows:
-        for start in range(0, len(estimates) - R + 1, R):
-            x = np.asarray(estimates[start:start + R])
-            count += 1
-            low, high, _ = splitting_interval(x, 100 * R)
-            hits["cox"] += low <= exact <= high
-            mean, se = x.mean(), x.std(ddof=1) / math.sqrt(R)
-            q = student_t.ppf(0.975, R - 1)
-            hits["student_t"] += mean - q * se <= exact <= mean + q * se
-            if mean > 0:
-                rel = se / mean
-                hits["log_delta"] += mean * math.exp(-q * rel) <= exact <= mean * math.exp(q * rel)
-    return {k: v / count for k, v in hits.items()}, count
+    if name.startswith("ladder"):
+        u = {"ladder8": 1e-4, "ladder12": 1e-5}[name]
+        return ladder(u, 50, seed=seed), "takeover", exact(u, 50)
+    n = {"moran40": 40, "moran90": 90}[name]
+    return moran(n, 1 / 1.3, seed=seed), "fixation", moran_fixation(1 / 1.3, n)
+
+
+def wilson(k: int, n: int) -> tuple:
+    from analysis.estimators import wilson_interval
+
+    return wilson_interval(k, n, 0.95)
 
 
 def main():
-    from analysis.theory import moran_fixation
     from simulation.risk import estimate_risk
-    from tests.test_risk import moran
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=90)
-    parser.add_argument("--particles", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--seeds", type=int, default=16)
-    parser.add_argument("--keep", type=Path, help="JSON file to keep the repetitions in")
+    parser.add_argument("case", choices=CASES)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="JSON file keeping each seed's estimate")
     args = parser.parse_args()
-    exact = moran_fixation(1 / 1.3, args.n)
-    rows = []
-    for seed in range(args.seeds):
-        result = estimate_risk(moran(args.n, 1 / 1.3, seed=5000 + seed), "fixation",
-                               "splitting", args.particles, args.repeats,
-                               show_progress=False, calibrate=False)
-        rows.append(result["repeat_estimates"])
-        print(f"seed {seed}: p = {result['p']:.3g} [{result['low']:.3g}, "
-              f"{result['high']:.3g}]", flush=True)
+    kept = json.loads(args.keep.read_text()) if args.keep and args.keep.exists() else {}
+    rows = kept.setdefault("rows", {})
+    for i in range(args.seeds):
+        seed = 5000 + i
+        if str(seed) in rows:
+            continue
+        sc, event, exact = case(args.case, seed)
+        started = time.process_time()
+        result = estimate_risk(sc, event, show_progress=False, calibrate=False)
+        rows[str(seed)] = {
+            "p": result["p"], "low": result["low"], "high": result["high"],
+            "particles": result["particles"], "repeats": result["repeats"],
+            "interval": result["interval"], "cpu_seconds": time.process_time() - started,
+            "ticks": result["ticks_simulated"], "repeat_estimates": result["repeat_estimates"]}
+        kept["exact"] = exact
         if args.keep:
-            args.keep.write_text(json.dumps({"n": args.n, "exact": exact, "rows": rows}))
-    print(f"N = {args.n}, exact {exact:.3g}, {args.particles} particles")
-    for R in sorted({10, args.repeats}):
-        if R <= args.repeats:
-            coverage, count = scored(rows, exact, R)
-            print(f"R = {R}: {count} intervals, coverage "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in coverage.items()))
+            args.keep.write_text(json.dumps(kept))
+        r = rows[str(seed)]
+        held = r["low"] is not None and r["low"] <= exact <= r["high"]
+        print(f"seed {seed}: p = {r['p']:.3g} [{r['low']:.3g}, {r['high']:.3g}] "
+              f"({'holds' if held else 'misses'} {exact:.3g}), {r['particles']} particles x "
+              f"{r['repeats']}, {r['cpu_seconds']:.0f} s CPU", flush=True)
+    exact = kept["exact"]
+    held = [r["low"] is not None and r["low"] <= exact <= r["high"] for r in rows.values()]
+    below = sum(r["high"] is not None and r["high"] < exact for r in rows.values())
+    ratio = [r["p"] / exact for r in rows.values()]
+    k, n = sum(held), len(held)
+    _, lo, hi = wilson(k, n)
+    print(f"{args.case}: exact {exact:.3g}; {k} of {n} intervals hold it "
+          f"(coverage {k / n:.2f}, Wilson 95% [{lo:.2f}, {hi:.2f}]); {below} of the misses "
+          f"lie below; mean estimate / exact {sum(ratio) / n:.3f}, "
+          f"CPU {sum(r['cpu_seconds'] for r in rows.values()) / n:.0f} s per estimate; "
+          f"seeds 5000..{5000 + n - 1}")
 
 
 if __name__ == "__main__":

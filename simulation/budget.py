@@ -414,8 +414,9 @@ REPEAT_BYTES = 1000
 
 def estimate_risk_memory(scenario, method: str, particles: int, repeats: int) -> dict:
     """Peak memory of a risk estimate (:func:`simulation.risk.estimate_risk`):
-    ``paths`` (splitting keeps up to ``particles`` snapshots of a path's
-    whole state, each the size of the engine's tables for the clones alive;
+    ``paths`` (splitting keeps up to three snapshots per particle: its start,
+    its last crossing replayed, a crossing its branches start from; each
+    the size of the engine's tables for the clones alive;
     direct keeps only their bookkeeping), ``repeats`` (the repetitions'
     results) and ``base``, in bytes, with ``total`` and ``per_path``."""
     from .engine import initial_state
@@ -426,7 +427,7 @@ def estimate_risk_memory(scenario, method: str, particles: int, repeats: int) ->
     per_path = PATH_BYTES + max(tables, alive * SLOT_BYTES)
     if method != "splitting":
         per_path = PATH_BYTES
-    parts = {"paths": 2.0 * particles * per_path + tables,
+    parts = {"paths": 3.0 * particles * per_path + tables,
              "repeats": float(repeats) * REPEAT_BYTES, "base": BASE_BYTES}
     return {"total": sum(parts.values()), **parts, "per_path": per_path}
 

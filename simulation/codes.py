@@ -93,6 +93,7 @@ class ScoreKind(IntEnum):
     FRACTION = 0
     DRIVE = 1
     LINEAGE = 2
+    HAZARD = 3
 
 
 class Advance(IntEnum):

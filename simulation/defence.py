@@ -58,7 +58,7 @@ def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "
                   workers: int | None = None, scheduler: str | None = None,
                   steps: int = 8, source: str = "<scenario>",
                   parts: JobFolder | None = None, score: str | None = None,
-                  tilt: float | None = None) -> dict:
+                  tilt: float | None = None, tilt_from: float | None = None) -> dict:
     """The value of ``key`` at which P(``event`` by the horizon) meets ``target``.
 
     Bisection on the key's range (:data:`SOLVE_KEYS`: efficacy and
@@ -82,14 +82,14 @@ def solve_defence(scenario: Scenario, key: str, target: float, *, event: str = "
         and ``evaluations`` (value, p, low, high of each).
     """
     low, high, scale = check_solve(key, target)
-    check_request(scenario, event, method, particles, repeats, score, tilt)
+    check_request(scenario, event, method, particles, repeats, score, tilt, tilt_from)
     base = scenario.model_dump(mode="json")
     evaluations = []
 
     def estimate(value):
         sc = point_scenario(base, {key: value}, source, f"{key}={value}")
         result = estimate_risk(sc, event, method, particles, repeats, workers, scheduler,
-                               parts=parts, score=score, tilt=tilt)
+                               parts=parts, score=score, tilt=tilt, tilt_from=tilt_from)
         evaluations.append({"value": value, "p": result["p"], "low": result["low"],
                             "high": result["high"], "ticks": result["ticks_simulated"],
                             "result": result})

@@ -34,13 +34,14 @@ def trait_vector(traits) -> np.ndarray:
 
 
 def build_config(scenario, score_event: str | None = None,
-                 score_kind: str | None = None, error_tilt: float | None = None) -> Config:
+                 score_kind: str | None = None, tilt=None) -> Config:
     """The compiled loop's constants for a validated scenario; with
     ``score_event`` (``takeover``, ``fixation`` or ``convergence``) the loop
     also tracks that event's score (``status.score``, its running maximum),
     of kind ``score_kind`` (one of ``SCORES[score_event]``; default the
-    first); with ``error_tilt`` copy errors are drawn at tilted rates and
-    the path's likelihood ratio is kept (``status.log_weight``)."""
+    first); with ``tilt`` (a :class:`simulation.risk.Tilt`, or a factor for
+    every birth) copy errors are drawn at tilted rates and the path's
+    likelihood ratio is kept (``status.log_weight``)."""
     a, c, k = scenario.agent, scenario.copy, scenario.copy.kernel
     w, im, stop = scenario.world, scenario.immune, scenario.stop
     params = np.zeros(1, PARAMS)
@@ -100,7 +101,12 @@ def build_config(scenario, score_event: str | None = None,
     p["stop_convergence"] = "convergence" in stop.on
     p["stop_fixation"] = "fixation" in stop.on
     p["score_event"] = codes.code(ScoreEvent, score_event or "none")
-    p["error_tilt"] = error_tilt if error_tilt else 0.0
+    if isinstance(tilt, (int, float)):
+        tilt = (float(tilt), None, 1.0)
+    factor, start, resident = tilt if tilt is not None else (0.0, None, 1.0)
+    p["error_tilt"] = factor
+    p["tilt_from"] = start if start is not None else -np.inf
+    p["resident_tilt"] = resident
     if score_event == "takeover":
         p["score_kind"] = codes.code(ScoreKind, score_kind or names.SCORES["takeover"][0])
     p["error_cap"] = 1.0

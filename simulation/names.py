@@ -24,7 +24,7 @@ SCORE_EVENTS = tuple(codes.name(e) for e in ScoreEvent if e != ScoreEvent.NONE)
 
 #: The splitting scores of each score event, the default first (takeover's
 #: are codes.ScoreKind; the others have one score each).
-SCORES = {"takeover": ("lineage", "drive", "fraction"), "fixation": ("share",),
+SCORES = {"takeover": ("hazard", "lineage", "drive", "fraction"), "fixation": ("share",),
           "convergence": ("mean_drive",), "type_fixation": ("share",),
           "type_loss": ("share",), "type_reached": ("progress",), "size_reached": ("size",)}
 

@@ -60,6 +60,7 @@ import math
 import sys
 import time
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 
@@ -77,6 +78,10 @@ METHODS = ("splitting", "direct", "importance")
 #: their sum: the weights have degenerated (a few paths carry the estimate).
 MIN_EFFECTIVE = 30
 MAX_SHARE = 0.1
+#: The copy-error probability per birth at which splitting on takeover draws
+#: the front's errors by default (:func:`resolve_tilt`; chosen on the exact
+#: ladder: docs/rare-events.md, "Gradual paths").
+FRONT_ERROR = 3e-3
 #: First spawn-key component of every random stream of a risk estimate (apart
 #: from the replicate streams of ``run`` and ``sweep``).
 RISK_STREAM = 7_919
@@ -88,21 +93,29 @@ MAX_ITERATIONS = 200_000
 MAX_REPEATS = 1000
 #: The fields of an estimate that are wall-clock times (they differ between
 #: runs of one request; every other field is fixed by the request and seed).
-TIMINGS = ("seconds", "seconds_simulated", "direct_seconds_per_path",
+TIMINGS = ("seconds", "seconds_simulated", "cpu_seconds_simulated", "direct_seconds_per_path",
            "direct_equivalent_seconds", "speedup")
 
 
 # --- input -------------------------------------------------------------------
 
 def check_request(scenario: Scenario, event: str, method: str, particles: int,
-                  repeats: int, score: str | None = None, tilt: float | None = None) -> None:
+                  repeats: int, score: str | None = None, tilt: float | None = None,
+                  tilt_from: float | None = None) -> None:
     """Refuse a request that cannot give an estimate (messages name no flag)."""
-    if method == "importance" and tilt is None:
+    if tilt_from is not None:
+        if tilt is None:
+            raise ScenarioError("a tilt band needs a tilt of the copy-error rate")
+        if not (math.isfinite(tilt_from) and tilt_from >= 0.0):
+            raise ScenarioError(f"tilt band from {tilt_from} above the reference drive: "
+                                "must be a finite deviation >= 0")
+    if method == "importance" and (tilt is None or tilt == 1.0):
         raise ScenarioError("importance sampling needs a tilt of the copy-error rate "
                             "(a factor above 1)")
-    if tilt is not None:
-        if not (math.isfinite(tilt) and tilt > 1.0):
-            raise ScenarioError(f"error tilt {tilt}: must be a finite factor above 1")
+    if tilt is not None and not (math.isfinite(tilt) and tilt >= 1.0):
+        raise ScenarioError(f"error tilt {tilt}: must be a finite factor of at least 1 "
+                            "(1: no tilt)")
+    if tilt is not None and tilt > 1.0:
         if method == "direct":
             raise ScenarioError("a tilt needs the importance or splitting method "
                                 "(direct Monte Carlo draws the scenario's own errors)")
@@ -111,8 +124,7 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
                                 "has a rate above 0")
         if not scenario.types and scenario.copy.error_rate == 0.0:
             raise ScenarioError("an error tilt needs copy errors: copy.error_rate is 0")
-        if (scenario.agent.dynamics == "wright_fisher"
-                or scenario.world.reproduction.threshold is not None):
+        if not tiltable(scenario):
             raise ScenarioError("an error tilt applies to birth_death and moran dynamics "
                                 "without agent reproduction")
     if event not in SCORE_EVENTS:
@@ -141,6 +153,82 @@ def check_request(scenario: Scenario, event: str, method: str, particles: int,
                             "independent repetitions")
 
 
+def tiltable(scenario: Scenario) -> bool:
+    """Whether copy errors can be drawn at tilted rates in this scenario."""
+    return (scenario.copy.error_rate > 0.0 and scenario.agent.dynamics != "wright_fisher"
+            and scenario.world.reproduction.threshold is None)
+
+
+class Tilt(NamedTuple):
+    """How copy errors are drawn under importance sampling (docs/model.md,
+    "Importance sampling"): each birth's copy-error probability p at
+    min(f p, max(p, 1/2)) for its factor f, the likelihood ratio kept.
+
+    ``start`` None: every birth at ``factor``. Otherwise a front tilt: the
+    births of the clones at the front (the largest sub-threshold drive)
+    whose drive exceeds their agent's reference by more than ``start`` at
+    ``factor``, other births untilted; while no clone lies that far above
+    the reference, every birth at ``resident``; nothing while a defector
+    lives."""
+
+    factor: float
+    start: float | None = None
+    resident: float = 1.0
+
+
+def as_tilt(tilt) -> Tilt | None:
+    """A :class:`Tilt` from a tilt given as a factor (every birth), a Tilt
+    or its fields (a list, as JSON keeps it); None for none."""
+    if tilt is None:
+        return None
+    if isinstance(tilt, (int, float)):
+        return Tilt(float(tilt))
+    return Tilt(*tilt)
+
+
+def tilt_fields(tilt: Tilt | None) -> dict:
+    """The tilt as ``risk.json`` reports it."""
+    if tilt is None:
+        return {"tilt": None}
+    out = {"tilt": tilt.factor}
+    if tilt.start is not None:
+        out.update(tilt_from=tilt.start, resident_tilt=tilt.resident)
+    return out
+
+
+def resolve_tilt(scenario: Scenario, event: str, method: str, tilt: float | None = None,
+                 tilt_from: float | None = None) -> Tilt | None:
+    """The :class:`Tilt` an estimate runs with (docs/model.md, "Importance
+    sampling"). A given factor is kept (1: none; with ``tilt_from``, a front
+    tilt whose residents are untilted). Without one, splitting on takeover
+    tilts where copy errors are rare: with p a newborn's copy-error
+    probability, the deviant front's births err with probability
+    :data:`FRONT_ERROR` (factor FRONT_ERROR / p, if p is below it), and
+    while no clone deviates every birth is tilted so that a path's births,
+    about B = N0 T b (N0 the initial members, b their births per tick),
+    make one copy error on average (factor 1 / (p B), if p B < 1): each step
+    of a gradual path, the first from the residents included, is then no
+    longer a rare jump. Elsewhere, and where neither applies: None."""
+    from .kernels.clones import effective_error_rate
+
+    if tilt is not None:
+        if tilt == 1.0:
+            return None
+        return Tilt(tilt) if tilt_from is None else Tilt(tilt, tilt_from)
+    if method != "splitting" or event != "takeover" or not tiltable(scenario):
+        return None
+    c, a = scenario.copy, scenario.agent
+    mu = effective_error_rate(c.error_rate, c.redundancy, c.error_correlation)
+    p_any = -math.expm1(len(c.traits) * math.log1p(-mu)) if mu < 1.0 else 1.0
+    births_per_tick = 1.0 if a.dynamics == "moran" else a.death_rate  # at equilibrium
+    births = a.initial_size * births_per_tick * scenario.horizon
+    front = FRONT_ERROR / p_any if 0.0 < p_any < FRONT_ERROR else 1.0
+    resident = 1.0 / (p_any * births) if 0.0 < p_any * births < 1.0 else 1.0
+    if front == 1.0 and resident == 1.0:
+        return None
+    return Tilt(front, 0.0, resident)
+
+
 def risk_scenario(scenario: Scenario, event: str) -> Scenario:
     """The scenario as the paths run it: records only at the horizon, no
     lineage table, and ``stop.on`` replaced by the event itself (for
@@ -165,12 +253,12 @@ class _Paths:
     """The particles of one repetition on one reusable :class:`World`."""
 
     def __init__(self, scenario: Scenario, event: str, seed: int, repeat: int,
-                 score: str | None = None, tilt: float | None = None):
+                 score: str | None = None, tilt: Tilt | float | None = None):
         self.seed, self.repeat = seed, repeat
         root_seed = int(np.random.SeedSequence(
             seed, spawn_key=(RISK_STREAM, repeat)).generate_state(1, np.uint64)[0])
         self.world = World(scenario, seed=root_seed,
-                           config=build_config(scenario, event, score, tilt))
+                           config=build_config(scenario, event, score, as_tilt(tilt)))
         self.root = self.world.snapshot()
         self.horizon = scenario.horizon
         self.ticks = 0
@@ -184,12 +272,20 @@ class _Paths:
         self.log_weight = float(self.world.status["log_weight"])
         return float(self.world.status["score"])
 
-    def crossing(self, start, key, level: float):
+    def crossing(self, start, key, level: float, cached=None):
         """The snapshot of the path (``start``, ``key``) at the tick its score
-        first exceeded ``level`` (replayed on its own stream)."""
-        self.world.restore(start, rng=_rng(self.seed, self.repeat, *key))
+        first exceeded ``level``, replayed on its own stream: from ``start``,
+        or from ``cached``, the snapshot of the same path at its crossing of a
+        lower level (levels only rise, and so do their first crossings, so a
+        particle's replays add up to one path whatever the iterations that
+        branch it)."""
+        if cached is not None:
+            self.world.restore(cached)  # on the stream as it was there
+        else:
+            self.world.restore(start, rng=_rng(self.seed, self.repeat, *key))
         t0 = self.world.tick
-        self.world.advance(self.horizon, stop_score=np.nextafter(level, np.inf))
+        if not self.world.status["score"] > level:
+            self.world.advance(self.horizon, stop_score=np.nextafter(level, np.inf))
         self.ticks += self.world.tick - t0
         # The loop reports SCORED, or STOPPED when the path ended at the very
         # tick it passed the level (the branch then ends there too).
@@ -200,15 +296,17 @@ class _Paths:
 
 def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
                seed: int, repeat: int, score: str | None = None,
-               tilt: float | None = None) -> dict:
+               tilt: Tilt | float | None = None) -> dict:
     """One independent repetition of the estimator (a unit of Dask work).
 
     Parameters
     ----------
     scenario_data : dict
         ``risk_scenario(...).model_dump(mode="json")``.
-    event, method, score, tilt
+    event, method, score
         See :func:`estimate_risk`.
+    tilt : Tilt or float, optional
+        How copy errors are tilted (a float: every birth by that factor).
     particles : int
         n, the particles kept.
     seed, repeat : int
@@ -221,12 +319,12 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
         at the end), ``iterations``, ``log10_weight`` (sum of
         log10(1 - K_j/n)), ``ticks`` (all ticks simulated, replays included)
         ``first_generation_ticks`` (the ticks of the n direct paths),
-        ``seconds`` (its wall-clock time in one process), ``hit_ticks`` (the
-        tick each particle at the event reached it) and, with a tilt,
-        ``weights`` (the likelihood ratio of each particle at the event, in
-        the same order).
+        ``seconds`` and ``cpu_seconds`` (its wall-clock and CPU time in one
+        process), ``hit_ticks`` (the tick each particle at the event reached
+        it) and, with a tilt, ``weights`` (the likelihood ratio of each
+        particle at the event, in the same order).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     scenario = Scenario.model_validate(scenario_data)
     paths = _Paths(scenario, event, seed, repeat, score, tilt)
     n = particles
@@ -246,6 +344,7 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
     first_hits = int((scores >= 1.0).sum())
     log_weight = 0.0
     iterations = 0
+    replayed = {}  # slot -> its particle's snapshot at its last crossing replayed
     if method == "splitting":  # (importance: the first generation only)
         while iterations < MAX_ITERATIONS:
             level = scores.min()
@@ -263,9 +362,12 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
             crossings = {}
             for slot, parent in zip(killed, parents):
                 if parent not in crossings:
-                    crossings[parent] = paths.crossing(starts[parent], keys[parent], level)
+                    crossings[parent] = paths.crossing(starts[parent], keys[parent], level,
+                                                       replayed.get(parent))
+                    replayed[parent] = crossings[parent]
                 starts[slot] = crossings[parent]
                 keys[slot] = (iterations, int(slot))
+                replayed.pop(slot, None)  # a new particle in this slot
                 scores[slot] = run(slot)
         else:
             raise ScenarioError(f"splitting did not finish in {MAX_ITERATIONS} levels")
@@ -281,7 +383,8 @@ def run_repeat(scenario_data: dict, event: str, method: str, particles: int,
             "log10_weight": log_weight / math.log(10) if log_weight > -math.inf else None,
             "ticks": paths.ticks, "first_generation_ticks": first_ticks,
             "first_generation_hits": first_hits,
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started}
 
 
 # --- combining repetitions -------------------------------------------------------
@@ -361,8 +464,8 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
     p +- z SE. With weights (a tilt), ``effective_sample_size`` (sum w)^2 /
     sum w^2 and ``largest_weight_share`` max w / sum w of the particles at
     the event; below :data:`MIN_EFFECTIVE` or above :data:`MAX_SHARE` (or
-    with no weighted particle at the event) the weights have degenerated
-    and the interval is not reported (``low``, ``high`` None).
+    with no weighted particle at the event, when the sample bounds nothing)
+    the weights have degenerated and the interval is not reported (``low``, ``high`` None).
 
     Costs. ``rel_error`` is SE / p; ``direct_equivalent_replicates`` is
     (1 - p) / (p rel_error^2), the plain Monte Carlo replicates with the
@@ -410,7 +513,11 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
         ess = total * total / float((w * w).sum()) if total > 0 else 0.0
         share = float(w.max()) / total if total > 0 else 1.0
         diagnostics = {"effective_sample_size": ess, "largest_weight_share": share}
-        if ess < MIN_EFFECTIVE or share > MAX_SHARE:
+        if w.size == 0:  # the weights of paths not seen bound nothing
+            low = high = None
+            interval = ("not reported: no weighted path reached the event, and without one "
+                        "the sample bounds nothing: run more paths or choose a larger tilt")
+        elif ess < MIN_EFFECTIVE or share > MAX_SHARE:
             low = high = None
             interval = (f"not reported: the weights have degenerated (effective sample "
                         f"size {ess:.3g} of {w.size} weighted paths at the event, the "
@@ -418,12 +525,13 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
     rel = se / p if p > 0 else math.inf
     equivalent = (1 - p) / (p * rel * rel) if p > 0 and rel > 0 else None
     seconds = sum(r.get("seconds", 0.0) for r in repeats)
+    cpu = sum(r.get("cpu_seconds", 0.0) for r in repeats)
     direct_total = (equivalent * direct_seconds
                     if equivalent is not None and direct_seconds else None)
     return {
         "p": p, "low": low, "high": high, "se": se, "rel_error": rel,
         "interval": interval, "level": level, "ticks_simulated": ticks,
-        "seconds_simulated": seconds,
+        "seconds_simulated": seconds, "cpu_seconds_simulated": cpu,
         "direct_equivalent_replicates": equivalent,
         "ticks_per_direct_path": ticks_per_path,
         "direct_equivalent_ticks": (equivalent * ticks_per_path
@@ -437,14 +545,17 @@ def combine(method: str, particles: int, repeats: list[dict], level: float = 0.9
     }
 
 
-def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096) -> float:
+def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096,
+                clock=time.perf_counter) -> float:
     """Seconds per path of the engine's fastest direct route for the risk
     scenario (``scenario`` as :func:`risk_scenario` made it): replicates in
     compiled batches (:func:`simulation.run.run_scenario`, one thread),
     doubling their number from 1 until a batch takes ``budget`` seconds or
     ``most`` replicates, after an untimed replicate of one tick (which
     compiles or loads the kernels: compiling is not counted). The
-    replicates' seeds are the scenario's; only the time is used."""
+    replicates' seeds are the scenario's; only the time is used, on
+    ``clock`` (wall-clock; ``time.process_time`` for CPU time, the measure
+    on a loaded machine)."""
     from .run import run_scenario
 
     run_scenario(scenario.model_copy(update={"replicates": 1, "horizon": 1,
@@ -453,9 +564,9 @@ def direct_cost(scenario: Scenario, budget: float = 1.0, most: int = 4096) -> fl
     count = 1
     while True:
         sc = scenario.model_copy(update={"replicates": count})
-        started = time.perf_counter()
+        started = clock()
         run_scenario(sc, show_progress=False, threads=1)
-        seconds = time.perf_counter() - started
+        seconds = clock() - started
         if seconds >= budget or count >= most:
             return seconds / count
         count *= 2
@@ -472,8 +583,12 @@ def _part_name(identity: str, repeat: int) -> str:
 
 
 def repeat_identity(scenario_data: dict, event: str, method: str, particles: int,
-                    seed: int, score: str | None = None, tilt: float | None = None) -> str:
+                    seed: int, score: str | None = None,
+                    tilt: Tilt | float | None = None) -> str:
     """A hash of what a repetition depends on (its index aside)."""
+    tilt = as_tilt(tilt)
+    if tilt is not None and tilt.start is None and tilt.resident == 1.0:
+        tilt = tilt.factor  # (as the identities of a plain tilt always were)
     text = json.dumps([scenario_data, event, method, particles, seed]
                       + ([score] if score is not None else [])
                       + ([tilt] if tilt is not None else []), sort_keys=True)
@@ -482,7 +597,7 @@ def repeat_identity(scenario_data: dict, event: str, method: str, particles: int
 
 def write_repeat(folder: str, run_id: str, identity: str, scenario_data: dict, event: str,
                  method: str, particles: int, seed: int, repeat: int,
-                 score: str | None = None, tilt: float | None = None) -> dict:
+                 score: str | None = None, tilt: Tilt | float | None = None) -> dict:
     """Run one repetition (:func:`run_repeat`) and write it as a part of the
     output ``folder`` (atomically); returns it. Runs on a Dask worker, which
     must see the folder at the same path (a shared file system:
@@ -498,7 +613,7 @@ def run_repeats(scenario: Scenario, event: str, method: str, particles: int,
                 repeats, seed: int, workers: int | None = None,
                 scheduler: str | None = None, progress=None,
                 parts: JobFolder | None = None, score: str | None = None,
-                tilt: float | None = None) -> list[dict]:
+                tilt: Tilt | float | None = None) -> list[dict]:
     """The repetitions of index in ``repeats`` (an iterable), in order: in
     this process when neither ``workers`` nor ``scheduler`` is given, else
     as units on Dask (:func:`simulation.cluster.map_units`: a local cluster of
@@ -563,7 +678,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
                   scheduler: str | None = None, show_progress: bool | None = None,
                   rel_error: float | None = None, parts: JobFolder | None = None,
                   score: str | None = None, tilt: float | None = None,
-                  calibrate: bool = True) -> dict:
+                  calibrate: bool = True, tilt_from: float | None = None) -> dict:
     """P(``event`` by the scenario's horizon) with a confidence interval.
 
     Parameters
@@ -600,6 +715,13 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
         Importance sampling (``importance``, or weighted ``splitting``):
         each newborn's copy-error probability p is drawn at min(tilt p,
         max(p, 1/2)) and every path carries its exact likelihood ratio.
+        1: no tilt. Default: :func:`resolve_tilt` (splitting on takeover
+        tilts the front's errors where copy errors are rare).
+    tilt_from : float, optional
+        With a tilt, draw tilted errors only for the births of the clones
+        at the front whose drive exceeds their agent's reference drive by
+        more than this (and none while a defector lives); default: every
+        birth.
     calibrate : bool
         Measure the engine's fastest direct route in this run
         (:func:`direct_cost`) for the wall-clock ``speedup``.
@@ -616,7 +738,8 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
 
     from .cluster_log import current_stderr
 
-    check_request(scenario, event, method, particles, repeats, score, tilt)
+    check_request(scenario, event, method, particles, repeats, score, tilt, tilt_from)
+    tilted = resolve_tilt(scenario, event, method, tilt, tilt_from)
     check_risk_memory(scenario, method, particles, repeats)
     if scenario.seed is None:
         raise ScenarioError("the scenario has no seed: give one so the estimate can be repeated")
@@ -626,7 +749,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     sc = risk_scenario(scenario, event)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
-    run = dict(workers=workers, scheduler=scheduler, parts=parts, score=score, tilt=tilt)
+    run = dict(workers=workers, scheduler=scheduler, parts=parts, score=score, tilt=tilted)
     pilot = None
     with tqdm(total=repeats, unit="repeat", desc=f"{method} {event}", file=current_stderr,
               disable=not show_progress, leave=False) as bar:
@@ -643,7 +766,8 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     direct = direct_cost(sc) if calibrate else None
     kind = score or next(iter(SCORES[event]))
     out = {"event": event, "horizon": scenario.horizon, "method": method,
-           "score": kind if method == "splitting" else None, "tilt": tilt,
+           "score": kind if method == "splitting" else None,
+           **tilt_fields(tilted),
            "particles": particles, "repeats": len(results), "seed": scenario.seed,
            "rel_error_target": rel_error,
            "pilot_repeats": len(pilot) if pilot is not None else 0}
@@ -651,6 +775,7 @@ def estimate_risk(scenario: Scenario, event: str = "takeover", method: str = "sp
     if pilot is not None:  # the pilot's work is part of the cost
         out["ticks_simulated"] += int(sum(r["ticks"] for r in pilot))
         out["seconds_simulated"] += sum(r.get("seconds", 0.0) for r in pilot)
+        out["cpu_seconds_simulated"] += sum(r.get("cpu_seconds", 0.0) for r in pilot)
         if out["direct_equivalent_seconds"] is not None:
             out["speedup"] = out["direct_equivalent_seconds"] / out["seconds_simulated"]
         if out["direct_equivalent_ticks"] is not None:

@@ -315,6 +315,11 @@ PARAMS = np.dtype([
     ("error_tilt", np.float64),
     # copy.seeded_only: copy errors only in clones of the seeded lineage
     ("seeded_only", np.bool_),
+    # a front tilt (kernels.clones.tilt_factor): error_tilt for the births of
+    # the clones at the front more than tilt_from above the reference drive,
+    # resident_tilt for every birth while none is (-inf: every birth at
+    # error_tilt)
+    ("tilt_from", np.float64), ("resident_tilt", np.float64),
     # records
     ("horizon", np.int64), ("record_every", np.int64),
     ("pause_at_records", np.bool_),  # return to Python at each record

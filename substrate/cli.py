@@ -266,13 +266,18 @@ def validate(tier, out):
               help="splitting (adaptive multilevel splitting), direct (plain Monte Carlo) "
               "or importance (Monte Carlo at tilted copy-error rates, weighted).")
 @click.option("--score", metavar="NAME", default=None,
-              help="The splitting score: for takeover lineage (default), drive or fraction; "
-              "for fixation share; for convergence mean_drive (the type and size events "
-              "have one score each).")
+              help="The splitting score: for takeover hazard (default), lineage, drive or "
+              "fraction; for fixation share; for convergence mean_drive (the type and size "
+              "events have one score each).")
 @click.option("--tilt", type=float, metavar="FACTOR", default=None,
               help="Importance sampling: draw copy errors at FACTOR times their "
               "probability, each path weighted by its likelihood ratio (with --method "
-              "importance, or splitting).")
+              "importance, or splitting); 1: none. Default: splitting on takeover tilts "
+              "the front's errors where copy errors are rarer than 3e-3 per birth.")
+@click.option("--tilt-from", type=float, metavar="D", default=None,
+              help="With --tilt: tilt only the births of the clones at the front (the "
+              "largest sub-threshold drive) whose drive exceeds the reference by more "
+              "than D [default: every birth].")
 @click.option("--particles", type=int, default=100, show_default=True,
               help="Particles per repetition (direct: paths per repetition).")
 @click.option("--repeats", type=int, default=20, show_default=True,
@@ -295,15 +300,15 @@ def validate(tier, out):
               "many independent repetitions give the estimate.")
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted estimate in --out (its repetitions are kept).")
-def risk(scenario, event, method, score, tilt, particles, repeats, workers, scheduler, out,
-         overrides, seed, horizon, solve, target, steps, rel_error, resume):
+def risk(scenario, event, method, score, tilt, tilt_from, particles, repeats, workers,
+         scheduler, out, overrides, seed, horizon, solve, target, steps, rel_error, resume):
     """Estimate P(EVENT by T) for SCENARIO down to rare values (writes risk.json)."""
     from substrate.risk_command import risk_command
 
     if workers and scheduler:
         fail("--workers and --scheduler exclude each other")
     click.echo(risk_command(scenario, event=event, method=method, score=score, tilt=tilt,
-                            particles=particles,
+                            tilt_from=tilt_from, particles=particles,
                             repeats=repeats, workers=workers, scheduler=scheduler,
                             out=out, overrides=list(overrides), seed=seed,
                             horizon=horizon, solve=solve, target=target, steps=steps,

@@ -16,7 +16,7 @@ from substrate.notice import compile_notice
 
 
 def risk_command(scenario: str, *, event="takeover", method="splitting", score=None,
-                 tilt=None,
+                 tilt=None, tilt_from=None,
                  particles=100,
                  repeats=20, workers=None, scheduler=None, out=None, overrides=(),
                  seed=None, horizon=None, solve=None, target=None,
@@ -45,7 +45,7 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
     path = resolve_scenario(scenario)
     sc = load_scenario(path, list(overrides), seed=seed, horizon=horizon, resolve_seed=False)
     # Refuse a request that cannot give an estimate before any folder is made.
-    check_request(sc, event, method, particles, repeats, score, tilt)
+    check_request(sc, event, method, particles, repeats, score, tilt, tilt_from)
     solving = solve is not None or target is not None
     if solving:
         check_solve(solve, target)
@@ -63,7 +63,8 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
             sc.seed = held["seed"] if held and resume else secrets.randbits(63)
         request = json.dumps([to_yaml(sc), event, method, particles, repeats, solve,
                               target, steps, rel_error] + ([score] if score else [])
-                             + ([tilt] if tilt else []))
+                             + ([tilt] if tilt else [])
+                             + ([tilt_from] if tilt_from is not None else []))
         held = parts.check(request_identity(request), resume)
         parts.start(held, scenario=sc.name, seed=sc.seed)
 
@@ -78,11 +79,11 @@ def risk_command(scenario: str, *, event="takeover", method="splitting", score=N
                                        particles=particles, repeats=repeats,
                                        workers=workers, scheduler=scheduler, steps=steps,
                                        source=str(path), parts=parts, score=score,
-                                       tilt=tilt)
+                                       tilt=tilt, tilt_from=tilt_from)
             else:
                 result = estimate_risk(sc, event, method, particles, repeats, workers,
                                        scheduler, rel_error=rel_error, parts=parts,
-                                       score=score, tilt=tilt)
+                                       score=score, tilt=tilt, tilt_from=tilt_from)
             result["scenario"] = sc.model_dump(mode="json")
             result["scenario_yaml"] = to_yaml(sc)
             result["versions"] = io.versions()

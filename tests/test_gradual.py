@@ -82,61 +82,147 @@ def test_scores_by_hand_before_any_defector():
     assert _score(sc, "lineage") == pytest.approx((1 - 1e-6) * x * (1 + y) / 4, rel=1e-12)
 
 
-def test_the_lineage_score_recovers_the_exact_gradual_probability():
+def _reach(distance, mu, sd):
+    from scipy.stats import norm
+
+    return max(mu ** k * norm.sf(distance / (sd * math.sqrt(k))) for k in range(1, 9))
+
+
+def test_the_hazard_score_by_hand():
+    """The hazard score at tick 0 of 15 residents at drive 0.1 and 5 seeded
+    (of 20) at 0.3 (threshold 0.5, normal kernel sd 0.08, error rate 1e-3): h = 15
+    r(0.4) + 5 r(0.2), r(D) = max_k mu^k Q(D / (sd sqrt k)) (scipy's normal
+    tail); xi = (1 - 1e-6) phi(log10 h) / 2, phi(x) = 1/2 + atan((x + 20) /
+    10) / pi. With one defector (drive 0.8, loyalty 0, no immune system:
+    birth 0.2 (1 + 0.8) g, removal 0.1) the progress is 1/2 + phi(log10(n
+    pi)) / 2 with pi the Galton-Watson escape of analysis.theory."""
+    from analysis.theory import galton_watson_escape
+
+    base = {"seed": 1, "horizon": 10, "record_every": 10,
+            "copy": {"error_rate": 1e-3, "kernel": {"type": "normal", "sd": 0.08}}}
+    sc = validate({**base, "agent": {
+        "capacity": 40, "initial_size": 20, "initial_traits": {"drive": 0.1},
+        "escape_threshold": 0.5, "seed_clones": [{"count": 5, "traits": {"drive": 0.3}}]}})
+    h = 15 * _reach(0.4, 1e-3, 0.08) + 5 * _reach(0.2, 1e-3, 0.08)
+
+    def phi(x):
+        return 0.5 + math.atan((x + 20) / 10) / math.pi
+
+    assert _score(sc, "hazard") == pytest.approx((1 - 1e-6) * phi(math.log10(h)) / 2,
+                                                 rel=1e-9)
+    one = validate({**base, "immune": {"surveillance": 0.0}, "agent": {
+        "capacity": 40, "initial_size": 20, "escape_threshold": 0.5, "drive_advantage": 1.0,
+        "loyalty_cost": 0.0, "birth_rate": 0.2, "death_rate": 0.1, "initial_traits": {"drive": 0.1, "loyalty": 0.0},
+        "seed_clones": [{"count": 1, "traits": {"drive": 0.8, "loyalty": 0.0}}]}})
+    g = 1 - 20 / (10 * 40)  # escape headroom 10: the defector's growth control
+    pi = galton_watson_escape(0.2 * 1.8 * g, 0.1)
+    assert _score(one, "hazard") == pytest.approx(
+        (1 - 1e-6) * (0.5 + phi(math.log10(pi)) / 2), rel=1e-9)
+
+
+def test_the_default_score_recovers_the_exact_gradual_probability():
     """u = 1e-3, T = 30: exact 1.69e-6, three copy errors away. Splitting with
-    the default (lineage) score, 100 particles x 10 repetitions, seed 7: the
-    95% interval holds the exact value, and the estimate is within 3 SE of
-    it. The fraction score cannot see this path before the first defector:
-    it degenerates to plain Monte Carlo (one iteration at level 0) and, with
-    no hit, reports the exact 0-event bound, not [0, 0]."""
+    the default (hazard) score and tilt, 100 particles x 10 repetitions, seed
+    7: the 95% interval holds the exact value, and the estimate is within 3
+    SE of it. The fraction score without a tilt cannot see this path before
+    the first defector: it degenerates to plain Monte Carlo (one iteration
+    at level 0) and, with no hit, reports the exact 0-event bound, not [0, 0]."""
     truth = exact(1e-3, 30)
     assert truth == pytest.approx(1.69e-6, rel=0.01)
     sc = ladder(1e-3, 30)
     result = estimate_risk(sc, "takeover", "splitting", 100, 10, show_progress=False,
                            calibrate=False)
-    assert result["score"] == "lineage"
+    assert result["score"] == "hazard"
     assert result["low"] <= truth <= result["high"], result
     assert abs(result["p"] - truth) <= 3 * result["se"], result
     blind = estimate_risk(sc, "takeover", "splitting", 100, 10, show_progress=False,
-                          score="fraction", calibrate=False)
+                          score="fraction", tilt=1.0, calibrate=False)
     assert blind["iterations_mean"] <= 1.0 and blind["p"] == 0.0
     assert blind["high"] == pytest.approx(1 - 0.025 ** (1 / 1000))
 
 
-def test_the_lineage_score_reaches_the_exact_gradual_case_near_1e_8():
+def test_the_defaults_reach_the_exact_gradual_case_near_1e_8():
     """u = 1e-4, T = 50: exact 6.4e-9, where direct Monte Carlo would need
-    ~1.6e10 paths for a relative error of 0.1. One estimate (100 particles x
-    10 repetitions, seed 7, ~10 s): its 95% interval holds the exact value.
-    (The repetitions are right-skewed: the estimate itself may lie a few
-    standard errors below; the slow test measures the coverage.)"""
+    ~1.6e10 paths for a relative error of 0.1. One estimate at the defaults
+    (100 particles x 20 repetitions, hazard score, front tilt; seed 7, ~15
+    s): its 95% interval holds the exact value (the slow test measures the
+    coverage over 20 seeds)."""
     truth = exact(1e-4, 50)
     assert truth == pytest.approx(6.4e-9, rel=0.01)
-    result = estimate_risk(ladder(1e-4, 50), "takeover", "splitting", 100, 10,
-                           show_progress=False, calibrate=False)
+    result = estimate_risk(ladder(1e-4, 50), "takeover", show_progress=False,
+                           calibrate=False)
     assert result["low"] <= truth <= result["high"], result
     assert result["high"] / result["low"] < 1e3  # an interval that says something
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("u, seeds", [
-    pytest.param(1e-4, range(20), marks=pytest.mark.xfail(
-        strict=True, reason="measured: 11 of 20 intervals hold the exact value (the "
-        "lineage score's repetitions on this ladder are more right-skewed than Cox's "
-        "log-normal interval allows); open in issue 22")),
-    (1e-5, range(10))])
-def test_gradual_intervals_cover_the_exact_value(u, seeds):
-    """Coverage at the defaults (100 particles x 20 repetitions, lineage
-    score) over independent seeds, T = 50: exact 6.4e-9 (u = 1e-4) and
-    6.4e-12 (u = 1e-5). At least 80% of 20 seeds (a correct 95% interval
-    falls below with probability 1.6%) or 70% of 10 (1%). Not met yet (the
-    marker says what was measured; strict, so a fix shows)."""
+@pytest.mark.parametrize("u", [1e-4, 1e-5])
+def test_gradual_intervals_cover_the_exact_value_at_the_defaults(u):
+    """Coverage at the defaults (100 particles x 20 repetitions, hazard
+    score, the front tilt resolve_tilt chooses) over 20 independent seeds
+    (5000..5019, as benchmarks/risk_coverage.py), T = 50: exact 6.4e-9
+    (u = 1e-4) and 6.4e-12 (u = 1e-5). At least 16 of 20 intervals hold the
+    exact value: a 95% interval falls to 15 or fewer with probability 0.3%.
+    (Without the tilt: 11 of 20 at u = 1e-4, measured in the round before.)"""
     truth = exact(u, 50)
     covered = []
-    for seed in seeds:
-        result = estimate_risk(ladder(u, 50, seed=300 + seed), "takeover", "splitting",
-                               100, 20, show_progress=False, calibrate=False)
+    for i in range(20):
+        result = estimate_risk(ladder(u, 50, seed=5000 + i), "takeover",
+                               show_progress=False, calibrate=False)
+        assert result["tilt"] is not None and result["low"] is not None, result["interval"]
         covered.append(result["low"] <= truth <= result["high"])
-    assert np.mean(covered) >= (0.8 if len(covered) >= 20 else 0.7), covered
+    assert sum(covered) >= 16, covered
+
+
+def test_the_default_tilt_by_hand():
+    """The ladder at u = 1e-4 (one copied trait: p = 1e-4 per newborn), N =
+    20 Moran, T = 50: the front's births err at 3e-3 (factor 30); a path has
+    B = 20 x 50 = 1000 births, p B = 0.1 < 1, so while no clone deviates
+    every birth is tilted by 1 / (p B) = 10. The flagship (four copied
+    traits at 1e-3: p = 4.0e-3 > 3e-3, and p B >> 1) is not tilted, nor is
+    fixation (no copy errors) or direct Monte Carlo."""
+    from simulation import load_scenario
+    from simulation.risk import Tilt, resolve_tilt
+
+    tilt = resolve_tilt(ladder(1e-4, 50), "takeover", "splitting")
+    assert tilt == Tilt(pytest.approx(30.0), 0.0, pytest.approx(10.0))
+    flagship = load_scenario("scenarios/singleton_baseline.yaml", [])
+    assert resolve_tilt(flagship, "takeover", "splitting") is None
+    assert resolve_tilt(ladder(1e-4, 50), "takeover", "direct") is None
+    assert resolve_tilt(ladder(1e-4, 50), "takeover", "splitting", 1.0) is None
+    assert resolve_tilt(ladder(1e-4, 50), "takeover", "splitting", 5.0) == Tilt(5.0)
+
+
+def test_the_tilt_factor_of_each_clone_by_hand():
+    """kernels.clones.tilt_factor: the front (largest drive, here 0.8,
+    reference 0.4) is tilted, the clones behind it are not; while no clone
+    lies above the reference every birth takes the resident factor; while a
+    defector lives nothing is tilted; without a band every birth is."""
+    from simulation.kernels.clones import tilt_factor, tilt_front
+
+    sc = ladder(1e-4, 50)
+    p = build_config(sc, "takeover", "lineage", (30.0, 0.0, 10.0)).params[0]
+    assert tilt_factor(0.8, 0.4, 0.8, p) == 30.0
+    assert tilt_factor(0.6, 0.4, 0.8, p) == 1.0 and tilt_factor(0.4, 0.4, 0.8, p) == 1.0
+    assert tilt_factor(0.4, 0.4, 0.4, p) == 10.0
+    assert tilt_factor(0.8, 0.4, np.inf, p) == 1.0
+    every = build_config(sc, "takeover", "lineage", 30.0).params[0]
+    assert tilt_factor(0.4, 0.4, tilt_front(World(sc, seed=1).clones, every), every) == 30.0
+    world = World(sc, seed=1)
+    assert tilt_front(world.clones, p) == pytest.approx(0.4)  # only residents at tick 0
+
+
+def test_the_default_front_tilt_is_unbiased_on_the_ladder():
+    """The likelihood ratio of the front tilt is exact: at u = 1e-3, T = 30
+    (exact 1.69e-6) the mean of 40 repetitions at the defaults (100
+    particles, seed 11) lies within 3 SE of the exact value, and the weights
+    have not degenerated (effective sample size above 30)."""
+    truth = exact(1e-3, 30)
+    result = estimate_risk(ladder(1e-3, 30, seed=11), "takeover", "splitting", 100, 40,
+                           show_progress=False, calibrate=False)
+    assert result["tilt_from"] == 0.0 and result["effective_sample_size"] > 30
+    x = np.array(result["repeat_estimates"])
+    assert abs(x.mean() - truth) <= 3 * x.std(ddof=1) / math.sqrt(x.size), (x.mean(), truth)
 
 
 def test_no_event_gives_the_exact_zero_event_bound_not_zero():
@@ -149,6 +235,18 @@ def test_no_event_gives_the_exact_zero_event_bound_not_zero():
     assert out["low"] == 0.0
     assert out["high"] == pytest.approx(3.682e-3, rel=1e-3)
     assert "0 events" in out["interval"]
+
+
+def test_no_weighted_path_at_the_event_gives_no_interval_not_zero():
+    """Tilted paths (importance, or weighted splitting) of which none reached
+    the event: the likelihood ratios of the paths not seen bound nothing, so
+    no interval is reported (not [0, 0]), and the reason is given."""
+    reps = [{"estimate": 0.0, "hits": 0, "ticks": 50, "first_generation_ticks": 50,
+             "iterations": 0, "weights": []}] * 10
+    for method in ("importance", "splitting"):
+        out = combine(method, 100, reps)
+        assert out["p"] == 0.0 and out["low"] is None and out["high"] is None, out
+        assert "no weighted path reached the event" in out["interval"]
 
 
 def test_an_upper_end_beyond_the_direct_paths_bound_is_capped():
@@ -303,39 +401,54 @@ def test_weighted_splitting_recovers_the_exact_ladder_value():
 
 
 @pytest.mark.slow
-def test_gradual_flagship_physics_splitting_agrees_with_direct():
+@pytest.mark.parametrize("efficacy, paths", [(0.6, 8000), (0.8, 200_000)])
+def test_gradual_flagship_physics_splitting_agrees_with_direct(efficacy, paths):
     """The flagship's own physics (normal kernel sd 0.08 from drive 0.1 to the
     threshold 0.5, immune surveillance 0.3, tolerance 0.25) at 500 residents
-    (capacity 1000), efficacy 0.6, T = 2000: P(takeover) ~ 2e-2 (a probe of
-    2000 direct paths, seed 3: 0.021). Splitting with the lineage score (100
-    particles x 10, seed 1) and 8000 direct paths in compiled batches agree
-    within 3 combined SE (~10 minutes on 2 cores)."""
+    (capacity 1000), T = 2000: P(takeover) ~ 2e-2 at efficacy 0.6 and ~1e-4
+    at 0.8 (benchmarks/risk_flagship.py agree, seed 1: direct 0.0295 of 4000
+    paths, splitting 0.0248; splitting 6e-5 to 1.1e-4). Splitting at the
+    defaults (100 particles x 20, seed 1) and ``paths`` direct paths in
+    compiled batches agree within 3 combined SE. At 1e-4, splitting reaches
+    a relative error of 0.3 in less CPU time than direct batches would (its
+    rel^2 x CPU seconds / 0.09 against (1 - p) / (0.09 p) paths at the CPU
+    seconds per path measured here; measured 41-78 s against 355 s). ~15
+    minutes of CPU."""
+    import time
+
     import scenarios
     from simulation import load_scenario
     from simulation.risk import risk_scenario
     from simulation.run import run_scenario
 
     sc = load_scenario(scenarios.path("singleton_baseline"), [
-        "agent.capacity=1000", "agent.initial_size=500", "immune.efficacy=0.6", "seed=1"])
+        "agent.capacity=1000", "agent.initial_size=500", f"immune.efficacy={efficacy}",
+        "seed=1"])
+    started = time.process_time()
     runs = run_scenario(risk_scenario(sc, "takeover").model_copy(
-        update={"replicates": 8000}), show_progress=False).runs
+        update={"replicates": paths}), show_progress=False, threads=1).runs
+    per_path = (time.process_time() - started) / paths
     direct = float(runs["takeover"].mean())
-    se_direct = math.sqrt(direct * (1 - direct) / 8000)
-    split = estimate_risk(sc, "takeover", "splitting", 100, 10, show_progress=False,
-                          calibrate=False)
+    se_direct = math.sqrt(direct * (1 - direct) / paths)
+    split = estimate_risk(sc, "takeover", show_progress=False, calibrate=False)
     assert abs(split["p"] - direct) <= 3 * math.hypot(split["se"], se_direct), (
         split["p"], direct)
+    if efficacy == 0.8:
+        p = split["p"]
+        splitting_cpu = split["rel_error"] ** 2 * split["cpu_seconds_simulated"] / 0.09
+        assert splitting_cpu < (1 - p) / (0.09 * p) * per_path, (splitting_cpu, per_path)
 
 
 @pytest.mark.slow
-def test_the_lineage_score_is_unbiased_on_the_ladder():
+@pytest.mark.parametrize("score, tilt", [("lineage", 1.0), ("hazard", None), ("lineage", None)])
+def test_splitting_is_unbiased_on_the_ladder_whatever_the_score(score, tilt):
     """The mean of 200 repetitions (100 particles, seed 11) at u = 1e-3,
     T = 30 (exact 1.69e-6) within 3 SE of the exact value: the estimator is
-    unbiased whatever the score, however skewed its repetitions (measured:
-    mean 1.86e-6, z = 0.47; median 0.35 of the exact value, largest 34
-    times it)."""
+    unbiased whatever the score and the tilt, however skewed its
+    repetitions (measured without a tilt, lineage: mean 1.86e-6, z = 0.47;
+    median 0.35 of the exact value, largest 34 times it)."""
     truth = exact(1e-3, 30)
     result = estimate_risk(ladder(1e-3, 30, seed=11), "takeover", "splitting", 100, 200,
-                           show_progress=False, calibrate=False)
+                           show_progress=False, calibrate=False, score=score, tilt=tilt)
     x = np.array(result["repeat_estimates"])
-    assert abs(x.mean() - truth) <= 3 * x.std(ddof=1) / math.sqrt(x.size)
+    assert abs(x.mean() - truth) <= 3 * x.std(ddof=1) / math.sqrt(x.size), (x.mean(), truth)

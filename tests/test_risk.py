@@ -159,8 +159,11 @@ def scenario_yaml() -> str:
     (["--score", "bogus"], "unknown score 'bogus' for the takeover event"),
     (["--event", "fixation", "--score", "lineage"], "unknown score"),
     (["--method", "importance"], "needs a tilt"),
-    (["--method", "importance", "--tilt", "0.5"], "finite factor above 1"),
-    (["--method", "importance", "--tilt", "nan"], "finite factor above 1"),
+    (["--method", "importance", "--tilt", "0.5"], "finite factor of at least 1"),
+    (["--method", "importance", "--tilt", "nan"], "finite factor of at least 1"),
+    (["--method", "importance", "--tilt", "1"], "needs a tilt"),
+    (["--tilt-from", "0.1"], "needs a tilt of the copy-error rate"),
+    (["--tilt", "3", "--tilt-from", "-1"], "must be a finite deviation"),
     (["--method", "direct", "--tilt", "3"], "needs the importance or splitting method"),
     (["--tilt", "3", "--set", "copy.error_rate=0"], "needs copy errors"),
 ])
@@ -358,7 +361,9 @@ def test_a_branch_starts_where_its_parent_first_passed_the_level():
     parent's own stream ends where the parent ended."""
     from simulation.risk import RISK_STREAM, _Paths
 
-    paths = _Paths(risk_scenario(mission(), "takeover"), "takeover", 5, 0)
+    # (the lineage score is 0 at tick 0, so half a path's score is a level it
+    # passed later)
+    paths = _Paths(risk_scenario(mission(), "takeover"), "takeover", 5, 0, "lineage")
     checked = 0
     for i in range(400):
         score = paths.run(paths.root, (0, i))
@@ -395,14 +400,15 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     the others and equals an estimate made in one go without parts."""
     from simulation import io
     from simulation.jobs import RISK, JobFolder
-    from simulation.risk import RISK_MARKER, run_repeats
+    from simulation.risk import RISK_MARKER, resolve_tilt, run_repeats
 
     sc = mission(horizon=100)
     (tmp_path / "parts").mkdir()
     (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r1"}))
     parts = JobFolder(RISK, io.Claim(tmp_path, "r1"))
+    tilt = resolve_tilt(sc, "takeover", "splitting")  # as estimate_risk runs it
     first = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20,
-                        [1, 3], sc.seed, parts=parts)
+                        [1, 3], sc.seed, parts=parts, tilt=tilt)
     kept = sorted(p.name for p in (tmp_path / "parts").iterdir())
     assert len(kept) == 2 and all(name.endswith(("r000001.json", "r000003.json"))
                                   for name in kept)
@@ -422,7 +428,8 @@ def test_kept_repetitions_are_read_not_run_and_change_nothing(tmp_path):
     notes = []
     (tmp_path / RISK_MARKER).write_text(json.dumps({"run_id": "r2"}))
     again = run_repeats(risk_scenario(sc, "takeover"), "takeover", "splitting", 20, [1],
-                        sc.seed, parts=JobFolder(RISK, io.Claim(tmp_path, "r2"), notes.append))
+                        sc.seed, parts=JobFolder(RISK, io.Claim(tmp_path, "r2"), notes.append),
+                        tilt=tilt)
     assert again[0]["estimate"] == first[0]["estimate"]
     assert len(notes) == 1 and "1 finished repetition(s) have a damaged or unreadable " \
         "part (r000001): run again" in notes[0]

@@ -18,7 +18,7 @@ from .jit import kernel
 from .clones import (DRIVE, FIDELITY, N_TRAITS, NEXT_ID, STEALTH, add_systematic,
                      clear_events, draw_clone_systematic, found_clone, found_mutant, free_and_reduce,
                      immune_efficacy, is_defector, landscape, log_ratio, mutation_rate, new_slot,
-                     p_any_error, row, tilted)
+                     p_any_error, row, tilt_factor, tilt_front, tilted)
 from .prefetch import AHEAD, prefetch
 from .types import (death_probability, found_type_mutants, set_type, systematic_target,
                     type_error_probability)
@@ -71,8 +71,9 @@ def fetch_agent(ag, a):
 def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals, typed):
     """Draw every live clone's events for one tick into ``ev``; returns the
     number of clones the events can found (mutants and repair children).
-    With ``error_tilt``, mutants are drawn at the tilted probability and the
-    log likelihood ratio is added to ``totals``. ``typed`` None (no types,
+    With ``error_tilt``, mutants are drawn at the probability tilted by the
+    clone's factor (:func:`.clones.tilt_factor`) and the log likelihood
+    ratio is added to ``totals``. ``typed`` None (no types,
     :func:`.driver.plan`): the types' code is left out of the compiled code."""
     p = cfg.params[0]
     theta = p.escape_threshold
@@ -88,6 +89,7 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals, typed):
     # follow one another): the same values, without a division per clone
     g_agent = -1
     g_resident = g_escaped = 0.0
+    front = tilt_front(cl, p)
     slots = cl.meta[0]
     for i in range(slots):
         if i + AHEAD < slots:  # (the agent rows of a clone further on)
@@ -129,8 +131,9 @@ def draw_events(cl, ag, ev, cfg, rng, memo, t0, totals, typed):
             if not fixed_error and not p.typed:
                 p_error = p_any_error(ag.error_rate[a], p.mutator_strength,
                                       ag.zref[a, FIDELITY], cl.traits[i, FIDELITY], n_copy)
-            if p.error_tilt > 0.0:
-                q = tilted(p_error, p.error_tilt)
+            tilt = tilt_factor(drive, ag.zref[a, DRIVE], front, p)
+            if tilt != 1.0:
+                q = tilted(p_error, tilt)
                 m = binomial(rng, memo, b, q)
                 totals[0].log_weight += log_ratio(m, b, p_error, q)
             else:

@@ -158,6 +158,47 @@ def tilted(p_error, tilt):
     return min(tilt * p_error, max(p_error, 0.5))
 
 
+@entry(_nrt=False)
+def tilt_front(cl, p):
+    """The drive of the world's front at the tick's start, for a front tilt
+    (``tilt_from`` not -inf): the largest drive among live clones, or +inf
+    while a live clone is a defector (docs/model.md, "Importance sampling")."""
+    if p.error_tilt <= 0.0 or p.tilt_from == -np.inf:
+        return -np.inf
+    front = -np.inf
+    for i in range(cl.meta[0]):
+        if cl.count[i] > 0:
+            if cl.traits[i, DRIVE] > p.escape_threshold:
+                return np.inf
+            front = max(front, cl.traits[i, DRIVE])
+    return front
+
+
+@entry(_nrt=False)
+def tilt_factor(drive, reference, front, p):
+    """The factor f by which a clone's births draw their copy errors (at
+    min(f p, max(p, 1/2)); 1: untilted), for a clone of drive ``drive``
+    whose agent's reference drive is ``reference`` and the world's front
+    ``front`` (:func:`tilt_front`). Without a band (``tilt_from`` -inf):
+    ``error_tilt`` for every birth. With one: none while a defector lives;
+    ``resident_tilt`` for every birth while the front lies within
+    ``tilt_from`` of the reference (no clone has deviated yet); otherwise
+    ``error_tilt`` for the clones at the front, none for the others. The
+    front's births are few, so the likelihood ratio stays steady where
+    tilting every resident birth would make it degenerate."""
+    if p.error_tilt <= 0.0:
+        return 1.0
+    if p.tilt_from == -np.inf:
+        return p.error_tilt
+    if front == np.inf:
+        return 1.0
+    if front - reference <= p.tilt_from:
+        return p.resident_tilt
+    if drive >= front:
+        return p.error_tilt
+    return 1.0
+
+
 @kernel(_nrt=False)
 def log_ratio(k, n, p, q):
     """ln of the likelihood ratio of ``k`` errors in ``n`` copies at the

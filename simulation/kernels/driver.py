@@ -26,6 +26,7 @@ import numpy as np
 from .birth_death import apply_events, draw_events, draw_immune
 from .clones import (DRIVE, LOYALTY, environment, free_and_reduce, grow_agents, grow_clones,
                      grow_snapshot, has_room, reset_tables, take_snapshot, track_reference)
+from .scores import hazard_progress
 from .seeding import replicate_seed, reseed
 from .types import observe_types, record_types, type_score, type_stop_reason
 from .glossary import documented
@@ -320,7 +321,11 @@ def score(cl, ag, st, p):
             return fraction
         best = 0.0
         span = p.escape_threshold - st.resident_drive0
-        if largest > 0.0:
+        if p.score_kind == ScoreKind.HAZARD:
+            best = hazard_progress(cl, ag, st, p, largest > 0.0)
+            if best < 0.0:  # a defector, outside birth_death: its fraction
+                best = 0.5 + 0.5 * fraction
+        elif largest > 0.0:
             best = 0.5 + 0.5 * fraction
         elif span > 0.0:
             for i in range(cl.meta[0]):

@@ -13,7 +13,7 @@ from .binomial import numpy_binomial
 from .jit import kernel
 from .clones import (DRIVE, FIDELITY, LOYALTY, clear_events, fitness,
                      found_mutant, grow_clones, has_room, mutation_rate, new_slot,
-                     p_any_error, tilted)
+                     p_any_error, tilt_factor, tilt_front, tilted)
 from .types import found_type_mutants, type_error_probability
 
 
@@ -119,6 +119,7 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
     n_agents = ag.meta[0]
     n_slots = cl.meta[0]
     n_copy = cfg.copy_traits.shape[0]
+    front = tilt_front(cl, p)
     size = np.zeros(n_agents, dtype=np.int64)
     n_clones = np.zeros(n_agents, dtype=np.int64)
     for i in range(n_slots):
@@ -172,9 +173,10 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                         break
             i = local[parent]
             p_any = error_probability(cl, ag, i, a, cfg, p, n_copy)
-            q_any = tilted(p_any, p.error_tilt) if p.error_tilt > 0.0 else p_any
+            tilt = tilt_factor(cl.traits[i, DRIVE], ag.zref[a, DRIVE], front, p)
+            q_any = tilted(p_any, tilt) if tilt != 1.0 else p_any
             if q_any > 0.0 and rng.random() < q_any:
-                if p.error_tilt > 0.0:
+                if tilt != 1.0:
                     t.log_weight += math.log(p_any) - math.log(q_any)
                 if p.typed:
                     j = found_type_mutants(rng, cl, ln, ag, i, a, a, 1, cfg, tick, totals)
@@ -189,7 +191,7 @@ def moran_events(cl, ln, ag, cfg, rng, tick, refill, totals):
                 n_local += 1
                 t.mutants += 1
             else:
-                if p.error_tilt > 0.0:
+                if tilt != 1.0:
                     t.log_weight += math.log1p(-p_any) - math.log1p(-q_any)
                 cl.count[i] += 1
             t.births += 1
