@@ -511,8 +511,8 @@ def claim_defence_flagship(fast):
         assert said == value, (value, n, t, cell)
     simulated = [c for c in stored["cells"] if "simulated" in c]
     assert len(simulated) == 4 and all(c["size"] == 10**4 for c in simulated)
-    for c in simulated:  # "within 0.1 of the theory, every range reaching efficacy 1"
-        assert abs(c["simulated"] - c["theory"]) <= 0.1 and c["high"] is None, c
+    for c in simulated:  # "every 95% range holds the theory's value and reaches efficacy 1"
+        assert c["low"] <= c["theory"] and c["high"] is None, c
     if not fast:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "study"
