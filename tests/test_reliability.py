@@ -31,6 +31,18 @@ def substrate(*args, cwd, timeout=300):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def refused(args, cwd) -> str:
+    """`substrate ARGS` refused as promised: one ``error:`` line, exit 2, in
+    seconds (60 allows a loaded CI machine; measured: about 2 s) and bounded
+    memory (its own peak below 1 GiB, under a 3 GiB address-space cap:
+    tests.test_memory.capped). The line."""
+    from tests.test_memory import capped
+
+    proc, seconds, _ = capped(["-m", "substrate", *map(str, args)], cwd)
+    assert seconds < 60, (args, seconds)
+    return one_error_line(proc.returncode, proc.stderr)
+
+
 def one_error_line(status, err):
     """Exit 2, one line ``error: ...`` on stderr, no traceback: the line."""
     assert status == 2, err
@@ -131,8 +143,7 @@ def test_a_damaged_run_folder_is_one_line_for_every_reader(made, tmp_path, case)
         commands = [("plot", folder, "--kind", "muller", "--out", tmp_path / "m.png"),
                     commands[1]]
     for args in commands:
-        status, out, err = substrate(*args, cwd=tmp_path)
-        line = one_error_line(status, err)
+        line = refused(args, tmp_path)
         assert expected in line, (args, line)
         assert f"output folder {folder}" in line or "runs table" in line, line
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
@@ -444,9 +455,7 @@ def test_validate_stops_on_a_signal_in_one_line_leaving_no_folder(tmp_path, sign
 ])
 def test_wording_of_bad_values(tmp_path, override, expected):
     (tmp_path / "small.yaml").write_text(SMALL)
-    status, _, err = substrate("run", "small.yaml", "--out", "o", "--set", override,
-                               cwd=tmp_path)
-    line = one_error_line(status, err)
+    line = refused(["run", "small.yaml", "--out", "o", "--set", override], tmp_path)
     assert expected in line, line
     assert "NoneType" not in line and "not float" not in line
     assert not (tmp_path / "o").exists()
