@@ -254,8 +254,9 @@ def test_snapshot_restore_continues_exactly_and_scores_pause():
     sc = world_scenario(transmission=0.05, takeover_kills=True)
     sc.agent.takeover_fraction = 0.5
     sc.horizon = 200
-    lineage = World(sc, seed=9, config=build_config(sc, score_event="takeover"))
-    # the default (lineage) score maps the defector fraction onto [1/2, 1]:
+    lineage = World(sc, seed=9, config=build_config(sc, score_event="takeover",
+                                                    score_kind="lineage"))
+    # the lineage score maps the defector fraction onto [1/2, 1]:
     assert lineage.status["score"] == pytest.approx((1 - 1e-6) * (0.5 + 0.5 * (1 / 3) / 0.5))
     world = World(sc, seed=9, config=build_config(sc, score_event="takeover",
                                                   score_kind="fraction"))
