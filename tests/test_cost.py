@@ -118,6 +118,7 @@ def test_a_centuries_run_says_so_and_reports_progress(tmp_path):
                for l in lines[1:3]), lines
 
 
+@pytest.mark.slow  # ~40 s: Dask's start and three 1-second beats
 def test_a_centuries_sweep_says_so_and_reports_progress_while_its_units_run(tmp_path):
     """A sweep's plain progress beats while no unit has finished (units of
     days would otherwise leave stderr silent for days)."""

@@ -423,6 +423,7 @@ def test_risk_stops_on_a_signal_in_one_line_keeping_its_folder(tmp_path, signum,
     assert not (out / ".lock").exists() and (out / "risk-run.json").exists()
 
 
+@pytest.mark.slow  # (the same handling as run's and risk's, tested in the fast tier)
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_validate_stops_on_a_signal_in_one_line_leaving_no_folder(tmp_path, signum, status):
     """validate stopped while it checks: one line, the signal's status, and no
