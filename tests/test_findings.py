@@ -318,3 +318,14 @@ def test_quick_tier_holds_every_claim(tmp_path):
         assert q["status"] == "answered" or key == "q6_perfect_defence", key
     _claims_hold(data)
 
+
+
+def test_a_range_without_an_upper_end_says_so():
+    # The study's simulated range reaching the top of the values simulated
+    # (high None): it printed '>0.260', its own lower end, as if that were
+    # the upper bound.
+    from analysis.findings.numbers import interval_text
+
+    number = Number("x", "efficacy needed", 0.267, 0.26, None, "95% range")
+    assert interval_text(number) == "0.267 [0.260, beyond the values simulated]"
+    assert interval_text(Number("y", "p", 0.5, 0.4, 0.6, "95% CI")) == "0.500 [0.400, 0.600]"
